@@ -1,0 +1,946 @@
+//! The controller's end of a link to one agent, without I/O.
+//!
+//! [`Link`] follows the shape of a sans-IO protocol core:
+//! - inputs: [`Link::send`] (a request to make), [`Link::handle_record`] (bytes that
+//!   arrived), [`Link::handle_timeout`] (time has passed), [`Link::connection_lost`];
+//! - outputs, to be drained after every input, in any order:
+//!   [`Link::poll_transmit`] (Record bytes to send), [`Link::poll_event`] (what happened),
+//!   [`Link::poll_timeout`] (when to call `handle_timeout` next).
+//!
+//! Time is an argument (`now`), never read from a clock, so tests drive it virtually.
+//!
+//! What the link takes care of:
+//! - msg_id generation and correlation: replies may come in any order, any number of
+//!   requests may be outstanding (pipelining), a reply with an unknown msg_id is ignored
+//!   (R-MSG.8/9);
+//! - per-request deadlines kept as data (a timer table), so a lost reply becomes a
+//!   [`RequestError::Timeout`] and a late one is ignored;
+//! - Record rules: size limit, `to_id` must be ours, `from_id` must be the agent's once
+//!   known, broken Records dropped as R-MTP.5 says, session context answered with a
+//!   DisconnectRecord 7106 (E2E sessions are not supported yet);
+//! - the agent's WebSocketConnect record teaches the agent's Endpoint ID;
+//! - Notify is surfaced as an event and answered with NotifyResp when `send_resp` is set;
+//!   other requests from the agent get Error 7001 (not supported by a controller).
+
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::eid::EndpointId;
+use crate::msg::{self, Body, Msg, MsgType, Notify, Request, Response, Text};
+use crate::record::{Record, RecordType, PAYLOAD_SECURITY_PLAINTEXT};
+use crate::wire::{self, DecodeError, Limits};
+
+/// The USP version we implement, written into every Record we send.
+pub const USP_VERSION: &str = "1.4";
+/// Versions we can speak, for GetSupportedProtocol.
+pub const SUPPORTED_PROTOCOL_VERSIONS: &str = "1.0,1.1,1.2,1.3,1.4";
+
+/// Settings of a [`Link`].
+#[derive(Clone, Debug)]
+pub struct LinkConfig {
+    /// How long a request may wait for its reply, unless the request says otherwise.
+    pub request_timeout: Duration,
+    /// Size and item limits for received Records.
+    pub limits: Limits,
+    /// Prefix of generated msg_ids (unique per link; e.g. a short random tag).
+    pub msg_id_prefix: String,
+    /// Maximum number of requests waiting for a reply at once; beyond it `send` refuses.
+    pub max_outstanding: usize,
+}
+
+impl Default for LinkConfig {
+    fn default() -> Self {
+        Self {
+            request_timeout: Duration::from_secs(30),
+            limits: Limits::default(),
+            msg_id_prefix: "uh".to_owned(),
+            max_outstanding: 100_000,
+        }
+    }
+}
+
+/// Identifies one request of a link: its msg_id.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(pub Text);
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Why a request failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// The agent answered with a USP Error message.
+    #[error("the agent refused the request: {0}")]
+    Usp(UspError),
+    /// No reply before the deadline.
+    #[error("the agent did not answer within {0:?}")]
+    Timeout(Duration),
+    /// The connection went away before the reply came.
+    #[error("the connection to the agent was lost before it answered ({0})")]
+    Disconnected(String),
+    /// The agent answered with a response of another kind than the request asks for.
+    #[error("the agent answered a {expected:?} request with {got:?}")]
+    UnexpectedResponse {
+        /// The response type the request asks for.
+        expected: MsgType,
+        /// What came instead.
+        got: MsgType,
+    },
+}
+
+/// A USP Error message (whole-message error), with its per-parameter details.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UspError {
+    /// The USP error code (7000-7999).
+    pub code: u32,
+    /// The agent's explanation.
+    pub message: String,
+    /// Per-parameter errors: (path, code, message).
+    pub param_errs: Vec<(String, u32, String)>,
+}
+
+impl fmt::Display for UspError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", error_code_text(self.code), self.code)?;
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message)?;
+        }
+        for (path, code, msg) in &self.param_errs {
+            write!(f, "; {path}: {} ({code})", error_code_text(*code))?;
+            if !msg.is_empty() {
+                write!(f, " {msg}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl From<&msg::Error> for UspError {
+    fn from(e: &msg::Error) -> Self {
+        Self {
+            code: e.err_code,
+            message: e.err_msg.to_string(),
+            param_errs: e
+                .param_errs
+                .iter()
+                .map(|p| (p.param_path.to_string(), p.err_code, p.err_msg.to_string()))
+                .collect(),
+        }
+    }
+}
+
+/// The standard meaning of a USP error code, in a few words.
+pub fn error_code_text(code: u32) -> &'static str {
+    match code {
+        7000 => "message failed",
+        7001 => "message not supported",
+        7002 => "request denied",
+        7003 => "internal error",
+        7004 => "invalid arguments",
+        7005 => "resources exceeded",
+        7006 => "permission denied",
+        7007 => "invalid configuration",
+        7008 => "invalid path syntax",
+        7009 => "parameter action failed",
+        7010 => "unsupported parameter",
+        7011 => "invalid type",
+        7012 => "invalid value",
+        7013 => "parameter is read-only",
+        7014 => "value conflict",
+        7015 => "operation error",
+        7016 => "object does not exist",
+        7017 => "object could not be created",
+        7018 => "object is not a table",
+        7019 => "object cannot be created",
+        7020 => "object could not be updated",
+        7021 => "required parameter failed",
+        7022 => "command failure",
+        7023 => "command canceled",
+        7024 => "delete failure",
+        7025 => "duplicate unique key",
+        7026 => "invalid path",
+        7027 => "invalid command arguments",
+        7028 => "register failure",
+        7029 => "path already in use",
+        7030 => "deregister failure",
+        7031 => "path already registered",
+        7100 => "record could not be parsed",
+        7101 => "secure session required",
+        7102 => "secure session not supported",
+        7103 => "segmentation not supported",
+        7104 => "invalid record value",
+        7105 => "session context terminated",
+        7106 => "session context not allowed",
+        7200..=7299 => "data-model error",
+        7800..=7999 => "vendor error",
+        _ => "unknown error",
+    }
+}
+
+/// Why a received Record or Message was dropped (the link goes on).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Dropped {
+    /// The bytes are not a Record we can read (or are over the size limit).
+    Malformed(String),
+    /// The Record is addressed to another endpoint.
+    NotForUs {
+        /// The `to_id` it carried.
+        to_id: String,
+    },
+    /// The Record comes from another endpoint than the agent of this link.
+    WrongSender {
+        /// The `from_id` it carried.
+        from_id: String,
+    },
+    /// A reply whose msg_id matches no outstanding request (late, duplicate or made up).
+    UnknownMsgId(String),
+    /// A Record type a controller does not act on (e.g. an encrypted payload).
+    Unsupported(String),
+}
+
+impl fmt::Display for Dropped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Dropped::Malformed(why) => write!(f, "unreadable record: {why}"),
+            Dropped::NotForUs { to_id } => write!(f, "record addressed to {to_id:?}, not to us"),
+            Dropped::WrongSender { from_id } => {
+                write!(f, "record from {from_id:?}, not from the agent of this connection")
+            }
+            Dropped::UnknownMsgId(id) => write!(f, "reply with unknown msg_id {id:?}"),
+            Dropped::Unsupported(what) => write!(f, "unsupported record: {what}"),
+        }
+    }
+}
+
+/// Something that happened on the link.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// The agent's WebSocketConnect (or another MTP connect) record arrived.
+    Connected {
+        /// The agent's Endpoint ID, from the record's `from_id`.
+        agent: EndpointId,
+    },
+    /// A request finished.
+    Completed {
+        /// Which request.
+        id: RequestId,
+        /// Its response, or why there is none.
+        result: Result<Response, RequestError>,
+    },
+    /// The agent sent a notification (already answered with NotifyResp when it asked).
+    Notification {
+        /// The msg_id the agent gave it.
+        msg_id: Text,
+        /// The Notify itself.
+        notify: Notify,
+    },
+    /// The agent sent a DisconnectRecord: it is about to close the connection.
+    Disconnect {
+        /// `reason_code` (71xx).
+        reason_code: u32,
+        /// `reason`.
+        reason: String,
+    },
+    /// A Record or Message was dropped; the link is still fine.
+    Dropped(Dropped),
+}
+
+/// Why a request could not be sent.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// The agent's Endpoint ID is not known yet (no WebSocketConnect record received and
+    /// none configured), so the Record cannot be addressed.
+    #[error("the agent's endpoint id is not known yet")]
+    AgentUnknown,
+    /// Too many requests are waiting for replies.
+    #[error("too many requests are waiting for a reply ({0})")]
+    TooManyOutstanding(usize),
+    /// The encoded Record would exceed the size limit.
+    #[error("the request is {size} bytes, over the {limit}-byte record limit")]
+    TooLarge {
+        /// Encoded size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+struct Pending {
+    expected: MsgType,
+    timeout: Duration,
+    deadline: Instant,
+}
+
+/// The controller's side of the link to one agent. See the module documentation.
+pub struct Link {
+    own_id: EndpointId,
+    agent_id: Option<EndpointId>,
+    config: LinkConfig,
+    next_msg_id: u64,
+    pending: HashMap<Text, Pending>,
+    timers: BinaryHeap<Reverse<(Instant, Text)>>,
+    transmits: VecDeque<Bytes>,
+    events: VecDeque<Event>,
+    scratch: Vec<u8>,
+}
+
+impl fmt::Debug for Link {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Link")
+            .field("own_id", &self.own_id)
+            .field("agent_id", &self.agent_id)
+            .field("outstanding", &self.pending.len())
+            .finish()
+    }
+}
+
+impl Link {
+    /// A link from `own_id` to an agent. `agent_id` may be known in advance (from mDNS
+    /// or configuration); otherwise it is learnt from the agent's connect record and
+    /// requests can only be sent after that.
+    pub fn new(own_id: EndpointId, agent_id: Option<EndpointId>, config: LinkConfig) -> Self {
+        Self {
+            own_id,
+            agent_id,
+            config,
+            next_msg_id: 1,
+            pending: HashMap::new(),
+            timers: BinaryHeap::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Our own Endpoint ID.
+    pub fn own_id(&self) -> &EndpointId {
+        &self.own_id
+    }
+
+    /// The agent's Endpoint ID, once known.
+    pub fn agent_id(&self) -> Option<&EndpointId> {
+        self.agent_id.as_ref()
+    }
+
+    /// Sets the agent's Endpoint ID (e.g. learnt from the WebSocket handshake header).
+    pub fn set_agent_id(&mut self, agent: EndpointId) {
+        self.agent_id = Some(agent);
+    }
+
+    /// Number of requests waiting for a reply.
+    pub fn outstanding(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &LinkConfig {
+        &self.config
+    }
+
+    /// Queues `request` for sending with the default timeout. See [`Link::send_with_timeout`].
+    ///
+    /// # Errors
+    /// See [`SendError`].
+    pub fn send(&mut self, request: Request, now: Instant) -> Result<RequestId, SendError> {
+        let timeout = self.config.request_timeout;
+        self.send_with_timeout(request, timeout, now)
+    }
+
+    /// Queues `request` for sending; its reply (or timeout) comes back as
+    /// [`Event::Completed`] with the returned id. An Operate with `send_resp = false`
+    /// expects no reply: it completes at once with an empty OperateResp.
+    ///
+    /// # Errors
+    /// [`SendError::AgentUnknown`] before the agent's Endpoint ID is known,
+    /// [`SendError::TooManyOutstanding`], [`SendError::TooLarge`].
+    pub fn send_with_timeout(
+        &mut self,
+        request: Request,
+        timeout: Duration,
+        now: Instant,
+    ) -> Result<RequestId, SendError> {
+        let agent = self.agent_id.clone().ok_or(SendError::AgentUnknown)?;
+        if self.pending.len() >= self.config.max_outstanding {
+            return Err(SendError::TooManyOutstanding(self.pending.len()));
+        }
+        let msg_id = self.make_msg_id();
+        let expected = request.expected_response();
+        let fire_and_forget = matches!(&request, Request::Operate(op) if !op.send_resp);
+        let msg = Msg::new(msg_id.clone(), Body::Request(request));
+        self.transmit_msg(&agent, &msg)?;
+        let id = RequestId(msg_id.clone());
+        if fire_and_forget {
+            self.events.push_back(Event::Completed {
+                id: id.clone(),
+                result: Ok(Response::OperateResp(msg::OperateResp::default())),
+            });
+        } else {
+            let deadline = now + timeout;
+            self.pending.insert(msg_id.clone(), Pending { expected, timeout, deadline });
+            self.timers.push(Reverse((deadline, msg_id)));
+        }
+        Ok(id)
+    }
+
+    /// Forgets an outstanding request: its reply, if it ever comes, is ignored.
+    /// Returns whether it was outstanding.
+    pub fn cancel(&mut self, id: &RequestId) -> bool {
+        self.pending.remove(&id.0).is_some()
+    }
+
+    /// Queues a DisconnectRecord (e.g. before closing the connection on purpose).
+    pub fn send_disconnect(&mut self, reason_code: u32, reason: &str) {
+        if let Some(agent) = self.agent_id.clone() {
+            let rec = Record::new(
+                USP_VERSION,
+                agent.as_str(),
+                self.own_id.as_str(),
+                RecordType::Disconnect { reason: reason.into(), reason_code },
+            );
+            self.push_record(&rec);
+        }
+    }
+
+    /// Feeds one received Record (one binary WebSocket message).
+    pub fn handle_record(&mut self, bytes: Bytes, now: Instant) {
+        let _ = now;
+        let record = match wire::decode_record(bytes, &self.config.limits) {
+            Ok(r) => r,
+            Err(e) => return self.drop_it(Dropped::Malformed(e.to_string())),
+        };
+        if &*record.to_id != self.own_id.as_str() {
+            return self.drop_it(Dropped::NotForUs { to_id: record.to_id.to_string() });
+        }
+        match &self.agent_id {
+            Some(agent) if agent.as_str() != &*record.from_id => {
+                return self.drop_it(Dropped::WrongSender { from_id: record.from_id.to_string() });
+            }
+            Some(_) => {}
+            None => match record.from_id.parse::<EndpointId>() {
+                Ok(eid) => self.agent_id = Some(eid),
+                Err(e) => {
+                    return self.drop_it(Dropped::Malformed(format!(
+                        "from_id {:?} is not an endpoint id: {e}",
+                        &*record.from_id
+                    )))
+                }
+            },
+        }
+        match record.record_type {
+            RecordType::WebSocketConnect
+            | RecordType::MqttConnect { .. }
+            | RecordType::StompConnect { .. }
+            | RecordType::UdsConnect => {
+                if let Some(agent) = self.agent_id.clone() {
+                    self.events.push_back(Event::Connected { agent });
+                }
+            }
+            RecordType::Disconnect { reason, reason_code } => {
+                self.events.push_back(Event::Disconnect { reason_code, reason: reason.to_string() });
+            }
+            RecordType::SessionContext(_) => {
+                // E2E session contexts are not supported yet: say so, as R-E2E.6a asks.
+                self.send_disconnect(7106, "Session Context not allowed");
+                self.drop_it(Dropped::Unsupported("session context record (E2E sessions)".into()));
+            }
+            RecordType::NoSessionContext { payload } => {
+                if record.payload_security != PAYLOAD_SECURITY_PLAINTEXT {
+                    return self.drop_it(Dropped::Unsupported(format!(
+                        "payload_security {} outside a session context",
+                        record.payload_security
+                    )));
+                }
+                self.handle_payload(payload);
+            }
+        }
+    }
+
+    fn handle_payload(&mut self, payload: Bytes) {
+        let msg = match wire::decode_msg(payload.clone(), &self.config.limits) {
+            Ok(m) => m,
+            Err(e) => return self.handle_broken_msg(&payload, e),
+        };
+        match msg.body {
+            Body::Response(resp) => {
+                let got = resp.msg_type();
+                self.complete(&msg.msg_id, |expected| {
+                    if got == expected {
+                        Ok(resp)
+                    } else {
+                        Err(RequestError::UnexpectedResponse { expected, got })
+                    }
+                });
+            }
+            Body::Error(err) => {
+                let err = UspError::from(&err);
+                self.complete(&msg.msg_id, |_| Err(RequestError::Usp(err)));
+            }
+            Body::Request(Request::Notify(notify)) => {
+                if notify.send_resp {
+                    let resp = Msg::new(
+                        msg.msg_id.clone(),
+                        Body::Response(Response::NotifyResp(msg::NotifyResp {
+                            subscription_id: notify.subscription_id.clone(),
+                        })),
+                    );
+                    if let Some(agent) = self.agent_id.clone() {
+                        // A NotifyResp is tiny; it cannot exceed the limit.
+                        let _ = self.transmit_msg(&agent, &resp);
+                    }
+                }
+                self.events.push_back(Event::Notification { msg_id: msg.msg_id, notify });
+            }
+            Body::Request(other) => {
+                // Get/Set/... sent to a controller, or Register/Deregister (for USP Services).
+                self.reply_error(&msg.msg_id, 7001, &format!(
+                    "{:?} is not supported by this controller",
+                    other.msg_type()
+                ));
+            }
+        }
+    }
+
+    /// R-MTP.5: answer a broken request with an Error when its msg_id can be read;
+    /// a broken reply fails the request it answers; anything else is dropped.
+    fn handle_broken_msg(&mut self, payload: &[u8], e: DecodeError) {
+        let reason = e.to_string();
+        match wire::peek_msg_id(payload) {
+            Some(id) if self.pending.contains_key(id.as_str()) => {
+                let err = UspError { code: 7100, message: format!("unreadable reply: {reason}"), param_errs: vec![] };
+                let key: Text = id.into();
+                self.complete(&key, |_| Err(RequestError::Usp(err)));
+            }
+            _ => self.drop_it(Dropped::Malformed(reason)),
+        }
+    }
+
+    fn reply_error(&mut self, msg_id: &Text, code: u32, text: &str) {
+        let err = Msg::new(
+            msg_id.clone(),
+            Body::Error(msg::Error { err_code: code, err_msg: text.into(), param_errs: vec![] }),
+        );
+        if let Some(agent) = self.agent_id.clone() {
+            let _ = self.transmit_msg(&agent, &err);
+        }
+    }
+
+    fn complete(
+        &mut self,
+        msg_id: &Text,
+        result: impl FnOnce(MsgType) -> Result<Response, RequestError>,
+    ) {
+        match self.pending.remove(msg_id) {
+            Some(p) => self.events.push_back(Event::Completed {
+                id: RequestId(msg_id.clone()),
+                result: result(p.expected),
+            }),
+            None => self.drop_it(Dropped::UnknownMsgId(msg_id.to_string())),
+        }
+    }
+
+    /// Fails every outstanding request: the connection is gone. Requests sent after this
+    /// (on a new connection) are unaffected.
+    pub fn connection_lost(&mut self, reason: &str) {
+        self.transmits.clear();
+        self.timers.clear();
+        let mut ids: Vec<Text> = self.pending.drain().map(|(id, _)| id).collect();
+        ids.sort();
+        for id in ids {
+            self.events.push_back(Event::Completed {
+                id: RequestId(id),
+                result: Err(RequestError::Disconnected(reason.to_owned())),
+            });
+        }
+    }
+
+    /// Expires requests whose deadline has passed.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(Reverse((deadline, _))) = self.timers.peek() {
+            if *deadline > now {
+                break;
+            }
+            let Some(Reverse((deadline, id))) = self.timers.pop() else { break };
+            // The timer may belong to a request that was answered already.
+            if let Some(p) = self.pending.get(&id) {
+                if p.deadline == deadline {
+                    let timeout = p.timeout;
+                    self.pending.remove(&id);
+                    self.events.push_back(Event::Completed {
+                        id: RequestId(id),
+                        result: Err(RequestError::Timeout(timeout)),
+                    });
+                }
+            }
+        }
+    }
+
+    /// When [`Link::handle_timeout`] should be called next.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        // Drop timers of answered requests so the heap does not grow without bound.
+        while let Some(Reverse((deadline, id))) = self.timers.peek() {
+            match self.pending.get(id) {
+                Some(p) if p.deadline == *deadline => return Some(*deadline),
+                _ => {
+                    self.timers.pop();
+                }
+            }
+        }
+        None
+    }
+
+    /// The next Record to send, as one binary message.
+    pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    fn make_msg_id(&mut self) -> Text {
+        let n = self.next_msg_id;
+        self.next_msg_id += 1;
+        let mut s = String::with_capacity(self.config.msg_id_prefix.len() + 12);
+        s.push_str(&self.config.msg_id_prefix);
+        s.push('-');
+        s.push_str(&n.to_string());
+        s.into()
+    }
+
+    fn transmit_msg(&mut self, agent: &EndpointId, msg: &Msg) -> Result<(), SendError> {
+        self.scratch.clear();
+        wire::encode_msg(msg, &mut self.scratch);
+        let payload = Bytes::copy_from_slice(&self.scratch);
+        let rec = Record::new(
+            USP_VERSION,
+            agent.as_str(),
+            self.own_id.as_str(),
+            RecordType::NoSessionContext { payload },
+        );
+        let size = wire::encoded_record_len(&rec);
+        if size > self.config.limits.max_record_size {
+            return Err(SendError::TooLarge { size, limit: self.config.limits.max_record_size });
+        }
+        self.push_record(&rec);
+        Ok(())
+    }
+
+    fn push_record(&mut self, rec: &Record) {
+        let mut out = Vec::with_capacity(wire::encoded_record_len(rec));
+        wire::encode_record(rec, &mut out);
+        self.transmits.push_back(Bytes::from(out));
+    }
+
+    fn drop_it(&mut self, why: Dropped) {
+        self.events.push_back(Event::Dropped(why));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::msg::{GetResp, GetRequestedPathResult, Notification, Params, ResolvedPathResult, ValueChangeNotif};
+    use crate::request;
+
+    fn eid(s: &str) -> EndpointId {
+        s.parse().expect("eid")
+    }
+
+    /// The agent end of an in-memory link: decodes what the controller sent and
+    /// builds Records back, addressed as a real agent would.
+    struct FakeAgent {
+        id: EndpointId,
+        controller: EndpointId,
+    }
+
+    impl FakeAgent {
+        fn new() -> Self {
+            Self { id: eid("proto::fake-agent"), controller: eid("self::ctl") }
+        }
+        fn record(&self, rt: RecordType) -> Bytes {
+            let rec = Record::new("1.3", self.controller.as_str(), self.id.as_str(), rt);
+            let mut out = Vec::new();
+            wire::encode_record(&rec, &mut out);
+            Bytes::from(out)
+        }
+        fn msg(&self, m: &Msg) -> Bytes {
+            let mut payload = Vec::new();
+            wire::encode_msg(m, &mut payload);
+            self.record(RecordType::NoSessionContext { payload: Bytes::from(payload) })
+        }
+        fn connect(&self) -> Bytes {
+            self.record(RecordType::WebSocketConnect)
+        }
+        /// Reads a Record the controller sent, returns its Msg.
+        fn read(&self, bytes: Bytes) -> Msg {
+            let rec = wire::decode_record(bytes, &Limits::default()).expect("record");
+            assert_eq!(&*rec.to_id, self.id.as_str());
+            assert_eq!(&*rec.from_id, self.controller.as_str());
+            assert_eq!(&*rec.version, USP_VERSION);
+            match rec.record_type {
+                RecordType::NoSessionContext { payload } => wire::decode_msg(payload, &Limits::default()).expect("msg"),
+                other => panic!("unexpected record {other:?}"),
+            }
+        }
+        fn get_resp(&self, msg_id: &str, path: &str, value: &str) -> Bytes {
+            let (obj, name) = path.rsplit_once('.').expect("param path");
+            let resp = GetResp {
+                req_path_results: vec![GetRequestedPathResult {
+                    requested_path: path.into(),
+                    err_code: 0,
+                    err_msg: Text::new(),
+                    resolved_path_results: vec![ResolvedPathResult {
+                        resolved_path: format!("{obj}.").into(),
+                        result_params: [(name, value)].into_iter().collect(),
+                    }],
+                }],
+            };
+            self.msg(&Msg::new(msg_id, Body::Response(Response::GetResp(resp))))
+        }
+    }
+
+    fn connected_link() -> (Link, FakeAgent, Instant) {
+        let agent = FakeAgent::new();
+        let mut link = Link::new(agent.controller.clone(), None, LinkConfig::default());
+        let t0 = Instant::now();
+        link.handle_record(agent.connect(), t0);
+        assert_eq!(link.poll_event(), Some(Event::Connected { agent: agent.id.clone() }));
+        (link, agent, t0)
+    }
+
+    fn get(path: &str) -> Request {
+        request::get([path]).build().expect("get")
+    }
+
+    #[test]
+    fn cannot_send_before_the_agent_is_known() {
+        let mut link = Link::new(eid("self::ctl"), None, LinkConfig::default());
+        assert_eq!(link.send(get("Device.DeviceInfo."), Instant::now()), Err(SendError::AgentUnknown));
+        assert!(link.poll_transmit().is_none());
+    }
+
+    #[test]
+    fn replies_out_of_order_reach_the_right_request() {
+        let (mut link, agent, t0) = connected_link();
+        let ids: Vec<RequestId> = (0..50)
+            .map(|i| link.send(get(&format!("Device.X.{}.Name", i + 1)), t0).expect("send"))
+            .collect();
+        let mut sent = Vec::new();
+        while let Some(b) = link.poll_transmit() {
+            sent.push(agent.read(b));
+        }
+        assert_eq!(sent.len(), 50);
+        let unique: std::collections::HashSet<_> = sent.iter().map(|m| m.msg_id.clone()).collect();
+        assert_eq!(unique.len(), 50, "msg_ids are unique");
+        // Answer in reverse order, each with a value naming its own request.
+        for m in sent.iter().rev() {
+            let Body::Request(Request::Get(g)) = &m.body else { panic!("not a get") };
+            link.handle_record(agent.get_resp(&m.msg_id, &g.param_paths[0], &m.msg_id), t0);
+        }
+        let mut done = 0;
+        while let Some(ev) = link.poll_event() {
+            let Event::Completed { id, result } = ev else { panic!("unexpected {ev:?}") };
+            let Ok(Response::GetResp(resp)) = result else { panic!("failed: {result:?}") };
+            assert_eq!(resp.params()[0].value, id.0, "value came back to the request that asked");
+            assert!(ids.contains(&id));
+            done += 1;
+        }
+        assert_eq!(done, 50);
+        assert_eq!(link.outstanding(), 0);
+    }
+
+    #[test]
+    fn unknown_msg_ids_are_ignored() {
+        let (mut link, agent, t0) = connected_link();
+        let id = link.send(get("Device.A.B"), t0).expect("send");
+        link.handle_record(agent.get_resp("made-up", "Device.A.B", "x"), t0);
+        assert_eq!(link.poll_event(), Some(Event::Dropped(Dropped::UnknownMsgId("made-up".into()))));
+        assert_eq!(link.outstanding(), 1);
+        link.handle_record(agent.get_resp(&id.0, "Device.A.B", "y"), t0);
+        assert!(matches!(link.poll_event(), Some(Event::Completed { result: Ok(_), .. })));
+        // A second reply to the same request is a duplicate: ignored.
+        link.handle_record(agent.get_resp(&id.0, "Device.A.B", "z"), t0);
+        assert!(matches!(link.poll_event(), Some(Event::Dropped(Dropped::UnknownMsgId(_)))));
+    }
+
+    #[test]
+    fn timeouts_fire_at_the_deadline_and_late_replies_are_ignored() {
+        let (mut link, agent, t0) = connected_link();
+        let slow = link.send_with_timeout(get("Device.A.B"), Duration::from_secs(5), t0).expect("send");
+        let fast = link.send_with_timeout(get("Device.A.C"), Duration::from_secs(2), t0).expect("send");
+        assert_eq!(link.poll_timeout(), Some(t0 + Duration::from_secs(2)));
+        link.handle_timeout(t0 + Duration::from_millis(1999));
+        assert!(link.poll_event().is_none());
+        link.handle_timeout(t0 + Duration::from_secs(2));
+        assert_eq!(
+            link.poll_event(),
+            Some(Event::Completed { id: fast.clone(), result: Err(RequestError::Timeout(Duration::from_secs(2))) })
+        );
+        assert_eq!(link.poll_timeout(), Some(t0 + Duration::from_secs(5)));
+        // The slow one is answered in time; its timer must not fire afterwards.
+        link.handle_record(agent.get_resp(&slow.0, "Device.A.B", "1"), t0 + Duration::from_secs(3));
+        assert!(matches!(link.poll_event(), Some(Event::Completed { result: Ok(_), .. })));
+        assert_eq!(link.poll_timeout(), None);
+        link.handle_timeout(t0 + Duration::from_secs(10));
+        assert!(link.poll_event().is_none());
+        // The late reply to the timed-out request is ignored.
+        link.handle_record(agent.get_resp(&fast.0, "Device.A.C", "late"), t0 + Duration::from_secs(11));
+        assert!(matches!(link.poll_event(), Some(Event::Dropped(Dropped::UnknownMsgId(_)))));
+    }
+
+    #[test]
+    fn errors_and_wrong_response_types_fail_the_request() {
+        let (mut link, agent, t0) = connected_link();
+        let a = link.send(get("Device.A.B"), t0).expect("send");
+        let b = link.send(get("Device.A.C"), t0).expect("send");
+        let err = msg::Error {
+            err_code: 7004,
+            err_msg: "Invalid arguments".into(),
+            param_errs: vec![msg::ParamError { param_path: "Device.A.B".into(), err_code: 7010, err_msg: "no".into() }],
+        };
+        link.handle_record(agent.msg(&Msg::new(a.0.clone(), Body::Error(err))), t0);
+        let Some(Event::Completed { result: Err(RequestError::Usp(e)), .. }) = link.poll_event() else { panic!() };
+        assert_eq!(e.code, 7004);
+        assert_eq!(e.param_errs, vec![("Device.A.B".to_owned(), 7010, "no".to_owned())]);
+        assert!(e.to_string().contains("invalid arguments (7004)"), "{e}");
+        let set_resp = Response::SetResp(msg::SetResp::default());
+        link.handle_record(agent.msg(&Msg::new(b.0.clone(), Body::Response(set_resp))), t0);
+        assert_eq!(
+            link.poll_event(),
+            Some(Event::Completed {
+                id: b,
+                result: Err(RequestError::UnexpectedResponse { expected: MsgType::GetResp, got: MsgType::SetResp })
+            })
+        );
+    }
+
+    #[test]
+    fn notifications_are_surfaced_and_answered_when_asked() {
+        let (mut link, agent, t0) = connected_link();
+        let notify = Notify {
+            subscription_id: "sub-1".into(),
+            send_resp: true,
+            notification: Notification::ValueChange(ValueChangeNotif {
+                param_path: "Device.WiFi.SSID.1.SSID".into(),
+                param_value: "home".into(),
+            }),
+        };
+        link.handle_record(agent.msg(&Msg::new("ValueChange-1", Body::Request(Request::Notify(notify.clone())))), t0);
+        assert_eq!(link.poll_event(), Some(Event::Notification { msg_id: "ValueChange-1".into(), notify: notify.clone() }));
+        let resp = agent.read(link.poll_transmit().expect("NotifyResp sent"));
+        assert_eq!(&*resp.msg_id, "ValueChange-1");
+        assert_eq!(resp.body, Body::Response(Response::NotifyResp(msg::NotifyResp { subscription_id: "sub-1".into() })));
+        // send_resp = false: no reply.
+        let quiet = Notify { send_resp: false, ..notify };
+        link.handle_record(agent.msg(&Msg::new("ValueChange-2", Body::Request(Request::Notify(quiet)))), t0);
+        assert!(matches!(link.poll_event(), Some(Event::Notification { .. })));
+        assert!(link.poll_transmit().is_none());
+    }
+
+    #[test]
+    fn other_requests_from_the_agent_get_error_7001() {
+        let (mut link, agent, t0) = connected_link();
+        link.handle_record(agent.msg(&Msg::new("agent-get-1", Body::Request(get("Device.")))), t0);
+        let reply = agent.read(link.poll_transmit().expect("error sent"));
+        assert_eq!(&*reply.msg_id, "agent-get-1");
+        let Body::Error(e) = reply.body else { panic!("not an error") };
+        assert_eq!(e.err_code, 7001);
+    }
+
+    #[test]
+    fn records_not_for_us_or_from_strangers_are_dropped() {
+        let (mut link, agent, t0) = connected_link();
+        let id = link.send(get("Device.A.B"), t0).expect("send");
+        let _ = link.poll_transmit();
+        // Addressed to someone else.
+        let mut payload = Vec::new();
+        let m = Msg::new(id.0.clone(), Body::Response(Response::GetResp(GetResp::default())));
+        wire::encode_msg(&m, &mut payload);
+        let rec = Record::new("1.3", "self::someone-else", agent.id.as_str(), RecordType::NoSessionContext { payload: Bytes::from(payload.clone()) });
+        let mut out = Vec::new();
+        wire::encode_record(&rec, &mut out);
+        link.handle_record(Bytes::from(out), t0);
+        assert!(matches!(link.poll_event(), Some(Event::Dropped(Dropped::NotForUs { .. }))));
+        // From another agent.
+        let rec = Record::new("1.3", agent.controller.as_str(), "proto::impostor", RecordType::NoSessionContext { payload: Bytes::from(payload) });
+        let mut out = Vec::new();
+        wire::encode_record(&rec, &mut out);
+        link.handle_record(Bytes::from(out), t0);
+        assert!(matches!(link.poll_event(), Some(Event::Dropped(Dropped::WrongSender { .. }))));
+        // Garbage.
+        link.handle_record(Bytes::from_static(b"\xff\xff\xff\xff garbage"), t0);
+        assert!(matches!(link.poll_event(), Some(Event::Dropped(Dropped::Malformed(_)))));
+        // Over the size limit.
+        let mut small = Link::new(agent.controller.clone(), Some(agent.id.clone()), LinkConfig {
+            limits: Limits { max_record_size: 64, ..Limits::default() },
+            ..LinkConfig::default()
+        });
+        small.handle_record(agent.get_resp("x", "Device.A.B", &"v".repeat(100)), t0);
+        let Some(Event::Dropped(Dropped::Malformed(why))) = small.poll_event() else { panic!() };
+        assert!(why.contains("limit"), "{why}");
+        // The request is still outstanding and completes normally.
+        assert_eq!(link.outstanding(), 1);
+        link.handle_record(agent.get_resp(&id.0, "Device.A.B", "ok"), t0);
+        assert!(matches!(link.poll_event(), Some(Event::Completed { result: Ok(_), .. })));
+    }
+
+    #[test]
+    fn session_context_is_answered_with_disconnect_7106() {
+        let (mut link, agent, t0) = connected_link();
+        link.handle_record(agent.record(RecordType::SessionContext(Default::default())), t0);
+        let out = link.poll_transmit().expect("disconnect sent");
+        let rec = wire::decode_record(out, &Limits::default()).expect("record");
+        assert_eq!(rec.record_type, RecordType::Disconnect { reason: "Session Context not allowed".into(), reason_code: 7106 });
+        assert!(matches!(link.poll_event(), Some(Event::Dropped(Dropped::Unsupported(_)))));
+        link.handle_record(agent.record(RecordType::Disconnect { reason: "bye".into(), reason_code: 7105 }), t0);
+        assert_eq!(link.poll_event(), Some(Event::Disconnect { reason_code: 7105, reason: "bye".into() }));
+    }
+
+    #[test]
+    fn connection_loss_fails_every_outstanding_request() {
+        let (mut link, _agent, t0) = connected_link();
+        for i in 0..3 {
+            link.send(get(&format!("Device.A.{}.B", i + 1)), t0).expect("send");
+        }
+        link.connection_lost("network down");
+        let mut failed = 0;
+        while let Some(ev) = link.poll_event() {
+            assert!(matches!(ev, Event::Completed { result: Err(RequestError::Disconnected(ref r)), .. } if r == "network down"));
+            failed += 1;
+        }
+        assert_eq!(failed, 3);
+        assert_eq!(link.poll_timeout(), None);
+        assert!(link.poll_transmit().is_none());
+    }
+
+    #[test]
+    fn operate_without_response_completes_at_once() {
+        let (mut link, agent, t0) = connected_link();
+        let req = request::operate("Device.Reboot()").send_resp(false).build().expect("op");
+        let id = link.send(req, t0).expect("send");
+        let sent = agent.read(link.poll_transmit().expect("sent"));
+        let Body::Request(Request::Operate(op)) = sent.body else { panic!() };
+        assert!(!op.send_resp);
+        assert!(matches!(link.poll_event(), Some(Event::Completed { id: ref i, result: Ok(_) }) if *i == id));
+        assert_eq!(link.outstanding(), 0);
+    }
+
+    #[test]
+    fn too_many_outstanding_is_refused() {
+        let agent = FakeAgent::new();
+        let mut link = Link::new(agent.controller.clone(), Some(agent.id.clone()), LinkConfig { max_outstanding: 2, ..LinkConfig::default() });
+        let t0 = Instant::now();
+        link.send(get("Device.A.B"), t0).expect("1");
+        link.send(get("Device.A.B"), t0).expect("2");
+        assert_eq!(link.send(get("Device.A.B"), t0), Err(SendError::TooManyOutstanding(2)));
+        let _ = Params::new();
+    }
+}

@@ -1,0 +1,24 @@
+//! `usp-core`: the sans-IO USP (TR-369) controller engine.
+//!
+//! No tokio, no sockets, no clock: every input (received bytes, the current time) is an
+//! argument, every output (bytes to send, events, the next deadline) is polled. The
+//! WebSocket driver in `usp-client` is a thin loop around [`engine::Link`]; tests run a
+//! controller and an agent in memory under a virtual clock.
+//!
+//! - [`msg`] / [`record`]: the USP Message and Record as Rust types;
+//! - [`wire`]: their protobuf codec (zero-copy decoding, size limits, strict `oneof`s);
+//! - [`path`] / [`eid`]: parsed data-model paths and Endpoint IDs;
+//! - [`request`]: typed request builders and typed results;
+//! - [`engine`]: msg_id correlation, timeouts as data, notifications, record rules.
+#![warn(missing_docs)]
+
+pub mod msg;
+pub mod record;
+pub mod wire;
+pub mod convert;
+pub mod request;
+pub mod engine;
+pub mod path;
+pub mod eid;
+pub use path::{Path, PathError};
+pub use eid::{EndpointId, EidError, Scheme};
