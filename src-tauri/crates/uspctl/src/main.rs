@@ -1,1 +1,650 @@
-fn main() {}
+//! `uspctl`: a command-line USP controller for power users and scripts.
+//!
+//! Exit status: 0 success, 1 the agent answered with a USP error (code and message are
+//! printed), 2 usage error, 3 connection problem or timeout.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use serde_json::{json, Value};
+
+use usp_client::{Client, ClientConfig, ClientError, NotifKind};
+use usp_core::engine::{error_code_text, UspError};
+use usp_core::msg::{self, Notification, OperStatus};
+use usp_core::request::{self, CommandOutcome, SupportedDmOptions};
+use usp_core::wire::{self, Limits};
+use usp_core::EndpointId;
+
+#[derive(Parser, Debug)]
+#[command(name = "uspctl", version, about = "Talk to USP (TR-369) agents from the command line")]
+struct Cli {
+    /// The agent's WebSocket URL, e.g. ws://127.0.0.1:8080/usp
+    #[arg(long, env = "USPCTL_AGENT", global = true)]
+    agent: Option<String>,
+    /// The agent's Endpoint ID, when it is known in advance (otherwise learnt on connect)
+    #[arg(long, global = true)]
+    agent_eid: Option<String>,
+    /// Use this Endpoint ID instead of this installation's (for agents with a
+    /// pre-provisioned controller entry)
+    #[arg(long, env = "USPCTL_EID", global = true)]
+    eid: Option<String>,
+    /// Print results as JSON
+    #[arg(long, global = true)]
+    json: bool,
+    /// Seconds to wait for the connection and for each answer
+    #[arg(long, global = true, default_value_t = 10.0)]
+    timeout: f64,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Read parameters or whole objects (search paths allowed)
+    Get {
+        /// Paths such as Device.DeviceInfo. or Device.WiFi.SSID.*.SSID
+        #[arg(required = true)]
+        paths: Vec<String>,
+        /// Depth of partial paths (0 = everything)
+        #[arg(long, default_value_t = 0)]
+        max_depth: u32,
+    },
+    /// Change parameters: PATH=VALUE ...
+    Set {
+        /// Assignments such as Device.WiFi.SSID.2.Enable=true
+        #[arg(required = true)]
+        assignments: Vec<String>,
+        /// Apply what can be applied even if some objects fail
+        #[arg(long)]
+        allow_partial: bool,
+    },
+    /// Create an instance of a table: OBJ. [PARAM=VALUE ...]
+    Add {
+        /// Table path ending in '.', e.g. Device.Hosts.AccessControl.
+        object: String,
+        /// Parameters of the new instance
+        params: Vec<String>,
+    },
+    /// Delete instances
+    Delete {
+        /// Instance paths such as Device.Hosts.AccessControl.2.
+        #[arg(required = true)]
+        paths: Vec<String>,
+        /// Delete what can be deleted even if some paths fail
+        #[arg(long)]
+        allow_partial: bool,
+    },
+    /// Run a command: 'CMD()' [ARG=VALUE ...]
+    Operate {
+        /// Command path such as 'Device.IP.Diagnostics.IPPing()'
+        command: String,
+        /// Input arguments
+        args: Vec<String>,
+        /// Command key, echoed in the completion notification
+        #[arg(long, default_value = "uspctl")]
+        key: String,
+        /// For asynchronous commands: wait for the result
+        #[arg(long)]
+        wait: bool,
+    },
+    /// List the instances of objects
+    Instances {
+        /// Object paths
+        #[arg(required = true)]
+        paths: Vec<String>,
+        /// Only the instances of the named table, not of its sub-tables
+        #[arg(long)]
+        first_level: bool,
+    },
+    /// Show the supported data model under a path
+    Supported {
+        /// Object path, e.g. Device. or Device.WiFi.
+        path: String,
+        /// Only the object and its direct children
+        #[arg(long)]
+        first_level: bool,
+    },
+    /// Show the USP versions the agent speaks
+    Protocol,
+    /// Subscribe and print notifications until interrupted
+    Watch {
+        /// What to watch (a parameter, object, table, command or event path)
+        path: String,
+        /// Kind of notification
+        #[arg(long, default_value = "value-change")]
+        kind: NotifKind,
+        /// Stop after this many notifications
+        #[arg(long)]
+        count: Option<usize>,
+    },
+    /// Decode a USP Record (or with --msg, a bare Msg) from a file and print it as JSON
+    Decode {
+        /// The file holds a serialized usp.Msg, not a Record
+        #[arg(long)]
+        msg: bool,
+        /// The file
+        file: PathBuf,
+    },
+}
+
+/// A failure with the exit status it maps to.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    fn usage(message: impl Into<String>) -> Self {
+        Self { code: 2, message: message.into() }
+    }
+    fn usp(e: &UspError) -> Self {
+        Self { code: 1, message: format!("error {}: {}", e.code, describe_usp(e)) }
+    }
+}
+
+impl From<ClientError> for Failure {
+    fn from(e: ClientError) -> Self {
+        match e {
+            ClientError::Usp(u) => Failure::usp(&u),
+            ClientError::Build(b) => Failure::usage(b.to_string()),
+            ClientError::Protocol(p) => Failure { code: 1, message: format!("unexpected answer from the agent: {p}") },
+            other => Failure { code: 3, message: other.to_string() },
+        }
+    }
+}
+
+fn describe_usp(e: &UspError) -> String {
+    let mut s = if e.message.is_empty() { error_code_text(e.code).to_owned() } else { e.message.clone() };
+    for (path, code, m) in &e.param_errs {
+        s.push_str(&format!("\n  {path}: error {code}: {}", if m.is_empty() { error_code_text(*code) } else { m }));
+    }
+    s
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("USPCTL_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("uspctl: cannot start: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("uspctl: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    if let Command::Decode { msg, file } = &cli.command {
+        return decode(*msg, file);
+    }
+    let client = connect(&cli).await?;
+    let result = run_command(&cli, &client).await;
+    client.close().await;
+    result
+}
+
+async fn connect(cli: &Cli) -> Result<Client, Failure> {
+    let url = cli
+        .agent
+        .clone()
+        .ok_or_else(|| Failure::usage("no agent given: use --agent ws://HOST:PORT/PATH (or set USPCTL_AGENT)"))?;
+    let own_id: EndpointId = match &cli.eid {
+        Some(e) => e.parse().map_err(|e| Failure::usage(format!("--eid: {e}")))?,
+        None => usp_client::identity::load_or_create_endpoint_id(&usp_client::identity::default_data_dir())
+            .map_err(|e| Failure { code: 3, message: format!("cannot load this installation's endpoint id: {e}") })?,
+    };
+    if !(cli.timeout.is_finite() && cli.timeout > 0.0) {
+        return Err(Failure::usage("--timeout must be a positive number of seconds"));
+    }
+    let timeout = Duration::from_secs_f64(cli.timeout);
+    let mut config = ClientConfig::new(url, own_id);
+    config.agent_id = match &cli.agent_eid {
+        Some(e) => Some(e.parse().map_err(|e| Failure::usage(format!("--agent-eid: {e}")))?),
+        None => None,
+    };
+    config.connect_timeout = timeout;
+    config.request_timeout = timeout;
+    Ok(Client::connect(config).await?)
+}
+
+fn split_assignment(s: &str) -> Result<(&str, &str), Failure> {
+    s.split_once('=')
+        .ok_or_else(|| Failure::usage(format!("{s:?} is not NAME=VALUE")))
+}
+
+fn print_json(v: &impl serde::Serialize) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(v).map_err(|e| Failure { code: 1, message: e.to_string() })?;
+    println!("{text}");
+    Ok(())
+}
+
+/// Prints per-path errors to stderr; returns the failure if there were any.
+fn report_errors(errors: Vec<(String, UspError)>) -> Result<(), Failure> {
+    if errors.is_empty() {
+        return Ok(());
+    }
+    for (path, e) in &errors {
+        eprintln!("{path}: error {}: {}", e.code, describe_usp(e));
+    }
+    let (_, first) = &errors[0];
+    Err(Failure { code: 1, message: format!("the agent refused {} of the paths (first: error {})", errors.len(), first.code) })
+}
+
+async fn run_command(cli: &Cli, client: &Client) -> Result<(), Failure> {
+    match &cli.command {
+        Command::Get { paths, max_depth } => {
+            let resp = client.get(paths, *max_depth).await?;
+            if cli.json {
+                print_json(&resp)?;
+            } else {
+                let mut out = std::io::stdout().lock();
+                for p in resp.params() {
+                    let _ = writeln!(out, "{} = {}", p.path, p.value);
+                }
+            }
+            report_errors(resp.errors().into_iter().map(|(p, e)| (p.to_owned(), e)).collect())
+        }
+        Command::Set { assignments, allow_partial } => {
+            let mut b = request::set().allow_partial(*allow_partial);
+            for a in assignments {
+                let (p, v) = split_assignment(a)?;
+                b = b.param(p, v, true);
+            }
+            let req = b.build().map_err(|e| Failure::usage(e.to_string()))?;
+            let resp: msg::SetResp = client.request(req).await?.try_into().map_err(ClientError::from)?;
+            if cli.json {
+                print_json(&resp)?;
+            } else {
+                for r in &resp.updated_obj_results {
+                    if let OperStatus::Success(s) = &r.oper_status {
+                        for inst in &s.updated_inst_results {
+                            for (k, v) in inst.updated_params.iter() {
+                                println!("{}{} = {}", inst.affected_path, k, v);
+                            }
+                        }
+                    }
+                }
+            }
+            let mut errors: Vec<(String, UspError)> = resp
+                .per_object()
+                .into_iter()
+                .filter_map(|(p, r)| r.err().map(|e| (p.to_owned(), e)))
+                .collect();
+            for (path, code, m) in resp.param_errors() {
+                errors.push((path, UspError { code, message: m, param_errs: vec![] }));
+            }
+            report_errors(errors)
+        }
+        Command::Add { object, params } => {
+            let mut pairs = Vec::new();
+            for p in params {
+                pairs.push(split_assignment(p)?);
+            }
+            let req = request::add()
+                .object(object, pairs.iter().map(|(k, v)| (*k, *v, true)))
+                .build()
+                .map_err(|e| Failure::usage(e.to_string()))?;
+            let resp: msg::AddResp = client.request(req).await?.try_into().map_err(ClientError::from)?;
+            if cli.json {
+                print_json(&resp)?;
+            }
+            let mut errors = Vec::new();
+            for (path, r) in resp.per_object() {
+                match r {
+                    Ok(ok) if !cli.json => {
+                        println!("{}", ok.instantiated_path);
+                        for (k, v) in ok.unique_keys.iter() {
+                            println!("{}{} = {}", ok.instantiated_path, k, v);
+                        }
+                        for e in &ok.param_errs {
+                            eprintln!("{}{}: not set: error {}: {}", ok.instantiated_path, e.param, e.err_code, e.err_msg);
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => errors.push((path.to_owned(), e)),
+                }
+            }
+            report_errors(errors)
+        }
+        Command::Delete { paths, allow_partial } => {
+            let req = request::delete(paths, *allow_partial).map_err(|e| Failure::usage(e.to_string()))?;
+            let resp: msg::DeleteResp = client.request(req).await?.try_into().map_err(ClientError::from)?;
+            if cli.json {
+                print_json(&resp)?;
+            }
+            let mut errors = Vec::new();
+            for (path, r) in resp.per_object() {
+                match r {
+                    Ok(ok) => {
+                        if !cli.json {
+                            for p in &ok.affected_paths {
+                                println!("{p}");
+                            }
+                        }
+                        for e in &ok.unaffected_path_errs {
+                            errors.push((e.unaffected_path.to_string(), UspError { code: e.err_code, message: e.err_msg.to_string(), param_errs: vec![] }));
+                        }
+                    }
+                    Err(e) => errors.push((path.to_owned(), e)),
+                }
+            }
+            report_errors(errors)
+        }
+        Command::Operate { command, args, key, wait } => operate(cli, client, command, args, key, *wait).await,
+        Command::Instances { paths, first_level } => {
+            let req = request::get_instances(paths, *first_level).map_err(|e| Failure::usage(e.to_string()))?;
+            let resp: msg::GetInstancesResp = client.request(req).await?.try_into().map_err(ClientError::from)?;
+            if cli.json {
+                print_json(&resp)?;
+            }
+            let mut errors = Vec::new();
+            for (path, r) in resp.per_path() {
+                match r {
+                    Ok(insts) if !cli.json => {
+                        for i in insts {
+                            println!("{}", i.instantiated_obj_path);
+                            for (k, v) in i.unique_keys.iter() {
+                                println!("{}{} = {}", i.instantiated_obj_path, k, v);
+                            }
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => errors.push((path.to_owned(), e)),
+                }
+            }
+            report_errors(errors)
+        }
+        Command::Supported { path, first_level } => {
+            let opts = SupportedDmOptions { first_level_only: *first_level, ..SupportedDmOptions::default() };
+            let req = request::get_supported_dm([path], opts).map_err(|e| Failure::usage(e.to_string()))?;
+            let resp: msg::GetSupportedDmResp = client.request(req).await?.try_into().map_err(ClientError::from)?;
+            if cli.json {
+                print_json(&resp)?;
+            }
+            let mut errors = Vec::new();
+            for (path, r) in resp.per_path() {
+                match r {
+                    Ok(objs) if !cli.json => print_supported(objs),
+                    Ok(_) => {}
+                    Err(e) => errors.push((path.to_owned(), e)),
+                }
+            }
+            report_errors(errors)
+        }
+        Command::Protocol => {
+            let resp: msg::GetSupportedProtocolResp = client
+                .request(request::get_supported_protocol())
+                .await?
+                .try_into()
+                .map_err(ClientError::from)?;
+            if cli.json {
+                print_json(&resp)
+            } else {
+                println!("{}", resp.agent_supported_protocol_versions);
+                Ok(())
+            }
+        }
+        Command::Watch { path, kind, count } => watch(cli, client, path, *kind, *count).await,
+        Command::Decode { .. } => Ok(()),
+    }
+}
+
+async fn operate(cli: &Cli, client: &Client, command: &str, args: &[String], key: &str, wait: bool) -> Result<(), Failure> {
+    let mut b = request::operate(command).command_key(key);
+    for a in args {
+        let (k, v) = split_assignment(a)?;
+        b = b.arg(k, v);
+    }
+    let req = b.build().map_err(|e| Failure::usage(e.to_string()))?;
+    // Subscribe before starting, so a fast completion is not missed.
+    let mut notifications = client.notifications();
+    let sub = if wait { Some(client.subscribe(NotifKind::OperationComplete, &[command]).await?) } else { None };
+    let result = async {
+        let resp: msg::OperateResp = client.request(req).await?.try_into().map_err(ClientError::from)?;
+        if cli.json && !wait {
+            print_json(&resp)?;
+        }
+        let mut errors = Vec::new();
+        for (cmd, outcome) in resp.outcomes() {
+            match outcome {
+                CommandOutcome::Done(out) => {
+                    if cli.json {
+                        continue;
+                    }
+                    for (k, v) in out.iter() {
+                        println!("{k} = {v}");
+                    }
+                }
+                CommandOutcome::Started(req_path) => {
+                    if !wait {
+                        if !cli.json {
+                            println!("started {req_path}");
+                        }
+                        continue;
+                    }
+                    let Some(sub) = &sub else { continue };
+                    let done = wait_completion(&mut notifications, &sub.id, key, Duration::from_secs_f64(cli.timeout.max(1.0) * 6.0)).await?;
+                    if cli.json {
+                        print_json(&done)?;
+                    }
+                    match &done.operation_resp {
+                        msg::OperationCompleteResp::ReqOutputArgs(out) => {
+                            if !cli.json {
+                                for (k, v) in out.iter() {
+                                    println!("{k} = {v}");
+                                }
+                            }
+                        }
+                        msg::OperationCompleteResp::CmdFailure(f) => errors.push((
+                            cmd.to_owned(),
+                            UspError { code: f.err_code, message: f.err_msg.to_string(), param_errs: vec![] },
+                        )),
+                    }
+                }
+                CommandOutcome::Failed(e) => errors.push((cmd.to_owned(), e)),
+            }
+        }
+        report_errors(errors)
+    }
+    .await;
+    if let Some(sub) = sub {
+        let _ = client.unsubscribe(&sub).await;
+    }
+    result
+}
+
+async fn wait_completion(
+    rx: &mut tokio::sync::broadcast::Receiver<usp_client::AgentNotification>,
+    sub_id: &str,
+    key: &str,
+    timeout: Duration,
+) -> Result<msg::OperationComplete, Failure> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let n = match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Err(_) => return Err(Failure { code: 3, message: format!("the command did not complete within {timeout:?}") }),
+            Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => continue,
+            Ok(Err(_)) => return Err(Failure { code: 3, message: "the connection closed".into() }),
+            Ok(Ok(n)) => n,
+        };
+        if &*n.notify.subscription_id != sub_id {
+            continue;
+        }
+        if let Notification::OperComplete(done) = n.notify.notification {
+            if &*done.command_key == key {
+                return Ok(done);
+            }
+        }
+    }
+}
+
+async fn watch(cli: &Cli, client: &Client, path: &str, kind: NotifKind, count: Option<usize>) -> Result<(), Failure> {
+    let mut rx = client.notifications();
+    let sub = client.subscribe(kind, &[path]).await?;
+    if !cli.json {
+        eprintln!("watching {path} ({}), press Ctrl-C to stop", kind.as_str());
+    }
+    let mut seen = 0usize;
+    let result = loop {
+        if count.is_some_and(|c| seen >= c) {
+            break Ok(());
+        }
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break Ok(()),
+            n = rx.recv() => match n {
+                Ok(n) if *n.notify.subscription_id == *sub.id => {
+                    seen += 1;
+                    if cli.json {
+                        print_json(&n.notify)?;
+                    } else {
+                        println!("{}", describe_notification(&n.notify.notification));
+                    }
+                    let _ = std::io::stdout().flush();
+                }
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(k)) => eprintln!("uspctl: missed {k} notifications (too many too fast)"),
+                Err(_) => break Err(Failure { code: 3, message: "the connection closed".into() }),
+            }
+        }
+    };
+    let _ = client.unsubscribe(&sub).await;
+    result
+}
+
+fn describe_notification(n: &Notification) -> String {
+    let args = |p: &msg::Params| p.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
+    match n {
+        Notification::ValueChange(v) => format!("{} = {}", v.param_path, v.param_value),
+        Notification::ObjCreation(o) => format!("created {} {}", o.obj_path, args(&o.unique_keys)).trim_end().to_owned(),
+        Notification::ObjDeletion(o) => format!("deleted {}", o.obj_path),
+        Notification::Event(e) => format!("event {}{} {}", e.obj_path, e.event_name, args(&e.params)).trim_end().to_owned(),
+        Notification::OperComplete(o) => match &o.operation_resp {
+            msg::OperationCompleteResp::ReqOutputArgs(out) => {
+                format!("complete {}{} key={} {}", o.obj_path, o.command_name, o.command_key, args(out)).trim_end().to_owned()
+            }
+            msg::OperationCompleteResp::CmdFailure(f) => {
+                format!("failed {}{} key={} error {}: {}", o.obj_path, o.command_name, o.command_key, f.err_code, f.err_msg)
+            }
+        },
+        Notification::OnBoardReq(o) => format!(
+            "onboard oui={} product_class={} serial={} versions={}",
+            o.oui, o.product_class, o.serial_number, o.agent_supported_protocol_versions
+        ),
+    }
+}
+
+fn print_supported(objs: &[msg::SupportedObjectResult]) {
+    for o in objs {
+        let access = match msg::ObjAccess::from_number(o.access) {
+            Some(msg::ObjAccess::ReadOnly) => "read-only",
+            Some(msg::ObjAccess::AddDelete) => "add/delete",
+            Some(msg::ObjAccess::AddOnly) => "add only",
+            Some(msg::ObjAccess::DeleteOnly) => "delete only",
+            None => "unknown access",
+        };
+        let multi = if o.is_multi_instance { "table, " } else { "" };
+        println!("{} ({multi}{access})", o.supported_obj_path);
+        for p in &o.supported_params {
+            let access = match msg::ParamAccess::from_number(p.access) {
+                Some(msg::ParamAccess::ReadOnly) => "read-only",
+                Some(msg::ParamAccess::ReadWrite) => "read-write",
+                Some(msg::ParamAccess::WriteOnly) => "write-only",
+                None => "unknown access",
+            };
+            let ty = msg::ValueType::from_number(p.value_type).map(|t| format!("{t:?}").to_lowercase()).unwrap_or_else(|| "unknown".into());
+            println!("  {}{} ({access}, {ty})", o.supported_obj_path, p.param_name);
+        }
+        for c in &o.supported_commands {
+            let kind = match msg::CmdType::from_number(c.command_type) {
+                Some(msg::CmdType::Sync) => "sync",
+                Some(msg::CmdType::Async) => "async",
+                _ => "unknown",
+            };
+            println!(
+                "  {}{} ({kind}) in: [{}] out: [{}]",
+                o.supported_obj_path,
+                c.command_name,
+                c.input_arg_names.iter().map(|s| &**s).collect::<Vec<_>>().join(", "),
+                c.output_arg_names.iter().map(|s| &**s).collect::<Vec<_>>().join(", ")
+            );
+        }
+        for e in &o.supported_events {
+            println!(
+                "  {}{} args: [{}]",
+                o.supported_obj_path,
+                e.event_name,
+                e.arg_names.iter().map(|s| &**s).collect::<Vec<_>>().join(", ")
+            );
+        }
+        for k in &o.unique_key_sets {
+            println!("  unique key: {}", k.key_names.iter().map(|s| &**s).collect::<Vec<_>>().join(" + "));
+        }
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn decode(bare_msg: bool, file: &PathBuf) -> Result<(), Failure> {
+    let bytes = std::fs::read(file).map_err(|e| Failure::usage(format!("cannot read {}: {e}", file.display())))?;
+    let bytes = bytes::Bytes::from(bytes);
+    let limits = Limits::default();
+    let bad = |what: &str, e: wire::DecodeError| Failure { code: 1, message: format!("{} is not a valid USP {what}: {e}", file.display()) };
+    if bare_msg {
+        let m = wire::decode_msg(bytes, &limits).map_err(|e| bad("Msg", e))?;
+        return print_json(&m);
+    }
+    let rec = wire::decode_record(bytes, &limits).map_err(|e| bad("Record", e))?;
+    use usp_core::record::RecordType;
+    let record_type = match &rec.record_type {
+        RecordType::NoSessionContext { payload } => {
+            let msg = match wire::decode_msg(payload.clone(), &limits) {
+                Ok(m) => serde_json::to_value(&m).unwrap_or(Value::Null),
+                Err(e) => json!({ "undecodable": e.to_string(), "hex": hex(payload) }),
+            };
+            json!({ "no_session_context": { "payload": msg } })
+        }
+        RecordType::SessionContext(s) => json!({ "session_context": {
+            "session_id": s.session_id, "sequence_id": s.sequence_id, "expected_id": s.expected_id,
+            "retransmit_id": s.retransmit_id, "payload_sar_state": s.payload_sar_state,
+            "payloadrec_sar_state": s.payloadrec_sar_state,
+            "payload": s.payload.iter().map(|p| match wire::decode_msg(p.clone(), &limits) {
+                Ok(m) => serde_json::to_value(&m).unwrap_or(Value::Null),
+                Err(_) => json!({ "hex": hex(p) }),
+            }).collect::<Vec<_>>(),
+        }}),
+        RecordType::WebSocketConnect => json!({ "websocket_connect": {} }),
+        RecordType::MqttConnect { version, subscribed_topic } => json!({ "mqtt_connect": { "version": version, "subscribed_topic": &**subscribed_topic } }),
+        RecordType::StompConnect { version, subscribed_destination } => json!({ "stomp_connect": { "version": version, "subscribed_destination": &**subscribed_destination } }),
+        RecordType::Disconnect { reason, reason_code } => json!({ "disconnect": { "reason": &**reason, "reason_code": reason_code } }),
+        RecordType::UdsConnect => json!({ "uds_connect": {} }),
+    };
+    let mut out = json!({
+        "version": &*rec.version,
+        "to_id": &*rec.to_id,
+        "from_id": &*rec.from_id,
+        "payload_security": if rec.payload_security == 0 { json!("PLAINTEXT") } else if rec.payload_security == 1 { json!("TLS12") } else { json!(rec.payload_security) },
+        "record_type": record_type,
+    });
+    if !rec.mac_signature.is_empty() {
+        out["mac_signature"] = json!(hex(&rec.mac_signature));
+    }
+    if !rec.sender_cert.is_empty() {
+        out["sender_cert"] = json!(hex(&rec.sender_cert));
+    }
+    print_json(&out)
+}

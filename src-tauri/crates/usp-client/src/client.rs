@@ -1,0 +1,794 @@
+//! The cloneable client handle and the driver task behind it.
+//!
+//! One driver task per agent owns the socket and a [`usp_core::engine::Link`]; handles
+//! talk to it through a channel. The driver reconnects with jittered exponential
+//! backoff, pings the agent, fails outstanding requests when the connection drops, and
+//! re-creates the subscriptions made through [`Client::subscribe`] after a reconnect.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use rand::Rng;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::Message;
+use tracing::{debug, info, warn};
+
+use usp_core::engine::{Event, Link, LinkConfig, RequestId};
+use usp_core::msg::{self, Notify, Request, Response, Text};
+use usp_core::request;
+use usp_core::wire::Limits;
+use usp_core::EndpointId;
+
+use crate::error::{ClientError, ConnectError};
+use crate::ws;
+
+/// How to retry after the connection fails: exponential backoff with jitter.
+#[derive(Clone, Debug)]
+pub struct Backoff {
+    /// First wait.
+    pub initial: Duration,
+    /// Longest wait.
+    pub max: Duration,
+    /// Growth per failed attempt.
+    pub multiplier: f64,
+    /// Fraction of randomness (0.2 = ±20%), so many clients don't retry in lockstep.
+    pub jitter: f64,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self { initial: Duration::from_millis(250), max: Duration::from_secs(30), multiplier: 2.0, jitter: 0.2 }
+    }
+}
+
+impl Backoff {
+    /// The wait before attempt number `attempt` (0-based), jittered with `rng`.
+    pub fn delay(&self, attempt: u32, rng: &mut impl Rng) -> Duration {
+        let base = self.initial.as_secs_f64() * self.multiplier.powi(attempt.min(60) as i32);
+        let capped = base.min(self.max.as_secs_f64());
+        let j = if self.jitter > 0.0 { rng.random_range(-self.jitter..=self.jitter) } else { 0.0 };
+        Duration::from_secs_f64((capped * (1.0 + j)).max(0.0))
+    }
+}
+
+/// Settings of a [`Client`].
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// The agent's WebSocket URL, e.g. `ws://192.0.2.1:8080/usp`.
+    pub url: String,
+    /// Our own Endpoint ID.
+    pub own_id: EndpointId,
+    /// The agent's Endpoint ID when known in advance (mDNS); otherwise learnt on connect.
+    pub agent_id: Option<EndpointId>,
+    /// Default time a request may wait for its reply.
+    pub request_timeout: Duration,
+    /// Time allowed for TCP + TLS + WebSocket handshake and the agent's connect record.
+    pub connect_timeout: Duration,
+    /// How often to ping the agent; the connection is considered dead after three
+    /// intervals without any frame from the agent.
+    pub ping_interval: Duration,
+    /// Reconnect policy.
+    pub backoff: Backoff,
+    /// Size limits for received Records.
+    pub limits: Limits,
+    /// TLS settings for wss:// (certificates, trust).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+impl ClientConfig {
+    /// Settings with sensible defaults for `url`.
+    pub fn new(url: impl Into<String>, own_id: EndpointId) -> Self {
+        Self {
+            url: url.into(),
+            own_id,
+            agent_id: None,
+            request_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            ping_interval: Duration::from_secs(30),
+            backoff: Backoff::default(),
+            limits: Limits::default(),
+            tls: None,
+        }
+    }
+}
+
+/// The state of the connection, as the app shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConnectionState {
+    /// Trying to connect (attempt number, 0-based).
+    Connecting {
+        /// Attempt number.
+        attempt: u32,
+    },
+    /// Connected and the agent identified itself.
+    Connected {
+        /// The agent.
+        agent: EndpointId,
+    },
+    /// Not connected; the next attempt comes after `retry_in`.
+    Disconnected {
+        /// What went wrong, in words.
+        reason: String,
+        /// Wait before the next attempt.
+        retry_in: Duration,
+    },
+    /// The client was closed.
+    Closed,
+}
+
+/// A notification from the agent.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentNotification {
+    /// Which agent sent it.
+    pub agent: EndpointId,
+    /// The agent's msg_id for it.
+    pub msg_id: Text,
+    /// The Notify.
+    pub notify: Notify,
+}
+
+/// Counters for diagnostics.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Records or messages dropped (malformed, not for us, unknown msg_id...).
+    pub dropped: AtomicU64,
+    /// Successful connections.
+    pub connects: AtomicU64,
+    /// Notifications received.
+    pub notifications: AtomicU64,
+}
+
+/// What kind of notification a subscription asks for (`NotifType`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NotifKind {
+    /// `ValueChange`.
+    ValueChange,
+    /// `ObjectCreation`.
+    ObjectCreation,
+    /// `ObjectDeletion`.
+    ObjectDeletion,
+    /// `OperationComplete`.
+    OperationComplete,
+    /// `Event`.
+    Event,
+}
+
+impl NotifKind {
+    /// The TR-181 `NotifType` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifKind::ValueChange => "ValueChange",
+            NotifKind::ObjectCreation => "ObjectCreation",
+            NotifKind::ObjectDeletion => "ObjectDeletion",
+            NotifKind::OperationComplete => "OperationComplete",
+            NotifKind::Event => "Event",
+        }
+    }
+}
+
+impl std::str::FromStr for NotifKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s.to_ascii_lowercase().replace(['-', '_'], "").as_str() {
+            "valuechange" => NotifKind::ValueChange,
+            "objectcreation" | "objcreation" => NotifKind::ObjectCreation,
+            "objectdeletion" | "objdeletion" => NotifKind::ObjectDeletion,
+            "operationcomplete" | "opercomplete" => NotifKind::OperationComplete,
+            "event" => NotifKind::Event,
+            _ => return Err(format!("unknown notification kind {s:?} (value-change, object-creation, object-deletion, event, operation-complete)")),
+        })
+    }
+}
+
+/// A subscription this client made; it is re-created after a reconnect if the agent
+/// lost it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Subscription {
+    /// Our unique ID for it (`Subscription.{i}.ID`; `Notify.subscription_id`).
+    pub id: String,
+    /// What it asks for.
+    pub kind: NotifKind,
+    /// `ReferenceList`.
+    pub references: Vec<String>,
+    /// The instance the agent created, e.g. `Device.LocalAgent.Subscription.3.`.
+    pub instance: String,
+}
+
+impl Subscription {
+    fn add_request(id: &str, kind: NotifKind, references: &[String]) -> Result<Request, ClientError> {
+        let refs = references.join(",");
+        Ok(request::add()
+            .object(
+                "Device.LocalAgent.Subscription.",
+                [
+                    ("Enable", "true", true),
+                    ("ID", id, true),
+                    ("NotifType", kind.as_str(), true),
+                    ("ReferenceList", refs.as_str(), true),
+                    ("NotifRetry", "false", false),
+                    ("Persistent", "false", false),
+                ],
+            )
+            .build()?)
+    }
+}
+
+type Reply = oneshot::Sender<Result<Response, ClientError>>;
+
+enum Command {
+    Request { request: Request, timeout: Option<Duration>, reply: Reply },
+    Track(Subscription),
+    Untrack(String),
+    Close(oneshot::Sender<()>),
+}
+
+struct Shared {
+    notifications: broadcast::Sender<AgentNotification>,
+    stats: Stats,
+    sub_counter: AtomicU64,
+    sub_prefix: String,
+}
+
+/// A handle to one agent. Cheap to clone; every clone talks to the same connection.
+/// The connection ends when the last handle is dropped or [`Client::close`] is called.
+#[derive(Clone)]
+pub struct Client {
+    commands: mpsc::Sender<Command>,
+    state: watch::Receiver<ConnectionState>,
+    shared: Arc<Shared>,
+    config: Arc<ClientConfig>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("url", &self.config.url).field("state", &*self.state.borrow()).finish()
+    }
+}
+
+impl Client {
+    /// Starts the driver in the background (it connects and keeps reconnecting) and
+    /// returns at once. Must be called inside a tokio runtime.
+    pub fn start(config: ClientConfig) -> Client {
+        let (cmd_tx, cmd_rx) = mpsc::channel(1024);
+        let (state_tx, state_rx) = watch::channel(ConnectionState::Connecting { attempt: 0 });
+        let (notif_tx, _) = broadcast::channel(4096);
+        let tag: u32 = rand::rng().random();
+        let shared = Arc::new(Shared {
+            notifications: notif_tx,
+            stats: Stats::default(),
+            sub_counter: AtomicU64::new(1),
+            sub_prefix: format!("usphome-{tag:08x}"),
+        });
+        let config = Arc::new(config);
+        let driver = Driver::new(config.clone(), shared.clone(), state_tx, tag);
+        let span = tracing::info_span!("agent", url = %config.url);
+        tokio::spawn(tracing::Instrument::instrument(driver.run(cmd_rx), span));
+        Client { commands: cmd_tx, state: state_rx, shared, config }
+    }
+
+    /// Starts the client and waits until it is connected (or the first attempts fail
+    /// for longer than `connect_timeout`).
+    ///
+    /// # Errors
+    /// [`ClientError::Connect`] / [`ClientError::NotConnected`] with the reason of the
+    /// last failed attempt.
+    pub async fn connect(config: ClientConfig) -> Result<Client, ClientError> {
+        let timeout = config.connect_timeout;
+        let client = Client::start(config);
+        match client.wait_connected(timeout).await {
+            Ok(_) => Ok(client),
+            Err(e) => {
+                client.close().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Waits until connected; returns the agent's Endpoint ID.
+    ///
+    /// # Errors
+    /// [`ClientError::NotConnected`] with the last failure reason after `timeout`.
+    pub async fn wait_connected(&self, timeout: Duration) -> Result<EndpointId, ClientError> {
+        let mut rx = self.state.clone();
+        let mut last_reason = String::from("no connection attempt finished yet");
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match &*rx.borrow_and_update() {
+                ConnectionState::Connected { agent } => return Ok(agent.clone()),
+                ConnectionState::Closed => return Err(ClientError::Closed),
+                ConnectionState::Disconnected { reason, .. } => last_reason = reason.clone(),
+                ConnectionState::Connecting { .. } => {}
+            }
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => continue,
+                Ok(Err(_)) => return Err(ClientError::Closed),
+                Err(_) => return Err(ClientError::NotConnected(last_reason)),
+            }
+        }
+    }
+
+    /// The current connection state, and a way to watch it change.
+    pub fn state(&self) -> watch::Receiver<ConnectionState> {
+        self.state.clone()
+    }
+
+    /// The agent's Endpoint ID if connected.
+    pub fn agent_id(&self) -> Option<EndpointId> {
+        match &*self.state.borrow() {
+            ConnectionState::Connected { agent } => Some(agent.clone()),
+            _ => None,
+        }
+    }
+
+    /// Our own Endpoint ID.
+    pub fn own_id(&self) -> &EndpointId {
+        &self.config.own_id
+    }
+
+    /// Notifications from the agent. A slow receiver that falls more than 4,096
+    /// notifications behind misses the oldest (and is told so by `Lagged`).
+    pub fn notifications(&self) -> broadcast::Receiver<AgentNotification> {
+        self.shared.notifications.subscribe()
+    }
+
+    /// Diagnostics counters.
+    pub fn stats(&self) -> &Stats {
+        &self.shared.stats
+    }
+
+    /// Sends any request and waits for its response.
+    ///
+    /// # Errors
+    /// See [`ClientError`].
+    pub async fn request(&self, request: Request) -> Result<Response, ClientError> {
+        self.request_with_timeout(request, None).await
+    }
+
+    /// Like [`Client::request`] with its own timeout.
+    ///
+    /// # Errors
+    /// See [`ClientError`].
+    pub async fn request_with_timeout(&self, request: Request, timeout: Option<Duration>) -> Result<Response, ClientError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Request { request, timeout, reply: tx })
+            .await
+            .map_err(|_| ClientError::Closed)?;
+        rx.await.map_err(|_| ClientError::Closed)?
+    }
+
+    /// Get of these paths.
+    ///
+    /// # Errors
+    /// See [`ClientError`]; per-path errors are inside the returned GetResp.
+    pub async fn get<S: AsRef<str>>(&self, paths: &[S], max_depth: u32) -> Result<msg::GetResp, ClientError> {
+        let req = request::get(paths.iter().map(AsRef::as_ref)).max_depth(max_depth).build()?;
+        Ok(self.request(req).await?.try_into()?)
+    }
+
+    /// Set of `(full parameter path, value)` pairs, all required, allow_partial=false.
+    ///
+    /// # Errors
+    /// See [`ClientError`].
+    pub async fn set(&self, params: &[(&str, &str)]) -> Result<msg::SetResp, ClientError> {
+        let mut b = request::set();
+        for (p, v) in params {
+            b = b.param(p, v, true);
+        }
+        Ok(self.request(b.build()?).await?.try_into()?)
+    }
+
+    /// Add one instance of `table` with `(name, value)` parameters, all required.
+    ///
+    /// # Errors
+    /// See [`ClientError`].
+    pub async fn add(&self, table: &str, params: &[(&str, &str)]) -> Result<msg::AddResp, ClientError> {
+        let req = request::add().object(table, params.iter().map(|(k, v)| (*k, *v, true))).build()?;
+        Ok(self.request(req).await?.try_into()?)
+    }
+
+    /// Delete of these object paths (allow_partial=false).
+    ///
+    /// # Errors
+    /// See [`ClientError`].
+    pub async fn delete<S: AsRef<str>>(&self, paths: &[S]) -> Result<msg::DeleteResp, ClientError> {
+        let req = request::delete(paths.iter().map(AsRef::as_ref), false)?;
+        Ok(self.request(req).await?.try_into()?)
+    }
+
+    /// Operate `command` with input arguments.
+    ///
+    /// # Errors
+    /// See [`ClientError`].
+    pub async fn operate(&self, command: &str, args: &[(&str, &str)], command_key: &str) -> Result<msg::OperateResp, ClientError> {
+        let mut b = request::operate(command).command_key(command_key);
+        for (k, v) in args {
+            b = b.arg(k, v);
+        }
+        Ok(self.request(b.build()?).await?.try_into()?)
+    }
+
+    /// Creates a `Device.LocalAgent.Subscription.{i}` row with a unique ID of ours and
+    /// keeps it alive across reconnects until [`Client::unsubscribe`].
+    ///
+    /// # Errors
+    /// See [`ClientError`]; e.g. 7006 when the role may not subscribe.
+    pub async fn subscribe<S: AsRef<str>>(&self, kind: NotifKind, references: &[S]) -> Result<Subscription, ClientError> {
+        let n = self.shared.sub_counter.fetch_add(1, Ordering::Relaxed);
+        let id = format!("{}-{n}", self.shared.sub_prefix);
+        let references: Vec<String> = references.iter().map(|r| r.as_ref().to_owned()).collect();
+        let resp: msg::AddResp = self
+            .request(Subscription::add_request(&id, kind, &references)?)
+            .await?
+            .try_into()?;
+        let instance = match resp.per_object().into_iter().next() {
+            Some((_, Ok(ok))) => ok.instantiated_path.to_string(),
+            Some((_, Err(e))) => return Err(ClientError::Usp(e)),
+            None => return Err(ClientError::Protocol("the agent created no subscription".into())),
+        };
+        let sub = Subscription { id, kind, references, instance };
+        let _ = self.commands.send(Command::Track(sub.clone())).await;
+        Ok(sub)
+    }
+
+    /// Deletes a subscription made by [`Client::subscribe`].
+    ///
+    /// # Errors
+    /// See [`ClientError`].
+    pub async fn unsubscribe(&self, sub: &Subscription) -> Result<(), ClientError> {
+        let _ = self.commands.send(Command::Untrack(sub.id.clone())).await;
+        let path = format!("Device.LocalAgent.Subscription.[ID==\"{}\"].", sub.id);
+        self.delete(&[path]).await.map(|_| ())
+    }
+
+    /// Closes the connection (WebSocket close 1000) and stops reconnecting. Outstanding
+    /// requests fail with [`ClientError::Disconnected`].
+    pub async fn close(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Command::Close(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+enum SessionEnd {
+    /// Reconnect after a backoff.
+    Lost(String),
+    /// Stop for good.
+    Closed,
+}
+
+struct Driver {
+    config: Arc<ClientConfig>,
+    shared: Arc<Shared>,
+    state: watch::Sender<ConnectionState>,
+    link: Link,
+    waiters: HashMap<RequestId, Reply>,
+    internal: HashMap<RequestId, String>,
+    subscriptions: Vec<Subscription>,
+    close_ack: Option<oneshot::Sender<()>>,
+}
+
+impl Driver {
+    fn new(config: Arc<ClientConfig>, shared: Arc<Shared>, state: watch::Sender<ConnectionState>, tag: u32) -> Self {
+        let link = Link::new(
+            config.own_id.clone(),
+            config.agent_id.clone(),
+            LinkConfig {
+                request_timeout: config.request_timeout,
+                limits: config.limits.clone(),
+                msg_id_prefix: format!("uh{tag:08x}"),
+                ..LinkConfig::default()
+            },
+        );
+        Self {
+            config,
+            shared,
+            state,
+            link,
+            waiters: HashMap::new(),
+            internal: HashMap::new(),
+            subscriptions: Vec::new(),
+            close_ack: None,
+        }
+    }
+
+    fn ws_config(&self) -> WebSocketConfig {
+        let max = self.config.limits.max_record_size;
+        WebSocketConfig::default().max_message_size(Some(max)).max_frame_size(Some(max))
+    }
+
+    async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        let mut attempt: u32 = 0;
+        loop {
+            self.state.send_replace(ConnectionState::Connecting { attempt });
+            let connect = ws::connect(
+                &self.config.url,
+                &self.config.own_id,
+                self.config.tls.clone(),
+                self.ws_config(),
+                self.config.connect_timeout,
+            );
+            // Requests made while connecting fail at once with a clear error.
+            let outcome = tokio::select! {
+                r = connect => Some(r),
+                end = Self::refuse_while_down(&mut commands, &mut self.close_ack, "connecting to the agent") => {
+                    if matches!(end, SessionEnd::Closed) { None } else { continue }
+                }
+            };
+            let reason = match outcome {
+                None => break,
+                Some(Ok((socket, handshake))) => {
+                    if let (None, Some(hint)) = (self.link.agent_id(), handshake.agent_id_hint.clone()) {
+                        self.link.set_agent_id(hint);
+                    }
+                    match self.session(socket, &mut commands).await {
+                        SessionEnd::Closed => break,
+                        SessionEnd::Lost(reason) => {
+                            attempt = 0;
+                            reason
+                        }
+                    }
+                }
+                Some(Err(e)) => e.to_string(),
+            };
+            self.link.connection_lost(&reason);
+            self.dispatch_events();
+            let delay = self.config.backoff.delay(attempt, &mut rand::rng());
+            attempt = attempt.saturating_add(1);
+            info!(%reason, retry_in_ms = delay.as_millis() as u64, "connection to agent lost");
+            self.state.send_replace(ConnectionState::Disconnected { reason: reason.clone(), retry_in: delay });
+            let sleep = tokio::time::sleep(delay);
+            tokio::select! {
+                _ = sleep => {}
+                end = Self::refuse_while_down(&mut commands, &mut self.close_ack, &reason) => {
+                    if matches!(end, SessionEnd::Closed) { break }
+                }
+            }
+        }
+        self.link.connection_lost("the client was closed");
+        self.dispatch_events();
+        self.state.send_replace(ConnectionState::Closed);
+        if let Some(ack) = self.close_ack.take() {
+            let _ = ack.send(());
+        }
+    }
+
+    /// While not connected: answer requests with NotConnected; return on Close (or when
+    /// every handle is gone). Never returns otherwise, so it is used inside `select!`.
+    async fn refuse_while_down(
+        commands: &mut mpsc::Receiver<Command>,
+        close_ack: &mut Option<oneshot::Sender<()>>,
+        reason: &str,
+    ) -> SessionEnd {
+        loop {
+            match commands.recv().await {
+                None => return SessionEnd::Closed,
+                Some(Command::Close(ack)) => {
+                    *close_ack = Some(ack);
+                    return SessionEnd::Closed;
+                }
+                Some(Command::Request { reply, .. }) => {
+                    let _ = reply.send(Err(ClientError::NotConnected(reason.to_owned())));
+                }
+                // Subscription bookkeeping cannot happen while down; the handle only
+                // tracks after a successful Add, which needs a connection.
+                Some(Command::Track(_)) | Some(Command::Untrack(_)) => {}
+            }
+        }
+    }
+
+    async fn session(&mut self, mut socket: ws::Socket, commands: &mut mpsc::Receiver<Command>) -> SessionEnd {
+        let started = Instant::now();
+        let mut connected = false;
+        let mut last_rx = Instant::now();
+        let ping_every = self.config.ping_interval;
+        let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+        let mut ping_counter: u8 = 0;
+        if let Some(agent) = self.link.agent_id().cloned() {
+            connected = true;
+            self.on_connected(agent);
+        }
+        loop {
+            if let Err(e) = self.flush(&mut socket).await {
+                return SessionEnd::Lost(e);
+            }
+            if !connected {
+                if let Some(agent) = self.link.agent_id().cloned() {
+                    connected = true;
+                    self.on_connected(agent);
+                    continue;
+                }
+            }
+            let link_deadline = self.link.poll_timeout().map(tokio::time::Instant::from_std);
+            let silent_deadline = (!connected).then(|| tokio::time::Instant::from_std(started + self.config.connect_timeout));
+            let wake = match (link_deadline, silent_deadline) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            tokio::select! {
+                biased;
+                cmd = commands.recv() => match cmd {
+                    None => return self.close_socket(socket, None).await,
+                    Some(Command::Close(ack)) => return self.close_socket(socket, Some(ack)).await,
+                    Some(Command::Request { request, timeout, reply }) => {
+                        if !connected {
+                            let _ = reply.send(Err(ClientError::NotConnected("waiting for the agent to identify itself".into())));
+                            continue;
+                        }
+                        let timeout = timeout.unwrap_or(self.config.request_timeout);
+                        match self.link.send_with_timeout(request, timeout, Instant::now()) {
+                            Ok(id) => { self.waiters.insert(id, reply); }
+                            Err(e) => { let _ = reply.send(Err(e.into())); }
+                        }
+                        self.dispatch_events();
+                    }
+                    Some(Command::Track(sub)) => {
+                        self.subscriptions.retain(|s| s.id != sub.id);
+                        self.subscriptions.push(sub);
+                    }
+                    Some(Command::Untrack(id)) => self.subscriptions.retain(|s| s.id != id),
+                },
+                frame = socket.next() => {
+                    last_rx = Instant::now();
+                    match frame {
+                        None => return SessionEnd::Lost("the agent closed the connection".into()),
+                        Some(Err(e)) => return SessionEnd::Lost(describe_ws_error(&e)),
+                        Some(Ok(Message::Binary(bytes))) => {
+                            self.link.handle_record(bytes, Instant::now());
+                            self.dispatch_events();
+                        }
+                        Some(Ok(Message::Text(_))) => {
+                            let frame = CloseFrame { code: CloseCode::Unsupported, reason: "USP records travel in binary frames".into() };
+                            let _ = socket.close(Some(frame)).await;
+                            return SessionEnd::Lost("the agent sent a text frame, which USP does not allow".into());
+                        }
+                        Some(Ok(Message::Close(frame))) => {
+                            let why = frame.map(|f| format!("code {}, {:?}", u16::from(f.code), f.reason.as_str())).unwrap_or_else(|| "no reason".into());
+                            return SessionEnd::Lost(format!("the agent closed the connection ({why})"));
+                        }
+                        Some(Ok(Message::Ping(_))) | Some(Ok(Message::Pong(_))) | Some(Ok(Message::Frame(_))) => {}
+                    }
+                }
+                _ = ping.tick() => {
+                    if last_rx.elapsed() > ping_every * 3 {
+                        return SessionEnd::Lost(format!("the agent stopped answering (nothing for {:?})", last_rx.elapsed()));
+                    }
+                    ping_counter = ping_counter.wrapping_add(1);
+                    if let Err(e) = socket.send(Message::Ping(Bytes::copy_from_slice(&[ping_counter]))).await {
+                        return SessionEnd::Lost(describe_ws_error(&e));
+                    }
+                }
+                _ = sleep_until(wake) => {
+                    if !connected && Instant::now() >= started + self.config.connect_timeout {
+                        let _ = socket.close(None).await;
+                        return SessionEnd::Lost(ConnectError::AgentSilent(self.config.connect_timeout).to_string());
+                    }
+                    self.link.handle_timeout(Instant::now());
+                    self.dispatch_events();
+                }
+            }
+        }
+    }
+
+    fn on_connected(&mut self, agent: EndpointId) {
+        debug!(agent = %agent, "connected");
+        self.shared.stats.connects.fetch_add(1, Ordering::Relaxed);
+        self.state.send_replace(ConnectionState::Connected { agent });
+        // Re-create subscriptions the agent may have lost (reboot, non-persistent rows).
+        // An Add of an ID that still exists fails with 7025 (duplicate key): fine.
+        for sub in self.subscriptions.clone() {
+            let Ok(req) = Subscription::add_request(&sub.id, sub.kind, &sub.references) else { continue };
+            if let Ok(id) = self.link.send(req, Instant::now()) {
+                self.internal.insert(id, sub.id.clone());
+            }
+        }
+    }
+
+    async fn flush(&mut self, socket: &mut ws::Socket) -> Result<(), String> {
+        let mut any = false;
+        while let Some(bytes) = self.link.poll_transmit() {
+            socket.feed(Message::Binary(bytes)).await.map_err(|e| describe_ws_error(&e))?;
+            any = true;
+        }
+        if any {
+            socket.flush().await.map_err(|e| describe_ws_error(&e))?;
+        }
+        Ok(())
+    }
+
+    fn dispatch_events(&mut self) {
+        while let Some(event) = self.link.poll_event() {
+            match event {
+                Event::Completed { id, result } => {
+                    if let Some(reply) = self.waiters.remove(&id) {
+                        let _ = reply.send(result.map_err(ClientError::from));
+                    } else if let Some(sub_id) = self.internal.remove(&id) {
+                        match result {
+                            Ok(_) => info!(subscription = %sub_id, "subscription restored"),
+                            Err(usp_core::engine::RequestError::Usp(e)) if e.code == 7025 => {
+                                debug!(subscription = %sub_id, "subscription still in place")
+                            }
+                            Err(e) => warn!(subscription = %sub_id, error = %e, "could not restore subscription"),
+                        }
+                    }
+                }
+                Event::Notification { msg_id, notify } => {
+                    self.shared.stats.notifications.fetch_add(1, Ordering::Relaxed);
+                    if let Some(agent) = self.link.agent_id().cloned() {
+                        let _ = self.shared.notifications.send(AgentNotification { agent, msg_id, notify });
+                    }
+                }
+                Event::Connected { agent } => debug!(agent = %agent, "agent connect record"),
+                Event::Disconnect { reason_code, reason } => {
+                    info!(reason_code, %reason, "the agent announced a disconnect")
+                }
+                Event::Dropped(why) => {
+                    self.shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                    warn!(%why, "ignored a record from the agent");
+                }
+            }
+        }
+    }
+
+    async fn close_socket(&mut self, mut socket: ws::Socket, ack: Option<oneshot::Sender<()>>) -> SessionEnd {
+        self.close_ack = ack;
+        let frame = CloseFrame { code: CloseCode::Normal, reason: "controller closing".into() };
+        let _ = tokio::time::timeout(Duration::from_secs(2), socket.close(Some(frame))).await;
+        SessionEnd::Closed
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn describe_ws_error(e: &tokio_tungstenite::tungstenite::Error) -> String {
+    use tokio_tungstenite::tungstenite::error::{CapacityError, Error};
+    match e {
+        Error::Capacity(CapacityError::MessageTooLong { size, max_size }) => {
+            format!("the agent sent a {size}-byte record, over our {max_size}-byte limit")
+        }
+        Error::Io(io) => format!("network error: {io}"),
+        Error::Protocol(p) => format!("WebSocket protocol violation by the agent: {p}"),
+        Error::ConnectionClosed | Error::AlreadyClosed => "the connection is closed".into(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_is_capped_and_jittered() {
+        let b = Backoff { initial: Duration::from_millis(100), max: Duration::from_secs(2), multiplier: 2.0, jitter: 0.2 };
+        let mut rng = rand::rng();
+        for attempt in 0..20 {
+            let d = b.delay(attempt, &mut rng).as_secs_f64();
+            let base = (0.1 * 2f64.powi(attempt as i32)).min(2.0);
+            assert!(d >= base * 0.8 - 1e-9 && d <= base * 1.2 + 1e-9, "attempt {attempt}: {d} vs {base}");
+        }
+        let no_jitter = Backoff { jitter: 0.0, ..b };
+        assert_eq!(no_jitter.delay(3, &mut rng), Duration::from_millis(800));
+    }
+
+    #[test]
+    fn notif_kinds_parse_from_cli_spelling() {
+        assert_eq!("value-change".parse::<NotifKind>(), Ok(NotifKind::ValueChange));
+        assert_eq!("object-creation".parse::<NotifKind>(), Ok(NotifKind::ObjectCreation));
+        assert_eq!("ObjectDeletion".parse::<NotifKind>(), Ok(NotifKind::ObjectDeletion));
+        assert_eq!("operation-complete".parse::<NotifKind>(), Ok(NotifKind::OperationComplete));
+        assert_eq!("event".parse::<NotifKind>(), Ok(NotifKind::Event));
+        assert!("boot".parse::<NotifKind>().is_err());
+    }
+}

@@ -1,0 +1,207 @@
+//! Opening one WebSocket MTP connection to an agent (ws:// or wss://).
+//!
+//! What the USP WebSocket binding asks of a controller acting as WebSocket client:
+//! offer exactly `Sec-WebSocket-Protocol: v1.usp` and refuse a server that does not
+//! echo it (R-WS.9-12), put our Endpoint ID in the `eid` query argument with `%`
+//! escaped (R-WS.10b/c), and carry each Record in one binary message (R-WS.14).
+//! Real agents send `Sec-WebSocket-Extensions: bbf-usp-protocol; eid="..."` even when
+//! the client did not offer it; we tolerate it and read the agent's Endpoint ID from it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::client::Response;
+use tokio_tungstenite::tungstenite::http::{HeaderValue, Uri};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::WebSocketStream;
+
+use usp_core::EndpointId;
+
+use crate::error::ConnectError;
+
+/// The only WebSocket subprotocol USP defines.
+pub const USP_SUBPROTOCOL: &str = "v1.usp";
+
+/// Characters escaped in the `eid` query value: everything but the unreserved set and
+/// the `:` that every Endpoint ID has (agents accept both forms; `%` must be escaped).
+const EID_ESCAPE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~').remove(b':');
+
+/// A byte stream that is either plain TCP or TLS over TCP.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Stream for T {}
+
+/// An open WebSocket to an agent.
+pub type Socket = WebSocketStream<Box<dyn Stream>>;
+
+/// What the handshake told us.
+#[derive(Debug, Clone, Default)]
+pub struct Handshake {
+    /// The agent's Endpoint ID from `Sec-WebSocket-Extensions: bbf-usp-protocol; eid="..."`.
+    pub agent_id_hint: Option<EndpointId>,
+    /// The agent's TLS certificate chain (DER), on wss.
+    pub peer_certificates: Vec<Vec<u8>>,
+}
+
+/// The request URI for `url`, with `eid=<own id>` appended to its query.
+///
+/// # Errors
+/// [`ConnectError::BadUrl`] when `url` is not a ws:// or wss:// URL.
+pub fn request_uri(url: &str, own_id: &EndpointId) -> Result<Uri, ConnectError> {
+    let uri: Uri = url.parse().map_err(|e| ConnectError::BadUrl(format!("{url:?}: {e}")))?;
+    match uri.scheme_str() {
+        Some("ws") | Some("wss") => {}
+        _ => return Err(ConnectError::BadUrl(format!("{url:?}: the address must start with ws:// or wss://"))),
+    }
+    if uri.host().is_none() {
+        return Err(ConnectError::BadUrl(format!("{url:?}: no host")));
+    }
+    let eid = utf8_percent_encode(own_id.as_str(), EID_ESCAPE).to_string();
+    let path = uri.path();
+    let path = if path.is_empty() { "/" } else { path };
+    let query = match uri.query() {
+        Some(q) if !q.is_empty() => format!("{q}&eid={eid}"),
+        _ => format!("eid={eid}"),
+    };
+    let authority = uri.authority().map(|a| a.as_str()).unwrap_or_default();
+    let scheme = uri.scheme_str().unwrap_or("ws");
+    format!("{scheme}://{authority}{path}?{query}")
+        .parse()
+        .map_err(|e| ConnectError::BadUrl(format!("{url:?}: {e}")))
+}
+
+/// Reads the agent EID from a `Sec-WebSocket-Extensions` value such as
+/// `bbf-usp-protocol; eid="proto::obuspa-test-agent"`. The value is not a valid RFC 6455
+/// extension token list (it contains `:`), so it is parsed leniently here.
+pub fn agent_id_from_extensions(value: &str) -> Option<EndpointId> {
+    for ext in value.split(',') {
+        let mut parts = ext.split(';').map(str::trim);
+        if parts.next() != Some("bbf-usp-protocol") {
+            continue;
+        }
+        for p in parts {
+            if let Some(v) = p.strip_prefix("eid=") {
+                let v = v.trim().trim_matches('"');
+                if let Ok(eid) = v.parse() {
+                    return Some(eid);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Connects TCP (+ TLS for wss) and performs the WebSocket handshake.
+///
+/// # Errors
+/// Every step reports a [`ConnectError`] that says which step failed.
+pub async fn connect(
+    url: &str,
+    own_id: &EndpointId,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    ws_config: WebSocketConfig,
+    timeout: Duration,
+) -> Result<(Socket, Handshake), ConnectError> {
+    match tokio::time::timeout(timeout, connect_inner(url, own_id, tls, ws_config)).await {
+        Ok(r) => r,
+        Err(_) => Err(ConnectError::Timeout(timeout)),
+    }
+}
+
+async fn connect_inner(
+    url: &str,
+    own_id: &EndpointId,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    ws_config: WebSocketConfig,
+) -> Result<(Socket, Handshake), ConnectError> {
+    let uri = request_uri(url, own_id)?;
+    let secure = uri.scheme_str() == Some("wss");
+    let host = uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_owned();
+    let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+    let tcp = TcpStream::connect((host.as_str(), port))
+        .await
+        .map_err(|e| ConnectError::Tcp(format!("{host}:{port}: {e}")))?;
+    let _ = tcp.set_nodelay(true);
+    let mut handshake = Handshake::default();
+    let stream: Box<dyn Stream> = if secure {
+        let config = tls.ok_or(ConnectError::TlsNotConfigured)?;
+        let name = rustls::pki_types::ServerName::try_from(host.clone())
+            .map_err(|e| ConnectError::BadUrl(format!("{host:?} is not a valid TLS server name: {e}")))?;
+        let tls_stream = tokio_rustls::TlsConnector::from(config)
+            .connect(name, tcp)
+            .await
+            .map_err(|e| ConnectError::Tls(e.to_string()))?;
+        if let Some(certs) = tls_stream.get_ref().1.peer_certificates() {
+            handshake.peer_certificates = certs.iter().map(|c| c.as_ref().to_vec()).collect();
+        }
+        Box::new(tls_stream)
+    } else {
+        Box::new(tcp)
+    };
+    let mut request = uri
+        .into_client_request()
+        .map_err(|e| ConnectError::BadUrl(e.to_string()))?;
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", HeaderValue::from_static(USP_SUBPROTOCOL));
+    let (socket, response) = tokio_tungstenite::client_async_with_config(request, stream, Some(ws_config))
+        .await
+        .map_err(|e| ConnectError::Handshake(e.to_string()))?;
+    check_response(&response)?;
+    handshake.agent_id_hint = response
+        .headers()
+        .get_all("Sec-WebSocket-Extensions")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(agent_id_from_extensions);
+    Ok((socket, handshake))
+}
+
+fn check_response(response: &Response) -> Result<(), ConnectError> {
+    let proto = response.headers().get("Sec-WebSocket-Protocol").and_then(|v| v.to_str().ok());
+    if proto.map(str::trim) != Some(USP_SUBPROTOCOL) {
+        return Err(ConnectError::Handshake(format!(
+            "the server did not accept the USP subprotocol {USP_SUBPROTOCOL:?} (it answered {proto:?})"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eid(s: &str) -> EndpointId {
+        s.parse().expect("valid eid")
+    }
+
+    #[test]
+    fn eid_goes_into_the_query() {
+        let uri = request_uri("ws://127.0.0.1:8080/usp", &eid("self::usp-home-test")).expect("uri");
+        assert_eq!(uri.to_string(), "ws://127.0.0.1:8080/usp?eid=self::usp-home-test");
+        let uri = request_uri("ws://h:1/usp?x=1", &eid("self::a%25b")).expect("uri");
+        assert_eq!(uri.query(), Some("x=1&eid=self::a%2525b"));
+        let uri = request_uri("wss://h", &eid("doc::agent")).expect("uri");
+        assert_eq!(uri.path(), "/");
+    }
+
+    #[test]
+    fn bad_urls_are_refused_with_a_reason() {
+        for bad in ["http://h/usp", "h:1/usp", "", "ws://"] {
+            assert!(matches!(request_uri(bad, &eid("doc::a")), Err(ConnectError::BadUrl(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn agent_eid_from_the_reference_agent_header() {
+        let e = agent_id_from_extensions(r#"bbf-usp-protocol; eid="proto::obuspa-test-agent""#);
+        assert_eq!(e.map(|e| e.to_string()).as_deref(), Some("proto::obuspa-test-agent"));
+        assert!(agent_id_from_extensions("permessage-deflate").is_none());
+        assert!(agent_id_from_extensions(r#"bbf-usp-protocol; eid="not an eid""#).is_none());
+        let e = agent_id_from_extensions(r#"permessage-deflate, bbf-usp-protocol;eid="doc::x""#);
+        assert_eq!(e.map(|e| e.to_string()).as_deref(), Some("doc::x"));
+    }
+}
