@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Install what building and testing usp-home needs on Debian 12. Idempotent: every step is
+# skipped when its tool or package is already there at the right version.
+#
+#   scripts/setup-deps.sh          system packages + wasm32 target: enough for `cargo build -p usp-home`
+#                                  and `cargo check -p usp-home-ui --target wasm32-unknown-unknown`
+#   scripts/setup-deps.sh --ui     also trunk + wasm-bindgen-cli (about 8 min of `cargo install` on 2 cores
+#                                  the first time), needed by `trunk build` and release/custom-protocol builds
+#
+# USP_HOME_SETUP_UI=1 in the environment is the same as --ui.
+# Nothing here downloads from anywhere but Debian's archive and crates.io.
+set -euo pipefail
+
+TRUNK_VERSION="0.21.14"          # 0.22 needs a newer rustc
+WASM_BINDGEN_VERSION="0.2.130"   # must equal the wasm-bindgen crate pinned in ui/Cargo.toml
+WASM_TARGET="wasm32-unknown-unknown"
+
+want_ui="${USP_HOME_SETUP_UI:-0}"
+for arg in "$@"; do
+    case "$arg" in
+        --ui) want_ui=1 ;;
+        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        *) echo "setup-deps: unknown argument: $arg" >&2; exit 2 ;;
+    esac
+done
+
+log() { printf 'setup-deps [%4ss]: %s\n' "$SECONDS" "$*"; }
+
+# --- Debian packages -------------------------------------------------------------------------
+APT_PACKAGES=(
+    # WebKitGTK shell of Tauri 2 on Linux
+    libwebkit2gtk-4.1-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
+    librsvg2-dev libayatana-appindicator3-dev libxdo-dev
+    build-essential pkg-config libssl-dev
+    # a real window without a display, and the WebDriver for end-to-end tests
+    xvfb xauth webkit2gtk-driver
+    # `ip netns` for network tests confined to namespaces
+    iproute2
+    keyutils dbus gnome-keyring libsecret-tools libdbus-1-dev  # vault: real keyrings in tests; libdbus for keyring's Secret Service
+)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$pkg")
+    fi
+done
+if ((${#missing[@]})); then
+    sudo=""
+    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+    log "installing Debian packages: ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+    log "Debian packages: all present"
+fi
+
+# --- Rust target for the UI ------------------------------------------------------------------
+if rustup target list --installed | grep -qx "$WASM_TARGET"; then
+    log "rust target $WASM_TARGET: present"
+else
+    log "adding rust target $WASM_TARGET"
+    rustup target add "$WASM_TARGET"
+fi
+
+# --- UI build tools (optional) ---------------------------------------------------------------
+# `tool --version` prints e.g. "trunk 0.21.14" / "wasm-bindgen 0.2.130".
+has_version() { # tool version
+    command -v "$1" >/dev/null 2>&1 && "$1" --version 2>/dev/null | grep -qw -- "$2"
+}
+
+if [ "$want_ui" = "1" ]; then
+    if has_version trunk "$TRUNK_VERSION"; then
+        log "trunk $TRUNK_VERSION: present"
+    else
+        log "installing trunk $TRUNK_VERSION (cargo install, several minutes)"
+        cargo install --locked trunk --version "$TRUNK_VERSION"
+    fi
+    if has_version wasm-bindgen "$WASM_BINDGEN_VERSION"; then
+        log "wasm-bindgen-cli $WASM_BINDGEN_VERSION: present"
+    else
+        # Not --locked: its own Cargo.lock pins a crate version that crates.io no longer serves.
+        log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (cargo install, about 2 minutes)"
+        cargo install --force wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+    fi
+else
+    log "UI tools (trunk, wasm-bindgen-cli) skipped; pass --ui to install them"
+fi
+
+log "done"

@@ -1,0 +1,3 @@
+fn main() {
+    usp_home_ui::start();
+}
