@@ -1,1 +1,16 @@
-//! sim-home
+//! `sim-home`: a simulated home of real USP agents, each a real WebSocket server on
+//! 127.0.0.1, for the demo, the tests and the benchmarks (binary `usp-sim-home`).
+//!
+//! - [`scenario`]: the home as data (agents, ports, controllers, instance data);
+//! - [`agent`]: one agent's brain, sans-IO (data model, permissions, subscriptions);
+//! - [`server`]: one agent on the wire (USP WebSocket MTP, like the reference agent);
+//! - [`home`]: start / reach / edit / stop every agent of a scenario ([`Home`]);
+//! - [`life`]: the seeded life loop (`--tick`).
+
+pub mod agent;
+pub mod home;
+pub mod life;
+pub mod scenario;
+pub mod server;
+
+pub use home::{AgentHandle, Home, HomeConfig, HomeError};

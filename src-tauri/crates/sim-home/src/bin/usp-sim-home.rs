@@ -1,0 +1,237 @@
+//! `usp-sim-home`: runs a simulated home of USP agents on 127.0.0.1.
+//!
+//! Once every agent listens it prints one line per agent on stdout and nothing else:
+//! `READY <endpoint-id> <ws-url>`. Logs go to stderr. It exits on SIGINT, SIGTERM, and
+//! (with `--exit-on-stdin-close`) when its stdin is closed, so that a test harness that
+//! dies never leaves it behind.
+//!
+//! This file is also built as the integration test `usp-sim-home-cli` (see Cargo.toml),
+//! whose tests run the real executable.
+#![cfg_attr(test, allow(dead_code))]
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use sim_home::agent::UnknownControllerPolicy;
+use sim_home::scenario::Scenario;
+use sim_home::{Home, HomeConfig};
+use usp_core::eid::EndpointId;
+
+/// A simulated home of USP (TR-369) agents, each a WebSocket server on 127.0.0.1.
+#[derive(Debug, Parser)]
+#[command(name = "usp-sim-home", version)]
+struct Cli {
+    /// Scenario file (JSON); default: the built-in home (gateway, extender, hub).
+    #[arg(long, value_name = "FILE")]
+    scenario: Option<PathBuf>,
+    /// Port of the first agent; the next ones get N+1, N+2, … in scenario order
+    /// (built-in home: gateway N, extender N+1, hub N+2). 0: any free ports.
+    /// Default: the scenario's ports (0 in the built-in home).
+    #[arg(long, value_name = "N")]
+    port_base: Option<u16>,
+    /// What agents do with controllers that are not in their Controller table
+    /// (default: each agent's scenario setting).
+    #[arg(long, value_enum, value_name = "POLICY")]
+    unknown_controllers: Option<Policy>,
+    /// Provision a controller on every agent, e.g. `self::usp-home-test=Full Access`
+    /// (repeatable).
+    #[arg(long = "controller", value_name = "EID=ROLE", value_parser = parse_controller)]
+    controllers: Vec<(EndpointId, String)>,
+    /// Run a life step on every agent every MS milliseconds.
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    tick: Option<u64>,
+    /// Seed of the life loop (default: the scenario's).
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+    /// Log filter for stderr: error, warn, info, debug, trace, or a tracing directive.
+    #[arg(long, value_name = "LEVEL", default_value = "info")]
+    log: String,
+    /// Exit when stdin is closed (for test harnesses).
+    #[arg(long)]
+    exit_on_stdin_close: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Policy {
+    /// No answer at all (like the reference agent).
+    Ignore,
+    /// Answer with the permissions of the Untrusted role.
+    Untrusted,
+}
+
+impl From<Policy> for UnknownControllerPolicy {
+    fn from(p: Policy) -> Self {
+        match p {
+            Policy::Ignore => UnknownControllerPolicy::Ignore,
+            Policy::Untrusted => UnknownControllerPolicy::Untrusted,
+        }
+    }
+}
+
+fn parse_controller(arg: &str) -> Result<(EndpointId, String), String> {
+    let (eid, role) = arg
+        .split_once('=')
+        .ok_or_else(|| format!("expected EID=ROLE, e.g. self::me=Full Access, got {arg:?}"))?;
+    let eid = EndpointId::from_str(eid.trim()).map_err(|e| format!("bad endpoint id {eid:?}: {e}"))?;
+    let role = role.trim();
+    if role.is_empty() {
+        return Err("the role name is empty".to_owned());
+    }
+    Ok((eid, role.to_owned()))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("usp-sim-home: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("usp-sim-home: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let mut scenario = match &cli.scenario {
+        Some(path) => Scenario::load(path).map_err(|e| e.to_string())?,
+        None => Scenario::builtin(),
+    };
+    if scenario.agents.is_empty() {
+        return Err("the scenario has no agent".to_owned());
+    }
+    if let Some(seed) = cli.seed {
+        scenario.seed = seed;
+    }
+    if let Some(base) = cli.port_base {
+        for (i, agent) in scenario.agents.iter_mut().enumerate() {
+            agent.port = if base == 0 {
+                0
+            } else {
+                u16::try_from(i)
+                    .ok()
+                    .and_then(|i| base.checked_add(i))
+                    .ok_or_else(|| format!("--port-base {base} leaves no port for agent {}", agent.key))?
+            };
+        }
+    }
+    let config = HomeConfig {
+        scenario,
+        unknown_controllers: cli.unknown_controllers.map(Into::into),
+        extra_controllers: cli.controllers,
+        tick: cli.tick.map(Duration::from_millis),
+    };
+    let exit = ExitSignals::install(cli.exit_on_stdin_close)?;
+    let home = Home::start(config).await.map_err(|e| e.to_string())?;
+    {
+        let mut out = std::io::stdout().lock();
+        for agent in home.agents() {
+            writeln!(out, "READY {} {}", agent.endpoint_id, agent.url).map_err(|e| e.to_string())?;
+        }
+        out.flush().map_err(|e| e.to_string())?;
+    }
+    let reason = exit.wait().await;
+    tracing::info!("{reason}: shutting down");
+    home.shutdown().await;
+    Ok(())
+}
+
+/// What stops the process: SIGINT, SIGTERM and (if asked) the end of stdin. Installed
+/// before the READY lines, so that a signal sent right after them is not fatal.
+struct ExitSignals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+    stdin_closed: Option<tokio::sync::oneshot::Receiver<()>>,
+}
+
+impl ExitSignals {
+    fn install(exit_on_stdin_close: bool) -> Result<ExitSignals, String> {
+        #[cfg(unix)]
+        let (interrupt, terminate) = {
+            use tokio::signal::unix::{signal, SignalKind};
+            let interrupt = signal(SignalKind::interrupt()).map_err(|e| format!("SIGINT handler: {e}"))?;
+            let terminate = signal(SignalKind::terminate()).map_err(|e| format!("SIGTERM handler: {e}"))?;
+            (interrupt, terminate)
+        };
+        let stdin_closed = if exit_on_stdin_close {
+            // A plain thread: a tokio blocking read of stdin would delay the runtime's exit.
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            std::thread::Builder::new()
+                .name("stdin-watch".to_owned())
+                .spawn(move || {
+                    use std::io::Read;
+                    let mut stdin = std::io::stdin().lock();
+                    let mut buf = [0u8; 1024];
+                    loop {
+                        match stdin.read(&mut buf) {
+                            Ok(0) => break,
+                            Ok(_) => {}
+                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                            Err(_) => break,
+                        }
+                    }
+                    let _ = tx.send(());
+                })
+                .map_err(|e| format!("cannot watch stdin: {e}"))?;
+            Some(rx)
+        } else {
+            None
+        };
+        Ok(ExitSignals {
+            #[cfg(unix)]
+            interrupt,
+            #[cfg(unix)]
+            terminate,
+            stdin_closed,
+        })
+    }
+
+    /// Resolves on the first of them, with its name.
+    async fn wait(mut self) -> &'static str {
+        let stdin_closed = async {
+            match self.stdin_closed.take() {
+                Some(rx) => {
+                    let _ = rx.await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => "SIGINT",
+                _ = self.terminate.recv() => "SIGTERM",
+                () = stdin_closed => "stdin closed",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => "Ctrl-C",
+                () = stdin_closed => "stdin closed",
+            }
+        }
+    }
+}

@@ -1,0 +1,509 @@
+//! The simulated home as a library: start every agent of a [`Scenario`] on 127.0.0.1,
+//! reach them by key, change their data behind the controllers' backs, stop them.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), sim_home::HomeError> {
+//! use sim_home::{Home, HomeConfig, scenario::Scenario};
+//! let home = Home::start(HomeConfig::new(Scenario::builtin())).await?;
+//! let gw = home.agent("gateway").expect("the built-in home has a gateway");
+//! println!("{} listens on {}", gw.endpoint_id, gw.url);
+//! gw.set("Device.DeviceInfo.FriendlyName", "Attic gateway").await?;
+//! home.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinSet;
+use usp_core::eid::EndpointId;
+
+use crate::agent::{Agent, UnknownControllerPolicy};
+use crate::life;
+use crate::scenario::{Scenario, ScenarioError};
+use crate::server::{self, Cmd};
+
+/// How long [`Home::shutdown`] waits for connections to close before cutting them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// What to start.
+#[derive(Clone, Debug)]
+pub struct HomeConfig {
+    /// The agents (ports 0 = ephemeral), their data and the life seed.
+    pub scenario: Scenario,
+    /// Overrides every agent's `unknown_controllers` policy.
+    pub unknown_controllers: Option<UnknownControllerPolicy>,
+    /// Controllers provisioned on every agent, with their role name ("Full Access", …).
+    pub extra_controllers: Vec<(EndpointId, String)>,
+    /// Run a life step on every agent this often.
+    pub tick: Option<Duration>,
+}
+
+impl HomeConfig {
+    /// The scenario as it is: no override, no extra controller, no life loop.
+    pub fn new(scenario: Scenario) -> HomeConfig {
+        HomeConfig { scenario, unknown_controllers: None, extra_controllers: Vec::new(), tick: None }
+    }
+}
+
+/// Why the home (or an operation on one of its agents) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HomeError {
+    /// The scenario cannot be turned into agents.
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    /// An agent's port is taken (or similar).
+    #[error("agent {key:?}: cannot listen on 127.0.0.1:{port}: {source}")]
+    Bind {
+        key: String,
+        port: u16,
+        #[source]
+        source: std::io::Error,
+    },
+    /// An internal edit was refused by the agent (unknown path, bad value, …).
+    #[error("agent {key:?}: {reason}")]
+    Agent { key: String, reason: String },
+    /// The home was shut down (or dropped).
+    #[error("the simulated home is stopped")]
+    Stopped,
+}
+
+/// A running simulated home. Dropping it stops every task at once (connections are cut
+/// without a close frame); [`Home::shutdown`] closes them with 1001 first.
+#[derive(Debug)]
+pub struct Home {
+    agents: Vec<AgentHandle>,
+    seed: u64,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl Home {
+    /// Builds every agent, binds every listener, and returns once all of them listen.
+    pub async fn start(config: HomeConfig) -> Result<Home, HomeError> {
+        let HomeConfig { scenario, unknown_controllers, extra_controllers, tick } = config;
+        let now = SystemTime::now();
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        let mut agents = Vec::with_capacity(scenario.agents.len());
+        for (index, spec) in scenario.agents.iter().enumerate() {
+            let policy = unknown_controllers.unwrap_or(spec.unknown_controllers);
+            let mut agent = Agent::new(spec, policy, now)?;
+            for (eid, role) in &extra_controllers {
+                agent.add_controller(eid.clone(), role)?;
+            }
+            let endpoint_id = agent.endpoint_id().clone();
+            let friendly_name = agent.friendly_name();
+            let rng = life::agent_rng(scenario.seed, index);
+            let started = server::start(agent, rng, spec, shutdown_rx.clone(), &mut tasks)
+                .await
+                .map_err(|source| HomeError::Bind { key: spec.key.clone(), port: spec.port, source })?;
+            agents.push(AgentHandle {
+                key: spec.key.clone(),
+                url: format!("ws://{}{}", started.addr, spec.path),
+                endpoint_id,
+                friendly_name,
+                addr: started.addr,
+                path: spec.path.clone(),
+                cmd: started.cmd,
+                connected: started.connected,
+            });
+        }
+        if let Some(period) = tick {
+            let cmds = agents.iter().map(|a| a.cmd.clone()).collect();
+            tasks.spawn(life::run(period, cmds, shutdown_rx));
+        }
+        Ok(Home { agents, seed: scenario.seed, shutdown, tasks })
+    }
+
+    /// Every agent, in scenario order.
+    pub fn agents(&self) -> &[AgentHandle] {
+        &self.agents
+    }
+
+    /// The agent with this scenario key ("gateway", "extender", "hub").
+    pub fn agent(&self, key: &str) -> Option<&AgentHandle> {
+        self.agents.iter().find(|a| a.key == key)
+    }
+
+    /// The agent with this Endpoint ID.
+    pub fn agent_by_eid(&self, eid: &str) -> Option<&AgentHandle> {
+        self.agents.iter().find(|a| a.endpoint_id.as_str() == eid)
+    }
+
+    /// The life-loop seed in use.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Stops listening, closes every connection with 1001 "going away" and waits (at most
+    /// a few seconds) for all tasks to end.
+    pub async fn shutdown(mut self) {
+        self.shutdown.send_replace(true);
+        let tasks = &mut self.tasks;
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        // Dropping `self` aborts whatever is left.
+    }
+}
+
+impl Drop for Home {
+    fn drop(&mut self) {
+        self.shutdown.send_replace(true);
+        self.tasks.abort_all();
+    }
+}
+
+/// One running agent. Cheap to clone; its methods go through the agent's actor, so they
+/// are ordered with the requests of the controllers, and the Notifies they cause are
+/// queued to the connected controllers before they return.
+#[derive(Clone, Debug)]
+pub struct AgentHandle {
+    /// Scenario key ("gateway", …).
+    pub key: String,
+    /// The agent's Endpoint ID.
+    pub endpoint_id: EndpointId,
+    /// `ws://127.0.0.1:PORT/usp`: where a controller connects (add `?eid=<controller EID>`).
+    pub url: String,
+    /// `Device.DeviceInfo.FriendlyName` at start.
+    pub friendly_name: String,
+    /// The listening address (always 127.0.0.1).
+    pub addr: SocketAddr,
+    /// The WebSocket resource path.
+    pub path: String,
+    cmd: mpsc::Sender<Cmd>,
+    connected: watch::Receiver<Vec<EndpointId>>,
+}
+
+impl AgentHandle {
+    /// Runs `f` on the agent (inside its actor), then routes the Notifies it caused.
+    pub async fn with_agent<R, F>(&self, f: F) -> Result<R, HomeError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Agent, SystemTime) -> R + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let call: server::AgentCall = Box::new(move |agent: &mut Agent, now: SystemTime| {
+            let _ = tx.send(f(agent, now));
+        });
+        self.cmd.send(Cmd::Call(call)).await.map_err(|_| HomeError::Stopped)?;
+        rx.await.map_err(|_| HomeError::Stopped)
+    }
+
+    /// Sets a parameter as the device itself would (no permission check): `set_internal`.
+    pub async fn set(&self, path: &str, value: &str) -> Result<(), HomeError> {
+        let (path, value) = (path.to_owned(), value.to_owned());
+        self.with_agent(move |agent, now| agent.set_internal(&path, &value, now))
+            .await?
+            .map_err(|reason| self.refused(reason))
+    }
+
+    /// Adds a row to a table (`Device.Hosts.Host.`) and returns its instance path.
+    pub async fn add(&self, table: &str, params: &[(&str, &str)]) -> Result<String, HomeError> {
+        let table = table.to_owned();
+        let params: Vec<(String, String)> =
+            params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        self.with_agent(move |agent, now| {
+            let params: Vec<(&str, &str)> =
+                params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            agent.add_internal(&table, &params, now)
+        })
+        .await?
+        .map_err(|reason| self.refused(reason))
+    }
+
+    /// Deletes a row (`Device.Hosts.Host.3.`).
+    pub async fn delete(&self, instance_path: &str) -> Result<(), HomeError> {
+        let path = instance_path.to_owned();
+        self.with_agent(move |agent, now| agent.delete_internal(&path, now))
+            .await?
+            .map_err(|reason| self.refused(reason))
+    }
+
+    /// A parameter's current value (`None`: no such parameter, or the home is stopped).
+    pub async fn get(&self, param_path: &str) -> Option<String> {
+        let path = param_path.to_owned();
+        self.with_agent(move |agent, _| agent.get_internal(&path)).await.ok().flatten()
+    }
+
+    /// Closes every controller connection to this agent with 1001 "going away", as a
+    /// rebooting agent does. The agent keeps listening; controllers may reconnect.
+    ///
+    /// # Errors
+    /// [`HomeError::Stopped`] when the home is stopped.
+    pub async fn disconnect_all(&self) -> Result<(), HomeError> {
+        let (tx, rx) = oneshot::channel();
+        self.cmd.send(Cmd::CloseAll(tx)).await.map_err(|_| HomeError::Stopped)?;
+        rx.await.map_err(|_| HomeError::Stopped)
+    }
+
+    /// One life step (the same seeded rng as the `tick` loop).
+    pub async fn tick(&self) -> Result<(), HomeError> {
+        let (tx, rx) = oneshot::channel();
+        self.cmd.send(Cmd::Tick(Some(tx))).await.map_err(|_| HomeError::Stopped)?;
+        rx.await.map_err(|_| HomeError::Stopped)
+    }
+
+    /// The controllers connected right now (sorted).
+    pub fn connected_controllers(&self) -> Vec<EndpointId> {
+        self.connected.borrow().clone()
+    }
+
+    /// Waits (at most `within`) until `eid` is connected; its WebSocketConnect Record is
+    /// then queued. Returns whether it is.
+    pub async fn wait_connected(&self, eid: &EndpointId, within: Duration) -> bool {
+        let mut connected = self.connected.clone();
+        let found = matches!(
+            tokio::time::timeout(within, connected.wait_for(|c| c.contains(eid))).await,
+            Ok(Ok(_))
+        );
+        found
+    }
+
+    /// Waits (at most `within`) until `eid` is no longer connected. Returns whether it is not.
+    pub async fn wait_disconnected(&self, eid: &EndpointId, within: Duration) -> bool {
+        let mut connected = self.connected.clone();
+        let found = matches!(
+            tokio::time::timeout(within, connected.wait_for(|c| !c.contains(eid))).await,
+            Ok(Ok(_))
+        );
+        found
+    }
+
+    fn refused(&self, reason: String) -> HomeError {
+        HomeError::Agent { key: self.key.clone(), reason }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::collections::BTreeMap;
+
+    use futures_util::StreamExt;
+    use tokio::net::TcpStream;
+    use tokio_tungstenite::tungstenite::Message as WsMessage;
+    use usp_proto::usp::{self, body::MsgBody, header::MsgType, request::ReqType, response::RespType};
+
+    use super::*;
+    use crate::server::tests::{
+        addr, connect, connect_as, get, next_frame, next_msg, request, scenario, send, wrap, AGENT, CTRL, WAIT,
+    };
+
+    const ADMIN: &str = "self::usp-home-admin";
+
+    #[tokio::test]
+    async fn builtin_home_starts_three_agents() {
+        let home = Home::start(HomeConfig::new(Scenario::builtin())).await.unwrap();
+        let keys: Vec<&str> = home.agents().iter().map(|a| a.key.as_str()).collect();
+        assert_eq!(keys, ["gateway", "extender", "hub"]);
+        let mut ports: Vec<u16> = home.agents().iter().map(|a| a.addr.port()).collect();
+        ports.dedup();
+        assert_eq!(ports.len(), 3);
+        for a in home.agents() {
+            assert!(a.addr.ip().is_loopback());
+            assert_eq!(a.url, format!("ws://127.0.0.1:{}/usp", a.addr.port()));
+            assert!(!a.friendly_name.is_empty());
+            assert_eq!(home.agent_by_eid(a.endpoint_id.as_str()).unwrap().key, a.key);
+            assert_eq!(
+                a.get("Device.DeviceInfo.FriendlyName").await.as_deref(),
+                Some(a.friendly_name.as_str())
+            );
+        }
+        assert!(home.agent("gateway").is_some());
+        assert!(home.agent("garage").is_none());
+        assert_eq!(home.seed(), Scenario::builtin().seed);
+        home.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn internal_edits_go_through_the_actor() {
+        let home = Home::start(HomeConfig::new(Scenario::builtin())).await.unwrap();
+        let gw = home.agent("gateway").unwrap();
+        gw.set("Device.DeviceInfo.FriendlyName", "Attic").await.unwrap();
+        assert_eq!(gw.get("Device.DeviceInfo.FriendlyName").await.as_deref(), Some("Attic"));
+        let row = gw
+            .add("Device.Hosts.Host.", &[("PhysAddress", "02:00:00:00:00:42"), ("HostName", "test-box")])
+            .await
+            .unwrap();
+        assert!(row.starts_with("Device.Hosts.Host."), "{row}");
+        let name = format!("{}.HostName", row.trim_end_matches('.'));
+        assert_eq!(gw.get(&name).await.as_deref(), Some("test-box"));
+        gw.delete(&row).await.unwrap();
+        assert_eq!(gw.get(&name).await, None);
+        let e = gw.set("Device.Nope.Thing", "1").await.unwrap_err();
+        assert!(matches!(&e, HomeError::Agent { key, .. } if key == "gateway"), "{e}");
+        assert!(gw.delete(&row).await.is_err());
+        assert!(gw.add("Device.NoTable.", &[]).await.is_err());
+        assert_eq!(gw.get("Device.Nope.Thing").await, None);
+        let eid = gw.with_agent(|agent, _| agent.endpoint_id().clone()).await.unwrap();
+        assert_eq!(eid, gw.endpoint_id);
+        let handle = gw.clone();
+        home.shutdown().await;
+        assert!(matches!(handle.set("Device.DeviceInfo.FriendlyName", "x").await, Err(HomeError::Stopped)));
+        assert_eq!(handle.get("Device.DeviceInfo.FriendlyName").await, None);
+        assert!(matches!(handle.tick().await, Err(HomeError::Stopped)));
+    }
+
+    #[tokio::test]
+    async fn extra_controllers_are_provisioned_on_every_agent() {
+        let mut config = HomeConfig::new(Scenario::builtin());
+        config.extra_controllers = vec![("self::extra-ctrl".parse().unwrap(), "Full Access".to_owned())];
+        let home = Home::start(config).await.unwrap();
+        for a in home.agents() {
+            let rows = a
+                .with_agent(|agent, now| {
+                    let eid: EndpointId = ADMIN.parse().unwrap();
+                    agent.handle_msg(&eid, get("c", "Device.LocalAgent.Controller.*.EndpointID"), now)
+                })
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(format!("{rows:?}").contains("self::extra-ctrl"), "{}: {rows:?}", a.key);
+        }
+        let bad = HomeConfig {
+            extra_controllers: vec![("self::x".parse().unwrap(), "No Such Role".to_owned())],
+            ..HomeConfig::new(Scenario::builtin())
+        };
+        assert!(matches!(Home::start(bad).await, Err(HomeError::Scenario(_))));
+    }
+
+    #[tokio::test]
+    async fn a_taken_port_is_a_bind_error() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut s = Scenario::builtin();
+        s.agents[1].port = taken.local_addr().unwrap().port();
+        let e = Home::start(HomeConfig::new(s)).await.unwrap_err();
+        assert!(matches!(&e, HomeError::Bind { key, .. } if key == "extender"), "{e}");
+    }
+
+    /// Host names and MACs of the gateway after `ticks` life steps with `seed`.
+    async fn hosts_after(seed: u64, ticks: usize) -> BTreeMap<String, String> {
+        let mut s = Scenario::builtin();
+        s.seed = seed;
+        let home = Home::start(HomeConfig::new(s)).await.unwrap();
+        let gw = home.agent("gateway").unwrap();
+        for _ in 0..ticks {
+            gw.tick().await.unwrap();
+        }
+        let reply = gw
+            .with_agent(|agent, now| {
+                let eid: EndpointId = ADMIN.parse().unwrap();
+                let paths = ["Device.Hosts.Host.*.PhysAddress", "Device.Hosts.Host.*.Active", "Device.WiFi."];
+                let msg = request(
+                    "h",
+                    MsgType::Get,
+                    ReqType::Get(usp::Get { param_paths: paths.map(String::from).to_vec(), max_depth: 0 }),
+                );
+                agent.handle_msg(&eid, msg, now)
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        home.shutdown().await;
+        let Some(MsgBody::Response(usp::Response { resp_type: Some(RespType::GetResp(resp)) })) =
+            reply.body.and_then(|b| b.msg_body)
+        else {
+            panic!("GetResp expected");
+        };
+        let mut out = BTreeMap::new();
+        for r in resp.req_path_results {
+            for rp in r.resolved_path_results {
+                for (k, v) in rp.result_params {
+                    if !k.contains("Last") && !k.contains("Time") {
+                        out.insert(format!("{}{k}", rp.resolved_path), v);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn life_is_deterministic_for_a_seed() {
+        let a = hosts_after(11, 30).await;
+        let b = hosts_after(11, 30).await;
+        assert!(!a.is_empty());
+        assert_eq!(a, b);
+        let start = hosts_after(11, 0).await;
+        assert_ne!(a, start, "30 ticks change something");
+    }
+
+    #[tokio::test]
+    async fn the_tick_loop_runs_and_notifies() {
+        let mut config = HomeConfig::new(scenario(30));
+        config.tick = Some(Duration::from_millis(5));
+        let home = Home::start(config).await.unwrap();
+        let mut ws = connect(addr(&home)).await;
+        // Every change under Device.DeviceInfo. (the uptime moves on each tick or not;
+        // the FriendlyName is changed below in any case) and under Device.LocalAgent.
+        let add = request(
+            "sub",
+            MsgType::Add,
+            ReqType::Add(usp::Add {
+                allow_partial: false,
+                create_objs: vec![usp::add::CreateObject {
+                    obj_path: "Device.LocalAgent.Subscription.".into(),
+                    param_settings: [
+                        ("Enable", "true"),
+                        ("ID", "all"),
+                        ("NotifType", "ValueChange"),
+                        ("ReferenceList", "Device.DeviceInfo."),
+                    ]
+                    .into_iter()
+                    .map(|(p, v)| usp::add::CreateParamSetting { param: p.into(), value: v.into(), required: true })
+                    .collect(),
+                }],
+            }),
+        );
+        send(&mut ws, wrap(CTRL, AGENT, &add)).await;
+        assert_eq!(next_msg(&mut ws).await.header.unwrap().msg_id, "sub");
+        // Ticks are running concurrently with this edit; its Notify arrives anyway.
+        home.agents()[0].set("Device.DeviceInfo.FriendlyName", "Ticking").await.unwrap();
+        loop {
+            let msg = next_msg(&mut ws).await;
+            let Some(MsgBody::Request(usp::Request { req_type: Some(ReqType::Notify(n)) })) =
+                msg.body.and_then(|b| b.msg_body)
+            else {
+                continue;
+            };
+            if let Some(usp::notify::Notification::ValueChange(vc)) = n.notification {
+                if vc.param_value == "Ticking" {
+                    break;
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn dropping_the_home_stops_everything() {
+        let home = Home::start(HomeConfig::new(scenario(30))).await.unwrap();
+        let a = addr(&home);
+        let (mut ws, _) = connect_as(a, CTRL).await;
+        let handle = home.agents()[0].clone();
+        drop(home);
+        // The connection is cut (a close frame may or may not make it) …
+        loop {
+            match next_frame(&mut ws).await {
+                None => break,
+                Some(WsMessage::Close(_)) => {}
+                Some(other) => panic!("unexpected {other:?}"),
+            }
+        }
+        // … the listener goes away …
+        tokio::time::timeout(WAIT, async {
+            while TcpStream::connect(a).await.is_ok() {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .unwrap();
+        // … and so does the actor.
+        assert!(matches!(handle.tick().await, Err(HomeError::Stopped)));
+        assert!(ws.next().await.is_none());
+    }
+}

@@ -1,0 +1,252 @@
+//! The simulated home, as data: which agents exist, how they are reached, who may talk
+//! to them, and the instance data of their data models (`scenarios/*.json`).
+//!
+//! ```json
+//! { "seed": 7,
+//!   "agents": [ {
+//!     "key": "gateway", "endpoint_id": "os::012345-GW0001", "port": 0, "path": "/usp",
+//!     "keep_alive_secs": 30, "unknown_controllers": "untrusted",
+//!     "controllers": [ { "endpoint_id": "self::usp-home-admin", "role": "Full Access" } ],
+//!     "features": ["wifi", "mesh", "hosts", "schedules", "diagnostics"],
+//!     "challenge": { "passcode": "482913", "retries": 3, "lockout_secs": 30,
+//!                    "description": "…", "instruction": "…" },
+//!     "data": { "Device.DeviceInfo.": { "FriendlyName": "Living room gateway" },
+//!               "Device.WiFi.SSID.": [ { "SSID": "Home", "Enable": true } ] } } ] }
+//! ```
+//!
+//! `data` maps absolute object paths to instance data. An object is a JSON object of
+//! parameter values (strings, numbers or booleans) and of children: a key ending in `.`
+//! is a sub-object (JSON object) or a table (JSON array of rows, numbered 1, 2, …).
+//! Parameter names may go through single-instance sub-objects (`"WANStats.BytesSent"`).
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::agent::schema::Feature;
+use crate::agent::UnknownControllerPolicy;
+
+/// The shipped home (three agents), compiled in.
+pub const BUILTIN_HOME: &str = include_str!("../scenarios/home.json");
+
+/// A simulated home.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Seed of the life loop (`--tick`).
+    #[serde(default)]
+    pub seed: u64,
+    pub agents: Vec<AgentSpec>,
+}
+
+/// One simulated USP agent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentSpec {
+    /// Short name: "gateway", "extender", "hub".
+    pub key: String,
+    /// The agent's USP Endpoint ID.
+    pub endpoint_id: String,
+    /// TCP port of its WebSocket server (0 = any free port).
+    #[serde(default)]
+    pub port: u16,
+    /// WebSocket resource path.
+    #[serde(default = "default_ws_path")]
+    pub path: String,
+    /// WebSocket ping interval (`MTP.1.WebSocket.KeepAliveInterval`).
+    #[serde(default = "default_keep_alive")]
+    pub keep_alive_secs: u64,
+    /// What to do with controllers that are not in the Controller table.
+    #[serde(default)]
+    pub unknown_controllers: UnknownControllerPolicy,
+    /// Controllers provisioned at start.
+    #[serde(default)]
+    pub controllers: Vec<ControllerSpec>,
+    /// Which parts of the data model the agent supports (core objects always).
+    #[serde(default)]
+    pub features: Vec<Feature>,
+    /// The passcode Challenge (`ControllerTrust.Challenge.1`), granting "Home User".
+    #[serde(default)]
+    pub challenge: Option<ChallengeSpec>,
+    /// Instance data, keyed by absolute object path.
+    #[serde(default)]
+    pub data: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A controller provisioned in `Device.LocalAgent.Controller.{i}.`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControllerSpec {
+    pub endpoint_id: String,
+    /// Role name: "Full Access", "Home User" or "Untrusted".
+    pub role: String,
+}
+
+/// The passcode challenge of an agent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChallengeSpec {
+    /// What the homeowner types (stored base64-encoded in `Challenge.1.Value`).
+    pub passcode: String,
+    /// Consecutive failures (across controllers) before lock-out.
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    /// Lock-out length in seconds.
+    #[serde(default = "default_lockout")]
+    pub lockout_secs: u32,
+    #[serde(default = "default_challenge_description")]
+    pub description: String,
+    /// Shown to the user (stored base64-encoded in `Challenge.1.Instruction`).
+    #[serde(default = "default_instruction")]
+    pub instruction: String,
+    /// Role granted on success (by Name).
+    #[serde(default = "default_challenge_role")]
+    pub role: String,
+}
+
+fn default_ws_path() -> String {
+    "/usp".to_owned()
+}
+fn default_keep_alive() -> u64 {
+    30
+}
+fn default_retries() -> u32 {
+    3
+}
+fn default_lockout() -> u32 {
+    30
+}
+fn default_challenge_description() -> String {
+    "Passcode printed on the device label".to_owned()
+}
+fn default_instruction() -> String {
+    "Enter the passcode printed on the device label".to_owned()
+}
+fn default_challenge_role() -> String {
+    "Home User".to_owned()
+}
+
+/// Why a scenario could not be loaded or applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("cannot read scenario file {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("scenario is not valid JSON for this format: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("agent {agent:?}: {reason}")]
+    Agent { agent: String, reason: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl ScenarioError {
+    pub(crate) fn agent(agent: &str, reason: impl Into<String>) -> ScenarioError {
+        ScenarioError::Agent {
+            agent: agent.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl Scenario {
+    /// Reads and checks a scenario file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Scenario, ScenarioError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Scenario::from_json(&text)
+    }
+
+    /// Parses and checks a scenario (every agent is built once to validate its data).
+    pub fn from_json(text: &str) -> Result<Scenario, ScenarioError> {
+        let scenario: Scenario = serde_json::from_str(text)?;
+        scenario.validate()?;
+        Ok(scenario)
+    }
+
+    /// The shipped `scenarios/home.json`.
+    pub fn builtin() -> Scenario {
+        match Scenario::from_json(BUILTIN_HOME) {
+            Ok(s) => s,
+            // The shipped file is checked by a unit test; an empty home is the fallback.
+            Err(e) => {
+                tracing::error!("built-in scenario is invalid: {e}");
+                Scenario {
+                    seed: 0,
+                    agents: Vec::new(),
+                }
+            }
+        }
+    }
+
+    /// The agent with this key.
+    pub fn agent(&self, key: &str) -> Option<&AgentSpec> {
+        self.agents.iter().find(|a| a.key == key)
+    }
+
+    /// Checks keys and endpoint ids are unique and builds every agent once.
+    pub fn validate(&self) -> Result<(), ScenarioError> {
+        for (i, a) in self.agents.iter().enumerate() {
+            if self.agents[..i].iter().any(|b| b.key == a.key) {
+                return Err(ScenarioError::Invalid(format!(
+                    "duplicate agent key {:?}",
+                    a.key
+                )));
+            }
+            if self.agents[..i]
+                .iter()
+                .any(|b| b.endpoint_id == a.endpoint_id)
+            {
+                return Err(ScenarioError::Invalid(format!(
+                    "duplicate endpoint id {:?}",
+                    a.endpoint_id
+                )));
+            }
+            crate::agent::Agent::new(a, a.unknown_controllers, std::time::UNIX_EPOCH)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_home_loads() {
+        let s = Scenario::from_json(BUILTIN_HOME).expect("home.json is valid");
+        let keys: Vec<_> = s.agents.iter().map(|a| a.key.as_str()).collect();
+        assert_eq!(keys, ["gateway", "extender", "hub"]);
+        assert_eq!(Scenario::builtin(), s);
+        assert!(s.agent("hub").is_some());
+    }
+
+    #[test]
+    fn errors_are_readable() {
+        let e = Scenario::from_json("{\"agents\": [{\"key\": 1}]}").expect_err("bad");
+        assert!(e.to_string().contains("not valid JSON"), "{e}");
+        let dup = r#"{"agents": [
+            {"key": "a", "endpoint_id": "self::a"}, {"key": "a", "endpoint_id": "self::b"}]}"#;
+        let e = Scenario::from_json(dup).expect_err("dup");
+        assert!(e.to_string().contains("duplicate agent key"), "{e}");
+        let bad_eid = r#"{"agents": [{"key": "a", "endpoint_id": "not an eid"}]}"#;
+        let e = Scenario::from_json(bad_eid).expect_err("eid");
+        assert!(e.to_string().contains("agent \"a\""), "{e}");
+        let bad_value = r#"{"agents": [{"key": "a", "endpoint_id": "self::a",
+            "data": {"Device.DeviceInfo.": {"UpTime": "x"}}}]}"#;
+        let e = Scenario::from_json(bad_value).expect_err("value");
+        assert!(e.to_string().contains("Device.DeviceInfo.UpTime"), "{e}");
+        let bad_path = r#"{"agents": [{"key": "a", "endpoint_id": "self::a",
+            "data": {"Device.WiFi.": {}}}]}"#;
+        let e = Scenario::from_json(bad_path).expect_err("feature");
+        assert!(e.to_string().contains("Device.WiFi."), "{e}");
+        let e = Scenario::load("/nonexistent/home.json").expect_err("io");
+        assert!(e.to_string().contains("/nonexistent/home.json"), "{e}");
+    }
+}
