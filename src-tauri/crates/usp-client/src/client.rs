@@ -118,6 +118,12 @@ pub enum ConnectionState {
         /// Wait before the next attempt.
         retry_in: Duration,
     },
+    /// The client stopped because of something only a person can resolve (a certificate
+    /// to trust, a changed certificate, a wrong address). Make a new client after that.
+    NeedsUser {
+        /// What happened, with what to do about it.
+        error: ConnectError,
+    },
     /// The client was closed.
     Closed,
 }
@@ -302,6 +308,7 @@ impl Client {
             match &*rx.borrow_and_update() {
                 ConnectionState::Connected { agent } => return Ok(agent.clone()),
                 ConnectionState::Closed => return Err(ClientError::Closed),
+                ConnectionState::NeedsUser { error } => return Err(ClientError::Connect(error.clone())),
                 ConnectionState::Disconnected { reason, .. } => last_reason = reason.clone(),
                 ConnectionState::Connecting { .. } => {}
             }
@@ -482,7 +489,7 @@ impl Driver {
             config.agent_id.clone(),
             LinkConfig {
                 request_timeout: config.request_timeout,
-                limits: config.limits.clone(),
+                limits: config.limits,
                 msg_id_prefix: format!("uh{tag:08x}"),
                 ..LinkConfig::default()
             },
@@ -525,8 +532,9 @@ impl Driver {
             let reason = match outcome {
                 None => break,
                 Some(Ok((socket, handshake))) => {
-                    if let (None, Some(hint)) = (self.link.agent_id(), handshake.agent_id_hint.clone()) {
-                        self.link.set_agent_id(hint);
+                    if let Err(e) = self.learn_agent_id(&handshake) {
+                        self.stop_for_user(e);
+                        break;
                     }
                     match self.session(socket, &mut commands).await {
                         SessionEnd::Closed => break,
@@ -535,6 +543,10 @@ impl Driver {
                             reason
                         }
                     }
+                }
+                Some(Err(e)) if e.needs_user() => {
+                    self.stop_for_user(e);
+                    break;
                 }
                 Some(Err(e)) => e.to_string(),
             };
@@ -554,10 +566,36 @@ impl Driver {
         }
         self.link.connection_lost("the client was closed");
         self.dispatch_events();
-        self.state.send_replace(ConnectionState::Closed);
+        if !matches!(*self.state.borrow(), ConnectionState::NeedsUser { .. }) {
+            self.state.send_replace(ConnectionState::Closed);
+        }
         if let Some(ack) = self.close_ack.take() {
             let _ = ack.send(());
         }
+    }
+
+    /// The agent's Endpoint ID from the handshake: on wss the certificate's SAN decides
+    /// (R-SEC.0a: the WebSocketConnect record and every `from_id` must then match it, which
+    /// the link enforces); otherwise the extensions header, when nothing better is known.
+    fn learn_agent_id(&mut self, handshake: &ws::Handshake) -> Result<(), ConnectError> {
+        if let Some(cert) = handshake.peer_certificates.first() {
+            let in_cert = crate::tls::endpoint_id_of(cert).map_err(ConnectError::from)?;
+            match self.link.agent_id() {
+                Some(expected) if *expected != in_cert => {
+                    return Err(ConnectError::CertificateEidMismatch { expected: expected.clone(), in_certificate: in_cert });
+                }
+                Some(_) => {}
+                None => self.link.set_agent_id(in_cert),
+            }
+        } else if let (None, Some(hint)) = (self.link.agent_id(), handshake.agent_id_hint.clone()) {
+            self.link.set_agent_id(hint);
+        }
+        Ok(())
+    }
+
+    fn stop_for_user(&mut self, error: ConnectError) {
+        warn!(%error, "not connecting until the user decides");
+        self.state.send_replace(ConnectionState::NeedsUser { error });
     }
 
     /// While not connected: answer requests with NotConnected; return on Close (or when
@@ -614,27 +652,25 @@ impl Driver {
             };
             tokio::select! {
                 biased;
-                cmd = commands.recv() => match cmd {
-                    None => return self.close_socket(socket, None).await,
-                    Some(Command::Close(ack)) => return self.close_socket(socket, Some(ack)).await,
-                    Some(Command::Request { request, timeout, reply }) => {
-                        if !connected {
-                            let _ = reply.send(Err(ClientError::NotConnected("waiting for the agent to identify itself".into())));
-                            continue;
-                        }
-                        let timeout = timeout.unwrap_or(self.config.request_timeout);
-                        match self.link.send_with_timeout(request, timeout, Instant::now()) {
-                            Ok(id) => { self.waiters.insert(id, reply); }
-                            Err(e) => { let _ = reply.send(Err(e.into())); }
-                        }
-                        self.dispatch_events();
+                cmd = commands.recv() => {
+                    let Some(cmd) = cmd else { return self.close_socket(socket, None).await };
+                    if let Err(ack) = self.on_command(cmd, connected) {
+                        return self.close_socket(socket, ack).await;
                     }
-                    Some(Command::Track(sub)) => {
-                        self.subscriptions.retain(|s| s.id != sub.id);
-                        self.subscriptions.push(sub);
+                    // Take whatever else is queued before writing, so pipelined requests
+                    // go out in one flush.
+                    for _ in 0..1024 {
+                        match commands.try_recv() {
+                            Ok(cmd) => {
+                                if let Err(ack) = self.on_command(cmd, connected) {
+                                    return self.close_socket(socket, ack).await;
+                                }
+                            }
+                            Err(_) => break,
+                        }
                     }
-                    Some(Command::Untrack(id)) => self.subscriptions.retain(|s| s.id != id),
-                },
+                    self.dispatch_events();
+                }
                 frame = socket.next() => {
                     last_rx = Instant::now();
                     match frame {
@@ -675,6 +711,34 @@ impl Driver {
                 }
             }
         }
+    }
+
+    /// Handles one command during a session. `Err` means: close, acknowledging with this.
+    fn on_command(&mut self, cmd: Command, connected: bool) -> Result<(), Option<oneshot::Sender<()>>> {
+        match cmd {
+            Command::Close(ack) => return Err(Some(ack)),
+            Command::Request { request, timeout, reply } => {
+                if !connected {
+                    let _ = reply.send(Err(ClientError::NotConnected("waiting for the agent to identify itself".into())));
+                    return Ok(());
+                }
+                let timeout = timeout.unwrap_or(self.config.request_timeout);
+                match self.link.send_with_timeout(request, timeout, Instant::now()) {
+                    Ok(id) => {
+                        self.waiters.insert(id, reply);
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(e.into()));
+                    }
+                }
+            }
+            Command::Track(sub) => {
+                self.subscriptions.retain(|s| s.id != sub.id);
+                self.subscriptions.push(sub);
+            }
+            Command::Untrack(id) => self.subscriptions.retain(|s| s.id != id),
+        }
+        Ok(())
     }
 
     fn on_connected(&mut self, agent: EndpointId) {

@@ -4,6 +4,9 @@ use std::time::Duration;
 
 use usp_core::engine::{RequestError, SendError, UspError};
 use usp_core::request::{BuildError, WrongResponse};
+use usp_core::EndpointId;
+
+use crate::tls::Fingerprint;
 
 /// Why a connection attempt failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -29,6 +32,60 @@ pub enum ConnectError {
     /// Connected, but the agent never said who it is (no WebSocketConnect record).
     #[error("the agent did not identify itself within {0:?}")]
     AgentSilent(Duration),
+    /// The agent presented another certificate than the one trusted when it was paired.
+    #[error(
+        "The security certificate of the device {agent} changed since you paired it. This can mean someone \
+         is impersonating it, so usp-home did not connect. If you reset or replaced this device, remove it \
+         and pair it again; otherwise leave it disconnected and check your network. (Paired certificate \
+         SHA-256 {pinned_sha256}; presented now {presented_sha256}.)"
+    )]
+    CertificateChanged {
+        /// The agent.
+        agent: EndpointId,
+        /// Fingerprint of the certificate trusted at pairing.
+        pinned_sha256: Fingerprint,
+        /// Fingerprint of the certificate presented now.
+        presented_sha256: Fingerprint,
+    },
+    /// The agent's certificate belongs to another Endpoint ID than the one we wanted to reach.
+    #[error(
+        "The device at this address is {in_certificate}, not {expected}, according to its security \
+         certificate, so usp-home did not connect. The address may now belong to another device, or \
+         someone may be impersonating it. Check the device's address, or pair the device that answered."
+    )]
+    CertificateEidMismatch {
+        /// The Endpoint ID we wanted to reach.
+        expected: EndpointId,
+        /// The Endpoint ID in the agent's certificate.
+        in_certificate: EndpointId,
+    },
+    /// First connection to an agent: nothing vouches for its certificate yet.
+    #[error(
+        "First secure connection to the device {agent}: its security certificate is not trusted yet. \
+         Its SHA-256 fingerprint is {sha256}. If this matches the fingerprint the device shows (on its \
+         settings page or label), choose to trust it and connect again; otherwise do not trust it."
+    )]
+    UntrustedCertificate {
+        /// The agent, from its certificate.
+        agent: EndpointId,
+        /// Fingerprint of the certificate it presented.
+        sha256: Fingerprint,
+    },
+}
+
+impl ConnectError {
+    /// True for refusals that only a person can resolve (trust a certificate, forget a
+    /// pairing, fix an address): retrying would only repeat them, so the client stops.
+    pub fn needs_user(&self) -> bool {
+        matches!(
+            self,
+            ConnectError::CertificateChanged { .. }
+                | ConnectError::CertificateEidMismatch { .. }
+                | ConnectError::UntrustedCertificate { .. }
+                | ConnectError::TlsNotConfigured
+                | ConnectError::BadUrl(_)
+        )
+    }
 }
 
 /// Why a client call failed.

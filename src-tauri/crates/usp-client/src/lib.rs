@@ -22,6 +22,7 @@
 pub mod client;
 pub mod error;
 pub mod identity;
+pub mod tls;
 pub mod ws;
 
 pub use client::{AgentNotification, Backoff, Client, ClientConfig, ConnectionState, NotifKind, Subscription};

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use usp_client::{Client, ClientConfig, ClientError, NotifKind};
 use usp_core::engine::{error_code_text, UspError};
-use usp_core::msg::{self, Notification, OperStatus};
+use usp_core::msg::{self, Notification, OperStatus, Request};
 use usp_core::request::{self, CommandOutcome, SupportedDmOptions};
 use usp_core::wire::{self, Limits};
 use usp_core::EndpointId;
@@ -190,10 +190,56 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     if let Command::Decode { msg, file } = &cli.command {
         return decode(*msg, file);
     }
+    // Build (and so check) the request before connecting: a typo is a usage error (2)
+    // whether or not the agent is reachable.
+    let request = build_request(&cli.command)?;
     let client = connect(&cli).await?;
-    let result = run_command(&cli, &client).await;
+    let result = run_command(&cli, &client, request).await;
     client.close().await;
     result
+}
+
+/// The request a command sends, checked. `None` for commands that build theirs as they go.
+fn build_request(command: &Command) -> Result<Option<Request>, Failure> {
+    let usage = |e: request::BuildError| Failure::usage(e.to_string());
+    Ok(Some(match command {
+        Command::Get { paths, max_depth } => request::get(paths).max_depth(*max_depth).build().map_err(usage)?,
+        Command::Set { assignments, allow_partial } => {
+            let mut b = request::set().allow_partial(*allow_partial);
+            for a in assignments {
+                let (p, v) = split_assignment(a)?;
+                b = b.param(p, v, true);
+            }
+            b.build().map_err(usage)?
+        }
+        Command::Add { object, params } => {
+            let mut pairs = Vec::new();
+            for p in params {
+                pairs.push(split_assignment(p)?);
+            }
+            request::add().object(object, pairs.iter().map(|(k, v)| (*k, *v, true))).build().map_err(usage)?
+        }
+        Command::Delete { paths, allow_partial } => request::delete(paths, *allow_partial).map_err(usage)?,
+        Command::Operate { command, args, key, .. } => {
+            let mut b = request::operate(command).command_key(key);
+            for a in args {
+                let (k, v) = split_assignment(a)?;
+                b = b.arg(k, v);
+            }
+            b.build().map_err(usage)?
+        }
+        Command::Instances { paths, first_level } => request::get_instances(paths, *first_level).map_err(usage)?,
+        Command::Supported { path, first_level } => {
+            let opts = SupportedDmOptions { first_level_only: *first_level, ..SupportedDmOptions::default() };
+            request::get_supported_dm([path], opts).map_err(usage)?
+        }
+        Command::Protocol => request::get_supported_protocol(),
+        Command::Watch { path, .. } => {
+            path.parse::<usp_core::Path>().map_err(|e| Failure::usage(e.to_string()))?;
+            return Ok(None);
+        }
+        Command::Decode { .. } => return Ok(None),
+    }))
 }
 
 async fn connect(cli: &Cli) -> Result<Client, Failure> {
@@ -243,10 +289,18 @@ fn report_errors(errors: Vec<(String, UspError)>) -> Result<(), Failure> {
     Err(Failure { code: 1, message: format!("the agent refused {} of the paths (first: error {})", errors.len(), first.code) })
 }
 
-async fn run_command(cli: &Cli, client: &Client) -> Result<(), Failure> {
+async fn send<T>(client: &Client, request: Option<Request>) -> Result<T, Failure>
+where
+    T: TryFrom<msg::Response, Error = request::WrongResponse>,
+{
+    let request = request.ok_or_else(|| Failure::usage("nothing to send"))?;
+    Ok(client.request(request).await?.try_into().map_err(ClientError::from)?)
+}
+
+async fn run_command(cli: &Cli, client: &Client, request: Option<Request>) -> Result<(), Failure> {
     match &cli.command {
-        Command::Get { paths, max_depth } => {
-            let resp = client.get(paths, *max_depth).await?;
+        Command::Get { .. } => {
+            let resp: msg::GetResp = send(client, request).await?;
             if cli.json {
                 print_json(&resp)?;
             } else {
@@ -257,14 +311,8 @@ async fn run_command(cli: &Cli, client: &Client) -> Result<(), Failure> {
             }
             report_errors(resp.errors().into_iter().map(|(p, e)| (p.to_owned(), e)).collect())
         }
-        Command::Set { assignments, allow_partial } => {
-            let mut b = request::set().allow_partial(*allow_partial);
-            for a in assignments {
-                let (p, v) = split_assignment(a)?;
-                b = b.param(p, v, true);
-            }
-            let req = b.build().map_err(|e| Failure::usage(e.to_string()))?;
-            let resp: msg::SetResp = client.request(req).await?.try_into().map_err(ClientError::from)?;
+        Command::Set { .. } => {
+            let resp: msg::SetResp = send(client, request).await?;
             if cli.json {
                 print_json(&resp)?;
             } else {
@@ -288,16 +336,8 @@ async fn run_command(cli: &Cli, client: &Client) -> Result<(), Failure> {
             }
             report_errors(errors)
         }
-        Command::Add { object, params } => {
-            let mut pairs = Vec::new();
-            for p in params {
-                pairs.push(split_assignment(p)?);
-            }
-            let req = request::add()
-                .object(object, pairs.iter().map(|(k, v)| (*k, *v, true)))
-                .build()
-                .map_err(|e| Failure::usage(e.to_string()))?;
-            let resp: msg::AddResp = client.request(req).await?.try_into().map_err(ClientError::from)?;
+        Command::Add { .. } => {
+            let resp: msg::AddResp = send(client, request).await?;
             if cli.json {
                 print_json(&resp)?;
             }
@@ -319,9 +359,8 @@ async fn run_command(cli: &Cli, client: &Client) -> Result<(), Failure> {
             }
             report_errors(errors)
         }
-        Command::Delete { paths, allow_partial } => {
-            let req = request::delete(paths, *allow_partial).map_err(|e| Failure::usage(e.to_string()))?;
-            let resp: msg::DeleteResp = client.request(req).await?.try_into().map_err(ClientError::from)?;
+        Command::Delete { .. } => {
+            let resp: msg::DeleteResp = send(client, request).await?;
             if cli.json {
                 print_json(&resp)?;
             }
@@ -343,10 +382,9 @@ async fn run_command(cli: &Cli, client: &Client) -> Result<(), Failure> {
             }
             report_errors(errors)
         }
-        Command::Operate { command, args, key, wait } => operate(cli, client, command, args, key, *wait).await,
-        Command::Instances { paths, first_level } => {
-            let req = request::get_instances(paths, *first_level).map_err(|e| Failure::usage(e.to_string()))?;
-            let resp: msg::GetInstancesResp = client.request(req).await?.try_into().map_err(ClientError::from)?;
+        Command::Operate { command, key, wait, .. } => operate(cli, client, request, command, key, *wait).await,
+        Command::Instances { .. } => {
+            let resp: msg::GetInstancesResp = send(client, request).await?;
             if cli.json {
                 print_json(&resp)?;
             }
@@ -367,10 +405,8 @@ async fn run_command(cli: &Cli, client: &Client) -> Result<(), Failure> {
             }
             report_errors(errors)
         }
-        Command::Supported { path, first_level } => {
-            let opts = SupportedDmOptions { first_level_only: *first_level, ..SupportedDmOptions::default() };
-            let req = request::get_supported_dm([path], opts).map_err(|e| Failure::usage(e.to_string()))?;
-            let resp: msg::GetSupportedDmResp = client.request(req).await?.try_into().map_err(ClientError::from)?;
+        Command::Supported { .. } => {
+            let resp: msg::GetSupportedDmResp = send(client, request).await?;
             if cli.json {
                 print_json(&resp)?;
             }
@@ -385,11 +421,7 @@ async fn run_command(cli: &Cli, client: &Client) -> Result<(), Failure> {
             report_errors(errors)
         }
         Command::Protocol => {
-            let resp: msg::GetSupportedProtocolResp = client
-                .request(request::get_supported_protocol())
-                .await?
-                .try_into()
-                .map_err(ClientError::from)?;
+            let resp: msg::GetSupportedProtocolResp = send(client, request).await?;
             if cli.json {
                 print_json(&resp)
             } else {
@@ -402,18 +434,12 @@ async fn run_command(cli: &Cli, client: &Client) -> Result<(), Failure> {
     }
 }
 
-async fn operate(cli: &Cli, client: &Client, command: &str, args: &[String], key: &str, wait: bool) -> Result<(), Failure> {
-    let mut b = request::operate(command).command_key(key);
-    for a in args {
-        let (k, v) = split_assignment(a)?;
-        b = b.arg(k, v);
-    }
-    let req = b.build().map_err(|e| Failure::usage(e.to_string()))?;
+async fn operate(cli: &Cli, client: &Client, request: Option<Request>, command: &str, key: &str, wait: bool) -> Result<(), Failure> {
     // Subscribe before starting, so a fast completion is not missed.
     let mut notifications = client.notifications();
     let sub = if wait { Some(client.subscribe(NotifKind::OperationComplete, &[command]).await?) } else { None };
     let result = async {
-        let resp: msg::OperateResp = client.request(req).await?.try_into().map_err(ClientError::from)?;
+        let resp: msg::OperateResp = send(client, request).await?;
         if cli.json && !wait {
             print_json(&resp)?;
         }

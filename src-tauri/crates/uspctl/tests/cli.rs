@@ -10,7 +10,7 @@ use sim_home::scenario::Scenario;
 const ME: &str = "self::uspctl-cli-test";
 
 async fn home() -> Home {
-    let mut config = HomeConfig::new(Scenario::builtin().expect("scenario"));
+    let mut config = HomeConfig::new(Scenario::builtin());
     config.extra_controllers = vec![(ME.parse().expect("eid"), "Full Access".to_owned())];
     tokio::time::timeout(Duration::from_secs(20), Home::start(config)).await.expect("in time").expect("starts")
 }

@@ -1,0 +1,209 @@
+//! The controller's (or a simulated agent's) own certificate and private key.
+
+use std::fmt;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use rcgen::{
+    date_time_ymd, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose, SanType, PKCS_ECDSA_P256_SHA256,
+};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::sign::CertifiedKey;
+use usp_core::EndpointId;
+use zeroize::Zeroize;
+
+use super::verify::endpoint_ids_in;
+use super::{Fingerprint, SecretBytes, TlsError};
+
+/// An endpoint's X.509 identity: a certificate naming its Endpoint ID in a
+/// subjectAltName URI, and the matching private key.
+///
+/// `Debug` shows the Endpoint ID and the certificate fingerprint, never the key.
+#[derive(Clone)]
+pub struct Identity {
+    eid: EndpointId,
+    cert: CertificateDer<'static>,
+    key: SecretBytes,
+    fingerprint: Fingerprint,
+    certified: Arc<CertifiedKey>,
+}
+
+impl Identity {
+    /// A fresh self-signed identity for `eid`: ECDSA P-256 / SHA-256, subjectAltName URI
+    /// `urn:bbf:usp:id:<eid>`, CN = `eid`, extended key usage clientAuth and serverAuth,
+    /// valid from 2020-01-01 for 30 years (agents without a reliable clock must still
+    /// accept it, R-SEC.19/20).
+    ///
+    /// # Errors
+    /// [`TlsError::Generate`] when key generation or signing fails.
+    pub fn generate(eid: &EndpointId) -> Result<Identity, TlsError> {
+        let gen_err = |e: rcgen::Error| TlsError::Generate(e.to_string());
+        let mut key_pair = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(gen_err)?;
+        let mut params = CertificateParams::default();
+        params.not_before = date_time_ymd(2020, 1, 1);
+        params.not_after = date_time_ymd(2050, 1, 1);
+        let urn = rcgen::string::Ia5String::try_from(eid.to_urn()).map_err(gen_err)?;
+        params.subject_alt_names = vec![SanType::URI(urn)];
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, eid.as_str());
+        params.distinguished_name = dn;
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![
+            ExtendedKeyUsagePurpose::ClientAuth,
+            ExtendedKeyUsagePurpose::ServerAuth,
+        ];
+        let signed = params.self_signed(&key_pair);
+        let key = SecretBytes::new(key_pair.serialized_der().to_vec());
+        key_pair.zeroize();
+        let cert = signed.map_err(gen_err)?;
+        Self::from_parts(eid, cert.der().clone(), key)
+    }
+
+    /// An identity from a DER certificate and its PKCS#8 DER private key, for example as
+    /// loaded from the app's vault.
+    ///
+    /// # Errors
+    /// [`TlsError::InvalidIdentity`] when the key cannot be loaded, does not belong to the
+    /// certificate, or the certificate does not name `eid` in a subjectAltName URI.
+    pub fn from_der(
+        eid: &EndpointId,
+        cert_der: &[u8],
+        key_der: &[u8],
+    ) -> Result<Identity, TlsError> {
+        Self::from_parts(
+            eid,
+            CertificateDer::from(cert_der.to_vec()),
+            SecretBytes::new(key_der.to_vec()),
+        )
+    }
+
+    fn from_parts(
+        eid: &EndpointId,
+        cert: CertificateDer<'static>,
+        key: SecretBytes,
+    ) -> Result<Identity, TlsError> {
+        let ids = endpoint_ids_in(&cert).map_err(|e| TlsError::InvalidIdentity(e.to_string()))?;
+        if !ids.contains(eid) {
+            return Err(TlsError::InvalidIdentity(format!(
+                "the certificate does not name {eid} (subjectAltName URI {})",
+                eid.to_urn()
+            )));
+        }
+        let provider = rustls::crypto::ring::default_provider();
+        // rustls zeroes this copy of the key once it has loaded it.
+        let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.expose_secret().to_vec()));
+        let signing_key = provider
+            .key_provider
+            .load_private_key(key_der)
+            .map_err(|e| {
+                TlsError::InvalidIdentity(format!("the private key cannot be loaded: {e}"))
+            })?;
+        let certified = CertifiedKey::new(vec![cert.clone()], signing_key);
+        certified.keys_match().map_err(|e| {
+            TlsError::InvalidIdentity(format!(
+                "the private key does not belong to the certificate: {e}"
+            ))
+        })?;
+        let fingerprint = Fingerprint::of(&cert);
+        Ok(Identity {
+            eid: eid.clone(),
+            cert,
+            key,
+            fingerprint,
+            certified: Arc::new(certified),
+        })
+    }
+
+    /// The Endpoint ID this identity proves.
+    pub fn eid(&self) -> &EndpointId {
+        &self.eid
+    }
+
+    /// The certificate (DER).
+    pub fn cert_der(&self) -> &[u8] {
+        self.cert.as_ref()
+    }
+
+    /// The certificate as rustls takes it.
+    pub fn certificate(&self) -> &CertificateDer<'static> {
+        &self.cert
+    }
+
+    /// The certificate in PEM form, e.g. to add to an agent's trust store.
+    pub fn cert_pem(&self) -> String {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(self.cert.as_ref());
+        let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            out.push_str(&String::from_utf8_lossy(line));
+            out.push('\n');
+        }
+        out.push_str("-----END CERTIFICATE-----\n");
+        out
+    }
+
+    /// SHA-256 of the certificate, as agents and users compare it.
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.fingerprint
+    }
+
+    /// A copy of the PKCS#8 DER private key, for the app's vault only.
+    pub fn private_key_der(&self) -> SecretBytes {
+        self.key.clone()
+    }
+
+    pub(super) fn certified_key(&self) -> Arc<CertifiedKey> {
+        self.certified.clone()
+    }
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Identity")
+            .field("eid", &self.eid.as_str())
+            .field("fingerprint", &self.fingerprint)
+            .field("private_key", &self.key)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eid(s: &str) -> EndpointId {
+        s.parse().expect("valid eid")
+    }
+
+    #[test]
+    fn generated_identity_round_trips_through_der() {
+        let me = eid("uuid::f81d4fae-7dec-11d0-a765-00a0c91e6bf6");
+        let id = Identity::generate(&me).expect("generate");
+        assert_eq!(id.eid(), &me);
+        assert_eq!(id.fingerprint(), Fingerprint::of(id.cert_der()));
+        let key = id.private_key_der();
+        let again = Identity::from_der(&me, id.cert_der(), key.expose_secret()).expect("from_der");
+        assert_eq!(again.fingerprint(), id.fingerprint());
+        assert!(id.cert_pem().starts_with("-----BEGIN CERTIFICATE-----\n"));
+    }
+
+    #[test]
+    fn from_der_refuses_a_foreign_key_or_eid() {
+        let me = eid("self::me");
+        let a = Identity::generate(&me).expect("a");
+        let b = Identity::generate(&me).expect("b");
+        let err = Identity::from_der(&me, a.cert_der(), b.private_key_der().expose_secret())
+            .expect_err("mismatch");
+        assert!(matches!(err, TlsError::InvalidIdentity(_)), "{err}");
+        let err = Identity::from_der(
+            &eid("self::other"),
+            a.cert_der(),
+            a.private_key_der().expose_secret(),
+        )
+        .expect_err("wrong eid");
+        assert!(matches!(err, TlsError::InvalidIdentity(_)), "{err}");
+        let err = Identity::from_der(&me, a.cert_der(), b"not a key").expect_err("garbage");
+        assert!(matches!(err, TlsError::InvalidIdentity(_)), "{err}");
+    }
+}
