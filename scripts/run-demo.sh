@@ -22,7 +22,7 @@ bin="$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directo
 EID="self::usp-home-admin"
 ready="$(mktemp)"
 # Life: hosts come and go, sensors drift (deterministic for the seed).
-"$bin/usp-sim-home" --tick 2000 --exit-on-stdin-close < <(sleep infinity) > "$ready" &
+"$bin/usp-sim-home" --tick 2000 --log warn --exit-on-stdin-close < <(sleep infinity) > "$ready" &
 sim_pid=$!
 cleanup() { kill "$sim_pid" 2>/dev/null || true; wait "$sim_pid" 2>/dev/null || true; rm -f "$ready"; }
 trap cleanup EXIT INT TERM
@@ -53,7 +53,8 @@ run --agent "$GW" set Device.WiFi.SSID.3.Enable=false
 run --agent "$GW" get 'Device.Hosts.Host.*.HostName'
 run --agent "$GW" add Device.Hosts.AccessControl. PhysAddress=02:00:00:00:00:42 AccessPolicy=Deny Enable=true
 run --agent "$GW" operate 'Device.IP.Diagnostics.IPPing()' Host=192.0.2.1 NumberOfRepetitions=3 --wait
-run --agent "$EXT" get 'Device.WiFi.DataElements.Network.Device.*.BackhaulMediaType'
+run --agent "$GW" get 'Device.WiFi.DataElements.Network.Device.*.BackhaulMediaType' 'Device.WiFi.DataElements.Network.Device.*.BackhaulPHYRate'
+run --agent "$EXT" get 'Device.WiFi.Radio.*.OperatingFrequencyBand'
 run --agent "$HUB" get 'Device.IoTCapability.*.Name'
 # Sensors drift on every life tick; watch two changes arrive (bounded, so it never hangs).
 printf '\n$ uspctl --agent %s watch Device.IoTCapability. --kind value-change --count 2\n' "$HUB"
