@@ -343,8 +343,8 @@ impl<'a> Cx<'a> {
     }
 
     /// A map entry appended to `map`. The first entry reserves room for all the entries
-    /// of the same field in the rest of the message (at most 256). `pos` follows the key,
-    /// which is one byte.
+    /// of the same field in the rest of the message (at most 256). `pos` follows the key
+    /// (one byte unless encoded non-minimally, which only spoils the capacity hint).
     #[inline(always)]
     fn push_entry(&mut self, map: &mut Params, pos: usize, end: usize, field: &'static str) -> R<usize> {
         if map.0.capacity() == 0 {
@@ -395,7 +395,8 @@ impl<'a> Cx<'a> {
         Ok(p)
     }
 
-    /// A repeated sub-message element decoded by `f` into a default value.
+    /// A repeated sub-message element decoded by `f` into a default value. `pos` follows
+    /// the key (one byte unless encoded non-minimally, which only spoils the capacity hint).
     #[inline(always)]
     fn push_msg<T: Default>(
         &mut self,
@@ -404,6 +405,11 @@ impl<'a> Cx<'a> {
         end: usize,
         f: impl FnOnce(&mut Self, usize, usize, &mut T) -> R<()>,
     ) -> R<usize> {
+        if v.capacity() == 0 {
+            // Room for all the elements of this field in the rest of the message.
+            let key = self.data[pos - 1];
+            v.reserve_exact(self.count(pos - 1, end, key).min(256));
+        }
         self.item()?;
         let (s, e) = self.len(pos, end)?;
         let mut t = T::default();
@@ -957,8 +963,6 @@ fn dec_parameter_error(cx: &mut Cx<'_>, pos: usize, end: usize, out: &mut Parame
 
 /// Descriptions of one response family's `OperationStatus` messages.
 struct StatusDescs {
-    /// The result message holding `oper_status` (for the error text).
-    result: &'static str,
     status: &'static Desc,
     failure: &'static Desc,
     success: &'static Desc,
@@ -1022,7 +1026,6 @@ fn dec_oper_status<S: Default>(
 }
 
 fn no_status(d: &StatusDescs) -> Box<DecodeError> {
-    let _ = d.result;
     empty(d.status.name, "oper_status", "operation status")
 }
 
@@ -1043,7 +1046,6 @@ fn dec_add(cx: &mut Cx<'_>, pos: usize, end: usize, out: &mut Add) -> R<()> {
 }
 
 static ADD_DESCS: StatusDescs = StatusDescs {
-    result: "AddResp.CreatedObjectResult",
     status: &ADD_STATUS,
     failure: &ADD_FAIL,
     success: &ADD_OK,
@@ -1092,7 +1094,6 @@ fn dec_delete(cx: &mut Cx<'_>, pos: usize, end: usize, out: &mut Delete) -> R<()
 }
 
 static DEL_DESCS: StatusDescs = StatusDescs {
-    result: "DeleteResp.DeletedObjectResult",
     status: &DEL_STATUS,
     failure: &DEL_FAIL,
     success: &DEL_OK,
@@ -1151,7 +1152,6 @@ fn dec_set(cx: &mut Cx<'_>, pos: usize, end: usize, out: &mut Set) -> R<()> {
 }
 
 static SET_DESCS: StatusDescs = StatusDescs {
-    result: "SetResp.UpdatedObjectResult",
     status: &SET_STATUS,
     failure: &SET_FAIL,
     success: &SET_OK,
@@ -1423,7 +1423,6 @@ fn dec_register(cx: &mut Cx<'_>, pos: usize, end: usize, out: &mut Register) -> 
 }
 
 static REG_DESCS: StatusDescs = StatusDescs {
-    result: "RegisterResp.RegisteredPathResult",
     status: &REG_STATUS,
     failure: &REG_FAIL,
     success: &REG_OK,
@@ -1465,7 +1464,6 @@ fn dec_deregister(cx: &mut Cx<'_>, pos: usize, end: usize, out: &mut Deregister)
 }
 
 static DEREG_DESCS: StatusDescs = StatusDescs {
-    result: "DeregisterResp.DeregisteredPathResult",
     status: &DEREG_STATUS,
     failure: &DEREG_FAIL,
     success: &DEREG_OK,
