@@ -60,6 +60,12 @@ fn start_agent(me: &EndpointId) -> String {
     rx.recv().expect("agent url")
 }
 
+/// The echo is configured like usp-client and usp-sim-home (same read buffer size), so
+/// the floor is like for like.
+fn ws_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(usp_client::client::READ_BUFFER_SIZE)
+}
+
 /// Starts a bare WebSocket echo server (v1.usp) on its own thread; returns its URL.
 fn start_echo() -> String {
     let (tx, rx) = std::sync::mpsc::channel();
@@ -74,7 +80,7 @@ fn start_echo() -> String {
                         resp.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static("v1.usp"));
                         Ok(resp)
                     };
-                    let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(tcp, cb).await else { return };
+                    let Ok(mut ws) = tokio_tungstenite::accept_hdr_async_with_config(tcp, cb, Some(ws_config())).await else { return };
                     while let Some(Ok(m)) = ws.next().await {
                         if let Message::Binary(b) = m {
                             if ws.send(Message::Binary(b)).await.is_err() {
@@ -114,9 +120,9 @@ fn sequential_echo(url: &str, size: usize) -> Vec<Duration> {
         tcp.set_nodelay(true).expect("nodelay");
         let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url).expect("req");
         request.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static("v1.usp"));
-        let (mut ws, _) = tokio_tungstenite::client_async(request, tcp).await.expect("handshake");
+        let (mut ws, _) = tokio_tungstenite::client_async_with_config(request, tcp, Some(ws_config())).await.expect("handshake");
         let payload = bytes::Bytes::from(vec![0x5au8; size]);
-        let mut once = async |ws: &mut tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>| {
+        let once = async |ws: &mut tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>| {
             ws.send(Message::Binary(payload.clone())).await.expect("send");
             loop {
                 if let Some(Ok(Message::Binary(b))) = ws.next().await {

@@ -26,12 +26,9 @@ fn rand_tag() -> u32 {
 
 /// Starts the built-in three-agent home with `controllers` provisioned (EID, role name).
 pub async fn start_home(controllers: &[(&EndpointId, &str)], unknown: Option<UnknownControllerPolicy>) -> Home {
-    let config = HomeConfig {
-        scenario: Scenario::builtin(),
-        unknown_controllers: unknown,
-        extra_controllers: controllers.iter().map(|(e, r)| ((*e).clone(), (*r).to_owned())).collect(),
-        tick: None,
-    };
+    let mut config = HomeConfig::new(Scenario::builtin());
+    config.unknown_controllers = unknown;
+    config.extra_controllers = controllers.iter().map(|(e, r)| ((*e).clone(), (*r).to_owned())).collect();
     tokio::time::timeout(BOUND, Home::start(config)).await.expect("home starts in time").expect("home starts")
 }
 

@@ -13,6 +13,7 @@
 //! ```
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::{mpsc, oneshot, watch};
@@ -23,6 +24,7 @@ use crate::agent::{Agent, UnknownControllerPolicy};
 use crate::life;
 use crate::scenario::{Scenario, ScenarioError};
 use crate::server::{self, Cmd};
+use crate::tls::{ControllerPins, Fingerprint, TlsMode};
 
 /// How long [`Home::shutdown`] waits for connections to close before cutting them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -38,12 +40,14 @@ pub struct HomeConfig {
     pub extra_controllers: Vec<(EndpointId, String)>,
     /// Run a life step on every agent this often.
     pub tick: Option<Duration>,
+    /// Serve `wss://` with mutual TLS instead of `ws://` (see [`crate::tls`]).
+    pub tls: Option<TlsMode>,
 }
 
 impl HomeConfig {
     /// The scenario as it is: no override, no extra controller, no life loop.
     pub fn new(scenario: Scenario) -> HomeConfig {
-        HomeConfig { scenario, unknown_controllers: None, extra_controllers: Vec::new(), tick: None }
+        HomeConfig { scenario, unknown_controllers: None, extra_controllers: Vec::new(), tick: None, tls: None }
     }
 }
 
@@ -61,6 +65,9 @@ pub enum HomeError {
         #[source]
         source: std::io::Error,
     },
+    /// An agent's TLS identity or configuration cannot be made.
+    #[error("agent {key:?}: cannot set up TLS: {reason}")]
+    Tls { key: String, reason: String },
     /// An internal edit was refused by the agent (unknown path, bad value, …).
     #[error("agent {key:?}: {reason}")]
     Agent { key: String, reason: String },
@@ -77,12 +84,13 @@ pub struct Home {
     seed: u64,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
+    advertiser: Option<crate::advertise::Advertiser>,
 }
 
 impl Home {
     /// Builds every agent, binds every listener, and returns once all of them listen.
     pub async fn start(config: HomeConfig) -> Result<Home, HomeError> {
-        let HomeConfig { scenario, unknown_controllers, extra_controllers, tick } = config;
+        let HomeConfig { scenario, unknown_controllers, extra_controllers, tick, tls } = config;
         let now = SystemTime::now();
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
@@ -96,12 +104,24 @@ impl Home {
             let endpoint_id = agent.endpoint_id().clone();
             let friendly_name = agent.friendly_name();
             let rng = life::agent_rng(scenario.seed, index);
-            let started = server::start(agent, rng, spec, shutdown_rx.clone(), &mut tasks)
+            let (server_tls, certificate) = match &tls {
+                Some(mode) => {
+                    let (server_tls, identity) = server_tls(mode, &spec.key, &endpoint_id)?;
+                    (Some(server_tls), Some(identity))
+                }
+                None => (None, None),
+            };
+            let tls_pins = server_tls.as_ref().map(|t| t.pins.clone());
+            let started = server::start(agent, rng, spec, shutdown_rx.clone(), &mut tasks, server_tls)
                 .await
                 .map_err(|source| HomeError::Bind { key: spec.key.clone(), port: spec.port, source })?;
+            let scheme = if certificate.is_some() { "wss" } else { "ws" };
             agents.push(AgentHandle {
                 key: spec.key.clone(),
-                url: format!("ws://{}{}", started.addr, spec.path),
+                url: format!("{scheme}://{}{}", started.addr, spec.path),
+                fingerprint: certificate.as_ref().map(|c| c.fingerprint()),
+                certificate_der: certificate.map(|c| c.cert_der().to_vec()),
+                tls_pins,
                 endpoint_id,
                 friendly_name,
                 addr: started.addr,
@@ -114,7 +134,29 @@ impl Home {
             let cmds = agents.iter().map(|a| a.cmd.clone()).collect();
             tasks.spawn(life::run(period, cmds, shutdown_rx));
         }
-        Ok(Home { agents, seed: scenario.seed, shutdown, tasks })
+        Ok(Home { agents, seed: scenario.seed, shutdown, tasks, advertiser: None })
+    }
+
+    /// Advertises every agent over mDNS on `interfaces` only (see [`crate::advertise`]):
+    /// `<EID>._usp-agt-ws._tcp.local.`, host `usp-sim-<key>.local.`, TXT `path`, `name`,
+    /// `encrypt` for `wss://` agents, a subtype by key. [`Home::shutdown`] sends the
+    /// goodbyes. Calling it again replaces the previous advertising (goodbyes first).
+    ///
+    /// # Errors
+    /// When the mDNS daemon cannot start or a record cannot be registered.
+    pub async fn advertise(
+        &mut self,
+        interfaces: &crate::advertise::Interfaces,
+    ) -> Result<(), crate::advertise::AdvertiseError> {
+        if let Some(old) = self.advertiser.take() {
+            old.shutdown().await;
+        }
+        let mut advertiser = crate::advertise::Advertiser::start(interfaces)?;
+        for agent in &self.agents {
+            advertiser.register(agent)?;
+        }
+        self.advertiser = Some(advertiser);
+        Ok(())
     }
 
     /// Every agent, in scenario order.
@@ -140,6 +182,10 @@ impl Home {
     /// Stops listening, closes every connection with 1001 "going away" and waits (at most
     /// a few seconds) for all tasks to end.
     pub async fn shutdown(mut self) {
+        // Goodbyes first, so browsers drop the agents before their ports close.
+        if let Some(advertiser) = self.advertiser.take() {
+            advertiser.shutdown().await;
+        }
         self.shutdown.send_replace(true);
         let tasks = &mut self.tasks;
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
@@ -148,6 +194,23 @@ impl Home {
         .await;
         // Dropping `self` aborts whatever is left.
     }
+}
+
+/// The TLS server side of the agent `key`: its identity and mutual-TLS configuration.
+fn server_tls(
+    mode: &TlsMode,
+    key: &str,
+    eid: &EndpointId,
+) -> Result<(server::ServerTls, usp_client::tls::Identity), HomeError> {
+    let tls_err = |e: usp_client::tls::TlsError| HomeError::Tls { key: key.to_owned(), reason: e.to_string() };
+    let identity = mode.identity_for(key, eid).map_err(tls_err)?;
+    let config = usp_client::tls::server_config(&identity, usp_client::tls::ClientCertPolicy::AnySelfSigned)
+        .map_err(tls_err)?;
+    let server_tls = server::ServerTls {
+        acceptor: tokio_rustls::TlsAcceptor::from(config),
+        pins: Arc::new(ControllerPins::default()),
+    };
+    Ok((server_tls, identity))
 }
 
 impl Drop for Home {
@@ -166,8 +229,13 @@ pub struct AgentHandle {
     pub key: String,
     /// The agent's Endpoint ID.
     pub endpoint_id: EndpointId,
-    /// `ws://127.0.0.1:PORT/usp`: where a controller connects (add `?eid=<controller EID>`).
+    /// `ws://127.0.0.1:PORT/usp` (`wss://` with TLS): where a controller connects (add
+    /// `?eid=<controller EID>`).
     pub url: String,
+    /// With TLS: the certificate the agent presents (DER).
+    pub certificate_der: Option<Vec<u8>>,
+    /// With TLS: SHA-256 of that certificate, as a user compares it.
+    pub fingerprint: Option<Fingerprint>,
     /// `Device.DeviceInfo.FriendlyName` at start.
     pub friendly_name: String,
     /// The listening address (always 127.0.0.1).
@@ -176,6 +244,7 @@ pub struct AgentHandle {
     pub path: String,
     cmd: mpsc::Sender<Cmd>,
     connected: watch::Receiver<Vec<EndpointId>>,
+    tls_pins: Option<Arc<ControllerPins>>,
 }
 
 impl AgentHandle {
@@ -271,6 +340,18 @@ impl AgentHandle {
             Ok(Ok(_))
         );
         found
+    }
+
+    /// With TLS: the certificate fingerprint this agent remembers for the controller `eid`
+    /// (pinned on its first accepted connection).
+    pub fn controller_certificate(&self, eid: &EndpointId) -> Option<Fingerprint> {
+        self.tls_pins.as_ref()?.get(eid)
+    }
+
+    /// With TLS: forgets the certificate remembered for `eid` (as an agent's reset would),
+    /// so its next connection is a first use again. Returns whether one was remembered.
+    pub fn forget_controller_certificate(&self, eid: &EndpointId) -> bool {
+        self.tls_pins.as_ref().is_some_and(|p| p.forget(eid))
     }
 
     fn refused(&self, reason: String) -> HomeError {

@@ -5,12 +5,17 @@
 //! - [`agent`]: one agent's brain, sans-IO (data model, permissions, subscriptions);
 //! - [`server`]: one agent on the wire (USP WebSocket MTP, like the reference agent);
 //! - [`home`]: start / reach / edit / stop every agent of a scenario ([`Home`]);
-//! - [`life`]: the seeded life loop (`--tick`).
+//! - [`life`]: the seeded life loop (`--tick`);
+//! - [`advertise`]: mDNS / DNS-SD records of the agents ([`Home::advertise`]);
+//! - [`tls`]: `wss://` with mutual TLS and TOFU of controller certificates (`--tls`).
 
+pub mod advertise;
 pub mod agent;
 pub mod home;
 pub mod life;
 pub mod scenario;
 pub mod server;
+pub mod tls;
 
 pub use home::{AgentHandle, Home, HomeConfig, HomeError};
+pub use tls::TlsMode;

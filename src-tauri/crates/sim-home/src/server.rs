@@ -27,6 +27,11 @@
 //! - a Ping every `keep_alive_secs` with a 1-byte counter; a connection that answers
 //!   nothing to 3 Pings in a row is dropped (no close frame, as the reference agent);
 //! - records up to 5 MiB; a larger message closes with 1009.
+//!
+//! With TLS ([`crate::tls`]), the TCP stream is wrapped in a TLS server session that
+//! requires a client certificate before the handshake above; the `?eid=` must then be
+//! the Endpoint ID of that certificate, and its certificate the one the agent remembers
+//! for that EID (first use pins it): otherwise HTTP 403.
 
 use std::collections::HashMap;
 use std::future::pending;
@@ -40,11 +45,12 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use prost::Message as _;
 use rand::rngs::StdRng;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
-use tokio::time::{timeout, Instant, MissedTickBehavior};
+use tokio::time::{timeout, timeout_at, Instant, MissedTickBehavior};
+use tokio_rustls::TlsAcceptor;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::header::{
     HeaderValue, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, SEC_WEBSOCKET_EXTENSIONS,
@@ -63,6 +69,7 @@ use usp_proto::usp_record::{DisconnectRecord, Record, WebSocketConnectRecord};
 
 use crate::agent::{Agent, Outgoing};
 use crate::scenario::AgentSpec;
+use crate::tls::{ControllerPins, Fingerprint};
 
 /// The only WebSocket subprotocol accepted (R-WS.9..12a).
 pub const USP_SUBPROTOCOL: &str = "v1.usp";
@@ -121,7 +128,24 @@ const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Concurrent "503 busy" answers; past that, extra connections are just closed.
 const MAX_BUSY_ANSWERS: usize = 16;
 
-type WsStream = WebSocketStream<TcpStream>;
+/// A byte stream: plain TCP, or TLS over TCP.
+pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+type WsStream = WebSocketStream<Box<dyn Io>>;
+
+/// The TLS side of an agent server: mutual TLS, and the controller certificates it
+/// remembers.
+pub(crate) struct ServerTls {
+    pub acceptor: TlsAcceptor,
+    pub pins: Arc<ControllerPins>,
+}
+
+/// What the client certificate of a TLS connection proves.
+struct PeerCert {
+    eid: EndpointId,
+    fingerprint: Fingerprint,
+}
 
 /// A closure run by the actor on its agent (internal edits, queries).
 pub(crate) type AgentCall = Box<dyn FnOnce(&mut Agent, SystemTime) + Send>;
@@ -178,16 +202,19 @@ struct ServerCtx {
     next_conn: AtomicU64,
     actor: mpsc::Sender<Cmd>,
     shutdown: watch::Receiver<bool>,
+    tls: Option<ServerTls>,
 }
 
 /// Binds 127.0.0.1:`spec.port` and spawns the actor (owning `agent`) and the acceptor into
-/// `tasks`. Returns once the listener is bound.
+/// `tasks`. Returns once the listener is bound. With `tls`, it serves `wss://` with
+/// mutual TLS.
 pub(crate) async fn start(
     agent: Agent,
     rng: StdRng,
     spec: &AgentSpec,
     shutdown: watch::Receiver<bool>,
     tasks: &mut JoinSet<()>,
+    tls: Option<ServerTls>,
 ) -> std::io::Result<Started> {
     let (key, path, keep_alive_secs) = (spec.key.as_str(), spec.path.as_str(), spec.keep_alive_secs);
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, spec.port)).await?;
@@ -204,13 +231,18 @@ pub(crate) async fn start(
         path: path.to_owned(),
         extensions,
         keep_alive: (keep_alive_secs > 0).then(|| Duration::from_secs(keep_alive_secs)),
+        // A small initial read buffer: tungstenite zero-fills all of it before every read
+        // attempt (128 KiB by default); it still grows for large messages.
         ws_config: WebSocketConfig::default()
+            .read_buffer_size(8 * 1024)
             .max_message_size(Some(MAX_WS_MESSAGE_SIZE))
             .max_frame_size(Some(MAX_WS_MESSAGE_SIZE)),
         next_conn: AtomicU64::new(1),
         actor: cmd_tx.clone(),
         shutdown: shutdown.clone(),
+        tls,
     });
+    let ctx_tls = ctx.tls.is_some();
     let (connected_tx, connected) = watch::channel(Vec::new());
     let actor = Actor {
         key: key.to_owned(),
@@ -222,7 +254,7 @@ pub(crate) async fn start(
     };
     tasks.spawn(actor.run(cmd_rx, shutdown));
     tasks.spawn(accept_loop(listener, ctx));
-    info!(agent = key, %addr, path, "agent listening");
+    info!(agent = key, %addr, path, tls = ctx_tls, "agent listening");
     Ok(Started { addr, cmd: cmd_tx, connected })
 }
 
@@ -403,7 +435,8 @@ async fn accept_loop(listener: TcpListener, ctx: Arc<ServerCtx>) {
                         conns.spawn(serve_connection(tcp, peer, ctx.clone(), slot));
                     } else if let Ok(slot) = busy_slots.clone().try_acquire_owned() {
                         warn!(agent = %ctx.key, %peer, "{MAX_CONNECTIONS} connections already: 503");
-                        conns.spawn(answer_busy(tcp, slot));
+                        let tls = ctx.tls.as_ref().map(|t| t.acceptor.clone());
+                        conns.spawn(answer_busy(tcp, tls, slot));
                     } else {
                         drop(tcp);
                     }
@@ -425,10 +458,15 @@ async fn accept_loop(listener: TcpListener, ctx: Arc<ServerCtx>) {
     debug!(agent = %ctx.key, "acceptor stopped");
 }
 
-/// Answers HTTP 503 to a connection over [`MAX_CONNECTIONS`].
-async fn answer_busy(mut tcp: TcpStream, _slot: OwnedSemaphorePermit) {
+/// Answers HTTP 503 to a connection over [`MAX_CONNECTIONS`] (after the TLS handshake,
+/// with TLS).
+async fn answer_busy(tcp: TcpStream, tls: Option<TlsAcceptor>, _slot: OwnedSemaphorePermit) {
     const BODY: &str = "too many connections to this USP agent\n";
     let _ = timeout(CLOSE_GRACE, async {
+        let mut tcp: Box<dyn Io> = match tls {
+            Some(acceptor) => Box::new(acceptor.accept(tcp).await?),
+            None => Box::new(tcp),
+        };
         // Read the request head first, so that closing does not reset the connection
         // before the client reads the answer.
         let mut head = Vec::new();
@@ -468,14 +506,42 @@ async fn serve_connection(
     ctx: Arc<ServerCtx>,
     _slot: OwnedSemaphorePermit,
 ) {
+    let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
+    let (stream, peer_cert): (Box<dyn Io>, Option<PeerCert>) = match &ctx.tls {
+        None => (Box::new(tcp), None),
+        Some(tls) => match timeout_at(deadline, tls.acceptor.accept(tcp)).await {
+            Ok(Ok(stream)) => {
+                let session = stream.get_ref().1;
+                let eid = usp_client::tls::peer_endpoint_id(session);
+                let fingerprint = session.peer_certificates().and_then(|c| c.first()).map(|c| Fingerprint::of(c));
+                let (Some(eid), Some(fingerprint)) = (eid, fingerprint) else {
+                    // The verifier requires a certificate naming one EID: not reached.
+                    debug!(agent = %ctx.key, %peer, "TLS client without a usable certificate");
+                    return;
+                };
+                (Box::new(stream), Some(PeerCert { eid, fingerprint }))
+            }
+            Ok(Err(e)) => {
+                debug!(agent = %ctx.key, %peer, "TLS handshake failed: {e}");
+                return;
+            }
+            Err(_) => {
+                debug!(agent = %ctx.key, %peer, "TLS handshake timed out");
+                return;
+            }
+        },
+    };
     let mut accepted: Option<EndpointId> = None;
     let callback = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
         let (resp, eid) = check_handshake(&ctx, req, resp)?;
+        if let (Some(cert), Some(tls)) = (&peer_cert, &ctx.tls) {
+            check_certificate(&eid, cert, &tls.pins)?;
+        }
         accepted = Some(eid);
         Ok(resp)
     };
-    let handshake = tokio_tungstenite::accept_hdr_async_with_config(tcp, callback, Some(ctx.ws_config));
-    let ws = match timeout(HANDSHAKE_TIMEOUT, handshake).await {
+    let handshake = tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(ctx.ws_config));
+    let ws = match timeout_at(deadline, handshake).await {
         Ok(Ok(ws)) => ws,
         Ok(Err(e)) => {
             debug!(agent = %ctx.key, %peer, "handshake refused: {e}");
@@ -570,6 +636,26 @@ fn check_handshake(
         headers.insert(SEC_WEBSOCKET_EXTENSIONS, ext.clone());
     }
     Ok((resp, eid))
+}
+
+/// With TLS: the `?eid=` must be the client certificate's EID (R-SEC.0a), and the
+/// certificate the one remembered for that EID (TOFU, R-SEC.8; first use pins it).
+#[allow(clippy::result_large_err)]
+fn check_certificate(eid: &EndpointId, cert: &PeerCert, pins: &ControllerPins) -> Result<(), ErrorResponse> {
+    if cert.eid != *eid {
+        return Err(http_error(
+            StatusCode::FORBIDDEN,
+            format!(
+                "the client certificate belongs to {}, but the eid query argument says {eid}: \
+                 they must be the same Endpoint ID\n",
+                cert.eid
+            ),
+        ));
+    }
+    pins.admit(eid, cert.fingerprint).map_err(|why| {
+        warn!(controller = %eid, "refused: {}", why.trim_end());
+        http_error(StatusCode::FORBIDDEN, why)
+    })
 }
 
 /// The controller EID from the request query (`eid=`, percent-decoded).
@@ -978,7 +1064,7 @@ pub(crate) mod tests {
     }
 
     /// The next data or close frame (Pings and Pongs skipped).
-    pub(crate) async fn next_frame(ws: &mut Client) -> Option<WsMessage> {
+    pub(crate) async fn next_frame<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocketStream<S>) -> Option<WsMessage> {
         loop {
             match timeout(WAIT, ws.next()).await.expect("a frame in time") {
                 Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
@@ -988,14 +1074,14 @@ pub(crate) mod tests {
         }
     }
 
-    pub(crate) async fn next_record(ws: &mut Client) -> Record {
+    pub(crate) async fn next_record<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocketStream<S>) -> Record {
         match next_frame(ws).await {
             Some(WsMessage::Binary(b)) => Record::decode(&b[..]).unwrap(),
             other => panic!("expected a binary record, got {other:?}"),
         }
     }
 
-    pub(crate) async fn next_msg(ws: &mut Client) -> Msg {
+    pub(crate) async fn next_msg<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocketStream<S>) -> Msg {
         let rec = next_record(ws).await;
         assert_eq!(rec.version, RECORD_VERSION);
         assert_eq!(rec.from_id, AGENT);
@@ -1006,7 +1092,7 @@ pub(crate) mod tests {
     }
 
     /// Expects a close frame with this code (and then the end of the stream).
-    pub(crate) async fn expect_close(ws: &mut Client, code: u16) -> String {
+    pub(crate) async fn expect_close<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocketStream<S>, code: u16) -> String {
         match next_frame(ws).await {
             Some(WsMessage::Close(Some(frame))) => {
                 assert_eq!(u16::from(frame.code), code, "{frame:?}");
@@ -1048,7 +1134,7 @@ pub(crate) mod tests {
         record(from, to, RecordType::NoSessionContext(NoSessionContextRecord { payload: msg.encode_to_vec() }))
     }
 
-    pub(crate) async fn send(ws: &mut Client, bytes: Vec<u8>) {
+    pub(crate) async fn send<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocketStream<S>, bytes: Vec<u8>) {
         ws.send(WsMessage::Binary(bytes.into())).await.unwrap();
     }
 

@@ -225,6 +225,9 @@ impl Subscription {
     }
 }
 
+/// Initial WebSocket read buffer (see `Driver::ws_config`).
+pub const READ_BUFFER_SIZE: usize = 8 * 1024;
+
 type Reply = oneshot::Sender<Result<Response, ClientError>>;
 
 enum Command {
@@ -508,7 +511,13 @@ impl Driver {
 
     fn ws_config(&self) -> WebSocketConfig {
         let max = self.config.limits.max_record_size;
-        WebSocketConfig::default().max_message_size(Some(max)).max_frame_size(Some(max))
+        // tungstenite zero-fills its whole read buffer before every read attempt, even one
+        // that would block; the 128 KiB default costs several microseconds per poll. The
+        // buffer still grows for large messages.
+        WebSocketConfig::default()
+            .read_buffer_size(READ_BUFFER_SIZE)
+            .max_message_size(Some(max))
+            .max_frame_size(Some(max))
     }
 
     async fn run(mut self, mut commands: mpsc::Receiver<Command>) {

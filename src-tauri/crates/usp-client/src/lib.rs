@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 
 pub mod client;
+pub mod discovery;
 pub mod error;
 pub mod identity;
 pub mod tls;

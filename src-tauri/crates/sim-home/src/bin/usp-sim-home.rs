@@ -1,7 +1,9 @@
 //! `usp-sim-home`: runs a simulated home of USP agents on 127.0.0.1.
 //!
 //! Once every agent listens it prints one line per agent on stdout and nothing else:
-//! `READY <endpoint-id> <ws-url>`. Logs go to stderr. It exits on SIGINT, SIGTERM, and
+//! `READY <endpoint-id> <ws-url>` (`wss://` URLs with `--tls`; `--print-fingerprints`
+//! then prints `FINGERPRINT <endpoint-id> SHA-256 <AB:CD:…>` per agent on stderr, before
+//! the READY lines). Logs go to stderr. It exits on SIGINT, SIGTERM, and
 //! (with `--exit-on-stdin-close`) when its stdin is closed, so that a test harness that
 //! dies never leaves it behind.
 //!
@@ -53,6 +55,18 @@ struct Cli {
     /// Exit when stdin is closed (for test harnesses).
     #[arg(long)]
     exit_on_stdin_close: bool,
+    /// Serve wss:// with mutual TLS: each agent presents a self-signed certificate for its
+    /// EID, made at start, and requires a client certificate naming the `?eid=` EID; it
+    /// remembers each controller's certificate on first use and refuses another one.
+    #[arg(long)]
+    tls: bool,
+    /// Print each agent's certificate SHA-256 fingerprint on stderr (needs --tls).
+    #[arg(long, requires = "tls")]
+    print_fingerprints: bool,
+    /// Advertise the agents over mDNS on these interfaces only: `lo` (loopback),
+    /// `none`, or interface names `IFNAME[,IFNAME]`.
+    #[arg(long, value_name = "lo|none|IFNAMES", default_value = "none")]
+    mdns_interfaces: String,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -140,9 +154,26 @@ async fn run(cli: Cli) -> Result<(), String> {
         unknown_controllers: cli.unknown_controllers.map(Into::into),
         extra_controllers: cli.controllers,
         tick: cli.tick.map(Duration::from_millis),
+        tls: cli.tls.then(sim_home::TlsMode::self_signed),
     };
     let exit = ExitSignals::install(cli.exit_on_stdin_close)?;
-    let home = Home::start(config).await.map_err(|e| e.to_string())?;
+    let mdns = match cli.mdns_interfaces.trim() {
+        "none" | "" => None,
+        list => Some(list.parse::<sim_home::advertise::Interfaces>().map_err(|e| e.to_string())?),
+    };
+    let mut home = Home::start(config).await.map_err(|e| e.to_string())?;
+    if let Some(interfaces) = &mdns {
+        home.advertise(interfaces).await.map_err(|e| e.to_string())?;
+    }
+    if cli.print_fingerprints {
+        let mut err = std::io::stderr().lock();
+        for agent in home.agents() {
+            if let Some(fp) = agent.fingerprint {
+                writeln!(err, "FINGERPRINT {} SHA-256 {fp}", agent.endpoint_id).map_err(|e| e.to_string())?;
+            }
+        }
+        err.flush().map_err(|e| e.to_string())?;
+    }
     {
         let mut out = std::io::stdout().lock();
         for agent in home.agents() {

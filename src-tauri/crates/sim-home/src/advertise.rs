@@ -1,0 +1,213 @@
+//! Advertising the simulated agents over mDNS / DNS-SD, as real USP agents do (SPEC-DIS):
+//! `<EndpointID>._usp-agt-ws._tcp.local.` with the agent's port, a host
+//! `usp-sim-<key>.local.`, TXT `path`, `name` (and `encrypt` for `wss://` agents) and a
+//! subtype by kind of device.
+//!
+//! The daemon is always confined to the [`Interfaces`] given: tests and demos pass
+//! [`Interfaces::Loopback`] (or a test namespace's veth), never the real LAN.
+
+use std::time::Duration;
+
+use mdns_sd::{IfKind, ServiceDaemon, ServiceInfo};
+pub use usp_client::discovery::Interfaces;
+use usp_client::discovery::{DiscoveryError, SERVICE_WS};
+
+use crate::home::AgentHandle;
+
+/// How long [`Advertiser::shutdown`] waits for each goodbye to be sent.
+const GOODBYE_WAIT: Duration = Duration::from_secs(2);
+
+/// Why advertising failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdvertiseError {
+    /// The daemon could not start or be confined.
+    #[error(transparent)]
+    Daemon(#[from] DiscoveryError),
+    /// A record could not be built or registered.
+    #[error("mDNS registration of {instance:?}: {source}")]
+    Register {
+        /// The instance (Endpoint ID).
+        instance: String,
+        /// What mdns-sd said.
+        #[source]
+        source: mdns_sd::Error,
+    },
+}
+
+/// The DNS-SD subtype label advertised for an agent of the built-in scenario keys.
+pub fn subtype_for(key: &str) -> Option<&'static str> {
+    match key {
+        "gateway" => Some("_gateway"),
+        "extender" => Some("_mesh-extender"),
+        "hub" => Some("_iot-device"),
+        _ => None,
+    }
+}
+
+/// A confined mDNS daemon and the agent instances it has registered.
+pub struct Advertiser {
+    daemon: ServiceDaemon,
+    interfaces: Interfaces,
+    registered: Vec<String>,
+    stopped: bool,
+}
+
+impl Advertiser {
+    /// Starts a daemon confined to `interfaces`.
+    ///
+    /// # Errors
+    /// When the daemon cannot start or be confined.
+    pub fn start(interfaces: &Interfaces) -> Result<Advertiser, AdvertiseError> {
+        let daemon = interfaces.daemon()?;
+        Ok(Advertiser { daemon, interfaces: interfaces.clone(), registered: Vec::new(), stopped: false })
+    }
+
+    /// Registers `agent` (its Endpoint ID as instance name, its port, FriendlyName and
+    /// path); `encrypt` is set when its URL is `wss://`.
+    ///
+    /// # Errors
+    /// When the record cannot be built (TXT too long, …) or the daemon is gone.
+    pub fn register(&mut self, agent: &AgentHandle) -> Result<(), AdvertiseError> {
+        let instance = agent.endpoint_id.as_str();
+        let err = |source| AdvertiseError::Register { instance: instance.to_owned(), source };
+        let ty = match subtype_for(&agent.key) {
+            Some(sub) => format!("{sub}._sub.{SERVICE_WS}"),
+            None => SERVICE_WS.to_owned(),
+        };
+        let host: String = agent
+            .key
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c.to_ascii_lowercase() } else { '-' })
+            .collect();
+        let host = format!("usp-sim-{host}.local.");
+        let mut txt: Vec<mdns_sd::TxtProperty> =
+            vec![("path", agent.path.as_str()).into(), ("name", agent.friendly_name.as_str()).into()];
+        if agent.url.starts_with("wss://") {
+            // A key without `=`: the boolean form of R-DIS.11a.
+            txt.push("encrypt".into());
+        }
+        let port = agent.addr.port();
+        let info = match &self.interfaces {
+            Interfaces::Loopback => {
+                let ip = agent.addr.ip();
+                let ip = if ip.is_loopback() { ip } else { std::net::IpAddr::from([127, 0, 0, 1]) };
+                ServiceInfo::new(&ty, instance, &host, ip, port, txt).map_err(err)?
+            }
+            Interfaces::Named(names) => {
+                let mut info = ServiceInfo::new(&ty, instance, &host, (), port, txt).map_err(err)?.enable_addr_auto();
+                info.set_interfaces(names.iter().map(|n| IfKind::Name(n.clone())).collect());
+                info
+            }
+            Interfaces::AllLan => {
+                ServiceInfo::new(&ty, instance, &host, (), port, txt).map_err(err)?.enable_addr_auto()
+            }
+        };
+        let fullname = info.get_fullname().to_owned();
+        self.daemon.register(info).map_err(err)?;
+        self.registered.push(fullname);
+        Ok(())
+    }
+
+    /// The full names registered so far.
+    pub fn registered(&self) -> &[String] {
+        &self.registered
+    }
+
+    /// Unregisters every instance (sending goodbye packets), waits for them to go out
+    /// (at most a couple of seconds each), then stops the daemon.
+    pub async fn shutdown(mut self) {
+        for fullname in std::mem::take(&mut self.registered) {
+            match self.daemon.unregister(&fullname) {
+                Ok(status) => {
+                    if tokio::time::timeout(GOODBYE_WAIT, status.recv_async()).await.is_err() {
+                        tracing::warn!(%fullname, "mDNS goodbye not confirmed in time");
+                    }
+                }
+                Err(e) => tracing::warn!(%fullname, "mDNS unregister: {e}"),
+            }
+        }
+        self.stop_daemon();
+    }
+
+    fn stop_daemon(&mut self) {
+        if !self.stopped {
+            self.stopped = true;
+            let _ = self.daemon.shutdown();
+        }
+    }
+}
+
+impl std::fmt::Debug for Advertiser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Advertiser")
+            .field("interfaces", &self.interfaces)
+            .field("registered", &self.registered)
+            .finish()
+    }
+}
+
+impl Drop for Advertiser {
+    fn drop(&mut self) {
+        self.stop_daemon();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::time::Instant;
+
+    use mdns_sd::ServiceEvent;
+
+    use super::*;
+    use crate::scenario::Scenario;
+    use crate::{Home, HomeConfig};
+
+    #[test]
+    fn subtypes_by_key() {
+        assert_eq!(subtype_for("gateway"), Some("_gateway"));
+        assert_eq!(subtype_for("hub"), Some("_iot-device"));
+        assert_eq!(subtype_for("garage"), None);
+    }
+
+    /// The records on loopback, read with a bare mdns-sd browser (also confined).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn agents_are_advertised_on_loopback_and_leave_on_shutdown() {
+        let mut scenario = Scenario::builtin();
+        scenario.agents.truncate(1);
+        let eid = format!("proto::usph-adv-{}", std::process::id());
+        scenario.agents[0].endpoint_id = eid.clone();
+        let browser = Interfaces::Loopback.daemon().unwrap();
+        let events = browser.browse(SERVICE_WS).unwrap();
+        let mut home = Home::start(HomeConfig::new(scenario)).await.unwrap();
+        home.advertise(&Interfaces::Loopback).await.unwrap();
+        let gw = home.agents()[0].clone();
+        let fullname = format!("{eid}.{SERVICE_WS}");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let resolved = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, events.recv_async()).await.unwrap().unwrap() {
+                ServiceEvent::ServiceResolved(s) if s.fullname == fullname => break s,
+                _ => {}
+            }
+        };
+        assert_eq!(resolved.port, gw.addr.port());
+        assert_eq!(resolved.host, "usp-sim-gateway.local.");
+        assert_eq!(resolved.txt_properties.get_property_val_str("path"), Some("/usp"));
+        assert_eq!(resolved.txt_properties.get_property_val_str("name"), Some(gw.friendly_name.as_str()));
+        assert!(resolved.txt_properties.get("encrypt").is_none());
+        assert_eq!(resolved.sub_ty_domain.as_deref(), Some("_gateway._sub._usp-agt-ws._tcp.local."));
+        let addrs: Vec<_> = resolved.addresses.iter().map(mdns_sd::ScopedIp::to_ip_addr).collect();
+        assert_eq!(addrs, [std::net::IpAddr::from([127, 0, 0, 1])]);
+        home.shutdown().await;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, events.recv_async()).await.unwrap().unwrap() {
+                ServiceEvent::ServiceRemoved(_, name) if name == fullname => break,
+                _ => {}
+            }
+        }
+        let _ = browser.shutdown();
+    }
+}
