@@ -180,8 +180,9 @@ mod tests {
         scenario.agents[0].endpoint_id = eid.clone();
         let browser = Interfaces::Loopback.daemon().unwrap();
         let events = browser.browse(SERVICE_WS).unwrap();
-        let mut home = Home::start(HomeConfig::new(scenario)).await.unwrap();
-        home.advertise(&Interfaces::Loopback).await.unwrap();
+        let mut config = HomeConfig::new(scenario);
+        config.advertise = Some(Interfaces::Loopback);
+        let home = Home::start(config).await.unwrap();
         let gw = home.agents()[0].clone();
         let fullname = format!("{eid}.{SERVICE_WS}");
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -208,6 +209,36 @@ mod tests {
                 _ => {}
             }
         }
+        let _ = browser.shutdown();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn wss_agents_advertise_encrypt() {
+        let mut scenario = Scenario::builtin();
+        scenario.agents.retain(|a| a.key == "hub");
+        let eid = format!("proto::usph-adv-tls-{}", std::process::id());
+        scenario.agents[0].endpoint_id = eid.clone();
+        let browser = Interfaces::Loopback.daemon().unwrap();
+        let events = browser.browse(SERVICE_WS).unwrap();
+        let mut config = HomeConfig::new(scenario);
+        config.tls = Some(crate::TlsMode::self_signed());
+        config.advertise = Some(Interfaces::Loopback);
+        let mut home = Home::start(config).await.unwrap();
+        assert!(home.agents()[0].url.starts_with("wss://"));
+        let fullname = format!("{eid}.{SERVICE_WS}");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let resolved = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, events.recv_async()).await.unwrap().unwrap() {
+                ServiceEvent::ServiceResolved(s) if s.fullname == fullname => break s,
+                _ => {}
+            }
+        };
+        assert_eq!(resolved.txt_properties.get_property_val("encrypt"), Some(None));
+        assert_eq!(resolved.sub_ty_domain.as_deref(), Some("_iot-device._sub._usp-agt-ws._tcp.local."));
+        // Advertising again replaces the records (goodbyes first), then shutdown says goodbye.
+        home.advertise(&Interfaces::Loopback).await.unwrap();
+        home.shutdown().await;
         let _ = browser.shutdown();
     }
 }

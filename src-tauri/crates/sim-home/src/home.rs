@@ -42,12 +42,15 @@ pub struct HomeConfig {
     pub tick: Option<Duration>,
     /// Serve `wss://` with mutual TLS instead of `ws://` (see [`crate::tls`]).
     pub tls: Option<TlsMode>,
+    /// Advertise every agent over mDNS on these interfaces only (see [`crate::advertise`]);
+    /// `None` (the default): no mDNS at all.
+    pub advertise: Option<crate::advertise::Interfaces>,
 }
 
 impl HomeConfig {
     /// The scenario as it is: no override, no extra controller, no life loop.
     pub fn new(scenario: Scenario) -> HomeConfig {
-        HomeConfig { scenario, unknown_controllers: None, extra_controllers: Vec::new(), tick: None, tls: None }
+        HomeConfig { scenario, unknown_controllers: None, extra_controllers: Vec::new(), tick: None, tls: None, advertise: None }
     }
 }
 
@@ -68,6 +71,9 @@ pub enum HomeError {
     /// An agent's TLS identity or configuration cannot be made.
     #[error("agent {key:?}: cannot set up TLS: {reason}")]
     Tls { key: String, reason: String },
+    /// The mDNS advertising asked for in [`HomeConfig::advertise`] failed.
+    #[error(transparent)]
+    Advertise(#[from] crate::advertise::AdvertiseError),
     /// An internal edit was refused by the agent (unknown path, bad value, …).
     #[error("agent {key:?}: {reason}")]
     Agent { key: String, reason: String },
@@ -90,7 +96,7 @@ pub struct Home {
 impl Home {
     /// Builds every agent, binds every listener, and returns once all of them listen.
     pub async fn start(config: HomeConfig) -> Result<Home, HomeError> {
-        let HomeConfig { scenario, unknown_controllers, extra_controllers, tick, tls } = config;
+        let HomeConfig { scenario, unknown_controllers, extra_controllers, tick, tls, advertise } = config;
         let now = SystemTime::now();
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
@@ -134,7 +140,11 @@ impl Home {
             let cmds = agents.iter().map(|a| a.cmd.clone()).collect();
             tasks.spawn(life::run(period, cmds, shutdown_rx));
         }
-        Ok(Home { agents, seed: scenario.seed, shutdown, tasks, advertiser: None })
+        let mut home = Home { agents, seed: scenario.seed, shutdown, tasks, advertiser: None };
+        if let Some(interfaces) = &advertise {
+            home.advertise(interfaces).await?;
+        }
+        Ok(home)
     }
 
     /// Advertises every agent over mDNS on `interfaces` only (see [`crate::advertise`]):

@@ -49,11 +49,12 @@ fn unique_home() -> Scenario {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sim_home_agents_appear_and_say_goodbye_on_loopback() {
     let mut discovery = Discovery::start(Interfaces::Loopback).unwrap();
-    let mut home = Home::start(HomeConfig::new(unique_home())).await.unwrap();
+    let mut config = HomeConfig::new(unique_home());
+    config.advertise = Some(Interfaces::Loopback);
+    let t0 = Instant::now();
+    let home = Home::start(config).await.unwrap();
     let expected: BTreeMap<EndpointId, sim_home::AgentHandle> =
         home.agents().iter().map(|a| (a.endpoint_id.clone(), a.clone())).collect();
-    let t0 = Instant::now();
-    home.advertise(&Interfaces::Loopback).await.unwrap();
 
     let mut seen = BTreeMap::new();
     let deadline = t0 + APPEAR_WITHIN;
@@ -338,7 +339,8 @@ fn discovery_across_network_namespaces() {
             "!!!!! discovery_across_network_namespaces NOT RUN: cannot create a network namespace ({e}); \
              it needs root (CAP_SYS_ADMIN) and iproute2 !!!!!"
         );
-        eprintln!("{msg}");
+        // Straight to stderr: libtest would swallow an eprintln! of a passing test.
+        let _ = writeln!(std::io::stderr(), "{msg}");
         assert!(std::env::var_os("CI").is_none(), "{msg}");
         return;
     }
@@ -403,8 +405,9 @@ async fn netns_role_advertiser() {
         return; // Only meaningful inside discovery_across_network_namespaces.
     }
     let ifname = std::env::var(IF_ENV).unwrap();
-    let mut home = Home::start(HomeConfig::new(Scenario::builtin())).await.unwrap();
-    home.advertise(&Interfaces::Named(vec![ifname])).await.unwrap();
+    let mut config = HomeConfig::new(Scenario::builtin());
+    config.advertise = Some(Interfaces::Named(vec![ifname]));
+    let home = Home::start(config).await.unwrap();
     {
         let mut out = std::io::stdout().lock();
         for a in home.agents() {

@@ -37,6 +37,10 @@ struct Cli {
     /// Seconds to wait for the connection and for each answer
     #[arg(long, global = true, default_value_t = 10.0)]
     timeout: f64,
+    /// Network interfaces used for mDNS discovery: `all` (every LAN interface), `lo`
+    /// (loopback only), or a comma-separated list of interface names
+    #[arg(long, env = "USPCTL_MDNS_INTERFACES", global = true, default_value = "all")]
+    interfaces: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -120,6 +124,29 @@ enum Command {
         #[arg(long)]
         count: Option<usize>,
     },
+    /// Find the USP agents on the network (mDNS) and print one line per agent:
+    /// Endpoint ID, name, URL, and whether it requires encryption
+    Discover,
+    /// Pair with an agent: trust its certificate (wss://), then enter the passcode printed
+    /// on it (its Challenge) to get end-user rights
+    Pair {
+        /// The agent's ws:// or wss:// URL, or its Endpoint ID (its address is then found by
+        /// mDNS discovery, or given with --agent)
+        target: String,
+        /// Read the passcode as one line from standard input instead of the terminal
+        #[arg(long)]
+        passcode_stdin: bool,
+        /// Trust the agent's certificate on first use without asking
+        #[arg(long)]
+        trust_first_use: bool,
+    },
+    /// Show this installation's Endpoint ID, certificate fingerprint and where secrets are kept
+    Whoami,
+    /// The agent certificates trusted for wss://
+    Trust {
+        #[command(subcommand)]
+        action: TrustAction,
+    },
     /// Decode a USP Record (or with --msg, a bare Msg) from a file and print it as JSON
     Decode {
         /// The file holds a serialized usp.Msg, not a Record
@@ -127,6 +154,17 @@ enum Command {
         msg: bool,
         /// The file
         file: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TrustAction {
+    /// List the trusted agents and their certificate fingerprints
+    List,
+    /// Forget the certificate trusted for an agent (after a reset or replacement)
+    Forget {
+        /// The agent's Endpoint ID
+        eid: String,
     },
 }
 
@@ -190,6 +228,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     if let Command::Decode { msg, file } = &cli.command {
         return decode(*msg, file);
     }
+    if let Some(result) = pairing_command(&cli).await {
+        return result;
+    }
     // Build (and so check) the request before connecting: a typo is a usage error (2)
     // whether or not the agent is reachable.
     let request = build_request(&cli.command)?;
@@ -238,7 +279,9 @@ fn build_request(command: &Command) -> Result<Option<Request>, Failure> {
             path.parse::<usp_core::Path>().map_err(|e| Failure::usage(e.to_string()))?;
             return Ok(None);
         }
-        Command::Decode { .. } => return Ok(None),
+        Command::Decode { .. } | Command::Pair { .. } | Command::Whoami | Command::Trust { .. } | Command::Discover => {
+            return Ok(None)
+        }
     }))
 }
 
@@ -430,7 +473,7 @@ async fn run_command(cli: &Cli, client: &Client, request: Option<Request>) -> Re
             }
         }
         Command::Watch { path, kind, count } => watch(cli, client, path, *kind, *count).await,
-        Command::Decode { .. } => Ok(()),
+        Command::Decode { .. } | Command::Pair { .. } | Command::Whoami | Command::Trust { .. } | Command::Discover => Ok(()),
     }
 }
 
@@ -673,4 +716,345 @@ fn decode(bare_msg: bool, file: &PathBuf) -> Result<(), Failure> {
         out["sender_cert"] = json!(hex(&rec.sender_cert));
     }
     print_json(&out)
+}
+
+// ---- discovery ----
+
+fn mdns_interfaces(cli: &Cli) -> Result<usp_client::discovery::Interfaces, Failure> {
+    cli.interfaces
+        .parse()
+        .map_err(|e| Failure::usage(format!("--interfaces: {e}")))
+}
+
+fn discovery_timeout(cli: &Cli) -> Result<Duration, Failure> {
+    if !(cli.timeout.is_finite() && cli.timeout > 0.0) {
+        return Err(Failure::usage("--timeout must be a positive number of seconds"));
+    }
+    Ok(Duration::from_secs_f64(cli.timeout))
+}
+
+/// Browses for `--timeout` seconds and prints each agent as it appears.
+async fn discover(cli: &Cli) -> Result<(), Failure> {
+    use usp_client::discovery::{Discovery, DiscoveryEvent};
+    let timeout = discovery_timeout(cli)?;
+    let mut d = Discovery::start(mdns_interfaces(cli)?).map_err(|e| local_failure("cannot start mDNS discovery", e))?;
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut found = Vec::new();
+    while let Ok(Some(ev)) = tokio::time::timeout_at(deadline, d.next_event()).await {
+        match ev {
+            DiscoveryEvent::Appeared(a) if !found.iter().any(|f: &usp_client::discovery::DiscoveredAgent| f.endpoint_id == a.endpoint_id && f.mtp == a.mtp) => {
+                if !cli.json {
+                    println!(
+                        "{}\t{}\t{}\t{}",
+                        a.endpoint_id,
+                        a.name.as_deref().unwrap_or("-"),
+                        a.url.as_deref().unwrap_or("-"),
+                        if a.encrypt { "encrypt" } else { "-" }
+                    );
+                    let _ = std::io::stdout().flush();
+                }
+                found.push(a);
+            }
+            DiscoveryEvent::Skipped { instance, reason } => {
+                tracing::debug!(%instance, %reason, "skipped an mDNS announcement");
+            }
+            _ => {}
+        }
+    }
+    d.stop();
+    if cli.json {
+        let list: Vec<Value> = found
+            .iter()
+            .map(|a| {
+                json!({
+                    "endpoint_id": a.endpoint_id.as_str(), "name": a.name, "url": a.url, "encrypt": a.encrypt,
+                    "mtp": format!("{:?}", a.mtp), "subtypes": a.subtypes,
+                })
+            })
+            .collect();
+        print_json(&list)?;
+    }
+    if found.is_empty() {
+        eprintln!("uspctl: no USP agent answered within {timeout:?} (interfaces: {})", cli.interfaces);
+    }
+    Ok(())
+}
+
+/// The WebSocket URL of `eid`, found by mDNS within `timeout`.
+async fn find_by_discovery(cli: &Cli, eid: &EndpointId, timeout: Duration) -> Result<String, Failure> {
+    use usp_client::discovery::{Discovery, DiscoveryEvent};
+    let mut d = Discovery::start(mdns_interfaces(cli)?).map_err(|e| local_failure("cannot start mDNS discovery", e))?;
+    let deadline = tokio::time::Instant::now() + timeout;
+    while let Ok(Some(ev)) = tokio::time::timeout_at(deadline, d.next_event()).await {
+        if let DiscoveryEvent::Appeared(a) | DiscoveryEvent::Updated(a) = ev {
+            if a.endpoint_id == *eid {
+                if let Some(url) = a.url {
+                    d.stop();
+                    return Ok(url);
+                }
+            }
+        }
+    }
+    d.stop();
+    Err(Failure {
+        code: 3,
+        message: format!("{eid} did not announce itself within {timeout:?}; give its address with --agent ws://HOST:PORT/PATH"),
+    })
+}
+
+// ---- pairing: pair, whoami, trust ----
+
+/// Runs `pair`, `whoami` and `trust`; `None` for the other commands.
+async fn pairing_command(cli: &Cli) -> Option<Result<(), Failure>> {
+    Some(match &cli.command {
+        Command::Pair { target, passcode_stdin, trust_first_use } => pair(cli, target, *passcode_stdin, *trust_first_use).await,
+        Command::Whoami => whoami(cli),
+        Command::Trust { action } => trust(cli, action),
+        Command::Discover => discover(cli).await,
+        _ => return None,
+    })
+}
+
+fn local_failure(what: &str, e: impl std::fmt::Display) -> Failure {
+    Failure { code: 3, message: format!("{what}: {e}") }
+}
+
+/// The vault of this installation: the platform keyring, else the encrypted file when
+/// `USP_HOME_VAULT_PASSPHRASE` is set, else memory. `USP_HOME_VAULT_BACKEND=file` or
+/// `memory` skips the keyrings.
+fn open_vault() -> Result<std::sync::Arc<app_core::vault::Vault>, Failure> {
+    use app_core::vault::VaultBackendKind;
+    let mut config = app_core::vault::VaultConfig::new(usp_client::identity::default_data_dir());
+    config.passphrase = std::env::var("USP_HOME_VAULT_PASSPHRASE").ok().map(app_core::secret::Secret::new);
+    config.prefer = match std::env::var("USP_HOME_VAULT_BACKEND").ok().as_deref() {
+        None | Some("" | "auto" | "keyring") => None,
+        Some("file") => Some(VaultBackendKind::EncryptedFile),
+        Some("memory") => Some(VaultBackendKind::Memory),
+        Some(other) => {
+            return Err(Failure::usage(format!("USP_HOME_VAULT_BACKEND={other:?}: use auto, file or memory")))
+        }
+    };
+    app_core::vault::Vault::open(config).map(std::sync::Arc::new).map_err(|e| local_failure("cannot open the vault", e))
+}
+
+fn load_identity(vault: &app_core::vault::Vault) -> Result<app_core::identity::ControllerIdentity, Failure> {
+    app_core::identity::load_or_create(vault, &usp_client::identity::default_data_dir())
+        .map_err(|e| local_failure("cannot load this installation's identity", e))
+}
+
+fn whoami(cli: &Cli) -> Result<(), Failure> {
+    let vault = open_vault()?;
+    let me = load_identity(&vault)?;
+    let backend = vault.backend();
+    if cli.json {
+        return print_json(&json!({
+            "endpoint_id": me.eid().as_str(),
+            "certificate_sha256": me.fingerprint().to_string(),
+            "vault": backend.kind().to_string(),
+            "vault_description": backend.describe(),
+        }));
+    }
+    println!("Endpoint ID: {}", me.eid());
+    println!("Certificate SHA-256: {}", me.fingerprint());
+    println!("Secrets: {}", backend.describe());
+    Ok(())
+}
+
+fn trust(cli: &Cli, action: &TrustAction) -> Result<(), Failure> {
+    use usp_client::tls::PinStore;
+    let pins = app_core::identity::VaultPinStore::new(open_vault()?);
+    match action {
+        TrustAction::List => {
+            let list = pins.list();
+            if cli.json {
+                let v: Vec<Value> =
+                    list.iter().map(|(a, f)| json!({"agent": a.as_str(), "sha256": f.to_string()})).collect();
+                return print_json(&v);
+            }
+            if list.is_empty() {
+                println!("No agent certificate is trusted yet.");
+            }
+            for (agent, fp) in list {
+                println!("{agent} {fp}");
+            }
+            Ok(())
+        }
+        TrustAction::Forget { eid } => {
+            let agent: EndpointId = eid.parse().map_err(|e| Failure::usage(format!("{eid}: {e}")))?;
+            if pins.pinned(&agent).is_none() {
+                return Err(Failure { code: 1, message: format!("no certificate is trusted for {agent}") });
+            }
+            pins.forget(&agent).map_err(|e| local_failure("cannot forget the certificate", e))?;
+            println!("Forgot the certificate of {agent}; the next connection will ask again.");
+            Ok(())
+        }
+    }
+}
+
+/// Asks a yes/no question on the terminal; `false` without a terminal.
+fn confirm(question: &str) -> bool {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return false;
+    }
+    print!("{question} [y/N] ");
+    let _ = std::io::stdout().flush();
+    let mut line = String::new();
+    if std::io::stdin().read_line(&mut line).is_err() {
+        return false;
+    }
+    matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
+fn read_passcode(from_stdin: bool) -> Result<app_core::secret::Secret<String>, Failure> {
+    use std::io::IsTerminal;
+    let mut line = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map_err(|e| local_failure("cannot read the passcode", e))?;
+        line
+    } else if std::io::stdin().is_terminal() {
+        rpassword::prompt_password("Passcode: ").map_err(|e| local_failure("cannot read the passcode", e))?
+    } else {
+        return Err(Failure::usage("no terminal to read the passcode from: use --passcode-stdin"));
+    };
+    let passcode = app_core::secret::Secret::new(line.trim_end_matches(['\r', '\n']).to_owned());
+    zeroize_string(&mut line);
+    if passcode.expose().trim().is_empty() {
+        return Err(Failure::usage("no passcode given"));
+    }
+    Ok(passcode)
+}
+
+fn zeroize_string(s: &mut String) {
+    // Overwrite in place (same length, valid UTF-8) before the buffer is freed.
+    let n = s.len();
+    s.clear();
+    s.extend(std::iter::repeat_n('\0', n));
+}
+
+fn pairing_failure(e: app_core::pairing::PairingError) -> Failure {
+    use app_core::pairing::ErrorClass;
+    let code = match e.class() {
+        ErrorClass::Network => 3,
+        _ => 1,
+    };
+    Failure { code, message: e.to_string() }
+}
+
+async fn pair(cli: &Cli, target: &str, passcode_stdin: bool, trust_first_use: bool) -> Result<(), Failure> {
+    use app_core::pairing::{self, AuthState};
+    if !(cli.timeout.is_finite() && cli.timeout > 0.0) {
+        return Err(Failure::usage("--timeout must be a positive number of seconds"));
+    }
+    let timeout = Duration::from_secs_f64(cli.timeout);
+    let is_url = target.starts_with("ws://") || target.starts_with("wss://");
+    let (url, mut agent_eid) = if is_url {
+        let eid = match &cli.agent_eid {
+            Some(e) => Some(e.parse::<EndpointId>().map_err(|e| Failure::usage(format!("--agent-eid: {e}")))?),
+            None => None,
+        };
+        (target.to_owned(), eid)
+    } else {
+        let eid: EndpointId =
+            target.parse().map_err(|e| Failure::usage(format!("{target:?} is neither a ws:// or wss:// URL nor an Endpoint ID: {e}")))?;
+        let url = match cli.agent.clone() {
+            Some(url) => url,
+            None => find_by_discovery(cli, &eid, timeout).await?,
+        };
+        (url, Some(eid))
+    };
+    let secure = url.starts_with("wss://");
+    // Over wss:// we are who our certificate says: this installation's identity.
+    let tls = if secure {
+        if cli.eid.is_some() {
+            return Err(Failure::usage("--eid can't be used with wss://: the certificate names this installation's Endpoint ID"));
+        }
+        let vault = open_vault()?;
+        let me = load_identity(&vault)?;
+        let pins: std::sync::Arc<dyn usp_client::tls::PinStore> =
+            std::sync::Arc::new(app_core::identity::VaultPinStore::new(vault));
+        Some((me, pins))
+    } else {
+        None
+    };
+    let own_id: EndpointId = match (&tls, &cli.eid) {
+        (Some((me, _)), _) => me.eid().clone(),
+        (None, Some(e)) => e.parse().map_err(|e| Failure::usage(format!("--eid: {e}")))?,
+        (None, None) => usp_client::identity::load_or_create_endpoint_id(&usp_client::identity::default_data_dir())
+            .map_err(|e| local_failure("cannot load this installation's endpoint id", e))?,
+    };
+    let mut asked = false;
+    let client = loop {
+        let seen = usp_client::tls::ObservedCert::new();
+        let mut config = ClientConfig::new(url.clone(), own_id.clone());
+        config.agent_id = agent_eid.clone();
+        config.connect_timeout = timeout;
+        config.request_timeout = timeout;
+        if let Some((me, pins)) = &tls {
+            let trust = usp_client::tls::AgentTrust::new(pins.clone());
+            config.tls = Some(
+                usp_client::tls::client_config(me.tls(), trust, agent_eid.clone(), seen.clone())
+                    .map_err(|e| local_failure("cannot set up TLS", e))?,
+            );
+        }
+        match pairing::connect(config).await {
+            Ok(c) => break c,
+            Err(AuthState::FirstUse { agent, fingerprint }) if !asked => {
+                asked = true;
+                println!("First secure connection to {agent}.");
+                println!("Its certificate SHA-256 fingerprint is {fingerprint}.");
+                println!("Compare it with the fingerprint the device shows (label or admin page).");
+                if !(trust_first_use || confirm("Trust this device?")) {
+                    return Err(Failure {
+                        code: 3,
+                        message: format!("{agent} is not trusted; nothing was done (use --trust-first-use to trust it)"),
+                    });
+                }
+                if let Some((_, pins)) = &tls {
+                    usp_client::tls::trust_on_first_use(pins.as_ref(), &seen)
+                        .map_err(|e| local_failure("cannot trust the certificate", e))?;
+                }
+                agent_eid = Some(agent);
+            }
+            Err(state) => return Err(Failure { code: 3, message: state.to_string() }),
+        }
+    };
+    let result = pair_connected(&client, passcode_stdin, timeout).await;
+    client.close().await;
+    result
+}
+
+/// Probes the connected agent and, when it is untrusted, runs its passcode challenge.
+async fn pair_connected(client: &Client, passcode_stdin: bool, timeout: Duration) -> Result<(), Failure> {
+    use app_core::pairing::{self, AuthState, Instruction, ProbeConfig};
+    let probe = ProbeConfig { answer_timeout: timeout.min(ProbeConfig::default().answer_timeout) };
+    match pairing::probe_with(client, &probe).await {
+        AuthState::Connected { role } => {
+            println!("Already paired: role {role}.");
+            return Ok(());
+        }
+        AuthState::Untrusted { can_pair: true } => {}
+        state @ (AuthState::Untrusted { can_pair: false } | AuthState::NotAuthorised { .. } | AuthState::LockedOut { .. }) => {
+            return Err(Failure { code: 1, message: state.to_string() })
+        }
+        state => return Err(Failure { code: 3, message: state.to_string() }),
+    }
+    let offered = pairing::challenges(client).await.map_err(pairing_failure)?;
+    let Some(info) = offered.first() else {
+        return Err(pairing_failure(pairing::PairingError::NotOffered));
+    };
+    if let Some(d) = &info.description {
+        println!("{d}");
+    }
+    let challenge = pairing::request_challenge(client, info).await.map_err(pairing_failure)?;
+    match &challenge.instruction {
+        Instruction::Text(t) | Instruction::Html(t) => println!("{t}"),
+        Instruction::Image { mime, bytes } => {
+            println!("The device shows its instruction as an image ({mime}, {} bytes), which uspctl can't display.", bytes.len())
+        }
+    }
+    let passcode = read_passcode(passcode_stdin)?;
+    let role = pairing::respond(client, &challenge, &passcode).await.map_err(pairing_failure)?;
+    println!("Paired. Role: {role}.");
+    Ok(())
 }

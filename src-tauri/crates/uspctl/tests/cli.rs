@@ -140,3 +140,30 @@ async fn decode_prints_a_vector_as_json() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("not a valid USP Record"), "{}", stderr(&o));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discover_finds_the_three_agents_on_loopback_within_a_second() {
+    // EIDs unique to this run, so concurrent tests advertising on loopback don't collide.
+    let mut scenario = Scenario::builtin();
+    for (i, a) in scenario.agents.iter_mut().enumerate() {
+        a.endpoint_id = format!("os::012345-CLI{}X{i}", std::process::id());
+    }
+    let mut config = HomeConfig::new(scenario);
+    config.advertise = Some(sim_home::advertise::Interfaces::Loopback);
+    let home = tokio::time::timeout(Duration::from_secs(20), Home::start(config)).await.expect("in time").expect("starts");
+    let t = std::time::Instant::now();
+    let o = uspctl(vec!["discover".into(), "--interfaces".into(), "lo".into(), "--timeout".into(), "1".into()]).await;
+    let took = t.elapsed();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    for a in home.agents() {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(&format!("{}\t", a.endpoint_id)))
+            .unwrap_or_else(|| panic!("{} not discovered within 1 s: {out}", a.endpoint_id));
+        let cols: Vec<&str> = line.split('\t').collect();
+        assert_eq!(cols[1], a.friendly_name, "{line}");
+        assert_eq!(cols[2], a.url, "{line}");
+    }
+    assert!(took < Duration::from_secs(5), "discover took {took:?}");
+}

@@ -155,16 +155,13 @@ async fn run(cli: Cli) -> Result<(), String> {
         extra_controllers: cli.controllers,
         tick: cli.tick.map(Duration::from_millis),
         tls: cli.tls.then(sim_home::TlsMode::self_signed),
+        advertise: match cli.mdns_interfaces.trim() {
+            "none" | "" => None,
+            list => Some(list.parse::<sim_home::advertise::Interfaces>().map_err(|e| e.to_string())?),
+        },
     };
     let exit = ExitSignals::install(cli.exit_on_stdin_close)?;
-    let mdns = match cli.mdns_interfaces.trim() {
-        "none" | "" => None,
-        list => Some(list.parse::<sim_home::advertise::Interfaces>().map_err(|e| e.to_string())?),
-    };
-    let mut home = Home::start(config).await.map_err(|e| e.to_string())?;
-    if let Some(interfaces) = &mdns {
-        home.advertise(interfaces).await.map_err(|e| e.to_string())?;
-    }
+    let home = Home::start(config).await.map_err(|e| e.to_string())?;
     if cli.print_fingerprints {
         let mut err = std::io::stderr().lock();
         for agent in home.agents() {
