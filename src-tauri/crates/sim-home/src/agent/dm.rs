@@ -8,6 +8,7 @@
 //! all-or-nothing semantics: work on a clone, keep it only on success.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use super::schema::{Computed, ObjId, Schema, Ty, ROOT};
@@ -68,6 +69,17 @@ pub struct Dm {
     pub now: SystemTime,
     /// The time of the last (simulated) boot, for `UpTime`.
     pub boot: SystemTime,
+    /// Identifies the stored contents (objects, tables, values): a fresh process-wide
+    /// number on every change, so two different contents never share a stamp, even
+    /// across data models (a clone shares it until either side changes).
+    stamp: u64,
+}
+
+/// Source of [`Dm`] stamps.
+static NEXT_STAMP: AtomicU64 = AtomicU64::new(1);
+
+fn fresh_stamp() -> u64 {
+    NEXT_STAMP.fetch_add(1, Ordering::Relaxed)
 }
 
 impl Dm {
@@ -79,6 +91,7 @@ impl Dm {
             changes: Vec::new(),
             now,
             boot: now,
+            stamp: fresh_stamp(),
         };
         dm.create_obj(schema, "Device.".to_owned(), ROOT);
         dm
@@ -87,6 +100,7 @@ impl Dm {
     /// Inserts an object with default values, its mandatory single-instance children and
     /// its (empty) child tables.
     fn create_obj(&mut self, schema: &Schema, path: String, def: ObjId) {
+        self.touch();
         let d = schema.obj(def);
         let values = d.params.iter().map(|p| p.default.to_owned()).collect();
         for &child in &d.children {
@@ -114,6 +128,16 @@ impl Dm {
         if !self.objs.contains_key(path) {
             self.create_obj(schema, path.to_owned(), def);
         }
+    }
+
+    /// The stamp of the current stored contents (see [`Dm::stamp`] field docs): equal
+    /// stamps mean equal stored contents. `now` and `boot` are not part of it.
+    pub fn stamp(&self) -> u64 {
+        self.stamp
+    }
+
+    fn touch(&mut self) {
+        self.stamp = fresh_stamp();
     }
 
     /// Records a change (for notifications).
@@ -188,6 +212,7 @@ impl Dm {
         }
         table.next = table.next.max(n + 1);
         table.rows.insert(n);
+        self.touch();
         let path = format!("{table_path}{n}.");
         self.create_obj(schema, path.clone(), def);
         self.record(Change::Created { path: path.clone() });
@@ -216,6 +241,7 @@ impl Dm {
         let Some(inst) = inst.parse::<u32>().ok() else {
             return Vec::new();
         };
+        self.touch();
         let mut removed: Vec<(String, ObjId)> = self
             .objs
             .keys()
@@ -345,6 +371,7 @@ impl Dm {
             return false;
         }
         *slot = value;
+        self.stamp = fresh_stamp();
         let name = schema.obj(o.def).params[idx].name.clone();
         self.record(Change::Value {
             obj: obj_path.to_owned(),

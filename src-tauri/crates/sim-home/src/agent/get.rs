@@ -63,7 +63,7 @@ impl Agent {
         budget: usize,
     ) -> Result<Vec<get_resp::ResolvedPathResult>, UspErr> {
         let (schema, dm, perms) = (&self.schema, &self.dm, &caller.perms);
-        let parsed = resolve::parse(path)?;
+        let parsed = self.parse_path(path)?;
         let can_read = |p: &str, _d: ObjId, n: &str| perms.read_param(schema, dm, p, n);
         let res = resolve::resolve(schema, dm, &parsed, &can_read)?;
         let absent = || err(7026, format!("{path} does not exist"));

@@ -50,7 +50,9 @@ mod value;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
@@ -65,6 +67,12 @@ use dm::{Dm, Loc};
 use perm::PermCtx;
 use resolve::Target;
 use schema::Schema;
+
+/// Bound on [`ControllerCache`] entries (unknown EIDs are cached too).
+const MAX_CACHED_CONTROLLERS: usize = 1024;
+
+/// Bound on remembered parsed paths.
+const MAX_CACHED_PATHS: usize = 1024;
 
 /// USP protocol versions the simulated agents support.
 pub const SUPPORTED_PROTOCOLS: &str = "1.0,1.1,1.2,1.3,1.4";
@@ -113,7 +121,24 @@ pub(crate) struct Caller {
     pub row: String,
     pub eid: String,
     pub msg_id: String,
-    pub perms: PermCtx,
+    pub perms: Arc<PermCtx>,
+}
+
+/// What the agent knows about a controller for one [`Dm::stamp`]: its row, whether it is
+/// enabled and (once computed) its permissions.
+#[derive(Clone)]
+struct KnownController {
+    row: String,
+    enabled: bool,
+    perms: Option<Arc<PermCtx>>,
+}
+
+/// Controller rows and permissions, valid while the data model keeps the stamp they were
+/// computed for (any change to stored values, rows or objects drops them all).
+#[derive(Default)]
+struct ControllerCache {
+    stamp: u64,
+    by_eid: HashMap<String, Option<KnownController>>,
 }
 
 /// An asynchronous command in progress.
@@ -149,6 +174,10 @@ pub struct Agent {
     challenges: challenge::Challenges,
     /// Controllers provisioned with `add_controller` (restored by FactoryReset()).
     extra_controllers: Vec<(String, String)>,
+    /// Per-controller rows and permissions for the current data model contents.
+    controllers: ControllerCache,
+    /// Requested paths already parsed (controllers tend to ask for the same paths).
+    parsed_paths: RefCell<HashMap<String, Arc<usp_core::path::Path>>>,
 }
 
 impl Agent {
@@ -179,6 +208,8 @@ impl Agent {
             ops: Vec::new(),
             challenges: challenge::Challenges::default(),
             extra_controllers: Vec::new(),
+            controllers: ControllerCache::default(),
+            parsed_paths: RefCell::new(HashMap::new()),
         })
     }
 
@@ -219,14 +250,17 @@ impl Agent {
     /// message must be ignored.
     pub fn handle_msg(&mut self, from: &EndpointId, msg: Msg, now: SystemTime) -> Option<Msg> {
         self.set_now(now);
-        let row = match self.controller_row(from.as_str()) {
-            Some(row) => row,
+        let known = match self.known_controller(from.as_str()) {
+            Some(known) => known,
             None => match self.policy {
                 UnknownControllerPolicy::Ignore => return None,
-                UnknownControllerPolicy::Untrusted => self.add_untrusted(from.as_str())?,
+                UnknownControllerPolicy::Untrusted => {
+                    self.add_untrusted(from.as_str())?;
+                    self.known_controller(from.as_str())?
+                }
             },
         };
-        if self.dm.raw_by_name(&self.schema, &row, "Enable") != Some("true") {
+        if !known.enabled {
             return None;
         }
         let msg_id = msg
@@ -242,9 +276,13 @@ impl Agent {
             // R-MSG.4: a duplicate of a request still being processed.
             return None;
         }
+        let perms = match known.perms {
+            Some(perms) => perms,
+            None => self.controller_perms(from.as_str(), &known.row),
+        };
         let caller = Caller {
-            perms: PermCtx::for_controller(&self.schema, &self.dm, &row),
-            row,
+            perms,
+            row: known.row,
             eid: from.as_str().to_owned(),
             msg_id: msg_id.clone(),
         };
@@ -401,6 +439,57 @@ impl Agent {
 
     pub(crate) fn now(&self) -> SystemTime {
         self.dm.now
+    }
+
+    /// [`resolve::parse`], remembering valid paths (errors are not remembered).
+    pub(crate) fn parse_path(&self, path: &str) -> Result<Arc<usp_core::path::Path>, UspErr> {
+        if let Some(p) = self.parsed_paths.borrow().get(path) {
+            return Ok(Arc::clone(p));
+        }
+        let parsed = Arc::new(resolve::parse(path)?);
+        let mut cache = self.parsed_paths.borrow_mut();
+        if cache.len() >= MAX_CACHED_PATHS {
+            cache.clear();
+        }
+        cache.insert(path.to_owned(), Arc::clone(&parsed));
+        Ok(parsed)
+    }
+
+    /// The cached row / Enable / permissions of a controller (by EndpointID), looked up
+    /// again when the data model changed since.
+    fn known_controller(&mut self, eid: &str) -> Option<KnownController> {
+        let stamp = self.dm.stamp();
+        if self.controllers.stamp != stamp {
+            self.controllers.by_eid.clear();
+            self.controllers.stamp = stamp;
+        }
+        if let Some(known) = self.controllers.by_eid.get(eid) {
+            return known.clone();
+        }
+        let known = self.controller_row(eid).map(|row| KnownController {
+            enabled: self.dm.raw_by_name(&self.schema, &row, "Enable") == Some("true"),
+            row,
+            perms: None,
+        });
+        if self.controllers.by_eid.len() >= MAX_CACHED_CONTROLLERS {
+            self.controllers.by_eid.clear();
+        }
+        self.controllers.by_eid.insert(eid.to_owned(), known.clone());
+        known
+    }
+
+    /// The permissions of the controller at `row`, cached with its row when they depend
+    /// on stored data only (targets with search expressions may read computed values).
+    fn controller_perms(&mut self, eid: &str, row: &str) -> Arc<PermCtx> {
+        let perms = Arc::new(PermCtx::for_controller(&self.schema, &self.dm, row));
+        if perms.cacheable() && self.controllers.stamp == self.dm.stamp() {
+            if let Some(Some(known)) = self.controllers.by_eid.get_mut(eid) {
+                if known.row == row {
+                    known.perms = Some(Arc::clone(&perms));
+                }
+            }
+        }
+        perms
     }
 
     /// The Controller row (`…Controller.N.`) with this EndpointID.

@@ -3,13 +3,15 @@
 //! A controller's roles are its `AssignedRole` ∪ `InheritedRole`. For each role the
 //! enabled Permission with the highest `Order` among those whose `Targets` cover the item
 //! wins; the winners of all roles are OR-ed (spec-notes §8.2). Roles and permissions are
-//! read from the data model on every request, so changing them takes effect at once.
+//! read from the data model; the agent keeps a controller's [`PermCtx`] only while the
+//! data model's stamp is unchanged (any stored change drops it), so changing them takes
+//! effect at once.
 //!
 //! One rule is not expressible with Targets: Subscription and Request rows belong to a
 //! controller (`Recipient` / `Originator`); controllers that cannot list the Controller
 //! table (everyone but administrators) only see their own rows.
 
-use usp_core::path::Path;
+use usp_core::path::{Path, Segment};
 
 use super::dm::{Dm, Loc};
 use super::resolve::{covers, Item, Leaf};
@@ -152,6 +154,17 @@ impl PermCtx {
             )
             .r;
         ctx
+    }
+
+    /// True when these permissions depend on stored data only, so they stay valid while
+    /// the data model keeps its [`Dm::stamp`]: no target has a search expression (those
+    /// may compare computed values such as `UpTime`, which change with time).
+    pub fn cacheable(&self) -> bool {
+        self.roles.iter().flatten().all(|p| {
+            p.targets
+                .iter()
+                .all(|t| !t.segments().iter().any(|s| matches!(s, Segment::Search(_))))
+        })
     }
 
     /// Effective bits for an item and class.

@@ -130,7 +130,7 @@ pub fn resolve(
                     let Some(child) = schema.child(loc.def, name) else {
                         continue;
                     };
-                    let child_path = format!("{}{name}.", loc.path);
+                    let child_path = child_path(&loc.path, name);
                     if schema.obj(child).multi {
                         next.push(Cursor::Table(Loc::new(child_path, child)));
                     } else if dm.exists(&child_path) {
@@ -233,6 +233,15 @@ pub fn resolve(
         targets: out,
         search,
     })
+}
+
+/// `{parent}{name}.` without going through `format!`.
+fn child_path(parent: &str, name: &str) -> String {
+    let mut p = String::with_capacity(parent.len() + name.len() + 1);
+    p.push_str(parent);
+    p.push_str(name);
+    p.push('.');
+    p
 }
 
 fn too_many() -> UspErr {
@@ -520,7 +529,8 @@ pub enum Leaf<'a> {
 /// expressions (evaluated against the data), `{i}`. Reference following in patterns
 /// is not supported (never matches).
 pub fn covers(schema: &Schema, dm: &Dm, pattern: &Path, item: Item<'_>) -> bool {
-    let tokens: Vec<&str> = item.obj.trim_end_matches('.').split('.').collect();
+    let trimmed = item.obj.trim_end_matches('.');
+    let token_count = trimmed.split('.').count();
     let segs = pattern.segments();
     let (obj_segs, leaf) = match pattern.kind() {
         PathKind::Object => (segs, None),
@@ -538,21 +548,24 @@ pub fn covers(schema: &Schema, dm: &Dm, pattern: &Path, item: Item<'_>) -> bool 
             (PathKind::Event, Leaf::Event(e)) => e == name,
             _ => false,
         };
-        if !same_leaf || obj_segs.len() != tokens.len() {
+        if !same_leaf || obj_segs.len() != token_count {
             return false;
         }
-    } else if obj_segs.len() > tokens.len() {
+    } else if obj_segs.len() > token_count {
         return false;
     }
-    let mut prefix = String::new();
-    for (seg, tok) in obj_segs.iter().zip(&tokens) {
+    // Byte offset of the current token in `trimmed`: `trimmed[..start]` is the object
+    // path up to (and with the dot after) the previous token.
+    let mut start = 0;
+    for (seg, tok) in obj_segs.iter().zip(trimmed.split('.')) {
+        let tok = &tok;
         let ok = match seg {
             Segment::Name(n) => n == tok,
             Segment::Instance(n) => tok.parse::<u32>().ok() == Some(*n),
             Segment::Wildcard => *tok == "{i}" || tok.parse::<u32>().is_ok(),
             Segment::Placeholder => *tok == "{i}" || tok.parse::<u32>().is_ok(),
             Segment::Search(cmps) => {
-                let row = format!("{prefix}{tok}.");
+                let row = format!("{}{tok}.", &trimmed[..start]);
                 match dm.obj(&row) {
                     Some(o) => matches_all(
                         schema,
@@ -569,8 +582,7 @@ pub fn covers(schema: &Schema, dm: &Dm, pattern: &Path, item: Item<'_>) -> bool 
         if !ok {
             return false;
         }
-        prefix.push_str(tok);
-        prefix.push('.');
+        start += tok.len() + 1;
     }
     true
 }

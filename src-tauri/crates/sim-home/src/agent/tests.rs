@@ -3367,3 +3367,33 @@ fn random_requests_never_panic() {
         "Example Networks"
     );
 }
+
+#[test]
+fn cached_controller_state_follows_data_model_changes() {
+    let mut a = gateway();
+    // A first Get caches the controller's row, Enable and permissions.
+    assert_eq!(
+        value(&mut a, USER, "Device.Hosts.Host.1.HostName"),
+        "Annas-Phone"
+    );
+    let row = a.controller_row(USER).unwrap();
+    a.set_internal(&format!("{row}Enable"), "false", t(0)).unwrap();
+    assert!(send_at(
+        &mut a,
+        USER,
+        ReqType::Get(usp::Get {
+            param_paths: vec!["Device.Hosts.Host.1.HostName".into()],
+            max_depth: 0,
+        }),
+        t(0)
+    )
+    .is_none());
+    a.set_internal(&format!("{row}Enable"), "true", t(0)).unwrap();
+    a.set_internal(
+        &format!("{row}AssignedRole"),
+        "Device.LocalAgent.ControllerTrust.Role.2",
+        t(0),
+    )
+    .unwrap();
+    assert_eq!(get_err(&mut a, USER, "Device.Hosts.Host.1.HostName"), 7026);
+}
