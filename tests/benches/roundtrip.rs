@@ -5,7 +5,9 @@
 //! - the same for a bare tokio-tungstenite echo of a Record-sized binary message over
 //!   the same loopback (server and client set up the same way): the floor;
 //! - their ratio (target ≤ 1.2);
-//! - pipelined Gets per second on one connection (target ≥ 50,000).
+//! - pipelined Gets per second on one connection (target ≥ 50,000);
+//! - as a diagnostic, usp-client against a server that answers with a ready-made
+//!   GetResp (no agent behind it), which separates client cost from agent cost.
 //!
 //! Server and client each run on their own single-threaded runtime and OS thread, for
 //! both the agent and the echo, so the comparison is like for like.
@@ -95,52 +97,117 @@ fn start_echo() -> String {
     rx.recv().expect("echo url")
 }
 
-fn sequential_usp(url: &str, me: &EndpointId) -> Vec<Duration> {
-    runtime().block_on(async {
-        let client = Client::connect(ClientConfig::new(url, me.clone())).await.expect("connect");
-        let req = request::get([PATH]).build().expect("get");
-        for _ in 0..WARMUP {
-            client.request(req.clone()).await.expect("get");
-        }
-        let mut lat = Vec::with_capacity(SEQUENTIAL);
-        for _ in 0..SEQUENTIAL {
-            let t = Instant::now();
-            let r = client.request(req.clone()).await.expect("get");
-            lat.push(t.elapsed());
-            std::hint::black_box(r);
-        }
-        client.close().await;
-        lat
-    })
+/// A diagnostic peer: answers every Get with a ready-made one-parameter GetResp (same
+/// msg_id), with no data model, permissions or actor behind it. usp-client against it
+/// shows what the client side costs on top of the echo floor.
+fn start_canned(me: &EndpointId) -> String {
+    use usp_core::msg::{self, Body, Msg, Response};
+    use usp_core::record::{Record, RecordType};
+    use usp_core::wire::{self, Limits};
+    let (tx, rx) = std::sync::mpsc::channel();
+    let me = me.clone();
+    std::thread::spawn(move || {
+        runtime().block_on(async move {
+            let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            tx.send(format!("ws://{}/usp", l.local_addr().expect("addr"))).expect("send url");
+            const AGENT: &str = "proto::canned-agent";
+            while let Ok((tcp, _)) = l.accept().await {
+                let _ = tcp.set_nodelay(true);
+                let me = me.clone();
+                tokio::spawn(async move {
+                    let cb = |_r: &HsRequest, mut resp: HsResponse| {
+                        resp.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static("v1.usp"));
+                        Ok(resp)
+                    };
+                    let Ok(mut ws) = tokio_tungstenite::accept_hdr_async_with_config(tcp, cb, Some(ws_config())).await else { return };
+                    let record = |rt: RecordType| {
+                        let mut out = Vec::new();
+                        wire::encode_record(&Record::new("1.3", me.as_str(), AGENT, rt), &mut out);
+                        bytes::Bytes::from(out)
+                    };
+                    if ws.send(Message::Binary(record(RecordType::WebSocketConnect))).await.is_err() {
+                        return;
+                    }
+                    let limits = Limits::default();
+                    while let Some(Ok(m)) = ws.next().await {
+                        let Message::Binary(b) = m else { continue };
+                        let Ok(rec) = wire::decode_record(b, &limits) else { continue };
+                        let RecordType::NoSessionContext { payload } = rec.record_type else { continue };
+                        let Ok(req) = wire::decode_msg(payload, &limits) else { continue };
+                        let resp = msg::GetResp {
+                            req_path_results: vec![msg::GetRequestedPathResult {
+                                requested_path: PATH.into(),
+                                err_code: 0,
+                                err_msg: "".into(),
+                                resolved_path_results: vec![msg::ResolvedPathResult {
+                                    resolved_path: "Device.DeviceInfo.".into(),
+                                    result_params: [("SoftwareVersion", "6.2.1")].into_iter().collect(),
+                                }],
+                            }],
+                        };
+                        let mut p = Vec::new();
+                        wire::encode_msg(&Msg::new(req.msg_id, Body::Response(Response::GetResp(resp))), &mut p);
+                        if ws.send(Message::Binary(record(RecordType::NoSessionContext { payload: bytes::Bytes::from(p) }))).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+    });
+    rx.recv().expect("canned url")
 }
 
-fn sequential_echo(url: &str, size: usize) -> Vec<Duration> {
+/// Sequential round trips over three connections, measured in interleaved rounds so
+/// that all three see the same machine load: usp-client to the agent, the bare echo,
+/// and usp-client to the canned-reply server. Returns the three latency lists.
+fn sequential_interleaved(agent: &str, echo: &str, canned: &str, me: &EndpointId, size: usize) -> [Vec<Duration>; 3] {
+    const ROUNDS: usize = 20;
     runtime().block_on(async {
-        let tcp = tokio::net::TcpStream::connect(url.trim_start_matches("ws://").trim_end_matches("/usp")).await.expect("tcp");
+        let usp = Client::connect(ClientConfig::new(agent, me.clone())).await.expect("connect agent");
+        let diag = Client::connect(ClientConfig::new(canned, me.clone())).await.expect("connect canned");
+        let tcp = tokio::net::TcpStream::connect(echo.trim_start_matches("ws://").trim_end_matches("/usp")).await.expect("tcp");
         tcp.set_nodelay(true).expect("nodelay");
-        let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url).expect("req");
+        let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(echo).expect("req");
         request.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static("v1.usp"));
         let (mut ws, _) = tokio_tungstenite::client_async_with_config(request, tcp, Some(ws_config())).await.expect("handshake");
         let payload = bytes::Bytes::from(vec![0x5au8; size]);
-        let once = async |ws: &mut tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>| {
-            ws.send(Message::Binary(payload.clone())).await.expect("send");
-            loop {
-                if let Some(Ok(Message::Binary(b))) = ws.next().await {
-                    return b;
+        let req = request::get([PATH]).build().expect("get");
+        let mut out: [Vec<Duration>; 3] = Default::default();
+        for round in 0..=ROUNDS {
+            // Round 0 is the warm-up and is not kept.
+            let n = if round == 0 { WARMUP } else { SEQUENTIAL / ROUNDS };
+            for _ in 0..n {
+                let t = Instant::now();
+                std::hint::black_box(usp.request(req.clone()).await.expect("get"));
+                if round > 0 {
+                    out[0].push(t.elapsed());
                 }
             }
-        };
-        for _ in 0..WARMUP {
-            once(&mut ws).await;
+            for _ in 0..n {
+                let t = Instant::now();
+                ws.send(Message::Binary(payload.clone())).await.expect("send");
+                loop {
+                    if let Some(Ok(Message::Binary(b))) = ws.next().await {
+                        std::hint::black_box(b);
+                        break;
+                    }
+                }
+                if round > 0 {
+                    out[1].push(t.elapsed());
+                }
+            }
+            for _ in 0..n {
+                let t = Instant::now();
+                std::hint::black_box(diag.request(req.clone()).await.expect("get"));
+                if round > 0 {
+                    out[2].push(t.elapsed());
+                }
+            }
         }
-        let mut lat = Vec::with_capacity(SEQUENTIAL);
-        for _ in 0..SEQUENTIAL {
-            let t = Instant::now();
-            let b = once(&mut ws).await;
-            lat.push(t.elapsed());
-            std::hint::black_box(b);
-        }
-        lat
+        usp.close().await;
+        diag.close().await;
+        out
     })
 }
 
@@ -189,10 +256,11 @@ fn main() {
         link.poll_transmit().expect("record").len()
     };
 
-    let mut usp = sequential_usp(&agent, &me);
-    let mut floor = sequential_echo(&echo, size);
+    let canned = start_canned(&me);
+    let [mut usp, mut floor, mut client_only] = sequential_interleaved(&agent, &echo, &canned, &me, size);
     usp.sort();
     floor.sort();
+    client_only.sort();
     let (u50, u99) = (percentile(&usp, 0.50), percentile(&usp, 0.99));
     let (f50, f99) = (percentile(&floor, 0.50), percentile(&floor, 0.99));
     println!("sequential Get (usp-client -> usp-sim-home, {SEQUENTIAL} requests): p50 {:.1} us, p99 {:.1} us", micros(u50), micros(u99));
@@ -201,6 +269,11 @@ fn main() {
         "ratio usp/floor: p50 {:.2}, p99 {:.2} (target <= 1.2)",
         micros(u50) / micros(f50),
         micros(u99) / micros(f99)
+    );
+    println!(
+        "diagnostic: usp-client against a canned-reply server (no agent logic): p50 {:.1} us, p99 {:.1} us",
+        micros(percentile(&client_only, 0.50)),
+        micros(percentile(&client_only, 0.99))
     );
     let rate = pipelined_usp(&agent, &me);
     println!("pipelined Gets on one connection ({PIPELINED} requests, window {WINDOW}): {rate:.0} per second (target >= 50000)");

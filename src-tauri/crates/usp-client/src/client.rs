@@ -638,6 +638,12 @@ impl Driver {
         let ping_every = self.config.ping_interval;
         let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
         let mut ping_counter: u8 = 0;
+        // One timer for the link's deadlines, reset only when the deadline moves:
+        // registering a fresh timer on every loop iteration costs on the hot path.
+        let idle = tokio::time::Instant::now() + Duration::from_secs(86_400);
+        let timer = tokio::time::sleep_until(idle);
+        tokio::pin!(timer);
+        let mut armed = idle;
         if let Some(agent) = self.link.agent_id().cloned() {
             connected = true;
             self.on_connected(agent);
@@ -656,9 +662,13 @@ impl Driver {
             let link_deadline = self.link.poll_timeout().map(tokio::time::Instant::from_std);
             let silent_deadline = (!connected).then(|| tokio::time::Instant::from_std(started + self.config.connect_timeout));
             let wake = match (link_deadline, silent_deadline) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
+                (Some(a), Some(b)) => a.min(b),
+                (a, b) => a.or(b).unwrap_or(idle),
             };
+            if wake != armed {
+                timer.as_mut().reset(wake);
+                armed = wake;
+            }
             tokio::select! {
                 biased;
                 cmd = commands.recv() => {
@@ -710,7 +720,9 @@ impl Driver {
                         return SessionEnd::Lost(describe_ws_error(&e));
                     }
                 }
-                _ = sleep_until(wake) => {
+                _ = &mut timer => {
+                    armed = idle;
+                    timer.as_mut().reset(idle);
                     if !connected && Instant::now() >= started + self.config.connect_timeout {
                         let _ = socket.close(None).await;
                         return SessionEnd::Lost(ConnectError::AgentSilent(self.config.connect_timeout).to_string());
@@ -815,13 +827,6 @@ impl Driver {
         let frame = CloseFrame { code: CloseCode::Normal, reason: "controller closing".into() };
         let _ = tokio::time::timeout(Duration::from_secs(2), socket.close(Some(frame))).await;
         SessionEnd::Closed
-    }
-}
-
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
     }
 }
 
