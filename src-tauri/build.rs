@@ -9,8 +9,7 @@
 const COMMANDS: &[&str] = &["app_info"];
 
 fn main() {
-    let attributes = tauri_build::Attributes::new()
-        .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
+    let attributes = tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
     if let Err(err) = tauri_build::try_build(attributes) {
         // A build script reports failure by panicking; show the cause plainly.
         panic!("tauri-build failed: {err:#}");

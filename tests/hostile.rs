@@ -97,7 +97,8 @@ fn client(url: &str) -> Client {
     let mut config = ClientConfig::new(url, ME.parse::<EndpointId>().expect("eid"));
     config.request_timeout = Duration::from_secs(5);
     config.connect_timeout = Duration::from_secs(5);
-    config.backoff = Backoff { initial: Duration::from_millis(20), max: Duration::from_millis(200), multiplier: 2.0, jitter: 0.1 };
+    config.backoff =
+        Backoff { initial: Duration::from_millis(20), max: Duration::from_millis(200), multiplier: 2.0, jitter: 0.1 };
     Client::start(config)
 }
 
@@ -129,7 +130,9 @@ async fn garbage_strangers_and_made_up_ids_are_ignored_and_requests_still_comple
     ws.send(Message::Binary(good.slice(..good.len() / 2))).await.expect("send");
     ws.send(Message::Binary(msg_record(&get_resp(&id, "not for you"), "self::someone-else"))).await.expect("send");
     ws.send(Message::Binary(msg_record(&get_resp("made-up-id", "bogus"), ME))).await.expect("send");
-    ws.send(Message::Binary(record(RecordType::NoSessionContext { payload: Bytes::from_static(b"\x0a\x05") }, ME))).await.expect("send");
+    ws.send(Message::Binary(record(RecordType::NoSessionContext { payload: Bytes::from_static(b"\x0a\x05") }, ME)))
+        .await
+        .expect("send");
     // Then the real answer.
     ws.send(Message::Binary(good)).await.expect("send");
     let value = bounded(pending).await.expect("task").expect("request completed");
@@ -221,7 +224,9 @@ async fn a_flood_of_notifies_does_not_starve_requests() {
                 param_value: i.to_string().into(),
             }),
         };
-        ws.feed(Message::Binary(msg_record(&Msg::new(format!("n-{i}"), Body::Request(Request::Notify(n))), ME))).await.expect("feed");
+        ws.feed(Message::Binary(msg_record(&Msg::new(format!("n-{i}"), Body::Request(Request::Notify(n))), ME)))
+            .await
+            .expect("feed");
     }
     ws.send(Message::Binary(msg_record(&get_resp(&req.msg_id, "after the flood"), ME))).await.expect("send");
     assert_eq!(bounded(pending).await.expect("task").expect("ok"), "after the flood");
@@ -311,7 +316,10 @@ async fn the_agent_eid_is_learnt_from_the_unsolicited_extensions_header() {
         let (tcp, _) = l.accept().await.expect("accept");
         let cb = |_req: &HsRequest, mut resp: HsResponse| {
             resp.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static("v1.usp"));
-            resp.headers_mut().insert("Sec-WebSocket-Extensions", HeaderValue::from_static("bbf-usp-protocol; eid=\"proto::hostile-agent\""));
+            resp.headers_mut().insert(
+                "Sec-WebSocket-Extensions",
+                HeaderValue::from_static("bbf-usp-protocol; eid=\"proto::hostile-agent\""),
+            );
             Ok(resp)
         };
         let mut ws = tokio_tungstenite::accept_hdr_async(tcp, cb).await.expect("handshake");

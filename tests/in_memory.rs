@@ -22,7 +22,11 @@ struct Clock {
 
 impl Clock {
     fn new() -> Self {
-        Self { mono: Instant::now(), wall: SystemTime::UNIX_EPOCH + Duration::from_secs(1_790_000_000), offset: Duration::ZERO }
+        Self {
+            mono: Instant::now(),
+            wall: SystemTime::UNIX_EPOCH + Duration::from_secs(1_790_000_000),
+            offset: Duration::ZERO,
+        }
     }
     fn now(&self) -> Instant {
         self.mono + self.offset
@@ -98,7 +102,12 @@ impl Pair {
         let ours = Msg::try_from(m).expect("agent msg converts");
         let mut payload = Vec::new();
         wire::encode_msg(&ours, &mut payload);
-        let rec = Record::new("1.3", self.me.as_str(), self.agent.endpoint_id().as_str(), RecordType::NoSessionContext { payload: Bytes::from(payload) });
+        let rec = Record::new(
+            "1.3",
+            self.me.as_str(),
+            self.agent.endpoint_id().as_str(),
+            RecordType::NoSessionContext { payload: Bytes::from(payload) },
+        );
         self.link.handle_record(encode_record(&rec), self.clock.now());
     }
 
@@ -108,7 +117,8 @@ impl Pair {
         loop {
             let agent_next = self.agent.next_deadline().and_then(|t| t.duration_since(self.clock.wall).ok());
             let link_next = self.link.poll_timeout().map(|t| t.duration_since(self.clock.mono));
-            let next = [agent_next, link_next].into_iter().flatten().filter(|t| *t > self.clock.offset && *t <= end).min();
+            let next =
+                [agent_next, link_next].into_iter().flatten().filter(|t| *t > self.clock.offset && *t <= end).min();
             match next {
                 Some(t) => {
                     self.clock.offset = t;
@@ -147,7 +157,12 @@ fn encode_record(rec: &Record) -> Bytes {
 #[test]
 fn pipelined_requests_are_correlated_with_a_real_agent() {
     let mut p = Pair::new(UnknownControllerPolicy::Ignore, Some("Full Access"));
-    let paths = ["Device.DeviceInfo.FriendlyName", "Device.WiFi.SSID.1.SSID", "Device.WiFi.SSID.3.SSID", "Device.DeviceInfo.ModelName"];
+    let paths = [
+        "Device.DeviceInfo.FriendlyName",
+        "Device.WiFi.SSID.1.SSID",
+        "Device.WiFi.SSID.3.SSID",
+        "Device.DeviceInfo.ModelName",
+    ];
     let ids: Vec<RequestId> = paths
         .iter()
         .map(|path| p.link.send(request::get([*path]).build().expect("get"), p.clock.now()).expect("send"))
@@ -166,7 +181,11 @@ fn an_ignoring_agent_produces_timeouts_on_the_virtual_clock() {
     let mut p = Pair::new(UnknownControllerPolicy::Ignore, None);
     let id = p
         .link
-        .send_with_timeout(request::get(["Device.DeviceInfo."]).build().expect("get"), Duration::from_secs(3), p.clock.now())
+        .send_with_timeout(
+            request::get(["Device.DeviceInfo."]).build().expect("get"),
+            Duration::from_secs(3),
+            p.clock.now(),
+        )
         .expect("send");
     p.pump();
     assert!(p.events.is_empty(), "the agent ignored us: {:?}", p.events);
@@ -182,14 +201,23 @@ fn async_operation_completes_after_virtual_time_passes() {
     let sub = request::add()
         .object(
             "Device.LocalAgent.Subscription.",
-            [("Enable", "true", true), ("ID", "mem-oc", true), ("NotifType", "OperationComplete", true), ("ReferenceList", "Device.IP.Diagnostics.IPPing()", true)],
+            [
+                ("Enable", "true", true),
+                ("ID", "mem-oc", true),
+                ("NotifType", "OperationComplete", true),
+                ("ReferenceList", "Device.IP.Diagnostics.IPPing()", true),
+            ],
         )
         .build()
         .expect("add");
     let sid = p.link.send(sub, p.clock.now()).expect("send");
     p.pump();
     p.completed(&sid).expect("subscribed");
-    let op = request::operate("Device.IP.Diagnostics.IPPing()").arg("Host", "192.0.2.9").command_key("mem").build().expect("op");
+    let op = request::operate("Device.IP.Diagnostics.IPPing()")
+        .arg("Host", "192.0.2.9")
+        .command_key("mem")
+        .build()
+        .expect("op");
     let oid = p.link.send(op, p.clock.now()).expect("send");
     p.pump();
     let resp: msg::OperateResp = p.completed(&oid).expect("ok").try_into().expect("OperateResp");
@@ -213,7 +241,13 @@ fn value_change_notifications_flow_through_the_engine() {
     let sub = request::add()
         .object(
             "Device.LocalAgent.Subscription.",
-            [("Enable", "true", true), ("ID", "mem-vc", true), ("NotifType", "ValueChange", true), ("ReferenceList", "Device.WiFi.SSID.*.SSID", true), ("NotifRetry", "true", false)],
+            [
+                ("Enable", "true", true),
+                ("ID", "mem-vc", true),
+                ("NotifType", "ValueChange", true),
+                ("ReferenceList", "Device.WiFi.SSID.*.SSID", true),
+                ("NotifRetry", "true", false),
+            ],
         )
         .build()
         .expect("add");
@@ -236,7 +270,10 @@ fn value_change_notifications_flow_through_the_engine() {
     assert!(n.send_resp, "NotifRetry=true asks for a NotifyResp");
     assert_eq!(
         n.notification,
-        Notification::ValueChange(msg::ValueChangeNotif { param_path: "Device.WiFi.SSID.2.SSID".into(), param_value: "Upstairs".into() })
+        Notification::ValueChange(msg::ValueChangeNotif {
+            param_path: "Device.WiFi.SSID.2.SSID".into(),
+            param_value: "Upstairs".into()
+        })
     );
     // The engine answered with a NotifyResp, which the agent accepted silently.
     assert!(p.link.poll_transmit().is_none(), "already delivered by pump");

@@ -63,22 +63,31 @@ async fn get_set_add_delete_on_the_gateway() {
     assert_eq!(gw.get("Device.DeviceInfo.FriendlyName").await.as_deref(), Some("Study gateway"));
 
     // Add an access-control rule; the unique key comes back; a duplicate key is refused.
-    let added = bounded(c.add("Device.Hosts.AccessControl.", &[("PhysAddress", "02:00:00:00:00:99"), ("AccessPolicy", "Deny"), ("Enable", "true")]))
-        .await
-        .expect("add");
+    let added = bounded(c.add(
+        "Device.Hosts.AccessControl.",
+        &[("PhysAddress", "02:00:00:00:00:99"), ("AccessPolicy", "Deny"), ("Enable", "true")],
+    ))
+    .await
+    .expect("add");
     let (_, ok) = added.per_object().into_iter().next().expect("one result");
     let ok = ok.expect("created");
     assert!(ok.instantiated_path.starts_with("Device.Hosts.AccessControl."));
     assert!(ok.unique_keys.get("PhysAddress").is_some_and(|m| m.eq_ignore_ascii_case("02:00:00:00:00:99")));
-    let dup = bounded(c.add("Device.Hosts.AccessControl.", &[("PhysAddress", "02:00:00:00:00:99")])).await.expect_err("duplicate");
+    let dup = bounded(c.add("Device.Hosts.AccessControl.", &[("PhysAddress", "02:00:00:00:00:99")]))
+        .await
+        .expect_err("duplicate");
     assert!(matches!(&dup, ClientError::Usp(e) if e.code == 7025 || e.param_errs.iter().any(|p| p.1 == 7025)), "{dup}");
     let policy = format!("{}AccessPolicy", ok.instantiated_path);
     assert_eq!(gw.get(&policy).await.as_deref(), Some("Deny"));
 
     // Delete it (by unique-key addressing); it is gone.
-    let del = bounded(c.delete(&["Device.Hosts.AccessControl.[PhysAddress==\"02:00:00:00:00:99\"]."])).await.expect("delete");
+    let del =
+        bounded(c.delete(&["Device.Hosts.AccessControl.[PhysAddress==\"02:00:00:00:00:99\"]."])).await.expect("delete");
     let (_, d) = del.per_object().into_iter().next().expect("one result");
-    assert_eq!(d.expect("deleted").affected_paths.iter().map(|p| p.to_string()).collect::<Vec<_>>(), vec![ok.instantiated_path.to_string()]);
+    assert_eq!(
+        d.expect("deleted").affected_paths.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+        vec![ok.instantiated_path.to_string()]
+    );
     assert_eq!(gw.get(&policy).await, None);
     c.close().await;
 }
@@ -91,8 +100,13 @@ async fn operate_get_supported_dm_get_instances_and_protocol() {
     let c = connect(&gw.url, &me).await;
 
     // GetSupportedProtocol.
-    let proto: msg::GetSupportedProtocolResp = bounded(c.request(request::get_supported_protocol())).await.expect("proto").try_into().expect("resp");
-    assert!(proto.agent_supported_protocol_versions.split(',').any(|v| v == "1.4"), "{:?}", proto.agent_supported_protocol_versions);
+    let proto: msg::GetSupportedProtocolResp =
+        bounded(c.request(request::get_supported_protocol())).await.expect("proto").try_into().expect("resp");
+    assert!(
+        proto.agent_supported_protocol_versions.split(',').any(|v| v == "1.4"),
+        "{:?}",
+        proto.agent_supported_protocol_versions
+    );
 
     // GetSupportedDM with everything.
     let req = request::get_supported_dm(["Device.WiFi."], SupportedDmOptions::default()).expect("req");
@@ -106,7 +120,11 @@ async fn operate_get_supported_dm_get_instances_and_protocol() {
     assert_eq!(ValueType::from_number(enable.value_type), Some(ValueType::Boolean));
     assert!(!ssid.unique_key_sets.is_empty(), "unique keys are reported");
     // first_level_only: the object and its direct children only.
-    let req = request::get_supported_dm(["Device.WiFi."], SupportedDmOptions { first_level_only: true, ..Default::default() }).expect("req");
+    let req = request::get_supported_dm(
+        ["Device.WiFi."],
+        SupportedDmOptions { first_level_only: true, ..Default::default() },
+    )
+    .expect("req");
     let shallow: msg::GetSupportedDmResp = bounded(c.request(req)).await.expect("gsdm").try_into().expect("resp");
     let n_shallow = shallow.per_path()[0].1.as_ref().expect("ok").len();
     assert!(n_shallow < objs.len(), "{n_shallow} < {}", objs.len());
@@ -119,7 +137,13 @@ async fn operate_get_supported_dm_get_instances_and_protocol() {
     assert!(hosts.iter().all(|h| h.unique_keys.get("PhysAddress").is_some()), "{hosts:?}");
 
     // A synchronous command with output args, and a missing mandatory argument.
-    let op = bounded(c.operate("Device.IP.Diagnostics.IPPing()", &[("Host", "192.0.2.1"), ("NumberOfRepetitions", "3")], "k1")).await.expect("operate");
+    let op = bounded(c.operate(
+        "Device.IP.Diagnostics.IPPing()",
+        &[("Host", "192.0.2.1"), ("NumberOfRepetitions", "3")],
+        "k1",
+    ))
+    .await
+    .expect("operate");
     let (_, outcome) = op.outcomes().into_iter().next().expect("one");
     let CommandOutcome::Started(req_path) = outcome else { panic!("IPPing() is asynchronous: {outcome:?}") };
     assert!(req_path.starts_with("Device.LocalAgent.Request."), "{req_path}");
@@ -150,23 +174,40 @@ async fn every_notification_kind_arrives() {
     let n = next_notification(&mut rx, &vc.id).await;
     assert_eq!(
         n.notify.notification,
-        Notification::ValueChange(msg::ValueChangeNotif { param_path: "Device.WiFi.SSID.3.Enable".into(), param_value: "false".into() })
+        Notification::ValueChange(msg::ValueChangeNotif {
+            param_path: "Device.WiFi.SSID.3.Enable".into(),
+            param_value: "false".into()
+        })
     );
 
     // ObjectCreation and ObjectDeletion.
     let oc = bounded(c.subscribe(NotifKind::ObjectCreation, &["Device.Hosts.Host."])).await.expect("subscribe");
     let od = bounded(c.subscribe(NotifKind::ObjectDeletion, &["Device.Hosts.Host."])).await.expect("subscribe");
-    let new_host = gw.add("Device.Hosts.Host.", &[("PhysAddress", "02:aa:bb:cc:dd:ee"), ("HostName", "new-phone"), ("Active", "true")]).await.expect("add");
+    let new_host = gw
+        .add(
+            "Device.Hosts.Host.",
+            &[("PhysAddress", "02:aa:bb:cc:dd:ee"), ("HostName", "new-phone"), ("Active", "true")],
+        )
+        .await
+        .expect("add");
     let n = next_notification(&mut rx, &oc.id).await;
     let Notification::ObjCreation(created) = n.notify.notification else { panic!("{n:?}") };
     assert_eq!(&*created.obj_path, new_host.as_str());
-    assert!(created.unique_keys.get("PhysAddress").is_some_and(|m| m.eq_ignore_ascii_case("02:aa:bb:cc:dd:ee")), "{created:?}");
+    assert!(
+        created.unique_keys.get("PhysAddress").is_some_and(|m| m.eq_ignore_ascii_case("02:aa:bb:cc:dd:ee")),
+        "{created:?}"
+    );
     gw.delete(&new_host).await.expect("delete");
     let n = next_notification(&mut rx, &od.id).await;
-    assert_eq!(n.notify.notification, Notification::ObjDeletion(msg::ObjectDeletion { obj_path: new_host.as_str().into() }));
+    assert_eq!(
+        n.notify.notification,
+        Notification::ObjDeletion(msg::ObjectDeletion { obj_path: new_host.as_str().into() })
+    );
 
     // OperationComplete of an asynchronous command.
-    let ocmp = bounded(c.subscribe(NotifKind::OperationComplete, &["Device.IP.Diagnostics.IPPing()"])).await.expect("subscribe");
+    let ocmp = bounded(c.subscribe(NotifKind::OperationComplete, &["Device.IP.Diagnostics.IPPing()"]))
+        .await
+        .expect("subscribe");
     bounded(c.operate("Device.IP.Diagnostics.IPPing()", &[("Host", "192.0.2.7")], "ping-1")).await.expect("operate");
     let n = next_notification(&mut rx, &ocmp.id).await;
     let Notification::OperComplete(done) = n.notify.notification else { panic!("{n:?}") };
@@ -178,7 +219,13 @@ async fn every_notification_kind_arrives() {
     // this one is persistent.
     bounded(c.add(
         "Device.LocalAgent.Subscription.",
-        &[("Enable", "true"), ("ID", "boot-watch"), ("NotifType", "Event"), ("ReferenceList", "Device.Boot!"), ("Persistent", "true")],
+        &[
+            ("Enable", "true"),
+            ("ID", "boot-watch"),
+            ("NotifType", "Event"),
+            ("ReferenceList", "Device.Boot!"),
+            ("Persistent", "true"),
+        ],
     ))
     .await
     .expect("subscribe to Boot!");
@@ -189,7 +236,8 @@ async fn every_notification_kind_arrives() {
 
     // OnBoardRequest: send_resp is true, and the client answers with NotifyResp
     // (the agent would otherwise retry).
-    let mine = bounded(c.get(&[format!("Device.LocalAgent.Controller.[EndpointID==\"{me}\"].Alias")], 0)).await.expect("get");
+    let mine =
+        bounded(c.get(&[format!("Device.LocalAgent.Controller.[EndpointID==\"{me}\"].Alias")], 0)).await.expect("get");
     let row = mine.params().first().map(|p| p.path.trim_end_matches("Alias").to_owned()).expect("our controller row");
     bounded(c.operate(&format!("{row}SendOnBoardRequest()"), &[], "ob")).await.expect("operate");
     let ob = bounded(async {

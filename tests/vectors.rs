@@ -124,8 +124,8 @@ fn every_agent_vector_decodes_to_what_its_txt_says() {
         };
         assert_eq!(payloads.len(), v.msgs.len(), "{}: number of messages", v.name);
         for (payload, expected) in payloads.into_iter().zip(&v.msgs) {
-            let msg: Msg = wire::decode_msg(payload, &limits)
-                .unwrap_or_else(|e| panic!("{}: msg does not decode: {e}", v.name));
+            let msg: Msg =
+                wire::decode_msg(payload, &limits).unwrap_or_else(|e| panic!("{}: msg does not decode: {e}", v.name));
             assert_eq!(&usp::Msg::from(&msg), expected, "{}: msg differs from its .txt", v.name);
         }
     }
@@ -184,7 +184,9 @@ fn reference_agent_quirks_are_read_correctly() {
     // Wire order of map entries is kept (the agent's data-model order).
     assert_eq!(resp.params()[0].path, "Device.DeviceInfo.SoftwareVersion");
     // An empty `req_output_args {}` is a success, not a missing oneof.
-    let RecordType::NoSessionContext { payload } = read("20-operate-resp-challenge-ok.bin").record_type else { panic!() };
+    let RecordType::NoSessionContext { payload } = read("20-operate-resp-challenge-ok.bin").record_type else {
+        panic!()
+    };
     let msg = wire::decode_msg(payload, &limits).expect("msg");
     let usp_core::msg::Body::Response(usp_core::msg::Response::OperateResp(op)) = msg.body else { panic!() };
     assert!(matches!(op.outcomes()[0].1, usp_core::request::CommandOutcome::Done(args) if args.is_empty()));

@@ -27,8 +27,8 @@ pub fn run() {
 
 /// Logs to stderr, filtered by `RUST_LOG` (default: `info` for our crates, `warn` for the rest).
 fn init_logging() {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("warn,usp_home_lib=info,app_core=info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,usp_home_lib=info,app_core=info"));
     // Fails only when a subscriber is already installed (e.g. by an embedding test): keep that one.
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }

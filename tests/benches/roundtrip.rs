@@ -65,7 +65,8 @@ fn start_agent(me: &EndpointId) -> String {
 /// The echo is configured like usp-client and usp-sim-home (same read buffer size), so
 /// the floor is like for like.
 fn ws_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
-    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(usp_client::client::READ_BUFFER_SIZE)
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(usp_client::client::READ_BUFFER_SIZE)
 }
 
 /// Starts a bare WebSocket echo server (v1.usp) on its own thread; returns its URL.
@@ -82,7 +83,10 @@ fn start_echo() -> String {
                         resp.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static("v1.usp"));
                         Ok(resp)
                     };
-                    let Ok(mut ws) = tokio_tungstenite::accept_hdr_async_with_config(tcp, cb, Some(ws_config())).await else { return };
+                    let Ok(mut ws) = tokio_tungstenite::accept_hdr_async_with_config(tcp, cb, Some(ws_config())).await
+                    else {
+                        return;
+                    };
                     while let Some(Ok(m)) = ws.next().await {
                         if let Message::Binary(b) = m {
                             if ws.send(Message::Binary(b)).await.is_err() {
@@ -119,7 +123,10 @@ fn start_canned(me: &EndpointId) -> String {
                         resp.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static("v1.usp"));
                         Ok(resp)
                     };
-                    let Ok(mut ws) = tokio_tungstenite::accept_hdr_async_with_config(tcp, cb, Some(ws_config())).await else { return };
+                    let Ok(mut ws) = tokio_tungstenite::accept_hdr_async_with_config(tcp, cb, Some(ws_config())).await
+                    else {
+                        return;
+                    };
                     let record = |rt: RecordType| {
                         let mut out = Vec::new();
                         wire::encode_record(&Record::new("1.3", me.as_str(), AGENT, rt), &mut out);
@@ -147,7 +154,13 @@ fn start_canned(me: &EndpointId) -> String {
                         };
                         let mut p = Vec::new();
                         wire::encode_msg(&Msg::new(req.msg_id, Body::Response(Response::GetResp(resp))), &mut p);
-                        if ws.send(Message::Binary(record(RecordType::NoSessionContext { payload: bytes::Bytes::from(p) }))).await.is_err() {
+                        if ws
+                            .send(Message::Binary(record(RecordType::NoSessionContext {
+                                payload: bytes::Bytes::from(p),
+                            })))
+                            .await
+                            .is_err()
+                        {
                             break;
                         }
                     }
@@ -166,11 +179,15 @@ fn sequential_interleaved(agent: &str, echo: &str, canned: &str, me: &EndpointId
     runtime().block_on(async {
         let usp = Client::connect(ClientConfig::new(agent, me.clone())).await.expect("connect agent");
         let diag = Client::connect(ClientConfig::new(canned, me.clone())).await.expect("connect canned");
-        let tcp = tokio::net::TcpStream::connect(echo.trim_start_matches("ws://").trim_end_matches("/usp")).await.expect("tcp");
+        let tcp = tokio::net::TcpStream::connect(echo.trim_start_matches("ws://").trim_end_matches("/usp"))
+            .await
+            .expect("tcp");
         tcp.set_nodelay(true).expect("nodelay");
-        let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(echo).expect("req");
+        let mut request =
+            tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(echo).expect("req");
         request.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static("v1.usp"));
-        let (mut ws, _) = tokio_tungstenite::client_async_with_config(request, tcp, Some(ws_config())).await.expect("handshake");
+        let (mut ws, _) =
+            tokio_tungstenite::client_async_with_config(request, tcp, Some(ws_config())).await.expect("handshake");
         let payload = bytes::Bytes::from(vec![0x5au8; size]);
         let req = request::get([PATH]).build().expect("get");
         let mut out: [Vec<Duration>; 3] = Default::default();
@@ -251,7 +268,11 @@ fn main() {
     let echo = start_echo();
     // The echo carries a message the size of our Get Record.
     let size = {
-        let mut link = usp_core::engine::Link::new(me.clone(), Some("os::012345-GW0001".parse().expect("eid")), Default::default());
+        let mut link = usp_core::engine::Link::new(
+            me.clone(),
+            Some("os::012345-GW0001".parse().expect("eid")),
+            Default::default(),
+        );
         link.send(request::get([PATH]).build().expect("get"), Instant::now()).expect("send");
         link.poll_transmit().expect("record").len()
     };
@@ -263,7 +284,11 @@ fn main() {
     client_only.sort();
     let (u50, u99) = (percentile(&usp, 0.50), percentile(&usp, 0.99));
     let (f50, f99) = (percentile(&floor, 0.50), percentile(&floor, 0.99));
-    println!("sequential Get (usp-client -> usp-sim-home, {SEQUENTIAL} requests): p50 {:.1} us, p99 {:.1} us", micros(u50), micros(u99));
+    println!(
+        "sequential Get (usp-client -> usp-sim-home, {SEQUENTIAL} requests): p50 {:.1} us, p99 {:.1} us",
+        micros(u50),
+        micros(u99)
+    );
     println!("bare tungstenite echo floor ({size}-byte message): p50 {:.1} us, p99 {:.1} us", micros(f50), micros(f99));
     println!(
         "ratio usp/floor: p50 {:.2}, p99 {:.2} (target <= 1.2)",

@@ -37,7 +37,8 @@ pub fn test_config(url: &str, me: &EndpointId) -> ClientConfig {
     let mut c = ClientConfig::new(url, me.clone());
     c.request_timeout = Duration::from_secs(5);
     c.connect_timeout = Duration::from_secs(5);
-    c.backoff = Backoff { initial: Duration::from_millis(20), max: Duration::from_millis(500), multiplier: 2.0, jitter: 0.1 };
+    c.backoff =
+        Backoff { initial: Duration::from_millis(20), max: Duration::from_millis(500), multiplier: 2.0, jitter: 0.1 };
     c
 }
 

@@ -21,20 +21,17 @@ pub fn shell_present() -> bool {
 /// [`code::SHELL`] when the shell rejects the call; [`code::PROTOCOL`] when a value does not
 /// encode or decode.
 pub async fn invoke<C: Command>(args: &C::Args) -> Result<C::Output, IpcError> {
-    let invoke = invoke_function().ok_or_else(|| {
-        IpcError::new(code::NO_SHELL, "not running inside the usp-home app (no window.__TAURI__)")
-    })?;
-    let args = serde_wasm_bindgen::to_value(args).map_err(|err| {
-        IpcError::new(code::PROTOCOL, format!("cannot encode arguments of {}: {err}", C::NAME))
-    })?;
+    let invoke = invoke_function()
+        .ok_or_else(|| IpcError::new(code::NO_SHELL, "not running inside the usp-home app (no window.__TAURI__)"))?;
+    let args = serde_wasm_bindgen::to_value(args)
+        .map_err(|err| IpcError::new(code::PROTOCOL, format!("cannot encode arguments of {}: {err}", C::NAME)))?;
     let returned = invoke.call2(&JsValue::NULL, &JsValue::from_str(C::NAME), &args).map_err(rejected)?;
-    let promise: Promise = returned.dyn_into().map_err(|_| {
-        IpcError::new(code::SHELL, format!("invoke({}) did not return a promise", C::NAME))
-    })?;
+    let promise: Promise = returned
+        .dyn_into()
+        .map_err(|_| IpcError::new(code::SHELL, format!("invoke({}) did not return a promise", C::NAME)))?;
     let value = JsFuture::from(promise).await.map_err(rejected)?;
-    serde_wasm_bindgen::from_value(value).map_err(|err| {
-        IpcError::new(code::PROTOCOL, format!("cannot decode the result of {}: {err}", C::NAME))
-    })
+    serde_wasm_bindgen::from_value(value)
+        .map_err(|err| IpcError::new(code::PROTOCOL, format!("cannot decode the result of {}: {err}", C::NAME)))
 }
 
 /// `window.__TAURI__.core.invoke`, if it exists and is a function.

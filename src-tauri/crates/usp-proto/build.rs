@@ -4,10 +4,7 @@ use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../proto");
-    let files = [
-        proto_dir.join("usp-record-1-4.proto"),
-        proto_dir.join("usp-msg-1-4.proto"),
-    ];
+    let files = [proto_dir.join("usp-record-1-4.proto"), proto_dir.join("usp-msg-1-4.proto")];
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
     }

@@ -179,9 +179,7 @@ impl PinStore for VaultPinStore {
     }
 
     fn forget(&self, agent: &EndpointId) -> Result<(), TlsError> {
-        self.vault
-            .delete(SecretKind::PinnedCert, agent.as_str())
-            .map_err(|e| TlsError::PinStore(e.to_string()))
+        self.vault.delete(SecretKind::PinnedCert, agent.as_str()).map_err(|e| TlsError::PinStore(e.to_string()))
     }
 
     fn list(&self) -> Vec<(EndpointId, Fingerprint)> {
@@ -192,9 +190,7 @@ impl PinStore for VaultPinStore {
                 return Vec::new();
             }
         };
-        ids.iter()
-            .filter_map(|id| Some((id.parse::<EndpointId>().ok()?, self.read(id)?)))
-            .collect()
+        ids.iter().filter_map(|id| Some((id.parse::<EndpointId>().ok()?, self.read(id)?))).collect()
     }
 }
 

@@ -278,7 +278,13 @@ async fn unreachable_agent() {
 
 // ---- wss ----
 
-fn wss_config(url: &str, me: &Identity, pins: Arc<dyn PinStore>, expected: Option<EndpointId>, seen: Arc<ObservedCert>) -> ClientConfig {
+fn wss_config(
+    url: &str,
+    me: &Identity,
+    pins: Arc<dyn PinStore>,
+    expected: Option<EndpointId>,
+    seen: Arc<ObservedCert>,
+) -> ClientConfig {
     let mut c = config(url);
     c.own_id = me.eid().clone();
     c.agent_id = expected.clone();
@@ -312,11 +318,16 @@ async fn wss_changed_certificate() {
     let pins = Arc::new(MemoryPinStore::new());
     let old = usp_client::tls::Fingerprint::of(b"the certificate it had when paired");
     pins.pin(&gw.endpoint_id, old).unwrap();
-    let state =
-        pairing::connect(wss_config(&gw.url, &me, pins, Some(gw.endpoint_id.clone()), ObservedCert::new())).await.unwrap_err();
+    let state = pairing::connect(wss_config(&gw.url, &me, pins, Some(gw.endpoint_id.clone()), ObservedCert::new()))
+        .await
+        .unwrap_err();
     assert_eq!(
         state,
-        AuthState::CertificateChanged { agent: gw.endpoint_id.clone(), pinned: old, presented: gw.fingerprint.unwrap() }
+        AuthState::CertificateChanged {
+            agent: gw.endpoint_id.clone(),
+            pinned: old,
+            presented: gw.fingerprint.unwrap()
+        }
     );
     assert!(state.to_string().contains("changed since you paired it"), "{state}");
 }

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use app_core::secret::Secret;
 use app_core::vault::{
-    SecretKind, Vault, VaultBackend, VaultBackendKind, VaultConfig, VaultError, VaultPersistence,
-    MAX_ID_LEN, VAULT_FILE_NAME,
+    SecretKind, Vault, VaultBackend, VaultBackendKind, VaultConfig, VaultError, VaultPersistence, MAX_ID_LEN,
+    VAULT_FILE_NAME,
 };
 use base64::Engine as _;
 
@@ -39,11 +39,7 @@ fn controller_key() -> Vec<u8> {
 }
 
 fn forced(dir: &Path, kind: VaultBackendKind, pass: Option<&str>) -> Result<Vault, VaultError> {
-    Vault::open(VaultConfig {
-        passphrase: pass.and_then(passphrase),
-        prefer: Some(kind),
-        ..VaultConfig::new(dir)
-    })
+    Vault::open(VaultConfig { passphrase: pass.and_then(passphrase), prefer: Some(kind), ..VaultConfig::new(dir) })
 }
 
 /// A keyring service name of this run's own: the test never sees or changes the app's entries,
@@ -53,11 +49,7 @@ fn test_service() -> String {
 }
 
 fn keyring_vault(dir: &Path, kind: VaultBackendKind, service: &str) -> Result<Vault, VaultError> {
-    Vault::open(VaultConfig {
-        prefer: Some(kind),
-        service: Some(service.to_owned()),
-        ..VaultConfig::new(dir)
-    })
+    Vault::open(VaultConfig { prefer: Some(kind), service: Some(service.to_owned()), ..VaultConfig::new(dir) })
 }
 
 fn file_vault(dir: &Path, pass: &str) -> Vault {
@@ -75,41 +67,18 @@ fn exercise(vault: &Vault) {
     let agent_b = format!("proto::usp-home-test-{run}-b");
     let key_id = format!("test-{run}");
 
-    assert!(vault
-        .get(SecretKind::Passcode, &agent_a)
-        .expect("get")
-        .is_none());
-    vault
-        .put(SecretKind::Passcode, &agent_b, &secret(b"2468"))
-        .expect("put b");
-    vault
-        .put(SecretKind::Passcode, &agent_a, &secret(b"1357"))
-        .expect("put a");
-    vault
-        .put(
-            SecretKind::ControllerKey,
-            &key_id,
-            &secret(&controller_key()),
-        )
-        .expect("put key");
-    vault
-        .put(SecretKind::Passcode, &agent_a, &secret(b"9999"))
-        .expect("replace a");
+    assert!(vault.get(SecretKind::Passcode, &agent_a).expect("get").is_none());
+    vault.put(SecretKind::Passcode, &agent_b, &secret(b"2468")).expect("put b");
+    vault.put(SecretKind::Passcode, &agent_a, &secret(b"1357")).expect("put a");
+    vault.put(SecretKind::ControllerKey, &key_id, &secret(&controller_key())).expect("put key");
+    vault.put(SecretKind::Passcode, &agent_a, &secret(b"9999")).expect("replace a");
 
     let a = vault.get(SecretKind::Passcode, &agent_a).expect("get a");
-    assert_eq!(
-        a.as_ref().map(|s| s.expose().as_slice()),
-        Some(&b"9999"[..])
-    );
-    let key = vault
-        .get(SecretKind::ControllerKey, &key_id)
-        .expect("get key");
+    assert_eq!(a.as_ref().map(|s| s.expose().as_slice()), Some(&b"9999"[..]));
+    let key = vault.get(SecretKind::ControllerKey, &key_id).expect("get key");
     assert_eq!(key.map(|s| s.expose().clone()), Some(controller_key()));
     assert!(
-        vault
-            .get(SecretKind::WifiPassphrase, &agent_a)
-            .expect("other kind")
-            .is_none(),
+        vault.get(SecretKind::WifiPassphrase, &agent_a).expect("other kind").is_none(),
         "kinds are separate id spaces"
     );
 
@@ -118,34 +87,17 @@ fn exercise(vault: &Vault) {
     let mut expected = vec![&agent_a, &agent_b];
     expected.sort();
     assert_eq!(mine, expected, "sorted, once each");
-    assert!(vault
-        .list(SecretKind::ControllerKey)
-        .expect("list keys")
-        .contains(&key_id));
+    assert!(vault.list(SecretKind::ControllerKey).expect("list keys").contains(&key_id));
 
-    vault
-        .delete(SecretKind::Passcode, &agent_a)
-        .expect("delete a");
-    vault
-        .delete(SecretKind::Passcode, &agent_a)
-        .expect("deleting twice is fine");
-    assert!(vault
-        .get(SecretKind::Passcode, &agent_a)
-        .expect("get")
-        .is_none());
+    vault.delete(SecretKind::Passcode, &agent_a).expect("delete a");
+    vault.delete(SecretKind::Passcode, &agent_a).expect("deleting twice is fine");
+    assert!(vault.get(SecretKind::Passcode, &agent_a).expect("get").is_none());
     let listed = vault.list(SecretKind::Passcode).expect("list");
     assert!(!listed.contains(&agent_a) && listed.contains(&agent_b));
 
-    vault
-        .delete(SecretKind::Passcode, &agent_b)
-        .expect("delete b");
-    vault
-        .delete(SecretKind::ControllerKey, &key_id)
-        .expect("delete key");
-    assert!(!vault
-        .list(SecretKind::ControllerKey)
-        .expect("list")
-        .contains(&key_id));
+    vault.delete(SecretKind::Passcode, &agent_b).expect("delete b");
+    vault.delete(SecretKind::ControllerKey, &key_id).expect("delete key");
+    assert!(!vault.list(SecretKind::ControllerKey).expect("list").contains(&key_id));
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -156,21 +108,14 @@ fn memory_round_trip_list_and_delete() {
     let dir = temp_dir();
     let vault = forced(dir.path(), VaultBackendKind::Memory, None).expect("memory opens");
     assert_eq!(vault.backend(), VaultBackend::Memory);
-    assert_eq!(
-        vault.backend().persistence(),
-        VaultPersistence::UntilAppExits
-    );
+    assert_eq!(vault.backend().persistence(), VaultPersistence::UntilAppExits);
     assert_eq!(
         vault.backend().describe(),
         "No keyring on this system: secrets are kept only in memory and you will need to pair \
          again after a restart."
     );
     exercise(&vault);
-    assert_eq!(
-        std::fs::read_dir(dir.path()).expect("read dir").count(),
-        0,
-        "memory writes nothing"
-    );
+    assert_eq!(std::fs::read_dir(dir.path()).expect("read dir").count(), 0, "memory writes nothing");
     fn shared_across_threads<T: Send + Sync>() {}
     shared_across_threads::<Vault>();
 }
@@ -185,19 +130,12 @@ fn ids_and_values_are_checked() {
             Err(VaultError::InvalidId { kind, .. }) => assert_eq!(kind, SecretKind::Passcode),
             other => panic!("{bad:?} accepted: {other:?}"),
         }
-        assert!(matches!(
-            vault.get(SecretKind::Passcode, bad),
-            Err(VaultError::InvalidId { .. })
-        ));
+        assert!(matches!(vault.get(SecretKind::Passcode, bad), Err(VaultError::InvalidId { .. })));
     }
-    assert!(vault
-        .put(SecretKind::Passcode, &"x".repeat(MAX_ID_LEN), &secret(b"1"))
-        .is_ok());
+    assert!(vault.put(SecretKind::Passcode, &"x".repeat(MAX_ID_LEN), &secret(b"1")).is_ok());
     assert!(matches!(
         vault.put(SecretKind::WifiPassphrase, "home", &secret(b"")),
-        Err(VaultError::EmptySecret {
-            kind: SecretKind::WifiPassphrase
-        })
+        Err(VaultError::EmptySecret { kind: SecretKind::WifiPassphrase })
     ));
 }
 
@@ -211,97 +149,48 @@ fn encrypted_file_round_trips_across_reopen() {
     let path = data_dir.join(VAULT_FILE_NAME);
     {
         let vault = file_vault(&data_dir, PASSPHRASE);
-        assert_eq!(
-            vault.backend(),
-            VaultBackend::EncryptedFile { path: path.clone() }
-        );
-        assert_eq!(
-            vault.backend().persistence(),
-            VaultPersistence::UntilDeleted
-        );
+        assert_eq!(vault.backend(), VaultBackend::EncryptedFile { path: path.clone() });
+        assert_eq!(vault.backend().persistence(), VaultPersistence::UntilDeleted);
         let described = vault.backend().describe();
         assert!(
-            described
-                .starts_with("No keyring on this system: secrets are kept in the encrypted file")
+            described.starts_with("No keyring on this system: secrets are kept in the encrypted file")
                 && described.contains(&path.display().to_string()),
             "{described}"
         );
         exercise(&vault);
-        vault
-            .put(
-                SecretKind::ControllerKey,
-                "default",
-                &secret(&controller_key()),
-            )
-            .expect("put key");
-        vault
-            .put(SecretKind::WifiPassphrase, "home-5g", &secret(WIFI))
-            .expect("put wifi");
-        vault
-            .put(
-                SecretKind::PinnedCert,
-                "os::agent-1",
-                &secret(b"sha256:ab:cd"),
-            )
-            .expect("put pin");
+        vault.put(SecretKind::ControllerKey, "default", &secret(&controller_key())).expect("put key");
+        vault.put(SecretKind::WifiPassphrase, "home-5g", &secret(WIFI)).expect("put wifi");
+        vault.put(SecretKind::PinnedCert, "os::agent-1", &secret(b"sha256:ab:cd")).expect("put pin");
     }
     let vault = file_vault(&data_dir, PASSPHRASE);
-    let key = vault
-        .get(SecretKind::ControllerKey, "default")
-        .expect("get");
+    let key = vault.get(SecretKind::ControllerKey, "default").expect("get");
     assert_eq!(key.map(|s| s.expose().clone()), Some(controller_key()));
-    assert_eq!(
-        vault.list(SecretKind::WifiPassphrase).expect("list"),
-        vec!["home-5g".to_owned()]
-    );
-    vault
-        .delete(SecretKind::WifiPassphrase, "home-5g")
-        .expect("delete");
+    assert_eq!(vault.list(SecretKind::WifiPassphrase).expect("list"), vec!["home-5g".to_owned()]);
+    vault.delete(SecretKind::WifiPassphrase, "home-5g").expect("delete");
     drop(vault);
     let vault = file_vault(&data_dir, PASSPHRASE);
-    assert!(vault
-        .get(SecretKind::WifiPassphrase, "home-5g")
-        .expect("get")
-        .is_none());
-    assert_eq!(
-        vault.list(SecretKind::PinnedCert).expect("list"),
-        vec!["os::agent-1".to_owned()]
-    );
+    assert!(vault.get(SecretKind::WifiPassphrase, "home-5g").expect("get").is_none());
+    assert_eq!(vault.list(SecretKind::PinnedCert).expect("list"), vec!["os::agent-1".to_owned()]);
 }
 
 #[test]
 fn encrypted_file_refuses_a_wrong_passphrase_without_damage() {
     let dir = temp_dir();
     let path = dir.path().join(VAULT_FILE_NAME);
-    file_vault(dir.path(), PASSPHRASE)
-        .put(SecretKind::WifiPassphrase, "home", &secret(WIFI))
-        .expect("put");
+    file_vault(dir.path(), PASSPHRASE).put(SecretKind::WifiPassphrase, "home", &secret(WIFI)).expect("put");
     let before = std::fs::read(&path).expect("vault file");
 
     let wrong = "correct horse battery stapler";
-    let error = forced(dir.path(), VaultBackendKind::EncryptedFile, Some(wrong))
-        .expect_err("wrong passphrase refused");
-    assert!(
-        matches!(&error, VaultError::WrongPassphrase { path: p } if *p == path),
-        "{error:?}"
-    );
-    assert!(error
-        .to_string()
-        .starts_with("The vault passphrase is wrong."));
+    let error = forced(dir.path(), VaultBackendKind::EncryptedFile, Some(wrong)).expect_err("wrong passphrase refused");
+    assert!(matches!(&error, VaultError::WrongPassphrase { path: p } if *p == path), "{error:?}");
+    assert!(error.to_string().starts_with("The vault passphrase is wrong."));
     assert_redacted(&error, &[wrong.as_bytes(), PASSPHRASE.as_bytes(), WIFI]);
-    assert_eq!(
-        std::fs::read(&path).expect("vault file"),
-        before,
-        "file untouched"
-    );
+    assert_eq!(std::fs::read(&path).expect("vault file"), before, "file untouched");
 
     // Nor does "no keyring here, fall back" paper over it.
-    let error = Vault::open(VaultConfig {
-        passphrase: passphrase(wrong),
-        prefer: None,
-        ..VaultConfig::new(dir.path())
-    })
-    .expect_err("still wrong");
+    let error =
+        Vault::open(VaultConfig { passphrase: passphrase(wrong), prefer: None, ..VaultConfig::new(dir.path()) })
+            .expect_err("still wrong");
     assert!(matches!(error, VaultError::WrongPassphrase { .. }));
 
     let vault = file_vault(dir.path(), PASSPHRASE);
@@ -313,32 +202,12 @@ fn encrypted_file_refuses_a_wrong_passphrase_without_damage() {
 fn encrypted_file_never_holds_plain_secrets() {
     let dir = temp_dir();
     let vault = file_vault(dir.path(), PASSPHRASE);
-    vault
-        .put(SecretKind::WifiPassphrase, "home-5g", &secret(WIFI))
-        .expect("put wifi");
-    vault
-        .put(
-            SecretKind::ControllerKey,
-            "default",
-            &secret(&controller_key()),
-        )
-        .expect("put key");
-    vault
-        .put(
-            SecretKind::Passcode,
-            "os::agent-7",
-            &secret(b"passcode-8642-8642"),
-        )
-        .expect("put passcode");
+    vault.put(SecretKind::WifiPassphrase, "home-5g", &secret(WIFI)).expect("put wifi");
+    vault.put(SecretKind::ControllerKey, "default", &secret(&controller_key())).expect("put key");
+    vault.put(SecretKind::Passcode, "os::agent-7", &secret(b"passcode-8642-8642")).expect("put passcode");
     let file = std::fs::read(dir.path().join(VAULT_FILE_NAME)).expect("vault file");
-    for plain in [
-        WIFI,
-        &controller_key()[..],
-        b"passcode-8642-8642",
-        PASSPHRASE.as_bytes(),
-        b"home-5g",
-        b"os::agent-7",
-    ] {
+    for plain in [WIFI, &controller_key()[..], b"passcode-8642-8642", PASSPHRASE.as_bytes(), b"home-5g", b"os::agent-7"]
+    {
         for encoding in encodings(plain) {
             assert!(
                 !contains(&file, &encoding),
@@ -353,18 +222,13 @@ fn encrypted_file_never_holds_plain_secrets() {
 /// alignments, without the partial groups at either end).
 fn encodings(bytes: &[u8]) -> Vec<Vec<u8>> {
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let mut out = vec![
-        bytes.to_vec(),
-        hex.clone().into_bytes(),
-        hex.to_uppercase().into_bytes(),
-    ];
+    let mut out = vec![bytes.to_vec(), hex.clone().into_bytes(), hex.to_uppercase().into_bytes()];
     for skip in 0..3 {
         let tail = &bytes[skip..];
         let whole = &tail[..tail.len() / 3 * 3];
-        for engine in [
-            &base64::engine::general_purpose::STANDARD_NO_PAD,
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-        ] {
+        for engine in
+            [&base64::engine::general_purpose::STANDARD_NO_PAD, &base64::engine::general_purpose::URL_SAFE_NO_PAD]
+        {
             out.push(engine.encode(whole).into_bytes());
         }
     }
@@ -387,9 +251,7 @@ fn encrypted_file_is_private() {
     let vault = file_vault(&data_dir, PASSPHRASE);
     assert_eq!(mode(&path), 0o600, "new file");
     assert_eq!(mode(&data_dir), 0o700, "folder created for it");
-    vault
-        .put(SecretKind::Passcode, "os::a", &secret(b"1234"))
-        .expect("put");
+    vault.put(SecretKind::Passcode, "os::a", &secret(b"1234")).expect("put");
     assert_eq!(mode(&path), 0o600, "after a rewrite");
     drop(vault);
 
@@ -397,81 +259,49 @@ fn encrypted_file_is_private() {
     let vault = file_vault(&data_dir, PASSPHRASE);
     assert_eq!(mode(&path), 0o600, "tightened when opened");
     drop(vault);
-    let names: Vec<_> = std::fs::read_dir(&data_dir)
-        .expect("read dir")
-        .map(|e| e.expect("entry").file_name())
-        .collect();
-    assert_eq!(
-        names,
-        vec![std::ffi::OsString::from(VAULT_FILE_NAME)],
-        "no temporary left"
-    );
+    let names: Vec<_> =
+        std::fs::read_dir(&data_dir).expect("read dir").map(|e| e.expect("entry").file_name()).collect();
+    assert_eq!(names, vec![std::ffi::OsString::from(VAULT_FILE_NAME)], "no temporary left");
 }
 
 #[test]
 fn encrypted_file_reports_damage_and_leaves_it_alone() {
     let dir = temp_dir();
     let path = dir.path().join(VAULT_FILE_NAME);
-    file_vault(dir.path(), PASSPHRASE)
-        .put(SecretKind::Passcode, "os::a", &secret(b"1234"))
-        .expect("put");
+    file_vault(dir.path(), PASSPHRASE).put(SecretKind::Passcode, "os::a", &secret(b"1234")).expect("put");
     let good = std::fs::read(&path).expect("vault file");
 
     let mut flipped = good.clone();
     let last = flipped.len() - 1;
     flipped[last] ^= 0x01;
     std::fs::write(&path, &flipped).expect("tamper");
-    let error = forced(
-        dir.path(),
-        VaultBackendKind::EncryptedFile,
-        Some(PASSPHRASE),
-    )
-    .expect_err("tampered file refused");
+    let error =
+        forced(dir.path(), VaultBackendKind::EncryptedFile, Some(PASSPHRASE)).expect_err("tampered file refused");
     assert!(matches!(error, VaultError::CorruptFile { .. }), "{error:?}");
     assert_eq!(std::fs::read(&path).expect("vault file"), flipped);
 
     let mut newer = good.clone();
     newer[8] = 2;
     std::fs::write(&path, &newer).expect("newer format");
-    let error = forced(
-        dir.path(),
-        VaultBackendKind::EncryptedFile,
-        Some(PASSPHRASE),
-    )
-    .expect_err("newer format refused");
-    assert!(
-        matches!(error, VaultError::UnsupportedFileVersion { version: 2, .. }),
-        "{error:?}"
-    );
+    let error =
+        forced(dir.path(), VaultBackendKind::EncryptedFile, Some(PASSPHRASE)).expect_err("newer format refused");
+    assert!(matches!(error, VaultError::UnsupportedFileVersion { version: 2, .. }), "{error:?}");
 
     std::fs::write(&path, b"{\"passcode\": \"1234\"}").expect("foreign file");
-    let error = forced(
-        dir.path(),
-        VaultBackendKind::EncryptedFile,
-        Some(PASSPHRASE),
-    )
-    .expect_err("foreign file refused");
+    let error =
+        forced(dir.path(), VaultBackendKind::EncryptedFile, Some(PASSPHRASE)).expect_err("foreign file refused");
     assert!(
         matches!(error, VaultError::CorruptFile { problem, .. } if problem.contains("not a usp-home vault")),
         "{error:?}"
     );
-    assert_eq!(
-        std::fs::read(&path).expect("vault file"),
-        b"{\"passcode\": \"1234\"}"
-    );
+    assert_eq!(std::fs::read(&path).expect("vault file"), b"{\"passcode\": \"1234\"}");
 }
 
 #[test]
 fn passphrase_rules() {
     let dir = temp_dir();
-    assert!(matches!(
-        forced(dir.path(), VaultBackendKind::EncryptedFile, None),
-        Err(VaultError::PassphraseRequired)
-    ));
-    assert!(matches!(
-        forced(dir.path(), VaultBackendKind::EncryptedFile, Some("")),
-        Err(VaultError::EmptyPassphrase)
-    ));
+    assert!(matches!(forced(dir.path(), VaultBackendKind::EncryptedFile, None), Err(VaultError::PassphraseRequired)));
+    assert!(matches!(forced(dir.path(), VaultBackendKind::EncryptedFile, Some("")), Err(VaultError::EmptyPassphrase)));
     assert_eq!(std::fs::read_dir(dir.path()).expect("read dir").count(), 0);
 }
 
@@ -483,14 +313,8 @@ fn secrets_and_configs_print_redacted() {
     let s = Secret::new(PASSPHRASE.to_owned());
     assert_eq!(format!("{s:?}"), "Secret(<redacted>)");
     let key = secret(&controller_key());
-    assert_eq!(
-        format!("{:?}", Some(key.clone())),
-        "Some(Secret(<redacted>))"
-    );
-    let config = VaultConfig {
-        passphrase: passphrase(PASSPHRASE),
-        ..VaultConfig::new(PathBuf::from("/data"))
-    };
+    assert_eq!(format!("{:?}", Some(key.clone())), "Some(Secret(<redacted>))");
+    let config = VaultConfig { passphrase: passphrase(PASSPHRASE), ..VaultConfig::new(PathBuf::from("/data")) };
     let printed = format!("{config:?} {config:#?}");
     assert!(printed.contains("Secret(<redacted>)"));
     assert!(!printed.contains(PASSPHRASE), "{printed}");
@@ -503,58 +327,27 @@ fn every_error_is_redacted_and_says_what_to_do() {
     let mut errors: Vec<VaultError> = Vec::new();
 
     let memory = forced(dir.path(), VaultBackendKind::Memory, None).expect("memory");
-    errors.extend(
-        memory
-            .put(SecretKind::Passcode, "a\u{7}b", &secret(WIFI))
-            .err(),
-    );
-    errors.extend(
-        memory
-            .put(SecretKind::Passcode, "os::a", &secret(b""))
-            .err(),
-    );
+    errors.extend(memory.put(SecretKind::Passcode, "a\u{7}b", &secret(WIFI)).err());
+    errors.extend(memory.put(SecretKind::Passcode, "os::a", &secret(b"")).err());
     errors.extend(forced(dir.path(), VaultBackendKind::EncryptedFile, None).err());
     errors.extend(forced(dir.path(), VaultBackendKind::EncryptedFile, Some("")).err());
 
-    file_vault(dir.path(), PASSPHRASE)
-        .put(SecretKind::WifiPassphrase, "home", &secret(WIFI))
-        .expect("put");
+    file_vault(dir.path(), PASSPHRASE).put(SecretKind::WifiPassphrase, "home", &secret(WIFI)).expect("put");
     errors.extend(forced(dir.path(), VaultBackendKind::EncryptedFile, Some("not it")).err());
     let path = dir.path().join(VAULT_FILE_NAME);
     let mut bytes = std::fs::read(&path).expect("vault file");
     let last = bytes.len() - 1;
     bytes[last] ^= 0x80;
     std::fs::write(&path, &bytes).expect("tamper");
-    errors.extend(
-        forced(
-            dir.path(),
-            VaultBackendKind::EncryptedFile,
-            Some(PASSPHRASE),
-        )
-        .err(),
-    );
+    errors.extend(forced(dir.path(), VaultBackendKind::EncryptedFile, Some(PASSPHRASE)).err());
     bytes[8] = 9;
     std::fs::write(&path, &bytes).expect("newer");
-    errors.extend(
-        forced(
-            dir.path(),
-            VaultBackendKind::EncryptedFile,
-            Some(PASSPHRASE),
-        )
-        .err(),
-    );
+    errors.extend(forced(dir.path(), VaultBackendKind::EncryptedFile, Some(PASSPHRASE)).err());
 
     // A data folder that is a file: the folder can't be created.
     let not_a_dir = dir.path().join("plain-file");
     std::fs::write(&not_a_dir, b"x").expect("file");
-    errors.extend(
-        forced(
-            &not_a_dir,
-            VaultBackendKind::EncryptedFile,
-            Some(PASSPHRASE),
-        )
-        .err(),
-    );
+    errors.extend(forced(&not_a_dir, VaultBackendKind::EncryptedFile, Some(PASSPHRASE)).err());
 
     // Keyring errors carry only what the vault wrote; shown here with the wording the UI gets.
     errors.push(VaultError::BackendUnavailable {
@@ -568,10 +361,7 @@ fn every_error_is_redacted_and_says_what_to_do() {
         id: Some("home".to_owned()),
         reason: "the store is locked or access was refused".to_owned(),
     });
-    errors.push(VaultError::CorruptIndex {
-        backend: VaultBackendKind::SecretService,
-        kind: SecretKind::Passcode,
-    });
+    errors.push(VaultError::CorruptIndex { backend: VaultBackendKind::SecretService, kind: SecretKind::Passcode });
 
     let names: Vec<&str> = errors.iter().map(variant).collect();
     for expected in [
@@ -594,10 +384,7 @@ fn every_error_is_redacted_and_says_what_to_do() {
         let text = error.to_string();
         assert!(text.ends_with('.') && text.len() > 40, "{text}");
     }
-    let wording = errors
-        .iter()
-        .find(|e| matches!(e, VaultError::Keyring { .. }))
-        .map(ToString::to_string);
+    let wording = errors.iter().find(|e| matches!(e, VaultError::Keyring { .. })).map(ToString::to_string);
     assert_eq!(
         wording.as_deref(),
         Some(
@@ -658,15 +445,10 @@ fn without_a_bus_secret_service_is_passed_over() {
             matches!(&error, VaultError::BackendUnavailable { backend: VaultBackendKind::SecretService, reason } if !reason.is_empty()),
             "{error:?}"
         );
-        assert!(error
-            .to_string()
-            .starts_with("The desktop keyring (Secret Service) can't be used here: "));
+        assert!(error.to_string().starts_with("The desktop keyring (Secret Service) can't be used here: "));
 
-        let auto = Vault::open(VaultConfig {
-            service: Some(service.clone()),
-            ..VaultConfig::new(dir.path())
-        })
-        .expect("falls back");
+        let auto = Vault::open(VaultConfig { service: Some(service.clone()), ..VaultConfig::new(dir.path()) })
+            .expect("falls back");
         let skipped: Vec<_> = auto.skipped().iter().map(|s| s.kind).collect();
         assert_eq!(skipped.first(), Some(&VaultBackendKind::SecretService));
         match auto.backend() {
@@ -684,9 +466,7 @@ fn without_a_bus_secret_service_is_passed_over() {
         .expect("falls back");
         let expected = match auto.backend() {
             VaultBackend::KernelKeyutils => VaultBackend::KernelKeyutils,
-            _ => VaultBackend::EncryptedFile {
-                path: dir.path().join(VAULT_FILE_NAME),
-            },
+            _ => VaultBackend::EncryptedFile { path: dir.path().join(VAULT_FILE_NAME) },
         };
         assert_eq!(with_passphrase.backend(), expected, "the same choice twice");
         exercise(&with_passphrase);
@@ -732,32 +512,16 @@ fn kernel_keyutils_in_a_session_keyring() {
         exercise(&vault);
 
         // Really in the kernel: another vault sees it, and so does `keyctl`.
-        vault
-            .put(
-                SecretKind::Passcode,
-                "os::keyutils-agent",
-                &secret(b"k-1234"),
-            )
-            .expect("put");
-        let again =
-            keyring_vault(dir.path(), VaultBackendKind::KernelKeyutils, &service).expect("reopen");
-        assert_eq!(
-            again.list(SecretKind::Passcode).expect("list"),
-            vec!["os::keyutils-agent".to_owned()]
-        );
+        vault.put(SecretKind::Passcode, "os::keyutils-agent", &secret(b"k-1234")).expect("put");
+        let again = keyring_vault(dir.path(), VaultBackendKind::KernelKeyutils, &service).expect("reopen");
+        assert_eq!(again.list(SecretKind::Passcode).expect("list"), vec!["os::keyutils-agent".to_owned()]);
         let description = format!("keyring-rs:passcode/os::keyutils-agent@{service}");
         let key = tool_output("keyctl", &["search", "@s", "user", &description]);
         assert_eq!(tool_output("keyctl", &["pipe", key.trim()]), "k-1234");
 
         // Forgetting everything leaves nothing behind, index entries included.
-        again
-            .delete(SecretKind::Passcode, "os::keyutils-agent")
-            .expect("delete");
-        for user in [
-            "passcode/os::keyutils-agent",
-            "index/passcode",
-            "index/controller-key",
-        ] {
+        again.delete(SecretKind::Passcode, "os::keyutils-agent").expect("delete");
+        for user in ["passcode/os::keyutils-agent", "index/passcode", "index/controller-key"] {
             let description = format!("keyring-rs:{user}@{service}");
             assert!(
                 !tool_succeeds("keyctl", &["search", "@s", "user", &description]),
@@ -766,11 +530,7 @@ fn kernel_keyutils_in_a_session_keyring() {
         }
 
         // And with no D-Bus session, probing picks it.
-        let auto = Vault::open(VaultConfig {
-            service: Some(service),
-            ..VaultConfig::new(dir.path())
-        })
-        .expect("probe");
+        let auto = Vault::open(VaultConfig { service: Some(service), ..VaultConfig::new(dir.path()) }).expect("probe");
         assert_eq!(auto.backend(), VaultBackend::KernelKeyutils, "{auto:?}");
         return;
     }
@@ -792,61 +552,30 @@ fn secret_service_in_a_private_session() {
         let vault = keyring_vault(dir.path(), VaultBackendKind::SecretService, &service)
             .expect("Secret Service works in the test session");
         assert_eq!(vault.backend(), VaultBackend::SecretService);
-        assert_eq!(
-            vault.backend().persistence(),
-            VaultPersistence::UntilDeleted
-        );
-        assert_eq!(
-            vault.backend().describe(),
-            "Secrets are kept in the desktop keyring (Secret Service)."
-        );
+        assert_eq!(vault.backend().persistence(), VaultPersistence::UntilDeleted);
+        assert_eq!(vault.backend().describe(), "Secrets are kept in the desktop keyring (Secret Service).");
         exercise(&vault);
 
         // Really in GNOME Keyring: libsecret's own tool finds it under the service name.
-        vault
-            .put(SecretKind::WifiPassphrase, "home-5g", &secret(WIFI))
-            .expect("put");
-        let lookup = [
-            "lookup",
-            "service",
-            &service,
-            "username",
-            "wifi-passphrase/home-5g",
-        ];
+        vault.put(SecretKind::WifiPassphrase, "home-5g", &secret(WIFI)).expect("put");
+        let lookup = ["lookup", "service", &service, "username", "wifi-passphrase/home-5g"];
         assert_eq!(tool_output("secret-tool", &lookup).as_bytes(), WIFI);
-        let again =
-            keyring_vault(dir.path(), VaultBackendKind::SecretService, &service).expect("reopen");
-        assert_eq!(
-            again.list(SecretKind::WifiPassphrase).expect("list"),
-            vec!["home-5g".to_owned()]
-        );
-        again
-            .delete(SecretKind::WifiPassphrase, "home-5g")
-            .expect("delete");
+        let again = keyring_vault(dir.path(), VaultBackendKind::SecretService, &service).expect("reopen");
+        assert_eq!(again.list(SecretKind::WifiPassphrase).expect("list"), vec!["home-5g".to_owned()]);
+        again.delete(SecretKind::WifiPassphrase, "home-5g").expect("delete");
         let left = tool_output("secret-tool", &["search", "--all", "service", &service]);
         assert_eq!(left, "", "entries left in the keyring");
 
-        let auto = Vault::open(VaultConfig {
-            service: Some(service),
-            ..VaultConfig::new(dir.path())
-        })
-        .expect("probe");
+        let auto = Vault::open(VaultConfig { service: Some(service), ..VaultConfig::new(dir.path()) }).expect("probe");
         assert_eq!(auto.backend(), VaultBackend::SecretService, "{auto:?}");
         assert!(auto.skipped().is_empty());
         return;
     }
-    let tools = [
-        "dbus-run-session",
-        "dbus-send",
-        "gnome-keyring-daemon",
-        "secret-tool",
-    ];
+    let tools = ["dbus-run-session", "dbus-send", "gnome-keyring-daemon", "secret-tool"];
     let missing: Vec<&str> = tools.into_iter().filter(|tool| !on_path(tool)).collect();
     if !missing.is_empty() {
-        let reason = format!(
-            "{} not installed (Debian packages dbus gnome-keyring libsecret-tools)",
-            missing.join(", ")
-        );
+        let reason =
+            format!("{} not installed (Debian packages dbus gnome-keyring libsecret-tools)", missing.join(", "));
         return skip(NAME, &reason);
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../scripts/vault-test.sh");
@@ -878,10 +607,7 @@ fn child_command(name: &str, wrapper: Option<&[&str]>) -> Command {
         }
         _ => Command::new(&exe),
     };
-    command
-        .args([name, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, name)
-        .stdin(Stdio::null());
+    command.args([name, "--exact", "--nocapture", "--test-threads=1"]).env(CHILD, name).stdin(Stdio::null());
     command
 }
 
@@ -909,20 +635,14 @@ fn run_child(name: &str, mut command: Command) {
     };
     let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
     let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
-    let report = format!(
-        "child {name} after {:?}: {status:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        started.elapsed()
-    );
+    let report =
+        format!("child {name} after {:?}: {status:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}", started.elapsed());
     assert!(status.is_some_and(|s| s.success()), "{report}");
     assert!(
         stdout.contains(&format!("test {name} ... ok")) && stdout.contains("1 passed"),
         "the child did not run the test: {report}"
     );
-    let _ = writeln!(
-        std::io::stderr(),
-        "{name}: child passed in {:?}",
-        started.elapsed()
-    );
+    let _ = writeln!(std::io::stderr(), "{name}: child passed in {:?}", started.elapsed());
 }
 
 /// No session bus to find: no address, no display to autolaunch one for, an empty runtime dir.
@@ -935,8 +655,7 @@ fn without_desktop_session(command: &mut Command, runtime_dir: &Path) {
 }
 
 fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()))
+    std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()))
 }
 
 fn tool_succeeds(tool: &str, args: &[&str]) -> bool {
@@ -950,15 +669,7 @@ fn tool_succeeds(tool: &str, args: &[&str]) -> bool {
 }
 
 fn tool_output(tool: &str, args: &[&str]) -> String {
-    let output = Command::new(tool)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("tool runs");
-    assert!(
-        output.status.success(),
-        "{tool} {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = Command::new(tool).args(args).stdin(Stdio::null()).output().expect("tool runs");
+    assert!(output.status.success(), "{tool} {args:?}: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8(output.stdout).expect("utf-8 output")
 }

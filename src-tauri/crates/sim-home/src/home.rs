@@ -50,7 +50,14 @@ pub struct HomeConfig {
 impl HomeConfig {
     /// The scenario as it is: no override, no extra controller, no life loop.
     pub fn new(scenario: Scenario) -> HomeConfig {
-        HomeConfig { scenario, unknown_controllers: None, extra_controllers: Vec::new(), tick: None, tls: None, advertise: None }
+        HomeConfig {
+            scenario,
+            unknown_controllers: None,
+            extra_controllers: Vec::new(),
+            tick: None,
+            tls: None,
+            advertise: None,
+        }
     }
 }
 
@@ -198,10 +205,7 @@ impl Home {
         }
         self.shutdown.send_replace(true);
         let tasks = &mut self.tasks;
-        let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
-            while tasks.join_next().await.is_some() {}
-        })
-        .await;
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, async { while tasks.join_next().await.is_some() {} }).await;
         // Dropping `self` aborts whatever is left.
     }
 }
@@ -214,8 +218,8 @@ fn server_tls(
 ) -> Result<(server::ServerTls, usp_client::tls::Identity), HomeError> {
     let tls_err = |e: usp_client::tls::TlsError| HomeError::Tls { key: key.to_owned(), reason: e.to_string() };
     let identity = mode.identity_for(key, eid).map_err(tls_err)?;
-    let config = usp_client::tls::server_config(&identity, usp_client::tls::ClientCertPolicy::AnySelfSigned)
-        .map_err(tls_err)?;
+    let config =
+        usp_client::tls::server_config(&identity, usp_client::tls::ClientCertPolicy::AnySelfSigned).map_err(tls_err)?;
     let server_tls = server::ServerTls {
         acceptor: tokio_rustls::TlsAcceptor::from(config),
         pins: Arc::new(ControllerPins::default()),
@@ -283,11 +287,9 @@ impl AgentHandle {
     /// Adds a row to a table (`Device.Hosts.Host.`) and returns its instance path.
     pub async fn add(&self, table: &str, params: &[(&str, &str)]) -> Result<String, HomeError> {
         let table = table.to_owned();
-        let params: Vec<(String, String)> =
-            params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let params: Vec<(String, String)> = params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         self.with_agent(move |agent, now| {
-            let params: Vec<(&str, &str)> =
-                params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             agent.add_internal(&table, &params, now)
         })
         .await?
@@ -335,20 +337,14 @@ impl AgentHandle {
     /// then queued. Returns whether it is.
     pub async fn wait_connected(&self, eid: &EndpointId, within: Duration) -> bool {
         let mut connected = self.connected.clone();
-        let found = matches!(
-            tokio::time::timeout(within, connected.wait_for(|c| c.contains(eid))).await,
-            Ok(Ok(_))
-        );
+        let found = matches!(tokio::time::timeout(within, connected.wait_for(|c| c.contains(eid))).await, Ok(Ok(_)));
         found
     }
 
     /// Waits (at most `within`) until `eid` is no longer connected. Returns whether it is not.
     pub async fn wait_disconnected(&self, eid: &EndpointId, within: Duration) -> bool {
         let mut connected = self.connected.clone();
-        let found = matches!(
-            tokio::time::timeout(within, connected.wait_for(|c| !c.contains(eid))).await,
-            Ok(Ok(_))
-        );
+        let found = matches!(tokio::time::timeout(within, connected.wait_for(|c| !c.contains(eid))).await, Ok(Ok(_)));
         found
     }
 
@@ -400,10 +396,7 @@ mod tests {
             assert_eq!(a.url, format!("ws://127.0.0.1:{}/usp", a.addr.port()));
             assert!(!a.friendly_name.is_empty());
             assert_eq!(home.agent_by_eid(a.endpoint_id.as_str()).unwrap().key, a.key);
-            assert_eq!(
-                a.get("Device.DeviceInfo.FriendlyName").await.as_deref(),
-                Some(a.friendly_name.as_str())
-            );
+            assert_eq!(a.get("Device.DeviceInfo.FriendlyName").await.as_deref(), Some(a.friendly_name.as_str()));
         }
         assert!(home.agent("gateway").is_some());
         assert!(home.agent("garage").is_none());

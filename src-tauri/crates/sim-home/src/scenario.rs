@@ -145,10 +145,7 @@ pub enum ScenarioError {
 
 impl ScenarioError {
     pub(crate) fn agent(agent: &str, reason: impl Into<String>) -> ScenarioError {
-        ScenarioError::Agent {
-            agent: agent.to_owned(),
-            reason: reason.into(),
-        }
+        ScenarioError::Agent { agent: agent.to_owned(), reason: reason.into() }
     }
 }
 
@@ -156,10 +153,8 @@ impl Scenario {
     /// Reads and checks a scenario file.
     pub fn load(path: impl AsRef<Path>) -> Result<Scenario, ScenarioError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ScenarioError::Io { path: path.display().to_string(), source })?;
         Scenario::from_json(&text)
     }
 
@@ -177,10 +172,7 @@ impl Scenario {
             // The shipped file is checked by a unit test; an empty home is the fallback.
             Err(e) => {
                 tracing::error!("built-in scenario is invalid: {e}");
-                Scenario {
-                    seed: 0,
-                    agents: Vec::new(),
-                }
+                Scenario { seed: 0, agents: Vec::new() }
             }
         }
     }
@@ -194,19 +186,10 @@ impl Scenario {
     pub fn validate(&self) -> Result<(), ScenarioError> {
         for (i, a) in self.agents.iter().enumerate() {
             if self.agents[..i].iter().any(|b| b.key == a.key) {
-                return Err(ScenarioError::Invalid(format!(
-                    "duplicate agent key {:?}",
-                    a.key
-                )));
+                return Err(ScenarioError::Invalid(format!("duplicate agent key {:?}", a.key)));
             }
-            if self.agents[..i]
-                .iter()
-                .any(|b| b.endpoint_id == a.endpoint_id)
-            {
-                return Err(ScenarioError::Invalid(format!(
-                    "duplicate endpoint id {:?}",
-                    a.endpoint_id
-                )));
+            if self.agents[..i].iter().any(|b| b.endpoint_id == a.endpoint_id) {
+                return Err(ScenarioError::Invalid(format!("duplicate endpoint id {:?}", a.endpoint_id)));
             }
             crate::agent::Agent::new(a, a.unknown_controllers, std::time::UNIX_EPOCH)?;
         }

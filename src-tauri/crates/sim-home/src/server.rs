@@ -53,8 +53,7 @@ use tokio::time::{timeout, timeout_at, Instant, MissedTickBehavior};
 use tokio_rustls::TlsAcceptor;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::header::{
-    HeaderValue, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, SEC_WEBSOCKET_EXTENSIONS,
-    SEC_WEBSOCKET_PROTOCOL,
+    HeaderValue, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, SEC_WEBSOCKET_EXTENSIONS, SEC_WEBSOCKET_PROTOCOL,
 };
 use tokio_tungstenite::tungstenite::http::StatusCode;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -287,8 +286,7 @@ impl Actor {
         let mut batch = Vec::with_capacity(ACTOR_BATCH);
         let mut earliest_timer = Instant::now();
         loop {
-            let deadline =
-                self.agent.next_deadline().map(|d| to_instant(d).max(earliest_timer));
+            let deadline = self.agent.next_deadline().map(|d| to_instant(d).max(earliest_timer));
             tokio::select! {
                 biased;
                 () = stopped(&mut shutdown) => break,
@@ -320,9 +318,8 @@ impl Actor {
                 // Whatever a controller sends must not take the agent down: a panic in the
                 // brain loses this message only.
                 let agent = &mut self.agent;
-                let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    agent.handle_msg(&entry.eid, msg, now)
-                }));
+                let handled =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| agent.handle_msg(&entry.eid, msg, now)));
                 match handled {
                     Ok(Some(reply)) => {
                         if let Err(e) = entry.out.try_send(Out::Msg(reply, Some(permit))) {
@@ -451,10 +448,8 @@ async fn accept_loop(listener: TcpListener, ctx: Arc<ServerCtx>) {
     }
     drop(listener);
     // The connections see the shutdown too and close with 1001; give them a moment.
-    let _ = timeout(CLOSE_GRACE + Duration::from_millis(500), async {
-        while conns.join_next().await.is_some() {}
-    })
-    .await;
+    let _ =
+        timeout(CLOSE_GRACE + Duration::from_millis(500), async { while conns.join_next().await.is_some() {} }).await;
     debug!(agent = %ctx.key, "acceptor stopped");
 }
 
@@ -500,12 +495,7 @@ impl<T> Drop for AbortOnDrop<T> {
 
 // The handshake callback's error type is tungstenite's (an HTTP response).
 #[allow(clippy::result_large_err)]
-async fn serve_connection(
-    tcp: TcpStream,
-    peer: SocketAddr,
-    ctx: Arc<ServerCtx>,
-    _slot: OwnedSemaphorePermit,
-) {
+async fn serve_connection(tcp: TcpStream, peer: SocketAddr, ctx: Arc<ServerCtx>, _slot: OwnedSemaphorePermit) {
     let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
     let (stream, peer_cert): (Box<dyn Io>, Option<PeerCert>) = match &ctx.tls {
         None => (Box::new(tcp), None),
@@ -561,11 +551,8 @@ async fn serve_connection(
     let (out_tx, out_rx) = mpsc::channel(OUT_QUEUE);
     let (close_tx, close_rx) = oneshot::channel();
     // The WebSocketConnect Record goes first, before anything the actor may queue.
-    let connect = encode_record(
-        eid.as_str(),
-        ctx.agent_eid.as_str(),
-        RecordType::WebsocketConnect(WebSocketConnectRecord {}),
-    );
+    let connect =
+        encode_record(eid.as_str(), ctx.agent_eid.as_str(), RecordType::WebsocketConnect(WebSocketConnectRecord {}));
     if out_tx.try_send(Out::Raw(connect)).is_err() {
         return;
     }
@@ -688,7 +675,10 @@ enum RecordAction {
     Ignore,
     Msg(Msg),
     /// Answer a DisconnectRecord with this code and reason, then close with 1008.
-    Disconnect { code: u32, reason: &'static str },
+    Disconnect {
+        code: u32,
+        reason: &'static str,
+    },
 }
 
 fn classify_record(data: &[u8], agent_eid: &str, controller_eid: &str) -> RecordAction {
@@ -772,35 +762,30 @@ async fn read_loop(
             continue;
         }
         match frame {
-            WsMessage::Binary(data) => {
-                match classify_record(&data, ctx.agent_eid.as_str(), eid.as_str()) {
-                    RecordAction::Ignore => {}
-                    RecordAction::Msg(msg) => {
-                        let Ok(permit) = in_flight.clone().acquire_owned().await else {
-                            return;
-                        };
-                        if ctx.actor.send(Cmd::Msg { conn, msg, permit }).await.is_err() {
-                            return;
-                        }
-                    }
-                    RecordAction::Disconnect { code, reason } => {
-                        let record = encode_record(
-                            eid.as_str(),
-                            ctx.agent_eid.as_str(),
-                            RecordType::Disconnect(DisconnectRecord {
-                                reason: reason.to_owned(),
-                                reason_code: code,
-                            }),
-                        );
-                        if out.send(Out::Raw(record)).await.is_err()
-                            || out.send(Out::Close(close::POLICY, reason)).await.is_err()
-                        {
-                            return;
-                        }
-                        closing = true;
+            WsMessage::Binary(data) => match classify_record(&data, ctx.agent_eid.as_str(), eid.as_str()) {
+                RecordAction::Ignore => {}
+                RecordAction::Msg(msg) => {
+                    let Ok(permit) = in_flight.clone().acquire_owned().await else {
+                        return;
+                    };
+                    if ctx.actor.send(Cmd::Msg { conn, msg, permit }).await.is_err() {
+                        return;
                     }
                 }
-            }
+                RecordAction::Disconnect { code, reason } => {
+                    let record = encode_record(
+                        eid.as_str(),
+                        ctx.agent_eid.as_str(),
+                        RecordType::Disconnect(DisconnectRecord { reason: reason.to_owned(), reason_code: code }),
+                    );
+                    if out.send(Out::Raw(record)).await.is_err()
+                        || out.send(Out::Close(close::POLICY, reason)).await.is_err()
+                    {
+                        return;
+                    }
+                    closing = true;
+                }
+            },
             WsMessage::Text(_) => {
                 debug!(agent = %ctx.key, controller = %eid, "text frame: closing with 1003");
                 if out.send(Out::Close(close::UNSUPPORTED_DATA, close::TEXT_REASON)).await.is_err() {
@@ -988,7 +973,6 @@ fn encode_record(to_id: &str, from_id: &str, record_type: RecordType) -> Vec<u8>
     .encode_to_vec()
 }
 
-
 #[cfg(test)]
 pub(crate) mod tests {
     #![allow(clippy::unwrap_used)]
@@ -1039,7 +1023,11 @@ pub(crate) mod tests {
     }
 
     /// A raw handshake to `target` (path and query) with an optional subprotocol header.
-    pub(crate) async fn open(addr: SocketAddr, target: &str, protocol: Option<&str>) -> Result<(Client, Response), WsError> {
+    pub(crate) async fn open(
+        addr: SocketAddr,
+        target: &str,
+        protocol: Option<&str>,
+    ) -> Result<(Client, Response), WsError> {
         let tcp = TcpStream::connect(addr).await.unwrap();
         let mut req = format!("ws://{addr}{target}").into_client_request().unwrap();
         if let Some(p) = protocol {
@@ -1064,7 +1052,9 @@ pub(crate) mod tests {
     }
 
     /// The next data or close frame (Pings and Pongs skipped).
-    pub(crate) async fn next_frame<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocketStream<S>) -> Option<WsMessage> {
+    pub(crate) async fn next_frame<S: AsyncRead + AsyncWrite + Unpin>(
+        ws: &mut WebSocketStream<S>,
+    ) -> Option<WsMessage> {
         loop {
             match timeout(WAIT, ws.next()).await.expect("a frame in time") {
                 Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
@@ -1092,7 +1082,10 @@ pub(crate) mod tests {
     }
 
     /// Expects a close frame with this code (and then the end of the stream).
-    pub(crate) async fn expect_close<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocketStream<S>, code: u16) -> String {
+    pub(crate) async fn expect_close<S: AsyncRead + AsyncWrite + Unpin>(
+        ws: &mut WebSocketStream<S>,
+        code: u16,
+    ) -> String {
         match next_frame(ws).await {
             Some(WsMessage::Close(Some(frame))) => {
                 assert_eq!(u16::from(frame.code), code, "{frame:?}");
@@ -1105,18 +1098,12 @@ pub(crate) mod tests {
     pub(crate) fn request(msg_id: &str, t: MsgType, req: ReqType) -> Msg {
         Msg {
             header: Some(usp::Header { msg_id: msg_id.to_owned(), msg_type: t as i32 }),
-            body: Some(usp::Body {
-                msg_body: Some(MsgBody::Request(usp::Request { req_type: Some(req) })),
-            }),
+            body: Some(usp::Body { msg_body: Some(MsgBody::Request(usp::Request { req_type: Some(req) })) }),
         }
     }
 
     pub(crate) fn get(msg_id: &str, path: &str) -> Msg {
-        request(
-            msg_id,
-            MsgType::Get,
-            ReqType::Get(usp::Get { param_paths: vec![path.to_owned()], max_depth: 0 }),
-        )
+        request(msg_id, MsgType::Get, ReqType::Get(usp::Get { param_paths: vec![path.to_owned()], max_depth: 0 }))
     }
 
     pub(crate) fn record(from: &str, to: &str, record_type: RecordType) -> Vec<u8> {
@@ -1162,9 +1149,7 @@ pub(crate) mod tests {
             version: RECORD_VERSION.to_owned(),
             to_id: "self::c".to_owned(),
             from_id: AGENT.to_owned(),
-            record_type: Some(RecordType::NoSessionContext(NoSessionContextRecord {
-                payload: msg.encode_to_vec(),
-            })),
+            record_type: Some(RecordType::NoSessionContext(NoSessionContextRecord { payload: msg.encode_to_vec() })),
             ..Default::default()
         };
         assert_eq!(ours, theirs.encode_to_vec());
@@ -1203,11 +1188,8 @@ pub(crate) mod tests {
         assert_eq!(classify_record(b"\xff\xff\xff garbage", AGENT, CTRL), RecordAction::Ignore);
         assert_eq!(classify_record(&wrap(CTRL, "self::other", &get), AGENT, CTRL), RecordAction::Ignore);
         assert_eq!(classify_record(&wrap("self::other", AGENT, &get), AGENT, CTRL), RecordAction::Ignore);
-        let bad_payload = record(
-            CTRL,
-            AGENT,
-            RecordType::NoSessionContext(NoSessionContextRecord { payload: vec![0xff, 0xff] }),
-        );
+        let bad_payload =
+            record(CTRL, AGENT, RecordType::NoSessionContext(NoSessionContextRecord { payload: vec![0xff, 0xff] }));
         assert_eq!(classify_record(&bad_payload, AGENT, CTRL), RecordAction::Ignore);
         let no_type = Record { version: "1.3".into(), to_id: AGENT.into(), from_id: CTRL.into(), ..Default::default() };
         assert_eq!(classify_record(&no_type.encode_to_vec(), AGENT, CTRL), RecordAction::Ignore);
@@ -1219,11 +1201,8 @@ pub(crate) mod tests {
             classify_record(&encrypted.encode_to_vec(), AGENT, CTRL),
             RecordAction::Disconnect { code: 7106, .. }
         ));
-        let disconnect = record(
-            CTRL,
-            AGENT,
-            RecordType::Disconnect(DisconnectRecord { reason: "bye".into(), reason_code: 7105 }),
-        );
+        let disconnect =
+            record(CTRL, AGENT, RecordType::Disconnect(DisconnectRecord { reason: "bye".into(), reason_code: 7105 }));
         assert!(matches!(classify_record(&disconnect, AGENT, CTRL), RecordAction::Disconnect { code: 7105, .. }));
         let connect = record(CTRL, AGENT, RecordType::WebsocketConnect(WebSocketConnectRecord {}));
         assert_eq!(classify_record(&connect, AGENT, CTRL), RecordAction::Ignore);
@@ -1246,10 +1225,7 @@ pub(crate) mod tests {
         let (mut ws, resp) = connect_as(addr(&home), CTRL).await;
         let headers = resp.headers();
         assert_eq!(headers.get("sec-websocket-protocol").unwrap(), "v1.usp");
-        assert_eq!(
-            headers.get("sec-websocket-extensions").unwrap(),
-            &format!("bbf-usp-protocol; eid=\"{AGENT}\"")
-        );
+        assert_eq!(headers.get("sec-websocket-extensions").unwrap(), &format!("bbf-usp-protocol; eid=\"{AGENT}\""));
         send(&mut ws, wrap(CTRL, AGENT, &get("get-1", "Device.DeviceInfo.FriendlyName"))).await;
         let reply = next_msg(&mut ws).await;
         assert_eq!(msg_id(&reply), "get-1");

@@ -47,9 +47,7 @@ pub enum TlsMode {
 impl TlsMode {
     /// Every agent generates its own self-signed identity at start.
     pub fn self_signed() -> TlsMode {
-        TlsMode::SelfSigned {
-            identities: HashMap::new(),
-        }
+        TlsMode::SelfSigned { identities: HashMap::new() }
     }
 
     /// The agent with this scenario key presents `identity` instead of a fresh one.
@@ -103,19 +101,11 @@ impl ControllerPins {
     }
 
     pub(crate) fn get(&self, eid: &EndpointId) -> Option<Fingerprint> {
-        self.pins
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(eid)
-            .copied()
+        self.pins.lock().unwrap_or_else(PoisonError::into_inner).get(eid).copied()
     }
 
     pub(crate) fn forget(&self, eid: &EndpointId) -> bool {
-        self.pins
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(eid)
-            .is_some()
+        self.pins.lock().unwrap_or_else(PoisonError::into_inner).remove(eid).is_some()
     }
 }
 
@@ -134,10 +124,7 @@ mod tests {
         pins.admit(&a, one).unwrap();
         pins.admit(&a, one).unwrap();
         let why = pins.admit(&a, two).unwrap_err();
-        assert!(
-            why.contains("self::a") && why.contains(&one.to_string()),
-            "{why}"
-        );
+        assert!(why.contains("self::a") && why.contains(&one.to_string()), "{why}");
         assert_eq!(pins.get(&a), Some(one));
         assert!(pins.forget(&a));
         assert!(!pins.forget(&a));
@@ -169,13 +156,10 @@ mod tests {
     use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
     use usp_client::error::ConnectError;
     use usp_client::tls::{
-        client_config, trust_on_first_use, AgentCertVerifier, AgentTrust, MemoryPinStore,
-        ObservedCert, PinStore,
+        client_config, trust_on_first_use, AgentCertVerifier, AgentTrust, MemoryPinStore, ObservedCert, PinStore,
     };
     use usp_client::ws::{connect, Socket};
-    use usp_proto::usp::{
-        self, body::MsgBody, header::MsgType, request::ReqType, response::RespType, Msg,
-    };
+    use usp_proto::usp::{self, body::MsgBody, header::MsgType, request::ReqType, response::RespType, Msg};
     use usp_proto::usp_record::record::RecordType;
 
     use crate::agent::UnknownControllerPolicy;
@@ -206,40 +190,16 @@ mod tests {
     impl Ctrl {
         fn new(eid_text: &str) -> Ctrl {
             let eid = eid(eid_text);
-            Ctrl {
-                id: Identity::generate(&eid).unwrap(),
-                eid,
-                pins: Arc::new(MemoryPinStore::new()),
-            }
+            Ctrl { id: Identity::generate(&eid).unwrap(), eid, pins: Arc::new(MemoryPinStore::new()) }
         }
 
         /// Connects to `agent` (expecting its EID) with our client verifier.
-        async fn connect(
-            &self,
-            agent: &AgentHandle,
-            observed: &Arc<ObservedCert>,
-        ) -> Result<Socket, ConnectError> {
+        async fn connect(&self, agent: &AgentHandle, observed: &Arc<ObservedCert>) -> Result<Socket, ConnectError> {
             let trust = AgentTrust::new(self.pins.clone());
-            let config = client_config(
-                &self.id,
-                trust,
-                Some(agent.endpoint_id.clone()),
-                observed.clone(),
-            )
-            .unwrap();
-            let (mut ws, _) = connect(
-                &agent.url,
-                &self.eid,
-                Some(config),
-                WebSocketConfig::default(),
-                WAIT,
-            )
-            .await?;
+            let config = client_config(&self.id, trust, Some(agent.endpoint_id.clone()), observed.clone()).unwrap();
+            let (mut ws, _) = connect(&agent.url, &self.eid, Some(config), WebSocketConfig::default(), WAIT).await?;
             let rec = next_record(&mut ws).await;
-            assert!(
-                matches!(rec.record_type, Some(RecordType::WebsocketConnect(_))),
-                "{rec:?}"
-            );
+            assert!(matches!(rec.record_type, Some(RecordType::WebsocketConnect(_))), "{rec:?}");
             assert_eq!(rec.from_id, agent.endpoint_id.as_str());
             Ok(ws)
         }
@@ -256,10 +216,7 @@ mod tests {
                 Ok(_) => panic!("expected an untrusted certificate, got a connection"),
             }
             assert_eq!(observed.get().map(|o| o.fingerprint), agent.fingerprint);
-            assert_eq!(
-                trust_on_first_use(&*self.pins, &observed).ok(),
-                agent.fingerprint
-            );
+            assert_eq!(trust_on_first_use(&*self.pins, &observed).ok(), agent.fingerprint);
             self.connect(agent, &ObservedCert::new()).await.unwrap()
         }
     }
@@ -278,17 +235,11 @@ mod tests {
     /// Every parameter of a GetResp (none for an Error).
     fn params(msg: &Msg) -> Vec<(String, String)> {
         match msg.body.as_ref().and_then(|b| b.msg_body.as_ref()) {
-            Some(MsgBody::Response(usp::Response {
-                resp_type: Some(RespType::GetResp(r)),
-            })) => r
+            Some(MsgBody::Response(usp::Response { resp_type: Some(RespType::GetResp(r)) })) => r
                 .req_path_results
                 .iter()
                 .flat_map(|r| r.resolved_path_results.iter())
-                .flat_map(|r| {
-                    r.result_params
-                        .iter()
-                        .map(|(k, v)| (format!("{}{k}", r.resolved_path), v.clone()))
-                })
+                .flat_map(|r| r.result_params.iter().map(|(k, v)| (format!("{}{k}", r.resolved_path), v.clone())))
                 .collect(),
             _ => Vec::new(),
         }
@@ -320,10 +271,7 @@ mod tests {
                 command: command.to_owned(),
                 command_key: msg_id.to_owned(),
                 send_resp: true,
-                input_args: args
-                    .iter()
-                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                    .collect(),
+                input_args: args.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
             }),
         )
     }
@@ -331,30 +279,21 @@ mod tests {
     fn is_set_resp(msg: &Msg) -> bool {
         matches!(
             msg.body.as_ref().and_then(|b| b.msg_body.as_ref()),
-            Some(MsgBody::Response(usp::Response {
-                resp_type: Some(RespType::SetResp(_))
-            }))
+            Some(MsgBody::Response(usp::Response { resp_type: Some(RespType::SetResp(_)) }))
         )
     }
 
     /// The output args of the only result of an OperateResp (panics on a failure).
     fn output_args(msg: &Msg) -> std::collections::HashMap<String, String> {
-        let Some(MsgBody::Response(usp::Response {
-            resp_type: Some(RespType::OperateResp(r)),
-        })) = msg.body.as_ref().and_then(|b| b.msg_body.as_ref())
+        let Some(MsgBody::Response(usp::Response { resp_type: Some(RespType::OperateResp(r)) })) =
+            msg.body.as_ref().and_then(|b| b.msg_body.as_ref())
         else {
             panic!("expected an OperateResp, got {msg:?}");
         };
-        match r
-            .operation_results
-            .first()
-            .and_then(|o| o.operation_resp.as_ref())
-        {
-            Some(usp::operate_resp::operation_result::OperationResp::ReqOutputArgs(o)) => o
-                .output_args
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+        match r.operation_results.first().and_then(|o| o.operation_resp.as_ref()) {
+            Some(usp::operate_resp::operation_result::OperationResp::ReqOutputArgs(o)) => {
+                o.output_args.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+            }
             other => panic!("expected output args, got {other:?}"),
         }
     }
@@ -369,9 +308,7 @@ mod tests {
 
     /// The HTTP 403 body the agent answers to `ctrl` (raw TLS + WebSocket handshake).
     async fn refusal_body(ctrl: &Ctrl, agent: &AgentHandle) -> String {
-        use tokio_tungstenite::tungstenite::{
-            client::IntoClientRequest, http::HeaderValue, Error as WsError,
-        };
+        use tokio_tungstenite::tungstenite::{client::IntoClientRequest, http::HeaderValue, Error as WsError};
         let config = client_config(
             &ctrl.id,
             AgentTrust::new(ctrl.pins.clone()),
@@ -381,20 +318,10 @@ mod tests {
         .unwrap();
         let tcp = tokio::net::TcpStream::connect(agent.addr).await.unwrap();
         let name = tokio_rustls::rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
-        let tls = tokio_rustls::TlsConnector::from(config)
-            .connect(name, tcp)
-            .await
-            .unwrap();
-        let mut req = usp_client::ws::request_uri(&agent.url, &ctrl.eid)
-            .unwrap()
-            .into_client_request()
-            .unwrap();
-        req.headers_mut()
-            .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("v1.usp"));
-        match tokio::time::timeout(WAIT, tokio_tungstenite::client_async(req, tls))
-            .await
-            .unwrap()
-        {
+        let tls = tokio_rustls::TlsConnector::from(config).connect(name, tcp).await.unwrap();
+        let mut req = usp_client::ws::request_uri(&agent.url, &ctrl.eid).unwrap().into_client_request().unwrap();
+        req.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static("v1.usp"));
+        match tokio::time::timeout(WAIT, tokio_tungstenite::client_async(req, tls)).await.unwrap() {
             Err(WsError::Http(resp)) => {
                 assert_eq!(resp.status().as_u16(), 403);
                 String::from_utf8_lossy(resp.body().as_deref().unwrap_or_default()).into_owned()
@@ -408,53 +335,26 @@ mod tests {
     async fn pairing_over_wss_then_untrusted_role_then_challenge() {
         let home = tls_home(TlsMode::self_signed()).await;
         let gw = home.agent("gateway").unwrap();
-        assert!(
-            gw.url.starts_with("wss://127.0.0.1:") && gw.url.ends_with("/usp"),
-            "{}",
-            gw.url
-        );
+        assert!(gw.url.starts_with("wss://127.0.0.1:") && gw.url.ends_with("/usp"), "{}", gw.url);
         let der = gw.certificate_der.as_deref().unwrap();
-        assert_eq!(
-            usp_client::tls::endpoint_id_of(der).unwrap(),
-            gw.endpoint_id
-        );
+        assert_eq!(usp_client::tls::endpoint_id_of(der).unwrap(), gw.endpoint_id);
         assert_eq!(gw.fingerprint, Some(Fingerprint::of(der)));
         // Every agent has its own certificate.
-        let fps: std::collections::HashSet<_> = home
-            .agents()
-            .iter()
-            .map(|a| a.fingerprint.unwrap())
-            .collect();
+        let fps: std::collections::HashSet<_> = home.agents().iter().map(|a| a.fingerprint.unwrap()).collect();
         assert_eq!(fps.len(), home.agents().len());
 
         let me = Ctrl::new(ME);
         let mut ws = me.pair(gw).await;
-        assert_eq!(
-            gw.controller_certificate(&me.eid),
-            Some(me.id.fingerprint())
-        );
+        assert_eq!(gw.controller_certificate(&me.eid), Some(me.id.fingerprint()));
 
         // Untrusted role: Device.DeviceInfo. yes, Device.WiFi. nothing.
         let info = params(&ask(&mut ws, &me.eid, gw, &get("info", "Device.DeviceInfo.")).await);
-        assert!(
-            info.iter()
-                .any(|(k, v)| k.ends_with("FriendlyName") && v == "Living room gateway"),
-            "{info:?}"
-        );
+        assert!(info.iter().any(|(k, v)| k.ends_with("FriendlyName") && v == "Living room gateway"), "{info:?}");
         let wifi = params(&ask(&mut ws, &me.eid, gw, &get("wifi", "Device.WiFi.")).await);
         assert!(wifi.is_empty(), "{wifi:?}");
-        let denied = ask(
-            &mut ws,
-            &me.eid,
-            gw,
-            &set("s1", "Device.WiFi.SSID.3.", "Enable", "false"),
-        )
-        .await;
+        let denied = ask(&mut ws, &me.eid, gw, &set("s1", "Device.WiFi.SSID.3.", "Enable", "false")).await;
         assert!(!is_set_resp(&denied), "{denied:?}");
-        assert_eq!(
-            gw.get("Device.WiFi.SSID.3.Enable").await.as_deref(),
-            Some("true")
-        );
+        assert_eq!(gw.get("Device.WiFi.SSID.3.Enable").await.as_deref(), Some("true"));
 
         // The Challenge with the label passcode: Home User.
         let rc = ask(
@@ -464,10 +364,7 @@ mod tests {
             &operate(
                 "rc",
                 "Device.LocalAgent.ControllerTrust.RequestChallenge()",
-                &[(
-                    "ChallengeRef",
-                    "Device.LocalAgent.ControllerTrust.Challenge.1",
-                )],
+                &[("ChallengeRef", "Device.LocalAgent.ControllerTrust.Challenge.1")],
             ),
         )
         .await;
@@ -485,18 +382,9 @@ mod tests {
         )
         .await;
         assert!(output_args(&cr).is_empty());
-        let allowed = ask(
-            &mut ws,
-            &me.eid,
-            gw,
-            &set("s2", "Device.WiFi.SSID.3.", "Enable", "false"),
-        )
-        .await;
+        let allowed = ask(&mut ws, &me.eid, gw, &set("s2", "Device.WiFi.SSID.3.", "Enable", "false")).await;
         assert!(is_set_resp(&allowed), "{allowed:?}");
-        assert_eq!(
-            gw.get("Device.WiFi.SSID.3.Enable").await.as_deref(),
-            Some("false")
-        );
+        assert_eq!(gw.get("Device.WiFi.SSID.3.Enable").await.as_deref(), Some("false"));
         home.shutdown().await;
     }
 
@@ -514,15 +402,9 @@ mod tests {
         };
         forbidden(liar.connect(gw, &ObservedCert::new()).await);
         let body = refusal_body(&liar, gw).await;
-        assert!(
-            body.contains("belongs to self::someone-else") && body.contains(ME),
-            "{body}"
-        );
+        assert!(body.contains("belongs to self::someone-else") && body.contains(ME), "{body}");
         assert_eq!(gw.controller_certificate(&eid("self::someone-else")), None);
-        assert_eq!(
-            gw.controller_certificate(&me.eid),
-            Some(me.id.fingerprint())
-        );
+        assert_eq!(gw.controller_certificate(&me.eid), Some(me.id.fingerprint()));
         home.shutdown().await;
     }
 
@@ -532,37 +414,19 @@ mod tests {
         let gw = home.agent("gateway").unwrap();
         let me = Ctrl::new(ME);
         let mut ws = me.pair(gw).await;
-        let info = params(
-            &ask(
-                &mut ws,
-                &me.eid,
-                gw,
-                &get("g", "Device.DeviceInfo.FriendlyName"),
-            )
-            .await,
-        );
+        let info = params(&ask(&mut ws, &me.eid, gw, &get("g", "Device.DeviceInfo.FriendlyName")).await);
         assert_eq!(info.len(), 1);
         drop(ws);
-        let thief = Ctrl {
-            eid: me.eid.clone(),
-            id: Identity::generate(&me.eid).unwrap(),
-            pins: me.pins.clone(),
-        };
+        let thief = Ctrl { eid: me.eid.clone(), id: Identity::generate(&me.eid).unwrap(), pins: me.pins.clone() };
         forbidden(thief.connect(gw, &ObservedCert::new()).await);
         let body = refusal_body(&thief, gw).await;
-        assert!(
-            body.contains("first use") && body.contains(&me.id.fingerprint().to_string()),
-            "{body}"
-        );
+        assert!(body.contains("first use") && body.contains(&me.id.fingerprint().to_string()), "{body}");
         // The real one still gets in.
         drop(me.connect(gw, &ObservedCert::new()).await.unwrap());
         // After the agent forgets (a reset), the new key is a first use again.
         assert!(gw.forget_controller_certificate(&me.eid));
         drop(thief.connect(gw, &ObservedCert::new()).await.unwrap());
-        assert_eq!(
-            gw.controller_certificate(&me.eid),
-            Some(thief.id.fingerprint())
-        );
+        assert_eq!(gw.controller_certificate(&me.eid), Some(thief.id.fingerprint()));
         home.shutdown().await;
     }
 
@@ -582,11 +446,7 @@ mod tests {
         let gw = home.agent("gateway").unwrap();
         let observed = ObservedCert::new();
         match me.connect(gw, &observed).await {
-            Err(ConnectError::CertificateChanged {
-                agent,
-                pinned_sha256,
-                presented_sha256,
-            }) => {
+            Err(ConnectError::CertificateChanged { agent, pinned_sha256, presented_sha256 }) => {
                 assert_eq!(agent, gw_eid);
                 assert_eq!(pinned_sha256, gw_id.fingerprint());
                 assert_eq!(Some(presented_sha256), gw.fingerprint);
@@ -600,11 +460,7 @@ mod tests {
 
         // Restarted with the same certificate: accepted.
         let home = tls_home(TlsMode::self_signed().with_identity("gateway", gw_id)).await;
-        drop(
-            me.connect(home.agent("gateway").unwrap(), &ObservedCert::new())
-                .await
-                .unwrap(),
-        );
+        drop(me.connect(home.agent("gateway").unwrap(), &ObservedCert::new()).await.unwrap());
         home.shutdown().await;
     }
 
@@ -615,10 +471,7 @@ mod tests {
         let gw = home.agent("gateway").unwrap();
         let me = Ctrl::new(ME);
         match me.connect(gw, &ObservedCert::new()).await {
-            Err(ConnectError::CertificateEidMismatch {
-                expected,
-                in_certificate,
-            }) => {
+            Err(ConnectError::CertificateEidMismatch { expected, in_certificate }) => {
                 assert_eq!(expected, gw.endpoint_id);
                 assert_eq!(in_certificate.as_str(), "os::012345-IMPOSTOR");
             }
@@ -635,36 +488,16 @@ mod tests {
         let gw = home.agent("gateway").unwrap();
         let pins = Arc::new(MemoryPinStore::new());
         pins.pin(&gw.endpoint_id, gw.fingerprint.unwrap()).unwrap();
-        let verifier = AgentCertVerifier::new(
-            AgentTrust::new(pins),
-            Some(gw.endpoint_id.clone()),
-            ObservedCert::new(),
-        );
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
+        let verifier = AgentCertVerifier::new(AgentTrust::new(pins), Some(gw.endpoint_id.clone()), ObservedCert::new());
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth();
         let me = eid(ME);
-        let result = connect(
-            &gw.url,
-            &me,
-            Some(Arc::new(config)),
-            WebSocketConfig::default(),
-            WAIT,
-        )
-        .await;
-        assert!(
-            matches!(
-                result,
-                Err(ConnectError::Tls(_) | ConnectError::Handshake(_))
-            ),
-            "{:?}",
-            result.err()
-        );
+        let result = connect(&gw.url, &me, Some(Arc::new(config)), WebSocketConfig::default(), WAIT).await;
+        assert!(matches!(result, Err(ConnectError::Tls(_) | ConnectError::Handshake(_))), "{:?}", result.err());
         assert!(gw.connected_controllers().is_empty());
         assert_eq!(gw.controller_certificate(&me), None);
         // Plain ws:// on a wss agent fails too.
@@ -683,36 +516,14 @@ mod tests {
         let gw = home.agent("gateway").unwrap();
         let stranger = Ctrl::new(ME);
         let mut ws = stranger.pair(gw).await;
-        send(
-            &mut ws,
-            wrap(
-                ME,
-                gw.endpoint_id.as_str(),
-                &get("nothing", "Device.DeviceInfo."),
-            ),
-        )
-        .await;
+        send(&mut ws, wrap(ME, gw.endpoint_id.as_str(), &get("nothing", "Device.DeviceInfo."))).await;
         // Nothing comes back (a short, bounded wait: absence cannot be awaited otherwise).
         let silent = tokio::time::timeout(Duration::from_millis(300), next_frame(&mut ws)).await;
         assert!(silent.is_err(), "{silent:?}");
         let admin = Ctrl::new("self::usp-home-admin");
         let mut ws = admin.pair(gw).await;
-        let wifi = params(
-            &ask(
-                &mut ws,
-                &admin.eid,
-                gw,
-                &get("wifi", "Device.WiFi.SSID.3.SSID"),
-            )
-            .await,
-        );
-        assert_eq!(
-            wifi,
-            vec![(
-                "Device.WiFi.SSID.3.SSID".to_owned(),
-                "Home-Guest".to_owned()
-            )]
-        );
+        let wifi = params(&ask(&mut ws, &admin.eid, gw, &get("wifi", "Device.WiFi.SSID.3.SSID")).await);
+        assert_eq!(wifi, vec![("Device.WiFi.SSID.3.SSID".to_owned(), "Home-Guest".to_owned())]);
         home.shutdown().await;
     }
 
@@ -722,10 +533,7 @@ mod tests {
         let other: EndpointId = "proto::other".parse().unwrap();
         let given = Identity::generate(&other).unwrap();
         let mode = TlsMode::self_signed().with_identity("gw", given.clone());
-        assert_eq!(
-            mode.identity_for("gw", &gw).unwrap().fingerprint(),
-            given.fingerprint()
-        );
+        assert_eq!(mode.identity_for("gw", &gw).unwrap().fingerprint(), given.fingerprint());
         let fresh = mode.identity_for("hub", &gw).unwrap();
         assert_eq!(fresh.eid(), &gw);
         assert_ne!(fresh.fingerprint(), given.fingerprint());

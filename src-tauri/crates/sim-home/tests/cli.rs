@@ -97,9 +97,7 @@ fn get_friendly_name(url: &str, agent: &str, controller: &str) -> String {
             version: "1.3".into(),
             to_id: agent.into(),
             from_id: controller.into(),
-            record_type: Some(RecordType::NoSessionContext(NoSessionContextRecord {
-                payload: get.encode_to_vec(),
-            })),
+            record_type: Some(RecordType::NoSessionContext(NoSessionContextRecord { payload: get.encode_to_vec() })),
             ..Default::default()
         };
         ws.send(WsMessage::Binary(record.encode_to_vec().into())).await.expect("send");
@@ -121,9 +119,7 @@ fn get_friendly_name(url: &str, agent: &str, controller: &str) -> String {
             else {
                 panic!("expected a GetResp");
             };
-            return resp.req_path_results[0].resolved_path_results[0].result_params
-                ["FriendlyName"]
-                .clone();
+            return resp.req_path_results[0].resolved_path_results[0].result_params["FriendlyName"].clone();
         }
     })
 }
@@ -208,10 +204,7 @@ fn exits_cleanly_on_sigterm() {
     let child = &mut guard.0;
     assert_eq!(read_lines(child, 3).len(), 3);
     // stdin stays open: only the signal can stop it.
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("run kill");
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("run kill");
     assert!(status.success());
     let status = wait_exit(child);
     assert!(status.success(), "{status:?}");
@@ -220,18 +213,11 @@ fn exits_cleanly_on_sigterm() {
 #[test]
 fn bad_arguments_fail_cleanly() {
     let exe = EXE;
-    let out = Command::new(exe)
-        .args(["--controller", "no-equals-sign"])
-        .stdin(Stdio::null())
-        .output()
-        .expect("run");
+    let out = Command::new(exe).args(["--controller", "no-equals-sign"]).stdin(Stdio::null()).output().expect("run");
     assert!(!out.status.success());
     assert!(out.stdout.is_empty(), "nothing on stdout on error");
-    let out = Command::new(exe)
-        .args(["--scenario", "/nonexistent/home.json"])
-        .stdin(Stdio::null())
-        .output()
-        .expect("run");
+    let out =
+        Command::new(exe).args(["--scenario", "/nonexistent/home.json"]).stdin(Stdio::null()).output().expect("run");
     assert!(!out.status.success());
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/home.json"));

@@ -46,13 +46,7 @@ fn lines_of(stream: impl Read + Send + 'static, n: usize, keep: fn(&str) -> bool
 #[test]
 fn tls_prints_wss_ready_lines_and_fingerprints() {
     let child = Command::new(EXE)
-        .args([
-            "--tls",
-            "--print-fingerprints",
-            "--exit-on-stdin-close",
-            "--log",
-            "warn",
-        ])
+        .args(["--tls", "--print-fingerprints", "--exit-on-stdin-close", "--log", "warn"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -69,10 +63,7 @@ fn tls_prints_wss_ready_lines_and_fingerprints() {
         let parts: Vec<&str> = line.split(' ').collect();
         assert_eq!(parts.len(), 3, "{line}");
         assert_eq!(parts[0], "READY");
-        assert!(
-            parts[2].starts_with("wss://127.0.0.1:") && parts[2].ends_with("/usp"),
-            "{line}"
-        );
+        assert!(parts[2].starts_with("wss://127.0.0.1:") && parts[2].ends_with("/usp"), "{line}");
         let f: Vec<&str> = fp.split(' ').collect();
         assert_eq!(f.len(), 4, "{fp}");
         assert_eq!(f[1], parts[1], "same agent order");
@@ -87,21 +78,14 @@ fn tls_prints_wss_ready_lines_and_fingerprints() {
             assert!(status.success(), "{status}");
             break;
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "usp-sim-home did not exit"
-        );
+        assert!(std::time::Instant::now() < deadline, "usp-sim-home did not exit");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
 
 #[test]
 fn print_fingerprints_needs_tls() {
-    let out = Command::new(EXE)
-        .arg("--print-fingerprints")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run usp-sim-home");
+    let out = Command::new(EXE).arg("--print-fingerprints").stdin(Stdio::null()).output().expect("run usp-sim-home");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--tls"));
 }

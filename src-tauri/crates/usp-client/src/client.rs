@@ -364,12 +364,13 @@ impl Client {
     ///
     /// # Errors
     /// See [`ClientError`].
-    pub async fn request_with_timeout(&self, request: Request, timeout: Option<Duration>) -> Result<Response, ClientError> {
+    pub async fn request_with_timeout(
+        &self,
+        request: Request,
+        timeout: Option<Duration>,
+    ) -> Result<Response, ClientError> {
         let (tx, rx) = oneshot::channel();
-        self.commands
-            .send(Command::Request { request, timeout, reply: tx })
-            .await
-            .map_err(|_| ClientError::Closed)?;
+        self.commands.send(Command::Request { request, timeout, reply: tx }).await.map_err(|_| ClientError::Closed)?;
         rx.await.map_err(|_| ClientError::Closed)?
     }
 
@@ -416,7 +417,12 @@ impl Client {
     ///
     /// # Errors
     /// See [`ClientError`].
-    pub async fn operate(&self, command: &str, args: &[(&str, &str)], command_key: &str) -> Result<msg::OperateResp, ClientError> {
+    pub async fn operate(
+        &self,
+        command: &str,
+        args: &[(&str, &str)],
+        command_key: &str,
+    ) -> Result<msg::OperateResp, ClientError> {
         let mut b = request::operate(command).command_key(command_key);
         for (k, v) in args {
             b = b.arg(k, v);
@@ -429,14 +435,15 @@ impl Client {
     ///
     /// # Errors
     /// See [`ClientError`]; e.g. 7006 when the role may not subscribe.
-    pub async fn subscribe<S: AsRef<str>>(&self, kind: NotifKind, references: &[S]) -> Result<Subscription, ClientError> {
+    pub async fn subscribe<S: AsRef<str>>(
+        &self,
+        kind: NotifKind,
+        references: &[S],
+    ) -> Result<Subscription, ClientError> {
         let n = self.shared.sub_counter.fetch_add(1, Ordering::Relaxed);
         let id = format!("{}-{n}", self.shared.sub_prefix);
         let references: Vec<String> = references.iter().map(|r| r.as_ref().to_owned()).collect();
-        let resp: msg::AddResp = self
-            .request(Subscription::add_request(&id, kind, &references)?)
-            .await?
-            .try_into()?;
+        let resp: msg::AddResp = self.request(Subscription::add_request(&id, kind, &references)?).await?.try_into()?;
         let instance = match resp.per_object().into_iter().next() {
             Some((_, Ok(ok))) => ok.instantiated_path.to_string(),
             Some((_, Err(e))) => return Err(ClientError::Usp(e)),
@@ -591,7 +598,10 @@ impl Driver {
             let in_cert = crate::tls::endpoint_id_of(cert).map_err(ConnectError::from)?;
             match self.link.agent_id() {
                 Some(expected) if *expected != in_cert => {
-                    return Err(ConnectError::CertificateEidMismatch { expected: expected.clone(), in_certificate: in_cert });
+                    return Err(ConnectError::CertificateEidMismatch {
+                        expected: expected.clone(),
+                        in_certificate: in_cert,
+                    });
                 }
                 Some(_) => {}
                 None => self.link.set_agent_id(in_cert),
@@ -660,7 +670,8 @@ impl Driver {
                 }
             }
             let link_deadline = self.link.poll_timeout().map(tokio::time::Instant::from_std);
-            let silent_deadline = (!connected).then(|| tokio::time::Instant::from_std(started + self.config.connect_timeout));
+            let silent_deadline =
+                (!connected).then(|| tokio::time::Instant::from_std(started + self.config.connect_timeout));
             let wake = match (link_deadline, silent_deadline) {
                 (Some(a), Some(b)) => a.min(b),
                 (a, b) => a.or(b).unwrap_or(idle),
@@ -740,7 +751,8 @@ impl Driver {
             Command::Close(ack) => return Err(Some(ack)),
             Command::Request { request, timeout, reply } => {
                 if !connected {
-                    let _ = reply.send(Err(ClientError::NotConnected("waiting for the agent to identify itself".into())));
+                    let _ =
+                        reply.send(Err(ClientError::NotConnected("waiting for the agent to identify itself".into())));
                     return Ok(());
                 }
                 let timeout = timeout.unwrap_or(self.config.request_timeout);
@@ -849,7 +861,8 @@ mod tests {
 
     #[test]
     fn backoff_grows_is_capped_and_jittered() {
-        let b = Backoff { initial: Duration::from_millis(100), max: Duration::from_secs(2), multiplier: 2.0, jitter: 0.2 };
+        let b =
+            Backoff { initial: Duration::from_millis(100), max: Duration::from_secs(2), multiplier: 2.0, jitter: 0.2 };
         let mut rng = rand::rng();
         for attempt in 0..20 {
             let d = b.delay(attempt, &mut rng).as_secs_f64();

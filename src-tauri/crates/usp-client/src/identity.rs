@@ -56,10 +56,10 @@ pub enum IdentityError {
 pub fn load_or_create_endpoint_id(dir: &Path) -> Result<EndpointId, IdentityError> {
     let path = dir.join(ENDPOINT_ID_FILE);
     match std::fs::read_to_string(&path) {
-        Ok(text) => text.trim().parse().map_err(|e: usp_core::EidError| IdentityError::Corrupt {
-            path: path.clone(),
-            reason: e.to_string(),
-        }),
+        Ok(text) => text
+            .trim()
+            .parse()
+            .map_err(|e: usp_core::EidError| IdentityError::Corrupt { path: path.clone(), reason: e.to_string() }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let io = |source| IdentityError::Io { path: path.clone(), source };
             std::fs::create_dir_all(dir).map_err(io)?;

@@ -68,9 +68,7 @@ pub fn request_uri(url: &str, own_id: &EndpointId) -> Result<Uri, ConnectError> 
     };
     let authority = uri.authority().map(|a| a.as_str()).unwrap_or_default();
     let scheme = uri.scheme_str().unwrap_or("ws");
-    format!("{scheme}://{authority}{path}?{query}")
-        .parse()
-        .map_err(|e| ConnectError::BadUrl(format!("{url:?}: {e}")))
+    format!("{scheme}://{authority}{path}?{query}").parse().map_err(|e| ConnectError::BadUrl(format!("{url:?}: {e}")))
 }
 
 /// Reads the agent EID from a `Sec-WebSocket-Extensions` value such as
@@ -141,12 +139,8 @@ async fn connect_inner(
     } else {
         Box::new(tcp)
     };
-    let mut request = uri
-        .into_client_request()
-        .map_err(|e| ConnectError::BadUrl(e.to_string()))?;
-    request
-        .headers_mut()
-        .insert("Sec-WebSocket-Protocol", HeaderValue::from_static(USP_SUBPROTOCOL));
+    let mut request = uri.into_client_request().map_err(|e| ConnectError::BadUrl(e.to_string()))?;
+    request.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static(USP_SUBPROTOCOL));
     let (socket, response) = tokio_tungstenite::client_async_with_config(request, stream, Some(ws_config))
         .await
         .map_err(|e| ConnectError::Handshake(e.to_string()))?;

@@ -13,9 +13,8 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use usp_client::tls::{
-    client_config, endpoint_id_of, peer_endpoint_id, server_config, trust_on_first_use,
-    AgentCertVerifier, AgentTrust, ClientCertPolicy, Fingerprint, Identity, MemoryPinStore,
-    ObservedCert, PinStore, TlsError,
+    client_config, endpoint_id_of, peer_endpoint_id, server_config, trust_on_first_use, AgentCertVerifier, AgentTrust,
+    ClientCertPolicy, Fingerprint, Identity, MemoryPinStore, ObservedCert, PinStore, TlsError,
 };
 use usp_client::ws::{self, Handshake};
 use usp_client::ConnectError;
@@ -28,8 +27,7 @@ fn eid(s: &str) -> EndpointId {
 }
 
 fn controller() -> Identity {
-    Identity::generate(&eid("uuid::f81d4fae-7dec-11d0-a765-00a0c91e6bf6"))
-        .expect("controller identity")
+    Identity::generate(&eid("uuid::f81d4fae-7dec-11d0-a765-00a0c91e6bf6")).expect("controller identity")
 }
 
 /// What the agent saw of one connection.
@@ -37,10 +35,7 @@ fn controller() -> Identity {
 enum Seen {
     /// TLS and WebSocket handshakes done: the controller EID from its certificate and the
     /// request's query.
-    Connected {
-        cert_eid: Option<EndpointId>,
-        query: Option<String>,
-    },
+    Connected { cert_eid: Option<EndpointId>, query: Option<String> },
     /// The TLS handshake failed on the agent's side.
     TlsFailed(String),
 }
@@ -52,10 +47,7 @@ struct Agent {
 
 impl Agent {
     async fn next(&mut self) -> Seen {
-        tokio::time::timeout(WAIT, self.seen.recv())
-            .await
-            .expect("agent reports in time")
-            .expect("agent alive")
+        tokio::time::timeout(WAIT, self.seen.recv()).await.expect("agent reports in time").expect("agent alive")
     }
 }
 
@@ -84,8 +76,7 @@ async fn spawn_agent(config: Arc<rustls::ServerConfig>) -> Agent {
                 #[allow(clippy::result_large_err)]
                 let callback = move |req: &Request, mut resp: Response| {
                     *q.lock().expect("lock") = req.uri().query().map(str::to_owned);
-                    resp.headers_mut()
-                        .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("v1.usp"));
+                    resp.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static("v1.usp"));
                     Ok(resp)
                 };
                 let ws = tokio_tungstenite::accept_hdr_async(tls, callback).await;
@@ -97,26 +88,11 @@ async fn spawn_agent(config: Arc<rustls::ServerConfig>) -> Agent {
             });
         }
     });
-    Agent {
-        url: format!("wss://127.0.0.1:{}/usp", addr.port()),
-        seen,
-    }
+    Agent { url: format!("wss://127.0.0.1:{}/usp", addr.port()), seen }
 }
 
-async fn connect(
-    url: &str,
-    me: &Identity,
-    config: Arc<rustls::ClientConfig>,
-) -> Result<Handshake, ConnectError> {
-    ws::connect(
-        url,
-        me.eid(),
-        Some(config),
-        WebSocketConfig::default(),
-        WAIT,
-    )
-    .await
-    .map(|(_socket, hs)| hs)
+async fn connect(url: &str, me: &Identity, config: Arc<rustls::ClientConfig>) -> Result<Handshake, ConnectError> {
+    ws::connect(url, me.eid(), Some(config), WebSocketConfig::default(), WAIT).await.map(|(_socket, hs)| hs)
 }
 
 fn pins() -> Arc<MemoryPinStore> {
@@ -124,23 +100,13 @@ fn pins() -> Arc<MemoryPinStore> {
 }
 
 /// A CA (certificate DER, issuer for signing).
-fn make_ca(
-    name: &str,
-) -> (
-    CertificateDer<'static>,
-    rcgen::Issuer<'static, rcgen::KeyPair>,
-) {
+fn make_ca(name: &str) -> (CertificateDer<'static>, rcgen::Issuer<'static, rcgen::KeyPair>) {
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("ca key");
     let mut params = rcgen::CertificateParams::default();
     params.distinguished_name = rcgen::DistinguishedName::new();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, name);
+    params.distinguished_name.push(rcgen::DnType::CommonName, name);
     params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        rcgen::KeyUsagePurpose::KeyCertSign,
-        rcgen::KeyUsagePurpose::DigitalSignature,
-    ];
+    params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::DigitalSignature];
     let cert = params.self_signed(&key).expect("ca cert");
     (cert.der().clone(), rcgen::Issuer::new(params, key))
 }
@@ -156,9 +122,8 @@ fn ca_signed(
     let mut params = rcgen::CertificateParams::default();
     params.not_before = rcgen::date_time_ymd(years.0, 1, 1);
     params.not_after = rcgen::date_time_ymd(years.1, 1, 1);
-    params.subject_alt_names = vec![rcgen::SanType::URI(
-        rcgen::string::Ia5String::try_from(eid.to_urn()).expect("ia5"),
-    )];
+    params.subject_alt_names =
+        vec![rcgen::SanType::URI(rcgen::string::Ia5String::try_from(eid.to_urn()).expect("ia5"))];
     params.extended_key_usages = vec![eku];
     let cert = params.signed_by(&key, ca).expect("leaf cert");
     Identity::from_der(eid, cert.der(), &key.serialize_der()).expect("leaf identity")
@@ -178,10 +143,7 @@ fn identity_has_the_usp_san_cn_eku_and_validity() {
     let me = eid("uuid::f81d4fae-7dec-11d0-a765-00a0c91e6bf6");
     let id = Identity::generate(&me).expect("generate");
     let (_, cert) = x509_parser::parse_x509_certificate(id.cert_der()).expect("parse back");
-    let san = cert
-        .subject_alternative_name()
-        .expect("san ok")
-        .expect("san present");
+    let san = cert.subject_alternative_name().expect("san ok").expect("san present");
     let uris: Vec<&str> = san
         .value
         .general_names
@@ -191,34 +153,16 @@ fn identity_has_the_usp_san_cn_eku_and_validity() {
             _ => None,
         })
         .collect();
-    assert_eq!(
-        uris,
-        vec!["urn:bbf:usp:id:uuid::f81d4fae-7dec-11d0-a765-00a0c91e6bf6"]
-    );
-    let cn = cert
-        .subject()
-        .iter_common_name()
-        .next()
-        .and_then(|cn| cn.as_str().ok());
+    assert_eq!(uris, vec!["urn:bbf:usp:id:uuid::f81d4fae-7dec-11d0-a765-00a0c91e6bf6"]);
+    let cn = cert.subject().iter_common_name().next().and_then(|cn| cn.as_str().ok());
     assert_eq!(cn, Some(me.as_str()));
     assert_eq!(cert.subject(), cert.issuer(), "self-signed");
-    let eku = cert
-        .extended_key_usage()
-        .expect("eku ok")
-        .expect("eku present");
+    let eku = cert.extended_key_usage().expect("eku ok").expect("eku present");
     assert!(eku.value.client_auth && eku.value.server_auth);
     let bc = cert.basic_constraints().expect("bc ok");
     assert!(bc.is_none_or(|bc| !bc.value.ca), "not a CA");
-    assert_eq!(
-        cert.signature_algorithm.algorithm,
-        OID_SIG_ECDSA_WITH_SHA256
-    );
-    let curve = cert
-        .public_key()
-        .algorithm
-        .parameters
-        .as_ref()
-        .and_then(|p| p.as_oid().ok());
+    assert_eq!(cert.signature_algorithm.algorithm, OID_SIG_ECDSA_WITH_SHA256);
+    let curve = cert.public_key().algorithm.parameters.as_ref().and_then(|p| p.as_oid().ok());
     assert_eq!(curve, Some(OID_EC_P256));
     // 2020-01-01T00:00:00Z .. 2050-01-01T00:00:00Z
     assert_eq!(cert.validity().not_before.timestamp(), 1_577_836_800);
@@ -231,70 +175,34 @@ fn identity_has_the_usp_san_cn_eku_and_validity() {
 async fn first_use_is_refused_and_observed_then_trusted_on_first_use() {
     let agent_eid = eid("proto::first-use-agent");
     let agent_id = Identity::generate(&agent_eid).expect("agent identity");
-    let mut agent =
-        spawn_agent(server_config(&agent_id, ClientCertPolicy::AnySelfSigned).expect("server"))
-            .await;
+    let mut agent = spawn_agent(server_config(&agent_id, ClientCertPolicy::AnySelfSigned).expect("server")).await;
     let me = controller();
     let store = pins();
     let observed = ObservedCert::new();
-    let config = client_config(
-        &me,
-        AgentTrust::new(store.clone()),
-        Some(agent_eid.clone()),
-        observed.clone(),
-    )
-    .expect("client config");
+    let config = client_config(&me, AgentTrust::new(store.clone()), Some(agent_eid.clone()), observed.clone())
+        .expect("client config");
 
-    let err = connect(&agent.url, &me, config.clone())
-        .await
-        .expect_err("first use must be refused");
-    assert_eq!(
-        err,
-        ConnectError::UntrustedCertificate {
-            agent: agent_eid.clone(),
-            sha256: agent_id.fingerprint()
-        }
-    );
+    let err = connect(&agent.url, &me, config.clone()).await.expect_err("first use must be refused");
+    assert_eq!(err, ConnectError::UntrustedCertificate { agent: agent_eid.clone(), sha256: agent_id.fingerprint() });
     let text = err.to_string();
-    assert!(
-        text.contains(&agent_id.fingerprint().to_string()) && text.contains(agent_eid.as_str()),
-        "{text}"
-    );
+    assert!(text.contains(&agent_id.fingerprint().to_string()) && text.contains(agent_eid.as_str()), "{text}");
     let seen = observed.get().expect("the refused certificate is observed");
     assert_eq!(seen.agent, agent_eid);
     assert_eq!(seen.fingerprint, agent_id.fingerprint());
     assert_eq!(seen.cert_der, agent_id.cert_der());
-    assert!(
-        store.list().is_empty(),
-        "nothing is pinned without the user"
-    );
+    assert!(store.list().is_empty(), "nothing is pinned without the user");
     assert!(matches!(agent.next().await, Seen::TlsFailed(_)));
 
-    assert_eq!(
-        trust_on_first_use(store.as_ref(), &observed),
-        Ok(agent_id.fingerprint())
-    );
+    assert_eq!(trust_on_first_use(store.as_ref(), &observed), Ok(agent_id.fingerprint()));
     assert_eq!(store.pinned(&agent_eid), Some(agent_id.fingerprint()));
     assert!(observed.get().is_none());
 
-    let hs = connect(&agent.url, &me, config)
-        .await
-        .expect("pinned agent is accepted");
-    assert_eq!(
-        hs.peer_certificates.first().map(Vec::as_slice),
-        Some(agent_id.cert_der())
-    );
-    assert_eq!(
-        hs.peer_certificates.first().map(|c| endpoint_id_of(c)),
-        Some(Ok(agent_eid))
-    );
+    let hs = connect(&agent.url, &me, config).await.expect("pinned agent is accepted");
+    assert_eq!(hs.peer_certificates.first().map(Vec::as_slice), Some(agent_id.cert_der()));
+    assert_eq!(hs.peer_certificates.first().map(|c| endpoint_id_of(c)), Some(Ok(agent_eid)));
     match agent.next().await {
         Seen::Connected { cert_eid, query } => {
-            assert_eq!(
-                cert_eid.as_ref(),
-                Some(me.eid()),
-                "the agent sees our EID in the client certificate"
-            );
+            assert_eq!(cert_eid.as_ref(), Some(me.eid()), "the agent sees our EID in the client certificate");
             assert_eq!(query, Some(format!("eid={}", me.eid())));
         }
         other => panic!("agent did not accept: {other:?}"),
@@ -306,18 +214,14 @@ async fn an_agent_with_a_new_key_is_refused_as_changed() {
     let agent_eid = eid("proto::rekeyed-agent");
     let old = Identity::generate(&agent_eid).expect("old");
     let new = Identity::generate(&agent_eid).expect("new");
-    let mut agent =
-        spawn_agent(server_config(&new, ClientCertPolicy::AnySelfSigned).expect("server")).await;
+    let mut agent = spawn_agent(server_config(&new, ClientCertPolicy::AnySelfSigned).expect("server")).await;
     let me = controller();
     let store = pins();
     store.pin(&agent_eid, old.fingerprint()).expect("pin");
     let observed = ObservedCert::new();
-    let config = client_config(&me, AgentTrust::new(store.clone()), None, observed.clone())
-        .expect("client config");
+    let config = client_config(&me, AgentTrust::new(store.clone()), None, observed.clone()).expect("client config");
 
-    let err = connect(&agent.url, &me, config)
-        .await
-        .expect_err("changed certificate must be refused");
+    let err = connect(&agent.url, &me, config).await.expect_err("changed certificate must be refused");
     assert_eq!(
         err,
         ConnectError::CertificateChanged {
@@ -327,20 +231,13 @@ async fn an_agent_with_a_new_key_is_refused_as_changed() {
         }
     );
     let text = err.to_string();
-    for needle in [
-        old.fingerprint().to_string(),
-        new.fingerprint().to_string(),
-        "impersonat".to_owned(),
-    ] {
+    for needle in [old.fingerprint().to_string(), new.fingerprint().to_string(), "impersonat".to_owned()] {
         assert!(text.contains(&needle), "{needle} missing from {text}");
     }
     assert!(matches!(agent.next().await, Seen::TlsFailed(_)));
     // The pin stays; trusting the new certificate needs the old pairing removed first.
     assert_eq!(store.pinned(&agent_eid), Some(old.fingerprint()));
-    assert!(matches!(
-        trust_on_first_use(store.as_ref(), &observed),
-        Err(TlsError::CertificateChanged { .. })
-    ));
+    assert!(matches!(trust_on_first_use(store.as_ref(), &observed), Err(TlsError::CertificateChanged { .. })));
     assert_eq!(store.pinned(&agent_eid), Some(old.fingerprint()));
 }
 
@@ -349,41 +246,20 @@ async fn an_agent_with_another_eid_is_refused_as_mismatch() {
     let expected = eid("proto::the-gateway");
     let other = eid("proto::someone-else");
     let imposter = Identity::generate(&other).expect("imposter");
-    let mut agent =
-        spawn_agent(server_config(&imposter, ClientCertPolicy::AnySelfSigned).expect("server"))
-            .await;
+    let mut agent = spawn_agent(server_config(&imposter, ClientCertPolicy::AnySelfSigned).expect("server")).await;
     let me = controller();
     let store = pins();
     // Even a pin for the imposter's certificate does not make it the expected agent.
     store.pin(&other, imposter.fingerprint()).expect("pin");
     let observed = ObservedCert::new();
-    let config = client_config(
-        &me,
-        AgentTrust::new(store),
-        Some(expected.clone()),
-        observed.clone(),
-    )
-    .expect("client config");
+    let config =
+        client_config(&me, AgentTrust::new(store), Some(expected.clone()), observed.clone()).expect("client config");
 
-    let err = connect(&agent.url, &me, config)
-        .await
-        .expect_err("mismatch must be refused");
-    assert_eq!(
-        err,
-        ConnectError::CertificateEidMismatch {
-            expected: expected.clone(),
-            in_certificate: other.clone()
-        }
-    );
+    let err = connect(&agent.url, &me, config).await.expect_err("mismatch must be refused");
+    assert_eq!(err, ConnectError::CertificateEidMismatch { expected: expected.clone(), in_certificate: other.clone() });
     let text = err.to_string();
-    assert!(
-        text.contains(expected.as_str()) && text.contains(other.as_str()),
-        "{text}"
-    );
-    assert!(
-        observed.get().is_none(),
-        "a mismatching certificate is not offered for trust"
-    );
+    assert!(text.contains(expected.as_str()) && text.contains(other.as_str()), "{text}");
+    assert!(observed.get().is_none(), "a mismatching certificate is not offered for trust");
     assert!(matches!(agent.next().await, Seen::TlsFailed(_)));
 }
 
@@ -392,22 +268,14 @@ async fn a_ca_signed_agent_is_accepted_without_a_pin_even_with_dates_off() {
     let (ca_der, ca) = make_ca("usp-home test CA");
     let me = controller();
     let serve_auth = rcgen::ExtendedKeyUsagePurpose::ServerAuth;
-    for (name, years) in [
-        ("proto::ca-agent", (2020, 2050)),
-        ("proto::expired-ca-agent", (2001, 2002)),
-    ] {
+    for (name, years) in [("proto::ca-agent", (2020, 2050)), ("proto::expired-ca-agent", (2001, 2002))] {
         let agent_eid = eid(name);
         let leaf = ca_signed(&ca, &agent_eid, years, serve_auth.clone());
-        let mut agent =
-            spawn_agent(server_config(&leaf, ClientCertPolicy::AnySelfSigned).expect("server"))
-                .await;
+        let mut agent = spawn_agent(server_config(&leaf, ClientCertPolicy::AnySelfSigned).expect("server")).await;
         let store = pins();
         let trust = AgentTrust::new(store.clone()).with_roots(roots(&ca_der));
-        let config = client_config(&me, trust, Some(agent_eid.clone()), ObservedCert::new())
-            .expect("client config");
-        connect(&agent.url, &me, config)
-            .await
-            .unwrap_or_else(|e| panic!("{name}: CA-signed agent refused: {e}"));
+        let config = client_config(&me, trust, Some(agent_eid.clone()), ObservedCert::new()).expect("client config");
+        connect(&agent.url, &me, config).await.unwrap_or_else(|e| panic!("{name}: CA-signed agent refused: {e}"));
         assert!(matches!(agent.next().await, Seen::Connected { .. }));
         assert!(store.list().is_empty());
     }
@@ -422,30 +290,15 @@ async fn a_certificate_from_another_ca_or_for_client_use_only_is_not_ca_trusted(
     let foreign = "proto::foreign-ca-agent";
     let client_only = "proto::client-only-agent";
     let cases = [
-        (
-            foreign,
-            ca_signed(&other_ca, &eid(foreign), (2020, 2050), ServerAuth),
-        ),
-        (
-            client_only,
-            ca_signed(&ca, &eid(client_only), (2020, 2050), ClientAuth),
-        ),
+        (foreign, ca_signed(&other_ca, &eid(foreign), (2020, 2050), ServerAuth)),
+        (client_only, ca_signed(&ca, &eid(client_only), (2020, 2050), ClientAuth)),
     ];
     for (name, leaf) in cases {
-        let mut agent =
-            spawn_agent(server_config(&leaf, ClientCertPolicy::AnySelfSigned).expect("server"))
-                .await;
+        let mut agent = spawn_agent(server_config(&leaf, ClientCertPolicy::AnySelfSigned).expect("server")).await;
         let trust = AgentTrust::new(pins()).with_roots(roots(&ca_der));
         let config = client_config(&me, trust, None, ObservedCert::new()).expect("client config");
         let err = connect(&agent.url, &me, config).await.expect_err(name);
-        assert_eq!(
-            err,
-            ConnectError::UntrustedCertificate {
-                agent: eid(name),
-                sha256: leaf.fingerprint()
-            },
-            "{name}"
-        );
+        assert_eq!(err, ConnectError::UntrustedCertificate { agent: eid(name), sha256: leaf.fingerprint() }, "{name}");
         assert!(matches!(agent.next().await, Seen::TlsFailed(_)));
     }
 }
@@ -455,23 +308,19 @@ fn config_without_client_cert(agent: &Identity) -> Arc<rustls::ClientConfig> {
     let store = pins();
     store.pin(agent.eid(), agent.fingerprint()).expect("pin");
     let verifier = AgentCertVerifier::new(AgentTrust::new(store), None, ObservedCert::new());
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("versions")
-    .dangerous()
-    .with_custom_certificate_verifier(Arc::new(verifier))
-    .with_no_client_auth();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
     Arc::new(config)
 }
 
 #[tokio::test]
 async fn the_agent_refuses_a_controller_without_a_certificate() {
     let agent_id = Identity::generate(&eid("proto::mtls-agent")).expect("agent");
-    let mut agent =
-        spawn_agent(server_config(&agent_id, ClientCertPolicy::AnySelfSigned).expect("server"))
-            .await;
+    let mut agent = spawn_agent(server_config(&agent_id, ClientCertPolicy::AnySelfSigned).expect("server")).await;
     let me = controller();
     let result = connect(&agent.url, &me, config_without_client_cert(&agent_id)).await;
     assert!(result.is_err(), "connected without a client certificate");
@@ -485,37 +334,19 @@ async fn the_agent_refuses_a_controller_without_a_certificate() {
 async fn a_ca_only_agent_accepts_ca_signed_controllers_only() {
     let (ca_der, ca) = make_ca("controller CA");
     let agent_id = Identity::generate(&eid("proto::strict-agent")).expect("agent");
-    let mut agent = spawn_agent(
-        server_config(&agent_id, ClientCertPolicy::CaOnly(roots(&ca_der))).expect("server"),
-    )
-    .await;
+    let mut agent =
+        spawn_agent(server_config(&agent_id, ClientCertPolicy::CaOnly(roots(&ca_der))).expect("server")).await;
     let store = pins();
-    store
-        .pin(agent_id.eid(), agent_id.fingerprint())
-        .expect("pin");
+    store.pin(agent_id.eid(), agent_id.fingerprint()).expect("pin");
 
     let self_signed = controller();
-    let config = client_config(
-        &self_signed,
-        AgentTrust::new(store.clone()),
-        None,
-        ObservedCert::new(),
-    )
-    .expect("cfg");
+    let config = client_config(&self_signed, AgentTrust::new(store.clone()), None, ObservedCert::new()).expect("cfg");
     assert!(connect(&agent.url, &self_signed, config).await.is_err());
     assert!(matches!(agent.next().await, Seen::TlsFailed(_)));
 
-    let signed = ca_signed(
-        &ca,
-        &eid("self::ca-controller"),
-        (2020, 2050),
-        rcgen::ExtendedKeyUsagePurpose::ClientAuth,
-    );
-    let config =
-        client_config(&signed, AgentTrust::new(store), None, ObservedCert::new()).expect("cfg");
-    connect(&agent.url, &signed, config)
-        .await
-        .expect("CA-signed controller accepted");
+    let signed = ca_signed(&ca, &eid("self::ca-controller"), (2020, 2050), rcgen::ExtendedKeyUsagePurpose::ClientAuth);
+    let config = client_config(&signed, AgentTrust::new(store), None, ObservedCert::new()).expect("cfg");
+    connect(&agent.url, &signed, config).await.expect("CA-signed controller accepted");
     match agent.next().await {
         Seen::Connected { cert_eid, .. } => assert_eq!(cert_eid, Some(eid("self::ca-controller"))),
         other => panic!("{other:?}"),
@@ -530,9 +361,7 @@ fn lying_server(
     version: &'static rustls::SupportedProtocolVersion,
 ) -> Arc<rustls::ServerConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-        signer.private_key_der().expose_secret().to_vec(),
-    ));
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(signer.private_key_der().expose_secret().to_vec()));
     let signing_key = provider.key_provider.load_private_key(key).expect("key");
     let certified = rustls::sign::CertifiedKey::new(vec![shown.certificate().clone()], signing_key);
     let config = rustls::ServerConfig::builder_with_provider(provider)
@@ -556,22 +385,12 @@ async fn a_pinned_certificate_without_its_key_is_refused_on_tls12_and_tls13() {
     for version in [&rustls::version::TLS13, &rustls::version::TLS12] {
         // The honest agent works on this protocol version...
         let mut honest = spawn_agent(lying_server(&real, &real, version)).await;
-        let config = client_config(
-            &me,
-            AgentTrust::new(store.clone()),
-            None,
-            ObservedCert::new(),
-        )
-        .expect("cfg");
-        connect(&honest.url, &me, config.clone())
-            .await
-            .unwrap_or_else(|e| panic!("{version:?}: {e}"));
+        let config = client_config(&me, AgentTrust::new(store.clone()), None, ObservedCert::new()).expect("cfg");
+        connect(&honest.url, &me, config.clone()).await.unwrap_or_else(|e| panic!("{version:?}: {e}"));
         assert!(matches!(honest.next().await, Seen::Connected { .. }));
         // ...and one that replays the pinned certificate without owning its key does not.
         let mut liar = spawn_agent(lying_server(&real, &thief, version)).await;
-        let err = connect(&liar.url, &me, config)
-            .await
-            .expect_err("signature must be checked");
+        let err = connect(&liar.url, &me, config).await.expect_err("signature must be checked");
         assert!(matches!(err, ConnectError::Tls(_)), "{version:?}: {err:?}");
         assert!(matches!(liar.next().await, Seen::TlsFailed(_)));
     }
@@ -604,23 +423,15 @@ async fn private_keys_never_show_in_debug_or_errors() {
         forbidden.push(hex(w));
         forbidden.push(format!("{w:?}").trim_matches(['[', ']']).to_owned());
     }
-    assert!(
-        secret_windows >= 21,
-        "the 32-byte private scalar is covered ({secret_windows} windows)"
-    );
+    assert!(secret_windows >= 21, "the 32-byte private scalar is covered ({secret_windows} windows)");
 
-    let mut texts = vec![
-        format!("{me:?}"),
-        format!("{key:?}"),
-        format!("{:?}", me.clone()),
-    ];
+    let mut texts = vec![format!("{me:?}"), format!("{key:?}"), format!("{:?}", me.clone())];
     let other = Identity::generate(me.eid()).expect("other");
     let errors: Vec<TlsError> = vec![
         Identity::from_der(me.eid(), other.cert_der(), &key_bytes).expect_err("key mismatch"),
         Identity::from_der(&eid("self::x"), me.cert_der(), &key_bytes).expect_err("eid mismatch"),
         Identity::from_der(me.eid(), &key_bytes, &key_bytes).expect_err("key as cert"),
-        Identity::from_der(me.eid(), me.cert_der(), &key_bytes[..key_bytes.len() - 1])
-            .expect_err("cut key"),
+        Identity::from_der(me.eid(), me.cert_der(), &key_bytes[..key_bytes.len() - 1]).expect_err("cut key"),
         "nope".parse::<Fingerprint>().expect_err("fingerprint"),
     ];
     for e in &errors {
@@ -632,25 +443,17 @@ async fn private_keys_never_show_in_debug_or_errors() {
     }
     // Errors from real refused handshakes, with our key in the client configuration.
     let agent_id = Identity::generate(&eid("proto::secret-check")).expect("agent");
-    let mut agent =
-        spawn_agent(server_config(&agent_id, ClientCertPolicy::AnySelfSigned).expect("server"))
-            .await;
-    let config =
-        client_config(&me, AgentTrust::new(pins()), None, ObservedCert::new()).expect("cfg");
+    let mut agent = spawn_agent(server_config(&agent_id, ClientCertPolicy::AnySelfSigned).expect("server")).await;
+    let config = client_config(&me, AgentTrust::new(pins()), None, ObservedCert::new()).expect("cfg");
     texts.push(format!("{config:?}"));
-    let e = connect(&agent.url, &me, config)
-        .await
-        .expect_err("untrusted");
+    let e = connect(&agent.url, &me, config).await.expect_err("untrusted");
     texts.push(e.to_string());
     texts.push(format!("{e:?}"));
     let _ = agent.next().await;
 
     for text in &texts {
         for bad in &forbidden {
-            assert!(
-                !text.contains(bad.as_str()),
-                "private key material in {text:?}"
-            );
+            assert!(!text.contains(bad.as_str()), "private key material in {text:?}");
         }
     }
     assert!(format!("{me:?}").contains("SecretBytes(<redacted>)"));

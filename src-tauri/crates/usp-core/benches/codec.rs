@@ -88,7 +88,15 @@ fn get_resp(n: usize) -> Msg {
 /// A GetSupportedDMResp: 40 objects x 10 parameters, commands, events, unique keys.
 fn gsdm_resp() -> Msg {
     let names = [
-        "Enable", "Status", "Alias", "Name", "LastChange", "LowerLayers", "Upstream", "MACAddress", "MaxBitRate",
+        "Enable",
+        "Status",
+        "Alias",
+        "Name",
+        "LastChange",
+        "LowerLayers",
+        "Upstream",
+        "MACAddress",
+        "MaxBitRate",
         "Stats.BytesSent",
     ];
     let mut objs = Vec::new();
@@ -226,7 +234,11 @@ fn to_rusp(m: &Msg) -> ru::Msg {
                             .iter()
                             .map(|y| ru::mod_GetResp::ResolvedPathResult {
                                 resolved_path: r(&y.resolved_path),
-                                result_params: y.result_params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+                                result_params: y
+                                    .result_params
+                                    .iter()
+                                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                                    .collect(),
                             })
                             .collect(),
                     })
@@ -296,10 +308,7 @@ fn to_rusp(m: &Msg) -> ru::Msg {
         _ => unimplemented!("not a benchmark case"),
     };
     ru::Msg {
-        header: Some(ru::Header {
-            msg_id: r(&m.msg_id),
-            msg_type: m.body.msg_type().number().into(),
-        }),
+        header: Some(ru::Header { msg_id: r(&m.msg_id), msg_type: m.body.msg_type().number().into() }),
         body: Some(ru::Body { msg_body: body }),
     }
 }

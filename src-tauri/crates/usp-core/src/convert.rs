@@ -71,17 +71,12 @@ impl From<&Record> for pr::Record {
             }),
             RecordType::WebSocketConnect => P::WebsocketConnect(pr::WebSocketConnectRecord {}),
             RecordType::MqttConnect { version, subscribed_topic } => {
-                P::MqttConnect(pr::MqttConnectRecord {
-                    version: *version,
-                    subscribed_topic: s(subscribed_topic),
-                })
+                P::MqttConnect(pr::MqttConnectRecord { version: *version, subscribed_topic: s(subscribed_topic) })
             }
-            RecordType::StompConnect { version, subscribed_destination } => {
-                P::StompConnect(pr::StompConnectRecord {
-                    version: *version,
-                    subscribed_destination: s(subscribed_destination),
-                })
-            }
+            RecordType::StompConnect { version, subscribed_destination } => P::StompConnect(pr::StompConnectRecord {
+                version: *version,
+                subscribed_destination: s(subscribed_destination),
+            }),
             RecordType::Disconnect { reason, reason_code } => {
                 P::Disconnect(pr::DisconnectRecord { reason: s(reason), reason_code: *reason_code })
             }
@@ -119,13 +114,10 @@ impl TryFrom<pr::Record> for Record {
             P::MqttConnect(m) => {
                 RecordType::MqttConnect { version: m.version, subscribed_topic: t(m.subscribed_topic) }
             }
-            P::StompConnect(m) => RecordType::StompConnect {
-                version: m.version,
-                subscribed_destination: t(m.subscribed_destination),
-            },
-            P::Disconnect(d) => {
-                RecordType::Disconnect { reason: t(d.reason), reason_code: d.reason_code }
+            P::StompConnect(m) => {
+                RecordType::StompConnect { version: m.version, subscribed_destination: t(m.subscribed_destination) }
             }
+            P::Disconnect(d) => RecordType::Disconnect { reason: t(d.reason), reason_code: d.reason_code },
             P::UdsConnect(_) => RecordType::UdsConnect,
         };
         Ok(Record {
@@ -186,10 +178,9 @@ fn req_to_pb(r: &Request) -> pb::request::ReqType {
             return_params: g.return_params,
             return_unique_key_sets: g.return_unique_key_sets,
         }),
-        Request::GetInstances(g) => P::GetInstances(pb::GetInstances {
-            obj_paths: ss(&g.obj_paths),
-            first_level_only: g.first_level_only,
-        }),
+        Request::GetInstances(g) => {
+            P::GetInstances(pb::GetInstances { obj_paths: ss(&g.obj_paths), first_level_only: g.first_level_only })
+        }
         Request::Set(x) => P::Set(pb::Set {
             allow_partial: x.allow_partial,
             update_objs: x
@@ -228,9 +219,7 @@ fn req_to_pb(r: &Request) -> pb::request::ReqType {
                 })
                 .collect(),
         }),
-        Request::Delete(d) => {
-            P::Delete(pb::Delete { allow_partial: d.allow_partial, obj_paths: ss(&d.obj_paths) })
-        }
+        Request::Delete(d) => P::Delete(pb::Delete { allow_partial: d.allow_partial, obj_paths: ss(&d.obj_paths) }),
         Request::Operate(o) => P::Operate(pb::Operate {
             command: s(&o.command),
             command_key: s(&o.command_key),
@@ -243,11 +232,7 @@ fn req_to_pb(r: &Request) -> pb::request::ReqType {
         }),
         Request::Register(r) => P::Register(pb::Register {
             allow_partial: r.allow_partial,
-            reg_paths: r
-                .reg_paths
-                .iter()
-                .map(|p| pb::register::RegistrationPath { path: s(p) })
-                .collect(),
+            reg_paths: r.reg_paths.iter().map(|p| pb::register::RegistrationPath { path: s(p) }).collect(),
         }),
         Request::Deregister(d) => P::Deregister(pb::Deregister { paths: ss(&d.paths) }),
     }
@@ -257,19 +242,15 @@ fn notify_to_pb(n: &Notify) -> pb::Notify {
     use pb::notify as pn;
     use pn::Notification as P;
     let notification = match &n.notification {
-        Notification::Event(e) => P::Event(pn::Event {
-            obj_path: s(&e.obj_path),
-            event_name: s(&e.event_name),
-            params: map(&e.params),
-        }),
-        Notification::ValueChange(v) => P::ValueChange(pn::ValueChange {
-            param_path: s(&v.param_path),
-            param_value: s(&v.param_value),
-        }),
-        Notification::ObjCreation(o) => P::ObjCreation(pn::ObjectCreation {
-            obj_path: s(&o.obj_path),
-            unique_keys: map(&o.unique_keys),
-        }),
+        Notification::Event(e) => {
+            P::Event(pn::Event { obj_path: s(&e.obj_path), event_name: s(&e.event_name), params: map(&e.params) })
+        }
+        Notification::ValueChange(v) => {
+            P::ValueChange(pn::ValueChange { param_path: s(&v.param_path), param_value: s(&v.param_value) })
+        }
+        Notification::ObjCreation(o) => {
+            P::ObjCreation(pn::ObjectCreation { obj_path: s(&o.obj_path), unique_keys: map(&o.unique_keys) })
+        }
         Notification::ObjDeletion(o) => P::ObjDeletion(pn::ObjectDeletion { obj_path: s(&o.obj_path) }),
         Notification::OperComplete(oc) => {
             use pn::operation_complete as poc;
@@ -278,10 +259,7 @@ fn notify_to_pb(n: &Notify) -> pb::Notify {
                     poc::OperationResp::ReqOutputArgs(poc::OutputArgs { output_args: map(a) })
                 }
                 OperationCompleteResp::CmdFailure(f) => {
-                    poc::OperationResp::CmdFailure(poc::CommandFailure {
-                        err_code: f.err_code,
-                        err_msg: s(&f.err_msg),
-                    })
+                    poc::OperationResp::CmdFailure(poc::CommandFailure { err_code: f.err_code, err_msg: s(&f.err_msg) })
                 }
             };
             P::OperComplete(pn::OperationComplete {
@@ -298,11 +276,7 @@ fn notify_to_pb(n: &Notify) -> pb::Notify {
             agent_supported_protocol_versions: s(&o.agent_supported_protocol_versions),
         }),
     };
-    pb::Notify {
-        subscription_id: s(&n.subscription_id),
-        send_resp: n.send_resp,
-        notification: Some(notification),
-    }
+    pb::Notify { subscription_id: s(&n.subscription_id), send_resp: n.send_resp, notification: Some(notification) }
 }
 
 fn resp_to_pb(r: &Response) -> pb::response::RespType {
@@ -409,11 +383,7 @@ fn resp_to_pb(r: &Response) -> pb::response::RespType {
             use q::updated_object_result::{operation_status as os, OperationStatus};
             let pe = |v: &[ParameterError]| -> Vec<q::ParameterError> {
                 v.iter()
-                    .map(|p| q::ParameterError {
-                        param: s(&p.param),
-                        err_code: p.err_code,
-                        err_msg: s(&p.err_msg),
-                    })
+                    .map(|p| q::ParameterError { param: s(&p.param), err_code: p.err_code, err_msg: s(&p.err_msg) })
                     .collect()
             };
             P::SetResp(pb::SetResp {
@@ -561,9 +531,9 @@ fn resp_to_pb(r: &Response) -> pb::response::RespType {
                                     err_code: f.err_code,
                                     err_msg: s(&f.err_msg),
                                 }),
-                                OperStatus::Success(p) => os::OperStatus::OperSuccess(os::OperationSuccess {
-                                    registered_path: s(p),
-                                }),
+                                OperStatus::Success(p) => {
+                                    os::OperStatus::OperSuccess(os::OperationSuccess { registered_path: s(p) })
+                                }
                             }),
                         }),
                     })
@@ -585,9 +555,9 @@ fn resp_to_pb(r: &Response) -> pb::response::RespType {
                                     err_code: f.err_code,
                                     err_msg: s(&f.err_msg),
                                 }),
-                                OperStatus::Success(p) => os::OperStatus::OperSuccess(os::OperationSuccess {
-                                    deregistered_path: ss(p),
-                                }),
+                                OperStatus::Success(p) => {
+                                    os::OperStatus::OperSuccess(os::OperationSuccess { deregistered_path: ss(p) })
+                                }
                             }),
                         }),
                     })
@@ -608,9 +578,7 @@ impl TryFrom<pb::Msg> for Msg {
         let header = m.header.unwrap_or_default();
         let body = m.body.ok_or(ConvertError("Msg.body"))?;
         let body = match body.msg_body.ok_or(ConvertError("Body.msg_body"))? {
-            MsgBody::Request(r) => {
-                Body::Request(req_from_pb(r.req_type.ok_or(ConvertError("Request.req_type"))?)?)
-            }
+            MsgBody::Request(r) => Body::Request(req_from_pb(r.req_type.ok_or(ConvertError("Request.req_type"))?)?),
             MsgBody::Response(r) => {
                 Body::Response(resp_from_pb(r.resp_type.ok_or(ConvertError("Response.resp_type"))?)?)
             }
@@ -620,11 +588,7 @@ impl TryFrom<pb::Msg> for Msg {
                 param_errs: e
                     .param_errs
                     .into_iter()
-                    .map(|p| ParamError {
-                        param_path: t(p.param_path),
-                        err_code: p.err_code,
-                        err_msg: t(p.err_msg),
-                    })
+                    .map(|p| ParamError { param_path: t(p.param_path), err_code: p.err_code, err_msg: t(p.err_msg) })
                     .collect(),
             }),
         };
@@ -637,9 +601,7 @@ impl TryFrom<pb::Msg> for Msg {
 }
 
 fn settings_from<I: IntoIterator<Item = (String, String, bool)>>(v: I) -> Vec<ParamSetting> {
-    v.into_iter()
-        .map(|(param, value, required)| ParamSetting { param: t(param), value: t(value), required })
-        .collect()
+    v.into_iter().map(|(param, value, required)| ParamSetting { param: t(param), value: t(value), required }).collect()
 }
 
 fn req_from_pb(r: pb::request::ReqType) -> R<Request> {
@@ -654,10 +616,9 @@ fn req_from_pb(r: pb::request::ReqType) -> R<Request> {
             return_params: g.return_params,
             return_unique_key_sets: g.return_unique_key_sets,
         }),
-        P::GetInstances(g) => Request::GetInstances(GetInstances {
-            obj_paths: tt(g.obj_paths),
-            first_level_only: g.first_level_only,
-        }),
+        P::GetInstances(g) => {
+            Request::GetInstances(GetInstances { obj_paths: tt(g.obj_paths), first_level_only: g.first_level_only })
+        }
         P::Set(x) => Request::Set(Set {
             allow_partial: x.allow_partial,
             update_objs: x
@@ -665,9 +626,7 @@ fn req_from_pb(r: pb::request::ReqType) -> R<Request> {
                 .into_iter()
                 .map(|u| UpdateObject {
                     obj_path: t(u.obj_path),
-                    param_settings: settings_from(
-                        u.param_settings.into_iter().map(|p| (p.param, p.value, p.required)),
-                    ),
+                    param_settings: settings_from(u.param_settings.into_iter().map(|p| (p.param, p.value, p.required))),
                 })
                 .collect(),
         }),
@@ -678,9 +637,7 @@ fn req_from_pb(r: pb::request::ReqType) -> R<Request> {
                 .into_iter()
                 .map(|c| CreateObject {
                     obj_path: t(c.obj_path),
-                    param_settings: settings_from(
-                        c.param_settings.into_iter().map(|p| (p.param, p.value, p.required)),
-                    ),
+                    param_settings: settings_from(c.param_settings.into_iter().map(|p| (p.param, p.value, p.required))),
                 })
                 .collect(),
         }),
@@ -711,14 +668,12 @@ fn notify_from_pb(n: pb::Notify) -> R<Notify> {
             event_name: t(e.event_name),
             params: params(e.params),
         }),
-        P::ValueChange(v) => Notification::ValueChange(ValueChangeNotif {
-            param_path: t(v.param_path),
-            param_value: t(v.param_value),
-        }),
-        P::ObjCreation(o) => Notification::ObjCreation(ObjectCreation {
-            obj_path: t(o.obj_path),
-            unique_keys: params(o.unique_keys),
-        }),
+        P::ValueChange(v) => {
+            Notification::ValueChange(ValueChangeNotif { param_path: t(v.param_path), param_value: t(v.param_value) })
+        }
+        P::ObjCreation(o) => {
+            Notification::ObjCreation(ObjectCreation { obj_path: t(o.obj_path), unique_keys: params(o.unique_keys) })
+        }
         P::ObjDeletion(o) => Notification::ObjDeletion(ObjectDeletion { obj_path: t(o.obj_path) }),
         P::OperComplete(oc) => {
             use pb::notify::operation_complete::OperationResp as Q;
@@ -944,16 +899,14 @@ fn resp_from_pb(r: pb::response::RespType) -> R<Response> {
             use pb::operate_resp::operation_result::OperationResp as Q;
             let mut out = Vec::with_capacity(r.operation_results.len());
             for o in r.operation_results {
-                let operation_resp = match o
-                    .operation_resp
-                    .ok_or(ConvertError("OperateResp.OperationResult.operation_resp"))?
-                {
-                    Q::ReqObjPath(p) => OperationResp::ReqObjPath(t(p)),
-                    Q::ReqOutputArgs(a) => OperationResp::ReqOutputArgs(params(a.output_args)),
-                    Q::CmdFailure(f) => {
-                        OperationResp::CmdFailure(CommandFailure { err_code: f.err_code, err_msg: t(f.err_msg) })
-                    }
-                };
+                let operation_resp =
+                    match o.operation_resp.ok_or(ConvertError("OperateResp.OperationResult.operation_resp"))? {
+                        Q::ReqObjPath(p) => OperationResp::ReqObjPath(t(p)),
+                        Q::ReqOutputArgs(a) => OperationResp::ReqOutputArgs(params(a.output_args)),
+                        Q::CmdFailure(f) => {
+                            OperationResp::CmdFailure(CommandFailure { err_code: f.err_code, err_msg: t(f.err_msg) })
+                        }
+                    };
                 out.push(OperationResult { executed_command: t(o.executed_command), operation_resp });
             }
             Response::OperateResp(OperateResp { operation_results: out })

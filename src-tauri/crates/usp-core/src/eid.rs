@@ -24,9 +24,7 @@ const MAX_SHORT_AUTHORITY: usize = 6;
 const MAX_ECHO: usize = 32;
 
 /// The authority scheme: the part before the first `:`.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Scheme {
     /// `oui`: IEEE OUI (MA-L / MA-M / MA-S) as 6, 7 or 9 hex digits.
@@ -108,10 +106,7 @@ impl FromStr for Scheme {
 
     /// Schemes are lower case, exactly as in the spec.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Scheme::ALL
-            .into_iter()
-            .find(|sc| sc.as_str() == s)
-            .ok_or_else(|| EidError::UnknownScheme(echo(s)))
+        Scheme::ALL.into_iter().find(|sc| sc.as_str() == s).ok_or_else(|| EidError::UnknownScheme(echo(s)))
     }
 }
 
@@ -152,9 +147,7 @@ pub enum EidError {
         position: usize,
     },
     /// A `%` not followed by two hex digits.
-    #[error(
-        "invalid %-escape in instance id at position {position} (expected % and two hex digits)"
-    )]
+    #[error("invalid %-escape in instance id at position {position} (expected % and two hex digits)")]
     BadPercentEscape {
         /// Byte offset of the `%` in the whole endpoint id.
         position: usize,
@@ -184,9 +177,7 @@ fn echo(s: &str) -> String {
 }
 
 /// A validated USP Endpoint ID. Compared, ordered and hashed as its text.
-#[derive(
-    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct EndpointId(String);
 
@@ -205,9 +196,7 @@ impl EndpointId {
     /// The authority scheme.
     pub fn scheme(&self) -> Scheme {
         // Always valid: the text was validated on construction.
-        split(&self.0)
-            .and_then(|(scheme, _, _)| scheme.parse().ok())
-            .unwrap_or(Scheme::Proto)
+        split(&self.0).and_then(|(scheme, _, _)| scheme.parse().ok()).unwrap_or(Scheme::Proto)
     }
 
     /// The authority id (possibly empty).
@@ -229,9 +218,7 @@ impl EndpointId {
     /// case-insensitively (RFC 8141); the endpoint id itself is kept as written.
     pub fn from_urn(urn: &str) -> Result<Self, EidError> {
         match urn.get(..URN_PREFIX.len()) {
-            Some(prefix) if prefix.eq_ignore_ascii_case(URN_PREFIX) => {
-                urn[URN_PREFIX.len()..].parse()
-            }
+            Some(prefix) if prefix.eq_ignore_ascii_case(URN_PREFIX) => urn[URN_PREFIX.len()..].parse(),
             _ => Err(EidError::NotUrn),
         }
     }
@@ -268,31 +255,23 @@ fn validate(s: &str) -> Result<(), EidError> {
 fn validate_authority(scheme: Scheme, authority: &str) -> Result<(), EidError> {
     let short_chars = |allow_dot: bool| {
         authority.len() <= MAX_SHORT_AUTHORITY
-            && authority.bytes().all(|b| {
-                b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || (allow_dot && b == b'.')
-            })
+            && authority
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || (allow_dot && b == b'.'))
     };
     let (ok, expected) = match scheme {
-        Scheme::Oui => (
-            matches!(authority.len(), 6 | 7 | 9) && is_hex(authority),
-            "expected an IEEE OUI of 6, 7 or 9 hex digits",
-        ),
-        Scheme::Cid => (
-            authority.len() == 6 && is_hex(authority),
-            "expected an IEEE CID of 6 hex digits",
-        ),
+        Scheme::Oui => {
+            (matches!(authority.len(), 6 | 7 | 9) && is_hex(authority), "expected an IEEE OUI of 6, 7 or 9 hex digits")
+        }
+        Scheme::Cid => (authority.len() == 6 && is_hex(authority), "expected an IEEE CID of 6 hex digits"),
         Scheme::Pen => (
             (1..=10).contains(&authority.len()) && is_digits(authority),
             "expected an IANA Private Enterprise Number (decimal digits)",
         ),
-        Scheme::SelfId | Scheme::User | Scheme::Doc => (
-            short_chars(true),
-            "expected at most 6 characters from A-Z a-z 0-9 - . _",
-        ),
-        Scheme::Proto => (
-            short_chars(false),
-            "expected at most 6 characters from A-Z a-z 0-9 - _ (no '.')",
-        ),
+        Scheme::SelfId | Scheme::User | Scheme::Doc => {
+            (short_chars(true), "expected at most 6 characters from A-Z a-z 0-9 - . _")
+        }
+        Scheme::Proto => (short_chars(false), "expected at most 6 characters from A-Z a-z 0-9 - _ (no '.')"),
         Scheme::Os | Scheme::Ops | Scheme::Uuid | Scheme::Imei | Scheme::Fqdn => {
             (authority.is_empty(), "must be empty")
         }
@@ -300,11 +279,7 @@ fn validate_authority(scheme: Scheme, authority: &str) -> Result<(), EidError> {
     if ok {
         Ok(())
     } else {
-        Err(EidError::InvalidAuthority {
-            scheme,
-            authority: echo(authority),
-            expected,
-        })
+        Err(EidError::InvalidAuthority { scheme, authority: echo(authority), expected })
     }
 }
 
@@ -325,20 +300,14 @@ fn validate_instance_chars(instance: &str, offset: usize) -> Result<(), EidError
         if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_') {
             i += 1;
         } else if c == b'%' {
-            let ok = b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
-                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
+            let ok = b.get(i + 1).is_some_and(u8::is_ascii_hexdigit) && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
             if !ok {
-                return Err(EidError::BadPercentEscape {
-                    position: offset + i,
-                });
+                return Err(EidError::BadPercentEscape { position: offset + i });
             }
             i += 3;
         } else {
             let ch = instance[i..].chars().next().unwrap_or('\u{FFFD}');
-            return Err(EidError::InvalidChar {
-                ch,
-                position: offset + i,
-            });
+            return Err(EidError::InvalidChar { ch, position: offset + i });
         }
     }
     Ok(())
@@ -356,9 +325,7 @@ fn validate_instance_scheme(scheme: Scheme, instance: &str) -> Result<(), EidErr
     match scheme {
         Scheme::Uuid => {
             if instance.len() != 36 || uuid::Uuid::try_parse(instance).is_err() {
-                return fail(
-                    "expected an RFC 4122 UUID such as f81d4fae-7dec-11d0-a765-00a0c91e6bf6",
-                );
+                return fail("expected an RFC 4122 UUID such as f81d4fae-7dec-11d0-a765-00a0c91e6bf6");
             }
         }
         Scheme::Imei => {
@@ -373,10 +340,8 @@ fn validate_instance_scheme(scheme: Scheme, instance: &str) -> Result<(), EidErr
         }
         Scheme::Ops => {
             // ProductClass and SerialNumber are both non-empty; either may contain '-'.
-            let ok = strip_oui(instance).is_some_and(|rest| {
-                rest.char_indices()
-                    .any(|(i, c)| c == '-' && i > 0 && i + 1 < rest.len())
-            });
+            let ok = strip_oui(instance)
+                .is_some_and(|rest| rest.char_indices().any(|(i, c)| c == '-' && i > 0 && i + 1 < rest.len()));
             if !ok {
                 return fail("expected <OUI>-<ProductClass>-<SerialNumber> with a 6-hex-digit OUI");
             }
@@ -386,13 +351,7 @@ fn validate_instance_scheme(scheme: Scheme, instance: &str) -> Result<(), EidErr
                 return fail(reason);
             }
         }
-        Scheme::Oui
-        | Scheme::Cid
-        | Scheme::Pen
-        | Scheme::SelfId
-        | Scheme::User
-        | Scheme::Proto
-        | Scheme::Doc => {}
+        Scheme::Oui | Scheme::Cid | Scheme::Pen | Scheme::SelfId | Scheme::User | Scheme::Proto | Scheme::Doc => {}
     }
     Ok(())
 }
@@ -412,10 +371,7 @@ fn check_fqdn(name: &str) -> Result<(), &'static str> {
         if label.len() > 63 {
             return Err("FQDN label is longer than 63 characters");
         }
-        if !label
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        {
+        if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             return Err("FQDN labels may contain only letters, digits and '-'");
         }
         if label.starts_with('-') || label.ends_with('-') {
@@ -502,48 +458,18 @@ mod tests {
     #[test]
     fn spec_examples_parse() {
         let cases = [
-            (
-                "oui:00256D:my-unique-bbf-id-42",
-                Scheme::Oui,
-                "00256D",
-                "my-unique-bbf-id-42",
-            ),
-            (
-                "cid:3AA3F8:my-unique-usp-id-42",
-                Scheme::Cid,
-                "3AA3F8",
-                "my-unique-usp-id-42",
-            ),
-            (
-                "pen:3561:my-unique-bbf-id-42",
-                Scheme::Pen,
-                "3561",
-                "my-unique-bbf-id-42",
-            ),
+            ("oui:00256D:my-unique-bbf-id-42", Scheme::Oui, "00256D", "my-unique-bbf-id-42"),
+            ("cid:3AA3F8:my-unique-usp-id-42", Scheme::Cid, "3AA3F8", "my-unique-usp-id-42"),
+            ("pen:3561:my-unique-bbf-id-42", Scheme::Pen, "3561", "my-unique-bbf-id-42"),
             ("self::my-Agent", Scheme::SelfId, "", "my-Agent"),
             ("os::00256D-0123456789", Scheme::Os, "", "00256D-0123456789"),
-            (
-                "ops::00256D-STB-0123456789",
-                Scheme::Ops,
-                "",
-                "00256D-STB-0123456789",
-            ),
-            (
-                "uuid::f81d4fae-7dec-11d0-a765-00a0c91e6bf6",
-                Scheme::Uuid,
-                "",
-                "f81d4fae-7dec-11d0-a765-00a0c91e6bf6",
-            ),
+            ("ops::00256D-STB-0123456789", Scheme::Ops, "", "00256D-STB-0123456789"),
+            ("uuid::f81d4fae-7dec-11d0-a765-00a0c91e6bf6", Scheme::Uuid, "", "f81d4fae-7dec-11d0-a765-00a0c91e6bf6"),
             ("imei::990000862471854", Scheme::Imei, "", "990000862471854"),
             ("proto::my-Agent", Scheme::Proto, "", "my-Agent"),
             ("doc::agent", Scheme::Doc, "", "agent"),
             ("fqdn::www.example.org", Scheme::Fqdn, "", "www.example.org"),
-            (
-                "proto::obuspa-test-agent",
-                Scheme::Proto,
-                "",
-                "obuspa-test-agent",
-            ),
+            ("proto::obuspa-test-agent", Scheme::Proto, "", "obuspa-test-agent"),
             ("self::usp-home-test", Scheme::SelfId, "", "usp-home-test"),
         ];
         for (text, scheme, authority, instance) in cases {
@@ -598,39 +524,12 @@ mod tests {
             ("::x".into(), EidError::UnknownScheme(String::new())),
             ("self::".into(), EidError::EmptyInstance),
             (format!("self::{long}"), EidError::InstanceTooLong(51)),
-            (
-                "self::my agent".into(),
-                EidError::InvalidChar {
-                    ch: ' ',
-                    position: 8,
-                },
-            ),
-            (
-                "self::a:b".into(),
-                EidError::InvalidChar {
-                    ch: ':',
-                    position: 7,
-                },
-            ),
-            (
-                "self::küche".into(),
-                EidError::InvalidChar {
-                    ch: 'ü',
-                    position: 7,
-                },
-            ),
-            (
-                "self::a%2".into(),
-                EidError::BadPercentEscape { position: 7 },
-            ),
-            (
-                "self::a%zz".into(),
-                EidError::BadPercentEscape { position: 7 },
-            ),
-            (
-                "self::100%".into(),
-                EidError::BadPercentEscape { position: 9 },
-            ),
+            ("self::my agent".into(), EidError::InvalidChar { ch: ' ', position: 8 }),
+            ("self::a:b".into(), EidError::InvalidChar { ch: ':', position: 7 }),
+            ("self::küche".into(), EidError::InvalidChar { ch: 'ü', position: 7 }),
+            ("self::a%2".into(), EidError::BadPercentEscape { position: 7 }),
+            ("self::a%zz".into(), EidError::BadPercentEscape { position: 7 }),
+            ("self::100%".into(), EidError::BadPercentEscape { position: 9 }),
         ];
         for (input, expected) in cases {
             assert_eq!(bad(&input), expected, "{input:?}");
@@ -686,18 +585,12 @@ mod tests {
         instance("fqdn::192.168.1.1", Scheme::Fqdn);
         instance("fqdn::www%2Eexample.org", Scheme::Fqdn);
         // A wildcard is not even an allowed instance-id character.
-        assert!(matches!(
-            bad("fqdn::*.example.org"),
-            EidError::InvalidChar { ch: '*', .. }
-        ));
+        assert!(matches!(bad("fqdn::*.example.org"), EidError::InvalidChar { ch: '*', .. }));
     }
 
     #[test]
     fn error_messages() {
-        assert_eq!(
-            bad("foo::x").to_string(),
-            "unknown authority scheme \"foo\""
-        );
+        assert_eq!(bad("foo::x").to_string(), "unknown authority scheme \"foo\"");
         assert!(bad(&format!("self::{}", "a".repeat(51)))
             .to_string()
             .starts_with("instance id is longer than 50 characters"));
@@ -705,10 +598,7 @@ mod tests {
             bad("oui:00256:x").to_string(),
             "invalid authority id \"00256\" for scheme oui: expected an IEEE OUI of 6, 7 or 9 hex digits"
         );
-        assert_eq!(
-            bad("self::a b").to_string(),
-            "invalid character ' ' in instance id at position 7"
-        );
+        assert_eq!(bad("self::a b").to_string(), "invalid character ' ' in instance id at position 7");
         assert!(bad("self::%G0").to_string().contains("%-escape"));
         let long_scheme = "x".repeat(1000);
         assert!(bad(&format!("{long_scheme}::a")).to_string().len() < 100);
@@ -721,14 +611,8 @@ mod tests {
         assert_eq!(id.instance().len(), 50);
         // %HH counts as three characters of the instance id.
         eid(&format!("self::{}%41", "a".repeat(47)));
-        assert_eq!(
-            bad(&format!("self::{}%41", "a".repeat(48))),
-            EidError::InstanceTooLong(51)
-        );
-        assert_eq!(
-            bad(&format!("oui:00256D:{}", "b".repeat(51))),
-            EidError::InstanceTooLong(51)
-        );
+        assert_eq!(bad(&format!("self::{}%41", "a".repeat(48))), EidError::InstanceTooLong(51));
+        assert_eq!(bad(&format!("oui:00256D:{}", "b".repeat(51))), EidError::InstanceTooLong(51));
     }
 
     #[test]
@@ -746,9 +630,8 @@ mod tests {
         assert_eq!(eid(a.as_str()), a);
         let shown = a.to_string();
         assert_eq!(eid(&shown), a);
-        let many: std::collections::HashSet<EndpointId> = (0..1000)
-            .map(|_| EndpointId::generate_installation())
-            .collect();
+        let many: std::collections::HashSet<EndpointId> =
+            (0..1000).map(|_| EndpointId::generate_installation()).collect();
         assert_eq!(many.len(), 1000);
     }
 
@@ -761,24 +644,12 @@ mod tests {
             EndpointId::from_urn("URN:BBF:USP:ID:proto::obuspa-test-agent").unwrap(),
             eid("proto::obuspa-test-agent")
         );
-        assert_eq!(
-            EndpointId::from_urn("self::usp-home-test"),
-            Err(EidError::NotUrn)
-        );
+        assert_eq!(EndpointId::from_urn("self::usp-home-test"), Err(EidError::NotUrn));
         assert_eq!(EndpointId::from_urn("urn:bbf:usp:"), Err(EidError::NotUrn));
-        assert_eq!(
-            EndpointId::from_urn("urn:bbf:usp:id:é"),
-            Err(EidError::MissingSeparator)
-        );
-        assert_eq!(
-            EndpointId::from_urn("urn:bbf:usp:id:foo::x"),
-            Err(EidError::UnknownScheme("foo".into()))
-        );
+        assert_eq!(EndpointId::from_urn("urn:bbf:usp:id:é"), Err(EidError::MissingSeparator));
+        assert_eq!(EndpointId::from_urn("urn:bbf:usp:id:foo::x"), Err(EidError::UnknownScheme("foo".into())));
         // Multi-byte input never panics on the prefix slice.
-        assert_eq!(
-            EndpointId::from_urn("urn:bbf:usp:iä"),
-            Err(EidError::NotUrn)
-        );
+        assert_eq!(EndpointId::from_urn("urn:bbf:usp:iä"), Err(EidError::NotUrn));
     }
 
     #[test]
@@ -810,32 +681,20 @@ mod tests {
 
     fn arb_eid() -> impl Strategy<Value = String> {
         prop_oneof![
-            (
-                "[0-9A-Fa-f]{6}|[0-9A-Fa-f]{7}|[0-9A-Fa-f]{9}",
-                arb_instance()
-            )
-                .prop_map(|(a, i)| format!("oui:{a}:{i}")),
+            ("[0-9A-Fa-f]{6}|[0-9A-Fa-f]{7}|[0-9A-Fa-f]{9}", arb_instance()).prop_map(|(a, i)| format!("oui:{a}:{i}")),
             ("[0-9A-Fa-f]{6}", arb_instance()).prop_map(|(a, i)| format!("cid:{a}:{i}")),
             ("[0-9]{1,10}", arb_instance()).prop_map(|(a, i)| format!("pen:{a}:{i}")),
-            (
-                prop_oneof![Just("self"), Just("user"), Just("doc")],
-                "[A-Za-z0-9._-]{0,6}",
-                arb_instance()
-            )
+            (prop_oneof![Just("self"), Just("user"), Just("doc")], "[A-Za-z0-9._-]{0,6}", arb_instance())
                 .prop_map(|(s, a, i)| format!("{s}:{a}:{i}")),
             ("[A-Za-z0-9_-]{0,6}", arb_instance()).prop_map(|(a, i)| format!("proto:{a}:{i}")),
             "[0-9A-Fa-f]{6}-[A-Za-z0-9._-]{1,40}".prop_map(|i| format!("os::{i}")),
-            "[0-9A-Fa-f]{6}-[A-Za-z0-9._]{1,20}-[A-Za-z0-9._-]{1,20}"
-                .prop_map(|i| format!("ops::{i}")),
+            "[0-9A-Fa-f]{6}-[A-Za-z0-9._]{1,20}-[A-Za-z0-9._-]{1,20}".prop_map(|i| format!("ops::{i}")),
             (any::<u128>(), any::<bool>()).prop_map(|(u, upper)| {
                 let s = uuid::Uuid::from_u128(u).hyphenated().to_string();
                 format!("uuid::{}", if upper { s.to_uppercase() } else { s })
             }),
             "[0-9]{14,16}".prop_map(|i| format!("imei::{i}")),
-            (
-                prop::collection::vec("[a-z0-9]([a-z0-9-]{0,6}[a-z0-9])?", 1..4),
-                "[a-z]{2,6}"
-            )
+            (prop::collection::vec("[a-z0-9]([a-z0-9-]{0,6}[a-z0-9])?", 1..4), "[a-z]{2,6}")
                 .prop_map(|(labels, tld)| format!("fqdn::{}.{tld}", labels.join("."))),
         ]
     }

@@ -22,8 +22,8 @@
 //! - Notify is surfaced as an event and answered with NotifyResp when `send_resp` is set;
 //!   other requests from the agent get Error 7001 (not supported by a controller).
 
-use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -499,10 +499,11 @@ impl Link {
             }
             Body::Request(other) => {
                 // Get/Set/... sent to a controller, or Register/Deregister (for USP Services).
-                self.reply_error(&msg.msg_id, 7001, &format!(
-                    "{:?} is not supported by this controller",
-                    other.msg_type()
-                ));
+                self.reply_error(
+                    &msg.msg_id,
+                    7001,
+                    &format!("{:?} is not supported by this controller", other.msg_type()),
+                );
             }
         }
     }
@@ -531,16 +532,11 @@ impl Link {
         }
     }
 
-    fn complete(
-        &mut self,
-        msg_id: &Text,
-        result: impl FnOnce(MsgType) -> Result<Response, RequestError>,
-    ) {
+    fn complete(&mut self, msg_id: &Text, result: impl FnOnce(MsgType) -> Result<Response, RequestError>) {
         match self.pending.remove(msg_id) {
-            Some(p) => self.events.push_back(Event::Completed {
-                id: RequestId(msg_id.clone()),
-                result: result(p.expected),
-            }),
+            Some(p) => {
+                self.events.push_back(Event::Completed { id: RequestId(msg_id.clone()), result: result(p.expected) })
+            }
             None => self.drop_it(Dropped::UnknownMsgId(msg_id.to_string())),
         }
     }
@@ -572,10 +568,8 @@ impl Link {
                 if p.deadline == deadline {
                     let timeout = p.timeout;
                     self.pending.remove(&id);
-                    self.events.push_back(Event::Completed {
-                        id: RequestId(id),
-                        result: Err(RequestError::Timeout(timeout)),
-                    });
+                    self.events
+                        .push_back(Event::Completed { id: RequestId(id), result: Err(RequestError::Timeout(timeout)) });
                 }
             }
         }
@@ -619,12 +613,8 @@ impl Link {
         self.scratch.clear();
         wire::encode_msg(msg, &mut self.scratch);
         let payload = Bytes::copy_from_slice(&self.scratch);
-        let rec = Record::new(
-            USP_VERSION,
-            agent.as_str(),
-            self.own_id.as_str(),
-            RecordType::NoSessionContext { payload },
-        );
+        let rec =
+            Record::new(USP_VERSION, agent.as_str(), self.own_id.as_str(), RecordType::NoSessionContext { payload });
         let size = wire::encoded_record_len(&rec);
         if size > self.config.limits.max_record_size {
             return Err(SendError::TooLarge { size, limit: self.config.limits.max_record_size });
@@ -647,7 +637,7 @@ impl Link {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::msg::{GetResp, GetRequestedPathResult, Notification, Params, ResolvedPathResult, ValueChangeNotif};
+    use crate::msg::{GetRequestedPathResult, GetResp, Notification, Params, ResolvedPathResult, ValueChangeNotif};
     use crate::request;
 
     fn eid(s: &str) -> EndpointId {
@@ -730,9 +720,8 @@ mod tests {
     #[test]
     fn replies_out_of_order_reach_the_right_request() {
         let (mut link, agent, t0) = connected_link();
-        let ids: Vec<RequestId> = (0..50)
-            .map(|i| link.send(get(&format!("Device.X.{}.Name", i + 1)), t0).expect("send"))
-            .collect();
+        let ids: Vec<RequestId> =
+            (0..50).map(|i| link.send(get(&format!("Device.X.{}.Name", i + 1)), t0).expect("send")).collect();
         let mut sent = Vec::new();
         while let Some(b) = link.poll_transmit() {
             sent.push(agent.read(b));
@@ -834,10 +823,16 @@ mod tests {
             }),
         };
         link.handle_record(agent.msg(&Msg::new("ValueChange-1", Body::Request(Request::Notify(notify.clone())))), t0);
-        assert_eq!(link.poll_event(), Some(Event::Notification { msg_id: "ValueChange-1".into(), notify: notify.clone() }));
+        assert_eq!(
+            link.poll_event(),
+            Some(Event::Notification { msg_id: "ValueChange-1".into(), notify: notify.clone() })
+        );
         let resp = agent.read(link.poll_transmit().expect("NotifyResp sent"));
         assert_eq!(&*resp.msg_id, "ValueChange-1");
-        assert_eq!(resp.body, Body::Response(Response::NotifyResp(msg::NotifyResp { subscription_id: "sub-1".into() })));
+        assert_eq!(
+            resp.body,
+            Body::Response(Response::NotifyResp(msg::NotifyResp { subscription_id: "sub-1".into() }))
+        );
         // send_resp = false: no reply.
         let quiet = Notify { send_resp: false, ..notify };
         link.handle_record(agent.msg(&Msg::new("ValueChange-2", Body::Request(Request::Notify(quiet)))), t0);
@@ -864,13 +859,23 @@ mod tests {
         let mut payload = Vec::new();
         let m = Msg::new(id.0.clone(), Body::Response(Response::GetResp(GetResp::default())));
         wire::encode_msg(&m, &mut payload);
-        let rec = Record::new("1.3", "self::someone-else", agent.id.as_str(), RecordType::NoSessionContext { payload: Bytes::from(payload.clone()) });
+        let rec = Record::new(
+            "1.3",
+            "self::someone-else",
+            agent.id.as_str(),
+            RecordType::NoSessionContext { payload: Bytes::from(payload.clone()) },
+        );
         let mut out = Vec::new();
         wire::encode_record(&rec, &mut out);
         link.handle_record(Bytes::from(out), t0);
         assert!(matches!(link.poll_event(), Some(Event::Dropped(Dropped::NotForUs { .. }))));
         // From another agent.
-        let rec = Record::new("1.3", agent.controller.as_str(), "proto::impostor", RecordType::NoSessionContext { payload: Bytes::from(payload) });
+        let rec = Record::new(
+            "1.3",
+            agent.controller.as_str(),
+            "proto::impostor",
+            RecordType::NoSessionContext { payload: Bytes::from(payload) },
+        );
         let mut out = Vec::new();
         wire::encode_record(&rec, &mut out);
         link.handle_record(Bytes::from(out), t0);
@@ -879,10 +884,11 @@ mod tests {
         link.handle_record(Bytes::from_static(b"\xff\xff\xff\xff garbage"), t0);
         assert!(matches!(link.poll_event(), Some(Event::Dropped(Dropped::Malformed(_)))));
         // Over the size limit.
-        let mut small = Link::new(agent.controller.clone(), Some(agent.id.clone()), LinkConfig {
-            limits: Limits { max_record_size: 64, ..Limits::default() },
-            ..LinkConfig::default()
-        });
+        let mut small = Link::new(
+            agent.controller.clone(),
+            Some(agent.id.clone()),
+            LinkConfig { limits: Limits { max_record_size: 64, ..Limits::default() }, ..LinkConfig::default() },
+        );
         small.handle_record(agent.get_resp("x", "Device.A.B", &"v".repeat(100)), t0);
         let Some(Event::Dropped(Dropped::Malformed(why))) = small.poll_event() else { panic!() };
         assert!(why.contains("limit"), "{why}");
@@ -898,7 +904,10 @@ mod tests {
         link.handle_record(agent.record(RecordType::SessionContext(Default::default())), t0);
         let out = link.poll_transmit().expect("disconnect sent");
         let rec = wire::decode_record(out, &Limits::default()).expect("record");
-        assert_eq!(rec.record_type, RecordType::Disconnect { reason: "Session Context not allowed".into(), reason_code: 7106 });
+        assert_eq!(
+            rec.record_type,
+            RecordType::Disconnect { reason: "Session Context not allowed".into(), reason_code: 7106 }
+        );
         assert!(matches!(link.poll_event(), Some(Event::Dropped(Dropped::Unsupported(_)))));
         link.handle_record(agent.record(RecordType::Disconnect { reason: "bye".into(), reason_code: 7105 }), t0);
         assert_eq!(link.poll_event(), Some(Event::Disconnect { reason_code: 7105, reason: "bye".into() }));
@@ -913,7 +922,9 @@ mod tests {
         link.connection_lost("network down");
         let mut failed = 0;
         while let Some(ev) = link.poll_event() {
-            assert!(matches!(ev, Event::Completed { result: Err(RequestError::Disconnected(ref r)), .. } if r == "network down"));
+            assert!(
+                matches!(ev, Event::Completed { result: Err(RequestError::Disconnected(ref r)), .. } if r == "network down")
+            );
             failed += 1;
         }
         assert_eq!(failed, 3);
@@ -936,7 +947,11 @@ mod tests {
     #[test]
     fn too_many_outstanding_is_refused() {
         let agent = FakeAgent::new();
-        let mut link = Link::new(agent.controller.clone(), Some(agent.id.clone()), LinkConfig { max_outstanding: 2, ..LinkConfig::default() });
+        let mut link = Link::new(
+            agent.controller.clone(),
+            Some(agent.id.clone()),
+            LinkConfig { max_outstanding: 2, ..LinkConfig::default() },
+        );
         let t0 = Instant::now();
         link.send(get("Device.A.B"), t0).expect("1");
         link.send(get("Device.A.B"), t0).expect("2");

@@ -12,13 +12,13 @@
 //! - [`engine`]: msg_id correlation, timeouts as data, notifications, record rules.
 #![warn(missing_docs)]
 
-pub mod msg;
-pub mod record;
-pub mod wire;
 pub mod convert;
-pub mod request;
-pub mod engine;
-pub mod path;
 pub mod eid;
+pub mod engine;
+pub mod msg;
+pub mod path;
+pub mod record;
+pub mod request;
+pub mod wire;
+pub use eid::{EidError, EndpointId, Scheme};
 pub use path::{Path, PathError};
-pub use eid::{EndpointId, EidError, Scheme};

@@ -57,9 +57,7 @@ impl Params {
     }
     /// The entries as a sorted map (duplicates: the last one wins).
     pub fn to_btree(&self) -> std::collections::BTreeMap<String, String> {
-        self.iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect()
+        self.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
     }
 }
 

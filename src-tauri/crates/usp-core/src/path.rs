@@ -154,11 +154,7 @@ pub struct PathError {
 
 impl PathError {
     fn new(input: &str, position: usize, reason: impl Into<String>) -> Self {
-        PathError {
-            input: truncate_echo(input),
-            position,
-            reason: reason.into(),
-        }
+        PathError { input: truncate_echo(input), position, reason: reason.into() }
     }
 
     /// Byte offset in the input where the problem was found.
@@ -207,19 +203,12 @@ impl Path {
     /// True if the path can match many instances: it contains a wildcard, a search
     /// expression (including unique-key addressing) or reference following.
     pub fn is_search(&self) -> bool {
-        self.segments.iter().any(|s| {
-            matches!(
-                s,
-                Segment::Wildcard | Segment::Search(_) | Segment::Reference { .. }
-            )
-        })
+        self.segments.iter().any(|s| matches!(s, Segment::Wildcard | Segment::Search(_) | Segment::Reference { .. }))
     }
 
     /// True if the path is a supported-data-model path (contains `{i}`).
     pub fn is_supported_path(&self) -> bool {
-        self.segments
-            .iter()
-            .any(|s| matches!(s, Segment::Placeholder))
+        self.segments.iter().any(|s| matches!(s, Segment::Placeholder))
     }
 
     /// True for object / object-instance / table paths (ending in `.`).
@@ -252,11 +241,7 @@ impl Path {
             return None;
         }
         let text = render(&segments, PathKind::Object);
-        Some(Path {
-            text,
-            segments,
-            kind: PathKind::Object,
-        })
+        Some(Path { text, segments, kind: PathKind::Object })
     }
 
     /// Appends a relative path (`Name`, `Sub.Param`, `Cmd()`, `Table.3.`, …) to an object
@@ -309,11 +294,7 @@ impl FromStr for Path {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (segments, kind) = Parser::new(s).parse()?;
         let text = render(&segments, kind);
-        Ok(Path {
-            text,
-            segments,
-            kind,
-        })
+        Ok(Path { text, segments, kind })
     }
 }
 
@@ -421,11 +402,7 @@ impl fmt::Display for Literal {
                 let mut rest = s.as_str();
                 while let Some(i) = rest.find(['"', '%']) {
                     f.write_str(&rest[..i])?;
-                    f.write_str(if rest.as_bytes()[i] == b'"' {
-                        "%22"
-                    } else {
-                        "%25"
-                    })?;
+                    f.write_str(if rest.as_bytes()[i] == b'"' { "%22" } else { "%25" })?;
                     rest = &rest[i + 1..];
                 }
                 f.write_str(rest)?;
@@ -477,11 +454,7 @@ fn is_name_char(c: u8) -> bool {
 
 impl<'a> Parser<'a> {
     fn new(s: &'a str) -> Self {
-        Parser {
-            s,
-            b: s.as_bytes(),
-            pos: 0,
-        }
+        Parser { s, b: s.as_bytes(), pos: 0 }
     }
 
     fn err<T>(&self, position: usize, reason: impl Into<String>) -> PResult<T> {
@@ -509,18 +482,12 @@ impl<'a> Parser<'a> {
     }
 
     fn unexpected<T>(&self, pos: usize, context: &str) -> PResult<T> {
-        self.err(
-            pos,
-            format!("unexpected character {} {context}", self.char_desc(pos)),
-        )
+        self.err(pos, format!("unexpected character {} {context}", self.char_desc(pos)))
     }
 
     fn parse(mut self) -> PResult<(Vec<Segment>, PathKind)> {
         if self.b.len() > MAX_PATH_LEN {
-            return self.err(
-                MAX_PATH_LEN,
-                format!("path is longer than {MAX_PATH_LEN} bytes"),
-            );
+            return self.err(MAX_PATH_LEN, format!("path is longer than {MAX_PATH_LEN} bytes"));
         }
         if self.b.is_empty() {
             return self.err(0, "empty path");
@@ -557,10 +524,7 @@ impl<'a> Parser<'a> {
                         b'[' => Segment::Search(self.parse_search()?),
                         b'{' => {
                             if !self.s[start..].starts_with("{i}") {
-                                return self.err(
-                                    start,
-                                    "invalid placeholder (the only placeholder is \"{i}\")",
-                                );
+                                return self.err(start, "invalid placeholder (the only placeholder is \"{i}\")");
                             }
                             self.pos += 3;
                             Segment::Placeholder
@@ -596,10 +560,7 @@ impl<'a> Parser<'a> {
                         }
                         Some(b'(') => {
                             if self.peek_at(self.pos + 1) != Some(b')') {
-                                return self.err(
-                                    self.pos + 1,
-                                    "expected ')' (a command path ends with \"()\")",
-                                );
+                                return self.err(self.pos + 1, "expected ')' (a command path ends with \"()\")");
                             }
                             self.pos += 2;
                             segments.push(Segment::Name(name.to_owned()));
@@ -614,37 +575,21 @@ impl<'a> Parser<'a> {
                             let index = self.parse_ref_suffix()?;
                             search_at.get_or_insert(start);
                             self.check_no_mix(search_at, placeholder_at, start)?;
-                            segments.push(Segment::Reference {
-                                name: name.to_owned(),
-                                index,
-                            });
+                            segments.push(Segment::Reference { name: name.to_owned(), index });
                             self.expect_after_reference()?;
                         }
                         Some(_) => return self.unexpected(self.pos, "in name"),
                     }
                 }
-                _ => {
-                    return self.unexpected(
-                        start,
-                        "(expected a name, an instance number, '*', '[' or \"{i}\")",
-                    )
-                }
+                _ => return self.unexpected(start, "(expected a name, an instance number, '*', '[' or \"{i}\")"),
             }
         }
     }
 
     /// After `()` or `!`: nothing may follow.
-    fn finish(
-        &self,
-        segments: Vec<Segment>,
-        kind: PathKind,
-        what: &str,
-    ) -> PResult<(Vec<Segment>, PathKind)> {
+    fn finish(&self, segments: Vec<Segment>, kind: PathKind, what: &str) -> PResult<(Vec<Segment>, PathKind)> {
         if !self.at_end() {
-            return self.err(
-                self.pos,
-                format!("unexpected characters after {what} (only valid as the last segment)"),
-            );
+            return self.err(self.pos, format!("unexpected characters after {what} (only valid as the last segment)"));
         }
         Ok((segments, kind))
     }
@@ -655,24 +600,14 @@ impl<'a> Parser<'a> {
                 self.err(start, "the root object \"Device\" is not a table")
             }
             Some(Segment::Name(_)) => Ok(()),
-            _ => self.err(
-                start,
-                "an instance number, '*', search expression or \"{i}\" must follow a table name",
-            ),
+            _ => self.err(start, "an instance number, '*', search expression or \"{i}\" must follow a table name"),
         }
     }
 
-    fn check_no_mix(
-        &self,
-        search_at: Option<usize>,
-        placeholder_at: Option<usize>,
-        start: usize,
-    ) -> PResult<()> {
+    fn check_no_mix(&self, search_at: Option<usize>, placeholder_at: Option<usize>, start: usize) -> PResult<()> {
         if search_at.is_some() && placeholder_at.is_some() {
-            return self.err(
-                start,
-                "\"{i}\" placeholders cannot be mixed with wildcards, search expressions or references",
-            );
+            return self
+                .err(start, "\"{i}\" placeholders cannot be mixed with wildcards, search expressions or references");
         }
         Ok(())
     }
@@ -693,17 +628,11 @@ impl<'a> Parser<'a> {
             Some(b'.') => {
                 self.pos += 1;
                 if self.at_end() {
-                    return self.err(
-                        self.pos,
-                        "a reference must be followed by '.' and a relative path",
-                    );
+                    return self.err(self.pos, "a reference must be followed by '.' and a relative path");
                 }
                 Ok(())
             }
-            None => self.err(
-                self.pos,
-                "a reference must be followed by '.' and a relative path",
-            ),
+            None => self.err(self.pos, "a reference must be followed by '.' and a relative path"),
             Some(_) => self.unexpected(self.pos, "after reference (expected '.')"),
         }
     }
@@ -752,9 +681,7 @@ impl<'a> Parser<'a> {
                     self.pos += 1;
                     RefIndex::All
                 }
-                Some(c) if c.is_ascii_digit() => {
-                    RefIndex::Item(self.parse_posnum("list item number")?)
-                }
+                Some(c) if c.is_ascii_digit() => RefIndex::Item(self.parse_posnum("list item number")?),
                 _ => return self.err(self.pos, "expected a list item number or '*' after '#'"),
             }
         } else {
@@ -788,10 +715,7 @@ impl<'a> Parser<'a> {
                 return self.err(open, "unterminated search expression (missing ']')");
             }
             if comps.len() == MAX_COMPARISONS {
-                return self.err(
-                    self.pos,
-                    format!("more than {MAX_COMPARISONS} comparisons in one search expression"),
-                );
+                return self.err(self.pos, format!("more than {MAX_COMPARISONS} comparisons in one search expression"));
             }
             comps.push(self.parse_comparison()?);
             self.skip_ws();
@@ -804,9 +728,7 @@ impl<'a> Parser<'a> {
                 None => {
                     return self.err(open, "unterminated search expression (missing ']')");
                 }
-                Some(_) => {
-                    return self.unexpected(self.pos, "in search expression (expected '&&' or ']')")
-                }
+                Some(_) => return self.unexpected(self.pos, "in search expression (expected '&&' or ']')"),
             }
         }
     }
@@ -830,15 +752,9 @@ impl<'a> Parser<'a> {
             match self.peek() {
                 Some(b'+') | Some(b'#') => {
                     let index = self.parse_ref_suffix()?;
-                    lhs.push(Segment::Reference {
-                        name: name.to_owned(),
-                        index,
-                    });
+                    lhs.push(Segment::Reference { name: name.to_owned(), index });
                     if self.peek() != Some(b'.') {
-                        return self.err(
-                            self.pos,
-                            "a reference must be followed by '.' and a parameter name",
-                        );
+                        return self.err(self.pos, "a reference must be followed by '.' and a parameter name");
                     }
                     self.pos += 1;
                 }
@@ -864,18 +780,8 @@ impl<'a> Parser<'a> {
             (Some(b'>'), Some(b'=')) => (Op::Ge, 2),
             (Some(b'<'), _) => (Op::Lt, 1),
             (Some(b'>'), _) => (Op::Gt, 1),
-            (None, _) => {
-                return self.err(
-                    op_at,
-                    "unterminated search expression (expected an operator)",
-                )
-            }
-            _ => {
-                return self.unexpected(
-                    op_at,
-                    "(expected a comparison operator: ==, !=, ~=, <, >, <=, >=)",
-                )
-            }
+            (None, _) => return self.err(op_at, "unterminated search expression (expected an operator)"),
+            _ => return self.unexpected(op_at, "(expected a comparison operator: ==, !=, ~=, <, >, <=, >=)"),
         };
         self.pos += len;
         self.skip_ws();
@@ -883,18 +789,11 @@ impl<'a> Parser<'a> {
         let value = self.parse_literal()?;
         match &value {
             Literal::Str(_) if op.is_ordering() => {
-                return self.err(
-                    op_at,
-                    format!(
-                        "operator {op} cannot be used with a string value (only ==, != and ~=)"
-                    ),
-                )
+                return self
+                    .err(op_at, format!("operator {op} cannot be used with a string value (only ==, != and ~=)"))
             }
             Literal::Bool(_) if op != Op::Eq && op != Op::Ne => {
-                return self.err(
-                    op_at,
-                    format!("operator {op} cannot be used with a boolean value (only == and !=)"),
-                )
+                return self.err(op_at, format!("operator {op} cannot be used with a boolean value (only == and !=)"))
             }
             _ => {}
         }
@@ -913,10 +812,8 @@ impl<'a> Parser<'a> {
                 match &self.s[start..self.pos] {
                     "true" => Ok(Literal::Bool(true)),
                     "false" => Ok(Literal::Bool(false)),
-                    _ => self.err(
-                        start,
-                        "an unquoted value must be a number, true or false (strings need double quotes)",
-                    ),
+                    _ => self
+                        .err(start, "an unquoted value must be a number, true or false (strings need double quotes)"),
                 }
             }
             None => self.err(start, "unterminated search expression (expected a value)"),
@@ -944,10 +841,10 @@ impl<'a> Parser<'a> {
                     match esc {
                         (Some(b'2'), Some(b'2')) => out.push('"'),
                         (Some(b'2'), Some(b'5')) => out.push('%'),
-                        _ => return self.err(
-                            self.pos,
-                            "invalid %-escape in string literal (write '\"' as %22 and '%' as %25)",
-                        ),
+                        _ => {
+                            return self
+                                .err(self.pos, "invalid %-escape in string literal (write '\"' as %22 and '%' as %25)")
+                        }
                     }
                     self.pos += 3;
                     run = self.pos;
@@ -957,10 +854,7 @@ impl<'a> Parser<'a> {
         }
         match self.peek() {
             None | Some(b' ' | b'\t' | b'&' | b']') => Ok(Literal::Str(out)),
-            Some(_) => self.unexpected(
-                self.pos,
-                "after string literal (a '\"' inside a string must be written %22)",
-            ),
+            Some(_) => self.unexpected(self.pos, "after string literal (a '\"' inside a string must be written %22)"),
         }
     }
 
@@ -1033,10 +927,7 @@ mod tests {
     }
 
     fn reference(name: &str, index: RefIndex) -> Segment {
-        Segment::Reference {
-            name: name.to_owned(),
-            index,
-        }
+        Segment::Reference { name: name.to_owned(), index }
     }
 
     #[test]
@@ -1044,12 +935,7 @@ mod tests {
         let path = p("Device.IP.Interface.[Name==\"eth0\"].");
         assert_eq!(
             path.segments(),
-            &[
-                n("Device"),
-                n("IP"),
-                n("Interface"),
-                Segment::Search(vec![cmp(vec![n("Name")], Op::Eq, s("eth0"))]),
-            ]
+            &[n("Device"), n("IP"), n("Interface"), Segment::Search(vec![cmp(vec![n("Name")], Op::Eq, s("eth0"))]),]
         );
         assert_eq!(path.kind(), PathKind::Object);
         assert!(path.is_search());
@@ -1059,8 +945,7 @@ mod tests {
 
     #[test]
     fn compound_key() {
-        let path =
-            p("Device.NAT.PortMapping.[RemoteHost==\"\"&&ExternalPort==0&&Protocol==\"TCP\"].");
+        let path = p("Device.NAT.PortMapping.[RemoteHost==\"\"&&ExternalPort==0&&Protocol==\"TCP\"].");
         assert_eq!(
             path.segments()[3],
             Segment::Search(vec![
@@ -1074,8 +959,7 @@ mod tests {
 
     #[test]
     fn reference_inside_search() {
-        let path =
-            p("Device.WiFi.AccessPoint.[SSIDReference+.SSID==\"MyHome\"].AssociatedDevice.*.");
+        let path = p("Device.WiFi.AccessPoint.[SSIDReference+.SSID==\"MyHome\"].AssociatedDevice.*.");
         assert_eq!(
             path.segments(),
             &[
@@ -1114,29 +998,12 @@ mod tests {
         assert_eq!(path.last_name(), Some("Name"));
         assert_eq!(path.parent(), None);
 
-        assert_eq!(
-            p("Device.X.Y#2+.Z").segments(),
-            &[
-                n("Device"),
-                n("X"),
-                reference("Y", RefIndex::Item(2)),
-                n("Z")
-            ]
-        );
-        assert_eq!(
-            p("Device.X.Y#*+.Z").segments(),
-            &[n("Device"), n("X"), reference("Y", RefIndex::All), n("Z")]
-        );
+        assert_eq!(p("Device.X.Y#2+.Z").segments(), &[n("Device"), n("X"), reference("Y", RefIndex::Item(2)), n("Z")]);
+        assert_eq!(p("Device.X.Y#*+.Z").segments(), &[n("Device"), n("X"), reference("Y", RefIndex::All), n("Z")]);
         // Chained references.
         assert_eq!(
             p("Device.X.A+.B#1+.C").segments(),
-            &[
-                n("Device"),
-                n("X"),
-                reference("A", RefIndex::Default),
-                reference("B", RefIndex::Item(1)),
-                n("C")
-            ]
+            &[n("Device"), n("X"), reference("A", RefIndex::Default), reference("B", RefIndex::Item(1)), n("C")]
         );
         assert_eq!(p("Device.X.Y+.Z.").kind(), PathKind::Object);
     }
@@ -1144,16 +1011,11 @@ mod tests {
     #[test]
     fn supported_dm_path() {
         let path = p("Device.WiFi.SSID.{i}.");
-        assert_eq!(
-            path.segments(),
-            &[n("Device"), n("WiFi"), n("SSID"), Segment::Placeholder]
-        );
+        assert_eq!(path.segments(), &[n("Device"), n("WiFi"), n("SSID"), Segment::Placeholder]);
         assert!(path.is_supported_path());
         assert!(!path.is_search());
         assert!(p("Device.WiFi.SSID.{i}.Stats.BytesSent").is_supported_path());
-        assert!(
-            p("Device.LocalAgent.ControllerTrust.Role.{i}.Permission.{i}.").is_supported_path()
-        );
+        assert!(p("Device.LocalAgent.ControllerTrust.Role.{i}.Permission.{i}.").is_supported_path());
         assert!(!p("Device.WiFi.SSID.1.").is_supported_path());
     }
 
@@ -1175,25 +1037,13 @@ mod tests {
         let cmd = p("Device.LocalAgent.ControllerTrust.RequestChallenge()");
         assert_eq!(cmd.parent(), Some(p("Device.LocalAgent.ControllerTrust.")));
         assert_eq!(p("Device.BulkData.Profile.1.Push!").kind(), PathKind::Event);
-        assert_eq!(
-            p("Device.MQTT.Client.*.ForceReconnect()").kind(),
-            PathKind::Command
-        );
+        assert_eq!(p("Device.MQTT.Client.*.ForceReconnect()").kind(), PathKind::Command);
     }
 
     #[test]
     fn wildcard_param() {
         let path = p("Device.LocalAgent.Subscription.*.ID");
-        assert_eq!(
-            path.segments(),
-            &[
-                n("Device"),
-                n("LocalAgent"),
-                n("Subscription"),
-                Segment::Wildcard,
-                n("ID")
-            ]
-        );
+        assert_eq!(path.segments(), &[n("Device"), n("LocalAgent"), n("Subscription"), Segment::Wildcard, n("ID")]);
         assert_eq!(path.kind(), PathKind::Parameter);
         assert!(path.is_search());
         assert_eq!(path.parent(), Some(p("Device.LocalAgent.Subscription.*.")));
@@ -1202,14 +1052,7 @@ mod tests {
     #[test]
     fn search_expressions() {
         let path = p("Device.IP.Interface.[Stats.ErrorsSent>0].Name");
-        assert_eq!(
-            path.segments()[3],
-            Segment::Search(vec![cmp(
-                vec![n("Stats"), n("ErrorsSent")],
-                Op::Gt,
-                num("0")
-            )])
-        );
+        assert_eq!(path.segments()[3], Segment::Search(vec![cmp(vec![n("Stats"), n("ErrorsSent")], Op::Gt, num("0"))]));
         assert_eq!(
             p("Device.WiFi.SSID.[Enable==true].").segments()[3],
             Segment::Search(vec![cmp(vec![n("Enable")], Op::Eq, Literal::Bool(true))])
@@ -1224,48 +1067,22 @@ mod tests {
             Segment::Search(vec![cmp(vec![n("A")], Op::Ne, Literal::Bool(false))])
         );
         let all_ops = p("Device.X.[A==1&&B!=-2&&C~=3&&D<4.5&&E>5&&F<=6&&G>=-7.25&&H~=\"x\"].");
-        let Segment::Search(comps) = &all_ops.segments()[2] else {
-            panic!("expected search")
-        };
+        let Segment::Search(comps) = &all_ops.segments()[2] else { panic!("expected search") };
         let ops: Vec<Op> = comps.iter().map(|c| c.op).collect();
-        assert_eq!(
-            ops,
-            [
-                Op::Eq,
-                Op::Ne,
-                Op::Contains,
-                Op::Lt,
-                Op::Gt,
-                Op::Le,
-                Op::Ge,
-                Op::Contains
-            ]
-        );
+        assert_eq!(ops, [Op::Eq, Op::Ne, Op::Contains, Op::Lt, Op::Gt, Op::Le, Op::Ge, Op::Contains]);
         assert_eq!(comps[1].value, num("-2"));
         assert_eq!(comps[6].value, num("-7.25"));
-        assert_eq!(
-            all_ops.to_string(),
-            "Device.X.[A==1&&B!=-2&&C~=3&&D<4.5&&E>5&&F<=6&&G>=-7.25&&H~=\"x\"]."
-        );
+        assert_eq!(all_ops.to_string(), "Device.X.[A==1&&B!=-2&&C~=3&&D<4.5&&E>5&&F<=6&&G>=-7.25&&H~=\"x\"].");
     }
 
     #[test]
     fn percent_escapes() {
         let path = p("Device.X.[Name==\"say %22hi%22 100%25\"].");
-        assert_eq!(
-            path.segments()[2],
-            Segment::Search(vec![cmp(vec![n("Name")], Op::Eq, s("say \"hi\" 100%"))])
-        );
-        assert_eq!(
-            path.to_string(),
-            "Device.X.[Name==\"say %22hi%22 100%25\"]."
-        );
+        assert_eq!(path.segments()[2], Segment::Search(vec![cmp(vec![n("Name")], Op::Eq, s("say \"hi\" 100%"))]));
+        assert_eq!(path.to_string(), "Device.X.[Name==\"say %22hi%22 100%25\"].");
         // Non-ASCII and other characters pass through untouched.
         let path = p("Device.X.[Name==\"Küche [2] & more.\"].Y");
-        assert_eq!(
-            path.segments()[2],
-            Segment::Search(vec![cmp(vec![n("Name")], Op::Eq, s("Küche [2] & more."))])
-        );
+        assert_eq!(path.segments()[2], Segment::Search(vec![cmp(vec![n("Name")], Op::Eq, s("Küche [2] & more."))]));
         assert_eq!(path.as_str(), "Device.X.[Name==\"Küche [2] & more.\"].Y");
     }
 
@@ -1300,10 +1117,7 @@ mod tests {
 
         let vendor = p("Device.LocalAgent.X_VANTIVA-COM_PreConnectTimeout");
         assert_eq!(vendor.last_name(), Some("X_VANTIVA-COM_PreConnectTimeout"));
-        assert_eq!(
-            p("Device.X.4294967295.").segments()[2],
-            Segment::Instance(u32::MAX)
-        );
+        assert_eq!(p("Device.X.4294967295.").segments()[2], Segment::Instance(u32::MAX));
         assert_eq!(p("Device.Device.").segments(), &[n("Device"), n("Device")]);
     }
 
@@ -1311,14 +1125,8 @@ mod tests {
     fn join() {
         let obj = p("Device.WiFi.Radio.1.");
         assert_eq!(obj.join("Status").unwrap(), p("Device.WiFi.Radio.1.Status"));
-        assert_eq!(
-            obj.join("Stats.BytesSent").unwrap(),
-            p("Device.WiFi.Radio.1.Stats.BytesSent")
-        );
-        assert_eq!(
-            p("Device.").join("Reboot()").unwrap().kind(),
-            PathKind::Command
-        );
+        assert_eq!(obj.join("Stats.BytesSent").unwrap(), p("Device.WiFi.Radio.1.Stats.BytesSent"));
+        assert_eq!(p("Device.").join("Reboot()").unwrap().kind(), PathKind::Command);
         assert_eq!(obj.join("Sub.3.").unwrap(), p("Device.WiFi.Radio.1.Sub.3."));
         assert_eq!(obj.join("").unwrap(), obj);
         let e = obj.join(".Status").unwrap_err();
@@ -1333,10 +1141,7 @@ mod tests {
         let e = bad("Device.WiFi..");
         assert_eq!(e.position(), 12);
         assert_eq!(e.reason(), "empty name");
-        assert_eq!(
-            e.to_string(),
-            "invalid path \"Device.WiFi..\": empty name at position 12"
-        );
+        assert_eq!(e.to_string(), "invalid path \"Device.WiFi..\": empty name at position 12");
     }
 
     #[test]
@@ -1394,11 +1199,7 @@ mod tests {
             ("Device.X.[A==1.", 13, "invalid number"),
             ("Device.X.[A==1].[B==2].", 16, "must follow a table name"),
             ("Device.X.[A==1&&", 9, "unterminated search expression"),
-            (
-                "Device.X.[A==1]",
-                15,
-                "expected '.' after search expression",
-            ),
+            ("Device.X.[A==1]", 15, "expected '.' after search expression"),
             ("Device.X.[A==1]X", 15, "after search expression"),
             ("Device.X.[A==1]].", 15, "after search expression"),
             ("Device.X.[[A==1]].", 10, "expected a parameter name"),
@@ -1424,21 +1225,9 @@ mod tests {
             ("Device.X.[A==\"%41\"].", 14, "invalid %-escape"),
             ("Device.X.[A==\"%2\"].", 14, "invalid %-escape"),
             ("Device.X.[Name<\"x\"].", 14, "cannot be used with a string"),
-            (
-                "Device.X.[Name>=\"x\"].",
-                14,
-                "cannot be used with a string",
-            ),
-            (
-                "Device.X.[Enable<true].",
-                16,
-                "cannot be used with a boolean",
-            ),
-            (
-                "Device.X.[Enable~=true].",
-                16,
-                "cannot be used with a boolean",
-            ),
+            ("Device.X.[Name>=\"x\"].", 14, "cannot be used with a string"),
+            ("Device.X.[Enable<true].", 16, "cannot be used with a boolean"),
+            ("Device.X.[Enable~=true].", 16, "cannot be used with a boolean"),
             ("Device.X.[A==-].", 13, "invalid number"),
             ("Device.X.[A==1.2.3].", 13, "invalid number"),
             ("Device.X.[A==12ab].", 13, "invalid number"),
@@ -1446,11 +1235,7 @@ mod tests {
         ];
         for (input, pos, reason) in cases {
             let e = bad(input);
-            assert!(
-                e.reason().contains(reason),
-                "{input:?}: reason {:?} does not contain {reason:?}",
-                e.reason()
-            );
+            assert!(e.reason().contains(reason), "{input:?}: reason {:?} does not contain {reason:?}", e.reason());
             assert_eq!(e.position(), *pos, "{input:?}: {e}");
         }
     }
@@ -1467,19 +1252,14 @@ mod tests {
         let e = bad(&long);
         assert_eq!(e.position(), MAX_PATH_LEN);
         assert!(e.reason().contains("longer than 4096"));
-        assert!(
-            e.to_string().len() < 400,
-            "error message echoes a bounded prefix"
-        );
+        assert!(e.to_string().len() < 400, "error message echoes a bounded prefix");
 
         let comps = |k: usize| {
             let terms: Vec<String> = (0..k).map(|i| format!("A{i}=={i}")).collect();
             format!("Device.X.[{}].", terms.join("&&"))
         };
         let ok = p(&comps(MAX_COMPARISONS));
-        let Segment::Search(c) = &ok.segments()[2] else {
-            panic!("expected search")
-        };
+        let Segment::Search(c) = &ok.segments()[2] else { panic!("expected search") };
         assert_eq!(c.len(), MAX_COMPARISONS);
         let e = bad(&comps(MAX_COMPARISONS + 1));
         assert!(e.reason().contains("more than 64 comparisons"));
@@ -1495,10 +1275,7 @@ mod tests {
         assert_eq!(String::from(a.clone()), "Device.X.[A==1].");
         assert_eq!(a.as_ref(), "Device.X.[A==1].");
         assert_eq!(Path::try_from("Device.X.").unwrap(), p("Device.X."));
-        assert_eq!(
-            Path::try_from(String::from("Device.X.")).unwrap(),
-            p("Device.X.")
-        );
+        assert_eq!(Path::try_from(String::from("Device.X.")).unwrap(), p("Device.X."));
         assert!(p("Device.A.") < p("Device.B."));
 
         use serde::de::value::{Error as De, StrDeserializer};
@@ -1508,10 +1285,7 @@ mod tests {
         assert_eq!(Path::deserialize(d).unwrap(), b);
         let d: StrDeserializer<'_, De> = "Device.X..".into_deserializer();
         let err = Path::deserialize(d).unwrap_err();
-        assert!(
-            err.to_string().contains("empty name at position 9"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("empty name at position 9"), "{err}");
     }
 
     #[test]
@@ -1608,11 +1382,7 @@ mod tests {
     }
 
     fn arb_ref_index() -> impl Strategy<Value = RefIndex> {
-        prop_oneof![
-            Just(RefIndex::Default),
-            Just(RefIndex::All),
-            (1u32..=u32::MAX).prop_map(RefIndex::Item),
-        ]
+        prop_oneof![Just(RefIndex::Default), Just(RefIndex::All), (1u32..=u32::MAX).prop_map(RefIndex::Item),]
     }
 
     fn arb_comparison() -> impl Strategy<Value = Comparison> {
@@ -1640,18 +1410,9 @@ mod tests {
             Just(Op::Ge),
         ];
         let value_and_op = prop_oneof![
-            (
-                "-?(0|[1-9][0-9]{0,6})(\\.[0-9]{1,3})?".prop_map(Literal::Num),
-                any_op
-            ),
-            (
-                any::<bool>().prop_map(Literal::Bool),
-                prop_oneof![Just(Op::Eq), Just(Op::Ne)]
-            ),
-            (
-                ".{0,12}".prop_map(Literal::Str),
-                prop_oneof![Just(Op::Eq), Just(Op::Ne), Just(Op::Contains)]
-            ),
+            ("-?(0|[1-9][0-9]{0,6})(\\.[0-9]{1,3})?".prop_map(Literal::Num), any_op),
+            (any::<bool>().prop_map(Literal::Bool), prop_oneof![Just(Op::Eq), Just(Op::Ne)]),
+            (".{0,12}".prop_map(Literal::Str), prop_oneof![Just(Op::Eq), Just(Op::Ne), Just(Op::Contains)]),
         ];
         (lhs, value_and_op).prop_map(|(lhs, (value, op))| Comparison { lhs, op, value })
     }
@@ -1679,25 +1440,15 @@ mod tests {
     }
 
     fn arb_supported_path() -> impl Strategy<Value = (Vec<Segment>, PathKind)> {
-        let inst = prop_oneof![
-            Just(Segment::Placeholder),
-            (1u32..=1000).prop_map(Segment::Instance)
-        ];
-        let step = prop_oneof![
-            arb_name().prop_map(Step::Name),
-            (arb_name(), inst).prop_map(|(n, i)| Step::Table(n, i)),
-        ];
+        let inst = prop_oneof![Just(Segment::Placeholder), (1u32..=1000).prop_map(Segment::Instance)];
+        let step =
+            prop_oneof![arb_name().prop_map(Step::Name), (arb_name(), inst).prop_map(|(n, i)| Step::Table(n, i)),];
         (prop::collection::vec(step, 0..7), arb_kind(), arb_name())
             .prop_map(|(steps, kind, tail)| build(steps, kind, tail))
     }
 
     fn arb_kind() -> impl Strategy<Value = PathKind> {
-        prop_oneof![
-            Just(PathKind::Object),
-            Just(PathKind::Parameter),
-            Just(PathKind::Command),
-            Just(PathKind::Event),
-        ]
+        prop_oneof![Just(PathKind::Object), Just(PathKind::Parameter), Just(PathKind::Command), Just(PathKind::Event),]
     }
 
     fn build(steps: Vec<Step>, kind: PathKind, tail: String) -> (Vec<Segment>, PathKind) {
@@ -1712,8 +1463,7 @@ mod tests {
                 Step::Ref(name, index) => segs.push(Segment::Reference { name, index }),
             }
         }
-        let needs_tail =
-            kind != PathKind::Object || matches!(segs.last(), Some(Segment::Reference { .. }));
+        let needs_tail = kind != PathKind::Object || matches!(segs.last(), Some(Segment::Reference { .. }));
         if needs_tail {
             segs.push(Segment::Name(tail));
         }
@@ -1767,10 +1517,8 @@ mod tests {
     fn check_total(input: &str) -> Result<(), TestCaseError> {
         match input.parse::<Path>() {
             Ok(path) => {
-                let again: Path = path
-                    .to_string()
-                    .parse()
-                    .map_err(|e: PathError| TestCaseError::fail(e.to_string()))?;
+                let again: Path =
+                    path.to_string().parse().map_err(|e: PathError| TestCaseError::fail(e.to_string()))?;
                 prop_assert_eq!(&again, &path);
                 prop_assert_eq!(again.segments(), path.segments());
                 prop_assert_eq!(again.kind(), path.kind());

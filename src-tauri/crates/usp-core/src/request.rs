@@ -43,20 +43,10 @@ fn kind_name(kind: PathKind) -> &'static str {
     }
 }
 
-fn parse_kind(
-    raw: &str,
-    message: &'static str,
-    ok: &[PathKind],
-    wanted: &'static str,
-) -> Result<Path, BuildError> {
+fn parse_kind(raw: &str, message: &'static str, ok: &[PathKind], wanted: &'static str) -> Result<Path, BuildError> {
     let path: Path = raw.parse()?;
     if !ok.contains(&path.kind()) {
-        return Err(BuildError::WrongKind {
-            path: raw.to_owned(),
-            found: kind_name(path.kind()),
-            wanted,
-            message,
-        });
+        return Err(BuildError::WrongKind { path: raw.to_owned(), found: kind_name(path.kind()), wanted, message });
     }
     Ok(path)
 }
@@ -151,10 +141,10 @@ impl SetBuilder {
                 let setting = msg::ParamSetting { param: name.into(), value: value.into(), required };
                 match self.inner.update_objs.iter_mut().find(|o| *o.obj_path == *obj) {
                     Some(o) => o.param_settings.push(setting),
-                    None => self.inner.update_objs.push(msg::UpdateObject {
-                        obj_path: obj.into(),
-                        param_settings: vec![setting],
-                    }),
+                    None => self
+                        .inner
+                        .update_objs
+                        .push(msg::UpdateObject { obj_path: obj.into(), param_settings: vec![setting] }),
                 }
             }
             Err(e) => {
@@ -359,10 +349,7 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<str>,
 {
-    Ok(Request::GetInstances(msg::GetInstances {
-        obj_paths: object_paths(paths, "GetInstances")?,
-        first_level_only,
-    }))
+    Ok(Request::GetInstances(msg::GetInstances { obj_paths: object_paths(paths, "GetInstances")?, first_level_only }))
 }
 
 /// A GetSupportedProtocol announcing the versions we speak.
@@ -472,11 +459,7 @@ impl msg::GetResp {
             .iter()
             .filter(|r| r.err_code == 0)
             .flat_map(|r| r.resolved_path_results.iter())
-            .find_map(|res| {
-                full_path
-                    .strip_prefix(&*res.resolved_path)
-                    .and_then(|rel| res.result_params.get(rel))
-            })
+            .find_map(|res| full_path.strip_prefix(&*res.resolved_path).and_then(|rel| res.result_params.get(rel)))
     }
 
     /// The per-path errors: (requested path, error).
@@ -602,11 +585,8 @@ impl msg::GetInstancesResp {
         self.req_path_results
             .iter()
             .map(|r| {
-                let res = if r.err_code == 0 {
-                    Ok(r.curr_insts.as_slice())
-                } else {
-                    Err(path_error(r.err_code, &r.err_msg))
-                };
+                let res =
+                    if r.err_code == 0 { Ok(r.curr_insts.as_slice()) } else { Err(path_error(r.err_code, &r.err_msg)) };
                 (&*r.requested_path, res)
             })
             .collect()

@@ -11,16 +11,16 @@
 #![allow(clippy::unwrap_used)]
 
 use bytes::Bytes;
-use prost::Message as _;
 use proptest::prelude::*;
 use proptest::strategy::{BoxedStrategy, ValueTree};
 use proptest::test_runner::TestRunner;
+use prost::Message as _;
 
 use usp_core::msg::*;
 use usp_core::record::{Record, RecordType, SessionContext};
 use usp_core::wire::{
-    decode_msg, decode_record, encode_msg, encode_record, encoded_msg_len, encoded_record_len,
-    peek_msg_id, DecodeError, Limits,
+    decode_msg, decode_record, encode_msg, encode_record, encoded_msg_len, encoded_record_len, peek_msg_id,
+    DecodeError, Limits,
 };
 use usp_proto::usp as pb;
 use usp_proto::usp_record as pr;
@@ -199,7 +199,12 @@ fn notif_oper_complete(sorted: bool) -> BoxedStrategy<Notification> {
 fn notif_on_board() -> BoxedStrategy<Notification> {
     (text(), text(), text(), text())
         .prop_map(|(oui, product_class, serial_number, v)| {
-            Notification::OnBoardReq(OnBoardRequest { oui, product_class, serial_number, agent_supported_protocol_versions: v })
+            Notification::OnBoardReq(OnBoardRequest {
+                oui,
+                product_class,
+                serial_number,
+                agent_supported_protocol_versions: v,
+            })
         })
         .boxed()
 }
@@ -283,9 +288,8 @@ fn get_supported_dm_resp() -> BoxedStrategy<Response> {
             command_type,
         })
         .boxed();
-    let event = (text(), texts())
-        .prop_map(|(event_name, arg_names)| SupportedEventResult { event_name, arg_names })
-        .boxed();
+    let event =
+        (text(), texts()).prop_map(|(event_name, arg_names)| SupportedEventResult { event_name, arg_names }).boxed();
     let param = (text(), raw_enum(), raw_enum(), raw_enum())
         .prop_map(|(param_name, access, value_type, value_change)| SupportedParamResult {
             param_name,
@@ -304,7 +308,14 @@ fn get_supported_dm_resp() -> BoxedStrategy<Response> {
         vec_of(uks, 2),
     )
         .prop_map(
-            |((supported_obj_path, access, is_multi_instance), supported_commands, supported_events, supported_params, divergent_paths, unique_key_sets)| {
+            |(
+                (supported_obj_path, access, is_multi_instance),
+                supported_commands,
+                supported_events,
+                supported_params,
+                divergent_paths,
+                unique_key_sets,
+            )| {
                 SupportedObjectResult {
                     supported_obj_path,
                     access,
@@ -327,7 +338,9 @@ fn get_supported_dm_resp() -> BoxedStrategy<Response> {
             supported_objs,
         })
         .boxed();
-    vec_of(ro, 2).prop_map(|req_obj_results| Response::GetSupportedDmResp(GetSupportedDmResp { req_obj_results })).boxed()
+    vec_of(ro, 2)
+        .prop_map(|req_obj_results| Response::GetSupportedDmResp(GetSupportedDmResp { req_obj_results }))
+        .boxed()
 }
 
 fn get_instances_resp(sorted: bool) -> BoxedStrategy<Response> {
@@ -342,7 +355,9 @@ fn get_instances_resp(sorted: bool) -> BoxedStrategy<Response> {
             curr_insts,
         })
         .boxed();
-    vec_of(rpr, 3).prop_map(|req_path_results| Response::GetInstancesResp(GetInstancesResp { req_path_results })).boxed()
+    vec_of(rpr, 3)
+        .prop_map(|req_path_results| Response::GetInstancesResp(GetInstancesResp { req_path_results }))
+        .boxed()
 }
 
 fn set_resp(sorted: bool) -> BoxedStrategy<Response> {
@@ -362,7 +377,11 @@ fn set_resp(sorted: bool) -> BoxedStrategy<Response> {
 
 fn add_resp(sorted: bool) -> BoxedStrategy<Response> {
     let ok = (text(), vec_of(parameter_error(), 2), params(sorted))
-        .prop_map(|(instantiated_path, param_errs, unique_keys)| AddSuccess { instantiated_path, param_errs, unique_keys })
+        .prop_map(|(instantiated_path, param_errs, unique_keys)| AddSuccess {
+            instantiated_path,
+            param_errs,
+            unique_keys,
+        })
         .boxed();
     let item = (text(), oper_status(ok, false))
         .prop_map(|(requested_path, oper_status)| CreatedObjectResult { requested_path, oper_status })
@@ -401,7 +420,9 @@ fn notify_resp() -> BoxedStrategy<Response> {
 
 fn get_supported_protocol_resp() -> BoxedStrategy<Response> {
     text()
-        .prop_map(|v| Response::GetSupportedProtocolResp(GetSupportedProtocolResp { agent_supported_protocol_versions: v }))
+        .prop_map(|v| {
+            Response::GetSupportedProtocolResp(GetSupportedProtocolResp { agent_supported_protocol_versions: v })
+        })
         .boxed()
 }
 
@@ -468,12 +489,8 @@ fn msg_with(body: BoxedStrategy<Body>) -> BoxedStrategy<Msg> {
 }
 
 fn any_body(sorted: bool) -> BoxedStrategy<Body> {
-    prop_oneof![
-        any_request(sorted).prop_map(Body::Request),
-        any_response(sorted).prop_map(Body::Response),
-        error(),
-    ]
-    .boxed()
+    prop_oneof![any_request(sorted).prop_map(Body::Request), any_response(sorted).prop_map(Body::Response), error(),]
+        .boxed()
 }
 
 fn record_header(rt: BoxedStrategy<RecordType>) -> BoxedStrategy<Record> {
@@ -510,7 +527,8 @@ fn record_type() -> BoxedStrategy<RecordType> {
             }
         ),
         Just(RecordType::WebSocketConnect),
-        (raw_enum(), text()).prop_map(|(version, subscribed_topic)| RecordType::MqttConnect { version, subscribed_topic }),
+        (raw_enum(), text())
+            .prop_map(|(version, subscribed_topic)| RecordType::MqttConnect { version, subscribed_topic }),
         (raw_enum(), text())
             .prop_map(|(version, subscribed_destination)| RecordType::StompConnect { version, subscribed_destination }),
         (text(), code()).prop_map(|(reason, reason_code)| RecordType::Disconnect { reason, reason_code }),
@@ -557,7 +575,8 @@ fn check_msg(m: &Msg, sorted: bool) -> Result<(), TestCaseError> {
     }
 
     // Carried in a Record, as on the wire.
-    let rec = Record::new("1.4", "proto::agent", "self::ctrl", RecordType::NoSessionContext { payload: ours.clone().into() });
+    let rec =
+        Record::new("1.4", "proto::agent", "self::ctrl", RecordType::NoSessionContext { payload: ours.clone().into() });
     let rbytes = enc_rec(&rec);
     prop_assert_eq!(rbytes.len(), encoded_record_len(&rec));
     prop_assert_eq!(&rbytes, &pr::Record::from(&rec).encode_to_vec());
@@ -745,7 +764,10 @@ fn fuzz_record(bytes: &[u8], t: &mut Tally) {
         (Err(e), Ok(_)) => {
             t.err += 1;
             assert!(
-                matches!(e, DecodeError::EmptyOneof { .. } | DecodeError::TwoOneofMembers { .. } | DecodeError::Group { .. }),
+                matches!(
+                    e,
+                    DecodeError::EmptyOneof { .. } | DecodeError::TwoOneofMembers { .. } | DecodeError::Group { .. }
+                ),
                 "prost accepts what we reject ({e}): {bytes:02x?}"
             );
         }
@@ -862,12 +884,12 @@ fn regressions() {
     // cargo-fuzz found no crash in its runs so far; these hand-picked inputs sit on the
     // edges it explores (merges, empty members, extreme varints, truncation).
     let cases: &[&[u8]] = &[
-        &[0x12, 0x00],                                     // Msg with an empty Body
-        &[0x0a, 0x00, 0x12, 0x02, 0x0a, 0x00],             // empty Request
+        &[0x12, 0x00],                                                             // Msg with an empty Body
+        &[0x0a, 0x00, 0x12, 0x02, 0x0a, 0x00],                                     // empty Request
         &[0x12, 0x04, 0x0a, 0x02, 0x0a, 0x00, 0x12, 0x04, 0x0a, 0x02, 0x0a, 0x00], // Body twice (merge)
-        &[0x12, 0x04, 0x0a, 0x02, 0x0a, 0x00, 0x12, 0x02, 0x1a, 0x00], // request then error
-        &[0x4a, 0x00, 0x4a, 0x00],                         // websocket_connect twice
-        &[0x3a, 0x00, 0x62, 0x00],                         // two record types
+        &[0x12, 0x04, 0x0a, 0x02, 0x0a, 0x00, 0x12, 0x02, 0x1a, 0x00],             // request then error
+        &[0x4a, 0x00, 0x4a, 0x00],                                                 // websocket_connect twice
+        &[0x3a, 0x00, 0x62, 0x00],                                                 // two record types
         &[0x20, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0x4a, 0x00],
         &[0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f],             // length near 2^32
         &[0x0b, 0x0c],                                     // group

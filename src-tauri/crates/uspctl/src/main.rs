@@ -310,8 +310,7 @@ async fn connect(cli: &Cli) -> Result<Client, Failure> {
 }
 
 fn split_assignment(s: &str) -> Result<(&str, &str), Failure> {
-    s.split_once('=')
-        .ok_or_else(|| Failure::usage(format!("{s:?} is not NAME=VALUE")))
+    s.split_once('=').ok_or_else(|| Failure::usage(format!("{s:?} is not NAME=VALUE")))
 }
 
 fn print_json(v: &impl serde::Serialize) -> Result<(), Failure> {
@@ -329,7 +328,10 @@ fn report_errors(errors: Vec<(String, UspError)>) -> Result<(), Failure> {
         eprintln!("{path}: error {}: {}", e.code, describe_usp(e));
     }
     let (_, first) = &errors[0];
-    Err(Failure { code: 1, message: format!("the agent refused {} of the paths (first: error {})", errors.len(), first.code) })
+    Err(Failure {
+        code: 1,
+        message: format!("the agent refused {} of the paths (first: error {})", errors.len(), first.code),
+    })
 }
 
 async fn send<T>(client: &Client, request: Option<Request>) -> Result<T, Failure>
@@ -369,11 +371,8 @@ async fn run_command(cli: &Cli, client: &Client, request: Option<Request>) -> Re
                     }
                 }
             }
-            let mut errors: Vec<(String, UspError)> = resp
-                .per_object()
-                .into_iter()
-                .filter_map(|(p, r)| r.err().map(|e| (p.to_owned(), e)))
-                .collect();
+            let mut errors: Vec<(String, UspError)> =
+                resp.per_object().into_iter().filter_map(|(p, r)| r.err().map(|e| (p.to_owned(), e))).collect();
             for (path, code, m) in resp.param_errors() {
                 errors.push((path, UspError { code, message: m, param_errs: vec![] }));
             }
@@ -393,7 +392,10 @@ async fn run_command(cli: &Cli, client: &Client, request: Option<Request>) -> Re
                             println!("{}{} = {}", ok.instantiated_path, k, v);
                         }
                         for e in &ok.param_errs {
-                            eprintln!("{}{}: not set: error {}: {}", ok.instantiated_path, e.param, e.err_code, e.err_msg);
+                            eprintln!(
+                                "{}{}: not set: error {}: {}",
+                                ok.instantiated_path, e.param, e.err_code, e.err_msg
+                            );
                         }
                     }
                     Ok(_) => {}
@@ -417,7 +419,10 @@ async fn run_command(cli: &Cli, client: &Client, request: Option<Request>) -> Re
                             }
                         }
                         for e in &ok.unaffected_path_errs {
-                            errors.push((e.unaffected_path.to_string(), UspError { code: e.err_code, message: e.err_msg.to_string(), param_errs: vec![] }));
+                            errors.push((
+                                e.unaffected_path.to_string(),
+                                UspError { code: e.err_code, message: e.err_msg.to_string(), param_errs: vec![] },
+                            ));
                         }
                     }
                     Err(e) => errors.push((path.to_owned(), e)),
@@ -473,11 +478,20 @@ async fn run_command(cli: &Cli, client: &Client, request: Option<Request>) -> Re
             }
         }
         Command::Watch { path, kind, count } => watch(cli, client, path, *kind, *count).await,
-        Command::Decode { .. } | Command::Pair { .. } | Command::Whoami | Command::Trust { .. } | Command::Discover => Ok(()),
+        Command::Decode { .. } | Command::Pair { .. } | Command::Whoami | Command::Trust { .. } | Command::Discover => {
+            Ok(())
+        }
     }
 }
 
-async fn operate(cli: &Cli, client: &Client, request: Option<Request>, command: &str, key: &str, wait: bool) -> Result<(), Failure> {
+async fn operate(
+    cli: &Cli,
+    client: &Client,
+    request: Option<Request>,
+    command: &str,
+    key: &str,
+    wait: bool,
+) -> Result<(), Failure> {
     // Subscribe before starting, so a fast completion is not missed.
     let mut notifications = client.notifications();
     let sub = if wait { Some(client.subscribe(NotifKind::OperationComplete, &[command]).await?) } else { None };
@@ -505,7 +519,13 @@ async fn operate(cli: &Cli, client: &Client, request: Option<Request>, command: 
                         continue;
                     }
                     let Some(sub) = &sub else { continue };
-                    let done = wait_completion(&mut notifications, &sub.id, key, Duration::from_secs_f64(cli.timeout.max(1.0) * 6.0)).await?;
+                    let done = wait_completion(
+                        &mut notifications,
+                        &sub.id,
+                        key,
+                        Duration::from_secs_f64(cli.timeout.max(1.0) * 6.0),
+                    )
+                    .await?;
                     if cli.json {
                         print_json(&done)?;
                     }
@@ -544,7 +564,9 @@ async fn wait_completion(
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let n = match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Err(_) => return Err(Failure { code: 3, message: format!("the command did not complete within {timeout:?}") }),
+            Err(_) => {
+                return Err(Failure { code: 3, message: format!("the command did not complete within {timeout:?}") })
+            }
             Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => continue,
             Ok(Err(_)) => return Err(Failure { code: 3, message: "the connection closed".into() }),
             Ok(Ok(n)) => n,
@@ -597,15 +619,24 @@ fn describe_notification(n: &Notification) -> String {
     let args = |p: &msg::Params| p.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
     match n {
         Notification::ValueChange(v) => format!("{} = {}", v.param_path, v.param_value),
-        Notification::ObjCreation(o) => format!("created {} {}", o.obj_path, args(&o.unique_keys)).trim_end().to_owned(),
+        Notification::ObjCreation(o) => {
+            format!("created {} {}", o.obj_path, args(&o.unique_keys)).trim_end().to_owned()
+        }
         Notification::ObjDeletion(o) => format!("deleted {}", o.obj_path),
-        Notification::Event(e) => format!("event {}{} {}", e.obj_path, e.event_name, args(&e.params)).trim_end().to_owned(),
+        Notification::Event(e) => {
+            format!("event {}{} {}", e.obj_path, e.event_name, args(&e.params)).trim_end().to_owned()
+        }
         Notification::OperComplete(o) => match &o.operation_resp {
             msg::OperationCompleteResp::ReqOutputArgs(out) => {
-                format!("complete {}{} key={} {}", o.obj_path, o.command_name, o.command_key, args(out)).trim_end().to_owned()
+                format!("complete {}{} key={} {}", o.obj_path, o.command_name, o.command_key, args(out))
+                    .trim_end()
+                    .to_owned()
             }
             msg::OperationCompleteResp::CmdFailure(f) => {
-                format!("failed {}{} key={} error {}: {}", o.obj_path, o.command_name, o.command_key, f.err_code, f.err_msg)
+                format!(
+                    "failed {}{} key={} error {}: {}",
+                    o.obj_path, o.command_name, o.command_key, f.err_code, f.err_msg
+                )
             }
         },
         Notification::OnBoardReq(o) => format!(
@@ -633,7 +664,9 @@ fn print_supported(objs: &[msg::SupportedObjectResult]) {
                 Some(msg::ParamAccess::WriteOnly) => "write-only",
                 None => "unknown access",
             };
-            let ty = msg::ValueType::from_number(p.value_type).map(|t| format!("{t:?}").to_lowercase()).unwrap_or_else(|| "unknown".into());
+            let ty = msg::ValueType::from_number(p.value_type)
+                .map(|t| format!("{t:?}").to_lowercase())
+                .unwrap_or_else(|| "unknown".into());
             println!("  {}{} ({access}, {ty})", o.supported_obj_path, p.param_name);
         }
         for c in &o.supported_commands {
@@ -672,7 +705,10 @@ fn decode(bare_msg: bool, file: &PathBuf) -> Result<(), Failure> {
     let bytes = std::fs::read(file).map_err(|e| Failure::usage(format!("cannot read {}: {e}", file.display())))?;
     let bytes = bytes::Bytes::from(bytes);
     let limits = Limits::default();
-    let bad = |what: &str, e: wire::DecodeError| Failure { code: 1, message: format!("{} is not a valid USP {what}: {e}", file.display()) };
+    let bad = |what: &str, e: wire::DecodeError| Failure {
+        code: 1,
+        message: format!("{} is not a valid USP {what}: {e}", file.display()),
+    };
     if bare_msg {
         let m = wire::decode_msg(bytes, &limits).map_err(|e| bad("Msg", e))?;
         return print_json(&m);
@@ -697,9 +733,15 @@ fn decode(bare_msg: bool, file: &PathBuf) -> Result<(), Failure> {
             }).collect::<Vec<_>>(),
         }}),
         RecordType::WebSocketConnect => json!({ "websocket_connect": {} }),
-        RecordType::MqttConnect { version, subscribed_topic } => json!({ "mqtt_connect": { "version": version, "subscribed_topic": &**subscribed_topic } }),
-        RecordType::StompConnect { version, subscribed_destination } => json!({ "stomp_connect": { "version": version, "subscribed_destination": &**subscribed_destination } }),
-        RecordType::Disconnect { reason, reason_code } => json!({ "disconnect": { "reason": &**reason, "reason_code": reason_code } }),
+        RecordType::MqttConnect { version, subscribed_topic } => {
+            json!({ "mqtt_connect": { "version": version, "subscribed_topic": &**subscribed_topic } })
+        }
+        RecordType::StompConnect { version, subscribed_destination } => {
+            json!({ "stomp_connect": { "version": version, "subscribed_destination": &**subscribed_destination } })
+        }
+        RecordType::Disconnect { reason, reason_code } => {
+            json!({ "disconnect": { "reason": &**reason, "reason_code": reason_code } })
+        }
         RecordType::UdsConnect => json!({ "uds_connect": {} }),
     };
     let mut out = json!({
@@ -721,9 +763,7 @@ fn decode(bare_msg: bool, file: &PathBuf) -> Result<(), Failure> {
 // ---- discovery ----
 
 fn mdns_interfaces(cli: &Cli) -> Result<usp_client::discovery::Interfaces, Failure> {
-    cli.interfaces
-        .parse()
-        .map_err(|e| Failure::usage(format!("--interfaces: {e}")))
+    cli.interfaces.parse().map_err(|e| Failure::usage(format!("--interfaces: {e}")))
 }
 
 fn discovery_timeout(cli: &Cli) -> Result<Duration, Failure> {
@@ -742,7 +782,11 @@ async fn discover(cli: &Cli) -> Result<(), Failure> {
     let mut found = Vec::new();
     while let Ok(Some(ev)) = tokio::time::timeout_at(deadline, d.next_event()).await {
         match ev {
-            DiscoveryEvent::Appeared(a) if !found.iter().any(|f: &usp_client::discovery::DiscoveredAgent| f.endpoint_id == a.endpoint_id && f.mtp == a.mtp) => {
+            DiscoveryEvent::Appeared(a)
+                if !found.iter().any(|f: &usp_client::discovery::DiscoveredAgent| {
+                    f.endpoint_id == a.endpoint_id && f.mtp == a.mtp
+                }) =>
+            {
                 if !cli.json {
                     println!(
                         "{}\t{}\t{}\t{}",
@@ -798,7 +842,9 @@ async fn find_by_discovery(cli: &Cli, eid: &EndpointId, timeout: Duration) -> Re
     d.stop();
     Err(Failure {
         code: 3,
-        message: format!("{eid} did not announce itself within {timeout:?}; give its address with --agent ws://HOST:PORT/PATH"),
+        message: format!(
+            "{eid} did not announce itself within {timeout:?}; give its address with --agent ws://HOST:PORT/PATH"
+        ),
     })
 }
 
@@ -807,7 +853,9 @@ async fn find_by_discovery(cli: &Cli, eid: &EndpointId, timeout: Duration) -> Re
 /// Runs `pair`, `whoami` and `trust`; `None` for the other commands.
 async fn pairing_command(cli: &Cli) -> Option<Result<(), Failure>> {
     Some(match &cli.command {
-        Command::Pair { target, passcode_stdin, trust_first_use } => pair(cli, target, *passcode_stdin, *trust_first_use).await,
+        Command::Pair { target, passcode_stdin, trust_first_use } => {
+            pair(cli, target, *passcode_stdin, *trust_first_use).await
+        }
         Command::Whoami => whoami(cli),
         Command::Trust { action } => trust(cli, action),
         Command::Discover => discover(cli).await,
@@ -955,8 +1003,9 @@ async fn pair(cli: &Cli, target: &str, passcode_stdin: bool, trust_first_use: bo
         };
         (target.to_owned(), eid)
     } else {
-        let eid: EndpointId =
-            target.parse().map_err(|e| Failure::usage(format!("{target:?} is neither a ws:// or wss:// URL nor an Endpoint ID: {e}")))?;
+        let eid: EndpointId = target.parse().map_err(|e| {
+            Failure::usage(format!("{target:?} is neither a ws:// or wss:// URL nor an Endpoint ID: {e}"))
+        })?;
         let url = match cli.agent.clone() {
             Some(url) => url,
             None => find_by_discovery(cli, &eid, timeout).await?,
@@ -967,7 +1016,9 @@ async fn pair(cli: &Cli, target: &str, passcode_stdin: bool, trust_first_use: bo
     // Over wss:// we are who our certificate says: this installation's identity.
     let tls = if secure {
         if cli.eid.is_some() {
-            return Err(Failure::usage("--eid can't be used with wss://: the certificate names this installation's Endpoint ID"));
+            return Err(Failure::usage(
+                "--eid can't be used with wss://: the certificate names this installation's Endpoint ID",
+            ));
         }
         let vault = open_vault()?;
         let me = load_identity(&vault)?;
@@ -1007,7 +1058,9 @@ async fn pair(cli: &Cli, target: &str, passcode_stdin: bool, trust_first_use: bo
                 if !(trust_first_use || confirm("Trust this device?")) {
                     return Err(Failure {
                         code: 3,
-                        message: format!("{agent} is not trusted; nothing was done (use --trust-first-use to trust it)"),
+                        message: format!(
+                            "{agent} is not trusted; nothing was done (use --trust-first-use to trust it)"
+                        ),
                     });
                 }
                 if let Some((_, pins)) = &tls {
@@ -1034,9 +1087,9 @@ async fn pair_connected(client: &Client, passcode_stdin: bool, timeout: Duration
             return Ok(());
         }
         AuthState::Untrusted { can_pair: true } => {}
-        state @ (AuthState::Untrusted { can_pair: false } | AuthState::NotAuthorised { .. } | AuthState::LockedOut { .. }) => {
-            return Err(Failure { code: 1, message: state.to_string() })
-        }
+        state @ (AuthState::Untrusted { can_pair: false }
+        | AuthState::NotAuthorised { .. }
+        | AuthState::LockedOut { .. }) => return Err(Failure { code: 1, message: state.to_string() }),
         state => return Err(Failure { code: 3, message: state.to_string() }),
     }
     let offered = pairing::challenges(client).await.map_err(pairing_failure)?;
@@ -1050,7 +1103,10 @@ async fn pair_connected(client: &Client, passcode_stdin: bool, timeout: Duration
     match &challenge.instruction {
         Instruction::Text(t) | Instruction::Html(t) => println!("{t}"),
         Instruction::Image { mime, bytes } => {
-            println!("The device shows its instruction as an image ({mime}, {} bytes), which uspctl can't display.", bytes.len())
+            println!(
+                "The device shows its instruction as an image ({mime}, {} bytes), which uspctl can't display.",
+                bytes.len()
+            )
         }
     }
     let passcode = read_passcode(passcode_stdin)?;

@@ -32,7 +32,14 @@ async fn uspctl(args: Vec<String>) -> Output {
 }
 
 fn args(url: &str, rest: &[&str]) -> Vec<String> {
-    let mut v = vec!["--agent".to_owned(), url.to_owned(), "--eid".to_owned(), ME.to_owned(), "--timeout".to_owned(), "5".to_owned()];
+    let mut v = vec![
+        "--agent".to_owned(),
+        url.to_owned(),
+        "--eid".to_owned(),
+        ME.to_owned(),
+        "--timeout".to_owned(),
+        "5".to_owned(),
+    ];
     v.extend(rest.iter().map(|s| s.to_string()));
     v
 }
@@ -65,7 +72,11 @@ async fn set_add_delete_operate_instances_supported_protocol() {
     assert!(stdout(&o).contains("Device.WiFi.SSID.3.SSID = Guests"), "{}", stdout(&o));
     assert_eq!(gw.get("Device.WiFi.SSID.3.SSID").await.as_deref(), Some("Guests"));
 
-    let o = uspctl(args(&gw.url, &["add", "Device.Hosts.AccessControl.", "PhysAddress=02:00:00:00:00:77", "AccessPolicy=Deny"])).await;
+    let o = uspctl(args(
+        &gw.url,
+        &["add", "Device.Hosts.AccessControl.", "PhysAddress=02:00:00:00:00:77", "AccessPolicy=Deny"],
+    ))
+    .await;
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let created = stdout(&o).lines().next().unwrap_or_default().to_owned();
     assert!(created.starts_with("Device.Hosts.AccessControl.") && created.ends_with('.'), "{created}");
@@ -107,7 +118,12 @@ async fn usp_errors_exit_1_with_code_and_message() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn usage_errors_exit_2() {
-    for bad in [vec!["get"], vec!["frobnicate"], vec!["--agent", "ws://127.0.0.1:1/usp", "get", "Not.A.Path"], vec!["--agent", "ws://127.0.0.1:1/usp", "set", "Device.X"]] {
+    for bad in [
+        vec!["get"],
+        vec!["frobnicate"],
+        vec!["--agent", "ws://127.0.0.1:1/usp", "get", "Not.A.Path"],
+        vec!["--agent", "ws://127.0.0.1:1/usp", "set", "Device.X"],
+    ] {
         let o = uspctl(bad.iter().map(|s| s.to_string()).collect()).await;
         assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", stderr(&o));
     }
@@ -127,13 +143,17 @@ async fn connection_problems_exit_3() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn decode_prints_a_vector_as_json() {
-    let vec_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../../shared/vectors/agent/02-get-resp-deviceinfo.bin");
+    let vec_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../../shared/vectors/agent/02-get-resp-deviceinfo.bin");
     let o = uspctl(vec!["decode".into(), vec_path.display().to_string()]).await;
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(v["from_id"], "proto::obuspa-test-agent");
     let get_resp = &v["record_type"]["no_session_context"]["payload"]["body"]["response"]["get_resp"];
-    assert_eq!(get_resp["req_path_results"][0]["resolved_path_results"][0]["result_params"]["ModelName"], "USP Agent", "{v}");
+    assert_eq!(
+        get_resp["req_path_results"][0]["resolved_path_results"][0]["result_params"]["ModelName"], "USP Agent",
+        "{v}"
+    );
     let garbage = std::env::temp_dir().join(format!("uspctl-garbage-{}", std::process::id()));
     std::fs::write(&garbage, b"\xff\xff\xff").expect("write");
     let o = uspctl(vec!["decode".into(), garbage.display().to_string()]).await;
@@ -150,7 +170,8 @@ async fn discover_finds_the_three_agents_on_loopback_within_a_second() {
     }
     let mut config = HomeConfig::new(scenario);
     config.advertise = Some(sim_home::advertise::Interfaces::Loopback);
-    let home = tokio::time::timeout(Duration::from_secs(20), Home::start(config)).await.expect("in time").expect("starts");
+    let home =
+        tokio::time::timeout(Duration::from_secs(20), Home::start(config)).await.expect("in time").expect("starts");
     let t = std::time::Instant::now();
     let o = uspctl(vec!["discover".into(), "--interfaces".into(), "lo".into(), "--timeout".into(), "1".into()]).await;
     let took = t.elapsed();

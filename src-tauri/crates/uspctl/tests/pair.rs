@@ -15,7 +15,8 @@ async fn home(tls: Option<TlsMode>) -> Home {
     let mut config = HomeConfig::new(Scenario::builtin());
     config.unknown_controllers = Some(UnknownControllerPolicy::Untrusted);
     config.tls = tls;
-    let home = tokio::time::timeout(Duration::from_secs(20), Home::start(config)).await.expect("in time").expect("starts");
+    let home =
+        tokio::time::timeout(Duration::from_secs(20), Home::start(config)).await.expect("in time").expect("starts");
     // Let the Untrusted role read the Challenge table, so the tries left are known.
     home.agent("gateway")
         .expect("gateway")
@@ -114,7 +115,8 @@ async fn pair_over_wss_trusts_on_first_use_then_whoami_and_trust() {
     assert_eq!(o.status.code(), Some(3), "stdout: {}\nstderr: {}", text(&o.stdout), text(&o.stderr));
     assert!(text(&o.stdout).contains(&fp), "{}", text(&o.stdout));
 
-    let o = uspctl(&data, &["--timeout", "5", "pair", &gw.url, "--passcode-stdin", "--trust-first-use"], "482913\n").await;
+    let o =
+        uspctl(&data, &["--timeout", "5", "pair", &gw.url, "--passcode-stdin", "--trust-first-use"], "482913\n").await;
     assert_eq!(o.status.code(), Some(0), "stdout: {}\nstderr: {}", text(&o.stdout), text(&o.stderr));
     assert!(text(&o.stdout).contains("Paired. Role: end-user rights."), "{}", text(&o.stdout));
 

@@ -40,7 +40,13 @@ impl ChallengeInfo {
     /// A row known only by its path.
     pub fn at(path: impl Into<String>) -> Self {
         let path = path.into();
-        Self { path: path.trim_end_matches('.').to_owned(), alias: None, description: None, retries: None, lockout: None }
+        Self {
+            path: path.trim_end_matches('.').to_owned(),
+            alias: None,
+            description: None,
+            retries: None,
+            lockout: None,
+        }
     }
 }
 
@@ -164,8 +170,9 @@ pub async fn request_challenge_with(
         let paths = [format!("{}.Retries", info.path), format!("{}.LockoutPeriod", info.path)];
         if let Ok(resp) = client.get(&paths, 1).await {
             info.retries = info.retries.or_else(|| resp.value(&paths[0]).and_then(|v| v.trim().parse().ok()));
-            info.lockout =
-                info.lockout.or_else(|| resp.value(&paths[1]).and_then(|v| v.trim().parse().ok()).map(Duration::from_secs));
+            info.lockout = info
+                .lockout
+                .or_else(|| resp.value(&paths[1]).and_then(|v| v.trim().parse().ok()).map(Duration::from_secs));
         }
     }
     let secs = expiration.map(|d| d.as_secs().max(1).to_string());
@@ -200,12 +207,14 @@ fn decode_instruction(b64: &str, mime: &str) -> Result<Instruction, PairingError
     if b64.len() > MAX_INSTRUCTION * 4 / 3 + 4 {
         return Err(PairingError::Unexpected("the pairing instruction is too large".into()));
     }
-    let bytes = B64
-        .decode(b64.trim())
-        .map_err(|_| PairingError::Unexpected("the pairing instruction is not base64".into()))?;
+    let bytes =
+        B64.decode(b64.trim()).map_err(|_| PairingError::Unexpected("the pairing instruction is not base64".into()))?;
     let mime = mime.trim().to_ascii_lowercase();
     let base = mime.split(';').next().unwrap_or("").trim().to_owned();
-    let text = || String::from_utf8(bytes.clone()).map_err(|_| PairingError::Unexpected("the pairing instruction is not text".into()));
+    let text = || {
+        String::from_utf8(bytes.clone())
+            .map_err(|_| PairingError::Unexpected("the pairing instruction is not text".into()))
+    };
     Ok(match base.as_str() {
         "" | "text/plain" => Instruction::Text(text()?),
         "text/html" => Instruction::Html(text()?),
@@ -222,10 +231,18 @@ fn decode_instruction(b64: &str, mime: &str) -> Result<Instruction, PairingError
 /// the failure that uses up the last try gives [`PairingError::LockedOut`]),
 /// [`PairingError::LockedOut`], [`PairingError::Expired`] (start again with
 /// [`request_challenge`]), connection failures.
-pub async fn respond(client: &Client, challenge: &Challenge, passcode: &Secret<String>) -> Result<RoleSummary, PairingError> {
+pub async fn respond(
+    client: &Client,
+    challenge: &Challenge,
+    passcode: &Secret<String>,
+) -> Result<RoleSummary, PairingError> {
     let value = Secret::new(B64.encode(passcode.expose().trim().as_bytes()));
     let resp = client
-        .operate(CHALLENGE_RESPONSE, &[("ChallengeID", challenge.id.as_str()), ("Value", value.expose().as_str())], "usp-home-pairing")
+        .operate(
+            CHALLENGE_RESPONSE,
+            &[("ChallengeID", challenge.id.as_str()), ("Value", value.expose().as_str())],
+            "usp-home-pairing",
+        )
         .await;
     drop(value);
     match outcome(resp) {

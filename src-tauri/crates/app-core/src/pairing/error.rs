@@ -105,9 +105,10 @@ impl PairingError {
     pub fn class(&self) -> ErrorClass {
         match self {
             PairingError::WrongPasscode { .. } => ErrorClass::UserInput,
-            PairingError::LockedOut { .. } | PairingError::Expired | PairingError::NotOffered | PairingError::Agent { .. } => {
-                ErrorClass::DeviceRefused
-            }
+            PairingError::LockedOut { .. }
+            | PairingError::Expired
+            | PairingError::NotOffered
+            | PairingError::Agent { .. } => ErrorClass::DeviceRefused,
             PairingError::NotAuthorised { .. } => ErrorClass::Permission,
             PairingError::Connection(_) => ErrorClass::Network,
             PairingError::Unexpected(_) => ErrorClass::Bug,
@@ -169,7 +170,10 @@ mod tests {
     #[test]
     fn usp_codes_are_classified() {
         let e = |code| UspError { code, message: "m".into(), param_errs: Vec::new() };
-        assert_eq!(PairingError::from_usp(&e(7022), Some(1), None), PairingError::WrongPasscode { tries_left: Some(1) });
+        assert_eq!(
+            PairingError::from_usp(&e(7022), Some(1), None),
+            PairingError::WrongPasscode { tries_left: Some(1) }
+        );
         assert_eq!(PairingError::from_usp(&e(7002), None, None), PairingError::LockedOut { retry_in: None });
         assert_eq!(PairingError::from_usp(&e(7012), None, None), PairingError::Expired);
         assert_eq!(PairingError::from_usp(&e(7004), None, None), PairingError::Expired);

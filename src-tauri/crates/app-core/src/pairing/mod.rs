@@ -18,7 +18,9 @@ mod challenge;
 mod error;
 mod probe;
 
-pub use challenge::{challenges, request_challenge, request_challenge_with, respond, Challenge, ChallengeInfo, Instruction};
+pub use challenge::{
+    challenges, request_challenge, request_challenge_with, respond, Challenge, ChallengeInfo, Instruction,
+};
 pub use error::{ErrorClass, PairingError};
 pub use probe::{connect, probe, probe_with, read_role, AuthState, ProbeConfig, RoleSummary};
 

@@ -119,8 +119,11 @@ impl fmt::Display for AuthState {
                 .to_string(),
             ),
             AuthState::WrongDevice { expected, in_certificate } => f.write_str(
-                &ConnectError::CertificateEidMismatch { expected: expected.clone(), in_certificate: in_certificate.clone() }
-                    .to_string(),
+                &ConnectError::CertificateEidMismatch {
+                    expected: expected.clone(),
+                    in_certificate: in_certificate.clone(),
+                }
+                .to_string(),
             ),
             AuthState::FirstUse { agent, fingerprint } => write!(
                 f,
@@ -153,7 +156,11 @@ impl AuthState {
         match e {
             ClientError::Connect(c) => match c {
                 ConnectError::CertificateChanged { agent, pinned_sha256, presented_sha256 } => {
-                    AuthState::CertificateChanged { agent: agent.clone(), pinned: *pinned_sha256, presented: *presented_sha256 }
+                    AuthState::CertificateChanged {
+                        agent: agent.clone(),
+                        pinned: *pinned_sha256,
+                        presented: *presented_sha256,
+                    }
                 }
                 ConnectError::CertificateEidMismatch { expected, in_certificate } => {
                     AuthState::WrongDevice { expected: expected.clone(), in_certificate: in_certificate.clone() }

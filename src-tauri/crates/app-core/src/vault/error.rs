@@ -39,10 +39,7 @@ pub enum VaultError {
         "The vault file {path} is damaged or was changed outside usp-home ({problem}). Restore it \
          from a backup, or move it aside to start an empty vault (agents will need pairing again)."
     )]
-    CorruptFile {
-        path: PathBuf,
-        problem: &'static str,
-    },
+    CorruptFile { path: PathBuf, problem: &'static str },
 
     /// The vault file was written by a newer usp-home.
     #[error(
@@ -65,10 +62,7 @@ pub enum VaultError {
 
     /// A store that was asked for (by `prefer`) is missing or did not keep a test entry.
     #[error("The {backend} can't be used here: {reason}.")]
-    BackendUnavailable {
-        backend: VaultBackendKind,
-        reason: String,
-    },
+    BackendUnavailable { backend: VaultBackendKind, reason: String },
 
     /// The platform keyring refused an operation on an entry (`id: Some`) or on the list of
     /// ids of a kind (`id: None`).
@@ -77,31 +71,18 @@ pub enum VaultError {
          try again.",
         entry_words(*.kind, .id.as_deref())
     )]
-    Keyring {
-        backend: VaultBackendKind,
-        action: &'static str,
-        kind: SecretKind,
-        id: Option<String>,
-        reason: String,
-    },
+    Keyring { backend: VaultBackendKind, action: &'static str, kind: SecretKind, id: Option<String>, reason: String },
 
     /// The small list of ids that the vault keeps beside the secrets in a keyring is unreadable.
     #[error(
         "The list of saved {kind} entries in the {backend} is damaged. Forget and save the \
          {kind} entries again to rebuild it."
     )]
-    CorruptIndex {
-        backend: VaultBackendKind,
-        kind: SecretKind,
-    },
+    CorruptIndex { backend: VaultBackendKind, kind: SecretKind },
 
     /// The id is not one the vault can store under.
     #[error("The {kind} id {id:?} can't be used: {problem}.")]
-    InvalidId {
-        kind: SecretKind,
-        id: String,
-        problem: &'static str,
-    },
+    InvalidId { kind: SecretKind, id: String, problem: &'static str },
 
     /// An empty value was given to `put`.
     #[error("An empty {kind} can't be saved; there is nothing to keep.")]
@@ -109,16 +90,8 @@ pub enum VaultError {
 }
 
 impl VaultError {
-    pub(crate) fn io(
-        action: &'static str,
-        path: impl Into<PathBuf>,
-        source: std::io::Error,
-    ) -> Self {
-        Self::Io {
-            action,
-            path: path.into(),
-            source,
-        }
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io { action, path: path.into(), source }
     }
 }
 

@@ -43,11 +43,7 @@ const TAG_LEN: usize = 16;
 const HEADER_LEN: usize = 8 + 1 + 12 + SALT_LEN + CHECK_LEN;
 
 /// Argon2id cost for new files (OWASP's first recommendation: 19 MiB, 2 passes, 1 lane).
-const NEW_FILE_COST: KdfCost = KdfCost {
-    memory_kib: 19 * 1024,
-    iterations: 2,
-    lanes: 1,
-};
+const NEW_FILE_COST: KdfCost = KdfCost { memory_kib: 19 * 1024, iterations: 2, lanes: 1 };
 /// The most a file header may ask for, so a crafted file can't exhaust memory or time.
 const MAX_MEMORY_KIB: u32 = 1024 * 1024;
 const MAX_ITERATIONS: u32 = 64;
@@ -106,25 +102,13 @@ impl FileStore {
         header[21 + SALT_LEN..].copy_from_slice(&derived[KEY_LEN..]);
         let mut key = Zeroizing::new([0u8; KEY_LEN]);
         key.copy_from_slice(&derived[..KEY_LEN]);
-        let store = Self {
-            path,
-            header,
-            key,
-            entries: Entries::new(),
-        };
+        let store = Self { path, header, key, entries: Entries::new() };
         store.write(&store.entries)?;
         Ok(store)
     }
 
-    fn unlock(
-        path: PathBuf,
-        bytes: &[u8],
-        passphrase: &Secret<String>,
-    ) -> Result<Self, VaultError> {
-        let corrupt = |problem| VaultError::CorruptFile {
-            path: path.clone(),
-            problem,
-        };
+    fn unlock(path: PathBuf, bytes: &[u8], passphrase: &Secret<String>) -> Result<Self, VaultError> {
+        let corrupt = |problem| VaultError::CorruptFile { path: path.clone(), problem };
         if bytes.len() < MAGIC.len() + 1 || &bytes[..MAGIC.len()] != MAGIC {
             return Err(corrupt("it is not a usp-home vault file"));
         }
@@ -145,15 +129,12 @@ impl FileStore {
             iterations: le_u32(&header[13..17]),
             lanes: le_u32(&header[17..21]),
         };
-        if cost.memory_kib > MAX_MEMORY_KIB
-            || cost.iterations > MAX_ITERATIONS
-            || cost.lanes > MAX_LANES
-        {
+        if cost.memory_kib > MAX_MEMORY_KIB || cost.iterations > MAX_ITERATIONS || cost.lanes > MAX_LANES {
             return Err(corrupt("the key-derivation settings are out of range"));
         }
         let salt = &header[21..21 + SALT_LEN];
-        let derived = derive(passphrase, salt, cost)
-            .ok_or_else(|| corrupt("the key-derivation settings are impossible"))?;
+        let derived =
+            derive(passphrase, salt, cost).ok_or_else(|| corrupt("the key-derivation settings are impossible"))?;
         if !same_bytes(&derived[KEY_LEN..], &header[21 + SALT_LEN..]) {
             return Err(VaultError::WrongPassphrase { path });
         }
@@ -163,23 +144,12 @@ impl FileStore {
         let nonce = XNonce::from_slice(&bytes[HEADER_LEN..HEADER_LEN + NONCE_LEN]);
         let cipher = XChaCha20Poly1305::new(key.as_ref().into());
         let plain = cipher
-            .decrypt(
-                nonce,
-                Payload {
-                    msg: &bytes[HEADER_LEN + NONCE_LEN..],
-                    aad: &header,
-                },
-            )
+            .decrypt(nonce, Payload { msg: &bytes[HEADER_LEN + NONCE_LEN..], aad: &header })
             .map(Zeroizing::new)
             .map_err(|_| corrupt("its contents don't match their authentication tag"))?;
         let entries = decode(&plain).ok_or_else(|| corrupt("its list of entries is malformed"))?;
         restrict_permissions(&path)?;
-        Ok(Self {
-            path,
-            header,
-            key,
-            entries,
-        })
+        Ok(Self { path, header, key, entries })
     }
 
     /// Encrypts `entries` under a fresh nonce and replaces the file atomically.
@@ -189,13 +159,7 @@ impl FileStore {
         OsRng.fill_bytes(&mut nonce);
         let cipher = XChaCha20Poly1305::new(self.key.as_ref().into());
         let sealed = cipher
-            .encrypt(
-                XNonce::from_slice(&nonce),
-                Payload {
-                    msg: &plain,
-                    aad: &self.header,
-                },
-            )
+            .encrypt(XNonce::from_slice(&nonce), Payload { msg: &plain, aad: &self.header })
             // Only fails for plaintexts beyond 256 GiB.
             .map_err(|_| VaultError::io("encrypt", &self.path, io::Error::other("too large")))?;
         let mut bytes = Vec::with_capacity(HEADER_LEN + NONCE_LEN + sealed.len());
@@ -236,12 +200,7 @@ impl Store for FileStore {
     }
 
     fn list(&mut self, kind: SecretKind) -> Result<Vec<String>, VaultError> {
-        Ok(self
-            .entries
-            .keys()
-            .filter(|(k, _)| *k == kind)
-            .map(|(_, id)| id.clone())
-            .collect())
+        Ok(self.entries.keys().filter(|(k, _)| *k == kind).map(|(_, id)| id.clone()).collect())
     }
 }
 
@@ -250,9 +209,7 @@ fn derive(passphrase: &Secret<String>, salt: &[u8], cost: KdfCost) -> Option<Zer
     let params = Params::new(cost.memory_kib, cost.iterations, cost.lanes, Some(64)).ok()?;
     let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
     let mut out = Zeroizing::new([0u8; 64]);
-    argon2
-        .hash_password_into(passphrase.expose().as_bytes(), salt, out.as_mut())
-        .ok()?;
+    argon2.hash_password_into(passphrase.expose().as_bytes(), salt, out.as_mut()).ok()?;
     Some(out)
 }
 
@@ -281,10 +238,7 @@ fn kind_from_tag(tag: u8) -> Option<SecretKind> {
 }
 
 fn encode(entries: &Entries) -> Zeroizing<Vec<u8>> {
-    let size: usize = entries
-        .iter()
-        .map(|((_, id), value)| 7 + id.len() + value.expose().len())
-        .sum();
+    let size: usize = entries.iter().map(|((_, id), value)| 7 + id.len() + value.expose().len()).sum();
     let mut out = Zeroizing::new(Vec::with_capacity(4 + size));
     // Ids are at most MAX_ID_LEN bytes and values are far below 4 GiB: the casts can't truncate.
     out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
@@ -329,9 +283,7 @@ fn create_private_dir(dir: &Path) -> Result<(), VaultError> {
         use std::os::unix::fs::DirBuilderExt;
         builder.mode(0o700);
     }
-    builder
-        .create(dir)
-        .map_err(|e| VaultError::io("create the folder", dir, e))
+    builder.create(dir).map_err(|e| VaultError::io("create the folder", dir, e))
 }
 
 /// Makes an existing vault file readable by its owner only (Unix); elsewhere a no-op.
@@ -339,8 +291,7 @@ fn restrict_permissions(path: &Path) -> Result<(), VaultError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let meta =
-            fs::metadata(path).map_err(|e| VaultError::io("read the permissions of", path, e))?;
+        let meta = fs::metadata(path).map_err(|e| VaultError::io("read the permissions of", path, e))?;
         if meta.permissions().mode() & 0o077 != 0 {
             fs::set_permissions(path, fs::Permissions::from_mode(0o600))
                 .map_err(|e| VaultError::io("restrict the permissions of", path, e))?;
@@ -364,9 +315,7 @@ fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), VaultError> {
     }
     let written = write_new_private(&temp, bytes)
         .map_err(|e| VaultError::io("write", &temp, e))
-        .and_then(|()| {
-            fs::rename(&temp, path).map_err(|e| VaultError::io("replace the vault file", path, e))
-        });
+        .and_then(|()| fs::rename(&temp, path).map_err(|e| VaultError::io("replace the vault file", path, e)));
     if written.is_err() {
         let _ = fs::remove_file(&temp);
         return written;
@@ -407,14 +356,8 @@ mod tests {
     #[test]
     fn entries_encode_and_decode() {
         let mut entries = Entries::new();
-        entries.insert(
-            (SecretKind::Passcode, "os::agent-1".to_owned()),
-            Secret::from_slice(b"1234"),
-        );
-        entries.insert(
-            (SecretKind::ControllerKey, "default".to_owned()),
-            Secret::from_slice(&[0u8, 1, 2, 255]),
-        );
+        entries.insert((SecretKind::Passcode, "os::agent-1".to_owned()), Secret::from_slice(b"1234"));
+        entries.insert((SecretKind::ControllerKey, "default".to_owned()), Secret::from_slice(&[0u8, 1, 2, 255]));
         let plain = encode(&entries);
         let back = decode(&plain).expect("decodes");
         assert_eq!(back.len(), 2);

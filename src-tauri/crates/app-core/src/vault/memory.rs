@@ -12,8 +12,7 @@ pub(super) struct MemoryStore {
 
 impl Store for MemoryStore {
     fn put(&mut self, kind: SecretKind, id: &str, value: &[u8]) -> Result<(), VaultError> {
-        self.entries
-            .insert((kind, id.to_owned()), Secret::from_slice(value));
+        self.entries.insert((kind, id.to_owned()), Secret::from_slice(value));
         Ok(())
     }
 
@@ -27,11 +26,6 @@ impl Store for MemoryStore {
     }
 
     fn list(&mut self, kind: SecretKind) -> Result<Vec<String>, VaultError> {
-        Ok(self
-            .entries
-            .keys()
-            .filter(|(k, _)| *k == kind)
-            .map(|(_, id)| id.clone())
-            .collect())
+        Ok(self.entries.keys().filter(|(k, _)| *k == kind).map(|(_, id)| id.clone()).collect())
     }
 }

@@ -54,12 +54,8 @@ pub enum SecretKind {
 
 impl SecretKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [SecretKind; 4] = [
-        SecretKind::ControllerKey,
-        SecretKind::PinnedCert,
-        SecretKind::Passcode,
-        SecretKind::WifiPassphrase,
-    ];
+    pub const ALL: [SecretKind; 4] =
+        [SecretKind::ControllerKey, SecretKind::PinnedCert, SecretKind::Passcode, SecretKind::WifiPassphrase];
 
     /// The stable name used in keyring entry names (`<slug>/<id>`).
     pub fn slug(self) -> &'static str {
@@ -160,17 +156,13 @@ impl VaultBackend {
     /// One sentence for the settings page and the README.
     pub fn describe(&self) -> String {
         match self {
-            VaultBackend::SecretService => {
-                "Secrets are kept in the desktop keyring (Secret Service).".to_owned()
-            }
+            VaultBackend::SecretService => "Secrets are kept in the desktop keyring (Secret Service).".to_owned(),
             VaultBackend::KernelKeyutils => "Secrets are kept in the Linux kernel keyring \
                  (keyutils): they are lost when the computer restarts, and you will need to \
                  pair again then."
                 .to_owned(),
             VaultBackend::MacKeychain => "Secrets are kept in the Apple Keychain.".to_owned(),
-            VaultBackend::WindowsCredentialManager => {
-                "Secrets are kept in Windows Credential Manager.".to_owned()
-            }
+            VaultBackend::WindowsCredentialManager => "Secrets are kept in Windows Credential Manager.".to_owned(),
             VaultBackend::EncryptedFile { path } => format!(
                 "No keyring on this system: secrets are kept in the encrypted file {}, opened \
                  with your vault passphrase.",
@@ -209,12 +201,7 @@ pub struct VaultConfig {
 impl VaultConfig {
     /// Probe the keyrings; fall back to memory only.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        Self {
-            data_dir: data_dir.into(),
-            passphrase: None,
-            prefer: None,
-            service: None,
-        }
+        Self { data_dir: data_dir.into(), passphrase: None, prefer: None, service: None }
     }
 }
 
@@ -237,10 +224,7 @@ pub struct Vault {
 
 impl fmt::Debug for Vault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Vault")
-            .field("backend", &self.backend)
-            .field("skipped", &self.skipped)
-            .finish_non_exhaustive()
+        f.debug_struct("Vault").field("backend", &self.backend).field("skipped", &self.skipped).finish_non_exhaustive()
     }
 }
 
@@ -252,12 +236,7 @@ impl Vault {
     /// A wrong passphrase for an existing file is an error ([`VaultError::WrongPassphrase`]),
     /// not a reason to fall back to memory.
     pub fn open(config: VaultConfig) -> Result<Vault, VaultError> {
-        let VaultConfig {
-            data_dir,
-            passphrase,
-            prefer,
-            service,
-        } = config;
+        let VaultConfig { data_dir, passphrase, prefer, service } = config;
         let service = service.as_deref().unwrap_or(SERVICE);
         if let Some(kind) = prefer {
             let (backend, store) = open_kind(kind, &data_dir, passphrase.as_ref(), service)?;
@@ -295,11 +274,7 @@ impl Vault {
     }
 
     fn with(backend: VaultBackend, store: Box<dyn Store>, skipped: Vec<SkippedBackend>) -> Self {
-        Self {
-            backend,
-            skipped,
-            store: Mutex::new(store),
-        }
+        Self { backend, skipped, store: Mutex::new(store) }
     }
 
     /// The store in use.
@@ -314,12 +289,7 @@ impl Vault {
     }
 
     /// Saves `value` under (`kind`, `id`), replacing what was there.
-    pub fn put(
-        &self,
-        kind: SecretKind,
-        id: &str,
-        value: &Secret<Vec<u8>>,
-    ) -> Result<(), VaultError> {
+    pub fn put(&self, kind: SecretKind, id: &str, value: &Secret<Vec<u8>>) -> Result<(), VaultError> {
         check_id(kind, id)?;
         if value.expose().is_empty() {
             return Err(VaultError::EmptySecret { kind });
@@ -347,9 +317,7 @@ impl Vault {
     fn store(&self) -> MutexGuard<'_, Box<dyn Store>> {
         // A panic while holding the lock can't leave a store half-changed in memory: every store
         // commits its in-memory state only after the durable write succeeded.
-        self.store
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -363,20 +331,12 @@ fn open_kind(
         VaultBackendKind::EncryptedFile => {
             let passphrase = passphrase.ok_or(VaultError::PassphraseRequired)?;
             let store = file::FileStore::open(data_dir, passphrase)?;
-            let backend = VaultBackend::EncryptedFile {
-                path: store.path().to_owned(),
-            };
+            let backend = VaultBackend::EncryptedFile { path: store.path().to_owned() };
             Ok((backend, Box::new(store)))
         }
-        VaultBackendKind::Memory => {
-            Ok((VaultBackend::Memory, Box::<memory::MemoryStore>::default()))
-        }
-        keyring => platform::open_keyring(keyring, service).map_err(|reason| {
-            VaultError::BackendUnavailable {
-                backend: keyring,
-                reason,
-            }
-        }),
+        VaultBackendKind::Memory => Ok((VaultBackend::Memory, Box::<memory::MemoryStore>::default())),
+        keyring => platform::open_keyring(keyring, service)
+            .map_err(|reason| VaultError::BackendUnavailable { backend: keyring, reason }),
     }
 }
 
@@ -390,9 +350,5 @@ fn check_id(kind: SecretKind, id: &str) -> Result<(), VaultError> {
     } else {
         return Ok(());
     };
-    Err(VaultError::InvalidId {
-        kind,
-        id: id.to_owned(),
-        problem,
-    })
+    Err(VaultError::InvalidId { kind, id: id.to_owned(), problem })
 }

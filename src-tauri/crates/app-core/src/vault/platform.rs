@@ -27,10 +27,7 @@ use super::{Store, VaultBackend, VaultBackendKind};
 pub(super) fn keyring_kinds() -> &'static [VaultBackendKind] {
     #[cfg(target_os = "linux")]
     {
-        &[
-            VaultBackendKind::SecretService,
-            VaultBackendKind::KernelKeyutils,
-        ]
+        &[VaultBackendKind::SecretService, VaultBackendKind::KernelKeyutils]
     }
     #[cfg(any(target_os = "macos", target_os = "ios"))]
     {
@@ -40,28 +37,15 @@ pub(super) fn keyring_kinds() -> &'static [VaultBackendKind] {
     {
         &[VaultBackendKind::WindowsCredentialManager]
     }
-    #[cfg(not(any(
-        target_os = "linux",
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "windows"
-    )))]
+    #[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "ios", target_os = "windows")))]
     {
         &[]
     }
 }
 
 /// A store over the keyring `kind`, once it has round-tripped a test entry; or why not.
-pub(super) fn open_keyring(
-    kind: VaultBackendKind,
-    service: &str,
-) -> Result<(VaultBackend, Box<dyn Store>), String> {
-    #[cfg(any(
-        target_os = "linux",
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "windows"
-    ))]
+pub(super) fn open_keyring(kind: VaultBackendKind, service: &str) -> Result<(VaultBackend, Box<dyn Store>), String> {
+    #[cfg(any(target_os = "linux", target_os = "macos", target_os = "ios", target_os = "windows"))]
     {
         let store = native::KeyringStore::new(kind, service).ok_or_else(not_here)?;
         #[cfg(target_os = "linux")]
@@ -78,12 +62,7 @@ pub(super) fn open_keyring(
         };
         Ok((backend, Box::new(store)))
     }
-    #[cfg(not(any(
-        target_os = "linux",
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "windows"
-    )))]
+    #[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "ios", target_os = "windows")))]
     {
         let _ = (kind, service);
         Err(not_here())
@@ -94,12 +73,7 @@ fn not_here() -> String {
     "this build of usp-home has no such store on this operating system".to_owned()
 }
 
-#[cfg(any(
-    target_os = "linux",
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "windows"
-))]
+#[cfg(any(target_os = "linux", target_os = "macos", target_os = "ios", target_os = "windows"))]
 mod native {
     use std::collections::{BTreeSet, HashMap};
 
@@ -121,9 +95,7 @@ mod native {
         pub(super) fn new(kind: VaultBackendKind, service: &str) -> Option<Self> {
             let builder = match kind {
                 #[cfg(target_os = "linux")]
-                VaultBackendKind::SecretService => {
-                    keyring::secret_service::default_credential_builder()
-                }
+                VaultBackendKind::SecretService => keyring::secret_service::default_credential_builder(),
                 #[cfg(target_os = "linux")]
                 VaultBackendKind::KernelKeyutils => keyring::keyutils::default_credential_builder(),
                 #[cfg(target_os = "macos")]
@@ -131,17 +103,10 @@ mod native {
                 #[cfg(target_os = "ios")]
                 VaultBackendKind::MacKeychain => keyring::ios::default_credential_builder(),
                 #[cfg(target_os = "windows")]
-                VaultBackendKind::WindowsCredentialManager => {
-                    keyring::windows::default_credential_builder()
-                }
+                VaultBackendKind::WindowsCredentialManager => keyring::windows::default_credential_builder(),
                 _ => return None,
             };
-            Some(Self {
-                kind,
-                builder,
-                service: service.to_owned(),
-                indexes: HashMap::new(),
-            })
+            Some(Self { kind, builder, service: service.to_owned(), indexes: HashMap::new() })
         }
 
         fn credential(&self, user: &str) -> keyring::Result<Box<Credential>> {
@@ -153,9 +118,8 @@ mod native {
         pub(super) fn probe(&self) -> Result<(), String> {
             let user = format!("probe/{}", uuid::Uuid::new_v4());
             let canary = Secret::new(uuid::Uuid::new_v4().as_bytes().to_vec());
-            let credential = self
-                .credential(&user)
-                .map_err(|e| format!("it can't address an entry ({})", reason(&e)))?;
+            let credential =
+                self.credential(&user).map_err(|e| format!("it can't address an entry ({})", reason(&e)))?;
             if let Err(e) = credential.set_secret(canary.expose()) {
                 // Part of it may have landed; leave nothing behind where that can be helped.
                 let _ = credential.delete_credential();
@@ -166,12 +130,7 @@ mod native {
             match read {
                 Ok(back) if back.expose() == canary.expose() => {}
                 Ok(_) => return Err("it returned a different value for a test entry".to_owned()),
-                Err(e) => {
-                    return Err(format!(
-                        "it did not return a test entry it had accepted ({})",
-                        reason(&e)
-                    ))
-                }
+                Err(e) => return Err(format!("it did not return a test entry it had accepted ({})", reason(&e))),
             }
             deleted.map_err(|e| format!("it did not delete a test entry ({})", reason(&e)))
         }
@@ -183,13 +142,7 @@ mod native {
             id: Option<&str>,
             error: &keyring::Error,
         ) -> VaultError {
-            VaultError::Keyring {
-                backend: self.kind,
-                action,
-                kind,
-                id: id.map(str::to_owned),
-                reason: reason(error),
-            }
+            VaultError::Keyring { backend: self.kind, action, kind, id: id.map(str::to_owned), reason: reason(error) }
         }
 
         /// The ids of `kind`, from memory after the first read.
@@ -203,14 +156,11 @@ mod native {
 
         fn read_index(&self, kind: SecretKind) -> Result<BTreeSet<String>, VaultError> {
             let user = index_user(kind);
-            let found = self
-                .credential(&user)
-                .and_then(|credential| credential.get_secret());
+            let found = self.credential(&user).and_then(|credential| credential.get_secret());
             match found {
-                Ok(bytes) => serde_json::from_slice(&bytes).map_err(|_| VaultError::CorruptIndex {
-                    backend: self.kind,
-                    kind,
-                }),
+                Ok(bytes) => {
+                    serde_json::from_slice(&bytes).map_err(|_| VaultError::CorruptIndex { backend: self.kind, kind })
+                }
                 Err(keyring::Error::NoEntry) => Ok(BTreeSet::new()),
                 Err(e) => Err(self.keyring_error("read", kind, None, &e)),
             }
@@ -218,19 +168,16 @@ mod native {
 
         /// Stores `ids` as the index of `kind`; an empty list deletes the index entry.
         fn write_index(&self, kind: SecretKind, ids: &BTreeSet<String>) -> Result<(), VaultError> {
-            let credential = self
-                .credential(&index_user(kind))
-                .map_err(|e| self.keyring_error("update", kind, None, &e))?;
+            let credential =
+                self.credential(&index_user(kind)).map_err(|e| self.keyring_error("update", kind, None, &e))?;
             let written = if ids.is_empty() {
                 match credential.delete_credential() {
                     Err(keyring::Error::NoEntry) => Ok(()),
                     other => other,
                 }
             } else {
-                let bytes = serde_json::to_vec(ids).map_err(|_| VaultError::CorruptIndex {
-                    backend: self.kind,
-                    kind,
-                })?;
+                let bytes =
+                    serde_json::to_vec(ids).map_err(|_| VaultError::CorruptIndex { backend: self.kind, kind })?;
                 credential.set_secret(&bytes)
             };
             written.map_err(|e| self.keyring_error("update", kind, None, &e))
@@ -251,17 +198,11 @@ mod native {
             Ok(())
         }
 
-        fn get(
-            &mut self,
-            kind: SecretKind,
-            id: &str,
-        ) -> Result<Option<Secret<Vec<u8>>>, VaultError> {
+        fn get(&mut self, kind: SecretKind, id: &str) -> Result<Option<Secret<Vec<u8>>>, VaultError> {
             if !self.index(kind)?.contains(id) {
                 return Ok(None);
             }
-            let found = self
-                .credential(&entry_user(kind, id))
-                .and_then(|credential| credential.get_secret());
+            let found = self.credential(&entry_user(kind, id)).and_then(|credential| credential.get_secret());
             match found {
                 Ok(bytes) => Ok(Some(Secret::new(bytes))),
                 Err(keyring::Error::NoEntry) => Ok(None),
@@ -270,9 +211,7 @@ mod native {
         }
 
         fn delete(&mut self, kind: SecretKind, id: &str) -> Result<(), VaultError> {
-            let deleted = self
-                .credential(&entry_user(kind, id))
-                .and_then(|credential| credential.delete_credential());
+            let deleted = self.credential(&entry_user(kind, id)).and_then(|credential| credential.delete_credential());
             match deleted {
                 Ok(()) | Err(keyring::Error::NoEntry) => {}
                 Err(e) => return Err(self.keyring_error("delete", kind, Some(id), &e)),
@@ -304,11 +243,9 @@ mod native {
             .and_then(|keyring| keyring.metadata())
             .map_err(|e| format!("this process's session keyring can't be read ({e})"))?;
         if session.get_description().starts_with("_uid_ses.") {
-            return Err(
-                "this process has no session keyring of its own (it was not started \
+            return Err("this process has no session keyring of its own (it was not started \
                         from a login session)"
-                    .to_owned(),
-            );
+                .to_owned());
         }
         Ok(())
     }
@@ -330,9 +267,7 @@ mod native {
                 format!("the store is locked or access was refused: {e}")
             }
             keyring::Error::NoEntry => "there is no such entry".to_owned(),
-            keyring::Error::BadEncoding(_) => {
-                "a stored value has an unexpected encoding".to_owned()
-            }
+            keyring::Error::BadEncoding(_) => "a stored value has an unexpected encoding".to_owned(),
             keyring::Error::TooLong(what, limit) => {
                 format!("the {what} is longer than this store allows ({limit})")
             }

@@ -78,22 +78,14 @@ impl Agent {
             && dm.exists(&row)
             && dm.raw_by_name(schema, &row, "Enable") == Some("true");
         if !valid {
-            return Err(err(
-                7012,
-                format!("ChallengeRef {reference:?} is not an enabled Challenge instance"),
-            ));
+            return Err(err(7012, format!("ChallengeRef {reference:?} is not an enabled Challenge instance")));
         }
         let expiration = match args.get("RequestExpiration") {
             None => DEFAULT_EXPIRATION,
             Some(v) => v
                 .trim()
                 .parse::<u64>()
-                .map_err(|_| {
-                    err(
-                        7027,
-                        format!("RequestExpiration {v:?} is not a number of seconds"),
-                    )
-                })?
+                .map_err(|_| err(7027, format!("RequestExpiration {v:?} is not a number of seconds")))?
                 .min(u32::MAX as u64),
         };
         let get = |n: &str| dm.raw_by_name(schema, &row, n).unwrap_or("").to_owned();
@@ -104,21 +96,11 @@ impl Agent {
         ]);
         let st = &mut self.challenges;
         if st.locked(&row, now) {
-            return Err(err(
-                7002,
-                "too many failed attempts: challenge locked, try again later",
-            ));
+            return Err(err(7002, "too many failed attempts: challenge locked, try again later"));
         }
         st.expire(now);
-        if st
-            .pending
-            .iter()
-            .any(|p| p.controller == caller.row && p.challenge != row)
-        {
-            return Err(err(
-                7002,
-                "another challenge is already outstanding for this controller",
-            ));
+        if st.pending.iter().any(|p| p.controller == caller.row && p.challenge != row) {
+            return Err(err(7002, "another challenge is already outstanding for this controller"));
         }
         st.pending.retain(|p| p.controller != caller.row);
         st.seq += 1;
@@ -142,38 +124,22 @@ impl Agent {
         let now = self.now();
         let id = args.get("ChallengeID").map(String::as_str).unwrap_or("");
         self.challenges.expire(now);
-        let Some(pending) = self
-            .challenges
-            .pending
-            .iter()
-            .find(|p| p.id == id && p.controller == caller.row)
-            .cloned()
+        let Some(pending) = self.challenges.pending.iter().find(|p| p.id == id && p.controller == caller.row).cloned()
         else {
             return Err(err(7012, format!("unknown or expired ChallengeID {id:?}")));
         };
         if self.challenges.locked(&pending.challenge, now) {
-            return Err(err(
-                7002,
-                "too many failed attempts: challenge locked, try again later",
-            ));
+            return Err(err(7002, "too many failed attempts: challenge locked, try again later"));
         }
         let given = args.get("Value").map(String::as_str).unwrap_or("");
         let given = value::decode_base64(given).ok_or_else(|| err(7027, "Value is not base64"))?;
         let (schema, dm) = (&self.schema, &self.dm);
-        let get = |n: &str| {
-            dm.raw_by_name(schema, &pending.challenge, n)
-                .unwrap_or("")
-                .to_owned()
-        };
+        let get = |n: &str| dm.raw_by_name(schema, &pending.challenge, n).unwrap_or("").to_owned();
         let expected = value::decode_base64(&get("Value")).unwrap_or_default();
         if expected.is_empty() || given != expected {
             let retries: u32 = get("Retries").parse().unwrap_or(0);
             let lockout: u64 = get("LockoutPeriod").parse().unwrap_or(0);
-            let st = self
-                .challenges
-                .rows
-                .entry(pending.challenge.clone())
-                .or_default();
+            let st = self.challenges.rows.entry(pending.challenge.clone()).or_default();
             st.failures += 1;
             if retries > 0 && st.failures >= retries && lockout > 0 {
                 st.failures = 0;
@@ -185,21 +151,12 @@ impl Agent {
         }
         // Success: the challenge's roles replace the untrusted role.
         let roles_granted = get("Role");
-        let untrusted: Vec<String> = split_list(
-            dm.raw_by_name(
-                schema,
-                "Device.LocalAgent.ControllerTrust.",
-                "UntrustedRole",
-            )
-            .unwrap_or(""),
-        )
-        .iter()
-        .map(|r| r.trim_end_matches('.').to_owned())
-        .collect();
-        let current = dm
-            .raw_by_name(schema, &caller.row, "AssignedRole")
-            .unwrap_or("")
-            .to_owned();
+        let untrusted: Vec<String> =
+            split_list(dm.raw_by_name(schema, "Device.LocalAgent.ControllerTrust.", "UntrustedRole").unwrap_or(""))
+                .iter()
+                .map(|r| r.trim_end_matches('.').to_owned())
+                .collect();
+        let current = dm.raw_by_name(schema, &caller.row, "AssignedRole").unwrap_or("").to_owned();
         let mut roles: Vec<String> = split_list(&current)
             .iter()
             .map(|r| r.trim_end_matches('.').to_owned())
@@ -213,8 +170,7 @@ impl Agent {
         }
         self.challenges.rows.remove(&pending.challenge);
         self.challenges.pending.retain(|p| p.id != pending.id);
-        self.dm
-            .set_by_name(&self.schema, &caller.row, "AssignedRole", &roles.join(","));
+        self.dm.set_by_name(&self.schema, &caller.row, "AssignedRole", &roles.join(","));
         Ok(BTreeMap::new())
     }
 }

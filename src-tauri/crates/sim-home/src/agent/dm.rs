@@ -25,10 +25,7 @@ pub struct Loc {
 
 impl Loc {
     pub fn new(path: impl Into<String>, def: ObjId) -> Loc {
-        Loc {
-            path: path.into(),
-            def,
-        }
+        Loc { path: path.into(), def }
     }
 }
 
@@ -107,14 +104,7 @@ impl Dm {
             let c = schema.obj(child);
             let child_path = format!("{path}{}.", c.name);
             if c.multi {
-                self.tables.insert(
-                    child_path,
-                    TableData {
-                        def: child,
-                        next: 1,
-                        rows: BTreeSet::new(),
-                    },
-                );
+                self.tables.insert(child_path, TableData { def: child, next: 1, rows: BTreeSet::new() });
             } else if !c.optional {
                 self.create_obj(schema, child_path, child);
             }
@@ -148,8 +138,7 @@ impl Dm {
     /// Drops recorded `Value` changes of objects under `prefix` (a new row's own values
     /// are reported by ObjectCreation, not ValueChange).
     pub fn forget_value_changes_under(&mut self, prefix: &str) {
-        self.changes
-            .retain(|c| !matches!(c, Change::Value { obj, .. } if obj.starts_with(prefix)));
+        self.changes.retain(|c| !matches!(c, Change::Value { obj, .. } if obj.starts_with(prefix)));
     }
 
     /// Every object (path, data), in no particular order.
@@ -187,16 +176,8 @@ impl Dm {
 
     /// Adds a row with default values; `inst` forces the instance number (scenario data).
     /// Records `Created` and the parent's `…NumberOfEntries` change.
-    pub fn add_row(
-        &mut self,
-        schema: &Schema,
-        table_path: &str,
-        inst: Option<u32>,
-    ) -> Result<String, UspErr> {
-        let table = self
-            .tables
-            .get_mut(table_path)
-            .ok_or_else(|| err(7026, format!("{table_path} is not a table")))?;
+    pub fn add_row(&mut self, schema: &Schema, table_path: &str, inst: Option<u32>) -> Result<String, UspErr> {
+        let table = self.tables.get_mut(table_path).ok_or_else(|| err(7026, format!("{table_path} is not a table")))?;
         let def = table.def;
         let max = schema.obj(def).max_rows as usize;
         if table.rows.len() >= max {
@@ -256,11 +237,8 @@ impl Dm {
         if let Some(t) = self.tables.get_mut(table_path) {
             t.rows.remove(&inst);
         }
-        let rows: Vec<String> = removed
-            .into_iter()
-            .filter(|(k, def)| schema.obj(*def).multi && is_row_path(k))
-            .map(|(k, _)| k)
-            .collect();
+        let rows: Vec<String> =
+            removed.into_iter().filter(|(k, def)| schema.obj(*def).multi && is_row_path(k)).map(|(k, _)| k).collect();
         for r in &rows {
             self.record(Change::Deleted { path: r.clone() });
         }
@@ -270,10 +248,7 @@ impl Dm {
 
     /// Stored value of a parameter (computed parameters have no stored value).
     pub fn raw(&self, obj_path: &str, idx: usize) -> Option<&str> {
-        self.objs
-            .get(obj_path)
-            .and_then(|o| o.values.get(idx))
-            .map(String::as_str)
+        self.objs.get(obj_path).and_then(|o| o.values.get(idx)).map(String::as_str)
     }
 
     /// Stored value by parameter name.
@@ -289,22 +264,12 @@ impl Dm {
         let p = schema.obj(o.def).params.get(idx)?;
         match p.computed {
             None => o.values.get(idx).cloned(),
-            Some(Computed::UpTime) => Some(
-                self.now
-                    .duration_since(self.boot)
-                    .map(|d| d.as_secs())
-                    .unwrap_or(0)
-                    .to_string(),
-            ),
+            Some(Computed::UpTime) => {
+                Some(self.now.duration_since(self.boot).map(|d| d.as_secs()).unwrap_or(0).to_string())
+            }
             Some(Computed::Count(child)) => {
                 let t = format!("{obj_path}{}.", schema.obj(child).name);
-                Some(
-                    self.tables
-                        .get(&t)
-                        .map(|t| t.rows.len())
-                        .unwrap_or(0)
-                        .to_string(),
-                )
+                Some(self.tables.get(&t).map(|t| t.rows.len()).unwrap_or(0).to_string())
             }
             Some(Computed::ScheduleStatus) => Some(self.schedule_status(schema, obj_path)),
         }
@@ -325,17 +290,9 @@ impl Dm {
         let days: Vec<usize> = value::split_list(get("Day"))
             .iter()
             .filter_map(|d| {
-                [
-                    "Monday",
-                    "Tuesday",
-                    "Wednesday",
-                    "Thursday",
-                    "Friday",
-                    "Saturday",
-                    "Sunday",
-                ]
-                .iter()
-                .position(|x| x == d)
+                ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+                    .iter()
+                    .position(|x| x == d)
             })
             .collect();
         let Some(start) = value::parse_hhmm(get("StartTime")) else {
@@ -351,12 +308,7 @@ impl Dm {
             duration_min > 0 && (since as u64) < duration_min
         });
         let inverse = get("InverseMode") == "true";
-        if inside != inverse {
-            "Active"
-        } else {
-            "Inactive"
-        }
-        .to_owned()
+        if inside != inverse { "Active" } else { "Inactive" }.to_owned()
     }
 
     /// Stores a value (no checks). Records a `Value` change when it differs.
@@ -373,26 +325,13 @@ impl Dm {
         *slot = value;
         self.stamp = fresh_stamp();
         let name = schema.obj(o.def).params[idx].name.clone();
-        self.record(Change::Value {
-            obj: obj_path.to_owned(),
-            param: name,
-        });
+        self.record(Change::Value { obj: obj_path.to_owned(), param: name });
         true
     }
 
     /// Stores a value by name (no checks).
-    pub fn set_by_name(
-        &mut self,
-        schema: &Schema,
-        obj_path: &str,
-        name: &str,
-        value: &str,
-    ) -> bool {
-        let Some(idx) = self
-            .objs
-            .get(obj_path)
-            .and_then(|o| schema.obj(o.def).param_index(name))
-        else {
+    pub fn set_by_name(&mut self, schema: &Schema, obj_path: &str, name: &str, value: &str) -> bool {
+        let Some(idx) = self.objs.get(obj_path).and_then(|o| schema.obj(o.def).param_index(name)) else {
             return false;
         };
         self.set_raw(schema, obj_path, idx, value.to_owned())
@@ -431,10 +370,7 @@ impl Dm {
                 && schema.def_of_path(&path).is_some()
                 && schema.def_of_path(&path) == target_def;
             if !ok {
-                return Err(err(
-                    7012,
-                    format!("{item:?} does not reference an existing {target}"),
-                ));
+                return Err(err(7012, format!("{item:?} does not reference an existing {target}")));
             }
         }
         Ok(())
@@ -448,18 +384,12 @@ impl Dm {
         }
         let (table_path, _) = split_last(&row.path);
         for set in &def.keys {
-            let mine: Vec<&str> = set
-                .iter()
-                .map(|k| self.raw_by_name(schema, &row.path, k).unwrap_or(""))
-                .collect();
+            let mine: Vec<&str> = set.iter().map(|k| self.raw_by_name(schema, &row.path, k).unwrap_or("")).collect();
             for other in self.rows(table_path) {
                 if other == row.path {
                     continue;
                 }
-                let same = set
-                    .iter()
-                    .zip(&mine)
-                    .all(|(k, v)| self.raw_by_name(schema, &other, k).unwrap_or("") == *v);
+                let same = set.iter().zip(&mine).all(|(k, v)| self.raw_by_name(schema, &other, k).unwrap_or("") == *v);
                 if same {
                     return Some(set.clone());
                 }
@@ -474,25 +404,13 @@ impl Dm {
             .obj(row.def)
             .key_params()
             .into_iter()
-            .map(|k| {
-                (
-                    k,
-                    self.value_by_name(schema, &row.path, k).unwrap_or_default(),
-                )
-            })
+            .map(|k| (k, self.value_by_name(schema, &row.path, k).unwrap_or_default()))
             .collect()
     }
 
     /// Every object below (and including) `loc`, depth first, with its depth (loc = 1).
     /// Table rows count as one level below the object holding the table.
-    pub fn walk(
-        &self,
-        schema: &Schema,
-        loc: &Loc,
-        max_depth: u32,
-        out: &mut Vec<(Loc, u32)>,
-        cap: usize,
-    ) {
+    pub fn walk(&self, schema: &Schema, loc: &Loc, max_depth: u32, out: &mut Vec<(Loc, u32)>, cap: usize) {
         self.walk_inner(schema, loc, 1, max_depth, out, cap);
     }
 
@@ -517,36 +435,16 @@ impl Dm {
             let path = format!("{}{}.", loc.path, c.name);
             if c.multi {
                 for row in self.rows(&path) {
-                    self.walk_inner(
-                        schema,
-                        &Loc::new(row, child),
-                        depth + 1,
-                        max_depth,
-                        out,
-                        cap,
-                    );
+                    self.walk_inner(schema, &Loc::new(row, child), depth + 1, max_depth, out, cap);
                 }
             } else if self.exists(&path) {
-                self.walk_inner(
-                    schema,
-                    &Loc::new(path, child),
-                    depth + 1,
-                    max_depth,
-                    out,
-                    cap,
-                );
+                self.walk_inner(schema, &Loc::new(path, child), depth + 1, max_depth, out, cap);
             }
         }
     }
 
     /// All rows of all tables below `loc` (not `loc` itself), depth first.
-    pub fn rows_below(
-        &self,
-        schema: &Schema,
-        loc: &Loc,
-        first_level_only: bool,
-        out: &mut Vec<Loc>,
-    ) {
+    pub fn rows_below(&self, schema: &Schema, loc: &Loc, first_level_only: bool, out: &mut Vec<Loc>) {
         for &child in &schema.obj(loc.def).children {
             let c = schema.obj(child);
             let path = format!("{}{}.", loc.path, c.name);

@@ -12,8 +12,7 @@ use std::collections::BTreeMap;
 
 use usp_core::path::PathKind;
 use usp_proto::usp::{
-    self, add_resp, delete_resp, error::ParamError, header::MsgType, response::RespType, set_resp,
-    Msg,
+    self, add_resp, delete_resp, error::ParamError, header::MsgType, response::RespType, set_resp, Msg,
 };
 
 use super::dm::{is_row_path, Dm, Loc};
@@ -54,15 +53,10 @@ impl ObjFail {
         match self {
             ObjFail::Obj(e) => e.clone(),
             ObjFail::Params(insts) => {
-                let first = insts
-                    .iter()
-                    .flat_map(|(p, errs)| errs.iter().filter(|e| e.required).map(move |e| (p, e)))
-                    .next();
+                let first =
+                    insts.iter().flat_map(|(p, errs)| errs.iter().filter(|e| e.required).map(move |e| (p, e))).next();
                 match first {
-                    Some((path, f)) => err(
-                        7021,
-                        format!("required parameter {path}{} failed: {}", f.param, f.err.msg),
-                    ),
+                    Some((path, f)) => err(7021, format!("required parameter {path}{} failed: {}", f.param, f.err.msg)),
                     None => err(7021, "a required parameter failed"),
                 }
             }
@@ -72,11 +66,9 @@ impl ObjFail {
     /// Error-message param_errs (full paths).
     fn param_errs(&self, requested: &str) -> Vec<ParamError> {
         match self {
-            ObjFail::Obj(e) => vec![ParamError {
-                param_path: requested.to_owned(),
-                err_code: e.code,
-                err_msg: e.msg.clone(),
-            }],
+            ObjFail::Obj(e) => {
+                vec![ParamError { param_path: requested.to_owned(), err_code: e.code, err_msg: e.msg.clone() }]
+            }
             ObjFail::Params(insts) => insts
                 .iter()
                 .flat_map(|(path, errs)| {
@@ -92,10 +84,7 @@ impl ObjFail {
 }
 
 fn too_many_objects() -> UspErr {
-    err(
-        7005,
-        format!("more than {MAX_OBJS_PER_MSG} objects in one message"),
-    )
+    err(7005, format!("more than {MAX_OBJS_PER_MSG} objects in one message"))
 }
 
 impl Agent {
@@ -119,18 +108,12 @@ impl Agent {
             };
             use set_resp::updated_object_result::{operation_status, OperationStatus};
             let status = match outcome {
-                Ok(insts) => {
-                    operation_status::OperStatus::OperSuccess(operation_status::OperationSuccess {
-                        updated_inst_results: insts,
-                    })
-                }
+                Ok(insts) => operation_status::OperStatus::OperSuccess(operation_status::OperationSuccess {
+                    updated_inst_results: insts,
+                }),
                 Err(fail) => {
                     if whole.is_some() {
-                        return error_reply(
-                            &caller.msg_id,
-                            fail.code_and_msg(),
-                            fail.param_errs(&uo.obj_path),
-                        );
+                        return error_reply(&caller.msg_id, fail.code_and_msg(), fail.param_errs(&uo.obj_path));
                     }
                     let e = fail.code_and_msg();
                     let updated_inst_failures = match &fail {
@@ -152,21 +135,13 @@ impl Agent {
             };
             results.push(set_resp::UpdatedObjectResult {
                 requested_path: uo.obj_path.clone(),
-                oper_status: Some(OperationStatus {
-                    oper_status: Some(status),
-                }),
+                oper_status: Some(OperationStatus { oper_status: Some(status) }),
             });
         }
         if let Some(work) = whole {
             self.dm = work;
         }
-        reply(
-            &caller.msg_id,
-            MsgType::SetResp,
-            RespType::SetResp(usp::SetResp {
-                updated_obj_results: results,
-            }),
-        )
+        reply(&caller.msg_id, MsgType::SetResp, RespType::SetResp(usp::SetResp { updated_obj_results: results }))
     }
 
     pub(super) fn handle_add(&mut self, caller: &Caller, add: &usp::Add) -> Msg {
@@ -216,21 +191,13 @@ impl Agent {
             };
             results.push(add_resp::CreatedObjectResult {
                 requested_path: co.obj_path.clone(),
-                oper_status: Some(OperationStatus {
-                    oper_status: Some(status),
-                }),
+                oper_status: Some(OperationStatus { oper_status: Some(status) }),
             });
         }
         if let Some(work) = whole {
             self.dm = work;
         }
-        reply(
-            &caller.msg_id,
-            MsgType::AddResp,
-            RespType::AddResp(usp::AddResp {
-                created_obj_results: results,
-            }),
-        )
+        reply(&caller.msg_id, MsgType::AddResp, RespType::AddResp(usp::AddResp { created_obj_results: results }))
     }
 
     pub(super) fn handle_delete(&mut self, caller: &Caller, del: &usp::Delete) -> Msg {
@@ -261,11 +228,8 @@ impl Agent {
                 }
                 Err(e) => {
                     if whole.is_some() {
-                        let pe = vec![ParamError {
-                            param_path: path.clone(),
-                            err_code: e.code,
-                            err_msg: e.msg.clone(),
-                        }];
+                        let pe =
+                            vec![ParamError { param_path: path.clone(), err_code: e.code, err_msg: e.msg.clone() }];
                         return error_reply(&caller.msg_id, e, pe);
                     }
                     operation_status::OperStatus::OperFailure(operation_status::OperationFailure {
@@ -276,9 +240,7 @@ impl Agent {
             };
             results.push(delete_resp::DeletedObjectResult {
                 requested_path: path.clone(),
-                oper_status: Some(OperationStatus {
-                    oper_status: Some(status),
-                }),
+                oper_status: Some(OperationStatus { oper_status: Some(status) }),
             });
         }
         if let Some(work) = whole {
@@ -287,19 +249,13 @@ impl Agent {
         reply(
             &caller.msg_id,
             MsgType::DeleteResp,
-            RespType::DeleteResp(usp::DeleteResp {
-                deleted_obj_results: results,
-            }),
+            RespType::DeleteResp(usp::DeleteResp { deleted_obj_results: results }),
         )
     }
 }
 
 fn set_param_error(f: &ParamFail) -> set_resp::ParameterError {
-    set_resp::ParameterError {
-        param: f.param.clone(),
-        err_code: f.err.code,
-        err_msg: f.err.msg.clone(),
-    }
+    set_resp::ParameterError { param: f.param.clone(), err_code: f.err.code, err_msg: f.err.msg.clone() }
 }
 
 /// Resolves an object path for editing (7008 / 7026 / 7005 errors).
@@ -312,10 +268,7 @@ fn resolve_objects(
 ) -> Result<resolve::Resolution, UspErr> {
     let path = resolve::parse(obj_path)?;
     if path.kind() != PathKind::Object {
-        return Err(err(
-            7026,
-            format!("{what} needs an object path ending in '.'"),
-        ));
+        return Err(err(7026, format!("{what} needs an object path ending in '.'")));
     }
     let can_read = |p: &str, _d: usize, n: &str| caller.perms.read_param(schema, dm, p, n);
     resolve::resolve(schema, dm, &path, &can_read)
@@ -349,11 +302,7 @@ fn set_one(
                     updated.insert(ps.param.clone(), v);
                 }
                 Ok(None) => {}
-                Err(e) => fails.push(ParamFail {
-                    param: ps.param.clone(),
-                    err: e,
-                    required: ps.required,
-                }),
+                Err(e) => fails.push(ParamFail { param: ps.param.clone(), err: e, required: ps.required }),
             }
         }
         if fails.iter().any(|f| f.required) {
@@ -383,32 +332,20 @@ fn set_param(
     value: &str,
     in_add: bool,
 ) -> Result<Option<String>, UspErr> {
-    let (ploc, idx) = dm.locate_param(schema, loc, rel).ok_or_else(|| {
-        err(
-            7010,
-            format!("{}{rel} is not a supported parameter", loc.path),
-        )
-    })?;
+    let (ploc, idx) = dm
+        .locate_param(schema, loc, rel)
+        .ok_or_else(|| err(7010, format!("{}{rel} is not a supported parameter", loc.path)))?;
     let p = schema.obj(ploc.def).params[idx].clone();
     if let Some(c) = caller {
         if !c.perms.param(schema, dm, &ploc.path, &p.name).w {
-            return Err(err(
-                7006,
-                format!("no permission to write {}{}", ploc.path, p.name),
-            ));
+            return Err(err(7006, format!("no permission to write {}{}", ploc.path, p.name)));
         }
     }
     if !p.writable || p.computed.is_some() {
         return Err(err(7013, format!("{}{} is read-only", ploc.path, p.name)));
     }
     if p.write_once && !in_add && !dm.raw(&ploc.path, idx).unwrap_or("").is_empty() {
-        return Err(err(
-            7013,
-            format!(
-                "{}{} can only be set when the object is created",
-                ploc.path, p.name
-            ),
-        ));
+        return Err(err(7013, format!("{}{} can only be set when the object is created", ploc.path, p.name)));
     }
     let v = value::check(p.ty, value)?;
     dm.check_refs(schema, p.ty, &v)?;
@@ -419,10 +356,7 @@ fn set_param(
     if !in_add && def.multi && def.keys.iter().any(|k| k.contains(&p.name.as_str())) {
         if let Some(keys) = dm.key_conflict(schema, &ploc) {
             dm.set_raw(schema, &ploc.path, idx, old);
-            return Err(err(
-                7025,
-                format!("another row already has this {}", keys.join("+")),
-            ));
+            return Err(err(7025, format!("another row already has this {}", keys.join("+"))));
         }
     }
     derive(schema, dm, &ploc, &p.name);
@@ -444,11 +378,7 @@ fn set_param(
 /// Constraints that involve other parameters or other syntax than the value type.
 fn cross_check(schema: &Schema, dm: &Dm, loc: &Loc, name: &str, v: &str) -> Result<(), UspErr> {
     let def = &schema.obj(loc.def).path;
-    let sibling = |n: &str| {
-        dm.raw_by_name(schema, &loc.path, n)
-            .unwrap_or("")
-            .to_owned()
-    };
+    let sibling = |n: &str| dm.raw_by_name(schema, &loc.path, n).unwrap_or("").to_owned();
     let bad = |msg: String| Err(err(7012, msg));
     match (def.as_str(), name) {
         ("Device.WiFi.AccessPoint.{i}.Security.", "ModeEnabled")
@@ -468,17 +398,12 @@ fn cross_check(schema: &Schema, dm: &Dm, loc: &Loc, name: &str, v: &str) -> Resu
         }
         ("Device.LocalAgent.Subscription.{i}.", "ReferenceList")
         | ("Device.LocalAgent.ControllerTrust.Role.{i}.Permission.{i}.", "Targets") => {
-            match value::split_list(v)
-                .into_iter()
-                .find(|i| i.parse::<usp_core::path::Path>().is_err())
-            {
+            match value::split_list(v).into_iter().find(|i| i.parse::<usp_core::path::Path>().is_err()) {
                 Some(item) => bad(format!("{item:?} is not a valid path")),
                 None => Ok(()),
             }
         }
-        ("Device.LocalAgent.Controller.{i}.", "EndpointID")
-            if v.parse::<usp_core::eid::EndpointId>().is_err() =>
-        {
+        ("Device.LocalAgent.Controller.{i}.", "EndpointID") if v.parse::<usp_core::eid::EndpointId>().is_err() => {
             bad(format!("{v:?} is not a valid Endpoint ID"))
         }
         _ => Ok(()),
@@ -488,36 +413,21 @@ fn cross_check(schema: &Schema, dm: &Dm, loc: &Loc, name: &str, v: &str) -> Resu
 /// Parameters that follow others, as on a real device (Status follows Enable, ...).
 pub(super) fn derive(schema: &Schema, dm: &mut Dm, loc: &Loc, name: &str) {
     let def = schema.obj(loc.def).path.clone();
-    let get = |dm: &Dm, n: &str| {
-        dm.raw_by_name(schema, &loc.path, n)
-            .unwrap_or("")
-            .to_owned()
-    };
+    let get = |dm: &Dm, n: &str| dm.raw_by_name(schema, &loc.path, n).unwrap_or("").to_owned();
     let now = value::format_datetime(dm.now);
     match (def.as_str(), name) {
         ("Device.WiFi.SSID.{i}." | "Device.WiFi.Radio.{i}.", "Enable") => {
-            let s = if get(dm, "Enable") == "true" {
-                "Up"
-            } else {
-                "Down"
-            };
+            let s = if get(dm, "Enable") == "true" { "Up" } else { "Down" };
             dm.set_by_name(schema, &loc.path, "Status", s);
         }
         ("Device.WiFi.AccessPoint.{i}.", "Enable") => {
-            let s = if get(dm, "Enable") == "true" {
-                "Enabled"
-            } else {
-                "Disabled"
-            };
+            let s = if get(dm, "Enable") == "true" { "Enabled" } else { "Disabled" };
             dm.set_by_name(schema, &loc.path, "Status", s);
         }
         ("Device.Hosts.Host.{i}.", "Active") => {
             dm.set_by_name(schema, &loc.path, "ActiveLastChange", &now);
         }
-        (
-            "Device.IoTCapability.{i}.BinarySensor." | "Device.IoTCapability.{i}.LevelSensor.",
-            "Value",
-        ) => {
+        ("Device.IoTCapability.{i}.BinarySensor." | "Device.IoTCapability.{i}.LevelSensor.", "Value") => {
             dm.set_by_name(schema, &loc.path, "LastChange", &now);
         }
         _ => {}
@@ -540,11 +450,7 @@ fn add_one(
         _ => return Err(err(7018, format!("{} is not a table", co.obj_path)).into()),
     };
     if schema.obj(table.def).access != TableAccess::AddDelete {
-        return Err(err(
-            7019,
-            format!("{} cannot be created by a controller", table.path),
-        )
-        .into());
+        return Err(err(7019, format!("{} cannot be created by a controller", table.path)).into());
     }
     if !caller.perms.obj(schema, dm, &table.path, Class::Obj).w {
         return Err(err(7006, format!("no permission to add to {}", table.path)).into());
@@ -558,11 +464,7 @@ fn add_one(
     let mut fails = Vec::new();
     for ps in &co.param_settings {
         if let Err(e) = set_param(schema, dm, Some(caller), &loc, &ps.param, &ps.value, true) {
-            fails.push(ParamFail {
-                param: ps.param.clone(),
-                err: e,
-                required: ps.required,
-            });
+            fails.push(ParamFail { param: ps.param.clone(), err: e, required: ps.required });
         }
     }
     if fails.iter().any(|f| f.required) {
@@ -570,11 +472,7 @@ fn add_one(
     }
     setup::fill_agent_values(schema, dm, &loc, Some(&caller.row));
     if let Some(keys) = dm.key_conflict(schema, &loc) {
-        return Err(err(
-            7025,
-            format!("a row with the same {} already exists", keys.join("+")),
-        )
-        .into());
+        return Err(err(7025, format!("a row with the same {} already exists", keys.join("+"))).into());
     }
     dm.forget_value_changes_under(&row);
     let mut unique_keys = BTreeMap::new();
@@ -585,20 +483,18 @@ fn add_one(
             }
         }
     }
-    Ok(
-        add_resp::created_object_result::operation_status::OperationSuccess {
-            instantiated_path: row,
-            param_errs: fails
-                .iter()
-                .map(|f| add_resp::ParameterError {
-                    param: f.param.clone(),
-                    err_code: f.err.code,
-                    err_msg: f.err.msg.clone(),
-                })
-                .collect(),
-            unique_keys,
-        },
-    )
+    Ok(add_resp::created_object_result::operation_status::OperationSuccess {
+        instantiated_path: row,
+        param_errs: fails
+            .iter()
+            .map(|f| add_resp::ParameterError {
+                param: f.param.clone(),
+                err_code: f.err.code,
+                err_msg: f.err.msg.clone(),
+            })
+            .collect(),
+        unique_keys,
+    })
 }
 
 fn delete_one(
@@ -626,10 +522,7 @@ fn delete_one(
             continue;
         }
         let problem = if schema.obj(row.def).access != TableAccess::AddDelete {
-            Some(err(
-                7024,
-                format!("{} cannot be deleted by a controller", row.path),
-            ))
+            Some(err(7024, format!("{} cannot be deleted by a controller", row.path)))
         } else if !bits.w {
             Some(err(7006, format!("no permission to delete {}", row.path)))
         } else {
@@ -637,13 +530,11 @@ fn delete_one(
         };
         match problem {
             None => deletable.push(row),
-            Some(e) if res.search && allow_partial => {
-                unaffected.push(delete_resp::UnaffectedPathError {
-                    unaffected_path: row.path,
-                    err_code: e.code,
-                    err_msg: e.msg,
-                })
-            }
+            Some(e) if res.search && allow_partial => unaffected.push(delete_resp::UnaffectedPathError {
+                unaffected_path: row.path,
+                err_code: e.code,
+                err_msg: e.msg,
+            }),
             Some(e) => return Err(e),
         }
     }

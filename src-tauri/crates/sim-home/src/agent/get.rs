@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 use usp_core::path::{PathKind, Segment};
 use usp_proto::usp::{
     self, get_instances_resp, get_resp,
-    get_supported_dm_resp::{
-        self as gsdm, CmdType, ObjAccessType, ParamAccessType, ParamValueType, ValueChangeType,
-    },
+    get_supported_dm_resp::{self as gsdm, CmdType, ObjAccessType, ParamAccessType, ParamValueType, ValueChangeType},
     header::MsgType,
     response::RespType,
     Msg,
@@ -29,10 +27,7 @@ impl Agent {
             .param_paths
             .iter()
             .map(|p| {
-                let mut r = get_resp::RequestedPathResult {
-                    requested_path: p.clone(),
-                    ..Default::default()
-                };
+                let mut r = get_resp::RequestedPathResult { requested_path: p.clone(), ..Default::default() };
                 match self.get_one(caller, p, get.max_depth, budget) {
                     Ok(found) => {
                         budget = budget.saturating_sub(found.len());
@@ -46,13 +41,7 @@ impl Agent {
                 r
             })
             .collect();
-        reply(
-            &caller.msg_id,
-            MsgType::GetResp,
-            RespType::GetResp(usp::GetResp {
-                req_path_results: results,
-            }),
-        )
+        reply(&caller.msg_id, MsgType::GetResp, RespType::GetResp(usp::GetResp { req_path_results: results }))
     }
 
     fn get_one(
@@ -67,12 +56,7 @@ impl Agent {
         let can_read = |p: &str, _d: ObjId, n: &str| perms.read_param(schema, dm, p, n);
         let res = resolve::resolve(schema, dm, &parsed, &can_read)?;
         let absent = || err(7026, format!("{path} does not exist"));
-        let too_many = || {
-            err(
-                7005,
-                format!("the Get matches more than {MAX_RESOLVED} objects"),
-            )
-        };
+        let too_many = || err(7005, format!("the Get matches more than {MAX_RESOLVED} objects"));
         let mut out = Vec::new();
         match parsed.kind() {
             PathKind::Object => {
@@ -80,9 +64,7 @@ impl Agent {
                 for t in &res.targets {
                     match t {
                         Target::Obj(l) => bases.push(l.clone()),
-                        Target::Table(t) => {
-                            bases.extend(dm.rows(&t.path).into_iter().map(|r| Loc::new(r, t.def)))
-                        }
+                        Target::Table(t) => bases.extend(dm.rows(&t.path).into_iter().map(|r| Loc::new(r, t.def))),
                         _ => {}
                     }
                 }
@@ -108,17 +90,11 @@ impl Agent {
                         })
                         .collect();
                     if !params.is_empty() {
-                        out.push(get_resp::ResolvedPathResult {
-                            resolved_path: loc.path,
-                            result_params: params,
-                        });
+                        out.push(get_resp::ResolvedPathResult { resolved_path: loc.path, result_params: params });
                     }
                 }
                 // Unreadable objects look absent (R-GET.1).
-                let requested_visible = res
-                    .targets
-                    .iter()
-                    .any(|t| perms.obj(schema, dm, &t.loc().path, Class::Obj).r);
+                let requested_visible = res.targets.iter().any(|t| perms.obj(schema, dm, &t.loc().path, Class::Obj).r);
                 if out.is_empty() && !res.search && !requested_visible {
                     return Err(absent());
                 }
@@ -140,10 +116,7 @@ impl Agent {
                 }
             }
             PathKind::Command | PathKind::Event => {
-                return Err(err(
-                    7026,
-                    "Get takes object and parameter paths, not commands or events",
-                ));
+                return Err(err(7026, "Get takes object and parameter paths, not commands or events"));
             }
         }
         if out.len() > budget {
@@ -157,10 +130,7 @@ impl Agent {
             .obj_paths
             .iter()
             .map(|p| {
-                let mut r = get_instances_resp::RequestedPathResult {
-                    requested_path: p.clone(),
-                    ..Default::default()
-                };
+                let mut r = get_instances_resp::RequestedPathResult { requested_path: p.clone(), ..Default::default() };
                 match self.get_instances_one(caller, p, gi.first_level_only) {
                     Ok(insts) => r.curr_insts = insts,
                     Err(e) => {
@@ -174,9 +144,7 @@ impl Agent {
         reply(
             &caller.msg_id,
             MsgType::GetInstancesResp,
-            RespType::GetInstancesResp(usp::GetInstancesResp {
-                req_path_results: results,
-            }),
+            RespType::GetInstancesResp(usp::GetInstancesResp { req_path_results: results }),
         )
     }
 
@@ -232,10 +200,7 @@ impl Agent {
                         }
                     }
                 }
-                get_instances_resp::CurrInstance {
-                    instantiated_obj_path: r.path,
-                    unique_keys,
-                }
+                get_instances_resp::CurrInstance { instantiated_obj_path: r.path, unique_keys }
             })
             .collect())
     }
@@ -264,9 +229,7 @@ impl Agent {
         reply(
             &caller.msg_id,
             MsgType::GetSupportedDmResp,
-            RespType::GetSupportedDmResp(usp::GetSupportedDmResp {
-                req_obj_results: results,
-            }),
+            RespType::GetSupportedDmResp(usp::GetSupportedDmResp { req_obj_results: results }),
         )
     }
 
@@ -289,10 +252,7 @@ impl Agent {
             match seg {
                 Segment::Name(n) if last && kind != PathKind::Object => leaf = Some(n.as_str()),
                 Segment::Name(n) => cur = schema.child(cur, n).ok_or_else(invalid)?,
-                Segment::Instance(_)
-                | Segment::Wildcard
-                | Segment::Placeholder
-                | Segment::Search(_) => {
+                Segment::Instance(_) | Segment::Wildcard | Segment::Placeholder | Segment::Search(_) => {
                     if !schema.obj(cur).multi {
                         return Err(invalid());
                     }
@@ -301,9 +261,9 @@ impl Agent {
             }
         }
         let objs: Vec<ObjId> = match kind {
-            PathKind::Object if g.first_level_only => std::iter::once(cur)
-                .chain(schema.obj(cur).children.iter().copied())
-                .collect(),
+            PathKind::Object if g.first_level_only => {
+                std::iter::once(cur).chain(schema.obj(cur).children.iter().copied()).collect()
+            }
             PathKind::Object => schema.subtree(cur),
             _ => vec![cur],
         };
@@ -319,10 +279,7 @@ impl Agent {
                 return Err(invalid());
             }
         }
-        let out: Vec<_> = objs
-            .into_iter()
-            .filter_map(|id| self.supported_obj(caller, id, g, kind, leaf))
-            .collect();
+        let out: Vec<_> = objs.into_iter().filter_map(|id| self.supported_obj(caller, id, g, kind, leaf)).collect();
         if out.is_empty() {
             // Nothing readable looks like nothing at all.
             return Err(invalid());
@@ -342,8 +299,7 @@ impl Agent {
         let (schema, dm, perms) = (&self.schema, &self.dm, &caller.perms);
         let d = schema.obj(id);
         let sp = d.path.as_str();
-        let only_leaf =
-            |k: PathKind, name: &str| leaf.is_none() || (kind == k && leaf == Some(name));
+        let only_leaf = |k: PathKind, name: &str| leaf.is_none() || (kind == k && leaf == Some(name));
         let params: Vec<gsdm::SupportedParamResult> = d
             .params
             .iter()
@@ -375,11 +331,7 @@ impl Agent {
                 command_name: format!("{}()", c.name),
                 input_arg_names: c.inputs.iter().map(|a| a.name.to_owned()).collect(),
                 output_arg_names: c.outputs.iter().map(|o| (*o).to_owned()).collect(),
-                command_type: if c.is_async {
-                    CmdType::CmdAsync
-                } else {
-                    CmdType::CmdSync
-                } as i32,
+                command_type: if c.is_async { CmdType::CmdAsync } else { CmdType::CmdSync } as i32,
             })
             .collect();
         let events: Vec<gsdm::SupportedEventResult> = d
@@ -397,11 +349,7 @@ impl Agent {
             return None;
         }
         let inst_bits = perms.obj(schema, dm, sp, Class::InstObj);
-        let access = match (
-            d.multi && d.access == TableAccess::AddDelete,
-            obj_bits.w,
-            inst_bits.w,
-        ) {
+        let access = match (d.multi && d.access == TableAccess::AddDelete, obj_bits.w, inst_bits.w) {
             (true, true, true) => ObjAccessType::ObjAddDelete,
             (true, true, false) => ObjAccessType::ObjAddOnly,
             (true, false, true) => ObjAccessType::ObjDeleteOnly,
@@ -411,20 +359,14 @@ impl Agent {
             supported_obj_path: d.path.clone(),
             access: access as i32,
             is_multi_instance: d.multi,
-            supported_commands: if g.return_commands {
-                commands
-            } else {
-                Vec::new()
-            },
+            supported_commands: if g.return_commands { commands } else { Vec::new() },
             supported_events: if g.return_events { events } else { Vec::new() },
             supported_params: if g.return_params { params } else { Vec::new() },
             divergent_paths: Vec::new(),
             unique_key_sets: if g.return_unique_key_sets && d.multi {
                 d.keys
                     .iter()
-                    .map(|k| gsdm::SupportedUniqueKeySet {
-                        key_names: k.iter().map(|s| (*s).to_owned()).collect(),
-                    })
+                    .map(|k| gsdm::SupportedUniqueKeySet { key_names: k.iter().map(|s| (*s).to_owned()).collect() })
                     .collect()
             } else {
                 Vec::new()
@@ -442,13 +384,8 @@ fn value_type(ty: Ty) -> ParamValueType {
         Ty::Decimal => ParamValueType::ParamDecimal,
         Ty::DateTime => ParamValueType::ParamDateTime,
         Ty::Base64(_) => ParamValueType::ParamBase64,
-        Ty::Str(..)
-        | Ty::List(_)
-        | Ty::Enum(_)
-        | Ty::EnumList(_)
-        | Ty::Mac
-        | Ty::Ref(..)
-        | Ty::Rwxn
-        | Ty::HhMm => ParamValueType::ParamString,
+        Ty::Str(..) | Ty::List(_) | Ty::Enum(_) | Ty::EnumList(_) | Ty::Mac | Ty::Ref(..) | Ty::Rwxn | Ty::HhMm => {
+            ParamValueType::ParamString
+        }
     }
 }

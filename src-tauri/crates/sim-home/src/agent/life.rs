@@ -18,14 +18,7 @@ const APS: &str = "Device.WiFi.AccessPoint.";
 const MESH_DEVICES: &str = "Device.WiFi.DataElements.Network.Device.";
 /// Most hosts the life loop lets the Hosts table grow to.
 const MAX_HOSTS: usize = 24;
-const VISITOR_NAMES: &[&str] = &[
-    "Visitor-Phone",
-    "Tablet",
-    "Laptop",
-    "Smart-TV",
-    "Game-Console",
-    "E-Reader",
-];
+const VISITOR_NAMES: &[&str] = &["Visitor-Phone", "Tablet", "Laptop", "Smart-TV", "Game-Console", "E-Reader"];
 
 pub(super) fn tick(schema: &Schema, dm: &mut Dm, rng: &mut impl Rng) {
     wifi_signals(schema, dm, rng);
@@ -59,13 +52,7 @@ fn wifi_signals(schema: &Schema, dm: &mut Dm, rng: &mut impl Rng) {
             set(schema, dm, &ad, "SignalStrength", &s.to_string());
             let rate = ((s + 95) * 24_000).max(6_000);
             set(schema, dm, &ad, "LastDataDownlinkRate", &rate.to_string());
-            set(
-                schema,
-                dm,
-                &ad,
-                "LastDataUplinkRate",
-                &(rate / 2).to_string(),
-            );
+            set(schema, dm, &ad, "LastDataUplinkRate", &(rate / 2).to_string());
         }
     }
 }
@@ -75,12 +62,7 @@ fn mesh(schema: &Schema, dm: &mut Dm, rng: &mut impl Rng) {
         return;
     }
     let now = value::format_datetime(dm.now);
-    dm.set_by_name(
-        schema,
-        "Device.WiFi.DataElements.Network.",
-        "TimeStamp",
-        &now,
-    );
+    dm.set_by_name(schema, "Device.WiFi.DataElements.Network.", "TimeStamp", &now);
     for dev in dm.rows(MESH_DEVICES) {
         for radio in dm.rows(&format!("{dev}Radio.")) {
             let u = rng.random_range(5..=60).to_string();
@@ -116,10 +98,7 @@ fn hosts(schema: &Schema, dm: &mut Dm, rng: &mut impl Rng) {
             ("PacketsReceived", 20, 1_500),
             ("PacketsSent", 5, 400),
         ] {
-            let cur: u64 = dm
-                .raw_by_name(schema, &w, name)
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
+            let cur: u64 = dm.raw_by_name(schema, &w, name).and_then(|v| v.parse().ok()).unwrap_or(0);
             let next = cur.saturating_add(rng.random_range(lo..hi));
             dm.set_by_name(schema, &w, name, &next.to_string());
         }
@@ -146,11 +125,7 @@ fn hosts(schema: &Schema, dm: &mut Dm, rng: &mut impl Rng) {
         let name = VISITOR_NAMES[rows.len() % VISITOR_NAMES.len()];
         let ip = (100..250)
             .map(|n| format!("192.168.1.{n}"))
-            .find(|ip| {
-                !rows
-                    .iter()
-                    .any(|r| dm.raw_by_name(schema, r, "IPAddress") == Some(ip))
-            })
+            .find(|ip| !rows.iter().any(|r| dm.raw_by_name(schema, r, "IPAddress") == Some(ip)))
             .unwrap_or_default();
         let row = add_row_with(
             schema,
@@ -172,18 +147,12 @@ fn hosts(schema: &Schema, dm: &mut Dm, rng: &mut impl Rng) {
 
 fn leave(schema: &Schema, dm: &mut Dm, host: &str) {
     set(schema, dm, host, "Active", "false");
-    let assoc = dm
-        .raw_by_name(schema, host, "AssociatedDevice")
-        .unwrap_or("")
-        .to_owned();
+    let assoc = dm.raw_by_name(schema, host, "AssociatedDevice").unwrap_or("").to_owned();
     if !assoc.is_empty() {
         dm.delete_row(schema, &format!("{}.", assoc.trim_end_matches('.')));
         dm.set_by_name(schema, host, "AssociatedDevice", "");
     }
-    let mac = dm
-        .raw_by_name(schema, host, "PhysAddress")
-        .unwrap_or("")
-        .to_owned();
+    let mac = dm.raw_by_name(schema, host, "PhysAddress").unwrap_or("").to_owned();
     for sta in mesh_stations(dm) {
         if dm.raw_by_name(schema, &sta, "MACAddress") == Some(mac.as_str()) {
             dm.delete_row(schema, &sta);
@@ -196,18 +165,9 @@ fn join(schema: &Schema, dm: &mut Dm, host: &str, rng: &mut impl Rng) {
     if dm.raw_by_name(schema, host, "InterfaceType") != Some("Wi-Fi") {
         return;
     }
-    let mac = dm
-        .raw_by_name(schema, host, "PhysAddress")
-        .unwrap_or("")
-        .to_owned();
-    let name = dm
-        .raw_by_name(schema, host, "HostName")
-        .unwrap_or("")
-        .to_owned();
-    let ip = dm
-        .raw_by_name(schema, host, "IPAddress")
-        .unwrap_or("")
-        .to_owned();
+    let mac = dm.raw_by_name(schema, host, "PhysAddress").unwrap_or("").to_owned();
+    let name = dm.raw_by_name(schema, host, "HostName").unwrap_or("").to_owned();
+    let ip = dm.raw_by_name(schema, host, "IPAddress").unwrap_or("").to_owned();
     let signal: i64 = rng.random_range(-75..=-40);
     let now = value::format_datetime(dm.now);
     let table = format!("{APS}1.AssociatedDevice.");
@@ -236,12 +196,7 @@ fn join(schema: &Schema, dm: &mut Dm, host: &str, rng: &mut impl Rng) {
             schema,
             dm,
             &bss,
-            &[
-                ("MACAddress", &mac),
-                ("Hostname", &name),
-                ("IPV4Address", &ip),
-                ("SignalStrength", &rcpi),
-            ],
+            &[("MACAddress", &mac), ("Hostname", &name), ("IPV4Address", &ip), ("SignalStrength", &rcpi)],
         );
     }
 }
@@ -262,10 +217,7 @@ fn iot(schema: &Schema, dm: &mut Dm, rng: &mut impl Rng) {
     for cap in dm.rows("Device.IoTCapability.") {
         let level = format!("{cap}LevelSensor.");
         if dm.exists(&level) && rng.random_bool(0.7) {
-            let v = dm
-                .raw_by_name(schema, &level, "Value")
-                .and_then(value::parse_number)
-                .unwrap_or(21.0);
+            let v = dm.raw_by_name(schema, &level, "Value").and_then(value::parse_number).unwrap_or(21.0);
             let next = (v + rng.random_range(-3..=3) as f64 * 0.1).clamp(15.0, 30.0);
             let next = format_decimal((next * 10.0).round() / 10.0);
             set(schema, dm, &level, "Value", &next);
@@ -273,13 +225,7 @@ fn iot(schema: &Schema, dm: &mut Dm, rng: &mut impl Rng) {
         let binary = format!("{cap}BinarySensor.");
         if dm.exists(&binary) && rng.random_bool(0.05) {
             let open = dm.raw_by_name(schema, &binary, "Value") == Some("true");
-            set(
-                schema,
-                dm,
-                &binary,
-                "Value",
-                if open { "false" } else { "true" },
-            );
+            set(schema, dm, &binary, "Value", if open { "false" } else { "true" });
         }
     }
 }

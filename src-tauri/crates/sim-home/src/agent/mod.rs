@@ -58,9 +58,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use usp_core::eid::EndpointId;
 use usp_core::path::PathKind;
-use usp_proto::usp::{
-    self, body::MsgBody, header::MsgType, request::ReqType, response::RespType, Msg,
-};
+use usp_proto::usp::{self, body::MsgBody, header::MsgType, request::ReqType, response::RespType, Msg};
 
 use crate::scenario::{AgentSpec, ScenarioError};
 use dm::{Dm, Loc};
@@ -85,10 +83,7 @@ pub struct UspErr {
 }
 
 pub(crate) fn err(code: u32, msg: impl Into<String>) -> UspErr {
-    UspErr {
-        code,
-        msg: msg.into(),
-    }
+    UspErr { code, msg: msg.into() }
 }
 
 impl std::fmt::Display for UspErr {
@@ -182,17 +177,11 @@ pub struct Agent {
 
 impl Agent {
     /// Builds the agent of a scenario entry (its data model, roles, controllers).
-    pub fn new(
-        spec: &AgentSpec,
-        policy: UnknownControllerPolicy,
-        now: SystemTime,
-    ) -> Result<Agent, ScenarioError> {
-        let eid: EndpointId = spec.endpoint_id.parse().map_err(|e| {
-            ScenarioError::agent(
-                &spec.key,
-                format!("invalid endpoint_id {:?}: {e}", spec.endpoint_id),
-            )
-        })?;
+    pub fn new(spec: &AgentSpec, policy: UnknownControllerPolicy, now: SystemTime) -> Result<Agent, ScenarioError> {
+        let eid: EndpointId = spec
+            .endpoint_id
+            .parse()
+            .map_err(|e| ScenarioError::agent(&spec.key, format!("invalid endpoint_id {:?}: {e}", spec.endpoint_id)))?;
         let schema = Schema::build(&spec.features);
         let dm = setup::build_dm(&schema, spec, now)?;
         Ok(Agent {
@@ -225,23 +214,16 @@ impl Agent {
 
     /// `Device.DeviceInfo.FriendlyName`.
     pub fn friendly_name(&self) -> String {
-        self.dm
-            .value_by_name(&self.schema, "Device.DeviceInfo.", "FriendlyName")
-            .unwrap_or_default()
+        self.dm.value_by_name(&self.schema, "Device.DeviceInfo.", "FriendlyName").unwrap_or_default()
     }
 
     /// Provisions (or updates) a `Device.LocalAgent.Controller.{i}` row with
     /// `AssignedRole` = the role with this Name.
-    pub fn add_controller(
-        &mut self,
-        eid: EndpointId,
-        role_name: &str,
-    ) -> Result<(), ScenarioError> {
+    pub fn add_controller(&mut self, eid: EndpointId, role_name: &str) -> Result<(), ScenarioError> {
         setup::provision_controller(&self.schema, &mut self.dm, eid.as_str(), role_name)
             .map_err(|e| ScenarioError::agent(&self.spec.key, e))?;
         self.extra_controllers.retain(|(e, _)| e != eid.as_str());
-        self.extra_controllers
-            .push((eid.as_str().to_owned(), role_name.to_owned()));
+        self.extra_controllers.push((eid.as_str().to_owned(), role_name.to_owned()));
         self.flush_changes();
         Ok(())
     }
@@ -263,16 +245,8 @@ impl Agent {
         if !known.enabled {
             return None;
         }
-        let msg_id = msg
-            .header
-            .as_ref()
-            .map(|h| h.msg_id.clone())
-            .unwrap_or_default();
-        if self
-            .ops
-            .iter()
-            .any(|op| op.eid == from.as_str() && op.msg_id == msg_id)
-        {
+        let msg_id = msg.header.as_ref().map(|h| h.msg_id.clone()).unwrap_or_default();
+        if self.ops.iter().any(|op| op.eid == from.as_str() && op.msg_id == msg_id) {
             // R-MSG.4: a duplicate of a request still being processed.
             return None;
         }
@@ -280,26 +254,13 @@ impl Agent {
             Some(perms) => perms,
             None => self.controller_perms(from.as_str(), &known.row),
         };
-        let caller = Caller {
-            perms,
-            row: known.row,
-            eid: from.as_str().to_owned(),
-            msg_id: msg_id.clone(),
-        };
+        let caller = Caller { perms, row: known.row, eid: from.as_str().to_owned(), msg_id: msg_id.clone() };
         let body = msg.body.and_then(|b| b.msg_body);
         let reply = match body {
-            None => Some(error_reply(
-                &msg_id,
-                err(7004, "message has no body"),
-                Vec::new(),
-            )),
+            None => Some(error_reply(&msg_id, err(7004, "message has no body"), Vec::new())),
             Some(MsgBody::Response(_)) | Some(MsgBody::Error(_)) => None,
             Some(MsgBody::Request(req)) => match req.req_type {
-                None => Some(error_reply(
-                    &msg_id,
-                    err(7004, "request has no type"),
-                    Vec::new(),
-                )),
+                None => Some(error_reply(&msg_id, err(7004, "request has no type"), Vec::new())),
                 Some(ReqType::Notify(_)) => None,
                 Some(ReqType::Get(g)) => Some(self.handle_get(&caller, &g)),
                 Some(ReqType::GetSupportedDm(g)) => Some(self.handle_get_supported_dm(&caller, &g)),
@@ -315,11 +276,9 @@ impl Agent {
                 Some(ReqType::Add(a)) => Some(self.handle_add(&caller, &a)),
                 Some(ReqType::Delete(d)) => Some(self.handle_delete(&caller, &d)),
                 Some(ReqType::Operate(o)) => self.handle_operate(&caller, &o),
-                Some(ReqType::Register(_)) | Some(ReqType::Deregister(_)) => Some(error_reply(
-                    &msg_id,
-                    err(7001, "Register/Deregister are only for USP Services"),
-                    Vec::new(),
-                )),
+                Some(ReqType::Register(_)) | Some(ReqType::Deregister(_)) => {
+                    Some(error_reply(&msg_id, err(7001, "Register/Deregister are only for USP Services"), Vec::new()))
+                }
             },
         };
         self.flush_changes();
@@ -369,9 +328,7 @@ impl Agent {
             return Err(format!("{path} is computed by the agent"));
         }
         let v = value::check(pdef.ty, value).map_err(|e| format!("{path}: {}", e.msg))?;
-        self.dm
-            .check_refs(&self.schema, pdef.ty, &v)
-            .map_err(|e| format!("{path}: {}", e.msg))?;
+        self.dm.check_refs(&self.schema, pdef.ty, &v).map_err(|e| format!("{path}: {}", e.msg))?;
         self.dm.set_raw(&self.schema, &loc.path, idx, v);
         edit::derive(&self.schema, &mut self.dm, &loc, &pdef.name);
         self.flush_changes();
@@ -417,10 +374,7 @@ impl Agent {
         self.disconnected.remove(eid.as_str());
         if let Some(msgs) = self.held.remove(eid.as_str()) {
             for msg in msgs {
-                self.outbox.push(Outgoing {
-                    to: eid.clone(),
-                    msg,
-                });
+                self.outbox.push(Outgoing { to: eid.clone(), msg });
             }
         }
     }
@@ -504,11 +458,7 @@ impl Agent {
     fn add_untrusted(&mut self, eid: &str) -> Option<String> {
         let untrusted = self
             .dm
-            .raw_by_name(
-                &self.schema,
-                "Device.LocalAgent.ControllerTrust.",
-                "UntrustedRole",
-            )
+            .raw_by_name(&self.schema, "Device.LocalAgent.ControllerTrust.", "UntrustedRole")
             .unwrap_or("")
             .to_owned();
         let mut work = self.dm.clone();
@@ -516,11 +466,7 @@ impl Agent {
             &self.schema,
             &mut work,
             "Device.LocalAgent.Controller.",
-            &[
-                ("EndpointID", eid),
-                ("Enable", "true"),
-                ("AssignedRole", &untrusted),
-            ],
+            &[("EndpointID", eid), ("Enable", "true"), ("AssignedRole", &untrusted)],
         );
         match row {
             Ok(row) => {
@@ -541,8 +487,7 @@ impl Agent {
         if parsed.kind() != PathKind::Parameter {
             return Err(format!("{path} is not a parameter path"));
         }
-        let res = resolve::resolve(&self.schema, &self.dm, &parsed, &|_, _, _| true)
-            .map_err(|e| e.msg)?;
+        let res = resolve::resolve(&self.schema, &self.dm, &parsed, &|_, _, _| true).map_err(|e| e.msg)?;
         match res.targets.as_slice() {
             [Target::Param(loc, idx)] => Ok((loc.clone(), *idx)),
             [] => Err(format!("{path} does not exist")),
@@ -555,21 +500,14 @@ impl Agent {
 // Message builders
 
 pub(crate) fn header(msg_id: &str, t: MsgType) -> Option<usp::Header> {
-    Some(usp::Header {
-        msg_id: msg_id.to_owned(),
-        msg_type: t as i32,
-    })
+    Some(usp::Header { msg_id: msg_id.to_owned(), msg_type: t as i32 })
 }
 
 /// A Response message.
 pub(crate) fn reply(msg_id: &str, t: MsgType, resp: RespType) -> Msg {
     Msg {
         header: header(msg_id, t),
-        body: Some(usp::Body {
-            msg_body: Some(MsgBody::Response(usp::Response {
-                resp_type: Some(resp),
-            })),
-        }),
+        body: Some(usp::Body { msg_body: Some(MsgBody::Response(usp::Response { resp_type: Some(resp) })) }),
     }
 }
 
@@ -578,11 +516,7 @@ pub(crate) fn error_reply(msg_id: &str, e: UspErr, param_errs: Vec<usp::error::P
     Msg {
         header: header(msg_id, MsgType::Error),
         body: Some(usp::Body {
-            msg_body: Some(MsgBody::Error(usp::Error {
-                err_code: e.code,
-                err_msg: e.msg,
-                param_errs,
-            })),
+            msg_body: Some(MsgBody::Error(usp::Error { err_code: e.code, err_msg: e.msg, param_errs })),
         }),
     }
 }

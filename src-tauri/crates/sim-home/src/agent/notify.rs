@@ -32,9 +32,7 @@ struct Sub {
 
 impl Sub {
     fn covers(&self, agent: &Agent, item: Item<'_>) -> bool {
-        self.refs
-            .iter()
-            .any(|r| covers(&agent.schema, &agent.dm, r, item))
+        self.refs.iter().any(|r| covers(&agent.schema, &agent.dm, r, item))
     }
 }
 
@@ -55,9 +53,7 @@ impl Agent {
             if dm.raw_by_name(schema, &recipient, "Enable") != Some("true") {
                 continue;
             }
-            let Some(to) = dm
-                .raw_by_name(schema, &recipient, "EndpointID")
-                .and_then(|e| e.parse::<EndpointId>().ok())
+            let Some(to) = dm.raw_by_name(schema, &recipient, "EndpointID").and_then(|e| e.parse::<EndpointId>().ok())
             else {
                 continue;
             };
@@ -68,10 +64,7 @@ impl Agent {
             out.push(Sub {
                 id: get("ID"),
                 kind: get("NotifType"),
-                refs: split_list(&get("ReferenceList"))
-                    .iter()
-                    .filter_map(|r| r.parse::<Path>().ok())
-                    .collect(),
+                refs: split_list(&get("ReferenceList")).iter().filter_map(|r| r.parse::<Path>().ok()).collect(),
                 to,
                 send_resp: get("NotifRetry") == "true",
                 perms,
@@ -111,15 +104,7 @@ impl Agent {
                 let o = dm.obj(obj)?;
                 let idx = schema.obj(o.def).param_index(param)?;
                 let p = &schema.obj(o.def).params[idx];
-                if p.volatile
-                    || !sub.covers(
-                        self,
-                        Item {
-                            obj,
-                            leaf: Leaf::Param(param),
-                        },
-                    )
-                {
+                if p.volatile || !sub.covers(self, Item { obj, leaf: Leaf::Param(param) }) {
                     return None;
                 }
                 let bits = sub.perms.param(schema, dm, obj, param);
@@ -140,13 +125,7 @@ impl Agent {
                 if *path == sub.row || !dm.exists(path) {
                     return None;
                 }
-                if !sub.covers(
-                    self,
-                    Item {
-                        obj: path,
-                        leaf: Leaf::None,
-                    },
-                ) {
+                if !sub.covers(self, Item { obj: path, leaf: Leaf::None }) {
                     return None;
                 }
                 let b = sub.perms.obj(schema, dm, path, Class::Obj);
@@ -163,30 +142,17 @@ impl Agent {
                         }
                     }
                 }
-                Some(notify::Notification::ObjCreation(notify::ObjectCreation {
-                    obj_path: path.clone(),
-                    unique_keys,
-                }))
+                Some(notify::Notification::ObjCreation(notify::ObjectCreation { obj_path: path.clone(), unique_keys }))
             }
             ("ObjectDeletion", Change::Deleted { path }) => {
-                if *path == sub.row
-                    || !sub.covers(
-                        self,
-                        Item {
-                            obj: path,
-                            leaf: Leaf::None,
-                        },
-                    )
-                {
+                if *path == sub.row || !sub.covers(self, Item { obj: path, leaf: Leaf::None }) {
                     return None;
                 }
                 let b = sub.perms.obj(schema, dm, path, Class::InstObj);
                 if !b.r || !b.n {
                     return None;
                 }
-                Some(notify::Notification::ObjDeletion(notify::ObjectDeletion {
-                    obj_path: path.clone(),
-                }))
+                Some(notify::Notification::ObjDeletion(notify::ObjectDeletion { obj_path: path.clone() }))
             }
             _ => None,
         }
@@ -197,13 +163,7 @@ impl Agent {
         let subs = self.subscriptions();
         let mut queued = Vec::new();
         for sub in subs.iter().filter(|s| s.kind == "Event") {
-            if !sub.covers(
-                self,
-                Item {
-                    obj,
-                    leaf: Leaf::Event(name),
-                },
-            ) {
+            if !sub.covers(self, Item { obj, leaf: Leaf::Event(name) }) {
                 continue;
             }
             let b = sub.perms.event(&self.schema, &self.dm, obj, name);
@@ -234,13 +194,7 @@ impl Agent {
         let subs = self.subscriptions();
         let mut queued = Vec::new();
         for sub in subs.iter().filter(|s| s.kind == "OperationComplete") {
-            if !sub.covers(
-                self,
-                Item {
-                    obj,
-                    leaf: Leaf::Command(command),
-                },
-            ) {
+            if !sub.covers(self, Item { obj, leaf: Leaf::Command(command) }) {
                 continue;
             }
             let b = sub.perms.command(&self.schema, &self.dm, obj, command);
@@ -249,13 +203,8 @@ impl Agent {
             }
             use notify::operation_complete::{CommandFailure, OperationResp, OutputArgs};
             let resp = match result {
-                Ok(args) => OperationResp::ReqOutputArgs(OutputArgs {
-                    output_args: args.clone(),
-                }),
-                Err(e) => OperationResp::CmdFailure(CommandFailure {
-                    err_code: e.code,
-                    err_msg: e.msg.clone(),
-                }),
+                Ok(args) => OperationResp::ReqOutputArgs(OutputArgs { output_args: args.clone() }),
+                Err(e) => OperationResp::CmdFailure(CommandFailure { err_code: e.code, err_msg: e.msg.clone() }),
             };
             let n = notify::Notification::OperComplete(notify::OperationComplete {
                 obj_path: obj.to_owned(),
@@ -273,11 +222,7 @@ impl Agent {
     /// OnBoardRequest to one controller (subscription_id "", send_resp true).
     pub(super) fn send_onboard(&mut self, to: EndpointId) {
         let di = "Device.DeviceInfo.";
-        let get = |n: &str| {
-            self.dm
-                .value_by_name(&self.schema, di, n)
-                .unwrap_or_default()
-        };
+        let get = |n: &str| self.dm.value_by_name(&self.schema, di, n).unwrap_or_default();
         let n = notify::Notification::OnBoardReq(notify::OnBoardRequest {
             oui: get("ManufacturerOUI"),
             product_class: get("ProductClass"),
@@ -287,13 +232,7 @@ impl Agent {
         self.queue_notify(to, "", true, n);
     }
 
-    fn queue_notify(
-        &mut self,
-        to: EndpointId,
-        sub_id: &str,
-        send_resp: bool,
-        n: notify::Notification,
-    ) {
+    fn queue_notify(&mut self, to: EndpointId, sub_id: &str, send_resp: bool, n: notify::Notification) {
         self.notify_seq += 1;
         let kind = match &n {
             notify::Notification::Event(_) => "Event",
@@ -339,8 +278,7 @@ impl Agent {
                 if ttl == 0 {
                     return None;
                 }
-                let created =
-                    value::parse_datetime(dm.raw_by_name(schema, &row, "CreationDate")?)?;
+                let created = value::parse_datetime(dm.raw_by_name(schema, &row, "CreationDate")?)?;
                 Some((value::add_secs(created, ttl), row))
             })
             .collect()

@@ -30,9 +30,7 @@ impl Agent {
             Ok(results) if op.send_resp => Some(reply(
                 &caller.msg_id,
                 MsgType::OperateResp,
-                RespType::OperateResp(usp::OperateResp {
-                    operation_results: results,
-                }),
+                RespType::OperateResp(usp::OperateResp { operation_results: results }),
             )),
             // R-OPR.4: no OperateResp when the controller does not want one.
             Ok(_) => None,
@@ -59,10 +57,7 @@ impl Agent {
             for t in res.targets {
                 if let Target::Command(loc, name) = t {
                     if !perms.command(schema, dm, &loc.path, name).x {
-                        return Err(err(
-                            7006,
-                            format!("no permission to run {}{name}()", loc.path),
-                        ));
+                        return Err(err(7006, format!("no permission to run {}{name}()", loc.path)));
                     }
                     targets.push((loc, name));
                 }
@@ -73,14 +68,9 @@ impl Agent {
         for (loc, name) in targets {
             use operate_resp::operation_result::{CommandFailure, OperationResp, OutputArgs};
             let resp = match self.run_command(caller, &loc, name, &op.command_key, &op.input_args) {
-                Ok(CmdOut::Sync(args)) => {
-                    OperationResp::ReqOutputArgs(OutputArgs { output_args: args })
-                }
+                Ok(CmdOut::Sync(args)) => OperationResp::ReqOutputArgs(OutputArgs { output_args: args }),
                 Ok(CmdOut::Async(req)) => OperationResp::ReqObjPath(req),
-                Err(e) => OperationResp::CmdFailure(CommandFailure {
-                    err_code: e.code,
-                    err_msg: e.msg,
-                }),
+                Err(e) => OperationResp::CmdFailure(CommandFailure { err_code: e.code, err_msg: e.msg }),
             };
             results.push(operate_resp::OperationResult {
                 executed_command: format!("{}{name}()", loc.path),
@@ -100,15 +90,8 @@ impl Agent {
     ) -> Result<CmdOut, UspErr> {
         let def = self.schema.obj(loc.def);
         if let Some(c) = def.command(name) {
-            if let Some(missing) = c
-                .inputs
-                .iter()
-                .find(|a| a.mandatory && !args.contains_key(a.name))
-            {
-                return Err(err(
-                    7027,
-                    format!("missing mandatory input argument {}", missing.name),
-                ));
+            if let Some(missing) = c.inputs.iter().find(|a| a.mandatory && !args.contains_key(a.name)) {
+                return Err(err(7027, format!("missing mandatory input argument {}", missing.name)));
             }
         }
         let empty = || Ok(CmdOut::Sync(BTreeMap::new()));
@@ -125,13 +108,8 @@ impl Agent {
             ("Device.IP.Diagnostics.", "IPPing") => self.start_ipping(caller, loc, key, args),
             ("Device.LocalAgent.Request.{i}.", "Cancel") => self.cancel(&loc.path),
             ("Device.LocalAgent.Controller.{i}.", "SendOnBoardRequest") => {
-                let eid = self
-                    .dm
-                    .raw_by_name(&self.schema, &loc.path, "EndpointID")
-                    .unwrap_or("");
-                let eid: EndpointId = eid
-                    .parse()
-                    .map_err(|_| err(7022, "the controller has no valid EndpointID"))?;
+                let eid = self.dm.raw_by_name(&self.schema, &loc.path, "EndpointID").unwrap_or("");
+                let eid: EndpointId = eid.parse().map_err(|_| err(7022, "the controller has no valid EndpointID"))?;
                 self.send_onboard(eid);
                 empty()
             }
@@ -148,28 +126,16 @@ impl Agent {
                 empty()
             }
             ("Device.IoTCapability.{i}.LevelControl.", "StepUp" | "StepDown") => {
-                let num = |n: &str| {
-                    value::parse_number(
-                        self.dm
-                            .raw_by_name(&self.schema, &loc.path, n)
-                            .unwrap_or(""),
-                    )
-                };
+                let num = |n: &str| value::parse_number(self.dm.raw_by_name(&self.schema, &loc.path, n).unwrap_or(""));
                 let (v, step) = (num("Value").unwrap_or(0.0), num("StepValue").unwrap_or(1.0));
-                let (min, max) = (
-                    num("MinValue").unwrap_or(f64::MIN),
-                    num("MaxValue").unwrap_or(f64::MAX),
-                );
+                let (min, max) = (num("MinValue").unwrap_or(f64::MIN), num("MaxValue").unwrap_or(f64::MAX));
                 let next = if name == "StepUp" { v + step } else { v - step };
                 // Not f64::clamp: it panics when the data has MinValue > MaxValue.
                 let next = format_decimal(next.max(min).min(max));
                 self.dm.set_by_name(&self.schema, &loc.path, "Value", &next);
                 empty()
             }
-            _ => Err(err(
-                7022,
-                format!("{}{name}() is not implemented by the simulator", loc.path),
-            )),
+            _ => Err(err(7022, format!("{}{name}() is not implemented by the simulator", loc.path))),
         }
     }
 
@@ -261,10 +227,7 @@ impl Agent {
             return Err(err(7022, "the operation has already finished"));
         };
         let op = self.ops.remove(pos);
-        let canceled = Err(err(
-            7023,
-            "canceled by Device.LocalAgent.Request.{i}.Cancel()",
-        ));
+        let canceled = Err(err(7023, "canceled by Device.LocalAgent.Request.{i}.Cancel()"));
         self.emit_oper_complete(&op.obj, &op.command, &op.command_key, &canceled);
         self.dm.delete_row(&self.schema, &op.request);
         Ok(CmdOut::Sync(BTreeMap::new()))
@@ -272,9 +235,8 @@ impl Agent {
 
     /// Completes the asynchronous operations that are due.
     pub(super) fn complete_due_ops(&mut self, now: SystemTime) {
-        let (due, rest): (Vec<PendingOp>, Vec<PendingOp>) = std::mem::take(&mut self.ops)
-            .into_iter()
-            .partition(|o| o.due <= now);
+        let (due, rest): (Vec<PendingOp>, Vec<PendingOp>) =
+            std::mem::take(&mut self.ops).into_iter().partition(|o| o.due <= now);
         self.ops = rest;
         for op in due {
             self.emit_oper_complete(&op.obj, &op.command, &op.command_key, &op.result);
@@ -295,18 +257,10 @@ pub(super) fn format_decimal(v: f64) -> String {
 
 /// FNV-1a, for deterministic simulated measurements.
 pub(super) fn fnv1a(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
-fn arg_u64(
-    args: &BTreeMap<String, String>,
-    name: &str,
-    default: u64,
-    min: u64,
-    max: u64,
-) -> Result<u64, UspErr> {
+fn arg_u64(args: &BTreeMap<String, String>, name: &str, default: u64, min: u64, max: u64) -> Result<u64, UspErr> {
     match args.get(name) {
         None => Ok(default),
         Some(v) if v.trim().is_empty() => Ok(default),
@@ -337,22 +291,12 @@ fn ping_result(
         || host.ends_with(".invalid")
         || host.chars().any(|c| c.is_whitespace() || c.is_control());
     let known = dm.rows("Device.Hosts.Host.").into_iter().find(|r| {
-        dm.raw_by_name(schema, r, "IPAddress") == Some(host)
-            || dm.raw_by_name(schema, r, "HostName") == Some(host)
+        dm.raw_by_name(schema, r, "IPAddress") == Some(host) || dm.raw_by_name(schema, r, "HostName") == Some(host)
     });
-    let offline = known
-        .as_ref()
-        .is_some_and(|r| dm.raw_by_name(schema, r, "Active") != Some("true"));
-    let lan = known.is_some()
-        || host.starts_with("192.168.")
-        || host.starts_with("10.")
-        || host.ends_with(".lan");
+    let offline = known.as_ref().is_some_and(|r| dm.raw_by_name(schema, r, "Active") != Some("true"));
+    let lan = known.is_some() || host.starts_with("192.168.") || host.starts_with("10.") || host.ends_with(".lan");
     let h = fnv1a(host);
-    let base_us = if lan {
-        600 + h % 3_000
-    } else {
-        8_000 + h % 40_000
-    };
+    let base_us = if lan { 600 + h % 3_000 } else { 8_000 + h % 40_000 };
     let spread = 100 + (h >> 16) % 4_000;
     let failures = if unresolvable || offline {
         reps
@@ -362,16 +306,8 @@ fn ping_result(
         0
     };
     let successes = reps - failures;
-    let (min, avg, max) = if successes == 0 {
-        (0, 0, 0)
-    } else {
-        (base_us, base_us + spread / 3, base_us + spread)
-    };
-    let (status, used) = if unresolvable {
-        ("Error_CannotResolveHostName", "")
-    } else {
-        ("Complete", "192.168.1.1")
-    };
+    let (min, avg, max) = if successes == 0 { (0, 0, 0) } else { (base_us, base_us + spread / 3, base_us + spread) };
+    let (status, used) = if unresolvable { ("Error_CannotResolveHostName", "") } else { ("Complete", "192.168.1.1") };
     let out: BTreeMap<String, String> = [
         ("Status", status.to_owned()),
         ("IPAddressUsed", used.to_owned()),

@@ -38,12 +38,7 @@ impl Bits {
         }
     }
     fn or(self, o: Bits) -> Bits {
-        Bits {
-            r: self.r || o.r,
-            w: self.w || o.w,
-            x: self.x || o.x,
-            n: self.n || o.n,
-        }
+        Bits { r: self.r || o.r, w: self.w || o.w, x: self.x || o.x, n: self.n || o.n }
     }
 }
 
@@ -98,8 +93,7 @@ impl PermCtx {
             }
         }
         let secured_roles: Vec<String> = split_list(
-            &dm.value_by_name(schema, "Device.LocalAgent.ControllerTrust.", "SecuredRoles")
-                .unwrap_or_default(),
+            &dm.value_by_name(schema, "Device.LocalAgent.ControllerTrust.", "SecuredRoles").unwrap_or_default(),
         )
         .iter()
         .map(|r| format!("{}.", r.trim_end_matches('.')))
@@ -121,10 +115,7 @@ impl PermCtx {
                 }
                 perms.push(Perm {
                     order: g("Order").parse().unwrap_or(0),
-                    targets: split_list(g("Targets"))
-                        .iter()
-                        .filter_map(|t| t.parse::<Path>().ok())
-                        .collect(),
+                    targets: split_list(g("Targets")).iter().filter_map(|t| t.parse::<Path>().ok()).collect(),
                     bits: [
                         Bits::parse(g("Param")),
                         Bits::parse(g("Obj")),
@@ -142,17 +133,7 @@ impl PermCtx {
             own_eid: get("EndpointID"),
             see_all: false,
         };
-        ctx.see_all = ctx
-            .bits(
-                schema,
-                dm,
-                Item {
-                    obj: CONTROLLER_TABLE,
-                    leaf: Leaf::None,
-                },
-                Class::InstObj,
-            )
-            .r;
+        ctx.see_all = ctx.bits(schema, dm, Item { obj: CONTROLLER_TABLE, leaf: Leaf::None }, Class::InstObj).r;
         ctx
     }
 
@@ -160,11 +141,10 @@ impl PermCtx {
     /// the data model keeps its [`Dm::stamp`]: no target has a search expression (those
     /// may compare computed values such as `UpTime`, which change with time).
     pub fn cacheable(&self) -> bool {
-        self.roles.iter().flatten().all(|p| {
-            p.targets
-                .iter()
-                .all(|t| !t.segments().iter().any(|s| matches!(s, Segment::Search(_))))
-        })
+        self.roles
+            .iter()
+            .flatten()
+            .all(|p| p.targets.iter().all(|t| !t.segments().iter().any(|s| matches!(s, Segment::Search(_)))))
     }
 
     /// Effective bits for an item and class.
@@ -193,19 +173,16 @@ impl PermCtx {
 
     /// Subscription / Request rows are private to their owner.
     fn owns(&self, schema: &Schema, dm: &Dm, obj: &str) -> bool {
-        for (table, param, own) in [
-            (SUBSCRIPTIONS, "Recipient", &self.own_row),
-            (REQUESTS, "Originator", &self.own_eid),
-        ] {
+        for (table, param, own) in
+            [(SUBSCRIPTIONS, "Recipient", &self.own_row), (REQUESTS, "Originator", &self.own_eid)]
+        {
             if let Some(rest) = obj.strip_prefix(table) {
                 let inst = rest.split('.').next().unwrap_or("");
                 if inst.is_empty() || inst == "{i}" {
                     return true;
                 }
                 let row = format!("{table}{inst}.");
-                return dm
-                    .raw_by_name(schema, &row, param)
-                    .is_none_or(|v| v == own.as_str());
+                return dm.raw_by_name(schema, &row, param).is_none_or(|v| v == own.as_str());
             }
         }
         true
@@ -213,68 +190,27 @@ impl PermCtx {
 
     /// May read this parameter.
     pub fn read_param(&self, schema: &Schema, dm: &Dm, obj: &str, name: &str) -> bool {
-        self.bits(
-            schema,
-            dm,
-            Item {
-                obj,
-                leaf: Leaf::Param(name),
-            },
-            Class::Param,
-        )
-        .r
+        self.bits(schema, dm, Item { obj, leaf: Leaf::Param(name) }, Class::Param).r
     }
 
     /// Bits of an object for a class.
     pub fn obj(&self, schema: &Schema, dm: &Dm, obj: &str, class: Class) -> Bits {
-        self.bits(
-            schema,
-            dm,
-            Item {
-                obj,
-                leaf: Leaf::None,
-            },
-            class,
-        )
+        self.bits(schema, dm, Item { obj, leaf: Leaf::None }, class)
     }
 
     /// Bits of a parameter.
     pub fn param(&self, schema: &Schema, dm: &Dm, obj: &str, name: &str) -> Bits {
-        self.bits(
-            schema,
-            dm,
-            Item {
-                obj,
-                leaf: Leaf::Param(name),
-            },
-            Class::Param,
-        )
+        self.bits(schema, dm, Item { obj, leaf: Leaf::Param(name) }, Class::Param)
     }
 
     /// Bits of a command.
     pub fn command(&self, schema: &Schema, dm: &Dm, obj: &str, name: &str) -> Bits {
-        self.bits(
-            schema,
-            dm,
-            Item {
-                obj,
-                leaf: Leaf::Command(name),
-            },
-            Class::CmdEvent,
-        )
+        self.bits(schema, dm, Item { obj, leaf: Leaf::Command(name) }, Class::CmdEvent)
     }
 
     /// Bits of an event.
     pub fn event(&self, schema: &Schema, dm: &Dm, obj: &str, name: &str) -> Bits {
-        self.bits(
-            schema,
-            dm,
-            Item {
-                obj,
-                leaf: Leaf::Event(name),
-            },
-            Class::CmdEvent,
-        )
+        self.bits(schema, dm, Item { obj, leaf: Leaf::Event(name) }, Class::CmdEvent)
     }
 
     /// The value of a parameter as this controller sees it: `None` if unreadable, "" for

@@ -55,8 +55,7 @@ pub struct Resolution {
 
 /// Parses a path (7008 on bad syntax).
 pub fn parse(path: &str) -> Result<Path, UspErr> {
-    path.parse::<Path>()
-        .map_err(|e| err(7008, format!("invalid path syntax: {}", e.reason())))
+    path.parse::<Path>().map_err(|e| err(7008, format!("invalid path syntax: {}", e.reason())))
 }
 
 #[derive(Clone)]
@@ -67,21 +66,8 @@ enum Cursor {
 
 /// Resolves a parsed path. Errors: 7026 (not in the supported data model), 7005 (too
 /// many matches). A `{i}` placeholder is not valid in the instantiated data model.
-pub fn resolve(
-    schema: &Schema,
-    dm: &Dm,
-    path: &Path,
-    can_read: CanRead<'_>,
-) -> Result<Resolution, UspErr> {
-    let invalid = || {
-        err(
-            7026,
-            format!(
-                "{} is not a path of the supported data model",
-                path.as_str()
-            ),
-        )
-    };
+pub fn resolve(schema: &Schema, dm: &Dm, path: &Path, can_read: CanRead<'_>) -> Result<Resolution, UspErr> {
+    let invalid = || err(7026, format!("{} is not a path of the supported data model", path.as_str()));
     if !check_schema(schema, path) {
         return Err(invalid());
     }
@@ -89,10 +75,7 @@ pub fn resolve(
     let kind = path.kind();
     let root = Loc::new("Device.", ROOT);
     if segs.len() == 1 {
-        return Ok(Resolution {
-            targets: vec![Target::Obj(root)],
-            search: false,
-        });
+        return Ok(Resolution { targets: vec![Target::Obj(root)], search: false });
     }
     let mut search = false;
     let mut cursors = vec![Cursor::Obj(root)];
@@ -229,10 +212,7 @@ pub fn resolve(
     if out.len() > MAX_RESOLVED {
         return Err(too_many());
     }
-    Ok(Resolution {
-        targets: out,
-        search,
-    })
+    Ok(Resolution { targets: out, search })
 }
 
 /// `{parent}{name}.` without going through `format!`.
@@ -245,10 +225,7 @@ fn child_path(parent: &str, name: &str) -> String {
 }
 
 fn too_many() -> UspErr {
-    err(
-        7005,
-        format!("the path matches more than {MAX_RESOLVED} objects"),
-    )
+    err(7005, format!("the path matches more than {MAX_RESOLVED} objects"))
 }
 
 /// Checks a path against the supported data model (names, tables where instances are
@@ -282,10 +259,7 @@ pub fn check_schema(schema: &Schema, path: &Path) -> bool {
                 }
                 at_table = schema.obj(cur).multi;
             }
-            Segment::Instance(_)
-            | Segment::Wildcard
-            | Segment::Search(_)
-            | Segment::Placeholder => {
+            Segment::Instance(_) | Segment::Wildcard | Segment::Search(_) | Segment::Placeholder => {
                 if !at_table {
                     return false;
                 }
@@ -369,12 +343,7 @@ pub fn follow(dm: &Dm, value: &str, index: RefIndex) -> Vec<Loc> {
     let items = value::split_list(value);
     let picked: Vec<&str> = match index {
         RefIndex::Default => items.first().copied().into_iter().collect(),
-        RefIndex::Item(n) => (n as usize)
-            .checked_sub(1)
-            .and_then(|i| items.get(i))
-            .copied()
-            .into_iter()
-            .collect(),
+        RefIndex::Item(n) => (n as usize).checked_sub(1).and_then(|i| items.get(i)).copied().into_iter().collect(),
         RefIndex::All => items,
     };
     picked
@@ -391,15 +360,8 @@ pub fn follow(dm: &Dm, value: &str, index: RefIndex) -> Vec<Loc> {
 }
 
 /// True if the row satisfies every comparison.
-pub fn matches_all(
-    schema: &Schema,
-    dm: &Dm,
-    row: &Loc,
-    cmps: &[Comparison],
-    can_read: CanRead<'_>,
-) -> bool {
-    cmps.iter()
-        .all(|c| matches_one(schema, dm, row, c, can_read))
+pub fn matches_all(schema: &Schema, dm: &Dm, row: &Loc, cmps: &[Comparison], can_read: CanRead<'_>) -> bool {
+    cmps.iter().all(|c| matches_one(schema, dm, row, c, can_read))
 }
 
 fn matches_one(schema: &Schema, dm: &Dm, row: &Loc, c: &Comparison, can_read: CanRead<'_>) -> bool {
@@ -467,8 +429,7 @@ pub fn compare(ty: Ty, v: &str, op: Op, lit: &Literal) -> bool {
         Op::Eq => equals(ty, v, lit),
         Op::Ne => !equals(ty, v, lit),
         Op::Lt | Op::Gt | Op::Le | Op::Ge => {
-            let (Some(a), Some(b)) = (value::parse_number(v), value::parse_number(&lit_text))
-            else {
+            let (Some(a), Some(b)) = (value::parse_number(v), value::parse_number(&lit_text)) else {
                 return false;
             };
             match op {
@@ -567,13 +528,7 @@ pub fn covers(schema: &Schema, dm: &Dm, pattern: &Path, item: Item<'_>) -> bool 
             Segment::Search(cmps) => {
                 let row = format!("{}{tok}.", &trimmed[..start]);
                 match dm.obj(&row) {
-                    Some(o) => matches_all(
-                        schema,
-                        dm,
-                        &Loc::new(row.clone(), o.def),
-                        cmps,
-                        &|_, _, _| true,
-                    ),
+                    Some(o) => matches_all(schema, dm, &Loc::new(row.clone(), o.def), cmps, &|_, _, _| true),
                     None => false,
                 }
             }

@@ -108,10 +108,7 @@ const fn p(name: &'static str, ty: Ty) -> PDecl {
 impl PDecl {
     /// Read-write.
     const fn w(self) -> Self {
-        PDecl {
-            writable: true,
-            ..self
-        }
+        PDecl { writable: true, ..self }
     }
     /// Default value for new instances.
     const fn def(self, default: &'static str) -> Self {
@@ -119,37 +116,21 @@ impl PDecl {
     }
     /// `secured`: reads as "" unless the controller has a role listed in SecuredRoles.
     const fn secured(self) -> Self {
-        PDecl {
-            secured: true,
-            ..self
-        }
+        PDecl { secured: true, ..self }
     }
     /// Changes too often for ValueChange (reported as VALUE_CHANGE_WILL_IGNORE).
     const fn volatile(self) -> Self {
-        PDecl {
-            volatile: true,
-            ..self
-        }
+        PDecl { volatile: true, ..self }
     }
     /// Can be given at creation (Add) but not changed afterwards.
     const fn once(self) -> Self {
-        PDecl {
-            write_once: true,
-            ..self
-        }
+        PDecl { write_once: true, ..self }
     }
     const fn uptime(self) -> Self {
-        PDecl {
-            uptime: true,
-            volatile: true,
-            ..self
-        }
+        PDecl { uptime: true, volatile: true, ..self }
     }
     const fn schedule_status(self) -> Self {
-        PDecl {
-            schedule_status: true,
-            ..self
-        }
+        PDecl { schedule_status: true, ..self }
     }
 }
 
@@ -161,16 +142,10 @@ pub struct Arg {
 }
 
 const fn req(name: &'static str) -> Arg {
-    Arg {
-        name,
-        mandatory: true,
-    }
+    Arg { name, mandatory: true }
 }
 const fn opt(name: &'static str) -> Arg {
-    Arg {
-        name,
-        mandatory: false,
-    }
+    Arg { name, mandatory: false }
 }
 
 /// A command (`Name()`).
@@ -182,29 +157,11 @@ pub struct CmdDef {
     pub outputs: &'static [&'static str],
 }
 
-const fn sync_cmd(
-    name: &'static str,
-    inputs: &'static [Arg],
-    outputs: &'static [&'static str],
-) -> CmdDef {
-    CmdDef {
-        name,
-        is_async: false,
-        inputs,
-        outputs,
-    }
+const fn sync_cmd(name: &'static str, inputs: &'static [Arg], outputs: &'static [&'static str]) -> CmdDef {
+    CmdDef { name, is_async: false, inputs, outputs }
 }
-const fn async_cmd(
-    name: &'static str,
-    inputs: &'static [Arg],
-    outputs: &'static [&'static str],
-) -> CmdDef {
-    CmdDef {
-        name,
-        is_async: true,
-        inputs,
-        outputs,
-    }
+const fn async_cmd(name: &'static str, inputs: &'static [Arg], outputs: &'static [&'static str]) -> CmdDef {
+    CmdDef { name, is_async: true, inputs, outputs }
 }
 
 /// An event (`Name!`).
@@ -259,17 +216,7 @@ const fn table(
     keys: &'static [&'static [&'static str]],
     params: &'static [PDecl],
 ) -> ODecl {
-    ODecl {
-        path,
-        feature,
-        access,
-        keys,
-        params,
-        commands: &[],
-        events: &[],
-        optional: false,
-        max_rows: 64,
-    }
+    ODecl { path, feature, access, keys, params, commands: &[], events: &[], optional: false, max_rows: 64 }
 }
 
 impl ODecl {
@@ -282,10 +229,7 @@ impl ODecl {
     /// A single-instance child that exists only when the instance data creates it
     /// (e.g. the one capability sub-object of an IoTCapability row).
     const fn optional(self) -> Self {
-        ODecl {
-            optional: true,
-            ..self
-        }
+        ODecl { optional: true, ..self }
     }
     const fn max_rows(self, max_rows: u32) -> Self {
         ODecl { max_rows, ..self }
@@ -306,15 +250,7 @@ const BOOL: Ty = Ty::Bool;
 const FREQ_BANDS: &[&str] = &["2.4GHz", "5GHz", "6GHz"];
 const BANDWIDTHS: &[&str] = &["20MHz", "40MHz", "80MHz", "160MHz", "320MHz", "Auto"];
 const STANDARDS: &[&str] = &["a", "b", "g", "n", "ac", "ax", "be"];
-const IF_STATUS: &[&str] = &[
-    "Up",
-    "Down",
-    "Unknown",
-    "Dormant",
-    "NotPresent",
-    "LowerLayerDown",
-    "Error",
-];
+const IF_STATUS: &[&str] = &["Up", "Down", "Unknown", "Dormant", "NotPresent", "LowerLayerDown", "Error"];
 const AP_STATUS: &[&str] = &["Disabled", "Enabled", "Error_Misconfigured", "Error"];
 /// Wi-Fi security modes (TR-181 `Security.ModesSupported` values).
 pub const SECURITY_MODES: &[&str] = &[
@@ -335,15 +271,7 @@ pub const SECURITY_MODES: &[&str] = &[
 const INTERFACE_TYPES: &[&str] = &["Wi-Fi", "Ethernet", "MoCA", "HomePlug", "UPA", "Other"];
 const ACCESS_POLICIES: &[&str] = &["Allow", "Deny"];
 const ORIGINS: &[&str] = &["User", "System", "Controller"];
-const DAYS: &[&str] = &[
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-];
+const DAYS: &[&str] = &["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
 const SCHEDULE_STATUS: &[&str] = &["Disabled", "Inactive", "Active", "Error"];
 const IOT_CLASSES: &[&str] = &[
     "BinaryControl",
@@ -356,21 +284,8 @@ const IOT_CLASSES: &[&str] = &[
     "BlobSensor",
 ];
 /// Subscription notification types.
-pub const NOTIF_TYPES: &[&str] = &[
-    "ValueChange",
-    "ObjectCreation",
-    "ObjectDeletion",
-    "OperationComplete",
-    "Event",
-];
-const REQUEST_STATUS: &[&str] = &[
-    "Requested",
-    "Active",
-    "Canceling",
-    "Canceled",
-    "Success",
-    "Error",
-];
+pub const NOTIF_TYPES: &[&str] = &["ValueChange", "ObjectCreation", "ObjectDeletion", "OperationComplete", "Event"];
+const REQUEST_STATUS: &[&str] = &["Requested", "Active", "Canceling", "Canceled", "Success", "Error"];
 const MTP_PROTOCOLS: &[&str] = &["CoAP", "STOMP", "WebSocket", "MQTT", "UDS"];
 const MEDIA_VALUE: &[&str] = &["text/plain", "image/jpeg"];
 const MEDIA_INSTRUCTION: &[&str] = &["text/plain", "image/jpeg", "text/html"];
@@ -378,20 +293,10 @@ const MEDIA_INSTRUCTION: &[&str] = &["text/plain", "image/jpeg", "text/html"];
 // ----------------------------------------------------------------------------------------
 // Core: Device., DeviceInfo, LocalAgent
 
-const DEVICE_CMDS: &[CmdDef] = &[
-    sync_cmd("Reboot", &[opt("Cause"), opt("Reason")], &[]),
-    sync_cmd("FactoryReset", &[], &[]),
-];
-const DEVICE_EVENTS: &[EventDef] = &[EventDef {
-    name: "Boot",
-    args: &[
-        "CommandKey",
-        "Cause",
-        "FirmwareUpdated",
-        "ParameterMap",
-        "Reason",
-    ],
-}];
+const DEVICE_CMDS: &[CmdDef] =
+    &[sync_cmd("Reboot", &[opt("Cause"), opt("Reason")], &[]), sync_cmd("FactoryReset", &[], &[])];
+const DEVICE_EVENTS: &[EventDef] =
+    &[EventDef { name: "Boot", args: &["CommandKey", "Cause", "FirmwareUpdated", "ParameterMap", "Reason"] }];
 
 const DEVICE_INFO: &[PDecl] = &[
     p("Manufacturer", STR64),
@@ -406,11 +311,8 @@ const DEVICE_INFO: &[PDecl] = &[
     p("FriendlyName", STR32).w(),
 ];
 
-const LOCAL_AGENT: &[PDecl] = &[
-    p("EndpointID", STR64),
-    p("SoftwareVersion", STR64),
-    p("SupportedProtocols", Ty::List(256)),
-];
+const LOCAL_AGENT: &[PDecl] =
+    &[p("EndpointID", STR64), p("SoftwareVersion", STR64), p("SupportedProtocols", Ty::List(256))];
 
 const LA_MTP: &[PDecl] = &[
     p("Alias", ALIAS).w(),
@@ -424,9 +326,7 @@ const LA_MTP_WS: &[PDecl] = &[
     p("Port", Ty::UInt(0, 65535)).w().def("8443"),
     p("Path", STR256).w(),
     p("EnableEncryption", BOOL).w().def("true"),
-    p("KeepAliveInterval", Ty::UInt(1, u32::MAX as u64))
-        .w()
-        .def("60"),
+    p("KeepAliveInterval", Ty::UInt(1, u32::MAX as u64)).w().def("60"),
 ];
 
 const CONTROLLER: &[PDecl] = &[
@@ -436,12 +336,8 @@ const CONTROLLER: &[PDecl] = &[
     p("AssignedRole", Ty::Ref(ROLE_TABLE, true)).w(),
     p("InheritedRole", Ty::Ref(ROLE_TABLE, true)),
     p("ProvisioningCode", STR64).w(),
-    p("USPNotifRetryMinimumWaitInterval", Ty::UInt(1, 65535))
-        .w()
-        .def("5"),
-    p("USPNotifRetryIntervalMultiplier", Ty::UInt(1000, 65535))
-        .w()
-        .def("2000"),
+    p("USPNotifRetryMinimumWaitInterval", Ty::UInt(1, 65535)).w().def("5"),
+    p("USPNotifRetryIntervalMultiplier", Ty::UInt(1000, 65535)).w().def("2000"),
 ];
 const CONTROLLER_CMDS: &[CmdDef] = &[sync_cmd("SendOnBoardRequest", &[], &[])];
 
@@ -484,17 +380,9 @@ const CONTROLLER_TRUST_CMDS: &[CmdDef] = &[
         &[req("ChallengeRef"), opt("RequestExpiration")],
         &["Instruction", "InstructionType", "ValueType", "ChallengeID"],
     ),
-    sync_cmd(
-        "ChallengeResponse",
-        &[req("ChallengeID"), req("Value")],
-        &[],
-    ),
+    sync_cmd("ChallengeResponse", &[req("ChallengeID"), req("Value")], &[]),
 ];
-const ROLE: &[PDecl] = &[
-    p("Alias", ALIAS).w(),
-    p("Enable", BOOL).w().def("false"),
-    p("Name", STR64).w(),
-];
+const ROLE: &[PDecl] = &[p("Alias", ALIAS).w(), p("Enable", BOOL).w().def("false"), p("Name", STR64).w()];
 const PERMISSION: &[PDecl] = &[
     p("Alias", ALIAS).w(),
     p("Enable", BOOL).w().def("false"),
@@ -514,13 +402,9 @@ const CHALLENGE: &[PDecl] = &[
     p("Value", Ty::Base64(256)).w().secured(),
     p("ValueType", Ty::Enum(MEDIA_VALUE)).w().def("text/plain"),
     p("Instruction", Ty::Base64(4096)).w(),
-    p("InstructionType", Ty::Enum(MEDIA_INSTRUCTION))
-        .w()
-        .def("text/plain"),
+    p("InstructionType", Ty::Enum(MEDIA_INSTRUCTION)).w().def("text/plain"),
     p("Retries", UINT).w().def("3"),
-    p("LockoutPeriod", Ty::Int(0, i32::MAX as i64))
-        .w()
-        .def("30"),
+    p("LockoutPeriod", Ty::Int(0, i32::MAX as i64)).w().def("30"),
 ];
 
 // ----------------------------------------------------------------------------------------
@@ -531,17 +415,13 @@ const WIFI_RADIO: &[PDecl] = &[
     p("Enable", BOOL).w().def("true"),
     p("Status", Ty::Enum(IF_STATUS)).def("Up"),
     p("Name", STR64),
-    p("OperatingFrequencyBand", Ty::Enum(FREQ_BANDS))
-        .w()
-        .def("2.4GHz"),
+    p("OperatingFrequencyBand", Ty::Enum(FREQ_BANDS)).w().def("2.4GHz"),
     p("SupportedFrequencyBands", Ty::EnumList(FREQ_BANDS)),
     p("OperatingStandards", Ty::EnumList(STANDARDS)).w(),
     p("PossibleChannels", Ty::List(1024)),
     p("Channel", Ty::UInt(1, 233)).w().def("1"),
     p("AutoChannelEnable", BOOL).w().def("true"),
-    p("OperatingChannelBandwidth", Ty::Enum(BANDWIDTHS))
-        .w()
-        .def("Auto"),
+    p("OperatingChannelBandwidth", Ty::Enum(BANDWIDTHS)).w().def("Auto"),
     p("TransmitPower", Ty::Int(-1, 100)).w().def("-1"),
 ];
 const WIFI_SSID: &[PDecl] = &[
@@ -564,8 +444,7 @@ const WIFI_AP: &[PDecl] = &[
     p("MaxAssociatedDevices", UINT).w().def("0"),
 ];
 const WIFI_AP_SECURITY: &[PDecl] = &[
-    p("ModesSupported", Ty::EnumList(SECURITY_MODES))
-        .def("None,WPA2-Personal,WPA3-Personal,WPA3-Personal-Transition"),
+    p("ModesSupported", Ty::EnumList(SECURITY_MODES)).def("None,WPA2-Personal,WPA3-Personal,WPA3-Personal-Transition"),
     p("ModeEnabled", Ty::Enum(SECURITY_MODES)).w().def("None"),
     p("KeyPassphrase", Ty::Str(8, 63)).w().secured(),
     p("SAEPassphrase", Ty::Str(0, 128)).w().secured(),
@@ -583,13 +462,8 @@ const WIFI_ASSOC: &[PDecl] = &[
 ];
 
 // Wi-Fi EasyMesh Data Elements (gateway = mesh controller)
-const DE_NETWORK: &[PDecl] = &[
-    p("ID", STR64),
-    p("TimeStamp", Ty::DateTime)
-        .volatile()
-        .def("0001-01-01T00:00:00Z"),
-    p("ControllerID", STR64),
-];
+const DE_NETWORK: &[PDecl] =
+    &[p("ID", STR64), p("TimeStamp", Ty::DateTime).volatile().def("0001-01-01T00:00:00Z"), p("ControllerID", STR64)];
 const DE_DEVICE: &[PDecl] = &[
     p("ID", Ty::Mac),
     p("Manufacturer", STR64),
@@ -652,14 +526,8 @@ const ACCESS_CONTROL: &[PDecl] = &[
     p("PhysAddress", Ty::Mac).w(),
     p("HostName", STR64).w(),
     p("Enable", BOOL).w().def("false"),
-    p("AccessPolicy", Ty::Enum(ACCESS_POLICIES))
-        .w()
-        .def("Allow"),
-    p(
-        "ScheduleRef",
-        Ty::Ref("Device.Schedules.Schedule.{i}.", true),
-    )
-    .w(),
+    p("AccessPolicy", Ty::Enum(ACCESS_POLICIES)).w().def("Allow"),
+    p("ScheduleRef", Ty::Ref("Device.Schedules.Schedule.{i}.", true)).w(),
     p("Origin", Ty::Enum(ORIGINS)).def("User"),
 ];
 const SCHEDULES: &[PDecl] = &[p("Enable", BOOL).w().def("true")];
@@ -677,15 +545,8 @@ const SCHEDULE: &[PDecl] = &[
 // ----------------------------------------------------------------------------------------
 // Smart home
 
-const IOT_CAP: &[PDecl] = &[
-    p("Name", STR64).w(),
-    p("Class", Ty::Enum(IOT_CLASSES)).def("BinaryControl"),
-];
-const IOT_BINARY_CONTROL: &[PDecl] = &[
-    p("Type", STR64),
-    p("Description", STR256),
-    p("Value", BOOL).w().def("false"),
-];
+const IOT_CAP: &[PDecl] = &[p("Name", STR64).w(), p("Class", Ty::Enum(IOT_CLASSES)).def("BinaryControl")];
+const IOT_BINARY_CONTROL: &[PDecl] = &[p("Type", STR64), p("Description", STR256), p("Value", BOOL).w().def("false")];
 const IOT_BINARY_CONTROL_CMDS: &[CmdDef] = &[sync_cmd("Toggle", &[], &[])];
 const IOT_LEVEL_CONTROL: &[PDecl] = &[
     p("Type", STR64),
@@ -696,13 +557,9 @@ const IOT_LEVEL_CONTROL: &[PDecl] = &[
     p("MaxValue", Ty::Decimal).def("100"),
     p("StepValue", Ty::Decimal).def("10"),
 ];
-const IOT_LEVEL_CONTROL_CMDS: &[CmdDef] =
-    &[sync_cmd("StepUp", &[], &[]), sync_cmd("StepDown", &[], &[])];
-const IOT_BINARY_SENSOR: &[PDecl] = &[
-    p("Type", STR64),
-    p("Value", BOOL).def("false"),
-    p("LastChange", Ty::DateTime).def("0001-01-01T00:00:00Z"),
-];
+const IOT_LEVEL_CONTROL_CMDS: &[CmdDef] = &[sync_cmd("StepUp", &[], &[]), sync_cmd("StepDown", &[], &[])];
+const IOT_BINARY_SENSOR: &[PDecl] =
+    &[p("Type", STR64), p("Value", BOOL).def("false"), p("LastChange", Ty::DateTime).def("0001-01-01T00:00:00Z")];
 const IOT_LEVEL_SENSOR: &[PDecl] = &[
     p("Type", STR64),
     p("Value", Ty::Decimal).def("0"),
@@ -890,10 +747,7 @@ pub const ROOT: ObjId = 0;
 impl Schema {
     /// Builds the schema for the given features (core objects are always included).
     pub fn build(features: &[Feature]) -> Schema {
-        let mut schema = Schema {
-            objs: Vec::new(),
-            by_path: HashMap::new(),
-        };
+        let mut schema = Schema { objs: Vec::new(), by_path: HashMap::new() };
         // An object is included when its feature is enabled, or when it is an ancestor of
         // an included object (e.g. `Device.WiFi.` for the mesh Data Elements alone).
         let mut wanted: Vec<&str> = Vec::new();
@@ -945,11 +799,7 @@ impl Schema {
                 name: name.to_owned(),
                 parent,
                 multi,
-                access: if multi {
-                    decl.access
-                } else {
-                    TableAccess::ReadOnly
-                },
+                access: if multi { decl.access } else { TableAccess::ReadOnly },
                 keys: decl.keys.iter().map(|s| s.to_vec()).collect(),
                 params,
                 commands: decl.commands.to_vec(),
@@ -991,11 +841,7 @@ impl Schema {
 
     /// A child object by name.
     pub fn child(&self, id: ObjId, name: &str) -> Option<ObjId> {
-        self.objs[id]
-            .children
-            .iter()
-            .copied()
-            .find(|&c| self.objs[c].name == name)
+        self.objs[id].children.iter().copied().find(|&c| self.objs[c].name == name)
     }
 
     /// Id of the object at an instantiated object path (`Device.WiFi.SSID.3.` →
@@ -1061,29 +907,13 @@ mod tests {
     fn number_of_entries_and_lookup() {
         let schema = Schema::build(&[Wifi]);
         let wifi = schema.by_path("Device.WiFi.").expect("wifi");
-        let names: Vec<_> = schema
-            .obj(wifi)
-            .params
-            .iter()
-            .map(|p| p.name.as_str())
-            .collect();
-        assert_eq!(
-            names,
-            [
-                "RadioNumberOfEntries",
-                "SSIDNumberOfEntries",
-                "AccessPointNumberOfEntries"
-            ]
-        );
+        let names: Vec<_> = schema.obj(wifi).params.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["RadioNumberOfEntries", "SSIDNumberOfEntries", "AccessPointNumberOfEntries"]);
         let ssid = schema.def_of_path("Device.WiFi.SSID.3.").expect("ssid");
         assert_eq!(schema.obj(ssid).path, "Device.WiFi.SSID.{i}.");
         assert!(schema.obj(ssid).multi);
         assert_eq!(schema.def_of_path("Device.WiFi.SSID."), Some(ssid));
-        assert_eq!(
-            schema.def_of_path("Device.Hosts."),
-            None,
-            "feature not enabled"
-        );
+        assert_eq!(schema.def_of_path("Device.Hosts."), None, "feature not enabled");
         assert_eq!(schema.def_of_path("Device.WiFi.3."), None);
     }
 
@@ -1094,9 +924,7 @@ mod tests {
         assert!(hub.by_path("Device.WiFi.").is_none());
         assert!(hub.by_path("Device.LocalAgent.ControllerTrust.").is_some());
         let mesh_only = Schema::build(&[Mesh]);
-        assert!(mesh_only
-            .by_path("Device.WiFi.DataElements.Network.")
-            .is_some());
+        assert!(mesh_only.by_path("Device.WiFi.DataElements.Network.").is_some());
         assert!(mesh_only.by_path("Device.WiFi.Radio.{i}.").is_none());
     }
 }

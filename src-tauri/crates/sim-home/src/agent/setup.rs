@@ -28,14 +28,7 @@ const fn perm(
     inst: &'static str,
     cmd: &'static str,
 ) -> PermDecl {
-    PermDecl {
-        order,
-        targets,
-        param,
-        obj,
-        inst,
-        cmd,
-    }
+    PermDecl { order, targets, param, obj, inst, cmd }
 }
 
 /// A standard role (instance numbers follow this order: 1, 2, 3).
@@ -86,22 +79,13 @@ pub fn role_ref(schema: &Schema, dm: &Dm, name: &str) -> Option<String> {
 }
 
 /// The initial data model of an agent.
-pub fn build_dm(
-    schema: &Schema,
-    spec: &AgentSpec,
-    now: std::time::SystemTime,
-) -> Result<Dm, ScenarioError> {
+pub fn build_dm(schema: &Schema, spec: &AgentSpec, now: std::time::SystemTime) -> Result<Dm, ScenarioError> {
     let fail = |reason: String| ScenarioError::agent(&spec.key, reason);
     let mut dm = Dm::new(schema, now);
 
     let la = "Device.LocalAgent.";
     dm.set_by_name(schema, la, "EndpointID", &spec.endpoint_id);
-    dm.set_by_name(
-        schema,
-        la,
-        "SoftwareVersion",
-        concat!("sim-home ", env!("CARGO_PKG_VERSION")),
-    );
+    dm.set_by_name(schema, la, "SoftwareVersion", concat!("sim-home ", env!("CARGO_PKG_VERSION")));
     dm.set_by_name(schema, la, "SupportedProtocols", "WebSocket");
     let port = spec.port.to_string();
     let keep_alive = spec.keep_alive_secs.to_string();
@@ -194,10 +178,7 @@ pub fn build_dm(
 
     for c in &spec.controllers {
         if c.endpoint_id.parse::<usp_core::eid::EndpointId>().is_err() {
-            return Err(fail(format!(
-                "invalid controller endpoint_id {:?}",
-                c.endpoint_id
-            )));
+            return Err(fail(format!("invalid controller endpoint_id {:?}", c.endpoint_id)));
         }
         provision_controller(schema, &mut dm, &c.endpoint_id, &c.role).map_err(fail)?;
     }
@@ -208,12 +189,7 @@ pub fn build_dm(
 }
 
 /// Adds or updates the Controller row of `eid` with AssignedRole = the named role.
-pub fn provision_controller(
-    schema: &Schema,
-    dm: &mut Dm,
-    eid: &str,
-    role_name: &str,
-) -> Result<(), String> {
+pub fn provision_controller(schema: &Schema, dm: &mut Dm, eid: &str, role_name: &str) -> Result<(), String> {
     let role = role_ref(schema, dm, role_name).ok_or_else(|| {
         let known: Vec<String> = dm
             .rows("Device.LocalAgent.ControllerTrust.Role.")
@@ -236,11 +212,7 @@ pub fn provision_controller(
                 schema,
                 dm,
                 "Device.LocalAgent.Controller.",
-                &[
-                    ("EndpointID", eid),
-                    ("Enable", "true"),
-                    ("AssignedRole", &role),
-                ],
+                &[("EndpointID", eid), ("Enable", "true"), ("AssignedRole", &role)],
             )?;
         }
     }
@@ -251,12 +223,7 @@ pub fn provision_controller(
 /// parameter values (relative names; optional sub-objects are created as needed),
 /// bypassing writability. Fills agent-assigned values (Alias...) and checks types,
 /// references and unique keys. The new row's own values raise no ValueChange.
-pub fn add_row_with(
-    schema: &Schema,
-    dm: &mut Dm,
-    table_path: &str,
-    params: &[(&str, &str)],
-) -> Result<String, String> {
+pub fn add_row_with(schema: &Schema, dm: &mut Dm, table_path: &str, params: &[(&str, &str)]) -> Result<String, String> {
     let table_path = format!("{}.", table_path.trim_end_matches('.'));
     if dm.table(&table_path).is_none() {
         return Err(format!("{table_path} is not a table of this agent"));
@@ -269,8 +236,7 @@ pub fn add_row_with(
         if let Some((ploc, idx)) = dm.locate_param(schema, &loc, name) {
             let p = &schema.obj(ploc.def).params[idx];
             let stored = dm.raw(&ploc.path, idx).unwrap_or("").to_owned();
-            dm.check_refs(schema, p.ty, &stored)
-                .map_err(|e| format!("{}{}: {}", ploc.path, p.name, e.msg))?;
+            dm.check_refs(schema, p.ty, &stored).map_err(|e| format!("{}{}: {}", ploc.path, p.name, e.msg))?;
         }
     }
     fill_agent_values(schema, dm, &loc, None);
@@ -327,10 +293,7 @@ pub fn fill_agent_values(schema: &Schema, dm: &mut Dm, row: &Loc, caller_row: Op
             .rows(table)
             .iter()
             .filter(|r| **r != row.path)
-            .filter_map(|r| {
-                dm.raw_by_name(schema, r, "Order")
-                    .and_then(|o| o.parse::<u64>().ok())
-            })
+            .filter_map(|r| dm.raw_by_name(schema, r, "Order").and_then(|o| o.parse::<u64>().ok()))
             .max()
             .unwrap_or(0);
         if dm.raw_by_name(schema, &row.path, "Order") == Some("0") {
@@ -341,19 +304,13 @@ pub fn fill_agent_values(schema: &Schema, dm: &mut Dm, row: &Loc, caller_row: Op
 
 fn alias_taken(schema: &Schema, dm: &Dm, row: &Loc, alias: &str) -> bool {
     let (table, _) = super::dm::split_last(&row.path);
-    dm.rows(table)
-        .iter()
-        .any(|r| *r != row.path && dm.raw_by_name(schema, r, "Alias") == Some(alias))
+    dm.rows(table).iter().any(|r| *r != row.path && dm.raw_by_name(schema, r, "Alias") == Some(alias))
 }
 
 /// Unique keys and references of a new row.
 pub fn check_row(schema: &Schema, dm: &Dm, row: &Loc) -> Result<(), String> {
     if let Some(keys) = dm.key_conflict(schema, row) {
-        return Err(format!(
-            "{}: another row has the same {}",
-            row.path,
-            keys.join("+")
-        ));
+        return Err(format!("{}: another row has the same {}", row.path, keys.join("+")));
     }
     Ok(())
 }
@@ -375,9 +332,7 @@ fn set_loaded(schema: &Schema, dm: &mut Dm, obj: &Loc, rel: &str, v: &str) -> Re
     }
     let full = format!("{}{last}", cur.path);
     let def = schema.obj(cur.def);
-    let idx = def
-        .param_index(last)
-        .ok_or_else(|| format!("{full}: no such parameter"))?;
+    let idx = def.param_index(last).ok_or_else(|| format!("{full}: no such parameter"))?;
     let p = &def.params[idx];
     if p.computed.is_some() {
         return Err(format!("{full}: computed by the agent, cannot be set"));
@@ -395,9 +350,9 @@ fn load_top(schema: &Schema, dm: &mut Dm, path: &str, v: &Json) -> Result<(), St
     if dm.table(path).is_some() {
         return load_rows(schema, dm, path, v);
     }
-    let def = schema.def_of_path(path).ok_or_else(|| {
-        format!("{path} is not an object of this agent's data model (check its features)")
-    })?;
+    let def = schema
+        .def_of_path(path)
+        .ok_or_else(|| format!("{path} is not an object of this agent's data model (check its features)"))?;
     if !dm.exists(path) {
         let (parent, _) = super::dm::split_last(path);
         if schema.obj(def).multi || !schema.obj(def).optional || !dm.exists(parent) {
@@ -409,13 +364,9 @@ fn load_top(schema: &Schema, dm: &mut Dm, path: &str, v: &Json) -> Result<(), St
 }
 
 fn load_rows(schema: &Schema, dm: &mut Dm, table_path: &str, v: &Json) -> Result<(), String> {
-    let rows = v
-        .as_array()
-        .ok_or_else(|| format!("{table_path}: a table takes a JSON array of rows"))?;
+    let rows = v.as_array().ok_or_else(|| format!("{table_path}: a table takes a JSON array of rows"))?;
     for r in rows {
-        let row = dm
-            .add_row(schema, table_path, None)
-            .map_err(|e| format!("{table_path}: {}", e.msg))?;
+        let row = dm.add_row(schema, table_path, None).map_err(|e| format!("{table_path}: {}", e.msg))?;
         let def = dm.obj(&row).map(|o| o.def).ok_or("row vanished")?;
         let loc = Loc::new(row, def);
         load_obj(schema, dm, &loc, r)?;
@@ -426,14 +377,10 @@ fn load_rows(schema: &Schema, dm: &mut Dm, table_path: &str, v: &Json) -> Result
 }
 
 fn load_obj(schema: &Schema, dm: &mut Dm, loc: &Loc, v: &Json) -> Result<(), String> {
-    let map = v
-        .as_object()
-        .ok_or_else(|| format!("{}: an object takes a JSON object", loc.path))?;
+    let map = v.as_object().ok_or_else(|| format!("{}: an object takes a JSON object", loc.path))?;
     for (k, v) in map {
         if let Some(name) = k.strip_suffix('.') {
-            let child = schema
-                .child(loc.def, name)
-                .ok_or_else(|| format!("{}{k}: no such object", loc.path))?;
+            let child = schema.child(loc.def, name).ok_or_else(|| format!("{}{k}: no such object", loc.path))?;
             let child_path = format!("{}{k}", loc.path);
             if schema.obj(child).multi {
                 load_rows(schema, dm, &child_path, v)?;
@@ -451,19 +398,11 @@ fn load_obj(schema: &Schema, dm: &mut Dm, loc: &Loc, v: &Json) -> Result<(), Str
                     .map(|i| match i {
                         Json::String(s) => Ok(s.clone()),
                         Json::Number(n) => Ok(n.to_string()),
-                        _ => Err(format!(
-                            "{}{k}: list items must be strings or numbers",
-                            loc.path
-                        )),
+                        _ => Err(format!("{}{k}: list items must be strings or numbers", loc.path)),
                     })
                     .collect::<Result<Vec<_>, _>>()?
                     .join(","),
-                _ => {
-                    return Err(format!(
-                        "{}{k}: values are strings, numbers, booleans or lists",
-                        loc.path
-                    ))
-                }
+                _ => return Err(format!("{}{k}: values are strings, numbers, booleans or lists", loc.path)),
             };
             set_loaded(schema, dm, loc, k, &text)?;
         }
@@ -480,8 +419,7 @@ fn check_all_refs(schema: &Schema, dm: &Dm) -> Result<(), String> {
         for (i, p) in schema.obj(o.def).params.iter().enumerate() {
             if let Ty::Ref(..) = p.ty {
                 let v = dm.raw(path, i).unwrap_or("");
-                dm.check_refs(schema, p.ty, v)
-                    .map_err(|e| format!("{path}{}: {}", p.name, e.msg))?;
+                dm.check_refs(schema, p.ty, v).map_err(|e| format!("{path}{}: {}", p.name, e.msg))?;
             }
         }
     }

@@ -16,10 +16,7 @@ pub fn check(ty: Ty, value: &str) -> Result<String, UspErr> {
         Ty::Str(min, max) => {
             let n = value.chars().count();
             if n < min as usize || n > max as usize {
-                return Err(err(
-                    7012,
-                    format!("length {n} is outside {min}..{max} characters"),
-                ));
+                return Err(err(7012, format!("length {n} is outside {min}..{max} characters")));
             }
             Ok(value.to_owned())
         }
@@ -33,20 +30,14 @@ pub fn check(ty: Ty, value: &str) -> Result<String, UspErr> {
             if values.contains(&value) {
                 Ok(value.to_owned())
             } else {
-                Err(err(
-                    7012,
-                    format!("{value:?} is not one of {}", values.join(", ")),
-                ))
+                Err(err(7012, format!("{value:?} is not one of {}", values.join(", "))))
             }
         }
         Ty::EnumList(values) => {
             let items = split_list(value);
             for item in &items {
                 if !values.contains(item) {
-                    return Err(err(
-                        7012,
-                        format!("list item {item:?} is not one of {}", values.join(", ")),
-                    ));
+                    return Err(err(7012, format!("list item {item:?} is not one of {}", values.join(", "))));
                 }
             }
             Ok(items.join(","))
@@ -57,8 +48,7 @@ pub fn check(ty: Ty, value: &str) -> Result<String, UspErr> {
             _ => Err(err(7011, format!("{value:?} is not a boolean"))),
         },
         Ty::Int(min, max) => {
-            let n =
-                parse_int(value).ok_or_else(|| err(7011, format!("{value:?} is not an int")))?;
+            let n = parse_int(value).ok_or_else(|| err(7011, format!("{value:?} is not an int")))?;
             if n < min as i128 || n > max as i128 {
                 return Err(err(7012, format!("{n} is outside {min}..{max}")));
             }
@@ -87,16 +77,12 @@ pub fn check(ty: Ty, value: &str) -> Result<String, UspErr> {
         }
         Ty::DateTime => {
             if !is_datetime(value) {
-                return Err(err(
-                    7011,
-                    format!("{value:?} is not a dateTime (2024-01-31T08:00:00Z)"),
-                ));
+                return Err(err(7011, format!("{value:?} is not a dateTime (2024-01-31T08:00:00Z)")));
             }
             Ok(value.to_owned())
         }
         Ty::Base64(max) => {
-            let bytes = decode_base64(value)
-                .ok_or_else(|| err(7011, format!("{value:?} is not base64")))?;
+            let bytes = decode_base64(value).ok_or_else(|| err(7011, format!("{value:?} is not base64")))?;
             if bytes.len() > max as usize {
                 return Err(err(7012, format!("more than {max} bytes")));
             }
@@ -106,10 +92,7 @@ pub fn check(ty: Ty, value: &str) -> Result<String, UspErr> {
             if value.is_empty() || is_mac(value) {
                 Ok(value.to_ascii_uppercase())
             } else {
-                Err(err(
-                    7012,
-                    format!("{value:?} is not a MAC address (AA:BB:CC:DD:EE:FF)"),
-                ))
+                Err(err(7012, format!("{value:?} is not a MAC address (AA:BB:CC:DD:EE:FF)")))
             }
         }
         Ty::Ref(_, list) => {
@@ -120,11 +103,7 @@ pub fn check(ty: Ty, value: &str) -> Result<String, UspErr> {
             if value.len() > 4096 {
                 return Err(err(7012, "reference list too long"));
             }
-            Ok(items
-                .iter()
-                .map(|i| i.strip_suffix('.').unwrap_or(i))
-                .collect::<Vec<_>>()
-                .join(","))
+            Ok(items.iter().map(|i| i.strip_suffix('.').unwrap_or(i)).collect::<Vec<_>>().join(","))
         }
         Ty::Rwxn => {
             let b = value.as_bytes();
@@ -136,10 +115,7 @@ pub fn check(ty: Ty, value: &str) -> Result<String, UspErr> {
             if ok {
                 Ok(value.to_owned())
             } else {
-                Err(err(
-                    7012,
-                    format!("{value:?} is not a permission string like \"rw-n\""),
-                ))
+                Err(err(7012, format!("{value:?} is not a permission string like \"rw-n\"")))
             }
         }
         Ty::HhMm => {
@@ -154,11 +130,7 @@ pub fn check(ty: Ty, value: &str) -> Result<String, UspErr> {
 
 /// Splits a comma-separated list, trimming items and dropping empty ones.
 pub fn split_list(value: &str) -> Vec<&str> {
-    value
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect()
+    value.split(',').map(str::trim).filter(|s| !s.is_empty()).collect()
 }
 
 fn canonical_list(value: &str) -> String {
@@ -182,8 +154,7 @@ pub fn parse_decimal(value: &str) -> Option<f64> {
         None => (body, None),
     };
     let ok_int = !int.is_empty() && int.len() <= 30 && int.bytes().all(|b| b.is_ascii_digit());
-    let ok_frac = frac
-        .is_none_or(|f| !f.is_empty() && f.len() <= 30 && f.bytes().all(|b| b.is_ascii_digit()));
+    let ok_frac = frac.is_none_or(|f| !f.is_empty() && f.len() <= 30 && f.bytes().all(|b| b.is_ascii_digit()));
     if !ok_int || !ok_frac {
         return None;
     }
@@ -197,10 +168,7 @@ pub fn parse_number(value: &str) -> Option<f64> {
 
 fn is_mac(value: &str) -> bool {
     let parts: Vec<&str> = value.split(':').collect();
-    parts.len() == 6
-        && parts
-            .iter()
-            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+    parts.len() == 6 && parts.iter().all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// `hh:mm` → minutes after midnight.
@@ -283,9 +251,7 @@ pub fn is_datetime(value: &str) -> bool {
 
 /// Seconds since the Unix epoch (0 for times before it).
 pub fn unix_secs(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 /// Days since 1970-01-01 → (year, month, day) (proleptic Gregorian).
@@ -307,12 +273,7 @@ pub fn format_datetime(t: SystemTime) -> String {
     let secs = unix_secs(t) as i64;
     let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
     let sod = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        sod / 3600,
-        (sod / 60) % 60,
-        sod % 60
-    )
+    format!("{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}Z", sod / 3600, (sod / 60) % 60, sod % 60)
 }
 
 /// Weekday (0 = Monday) and minute of the day of a time (UTC is the local time here).
@@ -394,19 +355,14 @@ mod tests {
         assert_eq!(code(check(Ty::Enum(&["Allow", "Deny"]), "Deny")), 0);
         assert_eq!(code(check(Ty::Enum(&["Allow", "Deny"]), "deny")), 7012);
         assert_eq!(
-            check(Ty::EnumList(&["Monday", "Tuesday"]), "Monday, Tuesday")
-                .ok()
-                .as_deref(),
+            check(Ty::EnumList(&["Monday", "Tuesday"]), "Monday, Tuesday").ok().as_deref(),
             Some("Monday,Tuesday")
         );
         assert_eq!(code(check(Ty::EnumList(&["Monday"]), "Funday")), 7012);
         assert_eq!(code(check(Ty::DateTime, "2024-02-30T08:00:00Z")), 0);
         assert_eq!(code(check(Ty::DateTime, "2024-13-01T08:00:00Z")), 7011);
         assert_eq!(code(check(Ty::DateTime, "2024-01-01 08:00:00")), 7011);
-        assert_eq!(
-            code(check(Ty::DateTime, "2024-01-01T08:00:00.123+02:00")),
-            0
-        );
+        assert_eq!(code(check(Ty::DateTime, "2024-01-01T08:00:00.123+02:00")), 0);
         assert_eq!(code(check(Ty::Base64(16), "c2VjcmV0")), 0);
         assert_eq!(code(check(Ty::Base64(16), "not base64!")), 7011);
         assert_eq!(code(check(Ty::Mac, "aa:bb:cc:dd:ee:ff")), 0);

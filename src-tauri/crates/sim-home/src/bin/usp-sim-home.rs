@@ -87,9 +87,8 @@ impl From<Policy> for UnknownControllerPolicy {
 }
 
 fn parse_controller(arg: &str) -> Result<(EndpointId, String), String> {
-    let (eid, role) = arg
-        .split_once('=')
-        .ok_or_else(|| format!("expected EID=ROLE, e.g. self::me=Full Access, got {arg:?}"))?;
+    let (eid, role) =
+        arg.split_once('=').ok_or_else(|| format!("expected EID=ROLE, e.g. self::me=Full Access, got {arg:?}"))?;
     let eid = EndpointId::from_str(eid.trim()).map_err(|e| format!("bad endpoint id {eid:?}: {e}"))?;
     let role = role.trim();
     if role.is_empty() {
@@ -100,8 +99,8 @@ fn parse_controller(arg: &str) -> Result<(EndpointId, String), String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

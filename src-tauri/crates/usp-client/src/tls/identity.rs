@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use rcgen::{
-    date_time_ymd, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose, SanType, PKCS_ECDSA_P256_SHA256,
+    date_time_ymd, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    KeyUsagePurpose, SanType, PKCS_ECDSA_P256_SHA256,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::sign::CertifiedKey;
@@ -50,10 +50,7 @@ impl Identity {
         params.distinguished_name = dn;
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![
-            ExtendedKeyUsagePurpose::ClientAuth,
-            ExtendedKeyUsagePurpose::ServerAuth,
-        ];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth, ExtendedKeyUsagePurpose::ServerAuth];
         let signed = params.self_signed(&key_pair);
         let key = SecretBytes::new(key_pair.serialized_der().to_vec());
         key_pair.zeroize();
@@ -67,23 +64,11 @@ impl Identity {
     /// # Errors
     /// [`TlsError::InvalidIdentity`] when the key cannot be loaded, does not belong to the
     /// certificate, or the certificate does not name `eid` in a subjectAltName URI.
-    pub fn from_der(
-        eid: &EndpointId,
-        cert_der: &[u8],
-        key_der: &[u8],
-    ) -> Result<Identity, TlsError> {
-        Self::from_parts(
-            eid,
-            CertificateDer::from(cert_der.to_vec()),
-            SecretBytes::new(key_der.to_vec()),
-        )
+    pub fn from_der(eid: &EndpointId, cert_der: &[u8], key_der: &[u8]) -> Result<Identity, TlsError> {
+        Self::from_parts(eid, CertificateDer::from(cert_der.to_vec()), SecretBytes::new(key_der.to_vec()))
     }
 
-    fn from_parts(
-        eid: &EndpointId,
-        cert: CertificateDer<'static>,
-        key: SecretBytes,
-    ) -> Result<Identity, TlsError> {
+    fn from_parts(eid: &EndpointId, cert: CertificateDer<'static>, key: SecretBytes) -> Result<Identity, TlsError> {
         let ids = endpoint_ids_in(&cert).map_err(|e| TlsError::InvalidIdentity(e.to_string()))?;
         if !ids.contains(eid) {
             return Err(TlsError::InvalidIdentity(format!(
@@ -97,23 +82,13 @@ impl Identity {
         let signing_key = provider
             .key_provider
             .load_private_key(key_der)
-            .map_err(|e| {
-                TlsError::InvalidIdentity(format!("the private key cannot be loaded: {e}"))
-            })?;
+            .map_err(|e| TlsError::InvalidIdentity(format!("the private key cannot be loaded: {e}")))?;
         let certified = CertifiedKey::new(vec![cert.clone()], signing_key);
         certified.keys_match().map_err(|e| {
-            TlsError::InvalidIdentity(format!(
-                "the private key does not belong to the certificate: {e}"
-            ))
+            TlsError::InvalidIdentity(format!("the private key does not belong to the certificate: {e}"))
         })?;
         let fingerprint = Fingerprint::of(&cert);
-        Ok(Identity {
-            eid: eid.clone(),
-            cert,
-            key,
-            fingerprint,
-            certified: Arc::new(certified),
-        })
+        Ok(Identity { eid: eid.clone(), cert, key, fingerprint, certified: Arc::new(certified) })
     }
 
     /// The Endpoint ID this identity proves.
@@ -193,15 +168,10 @@ mod tests {
         let me = eid("self::me");
         let a = Identity::generate(&me).expect("a");
         let b = Identity::generate(&me).expect("b");
-        let err = Identity::from_der(&me, a.cert_der(), b.private_key_der().expose_secret())
-            .expect_err("mismatch");
+        let err = Identity::from_der(&me, a.cert_der(), b.private_key_der().expose_secret()).expect_err("mismatch");
         assert!(matches!(err, TlsError::InvalidIdentity(_)), "{err}");
-        let err = Identity::from_der(
-            &eid("self::other"),
-            a.cert_der(),
-            a.private_key_der().expose_secret(),
-        )
-        .expect_err("wrong eid");
+        let err = Identity::from_der(&eid("self::other"), a.cert_der(), a.private_key_der().expose_secret())
+            .expect_err("wrong eid");
         assert!(matches!(err, TlsError::InvalidIdentity(_)), "{err}");
         let err = Identity::from_der(&me, a.cert_der(), b"not a key").expect_err("garbage");
         assert!(matches!(err, TlsError::InvalidIdentity(_)), "{err}");

@@ -37,8 +37,8 @@ use crate::error::ConnectError;
 pub use identity::Identity;
 pub use pins::{trust_on_first_use, AgentTrust, MemoryPinStore, Observed, ObservedCert, PinStore};
 pub use verify::{
-    client_config, endpoint_id_of, peer_endpoint_id, server_config, AgentCertVerifier,
-    ClientCertPolicy, ControllerCertVerifier,
+    client_config, endpoint_id_of, peer_endpoint_id, server_config, AgentCertVerifier, ClientCertPolicy,
+    ControllerCertVerifier,
 };
 
 /// Why a TLS identity or trust operation failed, or why a peer certificate was refused.
@@ -63,14 +63,10 @@ pub enum TlsError {
     #[error("the security certificate names an invalid USP Endpoint ID: {0}")]
     InvalidEndpointId(String),
     /// The certificate names several Endpoint IDs and none was expected.
-    #[error(
-        "the security certificate names several USP devices ({0}); cannot tell which one answered"
-    )]
+    #[error("the security certificate names several USP devices ({0}); cannot tell which one answered")]
     AmbiguousEndpointId(String),
     /// The certificate names another endpoint than the one expected.
-    #[error(
-        "expected the device {expected}, but its security certificate belongs to {in_certificate}"
-    )]
+    #[error("expected the device {expected}, but its security certificate belongs to {in_certificate}")]
     EidMismatch {
         /// The Endpoint ID we wanted to reach.
         expected: EndpointId,
@@ -228,9 +224,7 @@ impl Drop for SecretBytes {
 pub fn tls_error_in(e: &std::io::Error) -> Option<&TlsError> {
     let inner = e.get_ref()?;
     match inner.downcast_ref::<rustls::Error>()? {
-        rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other)) => {
-            other.0.downcast_ref::<TlsError>()
-        }
+        rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other)) => other.0.downcast_ref::<TlsError>(),
         _ => None,
     }
 }
@@ -248,26 +242,15 @@ pub fn connect_error(e: &std::io::Error) -> ConnectError {
 impl From<TlsError> for ConnectError {
     fn from(e: TlsError) -> Self {
         match e {
-            TlsError::CertificateChanged {
-                agent,
-                pinned,
-                presented,
-            } => ConnectError::CertificateChanged {
-                agent,
-                pinned_sha256: pinned,
-                presented_sha256: presented,
-            },
-            TlsError::EidMismatch {
-                expected,
-                in_certificate,
-            } => ConnectError::CertificateEidMismatch {
-                expected,
-                in_certificate,
-            },
-            TlsError::Untrusted { agent, fingerprint } => ConnectError::UntrustedCertificate {
-                agent,
-                sha256: fingerprint,
-            },
+            TlsError::CertificateChanged { agent, pinned, presented } => {
+                ConnectError::CertificateChanged { agent, pinned_sha256: pinned, presented_sha256: presented }
+            }
+            TlsError::EidMismatch { expected, in_certificate } => {
+                ConnectError::CertificateEidMismatch { expected, in_certificate }
+            }
+            TlsError::Untrusted { agent, fingerprint } => {
+                ConnectError::UntrustedCertificate { agent, sha256: fingerprint }
+            }
             other => ConnectError::Tls(other.to_string()),
         }
     }
@@ -284,20 +267,14 @@ mod tests {
         assert_eq!(text.len(), 32 * 3 - 1);
         assert!(text.starts_with("2C:F2:4D:BA:5F:B0:A3:0E"), "{text}");
         assert_eq!(text.parse::<Fingerprint>(), Ok(fp));
-        assert_eq!(
-            text.to_lowercase().replace(':', "").parse::<Fingerprint>(),
-            Ok(fp)
-        );
+        assert_eq!(text.to_lowercase().replace(':', "").parse::<Fingerprint>(), Ok(fp));
         assert_eq!(format!("{fp:?}"), format!("Fingerprint({text})"));
     }
 
     #[test]
     fn bad_fingerprints_are_refused() {
         for bad in ["", "AB:CD", "zz", &"A".repeat(66), &"G".repeat(64)] {
-            assert!(
-                matches!(bad.parse::<Fingerprint>(), Err(TlsError::BadFingerprint(_))),
-                "{bad}"
-            );
+            assert!(matches!(bad.parse::<Fingerprint>(), Err(TlsError::BadFingerprint(_))), "{bad}");
         }
     }
 
@@ -313,20 +290,13 @@ mod tests {
     fn verifier_errors_map_to_connect_errors() {
         let agent: EndpointId = "proto::agent".parse().expect("eid");
         let fp = Fingerprint::of(b"x");
-        let err = TlsError::Untrusted {
-            agent: agent.clone(),
-            fingerprint: fp,
-        };
-        let rustls_err = rustls::Error::InvalidCertificate(rustls::CertificateError::Other(
-            rustls::OtherError(std::sync::Arc::new(err)),
-        ));
+        let err = TlsError::Untrusted { agent: agent.clone(), fingerprint: fp };
+        let rustls_err = rustls::Error::InvalidCertificate(rustls::CertificateError::Other(rustls::OtherError(
+            std::sync::Arc::new(err),
+        )));
         let io = std::io::Error::new(std::io::ErrorKind::InvalidData, rustls_err);
-        assert_eq!(
-            connect_error(&io),
-            ConnectError::UntrustedCertificate { agent, sha256: fp }
-        );
-        let other =
-            std::io::Error::new(std::io::ErrorKind::InvalidData, rustls::Error::DecryptError);
+        assert_eq!(connect_error(&io), ConnectError::UntrustedCertificate { agent, sha256: fp });
+        let other = std::io::Error::new(std::io::ErrorKind::InvalidData, rustls::Error::DecryptError);
         assert!(matches!(connect_error(&other), ConnectError::Tls(_)));
     }
 }

@@ -45,26 +45,16 @@ impl MemoryPinStore {
 
 impl PinStore for MemoryPinStore {
     fn pinned(&self, agent: &EndpointId) -> Option<Fingerprint> {
-        self.pins
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(agent)
-            .copied()
+        self.pins.read().unwrap_or_else(PoisonError::into_inner).get(agent).copied()
     }
 
     fn pin(&self, agent: &EndpointId, fp: Fingerprint) -> Result<(), TlsError> {
-        self.pins
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(agent.clone(), fp);
+        self.pins.write().unwrap_or_else(PoisonError::into_inner).insert(agent.clone(), fp);
         Ok(())
     }
 
     fn forget(&self, agent: &EndpointId) -> Result<(), TlsError> {
-        self.pins
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(agent);
+        self.pins.write().unwrap_or_else(PoisonError::into_inner).remove(agent);
         Ok(())
     }
 
@@ -147,18 +137,12 @@ impl ObservedCert {
 
     /// What was observed last, if anything.
     pub fn get(&self) -> Option<Observed> {
-        self.slot
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.slot.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// Takes what was observed, leaving the slot empty.
     pub fn take(&self) -> Option<Observed> {
-        self.slot
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
+        self.slot.lock().unwrap_or_else(PoisonError::into_inner).take()
     }
 
     pub(super) fn set(&self, value: Option<Observed>) {
@@ -178,19 +162,12 @@ impl ObservedCert {
 /// [`TlsError::NothingObserved`] when no certificate was refused since the last trust;
 /// [`TlsError::CertificateChanged`] when another certificate is pinned for that agent;
 /// [`TlsError::PinStore`] when the store fails.
-pub fn trust_on_first_use<S: PinStore + ?Sized>(
-    store: &S,
-    observed: &ObservedCert,
-) -> Result<Fingerprint, TlsError> {
+pub fn trust_on_first_use<S: PinStore + ?Sized>(store: &S, observed: &ObservedCert) -> Result<Fingerprint, TlsError> {
     let seen = observed.get().ok_or(TlsError::NothingObserved)?;
     match store.pinned(&seen.agent) {
         Some(pinned) if pinned == seen.fingerprint => {}
         Some(pinned) => {
-            return Err(TlsError::CertificateChanged {
-                agent: seen.agent,
-                pinned,
-                presented: seen.fingerprint,
-            })
+            return Err(TlsError::CertificateChanged { agent: seen.agent, pinned, presented: seen.fingerprint })
         }
         None => store.pin(&seen.agent, seen.fingerprint)?,
     }
@@ -222,25 +199,14 @@ mod tests {
     fn tofu_pins_once_and_never_replaces_silently() {
         let store = MemoryPinStore::new();
         let slot = ObservedCert::new();
-        assert_eq!(
-            trust_on_first_use(&store, &slot),
-            Err(TlsError::NothingObserved)
-        );
+        assert_eq!(trust_on_first_use(&store, &slot), Err(TlsError::NothingObserved));
         let a = eid("proto::a");
-        let first = Observed {
-            agent: a.clone(),
-            fingerprint: Fingerprint::of(b"1"),
-            cert_der: b"1".to_vec(),
-        };
+        let first = Observed { agent: a.clone(), fingerprint: Fingerprint::of(b"1"), cert_der: b"1".to_vec() };
         slot.set(Some(first));
         assert_eq!(trust_on_first_use(&store, &slot), Ok(Fingerprint::of(b"1")));
         assert_eq!(slot.get(), None);
         assert_eq!(store.pinned(&a), Some(Fingerprint::of(b"1")));
-        let second = Observed {
-            agent: a.clone(),
-            fingerprint: Fingerprint::of(b"2"),
-            cert_der: b"2".to_vec(),
-        };
+        let second = Observed { agent: a.clone(), fingerprint: Fingerprint::of(b"2"), cert_der: b"2".to_vec() };
         slot.set(Some(second));
         let err = trust_on_first_use(&store, &slot).expect_err("changed");
         assert!(matches!(err, TlsError::CertificateChanged { .. }), "{err}");

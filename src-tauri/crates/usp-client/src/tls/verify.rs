@@ -8,10 +8,7 @@ use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::sign::SingleCertAndKey;
-use rustls::{
-    CertificateError, DigitallySignedStruct, DistinguishedName, OtherError, RootCertStore,
-    SignatureScheme,
-};
+use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, OtherError, RootCertStore, SignatureScheme};
 use tracing::debug;
 use usp_core::eid::URN_PREFIX;
 use usp_core::EndpointId;
@@ -41,21 +38,14 @@ fn ids_of(ee: &webpki::EndEntityCert<'_>) -> Result<Vec<EndpointId>, TlsError> {
     let mut ids = Vec::new();
     let mut invalid = None;
     for uri in ee.valid_uri_names() {
-        let is_usp = uri
-            .get(..URN_PREFIX.len())
-            .is_some_and(|p| p.eq_ignore_ascii_case(URN_PREFIX));
+        let is_usp = uri.get(..URN_PREFIX.len()).is_some_and(|p| p.eq_ignore_ascii_case(URN_PREFIX));
         if !is_usp {
             continue;
         }
         match EndpointId::from_urn(uri) {
             Ok(id) if !ids.contains(&id) => ids.push(id),
             Ok(_) => {}
-            Err(e) => {
-                invalid = Some(format!(
-                    "{:?}: {e}",
-                    uri.chars().take(80).collect::<String>()
-                ))
-            }
+            Err(e) => invalid = Some(format!("{:?}: {e}", uri.chars().take(80).collect::<String>())),
         }
     }
     match (ids.is_empty(), invalid) {
@@ -67,24 +57,13 @@ fn ids_of(ee: &webpki::EndEntityCert<'_>) -> Result<Vec<EndpointId>, TlsError> {
 
 /// The one Endpoint ID a certificate proves; with `expected`, that one if the
 /// certificate names it.
-fn endpoint_id_for(
-    ee: &webpki::EndEntityCert<'_>,
-    expected: Option<&EndpointId>,
-) -> Result<EndpointId, TlsError> {
+fn endpoint_id_for(ee: &webpki::EndEntityCert<'_>, expected: Option<&EndpointId>) -> Result<EndpointId, TlsError> {
     let mut ids = ids_of(ee)?;
     match expected {
         Some(want) if ids.contains(want) => Ok(want.clone()),
-        Some(want) => Err(TlsError::EidMismatch {
-            expected: want.clone(),
-            in_certificate: ids.swap_remove(0),
-        }),
+        Some(want) => Err(TlsError::EidMismatch { expected: want.clone(), in_certificate: ids.swap_remove(0) }),
         None if ids.len() == 1 => Ok(ids.swap_remove(0)),
-        None => Err(TlsError::AmbiguousEndpointId(
-            ids.iter()
-                .map(EndpointId::as_str)
-                .collect::<Vec<_>>()
-                .join(", "),
-        )),
+        None => Err(TlsError::AmbiguousEndpointId(ids.iter().map(EndpointId::as_str).collect::<Vec<_>>().join(", "))),
     }
 }
 
@@ -128,17 +107,11 @@ fn verify_chain(
             Ok(_) => return Ok(()),
             Err(webpki::Error::CertExpired { not_after, .. }) if not_after != time => {
                 time = not_after;
-                last = Some(webpki::Error::CertExpired {
-                    time: now,
-                    not_after,
-                });
+                last = Some(webpki::Error::CertExpired { time: now, not_after });
             }
             Err(webpki::Error::CertNotValidYet { not_before, .. }) if not_before != time => {
                 time = not_before;
-                last = Some(webpki::Error::CertNotValidYet {
-                    time: now,
-                    not_before,
-                });
+                last = Some(webpki::Error::CertNotValidYet { time: now, not_before });
             }
             Err(e) => return Err(e),
         }
@@ -179,11 +152,7 @@ impl std::fmt::Debug for AgentCertVerifier {
 impl AgentCertVerifier {
     /// A verifier trusting `trust`, for the agent `expected` (any agent when `None`),
     /// leaving refused certificates in `observed`.
-    pub fn new(
-        trust: AgentTrust,
-        expected: Option<EndpointId>,
-        observed: Arc<ObservedCert>,
-    ) -> Self {
+    pub fn new(trust: AgentTrust, expected: Option<EndpointId>, observed: Arc<ObservedCert>) -> Self {
         Self {
             trust,
             expected,
@@ -202,14 +171,7 @@ impl AgentCertVerifier {
         let ee = parse(end_entity)?;
         let agent = endpoint_id_for(&ee, self.expected.as_ref())?;
         if let Some(roots) = self.trust.roots.as_deref().filter(|r| !r.is_empty()) {
-            match verify_chain(
-                &ee,
-                intermediates,
-                &roots.roots,
-                now,
-                webpki::KeyUsage::server_auth,
-                &self.algs,
-            ) {
+            match verify_chain(&ee, intermediates, &roots.roots, now, webpki::KeyUsage::server_auth, &self.algs) {
                 Ok(()) => return Ok(()),
                 Err(e) => {
                     debug!(%agent, error = %e, "agent certificate not vouched for by a configured CA")
@@ -217,27 +179,16 @@ impl AgentCertVerifier {
             }
         }
         let presented = Fingerprint::of(end_entity);
-        let observed = || Observed {
-            agent: agent.clone(),
-            fingerprint: presented,
-            cert_der: end_entity.to_vec(),
-        };
+        let observed = || Observed { agent: agent.clone(), fingerprint: presented, cert_der: end_entity.to_vec() };
         match self.trust.pins.pinned(&agent) {
             Some(pinned) if pinned == presented => Ok(()),
             Some(pinned) => {
                 self.observed.set(Some(observed()));
-                Err(TlsError::CertificateChanged {
-                    agent,
-                    pinned,
-                    presented,
-                })
+                Err(TlsError::CertificateChanged { agent, pinned, presented })
             }
             None => {
                 self.observed.set(Some(observed()));
-                Err(TlsError::Untrusted {
-                    agent,
-                    fingerprint: presented,
-                })
+                Err(TlsError::Untrusted { agent, fingerprint: presented })
             }
         }
     }
@@ -328,9 +279,7 @@ impl std::fmt::Debug for ControllerCertVerifier {
             ClientCertPolicy::AnySelfSigned => "AnySelfSigned".to_owned(),
             ClientCertPolicy::CaOnly(r) => format!("CaOnly({} roots)", r.len()),
         };
-        f.debug_struct("ControllerCertVerifier")
-            .field("policy", &policy)
-            .finish_non_exhaustive()
+        f.debug_struct("ControllerCertVerifier").field("policy", &policy).finish_non_exhaustive()
     }
 }
 
@@ -341,11 +290,7 @@ impl ControllerCertVerifier {
             ClientCertPolicy::AnySelfSigned => Vec::new(),
             ClientCertPolicy::CaOnly(roots) => roots.subjects(),
         };
-        Self {
-            policy,
-            hints,
-            algs: rustls::crypto::ring::default_provider().signature_verification_algorithms,
-        }
+        Self { policy, hints, algs: rustls::crypto::ring::default_provider().signature_verification_algorithms }
     }
 
     fn check(
@@ -362,20 +307,11 @@ impl ControllerCertVerifier {
                 let anchor = webpki::anchor_from_trusted_cert(end_entity)
                     .map_err(|e| TlsError::BadCertificate(e.to_string()))?;
                 verify_chain(&ee, &[], &[anchor], now, usage, &self.algs).map_err(|e| {
-                    TlsError::NotTrusted(format!(
-                        "{controller}: not a valid self-signed certificate: {e}"
-                    ))
+                    TlsError::NotTrusted(format!("{controller}: not a valid self-signed certificate: {e}"))
                 })
             }
-            ClientCertPolicy::CaOnly(roots) => {
-                verify_chain(&ee, intermediates, &roots.roots, now, usage, &self.algs).map_err(
-                    |e| {
-                        TlsError::NotTrusted(format!(
-                            "{controller}: not signed by a trusted authority: {e}"
-                        ))
-                    },
-                )
-            }
+            ClientCertPolicy::CaOnly(roots) => verify_chain(&ee, intermediates, &roots.roots, now, usage, &self.algs)
+                .map_err(|e| TlsError::NotTrusted(format!("{controller}: not signed by a trusted authority: {e}"))),
         };
         if let Err(e) = &result {
             debug!(error = %e, "controller certificate refused");
@@ -460,10 +396,8 @@ mod tests {
     fn cert_with_uris(uris: &[&str]) -> CertificateDer<'static> {
         let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
         let mut params = rcgen::CertificateParams::default();
-        params.subject_alt_names = uris
-            .iter()
-            .map(|u| rcgen::SanType::URI(rcgen::string::Ia5String::try_from(*u).expect("ia5")))
-            .collect();
+        params.subject_alt_names =
+            uris.iter().map(|u| rcgen::SanType::URI(rcgen::string::Ia5String::try_from(*u).expect("ia5"))).collect();
         params.self_signed(&key).expect("sign").der().clone()
     }
 
@@ -474,34 +408,19 @@ mod tests {
         let none = cert_with_uris(&["https://example.com/"]);
         assert_eq!(endpoint_id_of(&none), Err(TlsError::NoEndpointId));
         let invalid = cert_with_uris(&["urn:bbf:usp:id:nope"]);
-        assert!(matches!(
-            endpoint_id_of(&invalid),
-            Err(TlsError::InvalidEndpointId(_))
-        ));
-        assert!(matches!(
-            endpoint_id_of(b"junk"),
-            Err(TlsError::BadCertificate(_))
-        ));
+        assert!(matches!(endpoint_id_of(&invalid), Err(TlsError::InvalidEndpointId(_))));
+        assert!(matches!(endpoint_id_of(b"junk"), Err(TlsError::BadCertificate(_))));
     }
 
     #[test]
     fn several_endpoint_ids_need_an_expected_one() {
         let c = cert_with_uris(&["urn:bbf:usp:id:proto::a", "urn:bbf:usp:id:proto::b"]);
-        assert!(matches!(
-            endpoint_id_of(&c),
-            Err(TlsError::AmbiguousEndpointId(_))
-        ));
+        assert!(matches!(endpoint_id_of(&c), Err(TlsError::AmbiguousEndpointId(_))));
         let ee = parse(&c).expect("parse");
-        assert_eq!(
-            endpoint_id_for(&ee, Some(&eid("proto::b"))),
-            Ok(eid("proto::b"))
-        );
+        assert_eq!(endpoint_id_for(&ee, Some(&eid("proto::b"))), Ok(eid("proto::b")));
         assert_eq!(
             endpoint_id_for(&ee, Some(&eid("proto::c"))),
-            Err(TlsError::EidMismatch {
-                expected: eid("proto::c"),
-                in_certificate: eid("proto::a")
-            })
+            Err(TlsError::EidMismatch { expected: eid("proto::c"), in_certificate: eid("proto::a") })
         );
     }
 
@@ -511,9 +430,8 @@ mod tests {
         let mut params = rcgen::CertificateParams::default();
         params.not_before = rcgen::date_time_ymd(2001, 1, 1);
         params.not_after = rcgen::date_time_ymd(2002, 1, 1);
-        params.subject_alt_names = vec![rcgen::SanType::URI(
-            rcgen::string::Ia5String::try_from("urn:bbf:usp:id:proto::old").expect("ia5"),
-        )];
+        params.subject_alt_names =
+            vec![rcgen::SanType::URI(rcgen::string::Ia5String::try_from("urn:bbf:usp:id:proto::old").expect("ia5"))];
         let der = params.self_signed(&key).expect("sign").der().clone();
         let v = ControllerCertVerifier::new(ClientCertPolicy::AnySelfSigned);
         assert_eq!(v.check(&der, &[], UnixTime::now()), Ok(()));
@@ -523,9 +441,6 @@ mod tests {
             *last ^= 1;
         }
         let forged = CertificateDer::from(forged);
-        assert!(matches!(
-            v.check(&forged, &[], UnixTime::now()),
-            Err(TlsError::NotTrusted(_))
-        ));
+        assert!(matches!(v.check(&forged, &[], UnixTime::now()), Err(TlsError::NotTrusted(_))));
     }
 }

@@ -289,12 +289,7 @@ impl<'a> Cx<'a> {
         let wt = (key & 7) as u8;
         if let Some(&expected) = desc.wire.get(field as usize) {
             if expected != NO && expected != wt {
-                return fail(DecodeError::WrongWireType {
-                    message: desc.name,
-                    field,
-                    found: wt,
-                    expected,
-                });
+                return fail(DecodeError::WrongWireType { message: desc.name, field, found: wt, expected });
             }
         }
         match wt {
@@ -578,9 +573,7 @@ fn record_member(
         }
         11 => {
             let (mut version, mut subscribed_destination) = match prev {
-                Some(RecordType::StompConnect { version, subscribed_destination }) => {
-                    (version, subscribed_destination)
-                }
+                Some(RecordType::StompConnect { version, subscribed_destination }) => (version, subscribed_destination),
                 _ => (0, Text::new()),
             };
             let r: R<()> = fields!(cx, s, e, STOMP_CONNECT, |p| {
@@ -1045,11 +1038,7 @@ fn dec_add(cx: &mut Cx<'_>, pos: usize, end: usize, out: &mut Add) -> R<()> {
     })
 }
 
-static ADD_DESCS: StatusDescs = StatusDescs {
-    status: &ADD_STATUS,
-    failure: &ADD_FAIL,
-    success: &ADD_OK,
-};
+static ADD_DESCS: StatusDescs = StatusDescs { status: &ADD_STATUS, failure: &ADD_FAIL, success: &ADD_OK };
 
 fn dec_add_success(cx: &mut Cx<'_>, pos: usize, end: usize, out: &mut AddSuccess) -> R<()> {
     fields!(cx, pos, end, *ADD_DESCS.success, |p| {
@@ -1093,11 +1082,7 @@ fn dec_delete(cx: &mut Cx<'_>, pos: usize, end: usize, out: &mut Delete) -> R<()
     })
 }
 
-static DEL_DESCS: StatusDescs = StatusDescs {
-    status: &DEL_STATUS,
-    failure: &DEL_FAIL,
-    success: &DEL_OK,
-};
+static DEL_DESCS: StatusDescs = StatusDescs { status: &DEL_STATUS, failure: &DEL_FAIL, success: &DEL_OK };
 
 fn dec_delete_success(cx: &mut Cx<'_>, pos: usize, end: usize, out: &mut DeleteSuccess) -> R<()> {
     fields!(cx, pos, end, *DEL_DESCS.success, |p| {
@@ -1151,11 +1136,7 @@ fn dec_set(cx: &mut Cx<'_>, pos: usize, end: usize, out: &mut Set) -> R<()> {
     })
 }
 
-static SET_DESCS: StatusDescs = StatusDescs {
-    status: &SET_STATUS,
-    failure: &SET_FAIL,
-    success: &SET_OK,
-};
+static SET_DESCS: StatusDescs = StatusDescs { status: &SET_STATUS, failure: &SET_FAIL, success: &SET_OK };
 
 fn dec_set_success(cx: &mut Cx<'_>, pos: usize, end: usize, out: &mut SetSuccess) -> R<()> {
     fields!(cx, pos, end, *SET_DESCS.success, |p| {
@@ -1391,9 +1372,8 @@ fn dec_oper_complete(cx: &mut Cx<'_>, pos: usize, end: usize, prev: Option<Opera
         },
     });
     r?;
-    let operation_resp = cur.ok_or_else(|| {
-        empty("Notify.OperationComplete", "operation_resp", "operation response")
-    })?;
+    let operation_resp =
+        cur.ok_or_else(|| empty("Notify.OperationComplete", "operation_resp", "operation response"))?;
     Ok(OperationComplete { obj_path, command_name, command_key, operation_resp })
 }
 
@@ -1422,11 +1402,7 @@ fn dec_register(cx: &mut Cx<'_>, pos: usize, end: usize, out: &mut Register) -> 
     })
 }
 
-static REG_DESCS: StatusDescs = StatusDescs {
-    status: &REG_STATUS,
-    failure: &REG_FAIL,
-    success: &REG_OK,
-};
+static REG_DESCS: StatusDescs = StatusDescs { status: &REG_STATUS, failure: &REG_FAIL, success: &REG_OK };
 
 fn dec_register_success(cx: &mut Cx<'_>, pos: usize, end: usize, out: &mut Text) -> R<()> {
     fields!(cx, pos, end, *REG_DESCS.success, |p| {
@@ -1463,11 +1439,7 @@ fn dec_deregister(cx: &mut Cx<'_>, pos: usize, end: usize, out: &mut Deregister)
     })
 }
 
-static DEREG_DESCS: StatusDescs = StatusDescs {
-    status: &DEREG_STATUS,
-    failure: &DEREG_FAIL,
-    success: &DEREG_OK,
-};
+static DEREG_DESCS: StatusDescs = StatusDescs { status: &DEREG_STATUS, failure: &DEREG_FAIL, success: &DEREG_OK };
 
 fn dec_deregister_success(cx: &mut Cx<'_>, pos: usize, end: usize, out: &mut Vec<Text>) -> R<()> {
     fields!(cx, pos, end, *DEREG_DESCS.success, |p| {

@@ -482,12 +482,7 @@ fn enc_notify<S: Sink>(s: &mut S, n: &Notify) {
 /// `OperationStatus` (field 2 of every `*ObjectResult`/`*PathResult` with a status).
 /// `inst_failures`: SetResp's failure carries `updated_inst_failures` (field 3).
 #[inline(always)]
-fn enc_oper_status<S: Sink, T>(
-    s: &mut S,
-    st: &OperStatus<T>,
-    inst_failures: bool,
-    success: impl FnOnce(&mut S, &T),
-) {
+fn enc_oper_status<S: Sink, T>(s: &mut S, st: &OperStatus<T>, inst_failures: bool, success: impl FnOnce(&mut S, &T)) {
     s.msg(0x12, |s| match st {
         OperStatus::Failure(f) => s.msg(0x0a, |s| {
             s.fx32(0x0d, f.err_code);
@@ -632,9 +627,7 @@ fn enc_response<S: Sink>(s: &mut S, r: &Response) {
             for dp in &r.deregistered_path_results {
                 s.msg(0x0a, |s| {
                     s.str(0x0a, &dp.requested_path);
-                    enc_oper_status(s, &dp.oper_status, false, |s, paths: &Vec<Text>| {
-                        s.strs(0x0a, paths)
-                    });
+                    enc_oper_status(s, &dp.oper_status, false, |s, paths: &Vec<Text>| s.strs(0x0a, paths));
                 });
             }
         }),

@@ -96,10 +96,7 @@ fn get_decodes_and_reencodes_canonically() {
     let m = dm(bytes.clone()).unwrap();
     assert_eq!(&*m.msg_id, "m1");
     assert_eq!(m.msg_type, Ok(MsgType::Get));
-    assert_eq!(
-        m.body,
-        Body::Request(Request::Get(Get { param_paths: vec!["Device.".into()], max_depth: 0 }))
-    );
+    assert_eq!(m.body, Body::Request(Request::Get(Get { param_paths: vec!["Device.".into()], max_depth: 0 })));
     assert_eq!(enc(&m), bytes);
     assert_eq!(encoded_msg_len(&m), bytes.len());
 }
@@ -209,10 +206,7 @@ fn last_scalar_wins_and_repeated_sub_messages_merge() {
     let m = dm(bytes).unwrap();
     assert_eq!(&*m.msg_id, "second");
     assert_eq!(m.msg_type, Ok(MsgType::Get));
-    assert_eq!(
-        m.body,
-        Body::Request(Request::Get(Get { param_paths: vec!["A.".into(), "B.".into()], max_depth: 3 }))
-    );
+    assert_eq!(m.body, Body::Request(Request::Get(Get { param_paths: vec!["A.".into(), "B.".into()], max_depth: 3 })));
 }
 
 #[test]
@@ -280,10 +274,7 @@ fn too_large_is_checked_first() {
     let e = decode_msg(Bytes::from(vec![0xff; 11]), &limits).unwrap_err();
     assert!(matches!(e, DecodeError::TooLarge { .. }));
     let big = vec![0u8; 6 * 1024 * 1024];
-    assert_eq!(
-        dr(big).unwrap_err().to_string(),
-        "record is 6291456 bytes, over the 5242880-byte limit"
-    );
+    assert_eq!(dr(big).unwrap_err().to_string(), "record is 6291456 bytes, over the 5242880-byte limit");
 }
 
 #[test]
@@ -555,10 +546,13 @@ fn vector_details() {
     let get = |n: &str| {
         let (_, b) = vectors.iter().find(|(name, _)| name.contains(n)).unwrap();
         let rec = dr(b.clone()).unwrap();
-        (rec.clone(), match rec.record_type {
-            RecordType::NoSessionContext { payload } => Some(decode_msg(payload, &Limits::default()).unwrap()),
-            _ => None,
-        })
+        (
+            rec.clone(),
+            match rec.record_type {
+                RecordType::NoSessionContext { payload } => Some(decode_msg(payload, &Limits::default()).unwrap()),
+                _ => None,
+            },
+        )
     };
     let (rec, _) = get("agent/01-");
     assert_eq!(rec.record_type, RecordType::WebSocketConnect);
