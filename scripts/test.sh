@@ -12,8 +12,8 @@ bash scripts/setup-deps.sh
 step "unit, property, known-answer, in-memory, real-socket and hostile-agent tests"
 cargo test --workspace --exclude usp-home --exclude usp-home-ui
 
-step "benchmarks still build"
-cargo bench --workspace --exclude usp-home --exclude usp-home-ui --no-run
+step "benchmarks build and run once in test mode (cargo bench runs them for real)"
+cargo test -p usp-core -p usp-home-tests --bench codec --bench roundtrip
 
 step "the Tauri app crate builds and its tests pass"
 cargo build -p usp-home
