@@ -141,7 +141,11 @@ enum Command {
         trust_first_use: bool,
     },
     /// Show this installation's Endpoint ID, certificate fingerprint and where secrets are kept
-    Whoami,
+    Whoami {
+        /// Also show the Endpoint ID as a QR code (to add usp-home in a router's admin page)
+        #[arg(long)]
+        qr: bool,
+    },
     /// The agent certificates trusted for wss://
     Trust {
         #[command(subcommand)]
@@ -279,9 +283,11 @@ fn build_request(command: &Command) -> Result<Option<Request>, Failure> {
             path.parse::<usp_core::Path>().map_err(|e| Failure::usage(e.to_string()))?;
             return Ok(None);
         }
-        Command::Decode { .. } | Command::Pair { .. } | Command::Whoami | Command::Trust { .. } | Command::Discover => {
-            return Ok(None)
-        }
+        Command::Decode { .. }
+        | Command::Pair { .. }
+        | Command::Whoami { .. }
+        | Command::Trust { .. }
+        | Command::Discover => return Ok(None),
     }))
 }
 
@@ -478,9 +484,11 @@ async fn run_command(cli: &Cli, client: &Client, request: Option<Request>) -> Re
             }
         }
         Command::Watch { path, kind, count } => watch(cli, client, path, *kind, *count).await,
-        Command::Decode { .. } | Command::Pair { .. } | Command::Whoami | Command::Trust { .. } | Command::Discover => {
-            Ok(())
-        }
+        Command::Decode { .. }
+        | Command::Pair { .. }
+        | Command::Whoami { .. }
+        | Command::Trust { .. }
+        | Command::Discover => Ok(()),
     }
 }
 
@@ -856,7 +864,7 @@ async fn pairing_command(cli: &Cli) -> Option<Result<(), Failure>> {
         Command::Pair { target, passcode_stdin, trust_first_use } => {
             pair(cli, target, *passcode_stdin, *trust_first_use).await
         }
-        Command::Whoami => whoami(cli),
+        Command::Whoami { qr } => whoami(cli, *qr),
         Command::Trust { action } => trust(cli, action),
         Command::Discover => discover(cli).await,
         _ => return None,
@@ -890,7 +898,7 @@ fn load_identity(vault: &app_core::vault::Vault) -> Result<app_core::identity::C
         .map_err(|e| local_failure("cannot load this installation's identity", e))
 }
 
-fn whoami(cli: &Cli) -> Result<(), Failure> {
+fn whoami(cli: &Cli, qr: bool) -> Result<(), Failure> {
     let vault = open_vault()?;
     let me = load_identity(&vault)?;
     let backend = vault.backend();
@@ -905,7 +913,22 @@ fn whoami(cli: &Cli) -> Result<(), Failure> {
     println!("Endpoint ID: {}", me.eid());
     println!("Certificate SHA-256: {}", me.fingerprint());
     println!("Secrets: {}", backend.describe());
+    if qr {
+        println!("{}", qr_text(me.eid().as_str()));
+    }
     Ok(())
+}
+
+/// `text` as a QR code drawn with Unicode half blocks, for a terminal.
+fn qr_text(text: &str) -> String {
+    match qrcode::QrCode::new(text.as_bytes()) {
+        Ok(code) => code
+            .render::<qrcode::render::unicode::Dense1x2>()
+            .dark_color(qrcode::render::unicode::Dense1x2::Light)
+            .light_color(qrcode::render::unicode::Dense1x2::Dark)
+            .build(),
+        Err(e) => format!("(no QR code: {e})"),
+    }
 }
 
 fn trust(cli: &Cli, action: &TrustAction) -> Result<(), Failure> {
@@ -1087,9 +1110,16 @@ async fn pair_connected(client: &Client, passcode_stdin: bool, timeout: Duration
             return Ok(());
         }
         AuthState::Untrusted { can_pair: true } => {}
-        state @ (AuthState::Untrusted { can_pair: false }
-        | AuthState::NotAuthorised { .. }
-        | AuthState::LockedOut { .. }) => return Err(Failure { code: 1, message: state.to_string() }),
+        AuthState::NotAuthorised { own_eid } => {
+            // The agent ignores controllers it does not know: the user adds us in the
+            // router's own admin page, by typing or scanning our Endpoint ID.
+            eprintln!("{}", qr_text(own_eid.as_str()));
+            let state = AuthState::NotAuthorised { own_eid };
+            return Err(Failure { code: 1, message: state.to_string() });
+        }
+        state @ (AuthState::Untrusted { can_pair: false } | AuthState::LockedOut { .. }) => {
+            return Err(Failure { code: 1, message: state.to_string() })
+        }
         state => return Err(Failure { code: 3, message: state.to_string() }),
     }
     let offered = pairing::challenges(client).await.map_err(pairing_failure)?;
