@@ -114,7 +114,7 @@ async fn operate_get_supported_dm_get_instances_and_protocol() {
     let objs = dm.per_path().into_iter().next().expect("one").1.expect("ok");
     let ssid = objs.iter().find(|o| &*o.supported_obj_path == "Device.WiFi.SSID.{i}.").expect("SSID table");
     assert!(ssid.is_multi_instance);
-    assert_eq!(ObjAccess::from_number(ssid.access).is_some(), true);
+    assert!(ObjAccess::from_number(ssid.access).is_some(), "access {}", ssid.access);
     let enable = ssid.supported_params.iter().find(|p| &*p.param_name == "Enable").expect("Enable");
     assert_eq!(ParamAccess::from_number(enable.access), Some(ParamAccess::ReadWrite));
     assert_eq!(ValueType::from_number(enable.value_type), Some(ValueType::Boolean));

@@ -11,6 +11,8 @@
 //!
 //! Server and client each run on their own single-threaded runtime and OS thread, for
 //! both the agent and the echo, so the comparison is like for like.
+// The WebSocket handshake callback type is tungstenite's: its large error is not ours.
+#![allow(clippy::result_large_err)]
 
 use std::time::{Duration, Instant};
 
