@@ -1,25 +1,13 @@
 //! The usp-sim-home executable as the demo and tests run it.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 
-/// The real executable, built by cargo for this integration test.
-const EXE: &str = env!("CARGO_BIN_EXE_usp-sim-home");
+use common::{lines_of, wait_exit, Guard, EXE};
 
-/// Kills the child (by its PID, via the handle) if a test fails half-way.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn(args: &[&str]) -> Option<Guard> {
-    let exe = EXE;
-    let child = Command::new(exe)
+fn spawn(args: &[&str]) -> Guard {
+    let child = Command::new(EXE)
         .args(args)
         .arg("--exit-on-stdin-close")
         .arg("--log")
@@ -29,40 +17,12 @@ fn spawn(args: &[&str]) -> Option<Guard> {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn usp-sim-home");
-    Some(Guard(child))
+    Guard(child)
 }
 
 /// Reads up to `n` stdout lines, each within 20 s (fewer if stdout ends).
 fn read_lines(child: &mut Child, n: usize) -> Vec<String> {
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut lines = Vec::new();
-    while lines.len() < n {
-        match rx.recv_timeout(std::time::Duration::from_secs(20)) {
-            Ok(line) => lines.push(line.expect("utf-8 line")),
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            Err(mpsc::RecvTimeoutError::Timeout) => panic!("no line within 20 s"),
-        }
-    }
-    lines
-}
-
-fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
-        }
-        assert!(std::time::Instant::now() < deadline, "usp-sim-home did not exit");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    lines_of(child.stdout.take().expect("stdout"), n, |_| true)
 }
 
 /// Connects to `url` as `controller`, sends one Get of the FriendlyName and returns
@@ -126,7 +86,7 @@ fn get_friendly_name(url: &str, agent: &str, controller: &str) -> String {
 
 #[test]
 fn prints_ready_lines_and_exits_when_stdin_closes() {
-    let Some(mut guard) = spawn(&["--seed", "3"]) else { return };
+    let mut guard = spawn(&["--seed", "3"]);
     let child = &mut guard.0;
     let lines = read_lines(child, 3);
     let mut eids = Vec::new();
@@ -162,7 +122,7 @@ fn port_base_and_controllers() {
             continue;
         }
         let base_arg = base.to_string();
-        let Some(mut guard) = spawn(&[
+        let mut guard = spawn(&[
             "--port-base",
             &base_arg,
             "--controller",
@@ -171,9 +131,7 @@ fn port_base_and_controllers() {
             "ignore",
             "--tick",
             "50",
-        ]) else {
-            return;
-        };
+        ]);
         let child = &mut guard.0;
         let rest = read_lines(child, 3);
         if rest.is_empty() {
@@ -200,7 +158,7 @@ fn port_base_and_controllers() {
 #[cfg(unix)]
 #[test]
 fn exits_cleanly_on_sigterm() {
-    let Some(mut guard) = spawn(&[]) else { return };
+    let mut guard = spawn(&[]);
     let child = &mut guard.0;
     assert_eq!(read_lines(child, 3).len(), 3);
     // stdin stays open: only the signal can stop it.

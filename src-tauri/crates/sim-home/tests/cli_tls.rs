@@ -1,47 +1,10 @@
 //! `usp-sim-home --tls --print-fingerprints`: wss:// READY lines, fingerprints on stderr.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+mod common;
 
-const EXE: &str = env!("CARGO_BIN_EXE_usp-sim-home");
+use std::process::{Command, Stdio};
 
-/// Kills the child (by its handle) if the test fails half-way.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Lines of `stream`, each within 20 s, until `n` are read or it ends.
-fn lines_of(stream: impl Read + Send + 'static, n: usize, keep: fn(&str) -> bool) -> Vec<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines() {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut lines = Vec::new();
-    while lines.len() < n {
-        match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(line) => {
-                let line = line.expect("utf-8 line");
-                if keep(&line) {
-                    lines.push(line);
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            Err(mpsc::RecvTimeoutError::Timeout) => panic!("no line within 20 s"),
-        }
-    }
-    lines
-}
+use common::{lines_of, wait_exit, Guard, EXE};
 
 #[test]
 fn tls_prints_wss_ready_lines_and_fingerprints() {
@@ -72,15 +35,8 @@ fn tls_prints_wss_ready_lines_and_fingerprints() {
         assert!(f[3].parse::<usp_client::tls::Fingerprint>().is_ok(), "{fp}");
     }
     drop(guard.0.stdin.take());
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = guard.0.try_wait().expect("try_wait") {
-            assert!(status.success(), "{status}");
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "usp-sim-home did not exit");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let status = wait_exit(&mut guard.0);
+    assert!(status.success(), "{status}");
 }
 
 #[test]
