@@ -6,9 +6,35 @@
 //! sides agree at compile time. Errors cross the boundary as [`IpcError`] (`{code, message}`), never
 //! as free text to be parsed.
 //!
+//! Wire convention: every command that takes arguments has exactly one Rust parameter named
+//! `args` of type [`Command::Args`]; the UI always sends `{"args": <Args>}` (commands without
+//! arguments ignore it). The live channel is the one exception, see [`Subscribe`].
+//!
 //! This crate depends on serde alone and builds for `wasm32-unknown-unknown` and native targets.
 
+pub mod home;
+pub mod live;
+
+pub use home::*;
+pub use live::{LiveEvent, Topic};
+
 use std::fmt;
+
+/// Declares a unit struct implementing [`Command`].
+#[macro_export]
+macro_rules! cmd {
+    ($ty:ident, $name:literal, $args:ty, $out:ty) => {
+        #[doc = concat!("`", $name, "`: takes [`", stringify!($args), "`], returns `", stringify!($out), "`.")]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct $ty;
+
+        impl $crate::Command for $ty {
+            const NAME: &'static str = $name;
+            type Args = $args;
+            type Output = $out;
+        }
+    };
+}
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -37,6 +63,19 @@ impl Command for GetAppInfo {
     type Output = AppInfo;
 }
 
+/// `live_subscribe`: opens the stream of [`LiveEvent`]s. The Rust command takes one parameter
+/// `on_event: tauri::ipc::Channel<LiveEvent>`, which the UI passes as `{"onEvent": <Channel>}`
+/// (a JS `Channel` object, so this command is invoked by `ui::ipc::subscribe`, not `invoke`).
+/// Subscribing again replaces the previous channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subscribe;
+
+impl Command for Subscribe {
+    const NAME: &'static str = "live_subscribe";
+    type Args = NoArgs;
+    type Output = ();
+}
+
 /// Name and version of the running app.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppInfo {
@@ -54,6 +93,34 @@ pub mod code {
     pub const SHELL: &str = "shell";
     /// Arguments could not be encoded, or a result could not be decoded: the two sides disagree.
     pub const PROTOCOL: &str = "protocol";
+
+    // Errors of the app's own commands (made once, at the shell boundary, from app-core errors).
+    /// No agent with that Endpoint ID is known (forgotten, or never discovered).
+    pub const UNKNOWN_AGENT: &str = "unknown_agent";
+    /// The agent can't be reached now (offline, connection dropped, timed out).
+    pub const OFFLINE: &str = "offline";
+    /// The agent answered too late.
+    pub const TIMEOUT: &str = "timeout";
+    /// Our role on that agent does not allow this (pair first, or ask the device's owner).
+    pub const PERMISSION: &str = "permission";
+    /// The agent refused the request (USP error other than permission); the message says why.
+    pub const REFUSED: &str = "refused";
+    /// The user's input is invalid (e.g. a passphrase shorter than 8 characters).
+    pub const INVALID_INPUT: &str = "invalid_input";
+    /// The passcode was wrong; the message says how many tries are left.
+    pub const WRONG_PASSCODE: &str = "wrong_passcode";
+    /// Too many wrong passcodes: pairing is locked for a while.
+    pub const LOCKED_OUT: &str = "locked_out";
+    /// The pairing attempt expired or was never started; start again.
+    pub const PAIRING_EXPIRED: &str = "pairing_expired";
+    /// The agent does not support this (e.g. no guest network, no schedules).
+    pub const UNSUPPORTED: &str = "unsupported";
+    /// The certificate changed or is not the one the user confirmed.
+    pub const CERTIFICATE: &str = "certificate";
+    /// The thing asked for does not exist (any more).
+    pub const NOT_FOUND: &str = "not_found";
+    /// A bug or local failure (vault, disk); the message is for a bug report.
+    pub const INTERNAL: &str = "internal";
 }
 
 /// An error as it crosses the IPC boundary: a stable machine-readable `code` (see [`code`]) and a
