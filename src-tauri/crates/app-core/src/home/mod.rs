@@ -8,8 +8,20 @@
 //! reboot, ping), `explorer.rs`, `settings.rs`; the feature files `wifi.rs`, `guest.rs`,
 //! `devices.rs`, `parental.rs`, `mesh.rs`, `smart.rs` each add their `impl Home` block.
 
+mod agents;
+mod device;
+mod devices;
 mod error;
+mod explorer;
+mod guest;
+mod live;
+mod mesh;
+mod pairing;
+mod parental;
+mod settings;
+mod smart;
 mod store;
+mod wifi;
 
 pub use error::{AppError, AppResult};
 pub use store::{GuestMarkData, KnownAgent, Store, StoreData};
@@ -113,9 +125,4 @@ impl Home {
 
     /// Stops discovery and closes every connection.
     pub async fn shutdown(&self) {}
-
-    /// The Home page.
-    pub async fn view(&self) -> ipc_types::HomeView {
-        ipc_types::HomeView { agents: Vec::new(), discovering: false }
-    }
 }

@@ -1,0 +1,1 @@
+//! `impl Home` for the live use-cases (SKELETON: bodies to be written).
