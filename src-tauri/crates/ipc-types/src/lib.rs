@@ -185,3 +185,19 @@ mod tests {
         assert_eq!(GetAppInfo::NAME, "app_info");
     }
 }
+
+/// The DOM id fragment for a key (an Endpoint ID, a MAC, a path): lower case, every character
+/// other than `a-z0-9` becomes `-`. The UI builds element ids with it and the end-to-end tests
+/// find elements with it, e.g. `format!("pause-{}", dom_id(mac))`.
+pub fn dom_id(key: &str) -> String {
+    key.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect()
+}
+
+#[cfg(test)]
+mod dom_id_tests {
+    #[test]
+    fn dom_ids_are_plain() {
+        assert_eq!(super::dom_id("os::012345-GW0001"), "os--012345-gw0001");
+        assert_eq!(super::dom_id("AA:bb:01:02:03:04"), "aa-bb-01-02-03-04");
+    }
+}
