@@ -1,33 +1,568 @@
-//! `impl Home` for the agents use-cases (SKELETON: bodies to be written).
+//! The agents of the home: discovery (and agents given by address or remembered), one
+//! connection task per agent that keeps it connected and knows what it lets us do, and the
+//! Home page's use-cases (the list, trusting a certificate, forgetting a device).
 
-use ipc_types::{AgentArgs, AgentSummary, HomeView, TrustArgs};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
 
-use super::{AppError, AppResult, Home};
+use ipc_types::{AgentArgs, AgentAuth, AgentSummary, HomeView, Topic, TrustArgs};
+use usp_client::discovery::{self, Discovery, DiscoveryEvent, Interfaces, Mtp};
+use usp_client::tls::{self, AgentTrust, Fingerprint, ObservedCert, PinStore};
+use usp_client::{Client, ClientConfig, ClientError, ConnectionState};
+use usp_core::EndpointId;
+
+use super::{
+    interfaces_text, kind_rank, lock, AgentEntry, AppError, AppResult, DeviceFacts, DiscoveryRun, Home, KnownAgent,
+    ALL_TOPICS,
+};
+use crate::pairing::{self, AuthState, RoleSummary};
+
+/// `Device.DeviceInfo.` parameters read on every connection.
+const DEVICE_INFO: [&str; 6] =
+    ["FriendlyName", "Manufacturer", "ModelName", "SoftwareVersion", "UpTime", "ProductClass"];
+
+/// The name of a role to show, when the agent lets us know it.
+pub(crate) fn role_label(role: &RoleSummary) -> Option<String> {
+    if role.names_known() {
+        Some(role.names.join(", "))
+    } else if role.full_access {
+        Some("Full access".to_owned())
+    } else {
+        None
+    }
+}
+
+/// "Can't be reached" in words, with the technical reason in brackets.
+fn offline_words(reason: &str) -> String {
+    let reason = reason.trim().trim_end_matches('.');
+    if reason.is_empty() {
+        "Can't be reached right now; the app keeps trying.".to_owned()
+    } else {
+        format!("Can't be reached right now ({reason}); the app keeps trying.")
+    }
+}
+
+/// What the UI shows for a pairing [`AuthState`], the certificate waiting for a decision, and
+/// our role.
+pub(crate) fn auth_of(state: &AuthState) -> (AgentAuth, Option<Fingerprint>, Option<RoleSummary>) {
+    match state {
+        AuthState::Connected { role } => (AgentAuth::Paired { role: role_label(role) }, None, Some(role.clone())),
+        AuthState::Untrusted { .. } | AuthState::LockedOut { .. } => (AgentAuth::Untrusted { role: None }, None, None),
+        AuthState::NotAuthorised { own_eid } => {
+            (AgentAuth::NotAuthorised { our_endpoint_id: own_eid.as_str().to_owned() }, None, None)
+        }
+        AuthState::CertificateChanged { presented, .. } => {
+            (AgentAuth::CertificateChanged { fingerprint: presented.to_string() }, Some(*presented), None)
+        }
+        AuthState::WrongDevice { .. } => (AgentAuth::WrongDevice, None, None),
+        AuthState::FirstUse { fingerprint, .. } => {
+            (AgentAuth::FirstUse { fingerprint: fingerprint.to_string() }, Some(*fingerprint), None)
+        }
+        AuthState::Unreachable { reason } => (AgentAuth::Offline { message: offline_words(reason) }, None, None),
+    }
+}
+
+/// Reads what the device says about itself.
+pub(crate) async fn read_facts(client: &Client) -> Option<DeviceFacts> {
+    let paths: Vec<String> = DEVICE_INFO.iter().map(|n| format!("Device.DeviceInfo.{n}")).collect();
+    let resp = match client.get(&paths, 0).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::debug!(error = %e, "DeviceInfo not readable");
+            return None;
+        }
+    };
+    let v = |i: usize| resp.value(&paths[i]).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+    Some(DeviceFacts {
+        friendly_name: v(0),
+        manufacturer: v(1),
+        model: v(2),
+        firmware: v(3),
+        uptime_secs: v(4).and_then(|u| u.parse().ok()),
+        product_class: v(5),
+    })
+}
 
 impl Home {
-    /// `home` (SKELETON).
+    /// Adds an agent (or updates a known one with `f`) and starts its connection task.
+    pub(crate) fn add_agent(&self, eid: &str, url: &str, f: impl FnOnce(&mut AgentEntry)) {
+        let start = self.with_agents(|m| {
+            let e = m.entry(eid.to_owned()).or_insert_with(|| AgentEntry::new(eid, url));
+            f(e);
+            e.task.is_none()
+        });
+        if start {
+            self.spawn_connection(eid);
+        }
+        self.changed(&[Topic::Home]);
+    }
+
+    /// An agent given by address (`ws://host:port/path`), with or without its Endpoint ID.
+    pub(crate) fn add_manual(&self, url: &str, eid: Option<&str>) -> AppResult<()> {
+        let parsed = eid
+            .map(str::parse::<EndpointId>)
+            .transpose()
+            .map_err(|e| AppError::InvalidInput(format!("That is not a USP Endpoint ID: {e}")))?;
+        let agent = discovery::manual_agent(url, parsed).map_err(|e| AppError::InvalidInput(e.to_string()))?;
+        let url = agent.url.clone().unwrap_or_else(|| url.trim().to_owned());
+        if agent.endpoint_id_known {
+            self.add_agent(agent.endpoint_id.as_str(), &url, |_| {});
+            return Ok(());
+        }
+        let home = self.clone();
+        let task = tokio::spawn(async move { home.resolve_manual(url).await });
+        lock(&self.inner.side_tasks).push(task);
+        Ok(())
+    }
+
+    /// Connects once to learn the Endpoint ID of an agent given only by address, then adds it.
+    async fn resolve_manual(self, url: String) {
+        let mut attempt = 0u32;
+        loop {
+            let mut config = ClientConfig::new(&url, self.identity().eid().clone());
+            config.connect_timeout = Duration::from_secs(10);
+            if url.starts_with("wss://") {
+                let trust = AgentTrust::new(self.pins().clone() as Arc<dyn PinStore>);
+                match tls::client_config(self.identity().tls(), trust, None, ObservedCert::new()) {
+                    Ok(t) => config.tls = Some(t),
+                    Err(e) => {
+                        tracing::warn!(%url, error = %e, "cannot set up TLS for a manual agent");
+                        return;
+                    }
+                }
+            }
+            match Client::connect(config).await {
+                Ok(client) => {
+                    let eid = client.agent_id();
+                    client.close().await;
+                    if let Some(eid) = eid {
+                        self.add_agent(eid.as_str(), &url, |_| {});
+                    }
+                    return;
+                }
+                Err(ClientError::Connect(e)) if e.needs_user() => {
+                    tracing::warn!(%url, error = %e, "a manual agent needs a decision; add it with its Endpoint ID");
+                    return;
+                }
+                Err(e) => tracing::debug!(%url, error = %e, "manual agent not reachable yet"),
+            }
+            let wait = retry_delay(attempt);
+            attempt = attempt.saturating_add(1);
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Starts (or restarts) the connection task of `eid`.
+    fn spawn_connection(&self, eid: &str) {
+        if self.is_stopped() {
+            return;
+        }
+        let home = self.clone();
+        let id = eid.to_owned();
+        let task = tokio::spawn(async move { home.run_connection(id).await });
+        let orphan = self
+            .with_agent(eid, |e| {
+                if let Some(old) = e.task.replace(task) {
+                    old.abort();
+                }
+            })
+            .is_none();
+        if orphan {
+            tracing::debug!(eid, "agent forgotten before its connection started");
+        }
+    }
+
+    /// Closes the current connection of `eid` and starts a new one.
+    pub(crate) async fn restart_connection(&self, eid: &str) {
+        let old = self.with_agent(eid, |e| {
+            if let Some(t) = e.task.take() {
+                t.abort();
+            }
+            if let Some(t) = e.live.take() {
+                t.abort();
+            }
+            e.connected = false;
+            e.client.take()
+        });
+        if let Some(Some(client)) = &old {
+            let _ = tokio::time::timeout(Duration::from_secs(2), client.close()).await;
+        }
+        if old.is_some() {
+            self.spawn_connection(eid);
+        }
+    }
+
+    fn client_config(&self, eid: &str, url: &str) -> Result<ClientConfig, String> {
+        let mut c = ClientConfig::new(url, self.identity().eid().clone());
+        c.agent_id = eid.parse::<EndpointId>().ok();
+        c.connect_timeout = Duration::from_secs(10);
+        c.request_timeout = Duration::from_secs(15);
+        if url.starts_with("wss://") {
+            let trust = AgentTrust::new(self.pins().clone() as Arc<dyn PinStore>);
+            c.tls = Some(
+                tls::client_config(self.identity().tls(), trust, c.agent_id.clone(), ObservedCert::new())
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        Ok(c)
+    }
+
+    /// Keeps one agent connected and its state current, until the connection needs the
+    /// user (a certificate to trust) or is closed.
+    async fn run_connection(self, eid: String) {
+        let Some(url) = self.with_agent(&eid, |e| e.url.clone()) else { return };
+        let config = match self.client_config(&eid, &url) {
+            Ok(c) => c,
+            Err(reason) => {
+                self.set_auth(&eid, AgentAuth::Offline { message: offline_words(&reason) });
+                return;
+            }
+        };
+        let client = Client::start(config);
+        self.with_agent(&eid, |e| {
+            e.client = Some(client.clone());
+            e.connected = false;
+            if !matches!(e.auth, AgentAuth::Offline { .. }) {
+                e.auth = AgentAuth::Connecting;
+            }
+        });
+        self.changed(&[Topic::Home]);
+        let mut state = client.state();
+        loop {
+            let now = state.borrow_and_update().clone();
+            match now {
+                ConnectionState::Connecting { .. } => {}
+                ConnectionState::Connected { .. } => self.on_connected(&eid, &client).await,
+                ConnectionState::Disconnected { reason, .. } => {
+                    self.on_lost(&eid, AgentAuth::Offline { message: offline_words(&reason) }, None);
+                }
+                ConnectionState::NeedsUser { error } => {
+                    let st = AuthState::from_client_error(&ClientError::Connect(error), client.own_id());
+                    let (auth, presented, _) = auth_of(&st);
+                    tracing::info!(eid, state = %st, "the connection needs the user's decision");
+                    self.on_lost(&eid, auth, presented);
+                    return;
+                }
+                ConnectionState::Closed => return,
+            }
+            if state.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    fn set_auth(&self, eid: &str, auth: AgentAuth) {
+        self.with_agent(eid, |e| e.auth = auth);
+        self.changed(&[Topic::Home]);
+    }
+
+    fn on_lost(&self, eid: &str, auth: AgentAuth, presented: Option<Fingerprint>) {
+        let was_paired = self
+            .with_agent(eid, |e| {
+                let was = e.is_paired();
+                e.connected = false;
+                e.auth = auth;
+                e.presented = presented;
+                was
+            })
+            .unwrap_or(false);
+        if was_paired {
+            self.changed(&ALL_TOPICS);
+        } else {
+            self.changed(&[Topic::Home]);
+        }
+    }
+
+    /// Probes what the agent lets us do, reads its DeviceInfo and starts live updates.
+    async fn on_connected(&self, eid: &str, client: &Client) {
+        let state = pairing::probe(client).await;
+        let (auth, presented, role) = auth_of(&state);
+        if matches!(auth, AgentAuth::Offline { .. }) {
+            self.on_lost(eid, auth, presented);
+            return;
+        }
+        let facts = read_facts(client).await;
+        let _ = self.apply_connected(eid, client, auth, role, facts);
+    }
+
+    /// Records a connected agent's state; starts live updates when paired (the receiver
+    /// completes once they are on).
+    pub(crate) fn apply_connected(
+        &self,
+        eid: &str,
+        client: &Client,
+        auth: AgentAuth,
+        role: Option<RoleSummary>,
+        facts: Option<DeviceFacts>,
+    ) -> Option<tokio::sync::oneshot::Receiver<()>> {
+        let paired = matches!(auth, AgentAuth::Paired { .. });
+        let start_live = self
+            .with_agent(eid, |e| {
+                e.connected = true;
+                e.auth = auth;
+                e.role = role;
+                e.presented = None;
+                if let Some(f) = facts {
+                    e.facts = f;
+                }
+                paired && e.live.is_none()
+            })
+            .unwrap_or(false);
+        let mut live_ready = None;
+        if start_live {
+            let (task, ready) = self.start_live(eid, client.clone());
+            live_ready = Some(ready);
+            let stale = self.with_agent(eid, |e| e.live.replace(task));
+            if let Some(Some(t)) = stale {
+                t.abort();
+            }
+        }
+        // A remembered agent keeps its last address and name.
+        let (url, name) = self.with_agent(eid, |e| (e.url.clone(), e.name())).unwrap_or_default();
+        let updated = self.store().update(|d| {
+            if let Some(k) = d.agents.iter_mut().find(|k| k.agent == eid) {
+                k.url = url;
+                k.name = name;
+            }
+        });
+        if let Err(e) = updated {
+            tracing::warn!(error = %e, "cannot save the agent's address");
+        }
+        if paired {
+            self.changed(&ALL_TOPICS);
+        } else {
+            self.changed(&[Topic::Home]);
+        }
+        live_ready
+    }
+
+    /// Keeps `eid` in the settings file (paired or trusted agents).
+    pub(crate) fn remember(&self, eid: &str) -> AppResult<()> {
+        let Some((url, name)) = self.with_agent(eid, |e| (e.url.clone(), e.name())) else { return Ok(()) };
+        self.store().update(|d| match d.agents.iter_mut().find(|k| k.agent == eid) {
+            Some(k) => {
+                k.url = url;
+                k.name = name;
+            }
+            None => d.agents.push(KnownAgent { agent: eid.to_owned(), url, name }),
+        })
+    }
+
+    /// Starts browsing on `interfaces` (replacing a running browse).
+    pub(crate) fn start_discovery(&self, interfaces: Interfaces) {
+        *lock(&self.inner.interfaces) = interfaces_text(&interfaces);
+        self.stop_discovery();
+        if self.is_stopped() {
+            return;
+        }
+        match Discovery::start(interfaces) {
+            Ok(mut d) => {
+                if let Some(mut rx) = d.take_events() {
+                    let home = self.clone();
+                    let task = tokio::spawn(async move {
+                        while let Some(event) = rx.recv().await {
+                            home.on_discovery(event);
+                        }
+                    });
+                    *lock(&self.inner.discovery) = Some(DiscoveryRun { discovery: d, task });
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "discovery is not available; only known agents are used"),
+        }
+        self.changed(&[Topic::Home]);
+    }
+
+    /// Stops browsing (known agents stay).
+    pub(crate) fn stop_discovery(&self) {
+        let run = lock(&self.inner.discovery).take();
+        if let Some(run) = run {
+            run.task.abort();
+            run.discovery.stop();
+        }
+    }
+
+    fn on_discovery(&self, event: DiscoveryEvent) {
+        match event {
+            DiscoveryEvent::Appeared(a) | DiscoveryEvent::Updated(a) => {
+                let Some(url) = a.url.clone().filter(|_| a.mtp == Mtp::Ws) else {
+                    tracing::debug!(eid = %a.endpoint_id, mtp = ?a.mtp, "agent without a WebSocket address skipped");
+                    return;
+                };
+                let eid = a.endpoint_id.as_str().to_owned();
+                let restart = self.with_agents(|m| match m.get_mut(&eid) {
+                    Some(e) => {
+                        e.mdns_name = a.name.clone().or(e.mdns_name.take());
+                        e.subtypes = a.subtypes.clone();
+                        e.announced = true;
+                        if e.url != url && !e.connected {
+                            e.url = url.clone();
+                            Some(true)
+                        } else {
+                            Some(false)
+                        }
+                    }
+                    None => None,
+                });
+                match restart {
+                    Some(true) => {
+                        let home = self.clone();
+                        tokio::spawn(async move { home.restart_connection(&eid).await });
+                        self.changed(&[Topic::Home]);
+                    }
+                    Some(false) => self.changed(&[Topic::Home]),
+                    None => {
+                        tracing::info!(eid, %url, "agent discovered");
+                        self.add_agent(&eid, &url, |e| {
+                            e.mdns_name = a.name.clone();
+                            e.subtypes = a.subtypes.clone();
+                            e.announced = true;
+                        });
+                    }
+                }
+            }
+            DiscoveryEvent::Disappeared { endpoint_id, mtp: Mtp::Ws } => {
+                let eid = endpoint_id.as_str();
+                self.with_agent(eid, |e| {
+                    e.announced = false;
+                    if !e.connected {
+                        e.auth = AgentAuth::Offline { message: "It no longer announces itself on the network.".into() };
+                    }
+                });
+                self.changed(&[Topic::Home]);
+            }
+            DiscoveryEvent::Disappeared { .. } => {}
+            DiscoveryEvent::Skipped { instance, reason } => tracing::debug!(instance, reason, "mDNS instance skipped"),
+        }
+    }
+
+    fn summary(e: &AgentEntry, remembered: &BTreeSet<String>) -> AgentSummary {
+        AgentSummary {
+            agent: e.eid.clone(),
+            name: e.name(),
+            kind: e.kind(),
+            manufacturer: e.facts.manufacturer.clone(),
+            model: e.facts.model.clone(),
+            firmware: e.facts.firmware.clone(),
+            uptime_secs: e.facts.uptime_secs,
+            url: e.url.clone(),
+            auth: e.auth.clone(),
+            remembered: remembered.contains(&e.eid),
+        }
+    }
+
+    fn remembered_set(&self) -> BTreeSet<String> {
+        self.store().read(|d| d.agents.iter().map(|k| k.agent.clone()).collect())
+    }
+
+    /// One agent's summary.
+    pub(crate) fn agent_summary(&self, eid: &str) -> AppResult<AgentSummary> {
+        let remembered = self.remembered_set();
+        self.with_agent(eid, |e| Home::summary(e, &remembered)).ok_or(AppError::UnknownAgent)
+    }
+
+    /// `home`: every agent (gateway first, then by kind and name) and whether discovery runs.
     ///
     /// # Errors
-    /// See [`AppError`].
+    /// None today; the signature leaves room.
     pub async fn home(&self) -> AppResult<HomeView> {
-        Err(AppError::Unsupported("not built yet".into()))
+        let remembered = self.remembered_set();
+        let mut agents: Vec<(u8, String, AgentSummary)> = self.with_agents(|m| {
+            m.values().map(|e| (kind_rank(e.kind()), e.name().to_lowercase(), Home::summary(e, &remembered))).collect()
+        });
+        agents.sort_by(|a, b| (a.0, &a.1, &a.2.agent).cmp(&(b.0, &b.1, &b.2.agent)));
+        let discovering = lock(&self.inner.discovery).is_some();
+        Ok(HomeView { agents: agents.into_iter().map(|(_, _, s)| s).collect(), discovering })
     }
 
-    /// `trust_agent` (SKELETON).
+    /// `trust_agent`: accepts the certificate the agent shows now (first use, or changed since
+    /// pairing), only when it is the one whose fingerprint the user checked; then reconnects.
     ///
     /// # Errors
-    /// See [`AppError`].
+    /// [`AppError::UnknownAgent`]; [`AppError::Certificate`] when nothing waits for a decision
+    /// or the agent now shows another certificate; [`AppError::InvalidInput`] for a malformed
+    /// fingerprint; [`AppError::Internal`] when the vault fails.
     pub async fn trust_agent(&self, args: TrustArgs) -> AppResult<AgentSummary> {
-        let _ = args;
-        Err(AppError::Unsupported("not built yet".into()))
+        let wanted: Fingerprint = args
+            .fingerprint
+            .parse()
+            .map_err(|_| AppError::InvalidInput("That is not a certificate fingerprint (64 hex digits).".into()))?;
+        let (presented, auth) =
+            self.with_agent(&args.agent, |e| (e.presented, e.auth.clone())).ok_or(AppError::UnknownAgent)?;
+        let Some(presented) = presented else {
+            return Err(AppError::Certificate("This device has no new certificate waiting to be trusted.".into()));
+        };
+        if presented != wanted {
+            return Err(AppError::Certificate(
+                "The device now shows another certificate than the one you checked. Compare the fingerprint again."
+                    .into(),
+            ));
+        }
+        let eid: EndpointId = args.agent.parse().map_err(|_| AppError::UnknownAgent)?;
+        let pins = self.pins().clone();
+        let replace = matches!(auth, AgentAuth::CertificateChanged { .. });
+        tokio::task::spawn_blocking(move || {
+            if replace {
+                pins.forget(&eid)?;
+            }
+            pins.pin(&eid, presented)
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .map_err(|e| AppError::Internal(format!("cannot keep the certificate: {e}")))?;
+        tracing::info!(agent = %args.agent, fingerprint = %presented, "certificate trusted by the user");
+        self.with_agent(&args.agent, |e| {
+            e.presented = None;
+            e.auth = AgentAuth::Connecting;
+        });
+        self.remember(&args.agent)?;
+        self.restart_connection(&args.agent).await;
+        self.changed(&[Topic::Home, Topic::Settings]);
+        self.agent_summary(&args.agent)
     }
 
-    /// `forget_agent` (SKELETON).
+    /// `forget_agent`: closes the connection and drops the agent's pin and remembered entry.
+    /// A device that still announces itself comes back as a new, unpaired one.
     ///
     /// # Errors
-    /// See [`AppError`].
+    /// [`AppError::UnknownAgent`]; [`AppError::Internal`] when the settings can't be saved.
     pub async fn forget_agent(&self, args: AgentArgs) -> AppResult<()> {
-        let _ = args;
-        Err(AppError::Unsupported("not built yet".into()))
+        let entry = self.with_agents(|m| m.remove(&args.agent)).ok_or(AppError::UnknownAgent)?;
+        if let Some(t) = &entry.task {
+            t.abort();
+        }
+        if let Some(t) = &entry.live {
+            t.abort();
+        }
+        if let Some(client) = &entry.client {
+            let _ = tokio::time::timeout(Duration::from_secs(2), client.close()).await;
+        }
+        lock(&self.inner.pending).remove(&args.agent);
+        if let Ok(eid) = args.agent.parse::<EndpointId>() {
+            let pins = self.pins().clone();
+            let dropped = tokio::task::spawn_blocking(move || match pins.pinned(&eid) {
+                Some(_) => pins.forget(&eid),
+                None => Ok(()),
+            })
+            .await;
+            if let Ok(Err(e)) = dropped {
+                tracing::warn!(agent = %args.agent, error = %e, "cannot drop the certificate pin");
+            }
+        }
+        self.store().update(|d| d.agents.retain(|k| k.agent != args.agent))?;
+        tracing::info!(agent = %args.agent, "agent forgotten");
+        self.changed(&ALL_TOPICS);
+        let announced = lock(&self.inner.discovery).as_ref().and_then(|r| {
+            r.discovery.snapshot().into_iter().find(|a| a.endpoint_id.as_str() == args.agent && a.mtp == Mtp::Ws)
+        });
+        if let Some(a) = announced {
+            self.on_discovery(DiscoveryEvent::Appeared(a));
+        }
+        Ok(())
     }
+}
+
+/// Wait before retry number `attempt`: 250 ms doubling up to 30 s.
+fn retry_delay(attempt: u32) -> Duration {
+    Duration::from_millis(250u64.saturating_mul(1u64 << attempt.min(7))).min(Duration::from_secs(30))
 }

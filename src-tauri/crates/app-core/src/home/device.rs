@@ -1,34 +1,282 @@
-//! `impl Home` for the device use-cases (SKELETON: bodies to be written).
+//! One device's page: what it says about itself, restarting it, and a ping from it
+//! (`Device.IP.Diagnostics.IPPing()`, asynchronous: its result comes as an
+//! OperationComplete notification).
 
-use ipc_types::{AgentArgs, DeviceDetails, PingArgs, PingResult};
+use std::time::Duration;
 
-use super::{AppError, AppResult, Home};
+use ipc_types::{AgentArgs, DeviceDetails, LiveEvent, PingArgs, PingResult, Topic};
+use tokio::sync::broadcast::error::RecvError;
+use usp_client::{Client, NotifKind};
+use usp_core::msg::{Notification, OperationCompleteResp, Params};
+use usp_core::request::{self, CommandOutcome, SupportedDmOptions};
+
+use super::{AgentConn, AppError, AppResult, Home};
+
+const IPPING: &str = "Device.IP.Diagnostics.IPPing()";
+const REBOOT: &str = "Device.Reboot()";
+
+/// DeviceInfo parameters shown, with their labels, in display order.
+const FIELDS: [(&str, &str); 9] = [
+    ("FriendlyName", "Name"),
+    ("Manufacturer", "Manufacturer"),
+    ("ModelName", "Model"),
+    ("Description", "Description"),
+    ("ProductClass", "Product class"),
+    ("SerialNumber", "Serial number"),
+    ("HardwareVersion", "Hardware version"),
+    ("SoftwareVersion", "Firmware version"),
+    ("UpTime", "Running for"),
+];
+
+/// `93784` → "1 day 2 h 3 min".
+pub(crate) fn uptime_words(secs: u64) -> String {
+    let (d, h, m) = (secs / 86_400, secs % 86_400 / 3_600, secs % 3_600 / 60);
+    let mut parts = Vec::new();
+    match d {
+        0 => {}
+        1 => parts.push("1 day".to_owned()),
+        n => parts.push(format!("{n} days")),
+    }
+    if h > 0 {
+        parts.push(format!("{h} h"));
+    }
+    if m > 0 || parts.is_empty() {
+        parts.push(format!("{m} min"));
+    }
+    parts.join(" ")
+}
+
+/// The commands under `object` our role may run (GetSupportedDM lists only those).
+async fn commands_of(client: &Client, object: &str) -> Vec<String> {
+    let opts = SupportedDmOptions {
+        first_level_only: true,
+        commands: true,
+        events: false,
+        params: false,
+        unique_key_sets: false,
+    };
+    let Ok(req) = request::get_supported_dm([object], opts) else { return Vec::new() };
+    let resp: usp_core::msg::GetSupportedDmResp = match client.request(req).await.map(TryInto::try_into) {
+        Ok(Ok(r)) => r,
+        _ => return Vec::new(),
+    };
+    let mut out = Vec::new();
+    for (_, result) in resp.per_path() {
+        for obj in result.unwrap_or_default() {
+            if &*obj.supported_obj_path == object {
+                out.extend(obj.supported_commands.iter().map(|c| format!("{object}{}", c.command_name)));
+            }
+        }
+    }
+    out
+}
+
+fn parse_ms(args: &Params, detailed: &str, plain: &str) -> Option<f64> {
+    if let Some(us) = args.get(detailed).and_then(|v| v.trim().parse::<f64>().ok()) {
+        return Some(us / 1000.0);
+    }
+    args.get(plain).and_then(|v| v.trim().parse::<f64>().ok())
+}
+
+/// The result of IPPing() from its output arguments.
+pub(crate) fn ping_result(args: &Params) -> PingResult {
+    let count = |k: &str| args.get(k).and_then(|v| v.trim().parse::<u32>().ok()).unwrap_or(0);
+    let success = count("SuccessCount");
+    let time = |d: &str, p: &str| if success > 0 { parse_ms(args, d, p) } else { None };
+    PingResult {
+        status: args.get("Status").unwrap_or("Complete").to_owned(),
+        success,
+        failure: count("FailureCount"),
+        avg_ms: time("AverageResponseTimeDetailed", "AverageResponseTime"),
+        min_ms: time("MinimumResponseTimeDetailed", "MinimumResponseTime"),
+        max_ms: time("MaximumResponseTimeDetailed", "MaximumResponseTime"),
+    }
+}
 
 impl Home {
-    /// `device_details` (SKELETON).
+    /// `device_details`: the device's own description, and whether our role may restart it or
+    /// run a ping from it.
     ///
     /// # Errors
-    /// See [`AppError`].
+    /// [`AppError::UnknownAgent`], [`AppError::Offline`], or the agent's refusal.
     pub async fn device_details(&self, args: AgentArgs) -> AppResult<DeviceDetails> {
-        let _ = args;
-        Err(AppError::Unsupported("not built yet".into()))
+        let conn = self.conn(&args.agent).await?;
+        let paths: Vec<String> = FIELDS.iter().map(|(p, _)| format!("Device.DeviceInfo.{p}")).collect();
+        let resp =
+            conn.client.get(&paths, 0).await.map_err(|e| AppError::from_client(&conn.name, "read its details", &e))?;
+        let mut fields = Vec::new();
+        for ((param, label), path) in FIELDS.iter().zip(&paths) {
+            let Some(v) = resp.value(path).map(str::trim).filter(|v| !v.is_empty()) else { continue };
+            let shown = match (*param, v.parse::<u64>()) {
+                ("UpTime", Ok(secs)) => uptime_words(secs),
+                _ => v.to_owned(),
+            };
+            fields.push(((*label).to_owned(), shown));
+        }
+        fields.push(("Endpoint ID".to_owned(), conn.eid.clone()));
+        let root = commands_of(&conn.client, "Device.").await;
+        let diag = commands_of(&conn.client, "Device.IP.Diagnostics.").await;
+        Ok(DeviceDetails {
+            agent: conn.eid.clone(),
+            name: conn.name.clone(),
+            fields,
+            can_reboot: root.iter().any(|c| c == REBOOT),
+            can_ping: diag.iter().any(|c| c == IPPING),
+        })
     }
 
-    /// `device_reboot` (SKELETON).
+    /// `device_reboot`: restarts the device (`Device.Reboot()`). It drops off and comes back by
+    /// itself; the Home page shows it reconnecting.
     ///
     /// # Errors
-    /// See [`AppError`].
+    /// [`AppError::Permission`] when our role may not, [`AppError::Offline`], refusals.
     pub async fn device_reboot(&self, args: AgentArgs) -> AppResult<()> {
-        let _ = args;
-        Err(AppError::Unsupported("not built yet".into()))
+        let conn = self.conn(&args.agent).await?;
+        let resp = conn
+            .client
+            .operate(REBOOT, &[], "usp-home-reboot")
+            .await
+            .map_err(|e| AppError::from_client(&conn.name, "restart it", &e))?;
+        if let Some((_, CommandOutcome::Failed(e))) = resp.outcomes().into_iter().next() {
+            return Err(AppError::from_client(&conn.name, "restart it", &usp_client::ClientError::Usp(e)));
+        }
+        tracing::info!(agent = %conn.eid, "restart requested");
+        // A restarting device forgets our subscriptions (and usually drops the connection):
+        // connect afresh, which subscribes again once it is back.
+        self.restart_connection(&conn.eid).await;
+        self.changed(&[Topic::Home, Topic::Device]);
+        Ok(())
     }
 
-    /// `device_ping` (SKELETON).
+    /// `device_ping`: pings `host` from the device `count` times (1-100), reporting progress
+    /// as [`LiveEvent::PingProgress`], and returns the result.
     ///
     /// # Errors
-    /// See [`AppError`].
+    /// [`AppError::InvalidInput`] for an empty host or a bad count, [`AppError::Timeout`] when
+    /// the result does not come, [`AppError::Permission`], [`AppError::Offline`], refusals.
     pub async fn device_ping(&self, args: PingArgs) -> AppResult<PingResult> {
-        let _ = args;
-        Err(AppError::Unsupported("not built yet".into()))
+        let host = args.host.trim().to_owned();
+        if host.is_empty() || host.len() > 256 || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(AppError::InvalidInput("Enter a host name or IP address to ping, without spaces.".into()));
+        }
+        let count = if args.count == 0 { 3 } else { args.count };
+        if count > 100 {
+            return Err(AppError::InvalidInput("Ping at most 100 times.".into()));
+        }
+        let conn = self.conn(&args.agent).await?;
+        let progress = |message: String| {
+            self.emit(LiveEvent::PingProgress { agent: conn.eid.clone(), message });
+        };
+        // Listen before starting, so the result can't slip by.
+        let mut rx = conn.client.notifications();
+        let sub = match conn.client.subscribe(NotifKind::OperationComplete, &[IPPING]).await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::debug!(error = %e, "no own OperationComplete subscription; relying on the live one");
+                None
+            }
+        };
+        let key = format!("usp-home-ping-{}", uuid::Uuid::new_v4().simple());
+        let count_text = count.to_string();
+        let outcome = self.run_ping(&conn, &mut rx, &key, &host, &count_text, count, &progress).await;
+        if let Some(sub) = sub {
+            if let Err(e) = conn.client.unsubscribe(&sub).await {
+                tracing::debug!(error = %e, "cannot remove the ping subscription");
+            }
+        }
+        let result = outcome?;
+        progress(format!("Done: {} of {} answered.", result.success, result.success + result.failure));
+        Ok(result)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run_ping(
+        &self,
+        conn: &AgentConn,
+        rx: &mut tokio::sync::broadcast::Receiver<usp_client::AgentNotification>,
+        key: &str,
+        host: &str,
+        count_text: &str,
+        count: u32,
+        progress: &impl Fn(String),
+    ) -> AppResult<PingResult> {
+        let action = "run a ping";
+        let resp = conn
+            .client
+            .operate(IPPING, &[("Host", host), ("NumberOfRepetitions", count_text)], key)
+            .await
+            .map_err(|e| AppError::from_client(&conn.name, action, &e))?;
+        match resp.outcomes().into_iter().next() {
+            Some((_, CommandOutcome::Done(args))) => return Ok(ping_result(args)),
+            Some((_, CommandOutcome::Failed(e))) => {
+                return Err(AppError::from_client(&conn.name, action, &usp_client::ClientError::Usp(e)))
+            }
+            Some((_, CommandOutcome::Started(_))) => progress(format!("Pinging {host} from {}…", conn.name)),
+            None => return Err(AppError::Internal("the device started no ping".into())),
+        }
+        // Each echo waits at most its timeout (1 s by default); allow for that and some slack.
+        let bound = Duration::from_secs(10 + 2 * u64::from(count)).min(Duration::from_secs(240));
+        let wait = async {
+            loop {
+                match rx.recv().await {
+                    Ok(n) => {
+                        if let Notification::OperComplete(c) = &n.notify.notification {
+                            if &*c.command_key == key {
+                                return match &c.operation_resp {
+                                    OperationCompleteResp::ReqOutputArgs(args) => Ok(ping_result(args)),
+                                    OperationCompleteResp::CmdFailure(f) => Err(AppError::Refused {
+                                        name: conn.name.clone(),
+                                        message: if f.err_msg.is_empty() {
+                                            usp_core::engine::error_code_text(f.err_code).to_owned()
+                                        } else {
+                                            f.err_msg.to_string()
+                                        },
+                                        usp_code: f.err_code,
+                                    }),
+                                };
+                            }
+                        }
+                    }
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return Err(AppError::Offline { name: conn.name.clone() }),
+                }
+            }
+        };
+        tokio::time::timeout(bound, wait).await.map_err(|_| AppError::Timeout { name: conn.name.clone() })?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uptime_reads_well() {
+        assert_eq!(uptime_words(59), "0 min");
+        assert_eq!(uptime_words(3_660), "1 h 1 min");
+        assert_eq!(uptime_words(93_784), "1 day 2 h 3 min");
+        assert_eq!(uptime_words(2 * 86_400), "2 days");
+    }
+
+    #[test]
+    fn ping_outputs_are_read() {
+        let args: Params = [
+            ("Status", "Complete"),
+            ("SuccessCount", "3"),
+            ("FailureCount", "0"),
+            ("AverageResponseTime", "1"),
+            ("AverageResponseTimeDetailed", "1500"),
+            ("MinimumResponseTime", "0"),
+            ("MaximumResponseTime", "2"),
+        ]
+        .into_iter()
+        .collect();
+        let r = ping_result(&args);
+        assert_eq!((r.status.as_str(), r.success, r.failure), ("Complete", 3, 0));
+        assert_eq!(r.avg_ms, Some(1.5));
+        assert_eq!(r.min_ms, Some(0.0));
+        assert_eq!(r.max_ms, Some(2.0));
+        let none: Params = [("Status", "Complete"), ("SuccessCount", "0"), ("FailureCount", "3")].into_iter().collect();
+        assert_eq!(ping_result(&none).avg_ms, None);
     }
 }

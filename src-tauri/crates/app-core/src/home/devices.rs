@@ -1,41 +1,125 @@
-//! `impl Home` for the devices use-cases (SKELETON: bodies to be written).
+//! `impl Home` for the Devices page: hosts of every paired agent merged by MAC, user labels,
+//! pause/resume through `Device.Hosts.AccessControl`, and "seen" marks for new devices.
 
-use ipc_types::{DevicePause, DeviceRename, DevicesView};
+use ipc_types::{ConnectedDevice, DevicePause, DeviceRename, DevicesView, Topic};
 
-use super::{AppError, AppResult, Home};
+use super::wifi::{add_row, delete_rows, get_params, per_agent, set_params};
+use super::{AgentConn, AppError, AppResult, Home};
+use crate::features::devices::{self as logic, AgentData, Known, Step};
+use crate::features::params::{norm_mac, Params};
+
+/// A MAC from the UI, normalised, or words.
+pub(super) fn mac_arg(mac: &str) -> AppResult<String> {
+    norm_mac(mac).ok_or_else(|| AppError::InvalidInput(format!("\"{mac}\" is not a device address (MAC).")))
+}
+
+/// Runs pause/resume/bedtime steps on one agent.
+pub(super) async fn run_steps(conn: &AgentConn, steps: &[Step], action: &str) -> AppResult<()> {
+    for step in steps {
+        match step {
+            Step::Add { table, params } => {
+                add_row(conn, table, params, action).await?;
+            }
+            Step::Set(params) => set_params(conn, params, action).await?,
+            Step::Delete(path) => delete_rows(conn, std::slice::from_ref(path), action).await?,
+        }
+    }
+    Ok(())
+}
 
 impl Home {
-    /// `devices` (SKELETON).
+    /// The raw data of every paired agent for the devices view (agents that fail are skipped).
+    pub(super) async fn devices_data(&self) -> Vec<(AgentConn, Params)> {
+        per_agent(self.paired().await, "devices", |conn| async move {
+            get_params(&conn, &logic::GET_PATHS, "list connected devices").await
+        })
+        .await
+    }
+
+    /// The merged device list from loaded data.
+    pub(super) fn devices_from(&self, data: &[(AgentConn, Params)]) -> Vec<ConnectedDevice> {
+        let agents: Vec<AgentData<'_>> =
+            data.iter().map(|(c, p)| AgentData { agent: &c.eid, name: &c.name, params: p }).collect();
+        self.store().read(|d| logic::devices(&agents, Known { labels: &d.labels, seen: &d.seen }))
+    }
+
+    /// `devices`: every device of the home, online first.
     ///
     /// # Errors
-    /// See [`AppError`].
+    /// None in practice (agents that fail are left out).
     pub async fn devices(&self) -> AppResult<DevicesView> {
-        Err(AppError::Unsupported("not built yet".into()))
+        let data = self.devices_data().await;
+        Ok(DevicesView { devices: self.devices_from(&data) })
     }
 
-    /// `device_rename` (SKELETON).
+    /// `device_rename`: the user's own name for a device (empty clears it). Kept in the app's
+    /// settings file, not on the agents.
     ///
     /// # Errors
-    /// See [`AppError`].
+    /// [`AppError::InvalidInput`] for a bad MAC or name.
     pub async fn device_rename(&self, args: DeviceRename) -> AppResult<()> {
-        let _ = args;
-        Err(AppError::Unsupported("not built yet".into()))
+        let mac = mac_arg(&args.mac)?;
+        let name = args.name.trim().to_owned();
+        if name.chars().count() > 64 {
+            return Err(AppError::InvalidInput("A device name can have at most 64 characters.".into()));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(AppError::InvalidInput("A device name can't contain control characters.".into()));
+        }
+        self.store().update(|d| {
+            if name.is_empty() {
+                d.labels.remove(&mac);
+            } else {
+                d.labels.insert(mac.clone(), name.clone());
+            }
+        })?;
+        self.changed(&[Topic::Devices, Topic::Mesh, Topic::Parental]);
+        Ok(())
     }
 
-    /// `device_pause` (SKELETON).
+    /// `device_pause`: no internet for a device now (`paused`), or back to normal. Done on the
+    /// agent that reports the device, through a `Deny` access-control row (see
+    /// [`crate::features::devices::pause_steps`]).
     ///
     /// # Errors
-    /// See [`AppError`].
+    /// [`AppError::NotFound`] for an unknown device; agent errors in words.
     pub async fn device_pause(&self, args: DevicePause) -> AppResult<()> {
-        let _ = args;
-        Err(AppError::Unsupported("not built yet".into()))
+        let mac = mac_arg(&args.mac)?;
+        let data = self.devices_data().await;
+        let devices = self.devices_from(&data);
+        let dev = devices
+            .iter()
+            .find(|d| d.mac == mac)
+            .ok_or_else(|| AppError::NotFound("That device is not connected to your home any more.".into()))?;
+        let (conn, params) = data
+            .iter()
+            .find(|(c, _)| c.eid == dev.agent)
+            .ok_or_else(|| AppError::NotFound("That device is not connected to your home any more.".into()))?;
+        let rows = logic::access_rows(params);
+        let steps = logic::pause_steps(&rows, &mac, dev.host_name.as_deref(), args.paused);
+        let action = if args.paused { "pause devices" } else { "resume devices" };
+        run_steps(conn, &steps, action).await?;
+        self.changed(&[Topic::Devices, Topic::Parental]);
+        Ok(())
     }
 
-    /// `devices_seen` (SKELETON).
+    /// `devices_seen`: every device listed now is no longer "new". Announces a change of the
+    /// Devices view only when a mark was added (so a page that calls this on load doesn't loop).
     ///
     /// # Errors
-    /// See [`AppError`].
+    /// [`AppError::Internal`] when the settings file can't be written.
     pub async fn devices_seen(&self) -> AppResult<()> {
-        Err(AppError::Unsupported("not built yet".into()))
+        let data = self.devices_data().await;
+        let macs: Vec<String> = self.devices_from(&data).into_iter().map(|d| d.mac).collect();
+        let added = self.store().update(|d| {
+            let before = d.seen.len();
+            d.seen.extend(macs.iter().cloned());
+            d.known_macs.extend(macs.iter().cloned());
+            d.seen.len() != before
+        })?;
+        if added {
+            self.changed(&[Topic::Devices]);
+        }
+        Ok(())
     }
 }

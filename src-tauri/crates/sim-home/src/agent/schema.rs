@@ -22,8 +22,12 @@ pub enum Feature {
     Mesh,
     /// Hosts.Host and Hosts.AccessControl.
     Hosts,
-    /// Schedules.Schedule (referenced by Hosts.AccessControl.ScheduleRef).
+    /// Schedules.Schedule (referenced by Hosts.AccessControl.ScheduleRef, TR-181 2.18).
     Schedules,
+    /// Hosts.AccessControl.{i}.Schedule.{i} (TR-181 2.14-2.17, deprecated in 2.18): an agent
+    /// with this and without `schedules` models an older access-control profile (no
+    /// `ScheduleRef`).
+    LegacySchedules,
     /// IoTCapability (switches, dimmers, sensors).
     Iot,
     /// IP.Diagnostics.IPPing().
@@ -88,6 +92,8 @@ pub struct PDecl {
     write_once: bool,
     schedule_status: bool,
     uptime: bool,
+    /// Only present when this feature is enabled too.
+    needs: Option<Feature>,
 }
 
 /// A read-only parameter (use `.w()` to make it writable).
@@ -102,6 +108,7 @@ const fn p(name: &'static str, ty: Ty) -> PDecl {
         write_once: false,
         schedule_status: false,
         uptime: false,
+        needs: None,
     }
 }
 
@@ -131,6 +138,10 @@ impl PDecl {
     }
     const fn schedule_status(self) -> Self {
         PDecl { schedule_status: true, ..self }
+    }
+    /// Only in agents that also have `feature`.
+    const fn needs(self, feature: Feature) -> Self {
+        PDecl { needs: Some(feature), ..self }
     }
 }
 
@@ -464,6 +475,14 @@ const WIFI_ASSOC: &[PDecl] = &[
 // Wi-Fi EasyMesh Data Elements (gateway = mesh controller)
 const DE_NETWORK: &[PDecl] =
     &[p("ID", STR64), p("TimeStamp", Ty::DateTime).volatile().def("0001-01-01T00:00:00Z"), p("ControllerID", STR64)];
+/// `Network.SSID.{i}.`: the SSIDs the mesh controller configures on every node; `Type`
+/// (TR-181 2.19) is free text such as `Fronthaul`, `Backhaul`, `Guest`.
+const DE_SSID: &[PDecl] = &[
+    p("SSID", STR32),
+    p("Band", Ty::List(64)),
+    p("Enable", BOOL).def("true"),
+    p("Type", STR64),
+];
 const DE_DEVICE: &[PDecl] = &[
     p("ID", Ty::Mac),
     p("Manufacturer", STR64),
@@ -527,8 +546,17 @@ const ACCESS_CONTROL: &[PDecl] = &[
     p("HostName", STR64).w(),
     p("Enable", BOOL).w().def("false"),
     p("AccessPolicy", Ty::Enum(ACCESS_POLICIES)).w().def("Allow"),
-    p("ScheduleRef", Ty::Ref("Device.Schedules.Schedule.{i}.", true)).w(),
+    p("ScheduleRef", Ty::Ref("Device.Schedules.Schedule.{i}.", true)).w().needs(Feature::Schedules),
     p("Origin", Ty::Enum(ORIGINS)).def("User"),
+];
+/// `Device.Hosts.AccessControl.{i}.Schedule.{i}.` (2.14): a window in which an `Allow` row
+/// grants access.
+const ACCESS_CONTROL_SCHEDULE: &[PDecl] = &[
+    p("Alias", ALIAS).w(),
+    p("Enable", BOOL).w().def("false"),
+    p("Day", Ty::EnumList(DAYS)).w(),
+    p("StartTime", Ty::HhMm).w().def("00:00"),
+    p("Duration", UINT).w().def("0"),
 ];
 const SCHEDULES: &[PDecl] = &[p("Enable", BOOL).w().def("true")];
 const SCHEDULE: &[PDecl] = &[
@@ -598,7 +626,7 @@ const IP_DIAGNOSTICS_CMDS: &[CmdDef] = &[async_cmd(
 // ----------------------------------------------------------------------------------------
 // The object table
 
-use Feature::{Core, Diagnostics, Hosts, Iot, Mesh, Schedules, Wifi};
+use Feature::{Core, Diagnostics, Hosts, Iot, LegacySchedules, Mesh, Schedules, Wifi};
 use TableAccess::{AddDelete, ReadOnly};
 
 const ALIAS_KEY: &[&str] = &["Alias"];
@@ -634,6 +662,7 @@ pub const OBJECTS: &[ODecl] = &[
     // EasyMesh Data Elements (on the gateway, the mesh controller)
     obj("Device.WiFi.DataElements.", Mesh, &[]),
     obj("Device.WiFi.DataElements.Network.", Mesh, DE_NETWORK),
+    table("Device.WiFi.DataElements.Network.SSID.{i}.", Mesh, ReadOnly, &[&["SSID"]], DE_SSID).max_rows(16),
     table("Device.WiFi.DataElements.Network.Device.{i}.", Mesh, ReadOnly, &[&["ID"]], DE_DEVICE).max_rows(16),
     table("Device.WiFi.DataElements.Network.Device.{i}.Radio.{i}.", Mesh, ReadOnly, &[&["ID"]], DE_RADIO).max_rows(4),
     table("Device.WiFi.DataElements.Network.Device.{i}.Radio.{i}.BSS.{i}.", Mesh, ReadOnly, &[&["BSSID"]], DE_BSS)
@@ -646,6 +675,8 @@ pub const OBJECTS: &[ODecl] = &[
     obj("Device.Hosts.Host.{i}.WANStats.", Hosts, HOST_WANSTATS),
     table("Device.Hosts.AccessControl.{i}.", Hosts, AddDelete, &[ALIAS_KEY, &["PhysAddress"]], ACCESS_CONTROL)
         .max_rows(128),
+    table("Device.Hosts.AccessControl.{i}.Schedule.{i}.", LegacySchedules, AddDelete, &[ALIAS_KEY], ACCESS_CONTROL_SCHEDULE)
+        .max_rows(16),
     // Schedules (TR-181 2.18)
     obj("Device.Schedules.", Schedules, SCHEDULES),
     table("Device.Schedules.Schedule.{i}.", Schedules, AddDelete, &[ALIAS_KEY], SCHEDULE).max_rows(64),
@@ -776,6 +807,7 @@ impl Schema {
             let params = decl
                 .params
                 .iter()
+                .filter(|d| d.needs.is_none_or(|f| features.contains(&f)))
                 .map(|d| ParamDef {
                     name: d.name.to_owned(),
                     ty: d.ty,
@@ -897,7 +929,7 @@ mod tests {
 
     #[test]
     fn every_declared_object_has_its_parent_declared_first() {
-        let all = [Core, Wifi, Mesh, Hosts, Schedules, Iot, Diagnostics];
+        let all = [Core, Wifi, Mesh, Hosts, Schedules, LegacySchedules, Iot, Diagnostics];
         let schema = Schema::build(&all);
         assert_eq!(schema.objs.len(), OBJECTS.len());
         assert_eq!(schema.obj(ROOT).path, "Device.");
@@ -915,6 +947,19 @@ mod tests {
         assert_eq!(schema.def_of_path("Device.WiFi.SSID."), Some(ssid));
         assert_eq!(schema.def_of_path("Device.Hosts."), None, "feature not enabled");
         assert_eq!(schema.def_of_path("Device.WiFi.3."), None);
+    }
+
+    #[test]
+    fn legacy_schedules_replace_schedule_refs() {
+        let legacy = Schema::build(&[Hosts, LegacySchedules]);
+        let ac = legacy.by_path("Device.Hosts.AccessControl.{i}.").expect("access control");
+        assert!(legacy.obj(ac).param("ScheduleRef").is_none(), "2.14 has no ScheduleRef");
+        assert!(legacy.by_path("Device.Hosts.AccessControl.{i}.Schedule.{i}.").is_some());
+        assert!(legacy.by_path("Device.Schedules.").is_none());
+        let modern = Schema::build(&[Hosts, Schedules]);
+        let ac = modern.by_path("Device.Hosts.AccessControl.{i}.").expect("access control");
+        assert!(modern.obj(ac).param("ScheduleRef").is_some());
+        assert!(modern.by_path("Device.Hosts.AccessControl.{i}.Schedule.{i}.").is_none());
     }
 
     #[test]
