@@ -1,0 +1,201 @@
+//! Small reusable views: switches, loading and error notes, QR codes, the notice area, navigation.
+
+use ipc_types::IpcError;
+use leptos::prelude::*;
+
+use crate::model::errors::{advise, Remedy};
+use crate::model::route::Page;
+use crate::state::{use_app, ToastKind};
+
+/// An on/off switch: a real button with `role="switch"` and `aria-checked`.
+#[component]
+pub fn Switch(
+    id: String,
+    /// Accessible name.
+    label: String,
+    checked: Signal<bool>,
+    #[prop(optional)] busy: Option<Signal<bool>>,
+    #[prop(optional)] disabled: Option<Signal<bool>>,
+    #[prop(optional)] big: bool,
+    /// Called with the wanted new state.
+    on_toggle: Callback<bool>,
+) -> impl IntoView {
+    let busy = move || busy.is_some_and(|b| b.get());
+    let disabled = move || disabled.is_some_and(|d| d.get());
+    view! {
+        <button
+            type="button"
+            role="switch"
+            id=id
+            class="switch"
+            class:big=big
+            aria-label=label
+            aria-checked=move || if checked.get() { "true" } else { "false" }
+            aria-busy=move || busy().then_some("true")
+            disabled=move || busy() || disabled()
+            on:click=move |_| on_toggle.run(!checked.get_untracked())
+        >
+            <span class="knob" aria-hidden="true"></span>
+        </button>
+    }
+}
+
+/// A spinner with words, for work in progress.
+#[component]
+pub fn Busy(#[prop(into)] text: String) -> impl IntoView {
+    view! {
+        <p class="busy" role="status">
+            <span class="spinner" aria-hidden="true"></span>
+            {text}
+        </p>
+    }
+}
+
+/// An error in words with its one action. `agent` lets "Pair" open the right dialog.
+#[component]
+pub fn ErrorNote(
+    error: IpcError,
+    #[prop(optional)] on_retry: Option<Callback<()>>,
+    #[prop(optional)] agent: Option<String>,
+) -> impl IntoView {
+    let app = use_app();
+    let advice = advise(&error);
+    let action = match (advice.remedy, advice.remedy.label()) {
+        (Remedy::Pair, Some(label)) => Some(match agent {
+            Some(agent) => view! {
+                <button type="button" class="secondary" on:click=move |_| app.pairing.set(Some(agent.clone()))>
+                    {label}
+                </button>
+            }
+            .into_any(),
+            None => view! { <button type="button" class="secondary" on:click=move |_| app.go(Page::Home)>"Pair on Home"</button> }
+                .into_any(),
+        }),
+        (Remedy::ReviewCertificate, Some(label)) => Some(
+            view! { <button type="button" class="secondary" on:click=move |_| app.go(Page::Home)>{label}</button> }
+                .into_any(),
+        ),
+        (Remedy::None, _) | (_, None) => None,
+        (_, Some(label)) => on_retry.map(|retry| {
+            view! { <button type="button" class="secondary" on:click=move |_| retry.run(())>{label}</button> }
+                .into_any()
+        }),
+    };
+    view! {
+        <div class="error-note" role="alert">
+            <p>{advice.message}</p>
+            {action}
+        </div>
+    }
+}
+
+/// Loading / error / nothing, for a page's main resource. `retry` re-fetches.
+pub fn load_status<T: Clone + Send + Sync + 'static>(
+    res: LocalResource<Result<T, IpcError>>,
+    what: &'static str,
+) -> impl IntoView {
+    move || match res.get() {
+        None => Some(view! { <Busy text=format!("Loading {what}…") /> }.into_any()),
+        Some(Ok(_)) => None,
+        Some(Err(error)) => {
+            Some(view! { <ErrorNote error=error on_retry=Callback::new(move |()| res.refetch()) /> }.into_any())
+        }
+    }
+}
+
+/// Whether a resource holds data (for `data-ready`).
+pub fn ready<T: Clone + Send + Sync + 'static>(res: LocalResource<Result<T, IpcError>>) -> Signal<bool> {
+    Signal::derive(move || res.with(|r| matches!(r, Some(Ok(_)))))
+}
+
+/// An SVG made by our own Rust code (QR codes), inlined in a container.
+#[component]
+pub fn InlineSvg(id: String, svg: String, label: String) -> impl IntoView {
+    view! { <div id=id class="qr" role="img" aria-label=label inner_html=svg></div> }
+}
+
+/// The notice area: `#notifications` (a live region) holding `#toast`.
+#[component]
+pub fn Notices() -> impl IntoView {
+    let app = use_app();
+    let text = move || app.toast.with(|t| t.as_ref().map(|t| t.text.clone()).unwrap_or_default());
+    let is_error = move || app.toast.with(|t| t.as_ref().is_some_and(|t| t.kind == ToastKind::Error));
+    view! {
+        <div id="notifications" aria-live="polite" class:empty=move || app.toast.with(Option::is_none)>
+            <div class="toast" class:error=is_error>
+                <p id="toast" role=move || if is_error() { "alert" } else { "status" }>{text}</p>
+                <button
+                    type="button"
+                    class="ghost"
+                    aria-label="Dismiss notice"
+                    hidden=move || app.toast.with(Option::is_none)
+                    on:click=move |_| app.toast.set(None)
+                >
+                    "×"
+                </button>
+            </div>
+        </div>
+    }
+}
+
+/// The page links: a sidebar on wide screens, a scrolling bottom bar on phones.
+#[component]
+pub fn Nav() -> impl IntoView {
+    let app = use_app();
+    view! {
+        <nav id="nav" aria-label="Pages">
+            <p class="brand" aria-hidden="true">
+                <span class="logo"></span>
+                "usp-home"
+            </p>
+            <ul>
+                {Page::ALL
+                    .into_iter()
+                    .map(|page| {
+                        view! {
+                            <li>
+                                <a
+                                    id=format!("nav-{}", page.name())
+                                    href=page.href()
+                                    aria-current=move || (app.page.get() == page).then_some("page")
+                                >
+                                    <span class=format!("icon icon-{}", page.name()) aria-hidden="true"></span>
+                                    <span class="label">{page.label()}</span>
+                                </a>
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+            <p class="live" hidden=move || !app.live.get() title="Changes on your devices show up here as they happen">
+                <span class="dot" aria-hidden="true"></span>
+                "Live"
+            </p>
+        </nav>
+    }
+}
+
+/// A page's outer frame: `<section id="page-…" data-ready>` with its title.
+#[component]
+pub fn PageFrame(
+    page: Page,
+    #[prop(into)] ready: Signal<bool>,
+    #[prop(optional, into)] intro: Option<String>,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <section
+            id=format!("page-{}", page.name())
+            class="page"
+            aria-labelledby=format!("title-{}", page.name())
+            data-ready=move || ready.get().then_some("true")
+            aria-busy=move || (!ready.get()).then_some("true")
+        >
+            <header class="page-head">
+                <h1 id=format!("title-{}", page.name()) tabindex="-1">{page.label()}</h1>
+                {intro.map(|text| view! { <p class="intro">{text}</p> })}
+            </header>
+            {children()}
+        </section>
+    }
+}

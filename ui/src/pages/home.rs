@@ -1,0 +1,188 @@
+//! Home: every agent of the home with its state, and the way to pair, trust or forget it.
+
+use ipc_types::{dom_id, AgentArgs, AgentSummary, Topic, TrustArgs};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::api;
+use crate::components::{load_status, ready, Busy, ErrorNote, PageFrame};
+use crate::model::format;
+use crate::model::home::{auth_text, auth_tone, can_pair, fingerprint_to_trust, kind_label};
+use crate::model::route::Page;
+use crate::state::use_app;
+
+#[component]
+pub fn HomePage() -> impl IntoView {
+    let app = use_app();
+    let home = LocalResource::new(move || {
+        app.track(Topic::Home);
+        api::home()
+    });
+    view! {
+        <PageFrame page=Page::Home ready=ready(home) intro="Your router, extenders and smart home hubs.">
+            {load_status(home, "your home")}
+            {move || {
+                home.get()
+                    .and_then(Result::ok)
+                    .map(|view| {
+                        let empty = view.agents.is_empty();
+                        view! {
+                            <p class="muted" hidden=!view.discovering>
+                                <span class="spinner small" aria-hidden="true"></span>
+                                "Looking for devices on your network…"
+                            </p>
+                            <p class="empty" hidden=!empty>
+                                "No devices found yet. Make sure this computer is on your home network; "
+                                "devices appear here as soon as they answer."
+                            </p>
+                            <div class="cards">
+                                {view
+                                    .agents
+                                    .into_iter()
+                                    .map(|agent| view! { <AgentCard agent=agent refetch=Callback::new(move |()| home.refetch()) /> })
+                                    .collect_view()}
+                            </div>
+                        }
+                    })
+            }}
+        </PageFrame>
+    }
+}
+
+#[component]
+fn AgentCard(agent: AgentSummary, refetch: Callback<()>) -> impl IntoView {
+    let app = use_app();
+    let id = dom_id(&agent.agent);
+    let trusting = RwSignal::new(false);
+    let confirm_forget = RwSignal::new(false);
+    let error = RwSignal::new(None);
+
+    let trust = {
+        let (agent_id, fingerprint) = (agent.agent.clone(), fingerprint_to_trust(&agent.auth).map(str::to_owned));
+        move |_| {
+            let Some(fingerprint) = fingerprint.clone() else { return };
+            let args = TrustArgs { agent: agent_id.clone(), fingerprint };
+            trusting.set(true);
+            spawn_local(async move {
+                match api::trust_agent(args).await {
+                    Ok(summary) => {
+                        app.notify(format!("{} is trusted.", summary.name));
+                        app.bump(Topic::Home);
+                    }
+                    Err(err) => error.set(Some(err)),
+                }
+                trusting.set(false);
+            });
+        }
+    };
+    let forget = {
+        let (agent_id, name) = (agent.agent.clone(), agent.name.clone());
+        move |_| {
+            let (args, name) = (AgentArgs { agent: agent_id.clone() }, name.clone());
+            spawn_local(async move {
+                match api::forget_agent(args).await {
+                    Ok(()) => {
+                        app.notify(format!("{name} was forgotten."));
+                        app.bump(Topic::Home);
+                    }
+                    Err(err) => app.fail(&err),
+                }
+            });
+        }
+    };
+    let details = {
+        let agent_id = agent.agent.clone();
+        move |_| {
+            app.agent.set(Some(agent_id.clone()));
+            app.go(Page::Device);
+        }
+    };
+    let pair = {
+        let agent_id = agent.agent.clone();
+        move |_| app.pairing.set(Some(agent_id.clone()))
+    };
+
+    let model = [agent.manufacturer.clone(), agent.model.clone()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+    let fingerprint = fingerprint_to_trust(&agent.auth).map(str::to_owned);
+    let changed = matches!(agent.auth, ipc_types::AgentAuth::CertificateChanged { .. });
+    let not_authorised = match &agent.auth {
+        ipc_types::AgentAuth::NotAuthorised { our_endpoint_id } => Some(our_endpoint_id.clone()),
+        _ => None,
+    };
+    let offline = matches!(agent.auth, ipc_types::AgentAuth::Offline { .. });
+    let paired = matches!(agent.auth, ipc_types::AgentAuth::Paired { .. });
+    let name = agent.name.clone();
+
+    view! {
+        <article id=format!("agent-{id}") class="card agent" aria-labelledby=format!("agent-{id}-name")>
+            <header>
+                <span class=format!("kind kind-{:?}", agent.kind).to_lowercase() aria-hidden="true"></span>
+                <div>
+                    <h2 id=format!("agent-{id}-name")>{agent.name.clone()}</h2>
+                    <p class="muted">{kind_label(agent.kind)} {(!model.is_empty()).then(|| format!(" · {model}"))}</p>
+                </div>
+            </header>
+            <p id=format!("agent-{id}-state") class=format!("state tone-{}", auth_tone(&agent.auth))>
+                {auth_text(&agent.auth)}
+            </p>
+            <dl class="facts">
+                {agent.firmware.clone().map(|fw| view! { <dt>"Firmware"</dt><dd>{fw}</dd> })}
+                {agent.uptime_secs.map(|up| view! { <dt>"Running for"</dt><dd>{format::uptime(up)}</dd> })}
+                <dt>"Address"</dt>
+                <dd class="mono small">{agent.url.clone()}</dd>
+            </dl>
+            {fingerprint.map(|fp| view! {
+                <div class="notice" class:danger=changed>
+                    <p>
+                        {if changed {
+                            "This device now shows a different certificate. Only trust it if you replaced or reset the device."
+                        } else {
+                            "First visit: compare this fingerprint with the one in the device's own settings page."
+                        }}
+                    </p>
+                    <p class="mono small fingerprint">{fp}</p>
+                </div>
+            })}
+            {not_authorised.map(|eid| view! {
+                <div class="notice">
+                    <p>"This device only talks to controllers it knows. Add this app's ID in the device's settings:"</p>
+                    <p class="mono small">{eid}</p>
+                </div>
+            })}
+            {move || error.get().map(|err| view! { <ErrorNote error=err on_retry=refetch /> })}
+            <div class="actions">
+                {can_pair(&agent.auth).then(|| view! {
+                    <button type="button" id=format!("pair-{id}") class="primary" on:click=pair.clone()>
+                        "Pair with passcode"
+                    </button>
+                })}
+                {fingerprint_to_trust(&agent.auth).map(|_| view! {
+                    <button type="button" id=format!("trust-{id}") class="primary" disabled=move || trusting.get() on:click=trust.clone()>
+                        {if changed { "Trust the new certificate" } else { "Trust this device" }}
+                    </button>
+                })}
+                {move || trusting.get().then(|| view! { <Busy text="Connecting…" /> })}
+                {offline.then(|| view! {
+                    <button type="button" class="secondary" on:click=move |_| refetch.run(())>"Try again"</button>
+                })}
+                {paired.then(|| view! {
+                    <button type="button" class="secondary" on:click=details.clone()>"Details"</button>
+                })}
+                {agent.remembered.then(|| view! {
+                    <Show
+                        when=move || confirm_forget.get()
+                        fallback=move || view! {
+                            <button type="button" class="ghost" on:click=move |_| confirm_forget.set(true)>"Forget…"</button>
+                        }
+                    >
+                        <span class="confirm">
+                            {format!("Forget {name}? You will need to pair again.")}
+                            <button type="button" class="danger" on:click=forget.clone()>"Forget"</button>
+                            <button type="button" class="ghost" on:click=move |_| confirm_forget.set(false)>"Cancel"</button>
+                        </span>
+                    </Show>
+                })}
+            </div>
+        </article>
+    }
+}

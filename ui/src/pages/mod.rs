@@ -1,0 +1,33 @@
+//! One module per page; [`view`] picks the current one.
+
+use leptos::prelude::*;
+
+use crate::model::route::Page;
+
+pub mod device;
+pub mod devices;
+pub mod explorer;
+pub mod guest;
+pub mod home;
+pub mod mesh;
+pub mod pair;
+pub mod parental;
+pub mod settings;
+pub mod smart;
+pub mod wifi;
+
+/// The view of `page`.
+pub fn view(page: Page) -> AnyView {
+    match page {
+        Page::Home => home::HomePage().into_any(),
+        Page::Wifi => wifi::WifiPage().into_any(),
+        Page::Guest => guest::GuestPage().into_any(),
+        Page::Devices => devices::DevicesPage().into_any(),
+        Page::Parental => parental::ParentalPage().into_any(),
+        Page::Mesh => mesh::MeshPage().into_any(),
+        Page::Smart => smart::SmartPage().into_any(),
+        Page::Device => device::DevicePage().into_any(),
+        Page::Explorer => explorer::ExplorerPage().into_any(),
+        Page::Settings => settings::SettingsPage().into_any(),
+    }
+}

@@ -1,0 +1,152 @@
+//! Settings: this app's identity, trusted certificates, where to look for devices, and the theme.
+
+use ipc_types::{dom_id, AgentArgs, IpcError, SetInterfaces, SetTheme, Settings, Theme, Topic};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::api;
+use crate::components::{load_status, ready, InlineSvg, PageFrame};
+use crate::model::route::Page;
+use crate::state::use_app;
+
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    let app = use_app();
+    let settings = LocalResource::new(move || {
+        app.track(Topic::Settings);
+        api::settings()
+    });
+    let apply = Callback::new(move |result: Result<Settings, IpcError>| match result {
+        Ok(view) => {
+            settings.set(Some(Ok(view)));
+            true
+        }
+        Err(err) => {
+            app.fail(&err);
+            false
+        }
+    });
+    view! {
+        <PageFrame page=Page::Settings ready=ready(settings)>
+            {load_status(settings, "settings")}
+            {move || settings.get().and_then(Result::ok).map(|s| view! { <SettingsView settings=s apply=apply /> })}
+        </PageFrame>
+    }
+}
+
+#[component]
+fn SettingsView(settings: Settings, apply: Callback<Result<Settings, IpcError>, bool>) -> impl IntoView {
+    let app = use_app();
+    let interfaces = RwSignal::new(settings.interfaces.clone());
+    let saving = RwSignal::new(false);
+    let save_interfaces = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let value = interfaces.get_untracked().trim().to_owned();
+        saving.set(true);
+        spawn_local(async move {
+            if apply.run(api::settings_interfaces(SetInterfaces { interfaces: value }).await) {
+                app.notify("Discovery restarted on the chosen network interfaces.");
+                app.bump(Topic::Home);
+            }
+            saving.try_set(false);
+        });
+    };
+    let set_theme = move |theme: Theme| {
+        let before = app.theme.get_untracked();
+        app.apply_theme(theme);
+        spawn_local(async move {
+            if !apply.run(api::settings_theme(SetTheme { theme }).await) {
+                app.apply_theme(before);
+            }
+        });
+    };
+    let theme_option = move |theme: Theme, id: &'static str, label: &'static str| {
+        view! {
+            <label class="choice" for=id>
+                <input
+                    type="radio"
+                    name="theme"
+                    id=id
+                    prop:checked=move || app.theme.get() == theme
+                    on:change=move |_| set_theme(theme)
+                />
+                <span>{label}</span>
+            </label>
+        }
+    };
+    view! {
+        <div class="two-col">
+            <article class="card">
+                <h2>"This app's ID"</h2>
+                <p class="muted">
+                    "Some devices only talk to controllers they know. If a device asks for it, add this ID "
+                    "in its settings (type it, or scan the code with the device's app)."
+                </p>
+                <p id="own-eid" class="mono eid">{settings.endpoint_id.clone()}</p>
+                <InlineSvg id="own-eid-qr".into() svg=settings.endpoint_id_qr_svg.clone() label="QR code of this app's ID".into() />
+            </article>
+            <div class="stack">
+                <article class="card">
+                    <h2>"Appearance"</h2>
+                    <fieldset class="choices">
+                        <legend>"Theme"</legend>
+                        {theme_option(Theme::System, "theme-system", "Like the system")}
+                        {theme_option(Theme::Light, "theme-light", "Light")}
+                        {theme_option(Theme::Dark, "theme-dark", "Dark")}
+                    </fieldset>
+                </article>
+                <article class="card">
+                    <h2>"Finding devices"</h2>
+                    <form class="inline-form" on:submit=save_interfaces>
+                        <label for="interfaces-input">"Network interfaces to search"</label>
+                        <p class="muted small" id="interfaces-help">
+                            "“all” searches every network this computer is on; or list names such as “eth0, wlan0”."
+                        </p>
+                        <div class="row">
+                            <input id="interfaces-input" type="text" autocomplete="off" spellcheck="false" aria-describedby="interfaces-help"
+                                prop:value=move || interfaces.get() on:input=move |ev| interfaces.set(event_target_value(&ev)) />
+                            <button id="interfaces-save" type="submit" class="secondary" disabled=move || saving.get()>
+                                {move || if saving.get() { "Saving…" } else { "Save" }}
+                            </button>
+                        </div>
+                    </form>
+                </article>
+            </div>
+        </div>
+        <article class="card">
+            <h2>"Trusted certificates"</h2>
+            <p class="muted">"Devices whose secure connection you confirmed. Forget one to be asked again on the next visit."</p>
+            {if settings.trusted.is_empty() {
+                view! { <p class="empty">"None yet."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="list">
+                        {settings.trusted.into_iter().map(|cert| {
+                            let c = dom_id(&cert.agent);
+                            let name = cert.name.clone().unwrap_or_else(|| cert.agent.clone());
+                            let agent = cert.agent.clone();
+                            let label = format!("Forget the certificate of {name}");
+                            view! {
+                                <li id=format!("cert-{c}") class="row cert">
+                                    <span class="stack tight">
+                                        <strong>{name.clone()}</strong>
+                                        <span class="mono small muted fingerprint">{cert.fingerprint}</span>
+                                    </span>
+                                    <button id=format!("cert-forget-{c}") type="button" class="ghost danger-text" aria-label=label on:click=move |_| {
+                                        let (args, name) = (AgentArgs { agent: agent.clone() }, name.clone());
+                                        spawn_local(async move {
+                                            if apply.run(api::trust_forget(args).await) {
+                                                app.notify(format!("Certificate of {name} forgotten."));
+                                                app.bump(Topic::Home);
+                                            }
+                                        });
+                                    }>"Forget"</button>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+        </article>
+    }
+}

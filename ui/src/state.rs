@@ -1,0 +1,148 @@
+//! App-wide state, provided once as context: the page shown, live-update counters per topic,
+//! the latest notice, the theme, and which agent the pairing dialog and device pages are about.
+
+use ipc_types::{IpcError, LiveEvent, Theme, Topic};
+use leptos::prelude::*;
+
+use crate::ipc;
+use crate::model::errors::advise;
+use crate::model::route::Page;
+
+/// Topics in counter order.
+const TOPICS: [Topic; 9] = [
+    Topic::Home,
+    Topic::Wifi,
+    Topic::Guest,
+    Topic::Devices,
+    Topic::Parental,
+    Topic::Mesh,
+    Topic::SmartHome,
+    Topic::Device,
+    Topic::Settings,
+];
+
+fn topic_index(topic: Topic) -> usize {
+    TOPICS.iter().position(|t| *t == topic).unwrap_or(0)
+}
+
+/// Kind of notice, for its colour and its `role`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToastKind {
+    Info,
+    Error,
+}
+
+/// The latest notice shown in `#toast`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Toast {
+    pub text: String,
+    pub kind: ToastKind,
+    /// Increases with each notice, so the same text twice still shows as new.
+    pub serial: u32,
+}
+
+/// Shared state (a bundle of signals: `Copy`).
+#[derive(Clone, Copy)]
+pub struct AppState {
+    pub page: RwSignal<Page>,
+    versions: [RwSignal<u32>; 9],
+    pub toast: RwSignal<Option<Toast>>,
+    pub theme: RwSignal<Theme>,
+    /// The agent whose passcode dialog is open.
+    pub pairing: RwSignal<Option<String>>,
+    /// The agent shown on the Device and Explorer pages.
+    pub agent: RwSignal<Option<String>>,
+    /// The latest diagnostics progress message (from `LiveEvent::PingProgress`).
+    pub ping_progress: RwSignal<Option<String>>,
+    /// The live channel is open.
+    pub live: RwSignal<bool>,
+    /// The latest single value pushed by an agent: (agent, path, value).
+    pub value: RwSignal<Option<(String, String, String)>>,
+}
+
+impl AppState {
+    pub fn new(page: Page) -> Self {
+        Self {
+            page: RwSignal::new(page),
+            versions: std::array::from_fn(|_| RwSignal::new(0)),
+            toast: RwSignal::new(None),
+            theme: RwSignal::new(Theme::System),
+            pairing: RwSignal::new(None),
+            agent: RwSignal::new(None),
+            ping_progress: RwSignal::new(None),
+            live: RwSignal::new(false),
+            value: RwSignal::new(None),
+        }
+    }
+
+    /// Provides a new state as context and returns it.
+    pub fn provide(page: Page) -> Self {
+        let state = Self::new(page);
+        provide_context(state);
+        state
+    }
+
+    /// Reads the version of `topic` (so a resource fetcher that calls this re-runs on a bump).
+    pub fn track(&self, topic: Topic) -> u32 {
+        self.versions[topic_index(topic)].get()
+    }
+
+    /// Makes every page that shows `topic` fetch again.
+    pub fn bump(&self, topic: Topic) {
+        self.versions[topic_index(topic)].update(|v| *v = v.wrapping_add(1));
+    }
+
+    /// Shows a confirmation or information.
+    pub fn notify(&self, text: impl Into<String>) {
+        self.show(text.into(), ToastKind::Info);
+    }
+
+    /// Shows an error in words.
+    pub fn fail(&self, err: &IpcError) {
+        self.show(advise(err).message, ToastKind::Error);
+    }
+
+    fn show(&self, text: String, kind: ToastKind) {
+        let serial = self.toast.with_untracked(|t| t.as_ref().map_or(1, |t| t.serial + 1));
+        self.toast.set(Some(Toast { text, kind, serial }));
+    }
+
+    /// Goes to `page` (through the address, so Back works).
+    pub fn go(&self, page: Page) {
+        ipc::set_hash(&page.href());
+        self.page.set(page);
+    }
+
+    /// Applies the theme to the document.
+    pub fn apply_theme(&self, theme: Theme) {
+        self.theme.set(theme);
+        ipc::set_document_theme(match theme {
+            Theme::System => None,
+            Theme::Light => Some("light"),
+            Theme::Dark => Some("dark"),
+        });
+    }
+
+    /// Handles one live event from the shell.
+    pub fn on_live(&self, event: LiveEvent) {
+        match event {
+            LiveEvent::Changed { topics } => {
+                for topic in topics {
+                    self.bump(topic);
+                }
+            }
+            LiveEvent::DeviceJoined { name, .. } => {
+                self.notify(format!("New device joined: {name}"));
+                self.bump(Topic::Devices);
+            }
+            LiveEvent::PingProgress { message, .. } => self.ping_progress.set(Some(message)),
+            // Shown in place where a card shows that value (smart home); pages also re-fetch on `Changed`.
+            LiveEvent::Value { agent, path, value } => self.value.set(Some((agent, path, value))),
+        }
+    }
+}
+
+/// The state from context.
+pub fn use_app() -> AppState {
+    expect_context::<AppState>()
+}
