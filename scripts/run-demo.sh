@@ -1,30 +1,70 @@
 #!/usr/bin/env bash
-# Starts the demo: the simulated home (three USP agents on 127.0.0.1) and a short
-# uspctl tour of it. The README's run command. Stays up until Ctrl-C so you can try
-# uspctl yourself; `--tour-only` exits after the tour (used by the test command).
+# The README's run command: starts the simulated home (three USP agents on 127.0.0.1, announced
+# over mDNS on loopback only) and the usp-home app discovering on loopback, so the home appears
+# at once. The passcodes for pairing are printed. Closing the window stops everything.
+#
+#   scripts/run-demo.sh              the app on the simulated home (builds the UI and the app
+#                                    the first time: ~10 min of compiling on 2 cores)
+#   scripts/run-demo.sh --tour-only  no app: a short uspctl tour of the simulated home, then exit
+#                                    (used by the test command)
+#   scripts/run-demo.sh --tour       the uspctl tour, then stay up for your own uspctl commands
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+mode=app
 tour_only=0
 for arg in "$@"; do
     case "$arg" in
-        --tour-only) tour_only=1 ;;
-        -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
+        --tour-only) mode=tour; tour_only=1 ;;
+        --tour) mode=tour ;;
+        -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
         *) echo "run-demo: unknown argument: $arg" >&2; exit 2 ;;
     esac
 done
 
-bash scripts/setup-deps.sh >/dev/null
+if [ "$mode" = app ] && [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
+    echo "run-demo: no display (DISPLAY/WAYLAND_DISPLAY unset), so the app window can't open." >&2
+    echo "run-demo: run it in a desktop session, under 'xvfb-run -a', or try 'scripts/run-demo.sh --tour'." >&2
+    exit 1
+fi
+
+# trunk rewrites ui/dist on every build, and a rewritten dist makes cargo re-embed it into the
+# app (minutes of release compiling): build the UI only when its inputs are newer than dist.
+ui_stale() {
+    [ -f ui/dist/index.html ] || return 0
+    [ -n "$(find ui/src ui/index.html ui/style.css ui/Cargo.toml ui/Trunk.toml src-tauri/crates/ipc-types \
+        Cargo.toml Cargo.lock -newer ui/dist/index.html -print -quit 2>/dev/null)" ]
+}
+
+target="$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
+bin="$target/debug"
+if [ "$mode" = app ]; then
+    # The app embeds the UI (custom-protocol): the same release build as scripts/e2e.sh uses.
+    echo "run-demo: building the UI and the app (quick when nothing changed)"
+    bash scripts/setup-deps.sh --ui | grep -v ': present$' || true
+    if ui_stale; then (cd ui && trunk build --release); fi
+    cargo build --release -p usp-home --features custom-protocol
+else
+    bash scripts/setup-deps.sh >/dev/null
+fi
 cargo build --quiet -p sim-home -p uspctl
-bin="$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/debug"
 
 # The demo controller: provisioned with Full Access in the built-in scenario.
 EID="self::usp-home-admin"
 ready="$(mktemp)"
-# Life: hosts come and go, sensors drift (deterministic for the seed).
-"$bin/usp-sim-home" --tick 2000 --log warn --exit-on-stdin-close < <(sleep infinity) > "$ready" &
+# Life: hosts come and go, sensors drift (deterministic for the seed). The app finds the agents
+# over mDNS, announced on loopback only (never on your real network).
+sim_args=(--tick 2000 --log warn --exit-on-stdin-close)
+[ "$mode" = app ] && sim_args+=(--mdns-interfaces lo)
+"$bin/usp-sim-home" "${sim_args[@]}" < <(sleep infinity) > "$ready" &
 sim_pid=$!
-cleanup() { kill "$sim_pid" 2>/dev/null || true; wait "$sim_pid" 2>/dev/null || true; rm -f "$ready"; }
+app_pid=""
+cleanup() {
+    [ -n "$app_pid" ] && kill "$app_pid" 2>/dev/null || true
+    kill "$sim_pid" 2>/dev/null || true
+    wait "$sim_pid" 2>/dev/null || true
+    rm -f "$ready"
+}
 trap cleanup EXIT INT TERM
 
 for _ in $(seq 1 100); do
@@ -40,6 +80,27 @@ GW="$(url_of 1)"; EXT="$(url_of 2)"; HUB="$(url_of 3)"
 echo "The simulated home is up:"
 sed 's/^READY /  agent /' "$ready"
 echo
+
+if [ "$mode" = app ]; then
+    # Its own data folder (identity, settings) and an in-memory vault: the demo never touches
+    # the data or keyring entries of a usp-home you use for real, and forgets its pairings on exit.
+    data="${XDG_DATA_HOME:-$HOME/.local/share}/usp-home-demo"
+    cat <<PASSCODES
+Starting the usp-home app (data: $data). It finds the three devices by itself.
+Pair each one with the passcode printed on its label:
+  gateway   os::012345-GW0001   482913
+  extender  os::012345-EX0001   730146
+  hub       os::012345-HUB001   159372
+(Three wrong tries lock pairing for 30 s.) Close the window to stop the demo.
+PASSCODES
+    USP_HOME_INTERFACES=lo USP_HOME_DATA_DIR="$data" USP_HOME_VAULT_BACKEND=memory \
+        "$target/release/usp-home" &
+    app_pid=$!
+    status=0
+    wait "$app_pid" || status=$?
+    app_pid=""
+    exit "$status"
+fi
 
 run() {
     printf '\n$ uspctl %s\n' "$*"

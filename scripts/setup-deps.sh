@@ -6,20 +6,31 @@
 #                                  and `cargo check -p usp-home-ui --target wasm32-unknown-unknown`
 #   scripts/setup-deps.sh --ui     also trunk + wasm-bindgen-cli (about 8 min of `cargo install` on 2 cores
 #                                  the first time), needed by `trunk build` and release/custom-protocol builds
+#   scripts/setup-deps.sh --e2e    --ui, plus tauri-driver 2.1.0 (cargo install, ~30 s) for the end-to-end
+#                                  tests in the real window (scripts/e2e.sh)
+#   scripts/setup-deps.sh --bundle --ui, plus the tauri CLI (npm @tauri-apps/cli, prebuilt, into
+#                                  target/tools) to build the .deb (scripts/measure.sh)
 #
 # USP_HOME_SETUP_UI=1 in the environment is the same as --ui.
-# Nothing here downloads from anywhere but Debian's archive and crates.io.
+# Nothing here downloads from anywhere but Debian's archive, crates.io and npm.
 set -euo pipefail
 
 TRUNK_VERSION="0.21.14"          # 0.22 needs a newer rustc
 WASM_BINDGEN_VERSION="0.2.130"   # must equal the wasm-bindgen crate pinned in ui/Cargo.toml
 WASM_TARGET="wasm32-unknown-unknown"
 
+TAURI_DRIVER_VERSION="2.1.0"     # WebDriver bridge: fantoccini -> tauri-driver -> WebKitWebDriver
+TAURI_CLI_VERSION="2.12.5"       # npm @tauri-apps/cli, same minor as the tauri crate
+
 want_ui="${USP_HOME_SETUP_UI:-0}"
+want_e2e=0
+want_bundle=0
 for arg in "$@"; do
     case "$arg" in
         --ui) want_ui=1 ;;
-        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        --e2e) want_ui=1; want_e2e=1 ;;
+        --bundle) want_ui=1; want_bundle=1 ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
         *) echo "setup-deps: unknown argument: $arg" >&2; exit 2 ;;
     esac
 done
@@ -85,6 +96,37 @@ if [ "$want_ui" = "1" ]; then
     fi
 else
     log "UI tools (trunk, wasm-bindgen-cli) skipped; pass --ui to install them"
+fi
+
+# --- End-to-end driver (optional) -------------------------------------------------------------
+if [ "$want_e2e" = "1" ]; then
+    # tauri-driver has no --version; cargo's install list records what it installed.
+    if command -v tauri-driver >/dev/null 2>&1 &&
+        cargo install --list 2>/dev/null | grep -q "^tauri-driver v$TAURI_DRIVER_VERSION:"; then
+        log "tauri-driver $TAURI_DRIVER_VERSION: present"
+    else
+        log "installing tauri-driver $TAURI_DRIVER_VERSION (cargo install, about 30 s)"
+        cargo install --locked tauri-driver --version "$TAURI_DRIVER_VERSION"
+    fi
+fi
+
+# --- Bundler (optional) ----------------------------------------------------------------------
+if [ "$want_bundle" = "1" ]; then
+    tools="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/target/tools"
+    if [ -x "$tools/node_modules/.bin/tauri" ] &&
+        "$tools/node_modules/.bin/tauri" --version 2>/dev/null | grep -qw -- "$TAURI_CLI_VERSION"; then
+        log "tauri CLI $TAURI_CLI_VERSION: present ($tools)"
+    else
+        if ! command -v npm >/dev/null 2>&1; then
+            log "installing Debian packages: nodejs npm (for the tauri CLI)"
+            sudo=""
+            if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+            DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm
+        fi
+        log "installing the tauri CLI $TAURI_CLI_VERSION (npm, prebuilt) into $tools"
+        mkdir -p "$tools"
+        npm install --silent --no-audit --no-fund --prefix "$tools" "@tauri-apps/cli@$TAURI_CLI_VERSION"
+    fi
 fi
 
 log "done"

@@ -15,14 +15,24 @@ cargo test --workspace --exclude usp-home --exclude usp-home-ui
 step "benchmarks build and run once in test mode (cargo bench runs them for real)"
 cargo test -p usp-core -p usp-home-tests --bench codec --bench roundtrip
 
-step "the Tauri app crate builds and its tests pass"
-cargo build -p usp-home
+step "the Tauri app crate's tests (command list, capabilities, CSP, live forwarding, environment)"
 cargo test -p usp-home --lib
 
-step "the UI crate builds for wasm32"
+step "the UI crate: host tests of its model logic, and a wasm32 check"
+cargo test -p usp-home-ui
 cargo check -p usp-home-ui --target wasm32-unknown-unknown
+
+step "portable crates and the UI's logic build for Android (aarch64-linux-android; a check needs no NDK)"
+rustup target list --installed | grep -qx aarch64-linux-android || rustup target add aarch64-linux-android
+cargo check --target aarch64-linux-android -p usp-proto -p usp-core -p ipc-types -p usp-home-ui --lib
 
 step "the demo runs its tour against the simulated home"
 bash scripts/run-demo.sh --tour-only
+
+step "end-to-end tests in the real app window (release build with the UI embedded, under Xvfb)"
+bash scripts/e2e.sh
+
+step "measurements (numbers only, nothing asserted; same release build)"
+bash scripts/measure.sh --no-build
 
 step "all tests passed in ${SECONDS}s"

@@ -4,7 +4,7 @@ use ipc_types::AppInfo;
 
 /// Name and version of the running app (`ipc_types::GetAppInfo`).
 #[tauri::command]
-pub fn app_info(app: tauri::AppHandle) -> AppInfo {
+pub async fn app_info(app: tauri::AppHandle) -> AppInfo {
     let package = app.package_info();
     app_info_of(&package.name, &package.version.to_string())
 }

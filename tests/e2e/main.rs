@@ -1,0 +1,298 @@
+//! End to end in the real app window: fantoccini -> tauri-driver -> WebKitWebDriver -> the
+//! usp-home app (WebKitGTK under Xvfb), against usp-sim-home's real agents announced over mDNS
+//! on loopback. The issue's list, in order: the home appears by discovery; pairing the gateway
+//! with a wrong then the right passcode (then the extender and the hub); guest WiFi toggled and
+//! the change confirmed on the agent with `uspctl get`; a device paused and resumed (checked on
+//! the agent); a bedtime schedule created (checked on the agent); a light switched (checked on the
+//! agent); a host that joins the simulated home shows up live, without a reload; every page at
+//! 1280x800 and at phone size (360x800), with no sideways scrolling on the phone.
+//!
+//! Screenshots of each page go to `target/e2e/<page>-<desktop|phone>.png`. Run it with
+//! `scripts/e2e.sh` (builds what it needs, runs under `xvfb-run`).
+
+mod harness;
+
+use harness::{app_env, rows, Driver, Paths, Scratch, SimHome, Step, Ui, Uspctl};
+use ipc_types::dom_id;
+
+const GATEWAY: &str = "os::012345-GW0001";
+const EXTENDER: &str = "os::012345-EX0001";
+const HUB: &str = "os::012345-HUB001";
+/// The passcodes printed on the simulated devices' labels.
+const PASSCODES: [(&str, &str); 3] = [(GATEWAY, "482913"), (EXTENDER, "730146"), (HUB, "159372")];
+/// Toms-Laptop: no access rule of its own in the scenario.
+const PAUSED_MAC: &str = "3C:22:FB:50:60:03";
+/// Annas-Phone: gets the bedtime (Kids-Tablet has a rule made elsewhere, which the app leaves alone).
+const BEDTIME_MAC: &str = "A4:83:E7:10:20:01";
+/// The guest network's SSID on the gateway.
+const GUEST_SSID: &str = "Device.WiFi.SSID.3.";
+/// Every page, by its `page-<name>` / `nav-<name>` suffix.
+const PAGES: [&str; 10] =
+    ["home", "wifi", "guest", "devices", "parental", "mesh", "smart", "device", "explorer", "settings"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_homeowner_manages_the_simulated_home_in_the_app_window() {
+    let paths = Paths::from_env();
+    // The life loop makes hosts come and go (a visitor joins every few seconds on average), so
+    // that a device joining while the app is open can be watched.
+    let home = SimHome::start(&paths, Some(200));
+    let uspctl = Uspctl::new(&paths, paths.out.join(format!("uspctl-{}", std::process::id())));
+    let scratch = Scratch::new(&paths.out, "app");
+    let driver = Driver::start(&paths, &app_env(&scratch.0));
+    let client = driver.session(&paths.app).await.unwrap_or_else(|e| panic!("{e}"));
+    let ui = Ui { client, out: paths.out.clone() };
+
+    let outcome = journey(&ui, &home, &uspctl).await;
+    if outcome.is_err() {
+        ui.keep_failure().await;
+    }
+    // Ends the session: WebKitWebDriver closes the app.
+    let _ = ui.client.close().await;
+    drop(driver);
+    let _ = std::fs::remove_dir_all(paths.out.join(format!("uspctl-{}", std::process::id())));
+    if let Err(step) = outcome {
+        panic!("{step}\n(the window at that moment: {})", paths.out.join("failure.png").display());
+    }
+}
+
+async fn journey(ui: &Ui, home: &SimHome, uspctl: &Uspctl) -> Step<()> {
+    ui.resize(1280, 800).await?;
+    discovery(ui).await?;
+    pairing(ui).await?;
+    guest_wifi(ui, home, uspctl).await?;
+    pause_and_resume(ui, home, uspctl).await?;
+    bedtime(ui, home, uspctl).await?;
+    light(ui, home, uspctl).await?;
+    live_join(ui, home, uspctl).await?;
+    every_page(ui, "desktop").await?;
+    ui.resize(360, 800).await?;
+    every_page(ui, "phone").await?;
+    Ok(())
+}
+
+/// The three agents appear on the home page by themselves (mDNS on loopback).
+async fn discovery(ui: &Ui) -> Step<()> {
+    ui.ready("home").await.map_err(|e| format!("the home page never showed: {e}"))?;
+    for eid in [GATEWAY, EXTENDER, HUB] {
+        ui.find(&format!("agent-{}", dom_id(eid))).await.map_err(|e| format!("{eid} was not discovered: {e}"))?;
+    }
+    ui.shot("home-discovered").await?;
+    Ok(())
+}
+
+/// A wrong passcode is refused with the tries left; the right one pairs. Then the extender and
+/// the hub, whose pages come next.
+async fn pairing(ui: &Ui) -> Step<()> {
+    for (n, (eid, passcode)) in PASSCODES.iter().enumerate() {
+        let id = dom_id(eid);
+        let state_before = ui.text(&format!("agent-{id}-state")).await?;
+        ui.click(&format!("pair-{id}")).await?;
+        ui.wait_text("pairing-instruction", "the device's instruction", |t| t.contains("passcode")).await?;
+        if n == 0 {
+            ui.type_into("passcode-input", "000000").await?;
+            ui.click("passcode-submit").await?;
+            let error = ui.wait_text("pairing-error", "a wrong-passcode message", |t| !t.trim().is_empty()).await?;
+            if !error.contains("Wrong passcode") {
+                return Err(format!("a wrong passcode showed {error:?}"));
+            }
+            if !error.contains("2 tries left") {
+                eprintln!("e2e: note: the wrong-passcode message does not say how many tries are left: {error:?}");
+            }
+            ui.shot("pair-wrong-passcode").await?;
+        }
+        ui.type_into("passcode-input", passcode).await?;
+        ui.click("passcode-submit").await?;
+        ui.find("pairing-done").await.map_err(|e| format!("pairing {eid} did not succeed: {e}"))?;
+        if n == 0 {
+            ui.shot("pair-done").await?;
+        }
+        ui.click("pairing-close").await?;
+        ui.wait_text(&format!("agent-{id}-state"), "a new state after pairing", |t| t != state_before).await?;
+    }
+    Ok(())
+}
+
+/// The guest network switched off and on again, each time confirmed on the gateway itself.
+async fn guest_wifi(ui: &Ui, home: &SimHome, uspctl: &Uspctl) -> Step<()> {
+    let gw = home.url(GATEWAY);
+    let enable = format!("{GUEST_SSID}Enable");
+    ui.open("guest").await?;
+    let before = uspctl.get(gw, &[&enable])?;
+    if before.get(&enable).map(String::as_str) != Some("true") {
+        return Err(format!("the scenario's guest network should start enabled: {before:?}"));
+    }
+    ui.wait_attr("guest-toggle", "aria-checked", "true").await?;
+    if !ui.exists("guest-qr").await && !ui.exists("guest-new-passphrase").await {
+        return Err("the guest page offers neither a QR code nor a new passphrase".into());
+    }
+    ui.shot("guest-on").await?;
+    for (want, label) in [("false", "off"), ("true", "on")] {
+        ui.click("guest-toggle").await?;
+        ui.wait_attr("guest-toggle", "aria-checked", want).await?;
+        uspctl
+            .wait_until(gw, &[&enable], &format!("{enable} = {want}"), |v| {
+                v.get(&enable).map(String::as_str) == Some(want)
+            })
+            .await?;
+        if label == "off" {
+            ui.shot("guest-off").await?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether the gateway holds an enabled Deny rule for `mac` (Hosts.AccessControl).
+fn denied(values: &std::collections::BTreeMap<String, String>, mac: &str) -> bool {
+    rows(values, "Device.Hosts.AccessControl.").values().any(|row| {
+        row.get("PhysAddress").is_some_and(|m| m.eq_ignore_ascii_case(mac))
+            && row.get("AccessPolicy").map(String::as_str) == Some("Deny")
+            && row.get("Enable").map(String::as_str) != Some("false")
+    })
+}
+
+/// A device paused now (an enabled Deny rule on the gateway) and resumed (no such rule).
+async fn pause_and_resume(ui: &Ui, home: &SimHome, uspctl: &Uspctl) -> Step<()> {
+    let gw = home.url(GATEWAY);
+    let id = dom_id(PAUSED_MAC);
+    let acl = "Device.Hosts.AccessControl.";
+    ui.open("devices").await?;
+    ui.find(&format!("device-{id}")).await?;
+    ui.shot("devices-desktop").await?;
+    if denied(&uspctl.get(gw, &[acl])?, PAUSED_MAC) {
+        return Err(format!("{PAUSED_MAC} should not be paused at the start"));
+    }
+    ui.click(&format!("pause-{id}")).await?;
+    ui.wait_attr(&format!("pause-{id}"), "aria-pressed", "true").await?;
+    uspctl.wait_until(gw, &[acl], "a Deny rule for the paused device", |v| denied(v, PAUSED_MAC)).await?;
+    ui.shot("devices-paused").await?;
+    ui.click(&format!("pause-{id}")).await?;
+    ui.wait_attr(&format!("pause-{id}"), "aria-pressed", "false").await?;
+    uspctl.wait_until(gw, &[acl], "no Deny rule once resumed", |v| !denied(v, PAUSED_MAC)).await?;
+    Ok(())
+}
+
+/// A bedtime for the kids' tablet: a new rule on the page and a new schedule on the gateway.
+async fn bedtime(ui: &Ui, home: &SimHome, uspctl: &Uspctl) -> Step<()> {
+    let gw = home.url(GATEWAY);
+    ui.open("parental").await?;
+    let rules_before = ui.ids("[id^='bedtime-delete-']").await?.len();
+    let schedules = |v: &std::collections::BTreeMap<String, String>| {
+        rows(v, "Device.Schedules.Schedule.").len() + rows(v, "Device.Hosts.AccessControl.").len()
+    };
+    let paths = ["Device.Schedules.Schedule.", "Device.Hosts.AccessControl."];
+    let on_agent_before = schedules(&uspctl.get(gw, &paths)?);
+
+    let option = ui
+        .script(
+            "const s = document.getElementById('bedtime-device');
+             if (!s) return null;
+             const o = Array.from(s.options).find(o => o.value.toLowerCase() === arguments[0].toLowerCase());
+             return o ? o.value : null;",
+            vec![BEDTIME_MAC.into()],
+        )
+        .await?;
+    let Some(value) = option.as_str() else {
+        return Err(format!("the bedtime device list has no {BEDTIME_MAC}"));
+    };
+    ui.set_value("bedtime-device", value).await?;
+    ui.set_value("bedtime-start", "21:00").await?;
+    ui.set_value("bedtime-end", "07:00").await?;
+    for day in ["monday", "tuesday", "wednesday", "thursday", "sunday"] {
+        let id = format!("bedtime-day-{day}");
+        if ui.script("return document.getElementById(arguments[0])?.checked === true;", vec![id.clone().into()]).await?
+            != serde_json::Value::Bool(true)
+        {
+            ui.click(&id).await?;
+        }
+    }
+    ui.shot("parental-editing").await?;
+    ui.click("bedtime-save").await?;
+    ui.until("a new bedtime rule on the page", || async {
+        let now = ui.ids("[id^='bedtime-delete-']").await.ok()?.len();
+        (now > rules_before).then_some(())
+    })
+    .await?;
+    uspctl.wait_until(gw, &paths, "a new schedule for the bedtime", |v| schedules(v) > on_agent_before).await?;
+    ui.shot("parental-desktop").await?;
+    Ok(())
+}
+
+/// The kitchen light switched from the smart-home page, read back from the hub.
+async fn light(ui: &Ui, home: &SimHome, uspctl: &Uspctl) -> Step<()> {
+    let hub = home.url(HUB);
+    let value = "Device.IoTCapability.1.BinaryControl.Value";
+    ui.open("smart").await?;
+    let switches = ui.ids(&format!("[id^='switch-{}-']", dom_id(HUB))).await?;
+    let Some(switch) = switches.first() else {
+        return Err(format!("the smart-home page shows no switch of {HUB}"));
+    };
+    let before = ui.attr(switch, "aria-checked").await?.unwrap_or_default();
+    let on_hub = uspctl.get(hub, &[value])?;
+    if on_hub.get(value) != Some(&before) {
+        return Err(format!("#{switch} shows aria-checked={before:?} but the hub holds {on_hub:?}"));
+    }
+    let want = if before == "true" { "false" } else { "true" };
+    ui.click(switch).await?;
+    ui.wait_attr(switch, "aria-checked", want).await?;
+    uspctl
+        .wait_until(hub, &[value], &format!("the light {want}"), |v| v.get(value).map(String::as_str) == Some(want))
+        .await?;
+    ui.shot("smart-desktop").await?;
+    Ok(())
+}
+
+/// MACs of the visitors (locally administered `02:` addresses the life loop makes up).
+fn visitors(values: &std::collections::BTreeMap<String, String>) -> Vec<String> {
+    rows(values, "Device.Hosts.Host.")
+        .values()
+        .filter_map(|row| row.get("PhysAddress").filter(|m| m.starts_with("02:")).cloned())
+        .collect()
+}
+
+/// A device that joins the simulated home while the Devices page is open appears there by
+/// itself: no reload (a marker set in the page survives), no click.
+async fn live_join(ui: &Ui, home: &SimHome, uspctl: &Uspctl) -> Step<()> {
+    let gw = home.url(GATEWAY);
+    let hosts = "Device.Hosts.Host.";
+    ui.open("devices").await?;
+    ui.script("window.__uspE2eNoReload = true;", vec![]).await?;
+    let known = visitors(&uspctl.get(gw, &[hosts])?);
+    // The life loop adds a visitor every few seconds on average; wait (bounded) for one more.
+    let mut newcomer = None;
+    for _ in 0..6 {
+        let values = uspctl
+            .wait_until(gw, &[hosts], "a new visitor joining", |v| visitors(v).iter().any(|m| !known.contains(m)))
+            .await;
+        if let Ok(values) = values {
+            newcomer = visitors(&values).into_iter().find(|m| !known.contains(m));
+            break;
+        }
+    }
+    let Some(mac) = newcomer else {
+        return Err("no visitor joined the simulated home (its life loop should add one)".into());
+    };
+    ui.find(&format!("device-{}", dom_id(&mac))).await.map_err(|e| format!("{mac} joined but never showed: {e}"))?;
+    let kept = ui.script("return window.__uspE2eNoReload === true;", vec![]).await?;
+    if kept != serde_json::Value::Bool(true) {
+        return Err("the page reloaded to show the new device".into());
+    }
+    ui.shot("devices-live-join").await?;
+    Ok(())
+}
+
+/// Every page shows its data; a screenshot of each. At phone width nothing scrolls sideways.
+async fn every_page(ui: &Ui, size: &str) -> Step<()> {
+    for page in PAGES {
+        ui.open(page).await.map_err(|e| format!("page {page} at {size} size: {e}"))?;
+        ui.shot(&format!("{page}-{size}")).await?;
+        if size == "phone" {
+            let overflow = ui
+                .script("return document.documentElement.scrollWidth - document.documentElement.clientWidth;", vec![])
+                .await?;
+            if overflow.as_i64().unwrap_or(0) > 1 {
+                return Err(format!("page {page} scrolls sideways at 360px: {overflow}px too wide"));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,74 @@
+//! Measures the app in its real window (run by scripts/measure.sh, which adds the sizes):
+//!
+//! - start to first interactive screen: from asking tauri-driver for a session (which starts
+//!   the app process) until the home page shows its data (`#page-home[data-ready="true"]`), and
+//!   until the first discovered agent is on it;
+//! - resident memory once the home is shown: the app process (VmRSS), and the app together with
+//!   the WebKit processes it started (web content, network).
+//!
+//! Prints `name value unit` lines; asserts nothing about the numbers (no timed tests).
+
+mod harness;
+
+use std::time::Instant;
+
+use harness::{app_env, app_pid, process_tree, rss_kib, status_kib, Driver, Paths, Scratch, SimHome, Ui};
+
+fn main() {
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a tokio runtime");
+    runtime.block_on(measure());
+}
+
+async fn measure() {
+    let paths = Paths::from_env();
+    let home = SimHome::start(&paths, None);
+    let scratch = Scratch::new(&paths.out, "measure");
+    let driver = Driver::start(&paths, &app_env(&scratch.0));
+
+    let started = Instant::now();
+    let client = driver.session(&paths.app).await.unwrap_or_else(|e| panic!("{e}"));
+    let session_ms = started.elapsed().as_millis();
+    let ui = Ui { client, out: paths.out.clone() };
+    let result = async {
+        ui.ready("home").await?;
+        let ready_ms = started.elapsed().as_millis();
+        let in_page = ui.script("return Math.round(performance.now());", vec![]).await?;
+        let gateway = format!("agent-{}", ipc_types::dom_id("os::012345-GW0001"));
+        ui.find(&gateway).await?;
+        let agent_ms = started.elapsed().as_millis();
+        let pid = app_pid(&paths.app, driver.pid()).ok_or("the app process was not found under tauri-driver")?;
+        let app_kib = rss_kib(pid).ok_or("no VmRSS for the app")?;
+        let anon_kib = status_kib(pid, "RssAnon").unwrap_or(0);
+        let file_kib = status_kib(pid, "RssFile").unwrap_or(0);
+        let tree: Vec<u32> = process_tree(pid);
+        let tree_kib: u64 = tree.iter().filter_map(|&p| rss_kib(p)).sum();
+        ui.shot("measure-home").await?;
+        Ok::<_, String>((ready_ms, in_page, agent_ms, app_kib, anon_kib, file_kib, tree.len(), tree_kib))
+    }
+    .await;
+    let _ = ui.client.close().await;
+    drop(driver);
+    drop(home);
+    match result {
+        Ok((ready_ms, in_page, agent_ms, app_kib, anon_kib, file_kib, processes, tree_kib)) => {
+            println!("webdriver_session_ms {session_ms} ms (app process start to window, as WebDriver sees it)");
+            println!("start_to_home_ready_ms {ready_ms} ms (session request to #page-home[data-ready])");
+            println!("page_load_to_home_ready_ms {in_page} ms (performance.now() in the page at that moment)");
+            println!(
+                "start_to_first_agent_ms {agent_ms} ms (session request to the discovered gateway on the home page)"
+            );
+            println!("rss_app_mb {:.1} MB (VmRSS of the app process)", app_kib as f64 / 1024.0);
+            println!("rss_app_anon_mb {:.1} MB (its own memory, RssAnon)", anon_kib as f64 / 1024.0);
+            println!("rss_app_file_mb {:.1} MB (mapped libraries, RssFile: shared)", file_kib as f64 / 1024.0);
+            println!(
+                "rss_app_and_webkit_mb {:.1} MB ({processes} processes: the app and its WebKit helpers)",
+                tree_kib as f64 / 1024.0
+            );
+        }
+        Err(step) => {
+            eprintln!("measure: {step}");
+            std::process::exit(1);
+        }
+    }
+}
