@@ -35,37 +35,8 @@ async fn sim(tag: &str, advertise: bool) -> sim_home::Home {
         c.advertise = Some(Interfaces::Loopback);
     }
     let home = sim_home::Home::start(c).await.expect("the simulated home starts");
-    let gw = home.agent("gateway").expect("gateway");
-    // As TR-181 suggests: the Untrusted role may read the Challenge rows (so the app can say
-    // how many tries are left) and Home User may read its own role's name.
-    gw.add(
-        "Device.LocalAgent.ControllerTrust.Role.2.Permission.",
-        &[
-            ("Enable", "true"),
-            ("Order", "10"),
-            ("Targets", "Device.LocalAgent.ControllerTrust.Challenge."),
-            ("Param", "r---"),
-            ("Obj", "r---"),
-            ("InstantiatedObj", "r---"),
-            ("CommandEvent", "----"),
-        ],
-    )
-    .await
-    .expect("untrusted may read challenges");
-    gw.add(
-        "Device.LocalAgent.ControllerTrust.Role.3.Permission.",
-        &[
-            ("Enable", "true"),
-            ("Order", "20"),
-            ("Targets", "Device.LocalAgent.Controller.,Device.LocalAgent.ControllerTrust.Role."),
-            ("Param", "r---"),
-            ("Obj", "r---"),
-            ("InstantiatedObj", "r---"),
-            ("CommandEvent", "----"),
-        ],
-    )
-    .await
-    .expect("home user may read roles");
+    // The built-in scenario lets the Untrusted role read the Challenge rows (so the app can say
+    // how many tries are left) and Home User read its own role's name.
     home
 }
 

@@ -68,6 +68,10 @@ pub struct AgentSpec {
     /// The passcode Challenge (`ControllerTrust.Challenge.1`), granting "Home User".
     #[serde(default)]
     pub challenge: Option<ChallengeSpec>,
+    /// Extra `Permission` rows added to the standard roles (e.g. letting Untrusted read the
+    /// Challenge rows, as the spec's pairing flow expects, which the reference agent does not).
+    #[serde(default)]
+    pub permissions: Vec<PermissionSpec>,
     /// Instance data, keyed by absolute object path.
     #[serde(default)]
     pub data: serde_json::Map<String, serde_json::Value>,
@@ -80,6 +84,23 @@ pub struct ControllerSpec {
     pub endpoint_id: String,
     /// Role name: "Full Access", "Home User" or "Untrusted".
     pub role: String,
+}
+
+/// One extra `ControllerTrust.Role.{i}.Permission.{i}` row.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PermissionSpec {
+    /// Role name: "Full Access", "Untrusted" or "Home User".
+    pub role: String,
+    /// Precedence within the role (higher wins).
+    pub order: u32,
+    /// Comma-separated paths.
+    pub targets: String,
+    /// `rwxn` strings.
+    pub param: String,
+    pub obj: String,
+    pub instantiated_obj: String,
+    pub command_event: String,
 }
 
 /// The passcode challenge of an agent.

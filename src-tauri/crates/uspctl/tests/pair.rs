@@ -17,22 +17,8 @@ async fn home(tls: Option<TlsMode>) -> Home {
     config.tls = tls;
     let home =
         tokio::time::timeout(Duration::from_secs(20), Home::start(config)).await.expect("in time").expect("starts");
-    // Let the Untrusted role read the Challenge table, so the tries left are known.
-    home.agent("gateway")
-        .expect("gateway")
-        .add(
-            "Device.LocalAgent.ControllerTrust.Role.2.Permission.",
-            &[
-                ("Enable", "true"),
-                ("Order", "10"),
-                ("Targets", "Device.LocalAgent.ControllerTrust.Challenge."),
-                ("Param", "r---"),
-                ("Obj", "r---"),
-                ("InstantiatedObj", "r---"),
-            ],
-        )
-        .await
-        .expect("permission added");
+    // The built-in scenario lets the Untrusted role read the Challenge table, so the tries left
+    // are known.
     home
 }
 
@@ -83,7 +69,7 @@ async fn pair_with_the_right_passcode_prints_the_role() {
     assert_eq!(o.status.code(), Some(0), "stdout: {}\nstderr: {}", text(&o.stdout), text(&o.stderr));
     let out = text(&o.stdout);
     assert!(out.contains("Enter the 6-digit passcode printed on the label under the gateway"), "{out}");
-    assert!(out.contains("Paired. Role: end-user rights."), "{out}");
+    assert!(out.contains("Paired. Role: Home User."), "{out}");
     assert!(!out.contains("482913") && !text(&o.stderr).contains("482913"));
     // Paired now: a second run says so.
     let o = uspctl(&data, &["--timeout", "5", "pair", &gw.url, "--passcode-stdin"], "").await;
@@ -118,7 +104,7 @@ async fn pair_over_wss_trusts_on_first_use_then_whoami_and_trust() {
     let o =
         uspctl(&data, &["--timeout", "5", "pair", &gw.url, "--passcode-stdin", "--trust-first-use"], "482913\n").await;
     assert_eq!(o.status.code(), Some(0), "stdout: {}\nstderr: {}", text(&o.stdout), text(&o.stderr));
-    assert!(text(&o.stdout).contains("Paired. Role: end-user rights."), "{}", text(&o.stdout));
+    assert!(text(&o.stdout).contains("Paired. Role: Home User."), "{}", text(&o.stdout));
 
     let o = uspctl(&data, &["trust", "list"], "").await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));

@@ -134,6 +134,26 @@ pub fn build_dm(schema: &Schema, spec: &AgentSpec, now: std::time::SystemTime) -
             .map_err(fail)?;
         }
     }
+    for p in &spec.permissions {
+        let role = role_ref(schema, &dm, &p.role)
+            .ok_or_else(|| fail(format!("permission for unknown role {:?}", p.role)))?;
+        let order = p.order.to_string();
+        add_row_with(
+            schema,
+            &mut dm,
+            &format!("{role}.Permission."),
+            &[
+                ("Enable", "true"),
+                ("Order", &order),
+                ("Targets", &p.targets),
+                ("Param", &p.param),
+                ("Obj", &p.obj),
+                ("InstantiatedObj", &p.instantiated_obj),
+                ("CommandEvent", &p.command_event),
+            ],
+        )
+        .map_err(fail)?;
+    }
     let ct = "Device.LocalAgent.ControllerTrust.";
     let untrusted = role_ref(schema, &dm, "Untrusted").unwrap_or_default();
     let full = role_ref(schema, &dm, "Full Access").unwrap_or_default();

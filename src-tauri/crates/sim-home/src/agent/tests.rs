@@ -32,7 +32,10 @@ fn eid(s: &str) -> EndpointId {
 }
 
 fn agent(key: &str) -> Agent {
-    let spec = Scenario::builtin().agent(key).unwrap().clone();
+    let mut spec = Scenario::builtin().agent(key).unwrap().clone();
+    // These tests check the standard roles as the reference agent defines them, without the
+    // scenario's extra permissions (which let Untrusted read the Challenge rows).
+    spec.permissions.clear();
     let mut a = Agent::new(&spec, UnknownControllerPolicy::Untrusted, t(0)).unwrap();
     a.add_controller(eid(USER), "Home User").unwrap();
     a
@@ -332,7 +335,8 @@ fn get_supported_protocol_and_bad_messages() {
 
 #[test]
 fn unknown_controllers_are_ignored_or_untrusted() {
-    let spec = Scenario::builtin().agent("gateway").unwrap().clone();
+    let mut spec = Scenario::builtin().agent("gateway").unwrap().clone();
+    spec.permissions.clear();
     let mut quiet = Agent::new(&spec, UnknownControllerPolicy::Ignore, t(0)).unwrap();
     assert!(send_at(&mut quiet, STRANGER, get_req(&["Device.DeviceInfo."], 0), t(0)).is_none());
     // Known controllers still get answers.
