@@ -477,12 +477,7 @@ const DE_NETWORK: &[PDecl] =
     &[p("ID", STR64), p("TimeStamp", Ty::DateTime).volatile().def("0001-01-01T00:00:00Z"), p("ControllerID", STR64)];
 /// `Network.SSID.{i}.`: the SSIDs the mesh controller configures on every node; `Type`
 /// (TR-181 2.19) is free text such as `Fronthaul`, `Backhaul`, `Guest`.
-const DE_SSID: &[PDecl] = &[
-    p("SSID", STR32),
-    p("Band", Ty::List(64)),
-    p("Enable", BOOL).def("true"),
-    p("Type", STR64),
-];
+const DE_SSID: &[PDecl] = &[p("SSID", STR32), p("Band", Ty::List(64)), p("Enable", BOOL).def("true"), p("Type", STR64)];
 const DE_DEVICE: &[PDecl] = &[
     p("ID", Ty::Mac),
     p("Manufacturer", STR64),

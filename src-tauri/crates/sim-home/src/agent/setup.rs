@@ -135,8 +135,8 @@ pub fn build_dm(schema: &Schema, spec: &AgentSpec, now: std::time::SystemTime) -
         }
     }
     for p in &spec.permissions {
-        let role = role_ref(schema, &dm, &p.role)
-            .ok_or_else(|| fail(format!("permission for unknown role {:?}", p.role)))?;
+        let role =
+            role_ref(schema, &dm, &p.role).ok_or_else(|| fail(format!("permission for unknown role {:?}", p.role)))?;
         let order = p.order.to_string();
         add_row_with(
             schema,
