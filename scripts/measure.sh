@@ -65,10 +65,13 @@ echo
 echo "usp-home measurements ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores)        target"
 printf '  %-44s %10s ms    < 1000 ms\n' "start to home page with data (median of 3)" "$(median start_to_home_ready_ms)"
 printf '  %-44s %10s ms\n' "  of which in the page (performance.now)" "$(median page_load_to_home_ready_ms)"
+printf '  %-44s %10s ms    < 1000 ms\n' "app process start to home page with data" "$(median process_start_to_home_ready_ms)"
 printf '  %-44s %10s ms\n' "start to first discovered agent shown" "$(median start_to_first_agent_ms)"
 printf '  %-44s %10s MB    < 150 MB\n' "RSS of the app process, home shown" "$(median rss_app_mb)"
 printf '  %-44s %10s MB\n' "  of which its own memory (RssAnon)" "$(median rss_app_anon_mb)"
 printf '  %-44s %10s MB\n' "  of which mapped libraries (RssFile)" "$(median rss_app_file_mb)"
+printf '  %-44s %10s MB\n' "    of those, Mesa software OpenGL (no GPU)" "$(median rss_app_soft_gl_mb)"
+printf '  %-44s %10s MB\n' "  PSS of the app process" "$(median pss_app_mb)"
 printf '  %-44s %10s MB\n' "  with its WebKit processes" "$(median rss_app_and_webkit_mb)"
 printf '  %-44s %13s    < 15 MB\n' "release binary (usp-home)" "$(mb "$(stat -c %s "$app")")"
 if [ -n "$wasm" ]; then

@@ -568,6 +568,26 @@ pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Resident KiB of the file mappings of `pid` whose path contains any of `names` (from
+/// /proc/<pid>/smaps), e.g. the software OpenGL renderer that Xvfb makes Mesa load.
+pub fn mapped_kib(pid: u32, names: &[&str]) -> u64 {
+    let Ok(smaps) = std::fs::read_to_string(format!("/proc/{pid}/smaps")) else { return 0 };
+    let mut counting = false;
+    let mut total = 0;
+    for line in smaps.lines() {
+        let mut words = line.split_whitespace();
+        let first = words.next().unwrap_or("");
+        if first.contains('-') && first.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            // A mapping header: address range, perms, offset, device, inode, path.
+            let path = line.split_whitespace().nth(5).unwrap_or("");
+            counting = names.iter().any(|n| path.contains(n));
+        } else if counting && first == "Rss:" {
+            total += words.next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        }
+    }
+    total
+}
+
 /// `pid` and every process below it (WebKitGTK runs the page in WebKitWebProcess and the
 /// network in WebKitNetworkProcess, children of the app).
 pub fn process_tree(pid: u32) -> Vec<u32> {

@@ -2,7 +2,8 @@
 //!
 //! - start to first interactive screen: from asking tauri-driver for a session (which starts
 //!   the app process) until the home page shows its data (`#page-home[data-ready="true"]`), and
-//!   until the first discovered agent is on it;
+//!   until the first discovered agent is on it; and from the app process's own start (its start
+//!   time in /proc) to the moment the home page's data was seen, which leaves WebDriver's set-up out;
 //! - resident memory once the home is shown: the app process (VmRSS), and the app together with
 //!   the WebKit processes it started (web content, network).
 //!
@@ -12,7 +13,7 @@ mod harness;
 
 use std::time::Instant;
 
-use harness::{app_env, app_pid, process_tree, rss_kib, status_kib, Driver, Paths, Scratch, SimHome, Ui};
+use harness::{app_env, app_pid, mapped_kib, process_tree, rss_kib, status_kib, Driver, Paths, Scratch, SimHome, Ui};
 
 fn main() {
     let runtime =
@@ -33,34 +34,78 @@ async fn measure() {
     let result = async {
         ui.ready("home").await?;
         let ready_ms = started.elapsed().as_millis();
+        let uptime_at_ready = seconds_since_boot();
         let in_page = ui.script("return Math.round(performance.now());", vec![]).await?;
         let gateway = format!("agent-{}", ipc_types::dom_id("os::012345-GW0001"));
         ui.find(&gateway).await?;
         let agent_ms = started.elapsed().as_millis();
         let pid = app_pid(&paths.app, driver.pid()).ok_or("the app process was not found under tauri-driver")?;
+        let process_ms = uptime_at_ready
+            .zip(process_start_since_boot(pid))
+            .map(|(ready, start)| ((ready - start) * 1000.0).round() as i64);
         let app_kib = rss_kib(pid).ok_or("no VmRSS for the app")?;
         let anon_kib = status_kib(pid, "RssAnon").unwrap_or(0);
         let file_kib = status_kib(pid, "RssFile").unwrap_or(0);
+        let soft_gl_kib = mapped_kib(pid, &["libLLVM", "swrast_dri", "llvmpipe"]);
+        let pss_kib = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+            .ok()
+            .and_then(|t| t.lines().find(|l| l.starts_with("Pss:"))?.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .unwrap_or(0);
         let tree: Vec<u32> = process_tree(pid);
         let tree_kib: u64 = tree.iter().filter_map(|&p| rss_kib(p)).sum();
         ui.shot("measure-home").await?;
-        Ok::<_, String>((ready_ms, in_page, agent_ms, app_kib, anon_kib, file_kib, tree.len(), tree_kib))
+        Ok::<_, String>((
+            ready_ms,
+            process_ms,
+            in_page,
+            agent_ms,
+            app_kib,
+            anon_kib,
+            file_kib,
+            soft_gl_kib,
+            pss_kib,
+            tree.len(),
+            tree_kib,
+        ))
     }
     .await;
     let _ = ui.client.close().await;
     drop(driver);
     drop(home);
     match result {
-        Ok((ready_ms, in_page, agent_ms, app_kib, anon_kib, file_kib, processes, tree_kib)) => {
+        Ok((
+            ready_ms,
+            process_ms,
+            in_page,
+            agent_ms,
+            app_kib,
+            anon_kib,
+            file_kib,
+            soft_gl_kib,
+            pss_kib,
+            processes,
+            tree_kib,
+        )) => {
             println!("webdriver_session_ms {session_ms} ms (app process start to window, as WebDriver sees it)");
             println!("start_to_home_ready_ms {ready_ms} ms (session request to #page-home[data-ready])");
             println!("page_load_to_home_ready_ms {in_page} ms (performance.now() in the page at that moment)");
+            if let Some(ms) = process_ms {
+                println!("process_start_to_home_ready_ms {ms} ms (the app process start time to the same moment)");
+            }
             println!(
                 "start_to_first_agent_ms {agent_ms} ms (session request to the discovered gateway on the home page)"
             );
             println!("rss_app_mb {:.1} MB (VmRSS of the app process)", app_kib as f64 / 1024.0);
             println!("rss_app_anon_mb {:.1} MB (its own memory, RssAnon)", anon_kib as f64 / 1024.0);
             println!("rss_app_file_mb {:.1} MB (mapped libraries, RssFile: shared)", file_kib as f64 / 1024.0);
+            println!(
+                "rss_app_soft_gl_mb {:.1} MB (Mesa's software OpenGL, libLLVM + swrast: Xvfb has no GPU)",
+                soft_gl_kib as f64 / 1024.0
+            );
+            println!(
+                "pss_app_mb {:.1} MB (PSS: shared pages divided among the processes mapping them)",
+                pss_kib as f64 / 1024.0
+            );
             println!(
                 "rss_app_and_webkit_mb {:.1} MB ({processes} processes: the app and its WebKit helpers)",
                 tree_kib as f64 / 1024.0
@@ -71,4 +116,25 @@ async fn measure() {
             std::process::exit(1);
         }
     }
+}
+
+/// Seconds since boot now (/proc/uptime, 10 ms resolution).
+fn seconds_since_boot() -> Option<f64> {
+    std::fs::read_to_string("/proc/uptime").ok()?.split_whitespace().next()?.parse().ok()
+}
+
+/// When process `pid` started, in seconds since boot: its start time in clock ticks
+/// (/proc/<pid>/stat, field 22) over the tick rate.
+fn process_start_since_boot(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let ticks: f64 = rest.split_whitespace().nth(19)?.parse().ok()?;
+    let hz: f64 = std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse().ok())
+        .unwrap_or(100.0);
+    Some(ticks / hz)
 }

@@ -8,21 +8,8 @@ use crate::ipc;
 use crate::model::errors::advise;
 use crate::model::route::Page;
 
-/// Topics in counter order.
-const TOPICS: [Topic; 9] = [
-    Topic::Home,
-    Topic::Wifi,
-    Topic::Guest,
-    Topic::Devices,
-    Topic::Parental,
-    Topic::Mesh,
-    Topic::SmartHome,
-    Topic::Device,
-    Topic::Settings,
-];
-
 fn topic_index(topic: Topic) -> usize {
-    TOPICS.iter().position(|t| *t == topic).unwrap_or(0)
+    Topic::ALL.iter().position(|t| *t == topic).unwrap_or(0)
 }
 
 /// Kind of notice, for its colour and its `role`.

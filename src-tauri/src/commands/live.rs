@@ -27,7 +27,7 @@ pub(crate) async fn forward(mut events: Receiver<LiveEvent>, mut send: impl FnMu
             Ok(event) => event,
             Err(RecvError::Lagged(missed)) => {
                 tracing::warn!(missed, "the window fell behind on live events; it re-reads every page");
-                LiveEvent::Changed { topics: ALL_TOPICS.to_vec() }
+                LiveEvent::Changed { topics: Topic::ALL.to_vec() }
             }
             Err(RecvError::Closed) => return,
         };
@@ -37,19 +37,6 @@ pub(crate) async fn forward(mut events: Receiver<LiveEvent>, mut send: impl FnMu
         }
     }
 }
-
-/// Every page's topic.
-const ALL_TOPICS: &[Topic] = &[
-    Topic::Home,
-    Topic::Wifi,
-    Topic::Guest,
-    Topic::Devices,
-    Topic::Parental,
-    Topic::Mesh,
-    Topic::SmartHome,
-    Topic::Device,
-    Topic::Settings,
-];
 
 #[cfg(test)]
 mod tests {
@@ -72,7 +59,7 @@ mod tests {
         })
         .await;
         assert_eq!(seen.len(), 3, "{seen:?}");
-        assert_eq!(seen[0], LiveEvent::Changed { topics: ALL_TOPICS.to_vec() });
+        assert_eq!(seen[0], LiveEvent::Changed { topics: Topic::ALL.to_vec() });
         assert_eq!(seen[1], LiveEvent::Value { agent: "a".into(), path: "Device.X".into(), value: "1".into() });
         assert_eq!(seen[2], LiveEvent::Value { agent: "a".into(), path: "Device.X".into(), value: "2".into() });
     }

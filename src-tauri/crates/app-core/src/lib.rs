@@ -9,5 +9,6 @@ pub mod features;
 pub mod home;
 pub mod identity;
 pub mod pairing;
+pub mod platform;
 pub mod secret;
 pub mod vault;

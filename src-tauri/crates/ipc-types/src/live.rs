@@ -18,6 +18,21 @@ pub enum Topic {
     Settings,
 }
 
+impl Topic {
+    /// Every topic, for "everything may have changed" (e.g. after pairing).
+    pub const ALL: [Topic; 9] = [
+        Topic::Home,
+        Topic::Wifi,
+        Topic::Guest,
+        Topic::Devices,
+        Topic::Parental,
+        Topic::Mesh,
+        Topic::SmartHome,
+        Topic::Device,
+        Topic::Settings,
+    ];
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum LiveEvent {

@@ -7,14 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ipc_types::{AgentArgs, AgentAuth, AgentSummary, HomeView, Topic, TrustArgs};
-use usp_client::discovery::{self, Discovery, DiscoveryEvent, Interfaces, Mtp};
+use usp_client::discovery::{self, DiscoveryEvent, Interfaces, Mtp};
 use usp_client::tls::{self, AgentTrust, Fingerprint, ObservedCert, PinStore};
 use usp_client::{Client, ClientConfig, ClientError, ConnectionState};
 use usp_core::EndpointId;
 
 use super::{
     interfaces_text, kind_rank, lock, AgentEntry, AppError, AppResult, DeviceFacts, DiscoveryRun, Home, KnownAgent,
-    ALL_TOPICS,
 };
 use crate::pairing::{self, AuthState, RoleSummary};
 
@@ -175,16 +174,7 @@ impl Home {
 
     /// Closes the current connection of `eid` and starts a new one.
     pub(crate) async fn restart_connection(&self, eid: &str) {
-        let old = self.with_agent(eid, |e| {
-            if let Some(t) = e.task.take() {
-                t.abort();
-            }
-            if let Some(t) = e.live.take() {
-                t.abort();
-            }
-            e.connected = false;
-            e.client.take()
-        });
+        let old = self.with_agent(eid, AgentEntry::disconnect);
         if let Some(Some(client)) = &old {
             let _ = tokio::time::timeout(Duration::from_secs(2), client.close()).await;
         }
@@ -268,7 +258,7 @@ impl Home {
             })
             .unwrap_or(false);
         if was_paired {
-            self.changed(&ALL_TOPICS);
+            self.changed(&Topic::ALL);
         } else {
             self.changed(&[Topic::Home]);
         }
@@ -330,7 +320,7 @@ impl Home {
             tracing::warn!(error = %e, "cannot save the agent's address");
         }
         if paired {
-            self.changed(&ALL_TOPICS);
+            self.changed(&Topic::ALL);
         } else {
             self.changed(&[Topic::Home]);
         }
@@ -356,7 +346,7 @@ impl Home {
         if self.is_stopped() {
             return;
         }
-        match Discovery::start(interfaces) {
+        match crate::platform::start_discovery(interfaces) {
             Ok(mut d) => {
                 if let Some(mut rx) = d.take_events() {
                     let home = self.clone();
@@ -551,7 +541,7 @@ impl Home {
         }
         self.store().update(|d| d.agents.retain(|k| k.agent != args.agent))?;
         tracing::info!(agent = %args.agent, "agent forgotten");
-        self.changed(&ALL_TOPICS);
+        self.changed(&Topic::ALL);
         let announced = lock(&self.inner.discovery).as_ref().and_then(|r| {
             r.discovery.snapshot().into_iter().find(|a| a.endpoint_id.as_str() == args.agent && a.mtp == Mtp::Ws)
         });

@@ -14,7 +14,7 @@ use usp_client::{AgentNotification, Client, NotifKind};
 use usp_core::msg::{GetSupportedDmResp, Notification};
 use usp_core::request::{self, SupportedDmOptions};
 
-use super::{Home, ALL_TOPICS};
+use super::Home;
 
 /// The subscriptions of a paired agent: (kind, reference). One subscription per reference, so
 /// one the agent refuses does not take the others with it.
@@ -134,7 +134,7 @@ impl Home {
                 Ok(n) => self.on_notification(&eid, &client, n).await,
                 Err(RecvError::Lagged(missed)) => {
                     tracing::warn!(eid, missed, "live updates fell behind; refreshing everything");
-                    self.changed(&ALL_TOPICS);
+                    self.changed(&Topic::ALL);
                 }
                 Err(RecvError::Closed) => return,
             }

@@ -123,6 +123,18 @@ pub(crate) struct AgentEntry {
 }
 
 impl AgentEntry {
+    /// Ends the connection and live tasks and hands back the client, for the caller to close.
+    pub(crate) fn disconnect(&mut self) -> Option<usp_client::Client> {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+        if let Some(t) = self.live.take() {
+            t.abort();
+        }
+        self.connected = false;
+        self.client.take()
+    }
+
     fn new(eid: &str, url: &str) -> AgentEntry {
         AgentEntry {
             eid: eid.to_owned(),
@@ -217,19 +229,6 @@ pub(crate) fn interfaces_text(i: &Interfaces) -> String {
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
-
-/// Every topic, for "everything may have changed" (after pairing).
-pub(crate) const ALL_TOPICS: [Topic; 9] = [
-    Topic::Home,
-    Topic::Wifi,
-    Topic::Guest,
-    Topic::Devices,
-    Topic::Parental,
-    Topic::Mesh,
-    Topic::SmartHome,
-    Topic::Device,
-    Topic::Settings,
-];
 
 impl Home {
     /// Opens the vault and identity, starts discovery and connects to remembered agents.
@@ -379,20 +378,8 @@ impl Home {
         for t in lock(&self.inner.side_tasks).drain(..) {
             t.abort();
         }
-        let clients: Vec<usp_client::Client> = self.with_agents(|m| {
-            m.values_mut()
-                .filter_map(|e| {
-                    if let Some(t) = e.task.take() {
-                        t.abort();
-                    }
-                    if let Some(t) = e.live.take() {
-                        t.abort();
-                    }
-                    e.connected = false;
-                    e.client.take()
-                })
-                .collect()
-        });
+        let clients: Vec<usp_client::Client> =
+            self.with_agents(|m| m.values_mut().filter_map(AgentEntry::disconnect).collect());
         for c in clients {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(2), c.close()).await;
         }
