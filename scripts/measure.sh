@@ -45,7 +45,13 @@ if [ "${USP_E2E_NETNS:-auto}" != 0 ] && unshare --net -- sh -c 'ip link set lo u
 fi
 for i in 1 2 3; do
     "${wrap[@]}" xvfb-run -a --server-args="-screen 0 1600x1000x24" \
-        cargo test --offline --quiet -p usp-home-tests --features e2e --test measure 2>/dev/null | sed "s/^/run$i /" >> "$runs"
+        cargo test --offline --quiet -p usp-home-tests --features e2e --test measure 2>"$out/measure-run$i.log" \
+        | sed "s/^/run$i /" >> "$runs" || true
+    if ! grep -q "^run$i " "$runs"; then
+        # No numbers from this run: say why (the panic line), the full log stays in $out.
+        why="$(grep -m1 -A1 "panicked at" "$out/measure-run$i.log" | tail -n1 || true)"
+        echo "measure: run $i gave no numbers: ${why:-see $out/measure-run$i.log}" >&2
+    fi
 done
 
 median() { # name -> median value over the runs

@@ -282,7 +282,23 @@ async fn live_join(ui: &Ui, home: &SimHome, uspctl: &Uspctl) -> Step<()> {
 async fn every_page(ui: &Ui, size: &str) -> Step<()> {
     for page in PAGES {
         ui.open(page).await.map_err(|e| format!("page {page} at {size} size: {e}"))?;
+        // Mark the shown page; it must still be the same element, with its data, after the
+        // screenshot: a page built again (e.g. on the address change) flashes "Loading".
+        let mark = format!("document.getElementById('page-{page}').dataset.e2eMark = 'kept'; return true;");
+        ui.script(&mark, vec![]).await?;
         ui.shot(&format!("{page}-{size}")).await?;
+        let kept = ui
+            .script(
+                &format!(
+                    "const e = document.getElementById('page-{page}'); \
+                     return !!e && e.dataset.e2eMark === 'kept' && e.dataset.ready === 'true';"
+                ),
+                vec![],
+            )
+            .await?;
+        if kept != serde_json::Value::Bool(true) {
+            return Err(format!("page {page} at {size} size was built again after showing its data"));
+        }
         if size == "phone" {
             let overflow = ui
                 .script("return document.documentElement.scrollWidth - document.documentElement.clientWidth;", vec![])

@@ -17,7 +17,7 @@ pub fn App() -> impl IntoView {
         return view! { <NoShell /> }.into_any();
     }
     let app = AppState::provide(Page::from_hash(&ipc::hash()));
-    let _ = window_event_listener(leptos::ev::hashchange, move |_| app.page.set(Page::from_hash(&ipc::hash())));
+    let _ = window_event_listener(leptos::ev::hashchange, move |_| app.show_page(Page::from_hash(&ipc::hash())));
 
     // Live updates: once, for the life of the window.
     spawn_local(async move {

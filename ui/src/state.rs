@@ -97,7 +97,16 @@ impl AppState {
     /// Goes to `page` (through the address, so Back works).
     pub fn go(&self, page: Page) {
         ipc::set_hash(&page.href());
-        self.page.set(page);
+        self.show_page(page);
+    }
+
+    /// Shows `page` unless it is already shown: setting the signal to the same page would build
+    /// the page again and throw its data away (`go` changes the address, and the `hashchange`
+    /// that follows names the same page).
+    pub fn show_page(&self, page: Page) {
+        if self.page.get_untracked() != page {
+            self.page.set(page);
+        }
     }
 
     /// Applies the theme to the document.
