@@ -29,13 +29,6 @@ for arg in "$@"; do
     esac
 done
 step() { printf 'e2e [%4ss]: %s\n' "$SECONDS" "$*"; }
-# trunk rewrites ui/dist on every build, and a rewritten dist makes cargo re-embed it into the
-# app (minutes of release compiling): build the UI only when its inputs are newer than dist.
-ui_stale() {
-    [ -f ui/dist/index.html ] || return 0
-    [ -n "$(find ui/src ui/index.html ui/style.css ui/Cargo.toml ui/Trunk.toml src-tauri/crates/ipc-types \
-        Cargo.toml Cargo.lock -newer ui/dist/index.html -print -quit 2>/dev/null)" ]
-}
 
 target="$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
 app="$target/release/usp-home"
@@ -43,14 +36,8 @@ app="$target/release/usp-home"
 if [ "$build" = 1 ]; then
     step "tools (trunk, wasm-bindgen, tauri-driver; skipped when present)"
     bash scripts/setup-deps.sh --e2e | grep -v ': present$' || true
-    if ui_stale; then
-        step "UI: trunk build --release"
-        (cd ui && trunk build --release)
-    else
-        step "UI: ui/dist is up to date"
-    fi
-    step "app: cargo build --release -p usp-home --features custom-protocol"
-    cargo build --release -p usp-home --features custom-protocol
+    step "the UI and the release app (scripts/build-app.sh)"
+    bash scripts/build-app.sh
     step "usp-sim-home and uspctl"
     cargo build -p sim-home -p uspctl
 fi

@@ -28,22 +28,13 @@ if [ "$mode" = app ] && [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; 
     exit 1
 fi
 
-# trunk rewrites ui/dist on every build, and a rewritten dist makes cargo re-embed it into the
-# app (minutes of release compiling): build the UI only when its inputs are newer than dist.
-ui_stale() {
-    [ -f ui/dist/index.html ] || return 0
-    [ -n "$(find ui/src ui/index.html ui/style.css ui/Cargo.toml ui/Trunk.toml src-tauri/crates/ipc-types \
-        Cargo.toml Cargo.lock -newer ui/dist/index.html -print -quit 2>/dev/null)" ]
-}
-
 target="$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
 bin="$target/debug"
 if [ "$mode" = app ]; then
     # The app embeds the UI (custom-protocol): the same release build as scripts/e2e.sh uses.
     echo "run-demo: building the UI and the app (quick when nothing changed)"
     bash scripts/setup-deps.sh --ui | grep -v ': present$' || true
-    if ui_stale; then (cd ui && trunk build --release); fi
-    cargo build --release -p usp-home --features custom-protocol
+    bash scripts/build-app.sh
 else
     bash scripts/setup-deps.sh >/dev/null
 fi

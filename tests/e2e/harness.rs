@@ -549,10 +549,16 @@ fn ancestors(mut pid: u32) -> Vec<u32> {
 }
 
 fn parent_of(pid: u32) -> Option<u32> {
+    stat_fields(pid)?.get(1)?.parse().ok()
+}
+
+/// The fields of /proc/<pid>/stat after the command name: "pid (comm) state ppid ...", where
+/// comm may hold spaces, so the split is after the last ')'. Index 0 is `state` (field 3 in
+/// proc(5)), index 1 `ppid`, index 19 `starttime`.
+pub fn stat_fields(pid: u32) -> Option<Vec<String>> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // "pid (comm) state ppid ...": comm may hold spaces, so split after the last ')'.
     let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(1)?.parse().ok()
+    Some(rest.split_whitespace().map(str::to_owned).collect())
 }
 
 /// Resident memory of `pid` in KiB (`VmRSS` in /proc/<pid>/status).
@@ -563,8 +569,13 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
 /// A `kB` field of /proc/<pid>/status, e.g. `RssAnon` (the process's own memory) or `RssFile`
 /// (mapped files: shared libraries, counted in every process that maps them).
 pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.split(':').next() == Some(field))?;
+    proc_kib(pid, "status", field)
+}
+
+/// A `Name:  N kB` field of the file /proc/<pid>/<file> (`status`, `smaps_rollup`).
+pub fn proc_kib(pid: u32, file: &str, field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).ok()?;
+    let line = text.lines().find(|l| l.split(':').next() == Some(field))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
 

@@ -13,7 +13,10 @@ mod harness;
 
 use std::time::Instant;
 
-use harness::{app_env, app_pid, mapped_kib, process_tree, rss_kib, status_kib, Driver, Paths, Scratch, SimHome, Ui};
+use harness::{
+    app_env, app_pid, mapped_kib, proc_kib, process_tree, rss_kib, stat_fields, status_kib, Driver, Paths, Scratch,
+    SimHome, Ui,
+};
 
 fn main() {
     let runtime =
@@ -47,14 +50,11 @@ async fn measure() {
         let anon_kib = status_kib(pid, "RssAnon").unwrap_or(0);
         let file_kib = status_kib(pid, "RssFile").unwrap_or(0);
         let soft_gl_kib = mapped_kib(pid, &["libLLVM", "swrast_dri", "llvmpipe"]);
-        let pss_kib = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
-            .ok()
-            .and_then(|t| t.lines().find(|l| l.starts_with("Pss:"))?.split_whitespace().nth(1)?.parse::<u64>().ok())
-            .unwrap_or(0);
+        let pss_kib = proc_kib(pid, "smaps_rollup", "Pss").unwrap_or(0);
         let tree: Vec<u32> = process_tree(pid);
         let tree_kib: u64 = tree.iter().filter_map(|&p| rss_kib(p)).sum();
         ui.shot("measure-home").await?;
-        Ok::<_, String>((
+        Ok::<_, String>(Sample {
             ready_ms,
             process_ms,
             in_page,
@@ -64,16 +64,16 @@ async fn measure() {
             file_kib,
             soft_gl_kib,
             pss_kib,
-            tree.len(),
+            processes: tree.len(),
             tree_kib,
-        ))
+        })
     }
     .await;
     let _ = ui.client.close().await;
     drop(driver);
     drop(home);
     match result {
-        Ok((
+        Ok(Sample {
             ready_ms,
             process_ms,
             in_page,
@@ -85,7 +85,7 @@ async fn measure() {
             pss_kib,
             processes,
             tree_kib,
-        )) => {
+        }) => {
             println!("webdriver_session_ms {session_ms} ms (app process start to window, as WebDriver sees it)");
             println!("start_to_home_ready_ms {ready_ms} ms (session request to #page-home[data-ready])");
             println!("page_load_to_home_ready_ms {in_page} ms (performance.now() in the page at that moment)");
@@ -118,6 +118,21 @@ async fn measure() {
     }
 }
 
+/// What one run saw.
+struct Sample {
+    ready_ms: u128,
+    process_ms: Option<i64>,
+    in_page: serde_json::Value,
+    agent_ms: u128,
+    app_kib: u64,
+    anon_kib: u64,
+    file_kib: u64,
+    soft_gl_kib: u64,
+    pss_kib: u64,
+    processes: usize,
+    tree_kib: u64,
+}
+
 /// Seconds since boot now (/proc/uptime, 10 ms resolution).
 fn seconds_since_boot() -> Option<f64> {
     std::fs::read_to_string("/proc/uptime").ok()?.split_whitespace().next()?.parse().ok()
@@ -126,10 +141,7 @@ fn seconds_since_boot() -> Option<f64> {
 /// When process `pid` started, in seconds since boot: its start time in clock ticks
 /// (/proc/<pid>/stat, field 22) over the tick rate.
 fn process_start_since_boot(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name, which is in parentheses and may contain spaces.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let ticks: f64 = rest.split_whitespace().nth(19)?.parse().ok()?;
+    let ticks: f64 = stat_fields(pid)?.get(19)?.parse().ok()?;
     let hz: f64 = std::process::Command::new("getconf")
         .arg("CLK_TCK")
         .output()

@@ -55,16 +55,15 @@ async fn client(url: &str) -> Client {
     pairing::connect(config(url)).await.unwrap()
 }
 
-/// Lets the Untrusted role read the Challenge table (Alias, Description, Retries,
-/// LockoutPeriod; the secured Value reads as ""), as TR-181 suggests agents do.
-async fn untrusted_may_read_challenges(home: &Home) {
+/// Adds a read-only Permission row (order `order`, `targets`) to role row `role` of the gateway.
+async fn allow_reading(home: &Home, role: u32, order: &str, targets: &str) {
     let gw = home.agent("gateway").unwrap();
     gw.add(
-        "Device.LocalAgent.ControllerTrust.Role.2.Permission.",
+        &format!("Device.LocalAgent.ControllerTrust.Role.{role}.Permission."),
         &[
             ("Enable", "true"),
-            ("Order", "10"),
-            ("Targets", "Device.LocalAgent.ControllerTrust.Challenge."),
+            ("Order", order),
+            ("Targets", targets),
             ("Param", "r---"),
             ("Obj", "r---"),
             ("InstantiatedObj", "r---"),
@@ -75,23 +74,15 @@ async fn untrusted_may_read_challenges(home: &Home) {
     .unwrap();
 }
 
-/// Lets the Home User role read the Controller table and role names.
+/// Lets the Untrusted role (row 2) read the Challenge table (Alias, Description, Retries,
+/// LockoutPeriod; the secured Value reads as ""), as TR-181 suggests agents do.
+async fn untrusted_may_read_challenges(home: &Home) {
+    allow_reading(home, 2, "10", "Device.LocalAgent.ControllerTrust.Challenge.").await;
+}
+
+/// Lets the Home User role (row 3) read the Controller table and role names.
 async fn home_user_may_read_roles(home: &Home) {
-    let gw = home.agent("gateway").unwrap();
-    gw.add(
-        "Device.LocalAgent.ControllerTrust.Role.3.Permission.",
-        &[
-            ("Enable", "true"),
-            ("Order", "20"),
-            ("Targets", "Device.LocalAgent.Controller.,Device.LocalAgent.ControllerTrust.Role."),
-            ("Param", "r---"),
-            ("Obj", "r---"),
-            ("InstantiatedObj", "r---"),
-            ("CommandEvent", "----"),
-        ],
-    )
-    .await
-    .unwrap();
+    allow_reading(home, 3, "20", "Device.LocalAgent.Controller.,Device.LocalAgent.ControllerTrust.Role.").await;
 }
 
 async fn assert_set_refused(c: &Client) {
