@@ -5,11 +5,13 @@
 //! here. The home starts in the background at launch; commands sent before it is ready wait for it.
 //!
 //! Environment (all optional): see [`state::Env`] (`USP_HOME_DATA_DIR`, `USP_HOME_INTERFACES`,
-//! `USP_HOME_AGENTS`, `USP_HOME_VAULT_PASSPHRASE`, `USP_HOME_VAULT_BACKEND`) and `RUST_LOG`.
+//! `USP_HOME_AGENTS`, `USP_HOME_VAULT_PASSPHRASE`, `USP_HOME_VAULT_BACKEND`), `USP_HOME_GPU` (see
+//! [`rendering`]) and `RUST_LOG`.
 
 mod commands;
 mod logging;
 mod notify;
+pub mod rendering;
 mod state;
 
 include!("command_names.rs");
@@ -22,6 +24,8 @@ use crate::state::{Env, Shell};
 /// loop until the last window closes. Desktop calls it from `main`; mobile enters here directly.
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
+    // Before GTK starts and before any thread exists.
+    rendering::apply();
     // Devtools: tauri enables the inspector in debug builds only (no `devtools` cargo feature).
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_notification::init())
