@@ -291,6 +291,38 @@ async fn an_agent_that_never_answers_gives_timeouts_not_hangs() {
     c.close().await;
 }
 
+/// The client keeps one timer for all deadlines and moves it only to an earlier one: a short
+/// timeout behind a long one, and timeouts after the timer already fired, still come on time.
+#[tokio::test]
+async fn short_timeouts_behind_long_ones_fire_on_time() {
+    let (l, url) = listen().await;
+    let config = ClientConfig::new(&url, ME.parse::<EndpointId>().expect("eid"));
+    let c = Client::start(config);
+    let _ws = bounded(accept(&l)).await;
+    bounded(c.wait_connected(BOUND)).await.expect("connected");
+    let get = usp_core::request::get(["Device.DeviceInfo.FriendlyName"]).build().expect("get");
+    // Outstanding for the default 30 s: the timer is armed far ahead.
+    let long = tokio::spawn({
+        let c = c.clone();
+        let get = get.clone();
+        async move { c.request(get).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for round in 0..3 {
+        let started = std::time::Instant::now();
+        let err = bounded(c.request_with_timeout(get.clone(), Some(Duration::from_millis(200))))
+            .await
+            .expect_err("no answer");
+        assert!(err.is_timeout(), "round {round}: {err}");
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(3), "round {round}: the 200 ms timeout came after {took:?}");
+    }
+    assert!(!long.is_finished(), "the 30 s request must still wait");
+    c.close().await;
+    let closed = bounded(long).await.expect("task");
+    assert!(closed.is_err(), "closing fails the outstanding request");
+}
+
 #[tokio::test]
 async fn a_server_without_the_usp_subprotocol_is_refused() {
     let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -648,8 +648,10 @@ impl Driver {
         let ping_every = self.config.ping_interval;
         let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
         let mut ping_counter: u8 = 0;
-        // One timer for the link's deadlines, reset only when the deadline moves:
-        // registering a fresh timer on every loop iteration costs on the hot path.
+        // One timer for the link's deadlines, moved only when a deadline comes earlier than
+        // the one armed: each request brings a later deadline and each reply removes one, and
+        // moving a tokio timer for each of those costs on the hot path. A timer that fires
+        // early (its request was answered) only re-arms for the next deadline.
         let idle = tokio::time::Instant::now() + Duration::from_secs(86_400);
         let timer = tokio::time::sleep_until(idle);
         tokio::pin!(timer);
@@ -676,7 +678,7 @@ impl Driver {
                 (Some(a), Some(b)) => a.min(b),
                 (a, b) => a.or(b).unwrap_or(idle),
             };
-            if wake != armed {
+            if wake < armed {
                 timer.as_mut().reset(wake);
                 armed = wake;
             }
