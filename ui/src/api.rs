@@ -25,6 +25,11 @@ pub async fn forget_agent(args: AgentArgs) -> Result<(), IpcError> {
     ipc::invoke::<ForgetAgent>(&args).await
 }
 
+/// `agent_add`
+pub async fn agent_add(args: AgentAddress) -> Result<AgentSummary, IpcError> {
+    ipc::invoke::<AddAgent>(&args).await
+}
+
 /// `pairing_start`
 pub async fn pairing_start(args: AgentArgs) -> Result<PairingPrompt, IpcError> {
     ipc::invoke::<PairingStart>(&args).await

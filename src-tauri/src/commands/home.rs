@@ -1,8 +1,8 @@
 //! Home page, pairing and settings.
 
 use ipc_types::{
-    AgentArgs, AgentSummary, HomeView, PairingDone, PairingPrompt, PairingSubmit, SetInterfaces, SetTheme, Settings,
-    TrustArgs,
+    AgentAddress, AgentArgs, AgentSummary, HomeView, PairingDone, PairingPrompt, PairingSubmit, SetInterfaces,
+    SetTheme, Settings, TrustArgs,
 };
 
 use super::{Reply, Shell};
@@ -23,6 +23,12 @@ pub async fn trust_agent(shell: Shell<'_>, args: TrustArgs) -> Reply<AgentSummar
 #[tauri::command]
 pub async fn forget_agent(shell: Shell<'_>, args: AgentArgs) -> Reply<()> {
     shell.home().await?.forget_agent(args).await.map_err(|e| e.to_ipc())
+}
+
+/// `agent_add`: add a device by its address (when discovery does not find it).
+#[tauri::command]
+pub async fn agent_add(shell: Shell<'_>, args: AgentAddress) -> Reply<AgentSummary> {
+    shell.home().await?.agent_add(args).await.map_err(|e| e.to_ipc())
 }
 
 /// `pairing_start`: ask the agent for its passcode challenge.

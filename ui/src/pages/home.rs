@@ -1,6 +1,6 @@
 //! Home: every agent of the home with its state, and the way to pair, trust or forget it.
 
-use ipc_types::{dom_id, AgentArgs, AgentSummary, Topic, TrustArgs};
+use ipc_types::{dom_id, AgentAddress, AgentArgs, AgentSummary, Topic, TrustArgs};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -42,6 +42,7 @@ pub fn HomePage() -> impl IntoView {
                                     .map(|agent| view! { <AgentCard agent=agent refetch=Callback::new(move |()| home.refetch()) /> })
                                     .collect_view()}
                             </div>
+                            <AddByAddress />
                         }
                     })
             }}
@@ -184,5 +185,78 @@ fn AgentCard(agent: AgentSummary, refetch: Callback<()>) -> impl IntoView {
                 })}
             </div>
         </article>
+    }
+}
+
+/// For devices discovery does not find: the address (and, for encrypted ones, the Endpoint ID)
+/// as printed on the device or shown in its settings.
+#[component]
+fn AddByAddress() -> impl IntoView {
+    let app = use_app();
+    let address = RwSignal::new(String::new());
+    let endpoint_id = RwSignal::new(String::new());
+    let adding = RwSignal::new(false);
+    let error = RwSignal::new(None);
+    let add = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if adding.get_untracked() {
+            return;
+        }
+        let eid = endpoint_id.get_untracked();
+        let args =
+            AgentAddress { address: address.get_untracked(), endpoint_id: (!eid.trim().is_empty()).then_some(eid) };
+        adding.set(true);
+        error.set(None);
+        spawn_local(async move {
+            match api::agent_add(args).await {
+                Ok(summary) => {
+                    app.notify(format!("Found {}. Pair it with the passcode on its label.", summary.name));
+                    address.set(String::new());
+                    endpoint_id.set(String::new());
+                    app.bump(Topic::Home);
+                }
+                Err(err) => error.set(Some(err)),
+            }
+            adding.set(false);
+        });
+    };
+    view! {
+        <details id="add-by-address" class="card add-by-address">
+            <summary id="add-by-address-open">"Add a device by its address"</summary>
+            <p class="muted">
+                "For a device the app does not find by itself, for example on another part of your network. "
+                "Its address is in its manual or its settings page."
+            </p>
+            <form class="inline-form" on:submit=add>
+                <label for="add-address">"Address"</label>
+                <input
+                    id="add-address"
+                    type="text"
+                    inputmode="url"
+                    autocomplete="off"
+                    spellcheck="false"
+                    placeholder="192.168.1.1:8080/usp"
+                    required=true
+                    prop:value=move || address.get()
+                    on:input=move |ev| address.set(event_target_value(&ev))
+                />
+                <label for="add-eid">"Endpoint ID (needed for wss:// addresses)"</label>
+                <input
+                    id="add-eid"
+                    type="text"
+                    autocomplete="off"
+                    spellcheck="false"
+                    placeholder="os::012345-ABCDEF (optional)"
+                    prop:value=move || endpoint_id.get()
+                    on:input=move |ev| endpoint_id.set(event_target_value(&ev))
+                />
+                <div class="row">
+                    <button id="add-submit" type="submit" class="primary" disabled=move || adding.get()>
+                        {move || if adding.get() { "Looking…" } else { "Add device" }}
+                    </button>
+                </div>
+                <div id="add-error">{move || error.get().map(|err| view! { <ErrorNote error=err /> })}</div>
+            </form>
+        </details>
     }
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 use app_core::home::{Home, HomeConfig};
 use app_core::vault::{Vault, VaultBackendKind, VaultConfig};
 use ipc_types::{
-    code, AgentArgs, AgentAuth, AgentKind, DmKind, ExploreArgs, HomeView, LiveEvent, PairingSubmit, ParamSet, PingArgs,
-    SetInterfaces, SetTheme, Theme, TrustArgs,
+    code, AgentAddress, AgentArgs, AgentAuth, AgentKind, DmKind, ExploreArgs, HomeView, LiveEvent, PairingSubmit,
+    ParamSet, PingArgs, SetInterfaces, SetTheme, Theme, TrustArgs,
 };
 use sim_home::agent::UnknownControllerPolicy;
 use sim_home::scenario::Scenario;
@@ -477,6 +477,54 @@ async fn too_many_wrong_passcodes_lock_pairing() {
     let e = bounded("start", home.pairing_start(AgentArgs { agent: eid.clone() })).await.expect_err("locked");
     assert_eq!(e.code(), code::LOCKED_OUT);
     assert!(is_untrusted(&home.home().await.expect("view"), &eid));
+    home.shutdown().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_device_is_added_by_the_address_a_person_types() {
+    let sim = sim("by-address", false).await;
+    let gw = sim.agent("gateway").expect("gateway");
+    let eid = gw.endpoint_id.as_str().to_owned();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = app(dir.path(), None, Vec::new()).await;
+    let add = |address: &str, endpoint_id: Option<&str>| {
+        home.agent_add(AgentAddress { address: address.to_owned(), endpoint_id: endpoint_id.map(str::to_owned) })
+    };
+
+    // Typed without the scheme, without the Endpoint ID: the app asks the device who it is.
+    let typed = gw.url.trim_start_matches("ws://").to_owned();
+    let summary = bounded("add by address", add(&format!("  {typed} "), None)).await.expect("added");
+    assert_eq!(summary.agent, eid);
+    assert_eq!(summary.url, gw.url);
+    let view = wait_home(&home, "the added gateway connected", |v| is_untrusted(v, &eid)).await;
+    assert_eq!(view.agents.len(), 1);
+    bounded("pairing", pair(&home, &eid, GW_PASSCODE)).await.expect("an added device pairs like a discovered one");
+
+    // Adding it again changes nothing.
+    let again = bounded("add again", add(&gw.url, Some(&eid))).await.expect("added again");
+    assert_eq!(again.agent, eid);
+    assert_eq!(home.home().await.expect("view").agents.len(), 1);
+
+    // Mistakes get words a person can act on, and add nothing.
+    let wrong = |e: app_core::home::AppError| (e.code(), e.to_string());
+    let (c, m) = wrong(add("", None).await.expect_err("empty"));
+    assert_eq!(c, code::INVALID_INPUT);
+    assert!(m.contains("Type the device's address"), "{m}");
+    let (c, m) = wrong(add("http://192.0.2.1/usp", None).await.expect_err("not ws"));
+    assert_eq!(c, code::INVALID_INPUT);
+    assert!(m.contains("like 192.168.1.1:8080/usp"), "{m}");
+    let (c, m) = wrong(add(&typed, Some("not an endpoint id")).await.expect_err("bad eid"));
+    assert_eq!(c, code::INVALID_INPUT);
+    assert!(m.contains("not a USP Endpoint ID"), "{m}");
+    let (c, m) = wrong(add("wss://127.0.0.1:9/usp", None).await.expect_err("wss without eid"));
+    assert_eq!(c, code::INVALID_INPUT);
+    assert!(m.contains("Endpoint ID"), "{m}");
+    // Nothing listens on the discard port of loopback.
+    let (c, m) = wrong(bounded("unreachable", add("127.0.0.1:9/usp", None)).await.expect_err("nobody there"));
+    assert_eq!(c, code::OFFLINE);
+    assert!(m.starts_with("127.0.0.1:9/usp can't be reached"), "{m}");
+    assert_eq!(home.home().await.expect("view").agents.len(), 1);
     home.shutdown().await;
     sim.shutdown().await;
 }

@@ -76,6 +76,17 @@ pub struct AgentArgs {
     pub agent: String,
 }
 
+/// Add a device by its address, for when discovery does not find it (multicast blocked, another
+/// subnet, a phone without multicast access).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentAddress {
+    /// As typed: `192.168.1.1:8080/usp`, `ws://…` or `wss://…` (no scheme means `ws://`).
+    pub address: String,
+    /// The device's USP Endpoint ID, when the user has it (needed for `wss://` devices the
+    /// app has not met: their certificate is checked against it).
+    pub endpoint_id: Option<String>,
+}
+
 /// Accept (or re-accept after a change) the certificate the agent shows now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrustArgs {
@@ -636,6 +647,7 @@ pub struct SetTheme {
 cmd!(GetHome, "home", NoArgs, HomeView);
 cmd!(TrustAgent, "trust_agent", TrustArgs, AgentSummary);
 cmd!(ForgetAgent, "forget_agent", AgentArgs, ());
+cmd!(AddAgent, "agent_add", AgentAddress, AgentSummary);
 cmd!(PairingStart, "pairing_start", AgentArgs, PairingPrompt);
 cmd!(PairingFinish, "pairing_submit", PairingSubmit, PairingDone);
 cmd!(GetWifi, "wifi", NoArgs, WifiView);

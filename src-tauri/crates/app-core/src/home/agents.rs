@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ipc_types::{AgentArgs, AgentAuth, AgentSummary, HomeView, Topic, TrustArgs};
+use ipc_types::{AgentAddress, AgentArgs, AgentAuth, AgentSummary, HomeView, Topic, TrustArgs};
 use usp_client::discovery::{self, DiscoveryEvent, Interfaces, Mtp};
 use usp_client::tls::{self, AgentTrust, Fingerprint, ObservedCert, PinStore};
 use usp_client::{Client, ClientConfig, ClientError, ConnectionState};
@@ -83,6 +83,43 @@ pub(crate) async fn read_facts(client: &Client) -> Option<DeviceFacts> {
     })
 }
 
+/// How long "add by address" waits for the device to answer.
+const ADD_BY_ADDRESS_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// The URL of an address as a person types it: `ws://` when no scheme is given.
+fn address_to_url(address: &str) -> AppResult<String> {
+    let address = address.trim();
+    if address.is_empty() {
+        return Err(AppError::InvalidInput("Type the device's address, like 192.168.1.1:8080/usp.".into()));
+    }
+    Ok(if address.contains("://") { address.to_owned() } else { format!("ws://{address}") })
+}
+
+/// One connection attempt (no retries: the person waits for the answer): the agent's
+/// Endpoint ID, or why it failed.
+async fn first_attempt(config: ClientConfig) -> Result<EndpointId, String> {
+    let deadline = tokio::time::Instant::now() + config.connect_timeout;
+    let client = Client::start(config);
+    let mut state = client.state();
+    let outcome = loop {
+        let now = state.borrow_and_update().clone();
+        match now {
+            ConnectionState::Connected { agent } => break Ok(agent),
+            ConnectionState::Disconnected { reason, .. } => break Err(reason),
+            ConnectionState::NeedsUser { error } => break Err(error.to_string()),
+            ConnectionState::Closed => break Err("closed".to_owned()),
+            ConnectionState::Connecting { .. } => {}
+        }
+        match tokio::time::timeout_at(deadline, state.changed()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => break Err("closed".to_owned()),
+            Err(_) => break Err("no answer in time".to_owned()),
+        }
+    };
+    client.close().await;
+    outcome
+}
+
 impl Home {
     /// Adds an agent (or updates a known one with `f`) and starts its connection task.
     pub(crate) fn add_agent(&self, eid: &str, url: &str, f: impl FnOnce(&mut AgentEntry)) {
@@ -113,6 +150,53 @@ impl Home {
         let task = tokio::spawn(async move { home.resolve_manual(url).await });
         lock(&self.inner.side_tasks).push(task);
         Ok(())
+    }
+
+    /// `agent_add`: the user adds a device by its address. Without an Endpoint ID the app
+    /// connects once to learn it (the device's WebSocketConnect Record), so a wrong address is
+    /// reported at once rather than becoming a card that never connects.
+    ///
+    /// # Errors
+    /// [`AppError::InvalidInput`] for an address or Endpoint ID that can't be right, or a
+    /// `wss://` device added without its Endpoint ID; [`AppError::Offline`] when nothing
+    /// answers there as a USP agent.
+    pub async fn agent_add(&self, args: AgentAddress) -> AppResult<AgentSummary> {
+        let url = address_to_url(&args.address)?;
+        let eid = args.endpoint_id.as_deref().map(str::trim).filter(|e| !e.is_empty());
+        let parsed = eid
+            .map(str::parse::<EndpointId>)
+            .transpose()
+            .map_err(|e| AppError::InvalidInput(format!("That is not a USP Endpoint ID ({e}).")))?;
+        let agent = discovery::manual_agent(&url, parsed).map_err(|e| match e {
+            discovery::DiscoveryError::BadUrl { reason, .. } => AppError::InvalidInput(format!(
+                "That address can't be right ({reason}). Type it like 192.168.1.1:8080/usp."
+            )),
+            other => AppError::InvalidInput(other.to_string()),
+        })?;
+        let url = agent.url.clone().unwrap_or(url);
+        let eid = if agent.endpoint_id_known {
+            agent.endpoint_id.to_string()
+        } else if url.starts_with("wss://") {
+            return Err(AppError::InvalidInput(
+                "This device uses an encrypted connection: add its Endpoint ID too (on its label or its settings \
+                 page), so the app can check that the certificate is really the device's."
+                    .into(),
+            ));
+        } else {
+            let shown = args.address.trim().to_owned();
+            let mut config = ClientConfig::new(&url, self.identity().eid().clone());
+            config.connect_timeout = ADD_BY_ADDRESS_TIMEOUT;
+            let found = first_attempt(config).await;
+            found
+                .map_err(|reason| {
+                    tracing::info!(%url, %reason, "no USP agent at the address the user gave");
+                    AppError::Offline { name: shown }
+                })?
+                .to_string()
+        };
+        self.add_agent(&eid, &url, |_| {});
+        let remembered = self.remembered_set();
+        self.with_agent(&eid, |e| Home::summary(e, &remembered)).ok_or(AppError::UnknownAgent)
     }
 
     /// Connects once to learn the Endpoint ID of an agent given only by address, then adds it.
