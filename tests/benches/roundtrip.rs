@@ -56,16 +56,13 @@ fn micros(d: Duration) -> f64 {
 fn start_agent(me: &EndpointId) -> String {
     let (tx, rx) = std::sync::mpsc::channel();
     let me = me.clone();
-    std::thread::spawn(move || {
-        register_thread();
-        runtime().block_on(async move {
-            let mut config = HomeConfig::new(Scenario::builtin());
-            config.extra_controllers = vec![(me, "Full Access".to_owned())];
-            let home = Home::start(config).await.expect("home");
-            tx.send(home.agent("gateway").expect("gateway").url.clone()).expect("send url");
-            std::future::pending::<()>().await;
-            drop(home);
-        });
+    on_bench_thread(move || async move {
+        let mut config = HomeConfig::new(Scenario::builtin());
+        config.extra_controllers = vec![(me, "Full Access".to_owned())];
+        let home = Home::start(config).await.expect("home");
+        tx.send(home.agent("gateway").expect("gateway").url.clone()).expect("send url");
+        std::future::pending::<()>().await;
+        drop(home);
     });
     rx.recv().expect("agent url")
 }
@@ -77,35 +74,34 @@ fn ws_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
         .read_buffer_size(usp_client::client::READ_BUFFER_SIZE)
 }
 
+/// The server side of a handshake that accepts `v1.usp`, configured like the client.
+async fn ws_accept(tcp: tokio::net::TcpStream) -> Option<tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>> {
+    let cb = |_r: &HsRequest, mut resp: HsResponse| {
+        resp.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static("v1.usp"));
+        Ok(resp)
+    };
+    tokio_tungstenite::accept_hdr_async_with_config(tcp, cb, Some(ws_config())).await.ok()
+}
+
 /// Starts a bare WebSocket echo server (v1.usp) on its own thread; returns its URL.
 fn start_echo() -> String {
     let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        register_thread();
-        runtime().block_on(async move {
-            let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-            tx.send(format!("ws://{}/usp", l.local_addr().expect("addr"))).expect("send url");
-            while let Ok((tcp, _)) = l.accept().await {
-                let _ = tcp.set_nodelay(true);
-                tokio::spawn(async move {
-                    let cb = |_r: &HsRequest, mut resp: HsResponse| {
-                        resp.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static("v1.usp"));
-                        Ok(resp)
-                    };
-                    let Ok(mut ws) = tokio_tungstenite::accept_hdr_async_with_config(tcp, cb, Some(ws_config())).await
-                    else {
-                        return;
-                    };
-                    while let Some(Ok(m)) = ws.next().await {
-                        if let Message::Binary(b) = m {
-                            if ws.send(Message::Binary(b)).await.is_err() {
-                                break;
-                            }
+    on_bench_thread(move || async move {
+        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        tx.send(format!("ws://{}/usp", l.local_addr().expect("addr"))).expect("send url");
+        while let Ok((tcp, _)) = l.accept().await {
+            let _ = tcp.set_nodelay(true);
+            tokio::spawn(async move {
+                let Some(mut ws) = ws_accept(tcp).await else { return };
+                while let Some(Ok(m)) = ws.next().await {
+                    if let Message::Binary(b) = m {
+                        if ws.send(Message::Binary(b)).await.is_err() {
+                            break;
                         }
                     }
-                });
-            }
-        });
+                }
+            });
+        }
     });
     rx.recv().expect("echo url")
 }
@@ -119,65 +115,60 @@ fn start_canned(me: &EndpointId) -> String {
     use usp_core::wire::{self, Limits};
     let (tx, rx) = std::sync::mpsc::channel();
     let me = me.clone();
-    std::thread::spawn(move || {
-        register_thread();
-        runtime().block_on(async move {
-            let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-            tx.send(format!("ws://{}/usp", l.local_addr().expect("addr"))).expect("send url");
-            while let Ok((tcp, _)) = l.accept().await {
-                let _ = tcp.set_nodelay(true);
-                let me = me.clone();
-                tokio::spawn(async move {
-                    let cb = |_r: &HsRequest, mut resp: HsResponse| {
-                        resp.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static("v1.usp"));
-                        Ok(resp)
-                    };
-                    let Ok(mut ws) = tokio_tungstenite::accept_hdr_async_with_config(tcp, cb, Some(ws_config())).await
-                    else {
-                        return;
-                    };
-                    let record = |rt: RecordType| {
-                        let mut out = Vec::new();
-                        wire::encode_record(&Record::new("1.3", me.as_str(), CANNED_AGENT, rt), &mut out);
-                        bytes::Bytes::from(out)
-                    };
-                    if ws.send(Message::Binary(record(RecordType::WebSocketConnect))).await.is_err() {
-                        return;
-                    }
-                    let limits = Limits::default();
-                    while let Some(Ok(m)) = ws.next().await {
-                        let Message::Binary(b) = m else { continue };
-                        let Ok(rec) = wire::decode_record(b, &limits) else { continue };
-                        let RecordType::NoSessionContext { payload } = rec.record_type else { continue };
-                        let Ok(req) = wire::decode_msg(payload, &limits) else { continue };
-                        let resp = msg::GetResp {
-                            req_path_results: vec![msg::GetRequestedPathResult {
-                                requested_path: PATH.into(),
-                                err_code: 0,
-                                err_msg: "".into(),
-                                resolved_path_results: vec![msg::ResolvedPathResult {
-                                    resolved_path: "Device.DeviceInfo.".into(),
-                                    result_params: [("SoftwareVersion", "6.2.1")].into_iter().collect(),
-                                }],
+    on_bench_thread(move || async move {
+        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        tx.send(format!("ws://{}/usp", l.local_addr().expect("addr"))).expect("send url");
+        while let Ok((tcp, _)) = l.accept().await {
+            let _ = tcp.set_nodelay(true);
+            let me = me.clone();
+            tokio::spawn(async move {
+                let Some(mut ws) = ws_accept(tcp).await else { return };
+                let record = |rt: RecordType| {
+                    let mut out = Vec::new();
+                    wire::encode_record(&Record::new("1.3", me.as_str(), CANNED_AGENT, rt), &mut out);
+                    bytes::Bytes::from(out)
+                };
+                if ws.send(Message::Binary(record(RecordType::WebSocketConnect))).await.is_err() {
+                    return;
+                }
+                let limits = Limits::default();
+                while let Some(Ok(m)) = ws.next().await {
+                    let Message::Binary(b) = m else { continue };
+                    let Ok(rec) = wire::decode_record(b, &limits) else { continue };
+                    let RecordType::NoSessionContext { payload } = rec.record_type else { continue };
+                    let Ok(req) = wire::decode_msg(payload, &limits) else { continue };
+                    let resp = msg::GetResp {
+                        req_path_results: vec![msg::GetRequestedPathResult {
+                            requested_path: PATH.into(),
+                            err_code: 0,
+                            err_msg: "".into(),
+                            resolved_path_results: vec![msg::ResolvedPathResult {
+                                resolved_path: "Device.DeviceInfo.".into(),
+                                result_params: [("SoftwareVersion", "6.2.1")].into_iter().collect(),
                             }],
-                        };
-                        let mut p = Vec::new();
-                        wire::encode_msg(&Msg::new(req.msg_id, Body::Response(Response::GetResp(resp))), &mut p);
-                        if ws
-                            .send(Message::Binary(record(RecordType::NoSessionContext {
-                                payload: bytes::Bytes::from(p),
-                            })))
-                            .await
-                            .is_err()
-                        {
-                            break;
-                        }
+                        }],
+                    };
+                    let mut p = Vec::new();
+                    wire::encode_msg(&Msg::new(req.msg_id, Body::Response(Response::GetResp(resp))), &mut p);
+                    if ws
+                        .send(Message::Binary(record(RecordType::NoSessionContext { payload: bytes::Bytes::from(p) })))
+                        .await
+                        .is_err()
+                    {
+                        break;
                     }
-                });
-            }
-        });
+                }
+            });
+        }
     });
     rx.recv().expect("canned url")
+}
+
+/// The Record usp-client sends for the benchmark's Get, from `me` to `agent`.
+fn get_record(me: &EndpointId, agent: &str) -> bytes::Bytes {
+    let mut link = usp_core::engine::Link::new(me.clone(), Some(agent.parse().expect("eid")), Default::default());
+    link.send(request::get([PATH]).build().expect("get"), Instant::now()).expect("send");
+    link.poll_transmit().expect("record")
 }
 
 /// A plain tokio-tungstenite client connection (v1.usp, no delay), configured like usp-client.
@@ -207,12 +198,7 @@ fn sequential_interleaved(agent: &str, echo: &str, canned: &str, me: &EndpointId
         let mut least = ws_connect(canned).await;
         let _connect_record = least.next().await;
         let limits = usp_core::wire::Limits::default();
-        let get_record = {
-            let mut link =
-                usp_core::engine::Link::new(me.clone(), Some(CANNED_AGENT.parse().expect("eid")), Default::default());
-            link.send(request::get([PATH]).build().expect("get"), Instant::now()).expect("send");
-            link.poll_transmit().expect("record")
-        };
+        let record = get_record(me, CANNED_AGENT);
         let payload = bytes::Bytes::from(vec![0x5au8; size]);
         let req = request::get([PATH]).build().expect("get");
         let mut out: [Vec<Duration>; 4] = Default::default();
@@ -248,7 +234,7 @@ fn sequential_interleaved(agent: &str, echo: &str, canned: &str, me: &EndpointId
             }
             for _ in 0..n {
                 let t = Instant::now();
-                least.send(Message::Binary(get_record.clone())).await.expect("send");
+                least.send(Message::Binary(record.clone())).await.expect("send");
                 loop {
                     if let Some(Ok(Message::Binary(b))) = least.next().await {
                         let record = usp_core::wire::decode_record(b, &limits).expect("record");
@@ -302,6 +288,19 @@ fn pipelined_usp(url: &str, me: &EndpointId) -> f64 {
 /// Bench threads (servers and the measuring thread), by Linux thread id, so that a run can
 /// place them all on one CPU and then let them go.
 static THREADS: std::sync::Mutex<Vec<i32>> = std::sync::Mutex::new(Vec::new());
+
+/// Runs `serve` on a thread of its own with a single-threaded runtime, registered for
+/// [`place_threads`].
+fn on_bench_thread<F, Fut>(serve: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    std::thread::spawn(move || {
+        register_thread();
+        runtime().block_on(serve());
+    });
+}
 
 fn register_thread() {
     // SAFETY: gettid has no preconditions.
@@ -377,15 +376,7 @@ fn main() {
     let agent = start_agent(&me);
     let echo = start_echo();
     // The echo carries a message the size of our Get Record.
-    let size = {
-        let mut link = usp_core::engine::Link::new(
-            me.clone(),
-            Some("os::012345-GW0001".parse().expect("eid")),
-            Default::default(),
-        );
-        link.send(request::get([PATH]).build().expect("get"), Instant::now()).expect("send");
-        link.poll_transmit().expect("record").len()
-    };
+    let size = get_record(&me, "os::012345-GW0001").len();
     let canned = start_canned(&me);
 
     // Where Linux places the two ends of a round trip decides much of its time: a wake-up on

@@ -590,7 +590,7 @@ pub fn mapped_kib(pid: u32, names: &[&str]) -> u64 {
         let first = words.next().unwrap_or("");
         if first.contains('-') && first.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
             // A mapping header: address range, perms, offset, device, inode, path.
-            let path = line.split_whitespace().nth(5).unwrap_or("");
+            let path = words.nth(4).unwrap_or("");
             counting = names.iter().any(|n| path.contains(n));
         } else if counting && first == "Rss:" {
             total += words.next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);

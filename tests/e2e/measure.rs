@@ -73,44 +73,7 @@ async fn measure() {
     drop(driver);
     drop(home);
     match result {
-        Ok(Sample {
-            ready_ms,
-            process_ms,
-            in_page,
-            agent_ms,
-            app_kib,
-            anon_kib,
-            file_kib,
-            soft_gl_kib,
-            pss_kib,
-            processes,
-            tree_kib,
-        }) => {
-            println!("webdriver_session_ms {session_ms} ms (app process start to window, as WebDriver sees it)");
-            println!("start_to_home_ready_ms {ready_ms} ms (session request to #page-home[data-ready])");
-            println!("page_load_to_home_ready_ms {in_page} ms (performance.now() in the page at that moment)");
-            if let Some(ms) = process_ms {
-                println!("process_start_to_home_ready_ms {ms} ms (the app process start time to the same moment)");
-            }
-            println!(
-                "start_to_first_agent_ms {agent_ms} ms (session request to the discovered gateway on the home page)"
-            );
-            println!("rss_app_mb {:.1} MB (VmRSS of the app process)", app_kib as f64 / 1024.0);
-            println!("rss_app_anon_mb {:.1} MB (its own memory, RssAnon)", anon_kib as f64 / 1024.0);
-            println!("rss_app_file_mb {:.1} MB (mapped libraries, RssFile: shared)", file_kib as f64 / 1024.0);
-            println!(
-                "rss_app_soft_gl_mb {:.1} MB (Mesa's software OpenGL, libLLVM + swrast: Xvfb has no GPU)",
-                soft_gl_kib as f64 / 1024.0
-            );
-            println!(
-                "pss_app_mb {:.1} MB (PSS: shared pages divided among the processes mapping them)",
-                pss_kib as f64 / 1024.0
-            );
-            println!(
-                "rss_app_and_webkit_mb {:.1} MB ({processes} processes: the app and its WebKit helpers)",
-                tree_kib as f64 / 1024.0
-            );
-        }
+        Ok(sample) => sample.print(session_ms),
         Err(step) => {
             eprintln!("measure: {step}");
             std::process::exit(1);
@@ -131,6 +94,36 @@ struct Sample {
     pss_kib: u64,
     processes: usize,
     tree_kib: u64,
+}
+
+impl Sample {
+    /// One `name value unit (meaning)` line per number, for scripts/measure.sh.
+    fn print(&self, session_ms: u128) {
+        let mb = |kib: u64| kib as f64 / 1024.0;
+        println!("webdriver_session_ms {session_ms} ms (app process start to window, as WebDriver sees it)");
+        println!("start_to_home_ready_ms {} ms (session request to #page-home[data-ready])", self.ready_ms);
+        println!("page_load_to_home_ready_ms {} ms (performance.now() in the page at that moment)", self.in_page);
+        if let Some(ms) = self.process_ms {
+            println!("process_start_to_home_ready_ms {ms} ms (the app process start time to the same moment)");
+        }
+        println!(
+            "start_to_first_agent_ms {} ms (session request to the discovered gateway on the home page)",
+            self.agent_ms
+        );
+        println!("rss_app_mb {:.1} MB (VmRSS of the app process)", mb(self.app_kib));
+        println!("rss_app_anon_mb {:.1} MB (its own memory, RssAnon)", mb(self.anon_kib));
+        println!("rss_app_file_mb {:.1} MB (mapped libraries, RssFile: shared)", mb(self.file_kib));
+        println!(
+            "rss_app_soft_gl_mb {:.1} MB (Mesa's software OpenGL, libLLVM + swrast: Xvfb has no GPU)",
+            mb(self.soft_gl_kib)
+        );
+        println!("pss_app_mb {:.1} MB (PSS: shared pages divided among the processes mapping them)", mb(self.pss_kib));
+        println!(
+            "rss_app_and_webkit_mb {:.1} MB ({} processes: the app and its WebKit helpers)",
+            mb(self.tree_kib),
+            self.processes
+        );
+    }
 }
 
 /// Seconds since boot now (/proc/uptime, 10 ms resolution).

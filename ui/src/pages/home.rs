@@ -228,27 +228,19 @@ fn AddByAddress() -> impl IntoView {
                 "Its address is in its manual or its settings page."
             </p>
             <form class="inline-form" on:submit=add>
-                <label for="add-address">"Address"</label>
-                <input
+                <PlainField
                     id="add-address"
-                    type="text"
-                    inputmode="url"
-                    autocomplete="off"
-                    spellcheck="false"
+                    label="Address"
                     placeholder="192.168.1.1:8080/usp"
+                    value=address
                     required=true
-                    prop:value=move || address.get()
-                    on:input=move |ev| address.set(event_target_value(&ev))
+                    inputmode="url"
                 />
-                <label for="add-eid">"Endpoint ID (needed for wss:// addresses)"</label>
-                <input
+                <PlainField
                     id="add-eid"
-                    type="text"
-                    autocomplete="off"
-                    spellcheck="false"
+                    label="Endpoint ID (needed for wss:// addresses)"
                     placeholder="os::012345-ABCDEF (optional)"
-                    prop:value=move || endpoint_id.get()
-                    on:input=move |ev| endpoint_id.set(event_target_value(&ev))
+                    value=endpoint_id
                 />
                 <div class="row">
                     <button id="add-submit" type="submit" class="primary" disabled=move || adding.get()>
@@ -258,5 +250,32 @@ fn AddByAddress() -> impl IntoView {
                 <div id="add-error">{move || error.get().map(|err| view! { <ErrorNote error=err /> })}</div>
             </form>
         </details>
+    }
+}
+
+/// A labelled one-line text input for addresses and identifiers: typed exactly, so no
+/// autocompletion or spell checking.
+#[component]
+fn PlainField(
+    id: &'static str,
+    label: &'static str,
+    placeholder: &'static str,
+    value: RwSignal<String>,
+    #[prop(optional)] required: bool,
+    #[prop(optional)] inputmode: Option<&'static str>,
+) -> impl IntoView {
+    view! {
+        <label for=id>{label}</label>
+        <input
+            id=id
+            type="text"
+            inputmode=inputmode
+            autocomplete="off"
+            spellcheck="false"
+            placeholder=placeholder
+            required=required
+            prop:value=move || value.get()
+            on:input=move |ev| value.set(event_target_value(&ev))
+        />
     }
 }

@@ -95,6 +95,21 @@ fn address_to_url(address: &str) -> AppResult<String> {
     Ok(if address.contains("://") { address.to_owned() } else { format!("ws://{address}") })
 }
 
+/// An agent given by address (`ws[s]://host[:port][/path]`) and maybe its Endpoint ID, checked,
+/// for the settings (`USP_HOME_AGENTS`) and for the person adding one by hand.
+fn manual_target(url: &str, eid: Option<&str>) -> AppResult<discovery::DiscoveredAgent> {
+    let parsed = eid
+        .map(str::parse::<EndpointId>)
+        .transpose()
+        .map_err(|e| AppError::InvalidInput(format!("That is not a USP Endpoint ID ({e}).")))?;
+    discovery::manual_agent(url, parsed).map_err(|e| match e {
+        discovery::DiscoveryError::BadUrl { reason, .. } => AppError::InvalidInput(format!(
+            "That address can't be right ({reason}). Type it like 192.168.1.1:8080/usp."
+        )),
+        other => AppError::InvalidInput(other.to_string()),
+    })
+}
+
 /// One connection attempt (no retries: the person waits for the answer): the agent's
 /// Endpoint ID, or why it failed.
 async fn first_attempt(config: ClientConfig) -> Result<EndpointId, String> {
@@ -136,11 +151,7 @@ impl Home {
 
     /// An agent given by address (`ws://host:port/path`), with or without its Endpoint ID.
     pub(crate) fn add_manual(&self, url: &str, eid: Option<&str>) -> AppResult<()> {
-        let parsed = eid
-            .map(str::parse::<EndpointId>)
-            .transpose()
-            .map_err(|e| AppError::InvalidInput(format!("That is not a USP Endpoint ID: {e}")))?;
-        let agent = discovery::manual_agent(url, parsed).map_err(|e| AppError::InvalidInput(e.to_string()))?;
+        let agent = manual_target(url, eid)?;
         let url = agent.url.clone().unwrap_or_else(|| url.trim().to_owned());
         if agent.endpoint_id_known {
             self.add_agent(agent.endpoint_id.as_str(), &url, |_| {});
@@ -163,20 +174,11 @@ impl Home {
     pub async fn agent_add(&self, args: AgentAddress) -> AppResult<AgentSummary> {
         let url = address_to_url(&args.address)?;
         let eid = args.endpoint_id.as_deref().map(str::trim).filter(|e| !e.is_empty());
-        let parsed = eid
-            .map(str::parse::<EndpointId>)
-            .transpose()
-            .map_err(|e| AppError::InvalidInput(format!("That is not a USP Endpoint ID ({e}).")))?;
-        let agent = discovery::manual_agent(&url, parsed).map_err(|e| match e {
-            discovery::DiscoveryError::BadUrl { reason, .. } => AppError::InvalidInput(format!(
-                "That address can't be right ({reason}). Type it like 192.168.1.1:8080/usp."
-            )),
-            other => AppError::InvalidInput(other.to_string()),
-        })?;
+        let agent = manual_target(&url, eid)?;
         let url = agent.url.clone().unwrap_or(url);
         let eid = if agent.endpoint_id_known {
             agent.endpoint_id.to_string()
-        } else if url.starts_with("wss://") {
+        } else if agent.encrypt {
             return Err(AppError::InvalidInput(
                 "This device uses an encrypted connection: add its Endpoint ID too (on its label or its settings \
                  page), so the app can check that the certificate is really the device's."
@@ -195,8 +197,7 @@ impl Home {
                 .to_string()
         };
         self.add_agent(&eid, &url, |_| {});
-        let remembered = self.remembered_set();
-        self.with_agent(&eid, |e| Home::summary(e, &remembered)).ok_or(AppError::UnknownAgent)
+        self.agent_summary(&eid)
     }
 
     /// Connects once to learn the Endpoint ID of an agent given only by address, then adds it.
