@@ -298,16 +298,18 @@ async fn short_timeouts_behind_long_ones_fire_on_time() {
     let (l, url) = listen().await;
     let config = ClientConfig::new(&url, ME.parse::<EndpointId>().expect("eid"));
     let c = Client::start(config);
-    let _ws = bounded(accept(&l)).await;
+    let mut ws = bounded(accept(&l)).await;
     bounded(c.wait_connected(BOUND)).await.expect("connected");
     let get = usp_core::request::get(["Device.DeviceInfo.FriendlyName"]).build().expect("get");
-    // Outstanding for the default 30 s: the timer is armed far ahead.
+    // Outstanding for the default 30 s: the timer is armed far ahead. The agent seeing its
+    // Record shows it went out (and was armed) before the short ones.
     let long = tokio::spawn({
         let c = c.clone();
         let get = get.clone();
         async move { c.request(get).await }
     });
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let first = bounded(ws.next()).await;
+    assert!(matches!(first, Some(Ok(Message::Binary(_)))), "the long request reached the agent: {first:?}");
     for round in 0..3 {
         let started = std::time::Instant::now();
         let err = bounded(c.request_with_timeout(get.clone(), Some(Duration::from_millis(200))))
