@@ -266,14 +266,19 @@ impl Driver {
             panic!("{} could not start ({e}): run scripts/setup-deps.sh --e2e", paths.driver.display())
         });
         let mut proc = Proc { name: "tauri-driver", child };
+        // tauri-driver listens at once but starts WebKitWebDriver beside it and forwards each
+        // request to it: a session asked for before WebKitWebDriver listens gets its connection
+        // dropped, not an answer (seen on a cold CI machine). So wait for both ports.
         let deadline = Instant::now() + patience();
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            if let Some(status) = proc.exited() {
-                panic!("tauri-driver exited ({status}); see {}", paths.out.join("tauri-driver.log").display());
+        for (who, listen) in [("tauri-driver", port), ("WebKitWebDriver (started by tauri-driver)", native)] {
+            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, listen));
+            while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+                if let Some(status) = proc.exited() {
+                    panic!("tauri-driver exited ({status}); see {}", paths.out.join("tauri-driver.log").display());
+                }
+                assert!(Instant::now() < deadline, "{who} did not listen on {listen} within {:?}", patience());
+                std::thread::sleep(Duration::from_millis(50));
             }
-            assert!(Instant::now() < deadline, "tauri-driver did not listen on {port} within {:?}", patience());
-            std::thread::sleep(Duration::from_millis(50));
         }
         Driver { port, proc }
     }
