@@ -185,9 +185,40 @@ impl Uspctl {
 
     /// `uspctl --agent URL get PATHS...` as `path -> value`.
     pub fn get(&self, url: &str, paths: &[&str]) -> Step<BTreeMap<String, String>> {
+        let mut args = vec!["get"];
+        args.extend_from_slice(paths);
+        Ok(self
+            .run(url, &args)?
+            .lines()
+            .filter_map(|line| line.split_once(" = "))
+            .map(|(path, value)| (path.trim().to_owned(), value.trim().to_owned()))
+            .collect())
+    }
+
+    /// `uspctl --agent URL add OBJECT PARAM=VALUE...`: the new instance's path.
+    pub fn add(&self, url: &str, object: &str, params: &[&str]) -> Step<String> {
+        let mut args = vec!["add", object];
+        args.extend_from_slice(params);
+        let out = self.run(url, &args)?;
+        out.lines()
+            .next()
+            .map(|l| l.trim().to_owned())
+            .filter(|l| l.ends_with('.'))
+            .ok_or_else(|| format!("uspctl add {object} printed no instance path: {out:?}"))
+    }
+
+    /// `uspctl --agent URL delete PATHS...`
+    pub fn delete(&self, url: &str, paths: &[&str]) -> Step<()> {
+        let mut args = vec!["delete"];
+        args.extend_from_slice(paths);
+        self.run(url, &args).map(|_| ())
+    }
+
+    /// Runs uspctl as the admin controller against `url`; its standard output.
+    fn run(&self, url: &str, args: &[&str]) -> Step<String> {
         let out = Command::new(&self.bin)
-            .args(["--agent", url, "--eid", "self::usp-home-admin", "--timeout", "10", "get"])
-            .args(paths)
+            .args(["--agent", url, "--eid", "self::usp-home-admin", "--timeout", "10"])
+            .args(args)
             .env("USP_HOME_DATA_DIR", &self.data)
             .env("USP_HOME_VAULT_BACKEND", "memory")
             .stdin(Stdio::null())
@@ -195,16 +226,12 @@ impl Uspctl {
             .map_err(|e| format!("uspctl could not run: {e}"))?;
         if !out.status.success() {
             return Err(format!(
-                "uspctl get {paths:?} failed ({}): {}",
+                "uspctl {args:?} failed ({}): {}",
                 out.status,
                 String::from_utf8_lossy(&out.stderr).trim()
             ));
         }
-        Ok(String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|line| line.split_once(" = "))
-            .map(|(path, value)| (path.trim().to_owned(), value.trim().to_owned()))
-            .collect())
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     /// Polls `get` until `check` accepts the values (bounded by [`patience`]).

@@ -3,8 +3,10 @@
 //! on loopback. The issue's list, in order: the home appears by discovery; pairing the gateway
 //! with a wrong then the right passcode (then the extender and the hub); guest WiFi toggled and
 //! the change confirmed on the agent with `uspctl get`; a device paused and resumed (checked on
-//! the agent); a bedtime schedule created (checked on the agent); a light switched (checked on the
-//! agent); a host that joins the simulated home shows up live, without a reload; every page at
+//! the agent); a bedtime schedule created (checked on the agent), its form kept through a live
+//! update; a light switched (checked on the
+//! agent); a connection test whose result outlasts the refresh it causes; a host that joins the
+//! simulated home shows up live, without a reload or losing a rename being typed; every page at
 //! 1280x800 and at phone size (360x800), with no sideways scrolling on the phone.
 //!
 //! Screenshots of each page go to `target/e2e/<page>-<desktop|phone>.png`. Run it with
@@ -24,6 +26,8 @@ const PASSCODES: [(&str, &str); 3] = [(GATEWAY, "482913"), (EXTENDER, "730146"),
 const PAUSED_MAC: &str = "3C:22:FB:50:60:03";
 /// Annas-Phone: gets the bedtime (Kids-Tablet has a rule made elsewhere, which the app leaves alone).
 const BEDTIME_MAC: &str = "A4:83:E7:10:20:01";
+/// Living-Room-TV: renamed (then not) while a visitor joins; online, so its data changes live.
+const RENAMING_MAC: &str = "B8:27:EB:11:22:02";
 /// The guest network's SSID on the gateway.
 const GUEST_SSID: &str = "Device.WiFi.SSID.3.";
 /// Every page, by its `page-<name>` / `nav-<name>` suffix.
@@ -56,18 +60,33 @@ async fn a_homeowner_manages_the_simulated_home_in_the_app_window() {
 }
 
 async fn journey(ui: &Ui, home: &SimHome, uspctl: &Uspctl) -> Step<()> {
+    // Each step's time goes to stderr (shown when the test fails), to see where a slow run went.
+    let t = std::time::Instant::now();
+    let lap = |step: &str| eprintln!("e2e step {step:<18} done at {:6.1} s", t.elapsed().as_secs_f64());
     ui.resize(1280, 800).await?;
     discovery(ui).await?;
+    lap("discovery");
     pairing(ui).await?;
+    lap("pairing");
     add_by_address(ui, home).await?;
+    lap("add by address");
     guest_wifi(ui, home, uspctl).await?;
+    lap("guest wifi");
     pause_and_resume(ui, home, uspctl).await?;
+    lap("pause and resume");
     bedtime(ui, home, uspctl).await?;
+    lap("bedtime");
     light(ui, home, uspctl).await?;
+    lap("light");
+    connection_test(ui).await?;
+    lap("connection test");
     live_join(ui, home, uspctl).await?;
+    lap("live join");
     every_page(ui, "desktop").await?;
+    lap("pages at desktop");
     ui.resize(360, 800).await?;
     every_page(ui, "phone").await?;
+    lap("pages at phone");
     Ok(())
 }
 
@@ -203,7 +222,9 @@ async fn pause_and_resume(ui: &Ui, home: &SimHome, uspctl: &Uspctl) -> Step<()> 
     Ok(())
 }
 
-/// A bedtime for the kids' tablet: a new rule on the page and a new schedule on the gateway.
+/// A bedtime for Anna's phone: a new rule on the page and a new schedule on the gateway. While
+/// the form is being filled in, a rule made elsewhere appears on the gateway; the page shows it
+/// live and what was typed stays (a live update must not wipe a half-filled form).
 async fn bedtime(ui: &Ui, home: &SimHome, uspctl: &Uspctl) -> Step<()> {
     let gw = home.url(GATEWAY);
     ui.open("parental").await?;
@@ -212,7 +233,6 @@ async fn bedtime(ui: &Ui, home: &SimHome, uspctl: &Uspctl) -> Step<()> {
         rows(v, "Device.Schedules.Schedule.").len() + rows(v, "Device.Hosts.AccessControl.").len()
     };
     let paths = ["Device.Schedules.Schedule.", "Device.Hosts.AccessControl."];
-    let on_agent_before = schedules(&uspctl.get(gw, &paths)?);
 
     let option = ui
         .script(
@@ -227,16 +247,44 @@ async fn bedtime(ui: &Ui, home: &SimHome, uspctl: &Uspctl) -> Step<()> {
         return Err(format!("the bedtime device list has no {BEDTIME_MAC}"));
     };
     ui.set_value("bedtime-device", value).await?;
-    ui.set_value("bedtime-start", "21:00").await?;
-    ui.set_value("bedtime-end", "07:00").await?;
-    for day in ["monday", "tuesday", "wednesday", "thursday", "sunday"] {
+    // Not the form's defaults (weekdays, 21:00 to 07:00), so that a form built again shows.
+    ui.set_value("bedtime-start", "21:30").await?;
+    ui.set_value("bedtime-end", "06:45").await?;
+    let days = ["monday", "tuesday", "wednesday", "thursday", "sunday"];
+    for day in ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] {
         let id = format!("bedtime-day-{day}");
-        if ui.script("return document.getElementById(arguments[0])?.checked === true;", vec![id.clone().into()]).await?
-            != serde_json::Value::Bool(true)
-        {
+        let checked =
+            ui.script("return document.getElementById(arguments[0])?.checked === true;", vec![id.clone().into()]);
+        if checked.await? != serde_json::Value::Bool(days.contains(&day)) {
             ui.click(&id).await?;
         }
     }
+    let form = || async {
+        ui.script(
+            "const v = id => document.getElementById(id)?.value;
+             const days = Array.from(document.querySelectorAll('[id^=\"bedtime-day-\"]'))
+                 .filter(e => e.checked).map(e => e.id.slice('bedtime-day-'.length));
+             return [v('bedtime-device'), v('bedtime-start'), v('bedtime-end'), days.join(',')];",
+            vec![],
+        )
+        .await
+    };
+    let filled = form().await?;
+    let want = serde_json::json!([value, "21:30", "06:45", days.join(",")]);
+    if filled != want {
+        return Err(format!("the bedtime form holds {filled} after filling it in, not {want}"));
+    }
+
+    let elsewhere = uspctl.add(gw, "Device.Hosts.AccessControl.", &["PhysAddress=02:E2:E0:00:00:01"])?;
+    ui.find(&format!("rule-{}", dom_id(elsewhere.trim_end_matches('.'))))
+        .await
+        .map_err(|e| format!("a rule made elsewhere ({elsewhere}) never showed on the page: {e}"))?;
+    let kept = form().await?;
+    if kept != want {
+        return Err(format!("a live update changed the half-filled bedtime form: {kept}, not {want}"));
+    }
+    let on_agent_before = schedules(&uspctl.get(gw, &paths)?);
+
     ui.shot("parental-editing").await?;
     ui.click("bedtime-save").await?;
     ui.until("a new bedtime rule on the page", || async {
@@ -245,6 +293,7 @@ async fn bedtime(ui: &Ui, home: &SimHome, uspctl: &Uspctl) -> Step<()> {
     })
     .await?;
     uspctl.wait_until(gw, &paths, "a new schedule for the bedtime", |v| schedules(v) > on_agent_before).await?;
+    uspctl.delete(gw, &[&elsewhere])?;
     ui.shot("parental-desktop").await?;
     Ok(())
 }
@@ -273,6 +322,26 @@ async fn light(ui: &Ui, home: &SimHome, uspctl: &Uspctl) -> Step<()> {
     Ok(())
 }
 
+/// A connection test from the Device page: its result shows, and still shows a moment later.
+/// The device reports the finished test with a notification, which refreshes the page's details
+/// while (or just before) the result arrives; a test card built again with them would lose it.
+async fn connection_test(ui: &Ui) -> Step<()> {
+    ui.open("device").await?;
+    ui.type_into("ping-host", "127.0.0.1").await?;
+    ui.click("ping-start").await?;
+    let result = ui.wait_text("ping-result", "the connection test's result", |t| !t.trim().is_empty()).await?;
+    if !result.contains("answers received") {
+        return Err(format!("the connection test showed {result:?}"));
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let after = ui.text("ping-result").await.map_err(|e| format!("the test's result went away: {e}"))?;
+    if after != result {
+        return Err(format!("the test's result changed by itself: {result:?}, then {after:?}"));
+    }
+    ui.shot("device-connection-test").await?;
+    Ok(())
+}
+
 /// MACs of the visitors (locally administered `02:` addresses the life loop makes up).
 fn visitors(values: &std::collections::BTreeMap<String, String>) -> Vec<String> {
     rows(values, "Device.Hosts.Host.")
@@ -282,12 +351,17 @@ fn visitors(values: &std::collections::BTreeMap<String, String>) -> Vec<String> 
 }
 
 /// A device that joins the simulated home while the Devices page is open appears there by
-/// itself: no reload (a marker set in the page survives), no click.
+/// itself: no reload (a marker set in the page survives), no click; a rename being typed
+/// meanwhile stays as it was.
 async fn live_join(ui: &Ui, home: &SimHome, uspctl: &Uspctl) -> Step<()> {
     let gw = home.url(GATEWAY);
     let hosts = "Device.Hosts.Host.";
     ui.open("devices").await?;
     ui.script("window.__uspE2eNoReload = true;", vec![]).await?;
+    let tv = dom_id(RENAMING_MAC);
+    let typed = "Our big TV";
+    ui.click(&format!("rename-{tv}")).await?;
+    ui.type_into(&format!("rename-input-{tv}"), typed).await?;
     let known = visitors(&uspctl.get(gw, &[hosts])?);
     // The life loop adds a visitor every few seconds on average; wait (bounded) for one more.
     let mut newcomer = None;
@@ -308,14 +382,30 @@ async fn live_join(ui: &Ui, home: &SimHome, uspctl: &Uspctl) -> Step<()> {
     if kept != serde_json::Value::Bool(true) {
         return Err("the page reloaded to show the new device".into());
     }
+    let input = format!("rename-input-{tv}");
+    let still = ui
+        .script(
+            "const e = document.getElementById(arguments[0]);
+             return e && !e.closest('form').hidden ? e.value : null;",
+            vec![input.clone().into()],
+        )
+        .await?;
+    if still.as_str() != Some(typed) {
+        return Err(format!("the rename being typed did not survive the list's refresh: {still}"));
+    }
+    ui.script("document.getElementById(arguments[0]).scrollIntoView({ block: 'center' });", vec![input.clone().into()])
+        .await?;
     ui.shot("devices-live-join").await?;
+    ui.click(&format!("rename-cancel-{tv}")).await?;
     Ok(())
 }
 
 /// Every page shows its data; a screenshot of each. At phone width nothing scrolls sideways.
 async fn every_page(ui: &Ui, size: &str) -> Step<()> {
     for page in PAGES {
+        let t = std::time::Instant::now();
         ui.open(page).await.map_err(|e| format!("page {page} at {size} size: {e}"))?;
+        eprintln!("e2e page {page:<9} at {size}: shown in {:4.1} s", t.elapsed().as_secs_f64());
         // Mark the shown page; it must still be the same element, with its data, after the
         // screenshot: a page built again (e.g. on the address change) flashes "Loading".
         let mark = format!("document.getElementById('page-{page}').dataset.e2eMark = 'kept'; return true;");

@@ -63,15 +63,22 @@ pub fn DevicePage() -> impl IntoView {
         }
     });
     let page_ready = Signal::derive(move || ready(home).get() && ready(details).get());
+    let ping_target =
+        Memo::new(move |_| details.get().and_then(Result::ok).flatten().map(|d| (d.agent.clone(), d.can_ping)));
     view! {
         <PageFrame page=Page::Device ready=page_ready intro="Details of one device, restart it, and test its connection.">
             {load_status(home, "your devices")}
             <AgentSelect id="device-agent" home=home chosen=chosen />
             {load_status(details, "device details")}
-            {move || details.get().and_then(Result::ok).map(|d| match d {
-                None => view! { <p class="empty">"No devices yet: they appear on the Home page once found."</p> }.into_any(),
-                Some(d) => view! { <Details details=d /> }.into_any(),
+            {move || details.get().and_then(Result::ok).filter(Option::is_none).map(|_| view! {
+                <p class="empty">"No devices yet: they appear on the Home page once found."</p>
             })}
+            // A finished test refreshes the details (the device reports it); the test's card is
+            // built again only for another device, so its result stays on screen.
+            <div class="two-col" hidden=move || ping_target.with(Option::is_none)>
+                {move || details.get().and_then(Result::ok).flatten().map(|d| view! { <Details details=d /> })}
+                {move || ping_target.get().map(|(agent, can_ping)| view! { <Ping agent=agent can_ping=can_ping /> })}
+            </div>
         </PageFrame>
     }
 }
@@ -97,35 +104,32 @@ fn Details(details: DeviceDetails) -> impl IntoView {
         }
     };
     view! {
-        <div class="two-col">
-            <article class="card">
-                <h2>{details.name.clone()}</h2>
-                <dl id="device-fields" class="facts">
-                    {details.fields.iter().map(|(label, value)| view! { <dt>{label.clone()}</dt><dd>{value.clone()}</dd> }).collect_view()}
-                </dl>
-                <div class="actions" hidden=!details.can_reboot>
-                    <Show
-                        when=move || confirming.get()
-                        fallback=move || view! {
-                            <button id="reboot" type="button" class="secondary" disabled=move || rebooting.get() on:click=move |_| {
-                                confirming.set(true);
-                                request_animation_frame(|| crate::ipc::focus("reboot-confirm"));
-                            }>
-                                "Restart…"
-                            </button>
-                        }
-                    >
-                        <div class="confirm" role="alertdialog" aria-labelledby="reboot-question">
-                            <p id="reboot-question">"Restart now? Everything on this device loses its connection for a minute or two."</p>
-                            <button id="reboot-confirm" type="button" class="danger" on:click=reboot.clone()>"Restart now"</button>
-                            <button type="button" class="ghost" on:click=move |_| confirming.set(false)>"Cancel"</button>
-                        </div>
-                    </Show>
-                    {move || rebooting.get().then(|| view! { <Busy text="Asking the device to restart…" /> })}
-                </div>
-            </article>
-            <Ping agent=details.agent.clone() can_ping=details.can_ping />
-        </div>
+        <article class="card">
+            <h2>{details.name.clone()}</h2>
+            <dl id="device-fields" class="facts">
+                {details.fields.iter().map(|(label, value)| view! { <dt>{label.clone()}</dt><dd>{value.clone()}</dd> }).collect_view()}
+            </dl>
+            <div class="actions" hidden=!details.can_reboot>
+                <Show
+                    when=move || confirming.get()
+                    fallback=move || view! {
+                        <button id="reboot" type="button" class="secondary" disabled=move || rebooting.get() on:click=move |_| {
+                            confirming.set(true);
+                            request_animation_frame(|| crate::ipc::focus("reboot-confirm"));
+                        }>
+                            "Restart…"
+                        </button>
+                    }
+                >
+                    <div class="confirm" role="alertdialog" aria-labelledby="reboot-question">
+                        <p id="reboot-question">"Restart now? Everything on this device loses its connection for a minute or two."</p>
+                        <button id="reboot-confirm" type="button" class="danger" on:click=reboot.clone()>"Restart now"</button>
+                        <button type="button" class="ghost" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                    </div>
+                </Show>
+                {move || rebooting.get().then(|| view! { <Busy text="Asking the device to restart…" /> })}
+            </div>
+        </article>
     }
 }
 

@@ -39,8 +39,10 @@ pub fn DevicesPage() -> impl IntoView {
                 "No devices reported yet."
             </p>
             <ul class="device-list">
-                <For each=move || list.get() key=|d| format!("{d:?}") let:device>
-                    <DeviceRow device=device />
+                // Keyed by MAC: a row stays while its device's data changes live, so a rename being
+                // typed is not lost when the list refreshes.
+                <For each=move || list.get() key=|d| d.mac.clone() let:device>
+                    <DeviceRow device=device list=list />
                 </For>
             </ul>
         </PageFrame>
@@ -48,21 +50,34 @@ pub fn DevicesPage() -> impl IntoView {
 }
 
 #[component]
-fn DeviceRow(device: ConnectedDevice) -> impl IntoView {
+fn DeviceRow(device: ConnectedDevice, list: Memo<Vec<ConnectedDevice>>) -> impl IntoView {
     let app = use_app();
     let m = dom_id(&device.mac);
     let paused = RwSignal::new(device.paused);
+    // This device as the list has it now (the row outlives a refresh; the last data stays
+    // while the row is on its way out).
+    let device = {
+        let last = device;
+        Memo::new(move |prev: Option<&ConnectedDevice>| {
+            let fallback = prev.unwrap_or(&last);
+            list.with(|l| l.iter().find(|d| d.mac == fallback.mac).cloned()).unwrap_or_else(|| fallback.clone())
+        })
+    };
+    // What the router says wins over what this row last did.
+    Effect::new(move |_| paused.set(device.with(|d| d.paused)));
     let pausing = RwSignal::new(false);
     let editing = RwSignal::new(false);
     let saving = RwSignal::new(false);
-    let label = RwSignal::new(if device.labelled { device.name.clone() } else { String::new() });
+    let label = RwSignal::new(String::new());
+    let mac = device.with_untracked(|d| d.mac.clone());
+    let name = move || device.with(|d| d.name.clone());
 
     let toggle_pause = {
-        let (mac, name) = (device.mac.clone(), device.name.clone());
+        let mac = mac.clone();
         move |_| {
             let want = !paused.get_untracked();
             let args = DevicePause { mac: mac.clone(), paused: want };
-            let name = name.clone();
+            let name = device.with_untracked(|d| d.name.clone());
             pausing.set(true);
             spawn_local(async move {
                 match api::device_pause(args).await {
@@ -83,7 +98,7 @@ fn DeviceRow(device: ConnectedDevice) -> impl IntoView {
         }
     };
     let save = {
-        let mac = device.mac.clone();
+        let mac = mac.clone();
         move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
             let name = label.get_untracked().trim().to_owned();
@@ -109,28 +124,34 @@ fn DeviceRow(device: ConnectedDevice) -> impl IntoView {
     let open_rename = {
         let m = m.clone();
         move |_| {
+            // Starts from the name given in this app, if any (not the device's own).
+            label.set(device.with_untracked(|d| if d.labelled { d.name.clone() } else { String::new() }));
             editing.set(true);
             let id = format!("rename-input-{m}");
             request_animation_frame(move || ipc::focus(&id));
         }
     };
 
-    let now = (ipc::now_ms() / 1000.0) as i64;
-    let details = [Some(connection(&device)), device.ip.clone(), Some(device.mac.clone()), usage(&device)]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" · ");
-    let presence_text = presence(&device, now);
+    let details = move || {
+        device.with(|d| {
+            [Some(connection(d)), d.ip.clone(), Some(d.mac.clone()), usage(d)]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" · ")
+        })
+    };
+    let presence_text = move || device.with(|d| presence(d, (ipc::now_ms() / 1000.0) as i64));
+    let online = move || device.with(|d| d.online);
     let rename_id = format!("rename-input-{m}");
     view! {
-        <li id=format!("device-{m}") class="card device" class:offline=!device.online class:is-paused=move || paused.get()>
+        <li id=format!("device-{m}") class="card device" class:offline=move || !online() class:is-paused=move || paused.get()>
             <div class="device-main">
-                <span class="status-dot" class:on=device.online aria-hidden="true"></span>
+                <span class="status-dot" class:on=online aria-hidden="true"></span>
                 <div class="device-text">
                     <p class="device-title">
-                        <strong id=format!("device-name-{m}")>{device.name.clone()}</strong>
-                        {device.new.then(|| view! { <span id=format!("new-{m}") class="chip accent">"New"</span> })}
+                        <strong id=format!("device-name-{m}")>{name}</strong>
+                        {let new_id = format!("new-{m}"); move || device.with(|d| d.new).then(|| view! { <span id=new_id.clone() class="chip accent">"New"</span> })}
                         <span class="chip warn" hidden=move || !paused.get()>"Paused"</span>
                     </p>
                     <p class="muted small">{presence_text}</p>
@@ -142,7 +163,7 @@ fn DeviceRow(device: ConnectedDevice) -> impl IntoView {
                         id=format!("pause-{m}")
                         class=move || if paused.get() { "primary" } else { "secondary" }
                         aria-pressed=move || if paused.get() { "true" } else { "false" }
-                        aria-label=format!("Pause internet for {}", device.name)
+                        aria-label=move || format!("Pause internet for {}", name())
                         disabled=move || pausing.get()
                         on:click=toggle_pause
                     >
@@ -153,7 +174,7 @@ fn DeviceRow(device: ConnectedDevice) -> impl IntoView {
                         id=format!("rename-{m}")
                         class="ghost"
                         aria-expanded=move || if editing.get() { "true" } else { "false" }
-                        aria-label=format!("Rename {}", device.name)
+                        aria-label=move || format!("Rename {}", name())
                         on:click=open_rename
                     >
                         "Rename"
@@ -168,7 +189,7 @@ fn DeviceRow(device: ConnectedDevice) -> impl IntoView {
                         type="text"
                         maxlength="64"
                         autocomplete="off"
-                        placeholder=device.host_name.clone().unwrap_or_default()
+                        placeholder=move || device.with(|d| d.host_name.clone().unwrap_or_default())
                         prop:value=move || label.get()
                         on:input=move |ev| label.set(event_target_value(&ev))
                         on:keydown=move |ev| if ev.key() == "Escape" { editing.set(false) }
@@ -176,7 +197,7 @@ fn DeviceRow(device: ConnectedDevice) -> impl IntoView {
                     <button id=format!("rename-save-{m}") type="submit" class="primary" disabled=move || saving.get()>
                         {move || if saving.get() { "Saving…" } else { "Save" }}
                     </button>
-                    <button type="button" class="ghost" on:click=move |_| editing.set(false)>"Cancel"</button>
+                    <button id=format!("rename-cancel-{m}") type="button" class="ghost" on:click=move |_| editing.set(false)>"Cancel"</button>
                 </div>
             </form>
         </li>

@@ -23,7 +23,11 @@ pub fn ParentalPage() -> impl IntoView {
         api::devices()
     });
     let both_ready = Signal::derive(move || ready(parental).get() && ready(devices).get());
-    let model = move || parental.get().and_then(Result::ok).map(|v| v.model);
+    // Hosts coming and going refresh this page; the editor is built again only if the router's
+    // support for schedules changes, and what is typed lives here, so a refresh never wipes it.
+    let unsupported =
+        Memo::new(move |_| parental.get().and_then(Result::ok).is_some_and(|v| v.model == ScheduleModel::None));
+    let form = RwSignal::new(BedtimeForm::default());
     view! {
         <PageFrame page=Page::Parental ready=both_ready intro="Bedtimes switch the internet off for a device at set hours.">
             {load_status(parental, "parental controls")}
@@ -31,11 +35,12 @@ pub fn ParentalPage() -> impl IntoView {
             <div class="two-col">
                 <article class="card">
                     <h2>"New bedtime"</h2>
-                    {move || match model() {
-                        Some(ScheduleModel::None) => view! {
+                    {move || if unsupported.get() {
+                        view! {
                             <p class="notice">"Your router does not support schedules. You can still pause a device now on the Devices page."</p>
-                        }.into_any(),
-                        _ => view! { <BedtimeEditor devices=devices /> }.into_any(),
+                        }.into_any()
+                    } else {
+                        view! { <BedtimeEditor devices=devices form=form /> }.into_any()
                     }}
                 </article>
                 <article class="card">
@@ -59,7 +64,7 @@ pub fn ParentalPage() -> impl IntoView {
                     <p class="muted">"Rules on your router that are not bedtimes. Those set elsewhere can only be changed where they were made."</p>
                     <ul class="list">
                         {view.other_rules.into_iter().map(|rule| view! {
-                            <li class="row">
+                            <li class="row" id=format!("rule-{}", dom_id(&rule.path))>
                                 <span>
                                     <strong>{rule.device_name}</strong>
                                     {format!(" · {} · {}", if rule.policy == "Deny" { "Blocked" } else { "Allowed" }, rule.summary)}
@@ -84,9 +89,11 @@ fn OriginChip(origin: RuleOrigin) -> impl IntoView {
 }
 
 #[component]
-fn BedtimeEditor(devices: LocalResource<Result<ipc_types::DevicesView, ipc_types::IpcError>>) -> impl IntoView {
+fn BedtimeEditor(
+    devices: LocalResource<Result<ipc_types::DevicesView, ipc_types::IpcError>>,
+    form: RwSignal<BedtimeForm>,
+) -> impl IntoView {
     let app = use_app();
-    let form = RwSignal::new(BedtimeForm::default());
     let problem = RwSignal::new(None::<String>);
     let saving = RwSignal::new(false);
     let save = move |ev: leptos::ev::SubmitEvent| {
@@ -109,6 +116,8 @@ fn BedtimeEditor(devices: LocalResource<Result<ipc_types::DevicesView, ipc_types
                         days_summary(&bedtime.days),
                         span(&bedtime.start, &bedtime.end)
                     ));
+                    // Saved: the form is ready for the next one.
+                    form.try_set(BedtimeForm::default());
                     app.bump(Topic::Parental);
                 }
                 Err(err) => app.fail(&err),

@@ -1,6 +1,6 @@
 //! Smart home: lights, plugs, dimmers, modes and sensors from the hubs' IoT capabilities.
 
-use ipc_types::{dom_id, Thing, ThingSet, ThingState, Topic};
+use ipc_types::{dom_id, Thing, ThingGroup, ThingSet, ThingState, Topic};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -25,23 +25,53 @@ pub fn SmartPage() -> impl IntoView {
             <p class="empty" hidden=move || !ready(smart).get() || !groups.with(Vec::is_empty)>
                 "No smart home devices found on the paired hubs."
             </p>
-            <For each=move || groups.get() key=|g| format!("{g:?}") let:group>
-                <section class="group" aria-label=group.title.clone()>
-                    <h2>{group.title.clone()}</h2>
-                    <div class="cards things">
-                        {group.things.into_iter().map(|thing| view! { <ThingCard thing=thing /> }).collect_view()}
-                    </div>
-                </section>
+            // Keyed by what stays (a group's title, a thing's agent, path and kind): readings
+            // arriving live update the cards in place instead of building them again under a
+            // person's finger.
+            <For each=move || groups.get() key=|g| g.title.clone() let:group>
+                {
+                    let title = group.title.clone();
+                    let things = move || {
+                        groups.with(|gs| gs.iter().find(|g| g.title == title).map(|g| g.things.clone()).unwrap_or_default())
+                    };
+                    view! {
+                        <section class="group" aria-label=group.title.clone()>
+                            <h2>{group.title.clone()}</h2>
+                            <div class="cards things">
+                                <For each=things key=thing_key let:thing>
+                                    <ThingCard thing=thing groups=groups />
+                                </For>
+                            </div>
+                        </section>
+                    }
+                }
             </For>
         </PageFrame>
     }
 }
 
+/// What identifies a card across refreshes; a thing whose kind changes gets a new card.
+fn thing_key(thing: &Thing) -> (String, String, std::mem::Discriminant<ThingState>) {
+    (thing.agent.clone(), thing.path.clone(), std::mem::discriminant(&thing.state))
+}
+
 #[component]
-fn ThingCard(thing: Thing) -> impl IntoView {
+fn ThingCard(thing: Thing, groups: Memo<Vec<ThingGroup>>) -> impl IntoView {
     let app = use_app();
     let s = dom_id(&format!("{} {}", thing.agent, thing.path));
     let current = RwSignal::new(thing.clone());
+    // A refresh of the page brings this thing's latest data into the card.
+    let key = thing_key(&thing);
+    let fetched =
+        Memo::new(move |_| groups.with(|gs| gs.iter().flat_map(|g| &g.things).find(|t| thing_key(t) == key).cloned()));
+    Effect::new(move |first_run: Option<()>| {
+        let latest = fetched.get();
+        if first_run.is_some() {
+            if let Some(latest) = latest {
+                current.set(latest);
+            }
+        }
+    });
     let busy = RwSignal::new(false);
     let (agent, path, name) = (thing.agent.clone(), thing.path.clone(), thing.name.clone());
     let set = Callback::new(move |value: String| {
@@ -191,7 +221,7 @@ fn ThingCard(thing: Thing) -> impl IntoView {
             <header class="row">
                 <span class=format!("thing-icon hint-{icon}") aria-hidden="true"></span>
                 <div>
-                    <h3>{thing.name.clone()}</h3>
+                    <h3>{move || current.with(|t| t.name.clone())}</h3>
                     <p class="muted small">{thing.kind_hint.clone().unwrap_or(thing.class.clone())}</p>
                 </div>
             </header>
