@@ -521,16 +521,36 @@ impl Ui {
 
     /// Saves a screenshot of the window as `<out>/<name>.png`.
     pub async fn shot(&self, name: &str) -> Step<PathBuf> {
-        // Two animation frames: what the DOM holds now has been painted.
+        // Two animation frames: what the DOM holds now has been painted. WebKitGTK's screenshot
+        // then waits for the next presentation of the page, which under Xvfb comes only when
+        // something on it changes (a still page took 10 to 30 s): while it is taken, a 1-pixel
+        // mark in a corner changes every frame (almost transparent, so the picture is the same).
         self.client
             .execute_async(
                 "const done = arguments[arguments.length - 1];
-                 requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+                 let mark = document.getElementById('e2e-paint-mark');
+                 if (!mark) {
+                     mark = document.createElement('div');
+                     mark.id = 'e2e-paint-mark';
+                     mark.setAttribute('aria-hidden', 'true');
+                     mark.style.cssText = 'position:fixed;right:0;bottom:0;width:1px;height:1px;pointer-events:none;z-index:2147483647';
+                     document.body.appendChild(mark);
+                 }
+                 let odd = false;
+                 const tick = () => {
+                     odd = !odd;
+                     mark.style.background = odd ? 'rgba(0,0,0,0.01)' : 'rgba(0,0,0,0.02)';
+                     window.__e2ePaint = requestAnimationFrame(tick);
+                 };
+                 cancelAnimationFrame(window.__e2ePaint);
+                 requestAnimationFrame(() => requestAnimationFrame(() => { tick(); done(true); }));",
                 vec![],
             )
             .await
             .map_err(|e| format!("waiting for a paint before screenshot {name}: {e}"))?;
-        let png = self.client.screenshot().await.map_err(|e| format!("screenshot {name}: {e}"))?;
+        let png = self.client.screenshot().await.map_err(|e| format!("screenshot {name}: {e}"));
+        let _ = self.client.execute("cancelAnimationFrame(window.__e2ePaint);", vec![]).await;
+        let png = png?;
         let path = self.out.join(format!("{name}.png"));
         std::fs::write(&path, png).map_err(|e| format!("write {}: {e}", path.display()))?;
         Ok(path)
