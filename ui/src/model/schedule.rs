@@ -103,6 +103,16 @@ pub fn days_summary(days: &[Weekday]) -> String {
     days.iter().map(|d| &d.as_str()[..3]).collect::<Vec<_>>().join(", ")
 }
 
+/// What follows a rule's device name in "Other access rules": ` · Blocked · …` or
+/// ` · Allowed · …`; a rule that is switched off says only that (its policy does nothing then).
+pub fn rule_line(policy: &str, enabled: bool, summary: &str) -> String {
+    if !enabled {
+        return " · Switched off".into();
+    }
+    let policy = if policy == "Deny" { "Blocked" } else { "Allowed" };
+    format!(" · {policy} · {summary}")
+}
+
 /// The id fragment of a day's checkbox: `bedtime-day-<this>`.
 pub fn day_id(day: Weekday) -> String {
     day.as_str().to_ascii_lowercase()
@@ -111,6 +121,14 @@ pub fn day_id(day: Weekday) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn describes_other_rules() {
+        assert_eq!(rule_line("Deny", true, "No internet (paused)"), " · Blocked · No internet (paused)");
+        assert_eq!(rule_line("Allow", true, "Always allowed"), " · Allowed · Always allowed");
+        assert_eq!(rule_line("Allow", false, "Switched off"), " · Switched off");
+        assert_eq!(rule_line("Deny", false, "Switched off"), " · Switched off");
+    }
 
     #[test]
     fn parses_times() {

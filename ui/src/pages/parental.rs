@@ -8,7 +8,7 @@ use leptos::task::spawn_local;
 use crate::api;
 use crate::components::{load_status, ready, PageFrame};
 use crate::model::route::Page;
-use crate::model::schedule::{day_id, days_summary, overnight, span, BedtimeForm};
+use crate::model::schedule::{day_id, days_summary, overnight, rule_line, span, BedtimeForm};
 use crate::state::use_app;
 
 #[component]
@@ -67,8 +67,7 @@ pub fn ParentalPage() -> impl IntoView {
                             <li class="row" id=format!("rule-{}", dom_id(&rule.path))>
                                 <span>
                                     <strong>{rule.device_name}</strong>
-                                    {format!(" · {} · {}", if rule.policy == "Deny" { "Blocked" } else { "Allowed" }, rule.summary)}
-                                    {(!rule.enabled).then_some(" · off")}
+                                    {rule_line(&rule.policy, rule.enabled, &rule.summary)}
                                 </span>
                                 <OriginChip origin=rule.origin />
                             </li>
