@@ -4,9 +4,9 @@
 #
 #   scripts/setup-deps.sh          system packages + wasm32 target: enough for `cargo build -p usp-home`
 #                                  and `cargo check -p usp-home-ui --target wasm32-unknown-unknown`
-#   scripts/setup-deps.sh --ui     also trunk + wasm-bindgen-cli (about 8 min of `cargo install` on 2 cores
+#   scripts/setup-deps.sh --ui     also trunk + wasm-bindgen-cli (about 11 min of `cargo install` on 2 cores
 #                                  the first time), needed by `trunk build` and release/custom-protocol builds
-#   scripts/setup-deps.sh --e2e    --ui, plus tauri-driver 2.1.0 (cargo install, ~30 s) for the end-to-end
+#   scripts/setup-deps.sh --e2e    --ui, plus tauri-driver 2.1.0 (cargo install, about 1 min) for the end-to-end
 #                                  tests in the real window (scripts/e2e.sh)
 #   scripts/setup-deps.sh --bundle --ui, plus the tauri CLI (npm @tauri-apps/cli, prebuilt, into
 #                                  target/tools) to build the .deb (scripts/measure.sh)
@@ -84,14 +84,18 @@ if [ "$want_ui" = "1" ]; then
     if has_version trunk "$TRUNK_VERSION"; then
         log "trunk $TRUNK_VERSION: present"
     else
-        log "installing trunk $TRUNK_VERSION (cargo install, several minutes)"
-        cargo install --locked trunk --version "$TRUNK_VERSION"
+        # trunk's own release profile is fat LTO in one codegen unit: 12.7 min on 2 cores in a cold
+        # CI run. trunk only starts cargo and wasm-bindgen, so its own speed does not matter: without
+        # LTO and with 16 codegen units it needs 14 min of CPU, about 7 min on 2 cores.
+        log "installing trunk $TRUNK_VERSION (cargo install, about 7 minutes)"
+        CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+            cargo install --locked trunk --version "$TRUNK_VERSION"
     fi
     if has_version wasm-bindgen "$WASM_BINDGEN_VERSION"; then
         log "wasm-bindgen-cli $WASM_BINDGEN_VERSION: present"
     else
         # Not --locked: its own Cargo.lock pins a crate version that crates.io no longer serves.
-        log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (cargo install, about 2 minutes)"
+        log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (cargo install, about 4 minutes)"
         cargo install --force wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
     fi
 else
@@ -105,7 +109,7 @@ if [ "$want_e2e" = "1" ]; then
         cargo install --list 2>/dev/null | grep -q "^tauri-driver v$TAURI_DRIVER_VERSION:"; then
         log "tauri-driver $TAURI_DRIVER_VERSION: present"
     else
-        log "installing tauri-driver $TAURI_DRIVER_VERSION (cargo install, about 30 s)"
+        log "installing tauri-driver $TAURI_DRIVER_VERSION (cargo install, about 1 minute)"
         cargo install --locked tauri-driver --version "$TAURI_DRIVER_VERSION"
     fi
 fi
