@@ -62,6 +62,17 @@ pub fn now_ms() -> f64 {
     js_sys::Date::now()
 }
 
+/// Milliseconds since this page started loading (`performance.now()`); 0 where there is none.
+pub fn page_ms() -> f64 {
+    let performance = Reflect::get(&js_sys::global(), &JsValue::from_str("performance")).ok();
+    performance
+        .and_then(|perf| {
+            let now = Reflect::get(&perf, &JsValue::from_str("now")).ok()?.dyn_into::<Function>().ok()?;
+            now.call0(&perf).ok()?.as_f64()
+        })
+        .unwrap_or(0.0)
+}
+
 /// Sets `data-theme` on `<html>` (`light`, `dark`, or removed for `system`).
 pub fn set_document_theme(theme: Option<&str>) {
     let Some(root) = leptos::prelude::document().document_element() else { return };

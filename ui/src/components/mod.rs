@@ -175,7 +175,9 @@ pub fn Nav() -> impl IntoView {
     }
 }
 
-/// A page's outer frame: `<section id="page-…" data-ready>` with its title.
+/// A page's outer frame: `<section id="page-…" data-ready>` with its title. `data-ready-at`
+/// keeps when the page first showed its data (ms of `performance.now()`), for the start-time
+/// measurement (scripts/measure.sh), which would otherwise only see it at its next poll.
 #[component]
 pub fn PageFrame(
     page: Page,
@@ -183,12 +185,19 @@ pub fn PageFrame(
     #[prop(optional, into)] intro: Option<String>,
     children: Children,
 ) -> impl IntoView {
+    let ready_at = RwSignal::new(None::<u64>);
+    Effect::new(move |_| {
+        if ready.get() && ready_at.get_untracked().is_none() {
+            ready_at.set(Some(crate::ipc::page_ms().round() as u64));
+        }
+    });
     view! {
         <section
             id=format!("page-{}", page.name())
             class="page"
             aria-labelledby=format!("title-{}", page.name())
             data-ready=move || ready.get().then_some("true")
+            data-ready-at=move || ready_at.get().map(|ms| ms.to_string())
             aria-busy=move || (!ready.get()).then_some("true")
         >
             <header class="page-head">
