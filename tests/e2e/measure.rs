@@ -44,8 +44,9 @@ async fn measure() {
         let in_page = ui.script("return Math.round(performance.now());", vec![]).await?;
         let uptime_after = seconds_since_boot();
         // When a person first saw the home with its data: the later of when the page put its data
-        // in (PageFrame's data-ready-at) and the first contentful paint. The polls above see it
-        // late: WebDriver's calls wait while the page lays out and paints.
+        // in (PageFrame's data-ready-at) and the first contentful paint. The polls above only see
+        // the attribute: up to a poll and two WebDriver round trips after it is set, and sometimes
+        // before the page has painted it.
         let shown_in_page = ui
             .script(
                 "const ready = Number(document.getElementById('page-home').dataset.readyAt); \
