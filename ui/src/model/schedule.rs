@@ -104,10 +104,11 @@ pub fn days_summary(days: &[Weekday]) -> String {
 }
 
 /// What follows a rule's device name in "Other access rules": ` · Blocked · …` or
-/// ` · Allowed · …`; a rule that is switched off says only that (its policy does nothing then).
+/// ` · Allowed · …`; for a rule that is switched off only app-core's summary (which says so),
+/// as its policy does nothing then.
 pub fn rule_line(policy: &str, enabled: bool, summary: &str) -> String {
     if !enabled {
-        return " · Switched off".into();
+        return format!(" · {summary}");
     }
     let policy = if policy == "Deny" { "Blocked" } else { "Allowed" };
     format!(" · {policy} · {summary}")

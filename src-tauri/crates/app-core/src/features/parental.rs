@@ -489,14 +489,24 @@ mod tests {
                 origin: Some("User".into()),
                 ..AccessRow::default()
             },
+            AccessRow {
+                path: "Device.Hosts.AccessControl.4.".into(),
+                mac: Some("02:e2:e0:00:00:01".into()),
+                enabled: false,
+                policy: "Deny".into(),
+                ..AccessRow::default()
+            },
         ];
         let (beds, others) = rules("gw", &p, &rows, &|m| format!("dev {m}"));
         assert_eq!(beds.len(), 1);
         assert_eq!(beds[0].id, "gw Device.Hosts.AccessControl.2");
         assert_eq!((beds[0].start.as_str(), beds[0].end.as_str()), ("21:00", "07:00"));
         assert_eq!(beds[0].origin, RuleOrigin::Ours);
-        assert_eq!(others.len(), 1);
+        assert_eq!(others.len(), 2);
         assert_eq!(others[0].origin, RuleOrigin::Other);
         assert_eq!(others[0].summary, "Online only: Mon 07:00-20:00");
+        // Switched off: the summary says so whatever the policy (the UI shows only this).
+        assert!(!others[1].enabled);
+        assert_eq!(others[1].summary, "Switched off");
     }
 }
