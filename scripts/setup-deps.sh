@@ -9,7 +9,7 @@
 #   scripts/setup-deps.sh --e2e    --ui, plus tauri-driver 2.1.0 (cargo install, about 1 min) for the end-to-end
 #                                  tests in the real window (scripts/e2e.sh)
 #   scripts/setup-deps.sh --bundle --ui, plus the tauri CLI (npm @tauri-apps/cli, prebuilt, into
-#                                  target/tools) to build the .deb (scripts/measure.sh)
+#                                  <target dir>/tools) to build the .deb (scripts/measure.sh)
 #
 # USP_HOME_SETUP_UI=1 in the environment is the same as --ui.
 # Nothing here downloads from anywhere but Debian's archive, crates.io and npm.
@@ -116,7 +116,9 @@ fi
 
 # --- Bundler (optional) ----------------------------------------------------------------------
 if [ "$want_bundle" = "1" ]; then
-    tools="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/target/tools"
+    root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+    # the same target folder as the builds (CARGO_TARGET_DIR when set: CI points it outside the clone)
+    tools="$(cd "$root" && cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/tools"
     if [ -x "$tools/node_modules/.bin/tauri" ] &&
         "$tools/node_modules/.bin/tauri" --version 2>/dev/null | grep -qw -- "$TAURI_CLI_VERSION"; then
         log "tauri CLI $TAURI_CLI_VERSION: present ($tools)"
