@@ -369,6 +369,37 @@ fn a_closed_pipe_ends_uspctl_quietly_with_status_0() {
         assert_eq!(o.status.code(), Some(0), "{args:?}: {}", text(&o.stderr));
         assert_eq!(text(&o.stderr), "", "{args:?}");
     }
+
+    // watch: its first notification finds the reader gone; it ends with 0 and unsubscribes.
+    let mut c = uspctl_to(&agent, &data, &["watch", "Device.BulkData.Profile.", "--kind", "object-creation"]);
+    let mut child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    drop(child.stdout.take());
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert!(line.starts_with("watching"), "{line}");
+    assert_eq!(agent.subscription_ids().len(), 1);
+    agent.cli(&["add", "Device.BulkData.Profile."]);
+    let rest = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut err, &mut rest);
+        rest
+    });
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("watch kept running after its reader went away");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let rest = rest.join().unwrap();
+    assert_eq!(status.code(), Some(0), "{rest}");
+    assert_eq!(rest, "");
+    assert_eq!(agent.subscription_ids(), Vec::<String>::new());
 }
 
 #[test]
@@ -633,6 +664,7 @@ fn an_agent_that_refuses_our_certificate_is_reported_with_our_fingerprint() {
     let err = text(&o.stderr);
     assert!(err.contains("the agent refused this installation's certificate"), "{err}");
     assert!(err.contains(&fingerprint) && err.contains(&eid), "{err}");
+    println!("pair over wss, certificate refused: {err}");
 
     // The data-model commands over wss:// say the same.
     let o = run({
