@@ -9,6 +9,10 @@ step() { printf '\n==> [%4ss] %s\n' "$SECONDS" "$*"; }
 step "installing build and test dependencies (idempotent)"
 bash scripts/setup-deps.sh
 
+step "the reference agent (OB-USPA) that uspctl's tests run against (built once, idempotent)"
+USP_HOME_OBUSPA="$(bash scripts/setup-peers.sh)"
+export USP_HOME_OBUSPA
+
 step "unit, property, known-answer, in-memory, real-socket and hostile-agent tests"
 cargo test --workspace --exclude usp-home --exclude usp-home-ui
 

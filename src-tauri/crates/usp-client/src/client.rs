@@ -811,7 +811,12 @@ impl Driver {
                     } else if let Some(sub_id) = self.internal.remove(&id) {
                         match result {
                             Ok(_) => info!(subscription = %sub_id, "subscription restored"),
-                            Err(usp_core::engine::RequestError::Usp(e)) if e.code == 7025 => {
+                            // A duplicate ID: 7025, or 7004 carrying a 7025 param error (the
+                            // reference agent): the agent still has it.
+                            Err(usp_core::engine::RequestError::Usp(e))
+                                if e.code == 7025
+                                    || (e.code == 7004 && e.param_errs.iter().any(|(_, code, _)| *code == 7025)) =>
+                            {
                                 debug!(subscription = %sub_id, "subscription still in place")
                             }
                             Err(e) => warn!(subscription = %sub_id, error = %e, "could not restore subscription"),

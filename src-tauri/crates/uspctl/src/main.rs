@@ -3,7 +3,22 @@
 //! Exit status: 0 success, 1 the agent answered with a USP error (code and message are
 //! printed), 2 usage error, 3 connection problem or timeout.
 
-use std::io::Write;
+/// Prints a line to standard output. When the reader has gone away (a closed pipe) it
+/// returns [`Failure::quiet`] from the enclosing function, which ends uspctl with status 0
+/// after its cleanup.
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::output::line(format_args!($($arg)*))? };
+}
+
+/// Prints a line to standard error, ignoring a closed standard error.
+macro_rules! errln {
+    ($($arg:tt)*) => { $crate::output::err_line(format_args!($($arg)*)) };
+}
+
+mod connect;
+mod output;
+mod subs;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -13,8 +28,8 @@ use serde_json::{json, Value};
 
 use usp_client::{Client, ClientConfig, ClientError, NotifKind};
 use usp_core::engine::{error_code_text, UspError};
-use usp_core::msg::{self, Notification, OperStatus, Request};
-use usp_core::request::{self, CommandOutcome, SupportedDmOptions};
+use usp_core::msg::{self, OperStatus, Request};
+use usp_core::request::{self, SupportedDmOptions};
 use usp_core::wire::{self, Limits};
 use usp_core::EndpointId;
 
@@ -173,12 +188,17 @@ enum TrustAction {
 }
 
 /// A failure with the exit status it maps to.
+#[derive(Debug)]
 struct Failure {
     code: u8,
     message: String,
 }
 
 impl Failure {
+    /// Nothing more to say and nothing went wrong: the reader of our output went away.
+    fn quiet() -> Self {
+        Self { code: 0, message: String::new() }
+    }
     fn usage(message: impl Into<String>) -> Self {
         Self { code: 2, message: message.into() }
     }
@@ -215,14 +235,15 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("uspctl: cannot start: {e}");
+            errln!("uspctl: cannot start: {e}");
             return ExitCode::from(3);
         }
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(f) if f.code == 0 => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("uspctl: {}", f.message);
+            errln!("uspctl: {}", f.message);
             ExitCode::from(f.code)
         }
     }
@@ -238,7 +259,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     // Build (and so check) the request before connecting: a typo is a usage error (2)
     // whether or not the agent is reachable.
     let request = build_request(&cli.command)?;
-    let client = connect(&cli).await?;
+    let client = connect::connect(&cli).await?;
     let result = run_command(&cli, &client, request).await;
     client.close().await;
     result
@@ -291,37 +312,13 @@ fn build_request(command: &Command) -> Result<Option<Request>, Failure> {
     }))
 }
 
-async fn connect(cli: &Cli) -> Result<Client, Failure> {
-    let url = cli
-        .agent
-        .clone()
-        .ok_or_else(|| Failure::usage("no agent given: use --agent ws://HOST:PORT/PATH (or set USPCTL_AGENT)"))?;
-    let own_id: EndpointId = match &cli.eid {
-        Some(e) => e.parse().map_err(|e| Failure::usage(format!("--eid: {e}")))?,
-        None => usp_client::identity::load_or_create_endpoint_id(&usp_client::identity::default_data_dir())
-            .map_err(|e| Failure { code: 3, message: format!("cannot load this installation's endpoint id: {e}") })?,
-    };
-    if !(cli.timeout.is_finite() && cli.timeout > 0.0) {
-        return Err(Failure::usage("--timeout must be a positive number of seconds"));
-    }
-    let timeout = Duration::from_secs_f64(cli.timeout);
-    let mut config = ClientConfig::new(url, own_id);
-    config.agent_id = match &cli.agent_eid {
-        Some(e) => Some(e.parse().map_err(|e| Failure::usage(format!("--agent-eid: {e}")))?),
-        None => None,
-    };
-    config.connect_timeout = timeout;
-    config.request_timeout = timeout;
-    Ok(Client::connect(config).await?)
-}
-
 fn split_assignment(s: &str) -> Result<(&str, &str), Failure> {
     s.split_once('=').ok_or_else(|| Failure::usage(format!("{s:?} is not NAME=VALUE")))
 }
 
 fn print_json(v: &impl serde::Serialize) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(v).map_err(|e| Failure { code: 1, message: e.to_string() })?;
-    println!("{text}");
+    outln!("{text}");
     Ok(())
 }
 
@@ -331,7 +328,7 @@ fn report_errors(errors: Vec<(String, UspError)>) -> Result<(), Failure> {
         return Ok(());
     }
     for (path, e) in &errors {
-        eprintln!("{path}: error {}: {}", e.code, describe_usp(e));
+        errln!("{path}: error {}: {}", e.code, describe_usp(e));
     }
     let (_, first) = &errors[0];
     Err(Failure {
@@ -355,9 +352,8 @@ async fn run_command(cli: &Cli, client: &Client, request: Option<Request>) -> Re
             if cli.json {
                 print_json(&resp)?;
             } else {
-                let mut out = std::io::stdout().lock();
                 for p in resp.params() {
-                    let _ = writeln!(out, "{} = {}", p.path, p.value);
+                    outln!("{} = {}", p.path, p.value);
                 }
             }
             report_errors(resp.errors().into_iter().map(|(p, e)| (p.to_owned(), e)).collect())
@@ -371,7 +367,7 @@ async fn run_command(cli: &Cli, client: &Client, request: Option<Request>) -> Re
                     if let OperStatus::Success(s) = &r.oper_status {
                         for inst in &s.updated_inst_results {
                             for (k, v) in inst.updated_params.iter() {
-                                println!("{}{} = {}", inst.affected_path, k, v);
+                                outln!("{}{} = {}", inst.affected_path, k, v);
                             }
                         }
                     }
@@ -393,15 +389,12 @@ async fn run_command(cli: &Cli, client: &Client, request: Option<Request>) -> Re
             for (path, r) in resp.per_object() {
                 match r {
                     Ok(ok) if !cli.json => {
-                        println!("{}", ok.instantiated_path);
+                        outln!("{}", ok.instantiated_path);
                         for (k, v) in ok.unique_keys.iter() {
-                            println!("{}{} = {}", ok.instantiated_path, k, v);
+                            outln!("{}{} = {}", ok.instantiated_path, k, v);
                         }
                         for e in &ok.param_errs {
-                            eprintln!(
-                                "{}{}: not set: error {}: {}",
-                                ok.instantiated_path, e.param, e.err_code, e.err_msg
-                            );
+                            errln!("{}{}: not set: error {}: {}", ok.instantiated_path, e.param, e.err_code, e.err_msg);
                         }
                     }
                     Ok(_) => {}
@@ -421,7 +414,7 @@ async fn run_command(cli: &Cli, client: &Client, request: Option<Request>) -> Re
                     Ok(ok) => {
                         if !cli.json {
                             for p in &ok.affected_paths {
-                                println!("{p}");
+                                outln!("{p}");
                             }
                         }
                         for e in &ok.unaffected_path_errs {
@@ -436,7 +429,7 @@ async fn run_command(cli: &Cli, client: &Client, request: Option<Request>) -> Re
             }
             report_errors(errors)
         }
-        Command::Operate { command, key, wait, .. } => operate(cli, client, request, command, key, *wait).await,
+        Command::Operate { command, key, wait, .. } => subs::operate(cli, client, request, command, key, *wait).await,
         Command::Instances { .. } => {
             let resp: msg::GetInstancesResp = send(client, request).await?;
             if cli.json {
@@ -447,9 +440,9 @@ async fn run_command(cli: &Cli, client: &Client, request: Option<Request>) -> Re
                 match r {
                     Ok(insts) if !cli.json => {
                         for i in insts {
-                            println!("{}", i.instantiated_obj_path);
+                            outln!("{}", i.instantiated_obj_path);
                             for (k, v) in i.unique_keys.iter() {
-                                println!("{}{} = {}", i.instantiated_obj_path, k, v);
+                                outln!("{}{} = {}", i.instantiated_obj_path, k, v);
                             }
                         }
                     }
@@ -467,7 +460,7 @@ async fn run_command(cli: &Cli, client: &Client, request: Option<Request>) -> Re
             let mut errors = Vec::new();
             for (path, r) in resp.per_path() {
                 match r {
-                    Ok(objs) if !cli.json => print_supported(objs),
+                    Ok(objs) if !cli.json => print_supported(objs)?,
                     Ok(_) => {}
                     Err(e) => errors.push((path.to_owned(), e)),
                 }
@@ -479,11 +472,11 @@ async fn run_command(cli: &Cli, client: &Client, request: Option<Request>) -> Re
             if cli.json {
                 print_json(&resp)
             } else {
-                println!("{}", resp.agent_supported_protocol_versions);
+                outln!("{}", resp.agent_supported_protocol_versions);
                 Ok(())
             }
         }
-        Command::Watch { path, kind, count } => watch(cli, client, path, *kind, *count).await,
+        Command::Watch { path, kind, count } => subs::watch(cli, client, path, *kind, *count).await,
         Command::Decode { .. }
         | Command::Pair { .. }
         | Command::Whoami { .. }
@@ -492,169 +485,7 @@ async fn run_command(cli: &Cli, client: &Client, request: Option<Request>) -> Re
     }
 }
 
-async fn operate(
-    cli: &Cli,
-    client: &Client,
-    request: Option<Request>,
-    command: &str,
-    key: &str,
-    wait: bool,
-) -> Result<(), Failure> {
-    // Subscribe before starting, so a fast completion is not missed.
-    let mut notifications = client.notifications();
-    let sub = if wait { Some(client.subscribe(NotifKind::OperationComplete, &[command]).await?) } else { None };
-    let result = async {
-        let resp: msg::OperateResp = send(client, request).await?;
-        if cli.json && !wait {
-            print_json(&resp)?;
-        }
-        let mut errors = Vec::new();
-        for (cmd, outcome) in resp.outcomes() {
-            match outcome {
-                CommandOutcome::Done(out) => {
-                    if cli.json {
-                        continue;
-                    }
-                    for (k, v) in out.iter() {
-                        println!("{k} = {v}");
-                    }
-                }
-                CommandOutcome::Started(req_path) => {
-                    if !wait {
-                        if !cli.json {
-                            println!("started {req_path}");
-                        }
-                        continue;
-                    }
-                    let Some(sub) = &sub else { continue };
-                    let done = wait_completion(
-                        &mut notifications,
-                        &sub.id,
-                        key,
-                        Duration::from_secs_f64(cli.timeout.max(1.0) * 6.0),
-                    )
-                    .await?;
-                    if cli.json {
-                        print_json(&done)?;
-                    }
-                    match &done.operation_resp {
-                        msg::OperationCompleteResp::ReqOutputArgs(out) => {
-                            if !cli.json {
-                                for (k, v) in out.iter() {
-                                    println!("{k} = {v}");
-                                }
-                            }
-                        }
-                        msg::OperationCompleteResp::CmdFailure(f) => errors.push((
-                            cmd.to_owned(),
-                            UspError { code: f.err_code, message: f.err_msg.to_string(), param_errs: vec![] },
-                        )),
-                    }
-                }
-                CommandOutcome::Failed(e) => errors.push((cmd.to_owned(), e)),
-            }
-        }
-        report_errors(errors)
-    }
-    .await;
-    if let Some(sub) = sub {
-        let _ = client.unsubscribe(&sub).await;
-    }
-    result
-}
-
-async fn wait_completion(
-    rx: &mut tokio::sync::broadcast::Receiver<usp_client::AgentNotification>,
-    sub_id: &str,
-    key: &str,
-    timeout: Duration,
-) -> Result<msg::OperationComplete, Failure> {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let n = match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Err(_) => {
-                return Err(Failure { code: 3, message: format!("the command did not complete within {timeout:?}") })
-            }
-            Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => continue,
-            Ok(Err(_)) => return Err(Failure { code: 3, message: "the connection closed".into() }),
-            Ok(Ok(n)) => n,
-        };
-        if &*n.notify.subscription_id != sub_id {
-            continue;
-        }
-        if let Notification::OperComplete(done) = n.notify.notification {
-            if &*done.command_key == key {
-                return Ok(done);
-            }
-        }
-    }
-}
-
-async fn watch(cli: &Cli, client: &Client, path: &str, kind: NotifKind, count: Option<usize>) -> Result<(), Failure> {
-    let mut rx = client.notifications();
-    let sub = client.subscribe(kind, &[path]).await?;
-    if !cli.json {
-        eprintln!("watching {path} ({}), press Ctrl-C to stop", kind.as_str());
-    }
-    let mut seen = 0usize;
-    let result = loop {
-        if count.is_some_and(|c| seen >= c) {
-            break Ok(());
-        }
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => break Ok(()),
-            n = rx.recv() => match n {
-                Ok(n) if *n.notify.subscription_id == *sub.id => {
-                    seen += 1;
-                    if cli.json {
-                        print_json(&n.notify)?;
-                    } else {
-                        println!("{}", describe_notification(&n.notify.notification));
-                    }
-                    let _ = std::io::stdout().flush();
-                }
-                Ok(_) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(k)) => eprintln!("uspctl: missed {k} notifications (too many too fast)"),
-                Err(_) => break Err(Failure { code: 3, message: "the connection closed".into() }),
-            }
-        }
-    };
-    let _ = client.unsubscribe(&sub).await;
-    result
-}
-
-fn describe_notification(n: &Notification) -> String {
-    let args = |p: &msg::Params| p.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
-    match n {
-        Notification::ValueChange(v) => format!("{} = {}", v.param_path, v.param_value),
-        Notification::ObjCreation(o) => {
-            format!("created {} {}", o.obj_path, args(&o.unique_keys)).trim_end().to_owned()
-        }
-        Notification::ObjDeletion(o) => format!("deleted {}", o.obj_path),
-        Notification::Event(e) => {
-            format!("event {}{} {}", e.obj_path, e.event_name, args(&e.params)).trim_end().to_owned()
-        }
-        Notification::OperComplete(o) => match &o.operation_resp {
-            msg::OperationCompleteResp::ReqOutputArgs(out) => {
-                format!("complete {}{} key={} {}", o.obj_path, o.command_name, o.command_key, args(out))
-                    .trim_end()
-                    .to_owned()
-            }
-            msg::OperationCompleteResp::CmdFailure(f) => {
-                format!(
-                    "failed {}{} key={} error {}: {}",
-                    o.obj_path, o.command_name, o.command_key, f.err_code, f.err_msg
-                )
-            }
-        },
-        Notification::OnBoardReq(o) => format!(
-            "onboard oui={} product_class={} serial={} versions={}",
-            o.oui, o.product_class, o.serial_number, o.agent_supported_protocol_versions
-        ),
-    }
-}
-
-fn print_supported(objs: &[msg::SupportedObjectResult]) {
+fn print_supported(objs: &[msg::SupportedObjectResult]) -> Result<(), Failure> {
     for o in objs {
         let access = match msg::ObjAccess::from_number(o.access) {
             Some(msg::ObjAccess::ReadOnly) => "read-only",
@@ -664,7 +495,7 @@ fn print_supported(objs: &[msg::SupportedObjectResult]) {
             None => "unknown access",
         };
         let multi = if o.is_multi_instance { "table, " } else { "" };
-        println!("{} ({multi}{access})", o.supported_obj_path);
+        outln!("{} ({multi}{access})", o.supported_obj_path);
         for p in &o.supported_params {
             let access = match msg::ParamAccess::from_number(p.access) {
                 Some(msg::ParamAccess::ReadOnly) => "read-only",
@@ -675,7 +506,7 @@ fn print_supported(objs: &[msg::SupportedObjectResult]) {
             let ty = msg::ValueType::from_number(p.value_type)
                 .map(|t| format!("{t:?}").to_lowercase())
                 .unwrap_or_else(|| "unknown".into());
-            println!("  {}{} ({access}, {ty})", o.supported_obj_path, p.param_name);
+            outln!("  {}{} ({access}, {ty})", o.supported_obj_path, p.param_name);
         }
         for c in &o.supported_commands {
             let kind = match msg::CmdType::from_number(c.command_type) {
@@ -683,7 +514,7 @@ fn print_supported(objs: &[msg::SupportedObjectResult]) {
                 Some(msg::CmdType::Async) => "async",
                 _ => "unknown",
             };
-            println!(
+            outln!(
                 "  {}{} ({kind}) in: [{}] out: [{}]",
                 o.supported_obj_path,
                 c.command_name,
@@ -692,7 +523,7 @@ fn print_supported(objs: &[msg::SupportedObjectResult]) {
             );
         }
         for e in &o.supported_events {
-            println!(
+            outln!(
                 "  {}{} args: [{}]",
                 o.supported_obj_path,
                 e.event_name,
@@ -700,9 +531,10 @@ fn print_supported(objs: &[msg::SupportedObjectResult]) {
             );
         }
         for k in &o.unique_key_sets {
-            println!("  unique key: {}", k.key_names.iter().map(|s| &**s).collect::<Vec<_>>().join(" + "));
+            outln!("  unique key: {}", k.key_names.iter().map(|s| &**s).collect::<Vec<_>>().join(" + "));
         }
     }
+    Ok(())
 }
 
 fn hex(b: &[u8]) -> String {
@@ -796,14 +628,14 @@ async fn discover(cli: &Cli) -> Result<(), Failure> {
                 }) =>
             {
                 if !cli.json {
-                    println!(
+                    outln!(
                         "{}\t{}\t{}\t{}",
                         a.endpoint_id,
                         a.name.as_deref().unwrap_or("-"),
                         a.url.as_deref().unwrap_or("-"),
                         if a.encrypt { "encrypt" } else { "-" }
                     );
-                    let _ = std::io::stdout().flush();
+                    output::flush()?;
                 }
                 found.push(a);
             }
@@ -827,7 +659,7 @@ async fn discover(cli: &Cli) -> Result<(), Failure> {
         print_json(&list)?;
     }
     if found.is_empty() {
-        eprintln!("uspctl: no USP agent answered within {timeout:?} (interfaces: {})", cli.interfaces);
+        errln!("uspctl: no USP agent answered within {timeout:?} (interfaces: {})", cli.interfaces);
     }
     Ok(())
 }
@@ -910,11 +742,11 @@ fn whoami(cli: &Cli, qr: bool) -> Result<(), Failure> {
             "vault_description": backend.describe(),
         }));
     }
-    println!("Endpoint ID: {}", me.eid());
-    println!("Certificate SHA-256: {}", me.fingerprint());
-    println!("Secrets: {}", backend.describe());
+    outln!("Endpoint ID: {}", me.eid());
+    outln!("Certificate SHA-256: {}", me.fingerprint());
+    outln!("Secrets: {}", backend.describe());
     if qr {
-        println!("{}", qr_text(me.eid().as_str()));
+        outln!("{}", qr_text(me.eid().as_str()));
     }
     Ok(())
 }
@@ -943,10 +775,10 @@ fn trust(cli: &Cli, action: &TrustAction) -> Result<(), Failure> {
                 return print_json(&v);
             }
             if list.is_empty() {
-                println!("No agent certificate is trusted yet.");
+                outln!("No agent certificate is trusted yet.");
             }
             for (agent, fp) in list {
-                println!("{agent} {fp}");
+                outln!("{agent} {fp}");
             }
             Ok(())
         }
@@ -956,7 +788,7 @@ fn trust(cli: &Cli, action: &TrustAction) -> Result<(), Failure> {
                 return Err(Failure { code: 1, message: format!("no certificate is trusted for {agent}") });
             }
             pins.forget(&agent).map_err(|e| local_failure("cannot forget the certificate", e))?;
-            println!("Forgot the certificate of {agent}; the next connection will ask again.");
+            outln!("Forgot the certificate of {agent}; the next connection will ask again.");
             Ok(())
         }
     }
@@ -968,8 +800,9 @@ fn confirm(question: &str) -> bool {
     if !std::io::stdin().is_terminal() {
         return false;
     }
-    print!("{question} [y/N] ");
-    let _ = std::io::stdout().flush();
+    if output::text(format_args!("{question} [y/N] ")).is_err() {
+        return false;
+    }
     let mut line = String::new();
     if std::io::stdin().read_line(&mut line).is_err() {
         return false;
@@ -1013,7 +846,7 @@ fn pairing_failure(e: app_core::pairing::PairingError) -> Failure {
 }
 
 async fn pair(cli: &Cli, target: &str, passcode_stdin: bool, trust_first_use: bool) -> Result<(), Failure> {
-    use app_core::pairing::{self, AuthState};
+    use app_core::pairing::AuthState;
     if !(cli.timeout.is_finite() && cli.timeout > 0.0) {
         return Err(Failure::usage("--timeout must be a positive number of seconds"));
     }
@@ -1061,7 +894,8 @@ async fn pair(cli: &Cli, target: &str, passcode_stdin: bool, trust_first_use: bo
     let client = loop {
         let seen = usp_client::tls::ObservedCert::new();
         let mut config = ClientConfig::new(url.clone(), own_id.clone());
-        config.agent_id = agent_eid.clone();
+        // Over ws:// we learn who answers and compare below (see connect::connect).
+        config.agent_id = agent_eid.clone().filter(|_| secure);
         config.connect_timeout = timeout;
         config.request_timeout = timeout;
         if let Some((me, pins)) = &tls {
@@ -1071,13 +905,30 @@ async fn pair(cli: &Cli, target: &str, passcode_stdin: bool, trust_first_use: bo
                     .map_err(|e| local_failure("cannot set up TLS", e))?,
             );
         }
-        match pairing::connect(config).await {
-            Ok(c) => break c,
-            Err(AuthState::FirstUse { agent, fingerprint }) if !asked => {
+        let connected = Client::connect(config).await.map_err(|e| {
+            if let Some(ours) = tls
+                .as_ref()
+                .map(|(me, _)| connect::OurCertificate { eid: me.eid().clone(), sha256: me.fingerprint().to_string() })
+            {
+                if let Some(alert) = connect::refusal_alert(&e.to_string()) {
+                    return Err(connect::certificate_refused(alert, &ours));
+                }
+            }
+            Ok(AuthState::from_client_error(&e, &own_id))
+        });
+        match connected {
+            Ok(c) => {
+                if let Some(wanted) = agent_eid.as_ref().filter(|_| !secure) {
+                    connect::check_reached(&c, wanted, &url).await?;
+                }
+                break c;
+            }
+            Err(Err(refused)) => return Err(refused),
+            Err(Ok(AuthState::FirstUse { agent, fingerprint })) if !asked => {
                 asked = true;
-                println!("First secure connection to {agent}.");
-                println!("Its certificate SHA-256 fingerprint is {fingerprint}.");
-                println!("Compare it with the fingerprint the device shows (label or admin page).");
+                outln!("First secure connection to {agent}.");
+                outln!("Its certificate SHA-256 fingerprint is {fingerprint}.");
+                outln!("Compare it with the fingerprint the device shows (label or admin page).");
                 if !(trust_first_use || confirm("Trust this device?")) {
                     return Err(Failure {
                         code: 3,
@@ -1092,7 +943,7 @@ async fn pair(cli: &Cli, target: &str, passcode_stdin: bool, trust_first_use: bo
                 }
                 agent_eid = Some(agent);
             }
-            Err(state) => return Err(Failure { code: 3, message: state.to_string() }),
+            Err(Ok(state)) => return Err(Failure { code: 3, message: state.to_string() }),
         }
     };
     let result = pair_connected(&client, passcode_stdin, timeout).await;
@@ -1106,14 +957,14 @@ async fn pair_connected(client: &Client, passcode_stdin: bool, timeout: Duration
     let probe = ProbeConfig { answer_timeout: timeout.min(ProbeConfig::default().answer_timeout) };
     match pairing::probe_with(client, &probe).await {
         AuthState::Connected { role } => {
-            println!("Already paired: role {role}.");
+            outln!("Already paired: role {role}.");
             return Ok(());
         }
         AuthState::Untrusted { can_pair: true } => {}
         AuthState::NotAuthorised { own_eid } => {
             // The agent ignores controllers it does not know: the user adds us in the
             // router's own admin page, by typing or scanning our Endpoint ID.
-            eprintln!("{}", qr_text(own_eid.as_str()));
+            errln!("{}", qr_text(own_eid.as_str()));
             let state = AuthState::NotAuthorised { own_eid };
             return Err(Failure { code: 1, message: state.to_string() });
         }
@@ -1127,13 +978,13 @@ async fn pair_connected(client: &Client, passcode_stdin: bool, timeout: Duration
         return Err(pairing_failure(pairing::PairingError::NotOffered));
     };
     if let Some(d) = &info.description {
-        println!("{d}");
+        outln!("{d}");
     }
     let challenge = pairing::request_challenge(client, info).await.map_err(pairing_failure)?;
     match &challenge.instruction {
-        Instruction::Text(t) | Instruction::Html(t) => println!("{t}"),
+        Instruction::Text(t) | Instruction::Html(t) => outln!("{t}"),
         Instruction::Image { mime, bytes } => {
-            println!(
+            outln!(
                 "The device shows its instruction as an image ({mime}, {} bytes), which uspctl can't display.",
                 bytes.len()
             )
@@ -1141,6 +992,6 @@ async fn pair_connected(client: &Client, passcode_stdin: bool, timeout: Duration
     }
     let passcode = read_passcode(passcode_stdin)?;
     let role = pairing::respond(client, &challenge, &passcode).await.map_err(pairing_failure)?;
-    println!("Paired. Role: {role}.");
+    outln!("Paired. Role: {role}.");
     Ok(())
 }

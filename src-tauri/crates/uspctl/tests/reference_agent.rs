@@ -1,0 +1,679 @@
+//! `uspctl` against the Broadband Forum's reference agent (OB-USPA 11.0.4), a real agent
+//! written by others, on loopback: one agent process per test in its own folder, on a free
+//! port, started with `-i lo`.
+//!
+//! The agent binary is `$USP_HOME_OBUSPA` (scripts/test.sh builds it with
+//! scripts/setup-peers.sh and sets it), else `<target dir>/peers/bin/obuspa`, built here with
+//! ../shared/peers/build.sh when missing. A missing agent fails these tests; it never skips them.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+
+/// The reference agent's own Endpoint ID (in every reset file below).
+const AGENT: &str = "proto::obuspa-test-agent";
+/// The controller the reset files give Full Access (plain ws://).
+const ME: &str = "self::usp-home-test";
+/// Bound for anything a test waits for.
+const WAIT: Duration = Duration::from_secs(20);
+
+// ---- the agent ----
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..")
+}
+
+/// The agent binary; built on first use when it is not there.
+fn obuspa() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(p) = std::env::var_os("USP_HOME_OBUSPA") {
+            let p = PathBuf::from(p);
+            assert!(p.is_file(), "USP_HOME_OBUSPA={} does not exist (scripts/setup-peers.sh builds it)", p.display());
+            return p;
+        }
+        // <target>/debug/deps/reference_agent-HASH
+        let exe = std::env::current_exe().unwrap();
+        let target = exe.ancestors().nth(3).unwrap().to_owned();
+        let peers = target.join("peers");
+        let bin = peers.join("bin/obuspa");
+        if !bin.is_file() {
+            let build = repo_root().join("../shared/peers/build.sh");
+            eprintln!("building the reference agent into {} (a few minutes, once)", peers.display());
+            let status = Command::new("bash").arg(&build).arg(&peers).status();
+            assert!(
+                matches!(status, Ok(s) if s.success()),
+                "building the reference agent with {} failed ({status:?}); scripts/setup-peers.sh installs what it needs",
+                build.display()
+            );
+        }
+        assert!(bin.is_file(), "{} was not built", bin.display());
+        bin
+    })
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let d = std::env::temp_dir().join(format!("uspctl-ref-{name}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// TLS files of a wss agent: its identity (cert + key) and the controller certificates it trusts.
+struct AgentTls {
+    identity_pem: String,
+    trust_pem: String,
+}
+
+/// One running reference agent.
+struct Agent {
+    dir: PathBuf,
+    child: Child,
+    port: u16,
+}
+
+impl Agent {
+    fn start(name: &str) -> Agent {
+        Agent::start_with(name, None)
+    }
+
+    fn start_with(name: &str, tls: Option<&AgentTls>) -> Agent {
+        let dir = tempdir(name);
+        let mut args: Vec<String> = Vec::new();
+        if let Some(tls) = tls {
+            std::fs::write(dir.join("agent.pem"), &tls.identity_pem).unwrap();
+            std::fs::write(dir.join("trust.pem"), &tls.trust_pem).unwrap();
+            args.extend(["-a".into(), dir.join("agent.pem").display().to_string()]);
+            args.extend(["-t".into(), dir.join("trust.pem").display().to_string()]);
+        }
+        // A port taken between our check and the agent's bind leaves it without a listener:
+        // try another one.
+        for _ in 0..3 {
+            let port = free_port();
+            let reset = format!(
+                "Device.LocalAgent.EndpointID \"{AGENT}\"\n\
+                 Device.LocalAgent.MTP.1.Alias \"ws-server\"\n\
+                 Device.LocalAgent.MTP.1.Enable \"true\"\n\
+                 Device.LocalAgent.MTP.1.Protocol \"WebSocket\"\n\
+                 Device.LocalAgent.MTP.1.WebSocket.Port \"{port}\"\n\
+                 Device.LocalAgent.MTP.1.WebSocket.Path \"/usp\"\n\
+                 Device.LocalAgent.MTP.1.WebSocket.EnableEncryption \"{}\"\n\
+                 Device.LocalAgent.MTP.1.WebSocket.KeepAliveInterval \"30\"\n\
+                 Device.LocalAgent.Controller.1.Alias \"usp-home-test\"\n\
+                 Device.LocalAgent.Controller.1.EndpointID \"{ME}\"\n\
+                 Device.LocalAgent.Controller.1.Enable \"true\"\n\
+                 Device.LocalAgent.Controller.1.AssignedRole \"Device.LocalAgent.ControllerTrust.Role.1\"\n\
+                 Internal.Reboot.Cause \"LocalFactoryReset\"\n",
+                tls.is_some()
+            );
+            let _ = std::fs::remove_file(dir.join("usp.db"));
+            std::fs::write(dir.join("reset.txt"), reset).unwrap();
+            let log = std::fs::File::create(dir.join("agent.log")).unwrap();
+            let child = Command::new(obuspa())
+                .args(["-v", "1", "-i", "lo", "-r"])
+                .arg(dir.join("reset.txt"))
+                .arg("-f")
+                .arg(dir.join("usp.db"))
+                .arg("-s")
+                .arg(dir.join("cli"))
+                .args(&args)
+                .current_dir(&dir)
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap();
+            let mut agent = Agent { dir: dir.clone(), child, port };
+            if agent.wait_listening() {
+                return agent;
+            }
+            let _ = agent.child.kill();
+            let _ = agent.child.wait();
+        }
+        panic!(
+            "the reference agent never listened; its log: {}",
+            std::fs::read_to_string(dir.join("agent.log")).unwrap_or_default()
+        );
+    }
+
+    /// Waits until the agent accepts TCP connections on its port (false if it exits or
+    /// never does within WAIT).
+    fn wait_listening(&mut self) -> bool {
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if TcpStream::connect_timeout(&([127, 0, 0, 1], self.port).into(), Duration::from_millis(200)).is_ok()
+                && self.dir.join("cli").exists()
+            {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    fn url(&self) -> String {
+        format!("ws://127.0.0.1:{}/usp", self.port)
+    }
+
+    fn wss_url(&self) -> String {
+        format!("wss://127.0.0.1:{}/usp", self.port)
+    }
+
+    /// Runs the agent's own command line (`obuspa -c ...`) against the running agent.
+    fn cli(&self, args: &[&str]) -> String {
+        let o = Command::new(obuspa())
+            .arg("-s")
+            .arg(self.dir.join("cli"))
+            .arg("-f")
+            .arg(self.dir.join("cli.db"))
+            .arg("-c")
+            .args(args)
+            .current_dir(&self.dir)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// The IDs in the agent's Subscription table, read with the agent's own command line.
+    fn subscription_ids(&self) -> Vec<String> {
+        self.cli(&["get", "Device.LocalAgent.Subscription.*.ID"])
+            .lines()
+            .filter_map(|l| l.split_once(".ID => ").map(|(_, v)| v.trim().to_owned()))
+            .collect()
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+// ---- uspctl ----
+
+fn uspctl(data: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_uspctl"));
+    c.env("USP_HOME_DATA_DIR", data)
+        .env("USP_HOME_VAULT_PASSPHRASE", "uspctl reference agent test vault")
+        .env("USP_HOME_VAULT_BACKEND", "file")
+        .env_remove("USPCTL_AGENT")
+        .env_remove("USPCTL_EID")
+        .env_remove("USPCTL_LOG")
+        .stdin(Stdio::null());
+    c
+}
+
+/// uspctl talking to `agent` as the controller its reset file knows.
+fn uspctl_to(agent: &Agent, data: &Path, rest: &[&str]) -> Command {
+    let mut c = uspctl(data);
+    c.args(["--agent", &agent.url(), "--eid", ME, "--timeout", "5"]).args(rest);
+    c
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn run(mut c: Command) -> Output {
+    c.output().unwrap()
+}
+
+/// A uspctl running in the background, its output read line by line.
+struct Running {
+    child: Child,
+    stdout: mpsc::Receiver<String>,
+    stderr: mpsc::Receiver<String>,
+    seen_err: Vec<String>,
+}
+
+impl Running {
+    fn spawn(mut c: Command) -> Running {
+        let mut child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let lines = |r: Box<dyn std::io::Read + Send>| {
+            let (tx, rx) = mpsc::channel();
+            std::thread::spawn(move || {
+                for l in BufReader::new(r).lines() {
+                    let Ok(l) = l else { break };
+                    if tx.send(l).is_err() {
+                        break;
+                    }
+                }
+            });
+            rx
+        };
+        let stdout = lines(Box::new(child.stdout.take().unwrap()));
+        let stderr = lines(Box::new(child.stderr.take().unwrap()));
+        Running { child, stdout, stderr, seen_err: Vec::new() }
+    }
+
+    fn pid(&self) -> String {
+        self.child.id().to_string()
+    }
+
+    /// Waits for a line on standard error containing `what`.
+    fn wait_err(&mut self, what: &str) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr.recv_timeout(left) {
+                Ok(l) => {
+                    let hit = l.contains(what);
+                    self.seen_err.push(l);
+                    if hit {
+                        return;
+                    }
+                }
+                Err(_) => panic!("no {what:?} on uspctl's stderr; it said: {:?}", self.seen_err),
+            }
+        }
+    }
+
+    /// Waits for a line on standard output.
+    fn next_out(&mut self) -> String {
+        self.stdout.recv_timeout(WAIT).unwrap_or_else(|_| panic!("uspctl printed nothing; stderr: {:?}", self.seen_err))
+    }
+
+    fn signal(&self, sig: &str) {
+        let s = Command::new("kill").args([sig, &self.pid()]).status().unwrap();
+        assert!(s.success());
+    }
+
+    /// Waits (bounded) for the process to end; returns its exit code.
+    fn wait_exit(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                while let Ok(l) = self.stderr.recv_timeout(Duration::from_millis(200)) {
+                    self.seen_err.push(l);
+                }
+                return s.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        panic!("uspctl did not exit within {WAIT:?}; stderr: {:?}", self.seen_err);
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---- the tests ----
+
+#[test]
+fn get_set_add_and_operate_talk_to_the_reference_agent() {
+    let agent = Agent::start("basic");
+    let data = tempdir("basic-data");
+    let o = run(uspctl_to(&agent, &data, &["get", "Device.DeviceInfo.ModelName", "Device.LocalAgent.EndpointID"]));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("Device.DeviceInfo.ModelName = USP Agent"), "{}", text(&o.stdout));
+    assert!(text(&o.stdout).contains(&format!("Device.LocalAgent.EndpointID = {AGENT}")), "{}", text(&o.stdout));
+
+    let o = run(uspctl_to(&agent, &data, &["add", "Device.BulkData.Profile."]));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let profile = text(&o.stdout).lines().next().unwrap_or_default().to_owned();
+    assert!(profile.starts_with("Device.BulkData.Profile.") && profile.ends_with('.'), "{profile}");
+
+    let name = format!("{profile}Name");
+    let o = run(uspctl_to(&agent, &data, &["set", &format!("{name}=from-uspctl")]));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(agent.cli(&["get", &name]).contains("=> from-uspctl"), "{}", agent.cli(&["get", &name]));
+
+    // An asynchronous command, waited for through an OperationComplete subscription that is
+    // removed afterwards.
+    let t = Instant::now();
+    let o = run(uspctl_to(&agent, &data, &["operate", "Device.ScheduleTimer()", "DelaySeconds=1", "--wait"]));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(t.elapsed() >= Duration::from_millis(900), "returned before the timer fired: {:?}", t.elapsed());
+    assert_eq!(agent.subscription_ids(), Vec::<String>::new());
+
+    // A USP error from the real agent: exit 1 with its code.
+    let o = run(uspctl_to(&agent, &data, &["get", "Device.WiFi."]));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("7026"), "{}", text(&o.stderr));
+}
+
+#[test]
+fn a_closed_pipe_ends_uspctl_quietly_with_status_0() {
+    let agent = Agent::start("pipe");
+    let data = tempdir("pipe-data");
+    for args in [&["supported", "Device."][..], &["get", "Device."][..], &["--json", "get", "Device.LocalAgent."][..]] {
+        let mut c = uspctl_to(&agent, &data, args);
+        let mut child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        // The reader goes away before uspctl prints anything (`uspctl ... | head -0`).
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", text(&o.stderr));
+        assert_eq!(text(&o.stderr), "", "{args:?}");
+    }
+
+    // watch: its first notification finds the reader gone; it ends with 0 and unsubscribes.
+    let mut c = uspctl_to(&agent, &data, &["watch", "Device.BulkData.Profile.", "--kind", "object-creation"]);
+    let mut child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    drop(child.stdout.take());
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert!(line.starts_with("watching"), "{line}");
+    assert_eq!(agent.subscription_ids().len(), 1);
+    agent.cli(&["add", "Device.BulkData.Profile."]);
+    let rest = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut err, &mut rest);
+        rest
+    });
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("watch kept running after its reader went away");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let rest = rest.join().unwrap();
+    assert_eq!(status.code(), Some(0), "{rest}");
+    assert_eq!(rest, "");
+    assert_eq!(agent.subscription_ids(), Vec::<String>::new());
+}
+
+#[test]
+fn a_wrong_agent_eid_names_the_device_that_answered() {
+    let agent = Agent::start("wrong-eid");
+    let data = tempdir("wrong-eid-data");
+    let o = run(uspctl_to(&agent, &data, &["--agent-eid", "proto::someone-else", "get", "Device.DeviceInfo."]));
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(err.contains("wrong device"), "{err}");
+    assert!(err.contains(&format!("is {AGENT}, not proto::someone-else")), "{err}");
+    assert!(!err.contains("Add this app") && !err.contains("did not answer"), "{err}");
+
+    let o = run(uspctl_to(
+        &agent,
+        &data,
+        &["--agent-eid", "proto::someone-else", "pair", &agent.url(), "--passcode-stdin"],
+    ));
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(err.contains(&format!("is {AGENT}, not proto::someone-else")), "{err}");
+    assert!(!err.contains("Add this app"), "{err}");
+
+    // The right one still works.
+    let o = run(uspctl_to(&agent, &data, &["--agent-eid", AGENT, "get", "Device.DeviceInfo.ModelName"]));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+}
+
+#[test]
+fn sigterm_during_watch_and_operate_wait_removes_the_subscription() {
+    let agent = Agent::start("sigterm");
+    let data = tempdir("sigterm-data");
+    let mut watch =
+        Running::spawn(uspctl_to(&agent, &data, &["watch", "Device.BulkData.Profile.", "--kind", "object-creation"]));
+    watch.wait_err("watching Device.BulkData.Profile.");
+    assert_eq!(agent.subscription_ids().len(), 1);
+    agent.cli(&["add", "Device.BulkData.Profile."]);
+    assert_eq!(watch.next_out(), "created Device.BulkData.Profile.1. Alias=cpe-1");
+    watch.signal("-TERM");
+    assert_eq!(watch.wait_exit(), Some(0), "{:?}", watch.seen_err);
+    assert_eq!(agent.subscription_ids(), Vec::<String>::new());
+
+    // operate --wait for a timer that fires in a minute, stopped by SIGTERM.
+    let mut op = Running::spawn(uspctl_to(
+        &agent,
+        &data,
+        &["operate", "Device.ScheduleTimer()", "DelaySeconds=60", "--wait", "--key", "long"],
+    ));
+    let deadline = Instant::now() + WAIT;
+    while agent.subscription_ids().is_empty() {
+        assert!(Instant::now() < deadline, "operate --wait never subscribed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    op.signal("-TERM");
+    assert_eq!(op.wait_exit(), Some(3));
+    assert!(op.seen_err.iter().any(|l| l.contains("stopped waiting")), "{:?}", op.seen_err);
+    assert_eq!(agent.subscription_ids(), Vec::<String>::new());
+}
+
+#[test]
+fn leftover_subscriptions_of_a_killed_run_are_removed_by_the_next_run() {
+    let agent = Agent::start("leftover");
+    let data = tempdir("leftover-data");
+    let watch_args = ["watch", "Device.BulkData.Profile.", "--kind", "object-creation"];
+    let mut killed = Running::spawn(uspctl_to(&agent, &data, &watch_args));
+    killed.wait_err("watching");
+    killed.signal("-KILL");
+    let _ = killed.wait_exit();
+    let left = agent.subscription_ids();
+    assert_eq!(left.len(), 1, "a killed uspctl leaves its subscription: {left:?}");
+
+    let mut live = Running::spawn(uspctl_to(&agent, &data, &watch_args));
+    live.wait_err("watching");
+    assert!(live.seen_err.iter().any(|l| l.contains("removed 1 subscription")), "{:?}", live.seen_err);
+    let now = agent.subscription_ids();
+    assert_eq!(now.len(), 1, "{now:?}");
+    assert!(!now.contains(&left[0]), "the leftover {} is still there: {now:?}", left[0]);
+
+    // (Two runs of one installation can't be connected at once to this agent, which keeps one
+    // connection per controller: that a live run's subscriptions are kept is a unit test.)
+    live.signal("-INT");
+    assert_eq!(live.wait_exit(), Some(0));
+    assert_eq!(agent.subscription_ids(), Vec::<String>::new());
+}
+
+/// A loopback TCP relay whose connections can be cut, to drop uspctl's connection while the
+/// agent keeps running (and keeps its subscriptions).
+struct Relay {
+    port: u16,
+    conns: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Relay {
+    fn to(port: u16) -> Relay {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let relay_port = l.local_addr().unwrap().port();
+        let conns: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let keep = conns.clone();
+        std::thread::spawn(move || {
+            for client in l.incoming() {
+                let Ok(client) = client else { break };
+                let Ok(upstream) = TcpStream::connect(("127.0.0.1", port)) else { continue };
+                keep.lock().unwrap().extend([client.try_clone().unwrap(), upstream.try_clone().unwrap()]);
+                for (mut from, mut to) in
+                    [(client.try_clone().unwrap(), upstream.try_clone().unwrap()), (upstream, client)]
+                {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Relay { port: relay_port, conns }
+    }
+
+    fn url(&self) -> String {
+        format!("ws://127.0.0.1:{}/usp", self.port)
+    }
+
+    fn cut(&self) {
+        for c in self.conns.lock().unwrap().drain(..) {
+            let _ = c.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+#[test]
+fn after_a_reconnect_the_agents_duplicate_answer_counts_as_already_there() {
+    let agent = Agent::start("dup");
+    let data = tempdir("dup-data");
+    let relay = Relay::to(agent.port);
+    let mut c = uspctl(&data);
+    c.args(["--agent", &relay.url(), "--eid", ME, "--timeout", "5"]);
+    c.args(["watch", "Device.BulkData.Profile.", "--kind", "object-creation"]);
+    let mut watch = Running::spawn(c);
+    watch.wait_err("watching");
+    let before = agent.subscription_ids();
+    assert_eq!(before.len(), 1);
+
+    relay.cut();
+    watch.wait_err("dropped; reconnecting");
+    // The agent kept the subscription, so making it again is answered 7004 with a 7025 param
+    // error: that is "still in place", not a failure.
+    watch.wait_err("reconnected; the subscription was still in place");
+    assert!(!watch.seen_err.iter().any(|l| l.contains("could not")), "{:?}", watch.seen_err);
+    assert_eq!(agent.subscription_ids(), before);
+
+    // Notifications still reach uspctl over the new connection.
+    agent.cli(&["add", "Device.BulkData.Profile."]);
+    assert_eq!(watch.next_out(), "created Device.BulkData.Profile.1. Alias=cpe-1");
+    watch.signal("-TERM");
+    assert_eq!(watch.wait_exit(), Some(0), "{:?}", watch.seen_err);
+    assert_eq!(agent.subscription_ids(), Vec::<String>::new());
+}
+
+/// The same at the usp-client level, which restores `Client::subscribe` subscriptions after a
+/// reconnect by itself (the app's path): the duplicate answer is logged as "still in place",
+/// never as a failure to restore.
+#[test]
+fn the_client_restoring_subscriptions_counts_the_duplicate_answer_as_in_place() {
+    use usp_client::{Client, ClientConfig, NotifKind};
+
+    #[derive(Clone, Default)]
+    struct Log(Arc<Mutex<Vec<u8>>>);
+    impl Write for Log {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    impl Log {
+        fn text(&self) -> String {
+            text(&self.0.lock().unwrap())
+        }
+    }
+
+    let agent = Agent::start("client-dup");
+    let relay = Relay::to(agent.port);
+    let log = Log::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("usp_client=debug"))
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    // One thread: the client's driver runs here, under this thread's log subscriber.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let mut config = ClientConfig::new(relay.url(), ME.parse().unwrap());
+        config.connect_timeout = Duration::from_secs(5);
+        config.request_timeout = Duration::from_secs(5);
+        let client = Client::connect(config).await.unwrap();
+        let sub = client.subscribe(NotifKind::ObjectCreation, &["Device.BulkData.Profile."]).await.unwrap();
+        assert_eq!(agent.subscription_ids(), vec![sub.id.clone()]);
+        let mut state = client.state();
+        relay.cut();
+        // Down, then up again.
+        tokio::time::timeout(WAIT, state.wait_for(|s| !matches!(s, usp_client::ConnectionState::Connected { .. })))
+            .await
+            .unwrap()
+            .unwrap();
+        tokio::time::timeout(WAIT, state.wait_for(|s| matches!(s, usp_client::ConnectionState::Connected { .. })))
+            .await
+            .unwrap()
+            .unwrap();
+        // The restore's answer comes back before the answer to a request sent after it.
+        client.get(&["Device.DeviceInfo.ModelName"], 0).await.unwrap();
+        client.unsubscribe(&sub).await.unwrap();
+        client.close().await;
+    });
+    let text = log.text();
+    assert!(text.contains("subscription still in place"), "{text}");
+    assert!(!text.contains("could not restore subscription"), "{text}");
+    assert_eq!(agent.subscription_ids(), Vec::<String>::new());
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).unwrap());
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+#[test]
+fn an_agent_that_refuses_our_certificate_is_reported_with_our_fingerprint() {
+    use usp_client::tls::Identity;
+    // The agent's identity, and a trust store holding someone else's certificate, not ours.
+    let agent_id = Identity::generate(&AGENT.parse().unwrap()).unwrap();
+    let stranger = Identity::generate(&"self::someone-else".parse().unwrap()).unwrap();
+    let tls = AgentTls {
+        identity_pem: format!(
+            "{}{}",
+            agent_id.cert_pem(),
+            pem("PRIVATE KEY", agent_id.private_key_der().expose_secret())
+        ),
+        trust_pem: stranger.cert_pem(),
+    };
+    let agent = Agent::start_with("refuse", Some(&tls));
+    let data = tempdir("refuse-data");
+
+    let o = uspctl(&data).args(["--json", "whoami"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let me: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let fingerprint = me["certificate_sha256"].as_str().unwrap().to_owned();
+    let eid = me["endpoint_id"].as_str().unwrap().to_owned();
+
+    let o = run({
+        let mut c = uspctl(&data);
+        c.args(["--timeout", "5", "pair", &agent.wss_url(), "--passcode-stdin", "--trust-first-use"]);
+        c
+    });
+    assert_eq!(o.status.code(), Some(3), "stdout: {}\nstderr: {}", text(&o.stdout), text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(err.contains("the agent refused this installation's certificate"), "{err}");
+    assert!(err.contains(&fingerprint) && err.contains(&eid), "{err}");
+    println!("pair over wss, certificate refused: {err}");
+
+    // The data-model commands over wss:// say the same.
+    let o = run({
+        let mut c = uspctl(&data);
+        c.args(["--agent", &agent.wss_url(), "--timeout", "5", "get", "Device.DeviceInfo."]);
+        c
+    });
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(err.contains("the agent refused this installation's certificate"), "{err}");
+    assert!(err.contains(&fingerprint), "{err}");
+}
