@@ -10,6 +10,7 @@ pub const COMMAND_NAMES: &[&str] = &[
     "home",
     "trust_agent",
     "forget_agent",
+    "agent_allow_unencrypted",
     "agent_add",
     "pairing_start",
     "pairing_submit",

@@ -64,6 +64,7 @@ pub fn run() {
             commands::home::home,
             commands::home::trust_agent,
             commands::home::forget_agent,
+            commands::home::agent_allow_unencrypted,
             commands::home::agent_add,
             commands::home::pairing_start,
             commands::home::pairing_submit,

@@ -1,8 +1,8 @@
 //! Home page, pairing and settings.
 
 use ipc_types::{
-    AgentAddress, AgentArgs, AgentSummary, HomeView, PairingDone, PairingPrompt, PairingSubmit, SetInterfaces,
-    SetTheme, Settings, TrustArgs,
+    AgentAddress, AgentArgs, AgentConsent, AgentSummary, HomeView, PairingDone, PairingPrompt, PairingSubmit,
+    SetInterfaces, SetTheme, Settings, TrustArgs,
 };
 
 use super::{Reply, Shell};
@@ -23,6 +23,12 @@ pub async fn trust_agent(shell: Shell<'_>, args: TrustArgs) -> Reply<AgentSummar
 #[tauri::command]
 pub async fn forget_agent(shell: Shell<'_>, args: AgentArgs) -> Reply<()> {
     shell.home().await?.forget_agent(args).await.map_err(|e| e.to_ipc())
+}
+
+/// `agent_allow_unencrypted`: allow (or stop allowing) secrets to one device over `ws://`.
+#[tauri::command]
+pub async fn agent_allow_unencrypted(shell: Shell<'_>, args: AgentConsent) -> Reply<AgentSummary> {
+    shell.home().await?.agent_allow_unencrypted(args).await.map_err(|e| e.to_ipc())
 }
 
 /// `agent_add`: add a device by its address (when discovery does not find it).

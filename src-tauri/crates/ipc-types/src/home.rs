@@ -20,8 +20,16 @@ pub enum AgentAuth {
     Offline { message: String },
     /// First `wss://` contact: the user is asked to trust this certificate fingerprint.
     FirstUse { fingerprint: String },
-    /// The pinned certificate changed since the last visit.
-    CertificateChanged { fingerprint: String },
+    /// The pinned certificate changed since the last visit: the app does not connect and keeps
+    /// checking in the background (the genuine device comes back by itself). The way out for a
+    /// device that really was replaced or reset is "Forget and pair again", never one click.
+    CertificateChanged {
+        /// Fingerprint of the certificate presented now.
+        fingerprint: String,
+        /// Fingerprint of the certificate trusted at pairing (the pinned one), when known.
+        #[serde(default)]
+        pinned: Option<String>,
+    },
     /// The certificate belongs to another device than the one advertised.
     WrongDevice,
     /// The agent ignores this controller: its Endpoint ID must be added on the device first.
@@ -60,6 +68,35 @@ pub struct AgentSummary {
     pub auth: AgentAuth,
     /// Whether the app keeps this agent (paired or trusted) rather than only having discovered it.
     pub remembered: bool,
+    /// The link is encrypted (`wss://`).
+    #[serde(default)]
+    pub encrypted: bool,
+    /// The device proved who it is: connected over `wss://` with the certificate the person
+    /// trusted. Over `ws://` a device is never verified.
+    #[serde(default)]
+    pub verified: bool,
+    /// The device is on this computer (loopback address): nothing crosses the network.
+    #[serde(default)]
+    pub local: bool,
+    /// The person agreed to send passcodes and passwords to it unencrypted
+    /// ([`AgentConsent`]); only meaningful when neither `encrypted` nor `local`.
+    #[serde(default)]
+    pub allow_unencrypted: bool,
+}
+
+/// An advert or address that claimed to be a device the app knows as encrypted, but offered a
+/// plain `ws://` link (or another certificate at a new address). Nothing was sent to it; it is
+/// shown apart from the device's own card.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Impersonation {
+    /// The Endpoint ID it claimed.
+    pub agent: String,
+    /// The name of the genuine device (as the app knows it).
+    pub name: String,
+    /// Where the impostor said it was (`ws://10.0.0.9:8080/usp`).
+    pub address: String,
+    /// What happened, in words ("Someone on your network is pretending to be …").
+    pub message: String,
 }
 
 /// The Home page.
@@ -68,6 +105,21 @@ pub struct HomeView {
     pub agents: Vec<AgentSummary>,
     /// Discovery is running (on the interfaces of [`Settings::interfaces`]).
     pub discovering: bool,
+    /// Adverts or addresses that pretended to be a known encrypted device (refused).
+    #[serde(default)]
+    pub impersonations: Vec<Impersonation>,
+    /// Set when more than one device says it is the gateway: which one to trust is for the
+    /// person to check (the message names them).
+    #[serde(default)]
+    pub gateway_conflict: Option<String>,
+}
+
+/// Allow (or stop allowing) passcodes and passwords to go to one device over an unencrypted
+/// link. Only the app's own window can call it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentConsent {
+    pub agent: String,
+    pub allow: bool,
 }
 
 /// Arguments naming one agent.
@@ -98,8 +150,22 @@ pub struct TrustArgs {
 /// What to show in the passcode dialog.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PairingPrompt {
+    /// The device's Endpoint ID (shown in the dialog).
     pub agent: String,
-    /// The device's own instruction, e.g. "Enter the 6-digit passcode printed on the label".
+    /// The device's name (plain text, at most 64 characters).
+    #[serde(default)]
+    pub name: String,
+    /// The link is encrypted (`wss://`).
+    #[serde(default)]
+    pub encrypted: bool,
+    /// The device is on this computer (loopback).
+    #[serde(default)]
+    pub local: bool,
+    /// `wss://`: the fingerprint of the certificate the device proved it holds.
+    #[serde(default)]
+    pub fingerprint: Option<String>,
+    /// The device's own words ("Enter the 6-digit passcode printed on the label"): plain text,
+    /// control characters removed, at most 300 characters. Show it as what the device says.
     pub instruction: String,
     /// Longer description of the challenge, if any.
     pub description: Option<String>,
@@ -647,6 +713,7 @@ pub struct SetTheme {
 cmd!(GetHome, "home", NoArgs, HomeView);
 cmd!(TrustAgent, "trust_agent", TrustArgs, AgentSummary);
 cmd!(ForgetAgent, "forget_agent", AgentArgs, ());
+cmd!(AllowUnencrypted, "agent_allow_unencrypted", AgentConsent, AgentSummary);
 cmd!(AddAgent, "agent_add", AgentAddress, AgentSummary);
 cmd!(PairingStart, "pairing_start", AgentArgs, PairingPrompt);
 cmd!(PairingFinish, "pairing_submit", PairingSubmit, PairingDone);

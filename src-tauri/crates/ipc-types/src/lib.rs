@@ -115,6 +115,9 @@ pub mod code {
     pub const PAIRING_EXPIRED: &str = "pairing_expired";
     /// The agent does not support this (e.g. no guest network, no schedules).
     pub const UNSUPPORTED: &str = "unsupported";
+    /// A secret (passcode, password) would cross an unencrypted link to a device on the network;
+    /// the person can allow it per device.
+    pub const UNENCRYPTED: &str = "unencrypted";
     /// The certificate changed or is not the one the user confirmed.
     pub const CERTIFICATE: &str = "certificate";
     /// The thing asked for does not exist (any more).

@@ -35,6 +35,16 @@ pub const SERVICE_MQTT: &str = "_usp-agt-mqtt._tcp.local.";
 /// DNS-SD service type of STOMP agents.
 pub const SERVICE_STOMP: &str = "_usp-agt-stomp._tcp.local.";
 
+/// Events waiting to be read at most (the reader is slower than a flood of adverts: the
+/// browse then waits, it does not grow).
+pub const EVENT_QUEUE: usize = 256;
+/// Agent instances known at most; more are reported once as skipped (until some leave).
+pub const MAX_KNOWN: usize = 512;
+/// Skipped instance names remembered at most (to report each once).
+const MAX_SKIPPED: usize = 512;
+/// Longest TXT `path` accepted.
+const MAX_PATH: usize = 256;
+
 /// Which network interfaces an mDNS daemon may use.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Interfaces {
@@ -212,7 +222,7 @@ type Known = Arc<Mutex<BTreeMap<String, DiscoveredAgent>>>;
 /// stops the daemon.
 pub struct Discovery {
     daemon: ServiceDaemon,
-    events: Option<mpsc::UnboundedReceiver<DiscoveryEvent>>,
+    events: Option<mpsc::Receiver<DiscoveryEvent>>,
     known: Known,
     task: tokio::task::JoinHandle<()>,
     stopped: bool,
@@ -236,9 +246,10 @@ impl Discovery {
                 return Err(e);
             }
         };
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::channel(EVENT_QUEUE);
         let known: Known = Arc::default();
-        let task = runtime.spawn(run(receivers, tx, known.clone()));
+        let scope = Scope::of(&interfaces);
+        let task = runtime.spawn(run(receivers, tx, known.clone(), scope));
         Ok(Discovery { daemon, events: Some(rx), known, task, stopped: false })
     }
 
@@ -251,7 +262,7 @@ impl Discovery {
     }
 
     /// Takes the event receiver (to move it into another task). Later calls return `None`.
-    pub fn take_events(&mut self) -> Option<mpsc::UnboundedReceiver<DiscoveryEvent>> {
+    pub fn take_events(&mut self) -> Option<mpsc::Receiver<DiscoveryEvent>> {
         self.events.take()
     }
 
@@ -289,7 +300,55 @@ impl Drop for Discovery {
     }
 }
 
-async fn run(receivers: [mdns_sd::Receiver<ServiceEvent>; 3], tx: mpsc::UnboundedSender<DiscoveryEvent>, known: Known) {
+/// Which addresses an advert may point at, given the interfaces browsed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scope {
+    /// Browsing loopback: only loopback addresses.
+    Loopback,
+    /// Browsing a LAN: never loopback, unspecified, multicast or broadcast addresses (an
+    /// advert must not make the app dial services of this computer).
+    Lan,
+}
+
+impl Scope {
+    fn of(interfaces: &Interfaces) -> Scope {
+        match interfaces {
+            Interfaces::Loopback => Scope::Loopback,
+            Interfaces::Named(names) if names.iter().all(|n| n == "lo") && !names.is_empty() => Scope::Loopback,
+            Interfaces::Named(_) | Interfaces::AllLan => Scope::Lan,
+        }
+    }
+
+    fn allows(self, ip: &IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(*ip, IpAddr::V4),
+            IpAddr::V4(_) => *ip,
+        };
+        match self {
+            Scope::Loopback => ip.is_loopback(),
+            Scope::Lan => {
+                !ip.is_loopback()
+                    && !ip.is_unspecified()
+                    && !ip.is_multicast()
+                    && !matches!(ip, IpAddr::V4(v4) if v4.is_broadcast() || v4.octets()[0] == 0)
+            }
+        }
+    }
+}
+
+/// A TXT `path` that is a plain URL path: at most [`MAX_PATH`] bytes of unreserved,
+/// sub-delimiter, `:`, `@`, `/` and `%` characters (no query, fragment, space, backslash or
+/// control character).
+fn plain_path(path: &str) -> bool {
+    path.len() <= MAX_PATH && path.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~/%!$&'()*+,;=:@".contains(&b))
+}
+
+async fn run(
+    receivers: [mdns_sd::Receiver<ServiceEvent>; 3],
+    tx: mpsc::Sender<DiscoveryEvent>,
+    known: Known,
+    scope: Scope,
+) {
     let [ws, mqtt, stomp] = receivers;
     let mut skipped = BTreeSet::new();
     loop {
@@ -299,19 +358,27 @@ async fn run(receivers: [mdns_sd::Receiver<ServiceEvent>; 3], tx: mpsc::Unbounde
             e = stomp.recv_async() => e,
         };
         let Ok(event) = event else { break };
-        for out in handle(event, &known, &mut skipped) {
-            if tx.send(out).is_err() {
+        for out in handle(event, &known, &mut skipped, scope) {
+            if tx.send(out).await.is_err() {
                 return;
             }
         }
     }
 }
 
-fn handle(event: ServiceEvent, known: &Known, skipped: &mut BTreeSet<String>) -> Vec<DiscoveryEvent> {
+fn handle(event: ServiceEvent, known: &Known, skipped: &mut BTreeSet<String>, scope: Scope) -> Vec<DiscoveryEvent> {
     match event {
         ServiceEvent::ServiceResolved(service) => {
             let fullname = service.fullname.clone();
-            match agent_from_service(&service) {
+            let agent = agent_from_service(&service, scope).and_then(|agent| {
+                let known = known.lock().unwrap_or_else(PoisonError::into_inner);
+                if known.len() >= MAX_KNOWN && !known.contains_key(&fullname) {
+                    Err(format!("more than {MAX_KNOWN} agents announced"))
+                } else {
+                    Ok(agent)
+                }
+            });
+            match agent {
                 Ok(agent) => {
                     skipped.remove(&fullname);
                     let mut known = known.lock().unwrap_or_else(PoisonError::into_inner);
@@ -322,7 +389,7 @@ fn handle(event: ServiceEvent, known: &Known, skipped: &mut BTreeSet<String>) ->
                     }
                 }
                 Err(reason) => {
-                    if skipped.insert(fullname.clone()) {
+                    if skipped.len() < MAX_SKIPPED && skipped.insert(fullname.clone()) {
                         tracing::debug!(instance = %fullname, %reason, "mDNS instance skipped");
                         vec![DiscoveryEvent::Skipped { instance: fullname, reason }]
                     } else {
@@ -360,7 +427,7 @@ fn instance_name(fullname: &str, ty_domain: &str) -> Option<String> {
     (!out.is_empty()).then_some(out)
 }
 
-fn agent_from_service(service: &ResolvedService) -> Result<DiscoveredAgent, String> {
+fn agent_from_service(service: &ResolvedService, scope: Scope) -> Result<DiscoveredAgent, String> {
     let mtp = Mtp::from_service_type(&service.ty_domain)
         .ok_or_else(|| format!("not a USP agent service type: {}", service.ty_domain))?;
     let instance = instance_name(&service.fullname, &service.ty_domain).ok_or_else(|| "no instance name".to_owned())?;
@@ -369,14 +436,23 @@ fn agent_from_service(service: &ResolvedService) -> Result<DiscoveredAgent, Stri
     let props = &service.txt_properties;
     let name = props.get_property_val_str("name").map(str::to_owned).filter(|n| !n.is_empty());
     let path = props.get_property_val_str("path").map(str::to_owned).filter(|p| !p.is_empty());
+    if let Some(p) = &path {
+        if !plain_path(p) {
+            return Err("TXT path is not a plain URL path".to_owned());
+        }
+    }
     let encrypt = match props.get_property_val("encrypt") {
         None => false,
         Some(None) => true,
         Some(Some(v)) => !matches!(v, b"0" | b"false" | b"no"),
     };
-    let mut addresses: Vec<IpAddr> = service.addresses.iter().map(mdns_sd::ScopedIp::to_ip_addr).collect();
+    let mut addresses: Vec<IpAddr> =
+        service.addresses.iter().map(mdns_sd::ScopedIp::to_ip_addr).filter(|ip| scope.allows(ip)).take(16).collect();
     addresses.sort_by_key(|a| (address_rank(a), *a));
     addresses.dedup();
+    if addresses.is_empty() && !service.addresses.is_empty() {
+        return Err("its addresses are outside the network browsed (loopback on a LAN, multicast...)".to_owned());
+    }
     let subtypes = service
         .sub_ty_domain
         .as_deref()
@@ -549,6 +625,35 @@ mod tests {
         assert_eq!(best_address(&[ll]), None);
         assert_eq!(ws_url(false, v6, 80, Some("usp")), "ws://[fd00::1]:80/usp");
         assert_eq!(ws_url(true, v4, 443, None), "wss://10.0.0.2:443/");
+    }
+
+    #[test]
+    fn adverts_may_not_point_outside_the_network_browsed() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        for bad in
+            ["127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1", "0.0.0.0", "::", "224.0.0.251", "255.255.255.255"]
+        {
+            assert!(!Scope::Lan.allows(&ip(bad)), "{bad}");
+        }
+        for good in ["10.0.0.2", "192.168.1.1", "fd00::1", "169.254.3.4"] {
+            assert!(Scope::Lan.allows(&ip(good)), "{good}");
+            assert!(!Scope::Loopback.allows(&ip(good)), "{good}");
+        }
+        assert!(Scope::Loopback.allows(&ip("127.0.0.1")) && Scope::Loopback.allows(&ip("::1")));
+        assert_eq!(Scope::of(&Interfaces::AllLan), Scope::Lan);
+        assert_eq!(Scope::of(&Interfaces::Named(vec!["veth0".into()])), Scope::Lan);
+        assert_eq!(Scope::of(&Interfaces::Loopback), Scope::Loopback);
+    }
+
+    #[test]
+    fn txt_paths_must_be_plain() {
+        for good in ["/usp", "usp", "/a/b-c_d.e~f", "/%41"] {
+            assert!(plain_path(good), "{good}");
+        }
+        for bad in ["/usp?x=1", "/a b", "/a#b", "/a\\b", "/a\nb", "/\u{e9}"] {
+            assert!(!plain_path(bad), "{bad:?}");
+        }
+        assert!(!plain_path(&"/a".repeat(200)));
     }
 
     #[test]

@@ -145,6 +145,31 @@ async fn bad_names_are_skipped_and_changes_are_updates() {
     .expect("the bad instance is reported");
     eprintln!("{skipped:?}");
 
+    // A path that is not a plain URL path: refused (it would become a request line).
+    let odd_eid = format!("self::usp-disc-odd-path-{pid}");
+    let odd = ServiceInfo::new(
+        SERVICE_WS,
+        &odd_eid,
+        "usp-test-odd.local.",
+        "127.0.0.1",
+        1235,
+        &[("path", "/usp?x=1 HTTP/1.1\r\nHost: evil")][..],
+    )
+    .unwrap();
+    let odd_fullname = odd.get_fullname().to_owned();
+    daemon.register(odd).unwrap();
+    let Some(DiscoveryEvent::Skipped { reason, .. }) = next_matching(
+        &mut discovery,
+        deadline(),
+        |e| matches!(e, DiscoveryEvent::Skipped { instance, .. } if instance == &odd_fullname),
+    )
+    .await
+    else {
+        panic!("the odd path is skipped");
+    };
+    assert!(reason.contains("path"), "{reason}");
+    assert!(discovery.snapshot().iter().all(|a| a.endpoint_id.as_str() != odd_eid));
+
     // A good one, then its TXT changes (name, encrypt), then it leaves.
     let eid: EndpointId = format!("self::usp-disc-test-{pid}").parse().unwrap();
     let record = |name: &str, encrypt: bool| {

@@ -6,14 +6,15 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ipc_types::{AgentAddress, AgentArgs, AgentAuth, AgentSummary, HomeView, Topic, TrustArgs};
+use ipc_types::{AgentAddress, AgentArgs, AgentAuth, AgentConsent, AgentSummary, HomeView, Topic, TrustArgs};
 use usp_client::discovery::{self, DiscoveryEvent, Interfaces, Mtp};
 use usp_client::tls::{self, AgentTrust, Fingerprint, ObservedCert, PinStore};
 use usp_client::{Client, ClientConfig, ClientError, ConnectionState};
 use usp_core::EndpointId;
 
 use super::{
-    interfaces_text, kind_rank, lock, AgentEntry, AppError, AppResult, DeviceFacts, DiscoveryRun, Home, KnownAgent,
+    device_text, interfaces_text, is_loopback_url, is_wss, lock, AgentEntry, AppError, AppResult, DeviceFacts,
+    DiscoveryRun, Home, KnownAgent, MAX_DISCOVERED, MAX_NAME_CHARS, REQUEST_DEADLINE,
 };
 use crate::pairing::{self, AuthState, RoleSummary};
 
@@ -51,9 +52,11 @@ pub(crate) fn auth_of(state: &AuthState) -> (AgentAuth, Option<Fingerprint>, Opt
         AuthState::NotAuthorised { own_eid } => {
             (AgentAuth::NotAuthorised { our_endpoint_id: own_eid.as_str().to_owned() }, None, None)
         }
-        AuthState::CertificateChanged { presented, .. } => {
-            (AgentAuth::CertificateChanged { fingerprint: presented.to_string() }, Some(*presented), None)
-        }
+        AuthState::CertificateChanged { presented, pinned, .. } => (
+            AgentAuth::CertificateChanged { fingerprint: presented.to_string(), pinned: Some(pinned.to_string()) },
+            Some(*presented),
+            None,
+        ),
         AuthState::WrongDevice { .. } => (AgentAuth::WrongDevice, None, None),
         AuthState::FirstUse { fingerprint, .. } => {
             (AgentAuth::FirstUse { fingerprint: fingerprint.to_string() }, Some(*fingerprint), None)
@@ -65,14 +68,19 @@ pub(crate) fn auth_of(state: &AuthState) -> (AgentAuth, Option<Fingerprint>, Opt
 /// Reads what the device says about itself.
 pub(crate) async fn read_facts(client: &Client) -> Option<DeviceFacts> {
     let paths: Vec<String> = DEVICE_INFO.iter().map(|n| format!("Device.DeviceInfo.{n}")).collect();
-    let resp = match client.get(&paths, 0).await {
-        Ok(r) => r,
-        Err(e) => {
+    let resp = match tokio::time::timeout(REQUEST_DEADLINE, client.get(&paths, 0)).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
             tracing::debug!(error = %e, "DeviceInfo not readable");
             return None;
         }
+        Err(_) => {
+            tracing::debug!("DeviceInfo: no answer in time");
+            return None;
+        }
     };
-    let v = |i: usize| resp.value(&paths[i]).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+    // The device's own words: plain text, capped.
+    let v = |i: usize| resp.value(&paths[i]).map(|s| device_text(s, MAX_NAME_CHARS)).filter(|s| !s.is_empty());
     Some(DeviceFacts {
         friendly_name: v(0),
         manufacturer: v(1),
@@ -135,6 +143,15 @@ async fn first_attempt(config: ClientConfig) -> Result<EndpointId, String> {
     outcome
 }
 
+/// How one connection attempt ended for the connection task.
+enum Ended {
+    /// The client was closed (forgotten, restarted, shut down).
+    Closed,
+    /// A certificate question or a refusal that needs the person (or the genuine device back);
+    /// whether the client had been connected before.
+    NeedsUser(AuthState, bool),
+}
+
 impl Home {
     /// Adds an agent (or updates a known one with `f`) and starts its connection task.
     pub(crate) fn add_agent(&self, eid: &str, url: &str, f: impl FnOnce(&mut AgentEntry)) {
@@ -149,12 +166,72 @@ impl Home {
         self.changed(&[Topic::Home]);
     }
 
+    /// The address saved for `eid` (the last one that worked), if it is remembered.
+    fn saved_url(&self, eid: &str) -> Option<String> {
+        self.store().read(|d| d.agents.iter().find(|k| k.agent == eid).map(|k| k.url.clone()))
+    }
+
+    /// The sticky-security rule for an address offered for `eid` by a person or a setting: an
+    /// agent known to use `wss://` (or pinned) is never reached over `ws://`. A refused address
+    /// is shown as an impersonation.
+    ///
+    /// # Errors
+    /// [`AppError::Certificate`] when the address would downgrade a secure agent.
+    async fn check_offered(&self, eid: &str, url: &str, how: &str) -> AppResult<()> {
+        if is_wss(url) {
+            return Ok(());
+        }
+        let secure = self.with_agent(eid, |e| e.secure).unwrap_or(false) || self.has_pin(eid).await;
+        if !secure {
+            return Ok(());
+        }
+        self.with_agent(eid, |e| e.secure = true);
+        self.record_impostor(eid, url, how);
+        let name = self.with_agent(eid, |e| e.name()).unwrap_or_else(|| eid.to_owned());
+        Err(AppError::Certificate(format!(
+            "{name} uses an encrypted connection, and this address offers none. The app did not connect to it: \
+             someone on your network may be pretending to be {name}. Use the device's encrypted (wss://) address."
+        )))
+    }
+
+    /// An address offered for a known `eid` (typed, configured, or from an advert) that passed
+    /// [`Home::check_offered`]: a secure agent not connected now tries the new `wss://` address
+    /// (its pin decides; the address is saved only once that works).
+    fn switch_secure_address(&self, eid: &str, url: &str) -> bool {
+        let switch = self
+            .with_agent(eid, |e| {
+                if e.secure && is_wss(url) && e.url != url && !e.connected {
+                    e.url = url.to_owned();
+                    true
+                } else {
+                    false
+                }
+            })
+            .unwrap_or(false);
+        if switch {
+            let home = self.clone();
+            let eid = eid.to_owned();
+            tokio::spawn(async move { home.restart_connection(&eid).await });
+        }
+        switch
+    }
+
     /// An agent given by address (`ws://host:port/path`), with or without its Endpoint ID.
-    pub(crate) fn add_manual(&self, url: &str, eid: Option<&str>) -> AppResult<()> {
+    ///
+    /// # Errors
+    /// [`AppError::InvalidInput`] for an address that can't be right; [`AppError::Certificate`]
+    /// for an unencrypted address of a device known to use encryption.
+    pub(crate) async fn add_manual(&self, url: &str, eid: Option<&str>) -> AppResult<()> {
         let agent = manual_target(url, eid)?;
         let url = agent.url.clone().unwrap_or_else(|| url.trim().to_owned());
         if agent.endpoint_id_known {
-            self.add_agent(agent.endpoint_id.as_str(), &url, |_| {});
+            let eid = agent.endpoint_id.as_str();
+            self.check_offered(eid, &url, "a configured address without encryption").await?;
+            if self.with_agent(eid, |_| ()).is_some() {
+                self.switch_secure_address(eid, &url);
+            } else {
+                self.add_agent(eid, &url, |_| {});
+            }
             return Ok(());
         }
         let home = self.clone();
@@ -170,7 +247,8 @@ impl Home {
     /// # Errors
     /// [`AppError::InvalidInput`] for an address or Endpoint ID that can't be right, or a
     /// `wss://` device added without its Endpoint ID; [`AppError::Offline`] when nothing
-    /// answers there as a USP agent.
+    /// answers there as a USP agent; [`AppError::Certificate`] for a `ws://` address of a
+    /// device known to use `wss://` (shown as an impersonation).
     pub async fn agent_add(&self, args: AgentAddress) -> AppResult<AgentSummary> {
         let url = address_to_url(&args.address)?;
         let eid = args.endpoint_id.as_deref().map(str::trim).filter(|e| !e.is_empty());
@@ -196,7 +274,12 @@ impl Home {
                 })?
                 .to_string()
         };
-        self.add_agent(&eid, &url, |_| {});
+        self.check_offered(&eid, &url, "an address typed without encryption").await?;
+        if self.with_agent(&eid, |_| ()).is_some() {
+            self.switch_secure_address(&eid, &url);
+        } else {
+            self.add_agent(&eid, &url, |_| {});
+        }
         self.agent_summary(&eid)
     }
 
@@ -206,7 +289,7 @@ impl Home {
         loop {
             let mut config = ClientConfig::new(&url, self.identity().eid().clone());
             config.connect_timeout = Duration::from_secs(10);
-            if url.starts_with("wss://") {
+            if is_wss(&url) {
                 let trust = AgentTrust::new(self.pins().clone() as Arc<dyn PinStore>);
                 match tls::client_config(self.identity().tls(), trust, None, ObservedCert::new()) {
                     Ok(t) => config.tls = Some(t),
@@ -221,7 +304,14 @@ impl Home {
                     let eid = client.agent_id();
                     client.close().await;
                     if let Some(eid) = eid {
-                        self.add_agent(eid.as_str(), &url, |_| {});
+                        let eid = eid.as_str();
+                        if self.check_offered(eid, &url, "a configured address without encryption").await.is_ok() {
+                            if self.with_agent(eid, |_| ()).is_some() {
+                                self.switch_secure_address(eid, &url);
+                            } else {
+                                self.add_agent(eid, &url, |_| {});
+                            }
+                        }
                     }
                     return;
                 }
@@ -268,12 +358,18 @@ impl Home {
         }
     }
 
-    fn client_config(&self, eid: &str, url: &str) -> Result<ClientConfig, String> {
+    fn client_config(&self, eid: &str, url: &str, never_paired: bool) -> Result<ClientConfig, String> {
         let mut c = ClientConfig::new(url, self.identity().eid().clone());
         c.agent_id = eid.parse::<EndpointId>().ok();
         c.connect_timeout = Duration::from_secs(10);
         c.request_timeout = Duration::from_secs(15);
-        if url.starts_with("wss://") {
+        if never_paired {
+            // A discovered device nobody paired: retry slowly, so a flapping or fake one is not
+            // dialled every few seconds forever.
+            c.backoff.initial = Duration::from_secs(1);
+            c.backoff.max = Duration::from_secs(300);
+        }
+        if is_wss(url) {
             let trust = AgentTrust::new(self.pins().clone() as Arc<dyn PinStore>);
             c.tls = Some(
                 tls::client_config(self.identity().tls(), trust, c.agent_id.clone(), ObservedCert::new())
@@ -283,46 +379,112 @@ impl Home {
         Ok(c)
     }
 
-    /// Keeps one agent connected and its state current, until the connection needs the
-    /// user (a certificate to trust) or is closed.
+    /// Keeps one agent connected and its state current. A certificate question, a changed
+    /// certificate or a wrong device stop the connection; it is then checked again in the
+    /// background with a long backoff, so the genuine device comes back by itself.
     async fn run_connection(self, eid: String) {
-        let Some(url) = self.with_agent(&eid, |e| e.url.clone()) else { return };
-        let config = match self.client_config(&eid, &url) {
-            Ok(c) => c,
-            Err(reason) => {
-                self.set_auth(&eid, AgentAuth::Offline { message: offline_words(&reason) });
+        let mut recheck = 0u32;
+        loop {
+            let Some((url, secure, discovered)) = self.with_agent(&eid, |e| (e.url.clone(), e.secure, e.discovered))
+            else {
                 return;
+            };
+            if !is_wss(&url) && (secure || self.has_pin(&eid).await) {
+                // Never over plain ws: back to the address that proved itself, or wait for one.
+                self.with_agent(&eid, |e| e.secure = true);
+                match self.saved_url(&eid).filter(|u| is_wss(u)) {
+                    Some(saved) => {
+                        self.record_impostor(&eid, &url, "it offered an unencrypted connection");
+                        self.with_agent(&eid, |e| e.url = saved);
+                        continue;
+                    }
+                    None => {
+                        self.set_auth(
+                            &eid,
+                            AgentAuth::Offline {
+                                message: "This device uses an encrypted connection, but only an unencrypted \
+                                          address is known for it now; the app waits for its encrypted address."
+                                    .into(),
+                            },
+                        );
+                        return;
+                    }
+                }
             }
-        };
-        let client = Client::start(config);
-        self.with_agent(&eid, |e| {
-            e.client = Some(client.clone());
-            e.connected = false;
-            if !matches!(e.auth, AgentAuth::Offline { .. }) {
-                e.auth = AgentAuth::Connecting;
+            let never_paired = discovered && self.saved_url(&eid).is_none();
+            let config = match self.client_config(&eid, &url, never_paired) {
+                Ok(c) => c,
+                Err(reason) => {
+                    self.set_auth(&eid, AgentAuth::Offline { message: offline_words(&reason) });
+                    return;
+                }
+            };
+            let client = Client::start(config);
+            self.with_agent(&eid, |e| {
+                e.client = Some(client.clone());
+                e.connected = false;
+                // While re-checking, the card keeps saying what is wrong.
+                if !matches!(
+                    e.auth,
+                    AgentAuth::Offline { .. }
+                        | AgentAuth::FirstUse { .. }
+                        | AgentAuth::CertificateChanged { .. }
+                        | AgentAuth::WrongDevice
+                ) {
+                    e.auth = AgentAuth::Connecting;
+                }
+            });
+            self.changed(&[Topic::Home]);
+            match self.follow(&eid, &client).await {
+                Ended::Closed => return,
+                Ended::NeedsUser(st, was_connected) => {
+                    let _ = tokio::time::timeout(Duration::from_secs(2), client.close()).await;
+                    if was_connected {
+                        recheck = 0;
+                    }
+                    let wrong = matches!(st, AuthState::CertificateChanged { .. } | AuthState::WrongDevice { .. });
+                    if wrong {
+                        if let Some(saved) = self.saved_url(&eid).filter(|u| *u != url && is_wss(u)) {
+                            // A new address answered with another certificate: not the device.
+                            self.record_impostor(&eid, &url, "another certificate at a new address");
+                            self.with_agent(&eid, |e| e.url = saved);
+                            continue;
+                        }
+                    }
+                    let (auth, presented, _) = auth_of(&st);
+                    self.on_lost(&eid, auth, presented);
+                    let wait = self.recheck_delay(recheck);
+                    recheck = recheck.saturating_add(1);
+                    tracing::info!(eid, state = %st, ?wait, "the connection needs a decision; checking again later");
+                    tokio::time::sleep(wait).await;
+                }
             }
-        });
-        self.changed(&[Topic::Home]);
+        }
+    }
+
+    /// Follows one client's states until it is closed or needs the user.
+    async fn follow(&self, eid: &str, client: &Client) -> Ended {
         let mut state = client.state();
+        let mut was_connected = false;
         loop {
             let now = state.borrow_and_update().clone();
             match now {
                 ConnectionState::Connecting { .. } => {}
-                ConnectionState::Connected { .. } => self.on_connected(&eid, &client).await,
+                ConnectionState::Connected { .. } => {
+                    was_connected = true;
+                    self.on_connected(eid, client).await;
+                }
                 ConnectionState::Disconnected { reason, .. } => {
-                    self.on_lost(&eid, AgentAuth::Offline { message: offline_words(&reason) }, None);
+                    self.on_lost(eid, AgentAuth::Offline { message: offline_words(&reason) }, None);
                 }
                 ConnectionState::NeedsUser { error } => {
                     let st = AuthState::from_client_error(&ClientError::Connect(error), client.own_id());
-                    let (auth, presented, _) = auth_of(&st);
-                    tracing::info!(eid, state = %st, "the connection needs the user's decision");
-                    self.on_lost(&eid, auth, presented);
-                    return;
+                    return Ended::NeedsUser(st, was_connected);
                 }
-                ConnectionState::Closed => return,
+                ConnectionState::Closed => return Ended::Closed,
             }
             if state.changed().await.is_err() {
-                return;
+                return Ended::Closed;
             }
         }
     }
@@ -351,7 +513,10 @@ impl Home {
 
     /// Probes what the agent lets us do, reads its DeviceInfo and starts live updates.
     async fn on_connected(&self, eid: &str, client: &Client) {
-        let state = pairing::probe(client).await;
+        let state = match tokio::time::timeout(REQUEST_DEADLINE, pairing::probe(client)).await {
+            Ok(s) => s,
+            Err(_) => AuthState::Unreachable { reason: "no answer in time".into() },
+        };
         let (auth, presented, role) = auth_of(&state);
         if matches!(auth, AgentAuth::Offline { .. }) {
             self.on_lost(eid, auth, presented);
@@ -378,6 +543,11 @@ impl Home {
                 e.auth = auth;
                 e.role = role;
                 e.presented = None;
+                // Connected over wss: the certificate was the pinned one (or a CA's), so from
+                // now on this agent is reached only over wss.
+                if is_wss(&e.url) {
+                    e.secure = true;
+                }
                 if let Some(f) = facts {
                     e.facts = f;
                 }
@@ -393,11 +563,15 @@ impl Home {
                 t.abort();
             }
         }
-        // A remembered agent keeps its last address and name.
-        let (url, name) = self.with_agent(eid, |e| (e.url.clone(), e.name())).unwrap_or_default();
+        // A remembered agent keeps its last address and name. A secure agent's address is
+        // saved only when this connection was authenticated (wss with the pin).
+        let (url, name, secure) = self.with_agent(eid, |e| (e.url.clone(), e.name(), e.secure)).unwrap_or_default();
         let updated = self.store().update(|d| {
             if let Some(k) = d.agents.iter_mut().find(|k| k.agent == eid) {
-                k.url = url;
+                if !secure || is_wss(&url) {
+                    k.url = url;
+                }
+                k.secure |= secure;
                 k.name = name;
             }
         });
@@ -414,13 +588,21 @@ impl Home {
 
     /// Keeps `eid` in the settings file (paired or trusted agents).
     pub(crate) fn remember(&self, eid: &str) -> AppResult<()> {
-        let Some((url, name)) = self.with_agent(eid, |e| (e.url.clone(), e.name())) else { return Ok(()) };
+        let Some((url, name, secure, allow)) =
+            self.with_agent(eid, |e| (e.url.clone(), e.name(), e.secure, e.allow_unencrypted))
+        else {
+            return Ok(());
+        };
         self.store().update(|d| match d.agents.iter_mut().find(|k| k.agent == eid) {
             Some(k) => {
-                k.url = url;
+                if !k.secure || is_wss(&url) {
+                    k.url = url;
+                }
                 k.name = name;
+                k.secure |= secure;
+                k.allow_unencrypted = allow;
             }
-            None => d.agents.push(KnownAgent { agent: eid.to_owned(), url, name }),
+            None => d.agents.push(KnownAgent { agent: eid.to_owned(), url, name, secure, allow_unencrypted: allow }),
         })
     }
 
@@ -458,6 +640,19 @@ impl Home {
     }
 
     fn on_discovery(&self, event: DiscoveryEvent) {
+        /// What an advert means for the agents.
+        enum Act {
+            /// A plain-ws advert for a secure agent: refused, shown apart.
+            Impostor,
+            /// A known agent at a new address: reconnect.
+            Restart,
+            /// Name or subtype changed.
+            Changed,
+            /// A new agent.
+            New,
+            /// Too many discovered agents already.
+            Full,
+        }
         match event {
             DiscoveryEvent::Appeared(a) | DiscoveryEvent::Updated(a) => {
                 let Some(url) = a.url.clone().filter(|_| a.mtp == Mtp::Ws) else {
@@ -465,33 +660,48 @@ impl Home {
                     return;
                 };
                 let eid = a.endpoint_id.as_str().to_owned();
-                let restart = self.with_agents(|m| match m.get_mut(&eid) {
-                    Some(e) => {
-                        e.mdns_name = a.name.clone().or(e.mdns_name.take());
-                        e.subtypes = a.subtypes.clone();
-                        e.announced = true;
-                        if e.url != url && !e.connected {
-                            e.url = url.clone();
-                            Some(true)
-                        } else {
-                            Some(false)
+                let name = a.name.as_deref().map(|n| device_text(n, MAX_NAME_CHARS)).filter(|n| !n.is_empty());
+                let subtypes: Vec<String> = a.subtypes.iter().take(4).map(|s| device_text(s, 64)).collect();
+                let act = self.with_agents(|m| {
+                    let full = !m.contains_key(&eid) && m.values().filter(|e| e.discovered).count() >= MAX_DISCOVERED;
+                    match m.get_mut(&eid) {
+                        Some(e) if e.secure && !is_wss(&url) => Act::Impostor,
+                        Some(e) => {
+                            e.mdns_name = name.clone().or(e.mdns_name.take());
+                            e.subtypes = subtypes.clone();
+                            e.announced = true;
+                            if e.url != url && !e.connected {
+                                e.url = url.clone();
+                                Act::Restart
+                            } else {
+                                Act::Changed
+                            }
                         }
+                        None if full => Act::Full,
+                        None => Act::New,
                     }
-                    None => None,
                 });
-                match restart {
-                    Some(true) => {
+                match act {
+                    Act::Impostor => self.record_impostor(&eid, &url, "an advert without encryption"),
+                    Act::Restart => {
                         let home = self.clone();
                         tokio::spawn(async move { home.restart_connection(&eid).await });
                         self.changed(&[Topic::Home]);
                     }
-                    Some(false) => self.changed(&[Topic::Home]),
-                    None => {
+                    Act::Changed => self.changed(&[Topic::Home]),
+                    Act::Full => {
+                        let n = self.inner.dropped_adverts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if n == 0 {
+                            tracing::warn!(max = MAX_DISCOVERED, "too many devices announce themselves; ignoring more");
+                        }
+                    }
+                    Act::New => {
                         tracing::info!(eid, %url, "agent discovered");
                         self.add_agent(&eid, &url, |e| {
-                            e.mdns_name = a.name.clone();
-                            e.subtypes = a.subtypes.clone();
+                            e.mdns_name = name;
+                            e.subtypes = subtypes;
                             e.announced = true;
+                            e.discovered = true;
                         });
                     }
                 }
@@ -500,14 +710,16 @@ impl Home {
                 let eid = endpoint_id.as_str();
                 self.with_agent(eid, |e| {
                     e.announced = false;
-                    if !e.connected {
+                    if !e.connected && matches!(e.auth, AgentAuth::Connecting | AgentAuth::Offline { .. }) {
                         e.auth = AgentAuth::Offline { message: "It no longer announces itself on the network.".into() };
                     }
                 });
                 self.changed(&[Topic::Home]);
             }
             DiscoveryEvent::Disappeared { .. } => {}
-            DiscoveryEvent::Skipped { instance, reason } => tracing::debug!(instance, reason, "mDNS instance skipped"),
+            DiscoveryEvent::Skipped { instance, reason } => {
+                tracing::debug!(instance = %device_text(&instance, 200), reason = %device_text(&reason, 300), "mDNS instance skipped");
+            }
         }
     }
 
@@ -523,6 +735,10 @@ impl Home {
             url: e.url.clone(),
             auth: e.auth.clone(),
             remembered: remembered.contains(&e.eid),
+            encrypted: is_wss(&e.url),
+            verified: e.verified(),
+            local: is_loopback_url(&e.url),
+            allow_unencrypted: e.allow_unencrypted,
         }
     }
 
@@ -536,34 +752,79 @@ impl Home {
         self.with_agent(eid, |e| Home::summary(e, &remembered)).ok_or(AppError::UnknownAgent)
     }
 
-    /// `home`: every agent (gateway first, then by kind and name) and whether discovery runs.
+    /// `home`: every agent (the gateway by its own data first, paired devices before others,
+    /// then by kind and name), impersonation warnings, and whether discovery runs.
     ///
     /// # Errors
     /// None today; the signature leaves room.
     pub async fn home(&self) -> AppResult<HomeView> {
         let remembered = self.remembered_set();
-        let mut agents: Vec<(u8, String, AgentSummary)> = self.with_agents(|m| {
-            m.values().map(|e| (kind_rank(e.kind()), e.name().to_lowercase(), Home::summary(e, &remembered))).collect()
+        let (mut agents, claims) = self.with_agents(|m| {
+            let agents: Vec<_> = m.values().map(|e| (e.sort_key(), Home::summary(e, &remembered))).collect();
+            let claims: Vec<String> = m.values().filter(|e| e.claims_gateway()).map(AgentEntry::name).collect();
+            (agents, claims)
         });
-        agents.sort_by(|a, b| (a.0, &a.1, &a.2.agent).cmp(&(b.0, &b.1, &b.2.agent)));
+        agents.sort_by(|a, b| a.0.cmp(&b.0));
+        let gateway_conflict = (claims.len() > 1).then(|| {
+            let shown: Vec<String> = claims.iter().take(4).map(|n| format!("\"{n}\"")).collect();
+            format!(
+                "{} devices say they are your gateway ({}). Only one is your router: check on the router itself \
+                 (its label or its settings page) which one it is before you type its passcode.",
+                claims.len(),
+                shown.join(", ")
+            )
+        });
         let discovering = lock(&self.inner.discovery).is_some();
-        Ok(HomeView { agents: agents.into_iter().map(|(_, _, s)| s).collect(), discovering })
+        Ok(HomeView {
+            agents: agents.into_iter().map(|(_, s)| s).collect(),
+            discovering,
+            impersonations: self.impostors(),
+            gateway_conflict,
+        })
     }
 
-    /// `trust_agent`: accepts the certificate the agent shows now (first use, or changed since
-    /// pairing), only when it is the one whose fingerprint the user checked; then reconnects.
+    /// `agent_allow_unencrypted`: allows (or stops allowing) passcodes and passwords to go to
+    /// one device over an unencrypted link. Remembered with the device once it is paired.
     ///
     /// # Errors
-    /// [`AppError::UnknownAgent`]; [`AppError::Certificate`] when nothing waits for a decision
-    /// or the agent now shows another certificate; [`AppError::InvalidInput`] for a malformed
-    /// fingerprint; [`AppError::Internal`] when the vault fails.
+    /// [`AppError::UnknownAgent`]; [`AppError::Internal`] when the settings can't be saved.
+    pub async fn agent_allow_unencrypted(&self, args: AgentConsent) -> AppResult<AgentSummary> {
+        self.with_agent(&args.agent, |e| e.allow_unencrypted = args.allow).ok_or(AppError::UnknownAgent)?;
+        self.store().update(|d| {
+            if let Some(k) = d.agents.iter_mut().find(|k| k.agent == args.agent) {
+                k.allow_unencrypted = args.allow;
+            }
+        })?;
+        tracing::info!(agent = %args.agent, allow = args.allow, "sending secrets unencrypted");
+        self.changed(&[Topic::Home]);
+        self.agent_summary(&args.agent)
+    }
+
+    /// `trust_agent`: accepts the certificate a device shows on its first secure connection,
+    /// only when it is the one whose fingerprint the user checked; then reconnects. A
+    /// *changed* certificate is never re-trusted here: the way out is "Forget and pair again"
+    /// (the passcode then proves the device).
+    ///
+    /// # Errors
+    /// [`AppError::UnknownAgent`]; [`AppError::Certificate`] when nothing waits for a decision,
+    /// the certificate changed since pairing, or the agent now shows another certificate;
+    /// [`AppError::InvalidInput`] for a malformed fingerprint; [`AppError::Internal`] when the
+    /// vault fails.
     pub async fn trust_agent(&self, args: TrustArgs) -> AppResult<AgentSummary> {
         let wanted: Fingerprint = args
             .fingerprint
             .parse()
             .map_err(|_| AppError::InvalidInput("That is not a certificate fingerprint (64 hex digits).".into()))?;
-        let (presented, auth) =
-            self.with_agent(&args.agent, |e| (e.presented, e.auth.clone())).ok_or(AppError::UnknownAgent)?;
+        let (presented, auth, name) =
+            self.with_agent(&args.agent, |e| (e.presented, e.auth.clone(), e.name())).ok_or(AppError::UnknownAgent)?;
+        if matches!(auth, AgentAuth::CertificateChanged { .. } | AgentAuth::WrongDevice) {
+            return Err(AppError::Certificate(format!(
+                "The certificate of {name} changed since you paired it, so the app does not trust it with one click. \
+                 If you replaced or reset the device, choose \"Forget and pair again\" and pair it with its \
+                 passcode. Otherwise someone may be pretending to be it: the app keeps checking in the background \
+                 and reconnects by itself when the genuine device is back."
+            )));
+        }
         let Some(presented) = presented else {
             return Err(AppError::Certificate("This device has no new certificate waiting to be trusted.".into()));
         };
@@ -575,20 +836,16 @@ impl Home {
         }
         let eid: EndpointId = args.agent.parse().map_err(|_| AppError::UnknownAgent)?;
         let pins = self.pins().clone();
-        let replace = matches!(auth, AgentAuth::CertificateChanged { .. });
-        tokio::task::spawn_blocking(move || {
-            if replace {
-                pins.forget(&eid)?;
-            }
-            pins.pin(&eid, presented)
-        })
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?
-        .map_err(|e| AppError::Internal(format!("cannot keep the certificate: {e}")))?;
+        // First use: there is no pin to replace, so this is one write.
+        tokio::task::spawn_blocking(move || pins.pin(&eid, presented))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?
+            .map_err(|e| AppError::Internal(format!("cannot keep the certificate: {e}")))?;
         tracing::info!(agent = %args.agent, fingerprint = %presented, "certificate trusted by the user");
         self.with_agent(&args.agent, |e| {
             e.presented = None;
             e.auth = AgentAuth::Connecting;
+            e.secure = true;
         });
         self.remember(&args.agent)?;
         self.restart_connection(&args.agent).await;
@@ -597,7 +854,8 @@ impl Home {
     }
 
     /// `forget_agent`: closes the connection and drops the agent's pin and remembered entry.
-    /// A device that still announces itself comes back as a new, unpaired one.
+    /// A device that still announces itself comes back as a new, unpaired one ("Forget and
+    /// pair again": its first-use certificate is shown, and the passcode proves it).
     ///
     /// # Errors
     /// [`AppError::UnknownAgent`]; [`AppError::Internal`] when the settings can't be saved.
@@ -613,6 +871,7 @@ impl Home {
             let _ = tokio::time::timeout(Duration::from_secs(2), client.close()).await;
         }
         lock(&self.inner.pending).remove(&args.agent);
+        lock(&self.inner.impostors).remove(&args.agent);
         if let Ok(eid) = args.agent.parse::<EndpointId>() {
             let pins = self.pins().clone();
             let dropped = tokio::task::spawn_blocking(move || match pins.pinned(&eid) {

@@ -100,6 +100,11 @@ impl Home {
     /// # Errors
     /// [`AppError::UnknownAgent`], [`AppError::Offline`], or the agent's refusal.
     pub async fn device_details(&self, args: AgentArgs) -> AppResult<DeviceDetails> {
+        let who = args.agent.clone();
+        self.within(super::COMMAND_DEADLINE, Some(&who), self.device_details_inner(args)).await
+    }
+
+    async fn device_details_inner(&self, args: AgentArgs) -> AppResult<DeviceDetails> {
         let conn = self.conn(&args.agent).await?;
         let paths: Vec<String> = FIELDS.iter().map(|(p, _)| format!("Device.DeviceInfo.{p}")).collect();
         let resp =
@@ -131,6 +136,11 @@ impl Home {
     /// # Errors
     /// [`AppError::Permission`] when our role may not, [`AppError::Offline`], refusals.
     pub async fn device_reboot(&self, args: AgentArgs) -> AppResult<()> {
+        let who = args.agent.clone();
+        self.within(super::COMMAND_DEADLINE, Some(&who), self.device_reboot_inner(args)).await
+    }
+
+    async fn device_reboot_inner(&self, args: AgentArgs) -> AppResult<()> {
         let conn = self.conn(&args.agent).await?;
         let resp = conn
             .client
@@ -155,6 +165,11 @@ impl Home {
     /// [`AppError::InvalidInput`] for an empty host or a bad count, [`AppError::Timeout`] when
     /// the result does not come, [`AppError::Permission`], [`AppError::Offline`], refusals.
     pub async fn device_ping(&self, args: PingArgs) -> AppResult<PingResult> {
+        let who = args.agent.clone();
+        self.within(super::PING_DEADLINE, Some(&who), self.device_ping_inner(args)).await
+    }
+
+    async fn device_ping_inner(&self, args: PingArgs) -> AppResult<PingResult> {
         let host = args.host.trim().to_owned();
         if host.is_empty() || host.len() > 256 || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(AppError::InvalidInput("Enter a host name or IP address to ping, without spaces.".into()));

@@ -48,6 +48,10 @@ impl Home {
     /// # Errors
     /// None in practice (agents that fail are left out).
     pub async fn devices(&self) -> AppResult<DevicesView> {
+        self.within(super::COMMAND_DEADLINE, None, self.devices_inner()).await
+    }
+
+    async fn devices_inner(&self) -> AppResult<DevicesView> {
         let data = self.devices_data().await;
         Ok(DevicesView { devices: self.devices_from(&data) })
     }
@@ -58,6 +62,10 @@ impl Home {
     /// # Errors
     /// [`AppError::InvalidInput`] for a bad MAC or name.
     pub async fn device_rename(&self, args: DeviceRename) -> AppResult<()> {
+        self.within(super::COMMAND_DEADLINE, None, self.device_rename_inner(args)).await
+    }
+
+    async fn device_rename_inner(&self, args: DeviceRename) -> AppResult<()> {
         let mac = mac_arg(&args.mac)?;
         let name = args.name.trim().to_owned();
         if name.chars().count() > 64 {
@@ -84,6 +92,10 @@ impl Home {
     /// # Errors
     /// [`AppError::NotFound`] for an unknown device; agent errors in words.
     pub async fn device_pause(&self, args: DevicePause) -> AppResult<()> {
+        self.within(super::COMMAND_DEADLINE, None, self.device_pause_inner(args)).await
+    }
+
+    async fn device_pause_inner(&self, args: DevicePause) -> AppResult<()> {
         let mac = mac_arg(&args.mac)?;
         let data = self.devices_data().await;
         let devices = self.devices_from(&data);
@@ -109,6 +121,10 @@ impl Home {
     /// # Errors
     /// [`AppError::Internal`] when the settings file can't be written.
     pub async fn devices_seen(&self) -> AppResult<()> {
+        self.within(super::COMMAND_DEADLINE, None, self.devices_seen_inner()).await
+    }
+
+    async fn devices_seen_inner(&self) -> AppResult<()> {
         let data = self.devices_data().await;
         let macs: Vec<String> = self.devices_from(&data).into_iter().map(|d| d.mac).collect();
         let added = self.store().update(|d| {

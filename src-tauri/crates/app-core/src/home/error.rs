@@ -16,7 +16,7 @@ pub enum AppError {
         name: String,
     },
     /// The agent answered too late.
-    #[error("{name} did not answer in time. Try again.")]
+    #[error("{name} did not answer in time. Check that it is switched on and connected, then try again.")]
     Timeout {
         /// Display name of the agent.
         name: String,
@@ -38,6 +38,19 @@ pub enum AppError {
         message: String,
         /// The USP error code.
         usp_code: u32,
+    },
+    /// A secret (passcode, password, secured setting) would go over an unencrypted link to a
+    /// device on the network, and the person has not allowed that for this device.
+    #[error(
+        "The connection to {name} is not encrypted: someone on your network could read the {what}. Use the \
+         device's encrypted (wss://) address if it has one, or, if you trust everyone on this network, allow \
+         \"Send passcodes and passwords unencrypted\" on its card and try again."
+    )]
+    Unencrypted {
+        /// Display name of the agent.
+        name: String,
+        /// What would have been sent, e.g. "passcode".
+        what: String,
     },
     /// Invalid user input; the message says what is expected.
     #[error("{0}")]
@@ -69,6 +82,7 @@ impl AppError {
             AppError::Timeout { .. } => code::TIMEOUT,
             AppError::Permission { .. } => code::PERMISSION,
             AppError::Refused { .. } => code::REFUSED,
+            AppError::Unencrypted { .. } => code::UNENCRYPTED,
             AppError::InvalidInput(_) => code::INVALID_INPUT,
             AppError::Unsupported(_) => code::UNSUPPORTED,
             AppError::NotFound(_) => code::NOT_FOUND,

@@ -58,6 +58,10 @@ impl Home {
     /// # Errors
     /// None in practice (agents that fail are left out).
     pub async fn guest(&self) -> AppResult<GuestView> {
+        self.within(super::COMMAND_DEADLINE, None, self.guest_inner()).await
+    }
+
+    async fn guest_inner(&self) -> AppResult<GuestView> {
         let nets = self.all_networks().await;
         Ok(self.guest_view(&nets))
     }
@@ -68,6 +72,10 @@ impl Home {
     /// # Errors
     /// [`AppError::NotFound`] without a guest network; agent errors in words.
     pub async fn guest_enable(&self, args: GuestEnable) -> AppResult<GuestView> {
+        self.within(super::COMMAND_DEADLINE, None, self.guest_enable_inner(args)).await
+    }
+
+    async fn guest_enable_inner(&self, args: GuestEnable) -> AppResult<GuestView> {
         let nets = self.all_networks().await;
         let (_, found) = self.find_guest(&nets);
         let found = found.ok_or_else(no_guest)?;
@@ -91,6 +99,10 @@ impl Home {
     /// # Errors
     /// [`AppError::InvalidInput`] for a bad passphrase; [`AppError::NotFound`]; agent errors.
     pub async fn guest_passphrase(&self, args: GuestPassphrase) -> AppResult<GuestView> {
+        self.within(super::COMMAND_DEADLINE, None, self.guest_passphrase_inner(args)).await
+    }
+
+    async fn guest_passphrase_inner(&self, args: GuestPassphrase) -> AppResult<GuestView> {
         wifi_logic::check_passphrase(&args.passphrase).map_err(AppError::InvalidInput)?;
         let nets = self.all_networks().await;
         let (_, found) = self.find_guest(&nets);
@@ -120,6 +132,11 @@ impl Home {
     /// # Errors
     /// [`AppError::NotFound`] when that network does not exist (any more).
     pub async fn guest_mark(&self, args: GuestMark) -> AppResult<GuestView> {
+        let who = args.agent.clone();
+        self.within(super::COMMAND_DEADLINE, Some(&who), self.guest_mark_inner(args)).await
+    }
+
+    async fn guest_mark_inner(&self, args: GuestMark) -> AppResult<GuestView> {
         check_instance(&args.ssid_path, "Device.WiFi.SSID.")?;
         let nets = self.all_networks().await;
         if !nets.iter().any(|l| l.agent == args.agent && l.net.ssid_path == args.ssid_path) {

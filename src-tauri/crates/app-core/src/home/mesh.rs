@@ -25,6 +25,10 @@ impl Home {
     /// # Errors
     /// None in practice (agents that fail are left out).
     pub async fn mesh(&self) -> AppResult<MeshView> {
+        self.within(super::COMMAND_DEADLINE, None, self.mesh_inner()).await
+    }
+
+    async fn mesh_inner(&self) -> AppResult<MeshView> {
         let data =
             per_agent(
                 self.paired().await,

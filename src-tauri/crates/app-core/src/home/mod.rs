@@ -29,10 +29,12 @@ pub use error::{AppError, AppResult};
 pub use store::{GuestMarkData, KnownAgent, Store, StoreData};
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
-use ipc_types::{AgentAuth, AgentKind, LiveEvent, Topic};
+use ipc_types::{AgentAuth, AgentKind, Impersonation, LiveEvent, Topic};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use usp_client::discovery::{Discovery, Interfaces};
@@ -75,6 +77,12 @@ struct Inner {
     pending: Mutex<HashMap<String, Arc<Challenge>>>,
     /// Tasks resolving manual agents given without an Endpoint ID.
     side_tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Adverts and addresses that pretended to be a known encrypted device, by Endpoint ID.
+    impostors: Mutex<BTreeMap<String, Impersonation>>,
+    /// The background re-check after a changed certificate or a wrong device: first wait, longest.
+    recheck: Mutex<(Duration, Duration)>,
+    /// Discovered agents dropped because of [`MAX_DISCOVERED`] (logged once).
+    dropped_adverts: std::sync::atomic::AtomicU64,
     stopped: std::sync::atomic::AtomicBool,
 }
 
@@ -92,6 +100,71 @@ pub(crate) struct DeviceFacts {
     pub firmware: Option<String>,
     pub uptime_secs: Option<u64>,
     pub product_class: Option<String>,
+}
+
+/// At most this many agents come from discovery (remembered ones and those added by hand
+/// do not count): a flood of fake adverts can't make thousands of connection tasks.
+pub(crate) const MAX_DISCOVERED: usize = 64;
+/// At most this many impersonation warnings are kept.
+const MAX_IMPOSTORS: usize = 32;
+/// Longest name a device can give itself (advert `name`, FriendlyName...), in characters.
+pub(crate) const MAX_NAME_CHARS: usize = 64;
+/// Every command ends within this time, whatever the devices do.
+pub(crate) const COMMAND_DEADLINE: Duration = Duration::from_secs(25);
+/// One request to one device, inside a command.
+pub(crate) const REQUEST_DEADLINE: Duration = Duration::from_secs(20);
+/// A ping waits for the device to finish its test (up to 100 echoes): longer.
+pub(crate) const PING_DEADLINE: Duration = Duration::from_secs(260);
+/// Background re-check after a changed certificate or a wrong device: 30 s growing to 10 min.
+const RECHECK: (Duration, Duration) = (Duration::from_secs(30), Duration::from_secs(600));
+
+/// Text a device wrote about itself (a name, an instruction), made safe to show: control and
+/// invisible formatting characters removed (bidi overrides included), runs of white space made
+/// one space, at most `max_chars` characters (an ellipsis marks a cut).
+pub(crate) fn device_text(raw: &str, max_chars: usize) -> String {
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
+    };
+    let mut out = String::new();
+    let mut count = 0usize;
+    for word in raw.split(|c: char| c.is_whitespace() || hidden(c)).filter(|w| !w.is_empty()) {
+        let sep = usize::from(count > 0);
+        if count + sep >= max_chars {
+            out.push('…');
+            return out;
+        }
+        if sep == 1 {
+            out.push(' ');
+            count += 1;
+        }
+        for c in word.chars() {
+            if count + 1 >= max_chars {
+                out.push('…');
+                return out;
+            }
+            out.push(c);
+            count += 1;
+        }
+    }
+    out
+}
+
+/// The host of a `ws[s]://host:port/path` URL is this computer (127.0.0.0/8, ::1, localhost).
+pub(crate) fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+    };
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The URL is `wss://` (TLS).
+pub(crate) fn is_wss(url: &str) -> bool {
+    url.trim_start().get(..6).is_some_and(|s| s.eq_ignore_ascii_case("wss://"))
 }
 
 /// One agent of the home, as the connection task keeps it.
@@ -120,6 +193,12 @@ pub(crate) struct AgentEntry {
     pub task: Option<JoinHandle<()>>,
     /// The live-notification task of the current client.
     pub live: Option<JoinHandle<()>>,
+    /// Known to use `wss://` with a pinned certificate: never reached over anything else.
+    pub secure: bool,
+    /// The person agreed to send secrets to it over an unencrypted link.
+    pub allow_unencrypted: bool,
+    /// Came from an mDNS advert (counts against [`MAX_DISCOVERED`]).
+    pub discovered: bool,
 }
 
 impl AgentEntry {
@@ -151,7 +230,43 @@ impl AgentEntry {
             announced: false,
             task: None,
             live: None,
+            secure: false,
+            allow_unencrypted: false,
+            discovered: false,
         }
+    }
+
+    /// Secrets may go to it: the link is encrypted, stays on this computer, or the person
+    /// agreed.
+    pub fn secrets_allowed(&self) -> bool {
+        is_wss(&self.url) || is_loopback_url(&self.url) || self.allow_unencrypted
+    }
+
+    /// Connected over `wss://` with the certificate the person trusted.
+    pub fn verified(&self) -> bool {
+        self.connected
+            && is_wss(&self.url)
+            && !matches!(self.auth, AgentAuth::FirstUse { .. } | AgentAuth::CertificateChanged { .. })
+    }
+
+    /// The advert says "gateway" or "router" (a hint only: anyone can advertise anything).
+    pub fn advert_says_gateway(&self) -> bool {
+        self.subtypes.iter().any(|s| {
+            let s = s.to_ascii_lowercase();
+            s.contains("gateway") || s.contains("router")
+        })
+    }
+
+    /// Says it is the gateway, in its own data or in its advert.
+    pub fn claims_gateway(&self) -> bool {
+        self.kind() == AgentKind::Gateway || self.advert_says_gateway()
+    }
+
+    /// Order in lists: the gateway (by its own data) first, paired devices before others, an
+    /// advert's gateway hint after every device whose data says Gateway, then by name.
+    pub fn sort_key(&self) -> (u8, u8, u8, String, String) {
+        let hint = u8::from(!(self.kind() == AgentKind::Other && self.advert_says_gateway()));
+        (kind_rank(self.kind()), u8::from(!self.is_paired()), hint, self.name().to_lowercase(), self.eid.clone())
     }
 
     /// FriendlyName, else the mDNS name, else the remembered name, else the Endpoint ID.
@@ -164,13 +279,22 @@ impl AgentEntry {
             .unwrap_or_else(|| self.eid.clone())
     }
 
-    /// Gateway, extender, hub: from the mDNS subtype, else the ProductClass.
+    /// Gateway, extender, hub: from the ProductClass the device itself reports. Before that is
+    /// read, the mDNS subtype may say extender or hub, but never gateway: an advert alone does
+    /// not make a device "the router" (anyone on the network can advertise anything).
     pub fn kind(&self) -> AgentKind {
+        if let Some(class) = self.facts.product_class.as_deref() {
+            let class = class.to_ascii_lowercase();
+            if class.contains("gateway") || class.contains("router") || class.contains("modem") {
+                return AgentKind::Gateway;
+            } else if class.contains("extender") || class.contains("repeater") || class.contains("mesh") {
+                return AgentKind::Extender;
+            } else if class.contains("hub") || class.contains("iot") || class.contains("bridge") {
+                return AgentKind::Hub;
+            }
+        }
         for s in &self.subtypes {
             let s = s.trim_start_matches('_').to_ascii_lowercase();
-            if s.contains("gateway") || s.contains("router") {
-                return AgentKind::Gateway;
-            }
             if s.contains("extender") || s.contains("repeater") || s.contains("mesh") {
                 return AgentKind::Extender;
             }
@@ -178,16 +302,7 @@ impl AgentEntry {
                 return AgentKind::Hub;
             }
         }
-        let class = self.facts.product_class.as_deref().unwrap_or("").to_ascii_lowercase();
-        if class.contains("gateway") || class.contains("router") || class.contains("modem") {
-            AgentKind::Gateway
-        } else if class.contains("extender") || class.contains("repeater") || class.contains("mesh") {
-            AgentKind::Extender
-        } else if class.contains("hub") || class.contains("iot") || class.contains("bridge") {
-            AgentKind::Hub
-        } else {
-            AgentKind::Other
-        }
+        AgentKind::Other
     }
 
     /// Connected with a role beyond Untrusted.
@@ -215,6 +330,8 @@ pub(crate) struct AgentConn {
     pub name: String,
     /// The connection.
     pub client: usp_client::Client,
+    /// Secrets (passcodes, passwords, secured parameters) may be sent over it.
+    pub secrets_ok: bool,
 }
 
 /// The text of an interface setting (`all`, `lo`, `eth0,wlan0`).
@@ -274,23 +391,103 @@ impl Home {
                 interfaces: Mutex::new(interfaces_text(&interfaces)),
                 pending: Mutex::new(HashMap::new()),
                 side_tasks: Mutex::new(Vec::new()),
+                impostors: Mutex::new(BTreeMap::new()),
+                recheck: Mutex::new(RECHECK),
+                dropped_adverts: std::sync::atomic::AtomicU64::new(0),
                 stopped: std::sync::atomic::AtomicBool::new(false),
             }),
         };
         // Remembered agents first, then the ones given by address, then discovery.
         let remembered = home.store().read(|d| d.agents.clone());
         for known in remembered {
+            // A pin in the vault makes an agent secure even when an older home.json did not say so.
+            let pinned = home.has_pin(&known.agent).await;
             home.add_agent(&known.agent, &known.url, |e| {
                 if !known.name.is_empty() {
-                    e.stored_name = Some(known.name.clone());
+                    e.stored_name = Some(device_text(&known.name, MAX_NAME_CHARS));
                 }
+                e.secure = known.secure || pinned;
+                e.allow_unencrypted = known.allow_unencrypted;
             });
         }
         for (url, eid) in &config.manual_agents {
-            home.add_manual(url, eid.as_deref())?;
+            if let Err(e) = home.add_manual(url, eid.as_deref()).await {
+                match e {
+                    AppError::Certificate(_) => tracing::warn!(%url, "a configured address was refused: {e}"),
+                    other => return Err(other),
+                }
+            }
         }
         home.start_discovery(interfaces);
         Ok(home)
+    }
+
+    /// Sets the background re-check after a changed certificate or a wrong device (first wait,
+    /// longest wait; default 30 s growing to 10 min). For tests and demos that can't wait.
+    pub fn set_recheck_backoff(&self, first: Duration, longest: Duration) {
+        *lock(&self.inner.recheck) = (first, longest.max(first));
+    }
+
+    /// The wait before background re-check number `attempt`.
+    pub(crate) fn recheck_delay(&self, attempt: u32) -> Duration {
+        let (first, longest) = *lock(&self.inner.recheck);
+        first.saturating_mul(1u32 << attempt.min(10)).min(longest)
+    }
+
+    /// Runs a command within `limit`: a device that stops answering can't make it hang.
+    /// `who` names the device in the message when there is one.
+    pub(crate) async fn within<T>(
+        &self,
+        limit: Duration,
+        who: Option<&str>,
+        fut: impl Future<Output = AppResult<T>>,
+    ) -> AppResult<T> {
+        match tokio::time::timeout(limit, fut).await {
+            Ok(r) => r,
+            Err(_) => {
+                let name = who
+                    .and_then(|eid| self.with_agent(eid, |e| e.name()))
+                    .unwrap_or_else(|| "A device of your home".to_owned());
+                tracing::warn!(%name, ?limit, "a command ran out of time");
+                Err(AppError::Timeout { name })
+            }
+        }
+    }
+
+    /// Whether the vault holds a certificate pin for `eid` (a failing lookup counts as pinned:
+    /// it must never downgrade an agent to an unencrypted link).
+    pub(crate) async fn has_pin(&self, eid: &str) -> bool {
+        let Ok(id) = eid.parse::<usp_core::EndpointId>() else { return false };
+        let pins = self.pins().clone();
+        tokio::task::spawn_blocking(move || usp_client::tls::PinStore::pinned(pins.as_ref(), &id).is_some())
+            .await
+            .unwrap_or(true)
+    }
+
+    /// Records (and shows) an advert or address that pretended to be `eid` over an unencrypted
+    /// link or with another certificate. Nothing is sent to it.
+    pub(crate) fn record_impostor(&self, eid: &str, address: &str, how: &str) {
+        let name = self.with_agent(eid, |e| e.name()).unwrap_or_else(|| eid.to_owned());
+        let message = format!(
+            "Someone on your network is pretending to be {name} ({how}). The app did not connect to it and sent \
+             it nothing; {name} itself is unchanged. If this keeps happening, a device on your network may be \
+             compromised."
+        );
+        let address = device_text(address, 200);
+        tracing::warn!(agent = eid, address = %address, "impersonation refused: {how}");
+        {
+            let mut map = lock(&self.inner.impostors);
+            if !map.contains_key(eid) && map.len() >= MAX_IMPOSTORS {
+                return;
+            }
+            map.insert(eid.to_owned(), Impersonation { agent: eid.to_owned(), name, address, message });
+        }
+        self.changed(&[Topic::Home]);
+    }
+
+    /// The impersonation warnings to show.
+    pub(crate) fn impostors(&self) -> Vec<Impersonation> {
+        lock(&self.inner.impostors).values().cloned().collect()
     }
 
     /// This install's identity.
@@ -320,18 +517,19 @@ impl Home {
     /// Every agent we are connected to with a role beyond Untrusted, in a stable order
     /// (gateway first, then by name). Feature use-cases read and write through these.
     pub(crate) async fn paired(&self) -> Vec<AgentConn> {
-        let mut list: Vec<(u8, String, AgentConn)> = self.with_agents(|m| {
+        let mut list: Vec<(_, AgentConn)> = self.with_agents(|m| {
             m.values()
                 .filter(|e| e.is_paired())
                 .filter_map(|e| {
                     let client = e.client.clone()?;
-                    let name = e.name();
-                    Some((kind_rank(e.kind()), name.to_lowercase(), AgentConn { eid: e.eid.clone(), name, client }))
+                    let conn =
+                        AgentConn { eid: e.eid.clone(), name: e.name(), client, secrets_ok: e.secrets_allowed() };
+                    Some((e.sort_key(), conn))
                 })
                 .collect()
         });
-        list.sort_by(|a, b| (a.0, &a.1, &a.2.eid).cmp(&(b.0, &b.1, &b.2.eid)));
-        list.into_iter().map(|(_, _, c)| c).collect()
+        list.sort_by(|a, b| a.0.cmp(&b.0));
+        list.into_iter().map(|(_, c)| c).collect()
     }
 
     /// The connection to one agent (connected, any role).
@@ -340,7 +538,12 @@ impl Home {
     /// [`AppError::UnknownAgent`], or [`AppError::Offline`] when it is not connected now.
     pub(crate) async fn conn(&self, agent: &str) -> AppResult<AgentConn> {
         self.with_agent(agent, |e| match (&e.client, e.connected) {
-            (Some(client), true) => Ok(AgentConn { eid: e.eid.clone(), name: e.name(), client: client.clone() }),
+            (Some(client), true) => Ok(AgentConn {
+                eid: e.eid.clone(),
+                name: e.name(),
+                client: client.clone(),
+                secrets_ok: e.secrets_allowed(),
+            }),
             _ => Err(AppError::Offline { name: e.name() }),
         })
         .unwrap_or(Err(AppError::UnknownAgent))
@@ -398,16 +601,62 @@ mod tests {
     }
 
     #[test]
-    fn kinds_come_from_subtypes_then_product_class() {
+    fn kinds_come_from_the_devices_own_data_and_adverts_never_make_a_gateway() {
         let mut e = AgentEntry::new("os::012345-X", "ws://127.0.0.1:1/usp");
         assert_eq!(e.kind(), AgentKind::Other);
-        e.facts.product_class = Some("SmartHomeHub".into());
-        assert_eq!(e.kind(), AgentKind::Hub);
+        e.subtypes = vec!["_gateway".into()];
+        assert_eq!(e.kind(), AgentKind::Other, "an advert alone never makes the gateway");
+        assert!(e.advert_says_gateway() && e.claims_gateway());
         e.subtypes = vec!["_mesh-extender".into()];
-        assert_eq!(e.kind(), AgentKind::Extender);
+        assert_eq!(e.kind(), AgentKind::Extender, "a hint before the device's data is read");
+        e.facts.product_class = Some("SmartHomeHub".into());
+        assert_eq!(e.kind(), AgentKind::Hub, "the device's data wins over its advert");
+        e.facts.product_class = Some("InternetGatewayDevice".into());
+        assert_eq!(e.kind(), AgentKind::Gateway);
         assert_eq!(e.name(), "os::012345-X");
         e.mdns_name = Some("Upstairs".into());
         assert_eq!(e.name(), "Upstairs");
         assert_eq!(interfaces_text(&Interfaces::Named(vec!["eth0".into(), "wlan0".into()])), "eth0,wlan0");
+    }
+
+    #[test]
+    fn a_rogue_gateway_advert_sorts_after_the_gateway_by_data() {
+        let mut real = AgentEntry::new("os::000001-GW", "wss://10.0.0.1:443/usp");
+        real.facts.product_class = Some("Gateway".into());
+        real.facts.friendly_name = Some("Zz router".into());
+        let mut rogue = AgentEntry::new("os::000002-RG", "ws://10.0.0.66:80/usp");
+        rogue.subtypes = vec!["_gateway".into()];
+        rogue.mdns_name = Some("AAA Living room gateway".into());
+        let mut plug = AgentEntry::new("os::000003-PL", "ws://10.0.0.5:80/usp");
+        plug.mdns_name = Some("Aaa plug".into());
+        let mut all = [&plug, &rogue, &real];
+        all.sort_by_key(|e| e.sort_key());
+        assert_eq!(all.map(|e| e.eid.as_str()), ["os::000001-GW", "os::000002-RG", "os::000003-PL"]);
+    }
+
+    #[test]
+    fn device_text_is_plain_and_capped() {
+        assert_eq!(device_text("  Living\nroom\t gateway ", 64), "Living room gateway");
+        assert_eq!(device_text("evil\u{202e}gnp.exe\u{7}", 64), "evil gnp.exe");
+        let long = "x".repeat(500);
+        let cut = device_text(&long, 64);
+        assert_eq!(cut.chars().count(), 64);
+        assert!(cut.ends_with('…'));
+        assert_eq!(device_text("ab cd", 3), "ab…");
+        assert_eq!(device_text("", 5), "");
+    }
+
+    #[test]
+    fn loopback_and_tls_urls() {
+        assert!(is_loopback_url("ws://127.0.0.1:8080/usp"));
+        assert!(is_loopback_url("ws://127.9.9.9/usp"));
+        assert!(is_loopback_url("ws://[::1]:80/"));
+        assert!(is_loopback_url("ws://localhost:80/"));
+        assert!(!is_loopback_url("ws://10.0.0.1:80/usp"));
+        assert!(!is_loopback_url("ws://127.0.0.1.evil.example:80/usp"));
+        assert!(!is_loopback_url("ws://[fd00::1]:80/"));
+        assert!(is_wss("wss://10.0.0.1/"));
+        assert!(is_wss("WSS://10.0.0.1/"));
+        assert!(!is_wss("ws://10.0.0.1/"));
     }
 }

@@ -7,14 +7,28 @@ use std::sync::Arc;
 use ipc_types::{AgentArgs, PairingDone, PairingPrompt, PairingSubmit};
 
 use super::agents::{auth_of, read_facts, role_label};
-use super::{lock, AppError, AppResult, Home};
+use super::{device_text, is_loopback_url, is_wss, lock, AppError, AppResult, Home, COMMAND_DEADLINE};
 use crate::pairing::{self, AuthState, Challenge, Instruction, PairingError};
 use crate::secret::Secret;
+
+/// Longest instruction or description shown, in characters (the device writes it).
+const MAX_INSTRUCTION_CHARS: usize = 300;
 
 /// What to show for an instruction the dialog can't render as text.
 const IMAGE_INSTRUCTION: &str = "Enter the passcode shown on the device or its label.";
 
+/// The device's instruction as plain text, control characters removed, capped.
 fn instruction_text(i: &Instruction) -> String {
+    let text = instruction_markup_free(i);
+    let text = device_text(&text, MAX_INSTRUCTION_CHARS);
+    if text.is_empty() {
+        IMAGE_INSTRUCTION.to_owned()
+    } else {
+        text
+    }
+}
+
+fn instruction_markup_free(i: &Instruction) -> String {
     match i {
         Instruction::Text(t) => t.trim().to_owned(),
         // The dialog shows text only: strip the markup.
@@ -47,7 +61,25 @@ impl Home {
     /// [`AppError::UnknownAgent`], [`AppError::Offline`], or [`AppError::Pairing`] (locked out,
     /// not authorised, no passcode pairing offered...).
     pub async fn pairing_start(&self, args: AgentArgs) -> AppResult<PairingPrompt> {
+        let agent = args.agent.clone();
+        self.within(COMMAND_DEADLINE, Some(&agent), self.pairing_start_inner(args)).await
+    }
+
+    async fn pairing_start_inner(&self, args: AgentArgs) -> AppResult<PairingPrompt> {
         let conn = self.conn(&args.agent).await?;
+        let url = self.with_agent(&args.agent, |e| e.url.clone()).unwrap_or_default();
+        let encrypted = is_wss(&url);
+        let fingerprint = if encrypted {
+            let pins = self.pins().clone();
+            let eid: usp_core::EndpointId = args.agent.parse().map_err(|_| AppError::UnknownAgent)?;
+            tokio::task::spawn_blocking(move || usp_client::tls::PinStore::pinned(pins.as_ref(), &eid))
+                .await
+                .ok()
+                .flatten()
+                .map(|f| f.to_string())
+        } else {
+            None
+        };
         let list = pairing::challenges(&conn.client).await.map_err(|e| self.pairing_failed(&args.agent, e))?;
         let Some(first) = list.first() else {
             return Err(AppError::Pairing(PairingError::NotOffered));
@@ -56,8 +88,17 @@ impl Home {
             pairing::request_challenge(&conn.client, first).await.map_err(|e| self.pairing_failed(&args.agent, e))?;
         let prompt = PairingPrompt {
             agent: args.agent.clone(),
+            name: conn.name.clone(),
+            encrypted,
+            local: is_loopback_url(&url),
+            fingerprint,
             instruction: instruction_text(&challenge.instruction),
-            description: challenge.info.description.clone(),
+            description: challenge
+                .info
+                .description
+                .as_deref()
+                .map(|d| device_text(d, MAX_INSTRUCTION_CHARS))
+                .filter(|d| !d.is_empty()),
             tries_left: tries_left(&challenge),
         };
         lock(&self.inner.pending).insert(args.agent, Arc::new(challenge));
@@ -74,7 +115,15 @@ impl Home {
     pub async fn pairing_submit(&self, args: PairingSubmit) -> AppResult<PairingDone> {
         let PairingSubmit { agent, passcode } = args;
         let passcode = Secret::new(passcode);
+        let who = agent.clone();
+        self.within(COMMAND_DEADLINE, Some(&who), self.pairing_submit_inner(agent, passcode)).await
+    }
+
+    async fn pairing_submit_inner(&self, agent: String, passcode: Secret<String>) -> AppResult<PairingDone> {
         let conn = self.conn(&agent).await?;
+        if !conn.secrets_ok {
+            return Err(AppError::Unencrypted { name: conn.name.clone(), what: "passcode".into() });
+        }
         let challenge = lock(&self.inner.pending).get(&agent).cloned();
         let Some(challenge) = challenge else {
             return Err(AppError::Pairing(PairingError::Expired));
@@ -131,6 +180,12 @@ mod tests {
     #[test]
     fn instructions_become_text() {
         assert_eq!(instruction_text(&Instruction::Text(" Enter it ".into())), "Enter it");
+        let hostile = format!("Type\nit\u{202e} here{}", "!".repeat(5000));
+        let shown = instruction_text(&Instruction::Text(hostile));
+        assert!(shown.starts_with("Type it here!"), "{shown}");
+        assert_eq!(shown.chars().count(), MAX_INSTRUCTION_CHARS);
+        assert!(!shown.chars().any(char::is_control));
+        assert_eq!(instruction_text(&Instruction::Text("\u{7}\u{7}".into())), IMAGE_INSTRUCTION);
         assert_eq!(instruction_text(&Instruction::Html("<p>Enter the <b>code</b></p>".into())), "Enter the code");
         assert_eq!(
             instruction_text(&Instruction::Image { mime: "image/png".into(), bytes: vec![1] }),

@@ -70,6 +70,10 @@ impl Home {
     /// # Errors
     /// None in practice (agents that fail are left out).
     pub async fn parental(&self) -> AppResult<ParentalView> {
+        self.within(super::COMMAND_DEADLINE, None, self.parental_inner()).await
+    }
+
+    async fn parental_inner(&self) -> AppResult<ParentalView> {
         let names = self.device_names().await;
         let name_of = |mac: &str| names.get(mac).cloned().unwrap_or_else(|| mac.to_owned());
         let mut view = ParentalView { model: ScheduleModel::None, bedtimes: Vec::new(), other_rules: Vec::new() };
@@ -92,6 +96,10 @@ impl Home {
     /// [`AppError::InvalidInput`] (no day, bad time), [`AppError::NotFound`] (unknown device),
     /// [`AppError::Unsupported`] (no agent with schedules), agent errors in words.
     pub async fn bedtime_create(&self, args: BedtimeCreate) -> AppResult<Bedtime> {
+        self.within(super::COMMAND_DEADLINE, None, self.bedtime_create_inner(args)).await
+    }
+
+    async fn bedtime_create_inner(&self, args: BedtimeCreate) -> AppResult<Bedtime> {
         let mac = mac_arg(&args.mac)?;
         let spec = Spec::new(&args.days, &args.start, &args.end).map_err(AppError::InvalidInput)?;
         let data = self.devices_data().await;
@@ -175,6 +183,10 @@ impl Home {
     /// # Errors
     /// [`AppError::InvalidInput`] for a malformed id, [`AppError::NotFound`], agent errors.
     pub async fn bedtime_delete(&self, args: BedtimeDelete) -> AppResult<()> {
+        self.within(super::COMMAND_DEADLINE, None, self.bedtime_delete_inner(args)).await
+    }
+
+    async fn bedtime_delete_inner(&self, args: BedtimeDelete) -> AppResult<()> {
         let bad = || AppError::InvalidInput("That is not a bedtime of this app.".into());
         let (agent, path) = args.id.split_once(' ').ok_or_else(bad)?;
         super::wifi::check_instance(path, "Device.Hosts.AccessControl.").map_err(|_| bad())?;

@@ -28,6 +28,10 @@ impl Home {
     /// # Errors
     /// None in practice (agents that fail are left out).
     pub async fn smart_home(&self) -> AppResult<SmartHomeView> {
+        self.within(super::COMMAND_DEADLINE, None, self.smart_home_inner()).await
+    }
+
+    async fn smart_home_inner(&self) -> AppResult<SmartHomeView> {
         let loaded = per_agent(self.paired().await, "smart home", |conn| async move {
             let p = get_params(&conn, &logic::GET_PATHS, "show smart-home devices").await?;
             if logic::capability_paths(&p).is_empty() {
@@ -46,6 +50,11 @@ impl Home {
     /// # Errors
     /// [`AppError::InvalidInput`] with what is expected; agent errors in words.
     pub async fn thing_set(&self, args: ThingSet) -> AppResult<Thing> {
+        let who = args.agent.clone();
+        self.within(super::COMMAND_DEADLINE, Some(&who), self.thing_set_inner(args)).await
+    }
+
+    async fn thing_set_inner(&self, args: ThingSet) -> AppResult<Thing> {
         check_thing_path(&args.path)?;
         let conn = self.conn(&args.agent).await?;
         let obj = format!("{}.", args.path);

@@ -28,6 +28,13 @@ pub struct KnownAgent {
     pub url: String,
     /// Last display name.
     pub name: String,
+    /// Reached over `wss://` with its pinned certificate: from now on only `wss://` with that
+    /// pin is used for it, whatever an advert or a typed address says.
+    #[serde(default)]
+    pub secure: bool,
+    /// The person agreed to send passcodes and passwords to it over an unencrypted link.
+    #[serde(default)]
+    pub allow_unencrypted: bool,
 }
 
 /// Everything in `home.json`. Unknown fields are ignored and missing ones default, so old and

@@ -7,7 +7,7 @@ use ipc_types::{Topic, WifiEnable, WifiNetwork, WifiPassphrase, WifiRename, Wifi
 use usp_client::ClientError;
 use usp_core::request::SupportedDmOptions;
 
-use super::{AgentConn, AppError, AppResult, Home};
+use super::{AgentConn, AppError, AppResult, Home, REQUEST_DEADLINE};
 use crate::features::guest::{self as guest_logic, AgentNetwork, Mark};
 use crate::features::params::{Params, Supported};
 use crate::features::wifi::{self as logic, Network};
@@ -17,10 +17,44 @@ use crate::vault::SecretKind;
 // ---------------------------------------------------------------------------------------------
 // Request helpers shared by the feature files
 
+/// Runs one request to `conn`'s device within [`REQUEST_DEADLINE`]: a device that stops
+/// answering gives [`AppError::Timeout`] instead of a command that hangs.
+pub(super) async fn bounded<T, E>(
+    conn: &AgentConn,
+    fut: impl std::future::Future<Output = Result<T, E>>,
+) -> AppResult<Result<T, E>> {
+    tokio::time::timeout(REQUEST_DEADLINE, fut).await.map_err(|_| AppError::Timeout { name: conn.name.clone() })
+}
+
+/// A parameter whose value is a secret (TR-181 marks them secured: passphrases, pre-shared
+/// keys, passwords...), by its name.
+pub(super) fn is_secured_name(path: &str) -> bool {
+    let name = path.trim_end_matches('.').rsplit('.').next().unwrap_or("").to_ascii_lowercase();
+    ["passphrase", "presharedkey", "password", "secret", "passcode", "wepkey", "psk", "privatekey", "credential"]
+        .iter()
+        .any(|w| name.contains(w))
+}
+
+/// Refuses to send secured parameters over an unencrypted link to a device on the network,
+/// unless the person allowed it for that device.
+///
+/// # Errors
+/// [`AppError::Unencrypted`].
+pub(super) fn check_secret_link<'a>(conn: &AgentConn, names: impl IntoIterator<Item = &'a str>) -> AppResult<()> {
+    if conn.secrets_ok {
+        return Ok(());
+    }
+    match names.into_iter().find(|n| is_secured_name(n)) {
+        Some(n) => Err(AppError::Unencrypted { name: conn.name.clone(), what: param_words(n).to_owned() }),
+        None => Ok(()),
+    }
+}
+
 /// A Get of `paths` on `conn`, flattened. Paths the agent doesn't have (per-path errors) are
 /// simply absent from the result; a failure of the whole request is an error.
 pub(super) async fn get_params(conn: &AgentConn, paths: &[&str], action: &str) -> AppResult<Params> {
-    let resp = conn.client.get(paths, 0).await.map_err(|e| AppError::from_client(&conn.name, action, &e))?;
+    let resp =
+        bounded(conn, conn.client.get(paths, 0)).await?.map_err(|e| AppError::from_client(&conn.name, action, &e))?;
     if let Some((_, e)) = resp.errors().into_iter().find(|(_, e)| e.code == 7006) {
         tracing::debug!(agent = %conn.eid, code = e.code, "a Get path was refused");
         if resp.params().is_empty() {
@@ -41,7 +75,7 @@ pub(super) async fn supported(conn: &AgentConn, paths: &[&str]) -> Option<Suppor
         unique_key_sets: false,
     };
     let req = usp_core::request::get_supported_dm(paths, opts).ok()?;
-    let resp = conn.client.request(req).await.ok()?;
+    let resp = tokio::time::timeout(REQUEST_DEADLINE, conn.client.request(req)).await.ok()?.ok()?;
     let resp: usp_core::msg::GetSupportedDmResp = resp.try_into().ok()?;
     Some(Supported::from_resp(&resp))
 }
@@ -50,7 +84,7 @@ pub(super) async fn supported(conn: &AgentConn, paths: &[&str]) -> Option<Suppor
 fn param_words(path: &str) -> &'static str {
     match path.rsplit('.').next().unwrap_or("") {
         "SSID" => "network name",
-        "KeyPassphrase" | "SAEPassphrase" | "PreSharedKey" => "password",
+        "KeyPassphrase" | "SAEPassphrase" | "PreSharedKey" | "Password" => "password",
         "ModeEnabled" => "security mode",
         "Enable" => "on/off setting",
         "Value" => "value",
@@ -58,6 +92,7 @@ fn param_words(path: &str) -> &'static str {
         "Day" | "StartTime" | "Duration" => "schedule",
         "ScheduleRef" => "schedule link",
         "PhysAddress" => "device address",
+        other if is_secured_name(other) => "secret setting",
         _ => "setting",
     }
 }
@@ -88,8 +123,9 @@ pub(super) async fn set_params(conn: &AgentConn, params: &[(String, String)], ac
     if params.is_empty() {
         return Ok(());
     }
+    check_secret_link(conn, params.iter().map(|(p, _)| p.as_str()))?;
     let pairs: Vec<(&str, &str)> = params.iter().map(|(p, v)| (p.as_str(), v.as_str())).collect();
-    let resp = conn.client.set(&pairs).await.map_err(|e| refusal(conn, action, &e))?;
+    let resp = bounded(conn, conn.client.set(&pairs)).await?.map_err(|e| refusal(conn, action, &e))?;
     for (_, res) in resp.per_object() {
         if let Err(e) = res {
             return Err(refusal(conn, action, &ClientError::Usp(e)));
@@ -105,8 +141,9 @@ pub(super) async fn add_row(
     params: &[(String, String)],
     action: &str,
 ) -> AppResult<String> {
+    check_secret_link(conn, params.iter().map(|(p, _)| p.as_str()))?;
     let pairs: Vec<(&str, &str)> = params.iter().map(|(p, v)| (p.as_str(), v.as_str())).collect();
-    let resp = conn.client.add(table, &pairs).await.map_err(|e| refusal(conn, action, &e))?;
+    let resp = bounded(conn, conn.client.add(table, &pairs)).await?.map_err(|e| refusal(conn, action, &e))?;
     match resp.per_object().into_iter().next() {
         Some((_, Ok(ok))) => {
             let p = ok.instantiated_path.to_string();
@@ -124,7 +161,7 @@ pub(super) async fn delete_rows(conn: &AgentConn, paths: &[String], action: &str
     if paths.is_empty() {
         return Ok(());
     }
-    let resp = conn.client.delete(paths).await.map_err(|e| refusal(conn, action, &e))?;
+    let resp = bounded(conn, conn.client.delete(paths)).await?.map_err(|e| refusal(conn, action, &e))?;
     for (_, res) in resp.per_object() {
         if let Err(e) = res {
             return Err(refusal(conn, action, &ClientError::Usp(e)));
@@ -144,7 +181,14 @@ where
     let mut set = tokio::task::JoinSet::new();
     for (i, conn) in agents.iter().enumerate() {
         let fut = f(conn.clone());
-        set.spawn(async move { (i, fut.await) });
+        let name = conn.name.clone();
+        // One device that stops answering never holds up the others.
+        set.spawn(async move {
+            match tokio::time::timeout(REQUEST_DEADLINE, fut).await {
+                Ok(r) => (i, r),
+                Err(_) => (i, Err(AppError::Timeout { name })),
+            }
+        });
     }
     let mut done: Vec<(usize, T)> = Vec::with_capacity(agents.len());
     while let Some(joined) = set.join_next().await {
@@ -268,6 +312,10 @@ impl Home {
     /// # Errors
     /// None in practice: agents that fail are left out (and logged).
     pub async fn wifi(&self) -> AppResult<WifiView> {
+        self.within(super::COMMAND_DEADLINE, None, self.wifi_inner()).await
+    }
+
+    async fn wifi_inner(&self) -> AppResult<WifiView> {
         let nets = self.all_networks().await;
         let (_, found) = self.find_guest(&nets);
         let guests: Vec<usize> = found.map(|f| f.siblings).unwrap_or_default();
@@ -279,6 +327,11 @@ impl Home {
     /// # Errors
     /// [`AppError::InvalidInput`] for a bad name; agent errors in words.
     pub async fn wifi_rename(&self, args: WifiRename) -> AppResult<()> {
+        let who = args.agent.clone();
+        self.within(super::COMMAND_DEADLINE, Some(&who), self.wifi_rename_inner(args)).await
+    }
+
+    async fn wifi_rename_inner(&self, args: WifiRename) -> AppResult<()> {
         logic::check_ssid(&args.ssid).map_err(AppError::InvalidInput)?;
         check_instance(&args.ssid_path, "Device.WiFi.SSID.")?;
         let conn = self.conn(&args.agent).await?;
@@ -292,6 +345,11 @@ impl Home {
     /// # Errors
     /// Agent errors in words.
     pub async fn wifi_enable(&self, args: WifiEnable) -> AppResult<()> {
+        let who = args.agent.clone();
+        self.within(super::COMMAND_DEADLINE, Some(&who), self.wifi_enable_inner(args)).await
+    }
+
+    async fn wifi_enable_inner(&self, args: WifiEnable) -> AppResult<()> {
         check_instance(&args.ssid_path, "Device.WiFi.SSID.")?;
         let (conn, l) = self.network_of(&args.agent, |n| n.ssid_path == args.ssid_path).await?;
         let v = if args.enabled { "true" } else { "false" };
@@ -310,6 +368,11 @@ impl Home {
     /// # Errors
     /// [`AppError::InvalidInput`] for a bad passphrase or mode; agent errors in words.
     pub async fn wifi_passphrase(&self, args: WifiPassphrase) -> AppResult<()> {
+        let who = args.agent.clone();
+        self.within(super::COMMAND_DEADLINE, Some(&who), self.wifi_passphrase_inner(args)).await
+    }
+
+    async fn wifi_passphrase_inner(&self, args: WifiPassphrase) -> AppResult<()> {
         logic::check_passphrase(&args.passphrase).map_err(AppError::InvalidInput)?;
         check_instance(&args.ap_path, "Device.WiFi.AccessPoint.")?;
         let (conn, l) = self.network_of(&args.agent, |n| n.ap_path.as_deref() == Some(args.ap_path.as_str())).await?;
