@@ -92,7 +92,7 @@ impl ClientConfig {
             connect_timeout: Duration::from_secs(10),
             ping_interval: Duration::from_secs(30),
             backoff: Backoff::default(),
-            limits: Limits::default(),
+            limits: Limits::controller(),
             tls: None,
         }
     }

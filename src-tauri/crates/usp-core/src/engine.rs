@@ -56,7 +56,7 @@ impl Default for LinkConfig {
     fn default() -> Self {
         Self {
             request_timeout: Duration::from_secs(30),
-            limits: Limits::default(),
+            limits: Limits::controller(),
             msg_id_prefix: "uh".to_owned(),
             max_outstanding: 100_000,
         }

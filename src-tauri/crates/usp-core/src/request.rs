@@ -437,20 +437,34 @@ impl msg::GetResp {
     }
 
     /// Every parameter of every successful requested path, with full paths, in the order
-    /// the agent sent them.
-    pub fn params(&self) -> Vec<ParamValue> {
+    /// the agent sent them, within the default [`Budget`]: a reply whose flattened form
+    /// would be larger comes back [truncated](Bounded::truncated).
+    pub fn params(&self) -> Bounded<ParamValue> {
+        self.params_within(Budget::default())
+    }
+
+    /// [`params`](Self::params) within `budget`. Every full path is a new string (the
+    /// resolved path plus the parameter name), so a reply can ask for far more memory
+    /// than it takes on the wire (one long resolved path shared by many empty entries);
+    /// the budget counts the bytes made before making them and stops there.
+    pub fn params_within(&self, budget: Budget) -> Bounded<ParamValue> {
+        let mut meter = Meter::new(budget);
         let mut out = Vec::new();
         for r in self.req_path_results.iter().filter(|r| r.err_code == 0) {
             for res in &r.resolved_path_results {
                 for (k, v) in &res.result_params.0 {
-                    let mut path = String::with_capacity(res.resolved_path.len() + k.len());
+                    let len = res.resolved_path.len() + k.len();
+                    if !meter.take(len + std::mem::size_of::<ParamValue>()) {
+                        return Bounded { items: out, truncated: true };
+                    }
+                    let mut path = String::with_capacity(len);
                     path.push_str(&res.resolved_path);
                     path.push_str(k);
                     out.push(ParamValue { path, value: v.clone() });
                 }
             }
         }
-        out
+        Bounded { items: out, truncated: false }
     }
 
     /// The value of one full parameter path, if the response has it.
@@ -472,29 +486,71 @@ impl msg::GetResp {
     }
 }
 
-fn param_errs(errs: &[msg::ParameterError]) -> Vec<(String, u32, String)> {
-    errs.iter().map(|e| (e.param.to_string(), e.err_code, e.err_msg.to_string())).collect()
+/// The most parameter errors kept for one failed object.
+pub const MAX_PARAM_ERRS: usize = 256;
+/// The longest agent message kept in a flattened parameter error, in bytes.
+const MAX_ERR_MSG: usize = 1024;
+
+fn capped(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
 }
 
-fn failure(f: &msg::OperFailure) -> UspError {
-    let mut e = path_error(f.err_code, &f.err_msg);
-    for inst in &f.updated_inst_failures {
+/// One flattened parameter error `(affected_path + param, code, message)`, if `meter`
+/// has room for it.
+fn param_err(meter: &mut Meter, affected: &str, e: &msg::ParameterError) -> Option<(String, u32, String)> {
+    let msg_len = e.err_msg.len().min(MAX_ERR_MSG + 3);
+    let len = affected.len() + e.param.len() + msg_len;
+    if !meter.take(len + std::mem::size_of::<(String, u32, String)>()) {
+        return None;
+    }
+    let mut path = String::with_capacity(affected.len() + e.param.len());
+    path.push_str(affected);
+    path.push_str(&e.param);
+    Some((path, e.err_code, capped(&e.err_msg, MAX_ERR_MSG)))
+}
+
+fn failure(f: &msg::OperFailure, meter: &mut Meter) -> UspError {
+    let mut e = UspError { code: f.err_code, message: capped(&f.err_msg, MAX_ERR_MSG), param_errs: vec![] };
+    let total: usize = f.updated_inst_failures.iter().map(|i| i.param_errs.len()).sum();
+    'outer: for inst in &f.updated_inst_failures {
         for p in &inst.param_errs {
-            e.param_errs.push((format!("{}{}", inst.affected_path, p.param), p.err_code, p.err_msg.to_string()));
+            if e.param_errs.len() >= MAX_PARAM_ERRS {
+                break 'outer;
+            }
+            match param_err(meter, &inst.affected_path, p) {
+                Some(pe) => e.param_errs.push(pe),
+                None => break 'outer,
+            }
         }
+    }
+    if e.param_errs.len() < total {
+        let left = total - e.param_errs.len();
+        e.message.push_str(&format!(" ({left} more parameter errors not shown)"));
+        e.message = e.message.trim_start().to_owned();
     }
     e
 }
 
 impl msg::SetResp {
     /// Per requested object: the updated instances, or why the object failed.
+    /// The failures' parameter errors share the default [`Budget`]; past it, or past
+    /// [`MAX_PARAM_ERRS`] for one object, the rest are left out and the error's message
+    /// says how many.
     pub fn per_object(&self) -> Vec<(&str, Result<&[msg::UpdatedInstanceResult], UspError>)> {
+        let mut meter = Meter::new(Budget::default());
         self.updated_obj_results
             .iter()
             .map(|r| {
                 let res = match &r.oper_status {
                     OperStatus::Success(s) => Ok(s.updated_inst_results.as_slice()),
-                    OperStatus::Failure(f) => Err(failure(f)),
+                    OperStatus::Failure(f) => Err(failure(f, &mut meter)),
                 };
                 (&*r.requested_path, res)
             })
@@ -502,31 +558,36 @@ impl msg::SetResp {
     }
 
     /// Parameters that were not set although their object succeeded (non-required ones):
-    /// (full path, code, message).
-    pub fn param_errors(&self) -> Vec<(String, u32, String)> {
+    /// (full path, code, message), within the default [`Budget`].
+    pub fn param_errors(&self) -> Bounded<(String, u32, String)> {
+        let mut meter = Meter::new(Budget::default());
         let mut out = Vec::new();
         for r in &self.updated_obj_results {
             if let OperStatus::Success(s) = &r.oper_status {
                 for inst in &s.updated_inst_results {
-                    for (p, c, m) in param_errs(&inst.param_errs) {
-                        out.push((format!("{}{}", inst.affected_path, p), c, m));
+                    for p in &inst.param_errs {
+                        match param_err(&mut meter, &inst.affected_path, p) {
+                            Some(pe) => out.push(pe),
+                            None => return Bounded { items: out, truncated: true },
+                        }
                     }
                 }
             }
         }
-        out
+        Bounded { items: out, truncated: false }
     }
 }
 
 impl msg::AddResp {
     /// Per requested table: the created instance, or why it was not created.
     pub fn per_object(&self) -> Vec<(&str, Result<&msg::AddSuccess, UspError>)> {
+        let mut meter = Meter::new(Budget::default());
         self.created_obj_results
             .iter()
             .map(|r| {
                 let res = match &r.oper_status {
                     OperStatus::Success(s) => Ok(s),
-                    OperStatus::Failure(f) => Err(failure(f)),
+                    OperStatus::Failure(f) => Err(failure(f, &mut meter)),
                 };
                 (&*r.requested_path, res)
             })
@@ -537,12 +598,13 @@ impl msg::AddResp {
 impl msg::DeleteResp {
     /// Per requested path: the deleted paths, or why nothing was deleted.
     pub fn per_object(&self) -> Vec<(&str, Result<&msg::DeleteSuccess, UspError>)> {
+        let mut meter = Meter::new(Budget::default());
         self.deleted_obj_results
             .iter()
             .map(|r| {
                 let res = match &r.oper_status {
                     OperStatus::Success(s) => Ok(s),
-                    OperStatus::Failure(f) => Err(failure(f)),
+                    OperStatus::Failure(f) => Err(failure(f, &mut meter)),
                 };
                 (&*r.requested_path, res)
             })
@@ -607,5 +669,243 @@ impl msg::GetSupportedDmResp {
                 (&*r.req_obj_path, res)
             })
             .collect()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Budgets for flattened replies
+// ---------------------------------------------------------------------------------------
+
+/// How much a flattened view of a reply may make: text bytes (full paths, messages, plus
+/// a fixed cost per item) and items. A reply's flattened form can be much larger than the
+/// reply (a path shared by reference becomes one copy per parameter), so every flattener
+/// counts what it is about to make against a budget and stops at it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    /// Bytes of text made, plus the size of each item. Default 8 MiB.
+    pub max_bytes: usize,
+    /// Items made. Default 65,536 (a home device's whole data model has a few thousand
+    /// parameters).
+    pub max_items: usize,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Self { max_bytes: 8 * 1024 * 1024, max_items: 65_536 }
+    }
+}
+
+/// What is left of a [`Budget`] while flattening.
+#[derive(Debug)]
+pub struct Meter {
+    bytes: usize,
+    items: usize,
+}
+
+impl Meter {
+    /// A full budget.
+    pub fn new(budget: Budget) -> Self {
+        Self { bytes: budget.max_bytes, items: budget.max_items }
+    }
+
+    /// Takes one item of `bytes` bytes; `false` (and nothing taken) when it does not fit.
+    pub fn take(&mut self, bytes: usize) -> bool {
+        if self.items == 0 || bytes > self.bytes {
+            return false;
+        }
+        self.items -= 1;
+        self.bytes -= bytes;
+        true
+    }
+}
+
+/// A flattened list made within a [`Budget`]: the items that fitted, in order, and
+/// whether some were left out. Reads like a slice and iterates like a `Vec`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bounded<T> {
+    items: Vec<T>,
+    truncated: bool,
+}
+
+/// A flattened reply that did not fit its [`Budget`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the agent's reply is too large to handle (over {kept} entries or the memory budget)")]
+pub struct TooLarge {
+    /// How many items fitted.
+    pub kept: usize,
+}
+
+impl<T> Bounded<T> {
+    /// A complete list.
+    pub fn complete(items: Vec<T>) -> Self {
+        Self { items, truncated: false }
+    }
+    /// A list with items left out.
+    pub fn truncated_at(items: Vec<T>) -> Self {
+        Self { items, truncated: true }
+    }
+    /// Whether items were left out because the budget ran out.
+    pub fn truncated(&self) -> bool {
+        self.truncated
+    }
+    /// The items that fitted.
+    pub fn into_vec(self) -> Vec<T> {
+        self.items
+    }
+    /// All the items, or [`TooLarge`] when some were left out.
+    ///
+    /// # Errors
+    /// [`TooLarge`] when the budget ran out.
+    pub fn all(self) -> Result<Vec<T>, TooLarge> {
+        if self.truncated {
+            Err(TooLarge { kept: self.items.len() })
+        } else {
+            Ok(self.items)
+        }
+    }
+}
+
+impl<T> std::ops::Deref for Bounded<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        &self.items
+    }
+}
+
+impl<T> IntoIterator for Bounded<T> {
+    type Item = T;
+    type IntoIter = std::vec::IntoIter<T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.into_iter()
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Bounded<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.iter()
+    }
+}
+
+#[cfg(test)]
+mod budget_tests {
+    use super::*;
+    use crate::msg::{GetRequestedPathResult, GetResp, ParameterError, ResolvedPathResult};
+
+    /// One resolved path of `path_len` bytes shared by `n` empty parameters: the shape
+    /// that makes flattening explode (each full path copies the resolved path).
+    fn shared_path(path_len: usize, n: usize) -> GetResp {
+        let mut params = Params::new();
+        for i in 0..n {
+            params.0.push((i.to_string().into(), Text::new()));
+        }
+        GetResp {
+            req_path_results: vec![GetRequestedPathResult {
+                requested_path: "Device.".into(),
+                err_code: 0,
+                err_msg: Text::new(),
+                resolved_path_results: vec![ResolvedPathResult {
+                    resolved_path: "a".repeat(path_len).into(),
+                    result_params: params,
+                }],
+            }],
+        }
+    }
+
+    #[test]
+    fn params_stop_at_the_byte_budget() {
+        // 4 KiB × 60,000 = 240 MiB if flattened whole.
+        let resp = shared_path(4096, 60_000);
+        let flat = resp.params();
+        assert!(flat.truncated());
+        let made: usize = flat.iter().map(|p| p.path.len()).sum();
+        assert!(made <= Budget::default().max_bytes, "{made}");
+        assert!(flat.len() > 1000, "{}", flat.len());
+        assert_eq!(flat.clone().all(), Err(TooLarge { kept: flat.len() }));
+        // A small reply is whole.
+        let small = shared_path(10, 100).params();
+        assert!(!small.truncated());
+        assert_eq!(small.len(), 100);
+        assert_eq!(small[0].path, format!("{}0", "a".repeat(10)));
+        assert_eq!(small.all().map(|v| v.len()), Ok(100));
+    }
+
+    #[test]
+    fn params_stop_at_the_item_budget() {
+        let resp = shared_path(1, 100);
+        let flat = resp.params_within(Budget { max_bytes: usize::MAX, max_items: 10 });
+        assert!(flat.truncated());
+        assert_eq!(flat.len(), 10);
+    }
+
+    fn failure_with(n: usize, path_len: usize) -> msg::OperFailure {
+        msg::OperFailure {
+            err_code: 7004,
+            err_msg: "nope".into(),
+            updated_inst_failures: vec![msg::UpdatedInstanceFailure {
+                affected_path: "a".repeat(path_len).into(),
+                param_errs: (0..n)
+                    .map(|i| ParameterError { param: i.to_string().into(), err_code: 7012, err_msg: "x".into() })
+                    .collect(),
+            }],
+        }
+    }
+
+    #[test]
+    fn set_failures_are_capped() {
+        let resp = msg::SetResp {
+            updated_obj_results: (0..100)
+                .map(|i| msg::UpdatedObjectResult {
+                    requested_path: format!("Device.X.{i}.").into(),
+                    oper_status: OperStatus::Failure(failure_with(50_000, 4096)),
+                })
+                .collect(),
+        };
+        let per = resp.per_object();
+        assert_eq!(per.len(), 100);
+        let mut made = 0;
+        for (_, r) in &per {
+            let e = r.as_ref().expect_err("failed");
+            assert!(e.param_errs.len() <= MAX_PARAM_ERRS);
+            assert!(e.message.contains("more parameter errors not shown"), "{}", e.message);
+            made += e.param_errs.iter().map(|p| p.0.len() + p.2.len()).sum::<usize>();
+        }
+        assert!(made <= Budget::default().max_bytes, "{made}");
+        // A short failure is whole and its message untouched.
+        let one = msg::SetResp {
+            updated_obj_results: vec![msg::UpdatedObjectResult {
+                requested_path: "Device.X.".into(),
+                oper_status: OperStatus::Failure(failure_with(2, 5)),
+            }],
+        };
+        let (_, r) = one.per_object().into_iter().next().expect("one");
+        let e = r.expect_err("failed");
+        assert_eq!(e.message, "nope");
+        assert_eq!(
+            e.param_errs,
+            vec![("aaaaa0".to_owned(), 7012, "x".to_owned()), ("aaaaa1".to_owned(), 7012, "x".to_owned())]
+        );
+    }
+
+    #[test]
+    fn set_param_errors_stop_at_the_budget() {
+        let resp = msg::SetResp {
+            updated_obj_results: vec![msg::UpdatedObjectResult {
+                requested_path: "Device.X.".into(),
+                oper_status: OperStatus::Success(msg::SetSuccess {
+                    updated_inst_results: vec![msg::UpdatedInstanceResult {
+                        affected_path: "a".repeat(4096).into(),
+                        param_errs: (0..60_000)
+                            .map(|i| ParameterError { param: i.to_string().into(), err_code: 1, err_msg: Text::new() })
+                            .collect(),
+                        updated_params: Params::new(),
+                    }],
+                }),
+            }],
+        };
+        let errs = resp.param_errors();
+        assert!(errs.truncated());
+        assert!(errs.iter().map(|e| e.0.len()).sum::<usize>() <= Budget::default().max_bytes);
     }
 }

@@ -37,9 +37,15 @@ impl Params {
         Params { map: pairs.into_iter().map(|(p, v)| (p.into(), v.into())).collect() }
     }
 
-    /// Every parameter of a Get response.
+    /// Every parameter of a Get response, within usp-core's default flattening budget
+    /// (8 MiB of paths, 65,536 parameters): a larger reply is cut there (and logged), so
+    /// a hostile reply can't make us allocate more than that.
     pub fn from_get(resp: &usp_core::msg::GetResp) -> Params {
-        Params::new(resp.params().into_iter().map(|p| (p.path, p.value.to_string())))
+        let flat = resp.params();
+        if flat.truncated() {
+            tracing::warn!(kept = flat.len(), "a Get reply was too large; only its first parameters are used");
+        }
+        Params::new(flat.into_iter().map(|p| (p.path, p.value.to_string())))
     }
 
     /// Adds more parameters.
@@ -130,24 +136,61 @@ pub struct Supported {
     objects: std::collections::BTreeSet<String>,
     /// Supported parameter path → writable by our role.
     params: BTreeMap<String, bool>,
+    /// The reply was larger than the budget and was cut.
+    truncated: bool,
 }
 
 impl Supported {
-    /// From a GetSupportedDM response (failed paths are simply absent).
+    /// From a GetSupportedDM response (failed paths are simply absent), within usp-core's
+    /// default flattening [`Budget`](usp_core::request::Budget): every parameter path is a
+    /// new string (object path + name), so a reply larger than the budget is cut there
+    /// and marked [`truncated`](Self::truncated).
     pub fn from_resp(resp: &usp_core::msg::GetSupportedDmResp) -> Supported {
+        Self::from_resp_within(resp, usp_core::request::Budget::default())
+    }
+
+    /// [`from_resp`](Self::from_resp) within `budget`.
+    pub fn from_resp_within(resp: &usp_core::msg::GetSupportedDmResp, budget: usp_core::request::Budget) -> Supported {
+        // A map entry costs about its key plus this much (node share, value, String header).
+        const ENTRY: usize = 64;
+        let mut meter = usp_core::request::Meter::new(budget);
         let mut out = Supported::default();
-        for (_, res) in resp.per_path() {
-            let Ok(objs) = res else { continue };
-            for o in objs {
-                let obj = o.supported_obj_path.to_string();
-                for p in &o.supported_params {
-                    // ParamAccess: 0 read-only, 1 read-write, 2 write-only.
-                    out.params.insert(format!("{obj}{}", p.param_name), matches!(p.access, 1 | 2));
+        'all: for r in resp.req_obj_results.iter().filter(|r| r.err_code == 0) {
+            for o in &r.supported_objs {
+                let obj: &str = &o.supported_obj_path;
+                if !out.objects.contains(obj) {
+                    if !meter.take(obj.len() + ENTRY) {
+                        out.truncated = true;
+                        break 'all;
+                    }
+                    out.objects.insert(obj.to_owned());
                 }
-                out.objects.insert(obj);
+                for p in &o.supported_params {
+                    if !meter.take(obj.len() + p.param_name.len() + ENTRY) {
+                        out.truncated = true;
+                        break 'all;
+                    }
+                    let mut path = String::with_capacity(obj.len() + p.param_name.len());
+                    path.push_str(obj);
+                    path.push_str(&p.param_name);
+                    // ParamAccess: 0 read-only, 1 read-write, 2 write-only.
+                    out.params.insert(path, matches!(p.access, 1 | 2));
+                }
             }
         }
+        if out.truncated {
+            tracing::warn!(
+                objects = out.objects.len(),
+                params = out.params.len(),
+                "a GetSupportedDM reply was too large; only its first entries are used"
+            );
+        }
         out
+    }
+
+    /// Whether the reply was larger than the budget and only its first entries were kept.
+    pub fn truncated(&self) -> bool {
+        self.truncated
     }
 
     /// From plain data (tests): objects, and parameters with their writability.
@@ -158,6 +201,7 @@ impl Supported {
         Supported {
             objects: objects.into_iter().map(str::to_owned).collect(),
             params: params.into_iter().map(|(p, w)| (p.to_owned(), w)).collect(),
+            truncated: false,
         }
     }
 

@@ -257,15 +257,28 @@ pub async fn probe_with(client: &Client, config: &ProbeConfig) -> AuthState {
 async fn can_pair(client: &Client) -> bool {
     match client.get(&[CHALLENGE_TABLE], 2).await {
         Ok(resp) => {
-            let params = resp.params();
-            if params.is_empty() {
+            // Looks at the entries in place: no full path is made, so a reply of any
+            // shape costs nothing beyond itself.
+            let mut entries = resp
+                .req_path_results
+                .iter()
+                .filter(|r| r.err_code == 0)
+                .flat_map(|r| r.resolved_path_results.iter())
+                .flat_map(|res| res.result_params.0.iter())
+                .peekable();
+            if entries.peek().is_none() {
                 return true;
             }
-            params.iter().any(|p| !p.path.ends_with(".Enable") || &*p.value == "true")
+            entries.any(|(k, v)| !(&**k == "Enable" || k.ends_with(".Enable")) || &**v == "true")
         }
         Err(_) => true,
     }
 }
+
+/// The most roles of ours we look up (an agent assigns one or two).
+const MAX_ROLES: usize = 8;
+/// What the role reply may make when flattened: two parameters of one row are asked for.
+const ROLE_BUDGET: usp_core::request::Budget = usp_core::request::Budget { max_bytes: 64 * 1024, max_items: 64 };
 
 /// Our role(s) on the agent: `Controller.{i}.AssignedRole` and `InheritedRole` of our
 /// Endpoint ID, resolved to `Role.{i}.Name`. When the agent does not let us read them the
@@ -283,9 +296,17 @@ pub async fn read_role(client: &Client) -> Result<RoleSummary, ClientError> {
         Err(e) => return Err(e),
     };
     let mut refs: Vec<String> = Vec::new();
-    for p in resp.params() {
+    'values: for p in resp.params_within(ROLE_BUDGET) {
         for r in p.value.split(',').map(|r| r.trim().trim_end_matches('.')).filter(|r| !r.is_empty()) {
+            // Only references that make a valid path can be looked up; anything else is
+            // the agent's noise, and must not fail the probe.
+            if r.len() > usp_core::path::MAX_PATH_LEN || format!("{r}.Name").parse::<usp_core::Path>().is_err() {
+                continue;
+            }
             if !refs.iter().any(|x| x == r) {
+                if refs.len() >= MAX_ROLES {
+                    break 'values;
+                }
                 refs.push(r.to_owned());
             }
         }

@@ -177,11 +177,19 @@ fn varint_slow(data: &[u8], pos: usize, end: usize) -> R<(u64, usize)> {
 }
 
 /// The decoding context: the input, and the item budget.
+/// Whether a string field holds a data-model path (its name ends in `path` or `paths`):
+/// those are held to [`Limits::max_path_len`].
+#[cold]
+fn is_path_field(field: &str) -> bool {
+    field.ends_with("path") || field.ends_with("paths")
+}
+
 pub(super) struct Cx<'a> {
     buf: &'a Bytes,
     data: &'a [u8],
     items: usize,
     max_items: usize,
+    max_path_len: usize,
 }
 
 impl<'a> Cx<'a> {
@@ -189,7 +197,7 @@ impl<'a> Cx<'a> {
         if buf.len() > limits.max_record_size {
             return fail(DecodeError::TooLarge { size: buf.len(), limit: limits.max_record_size });
         }
-        Ok(Self { buf, data: &buf[..], items: 0, max_items: limits.max_items })
+        Ok(Self { buf, data: &buf[..], items: 0, max_items: limits.max_items, max_path_len: limits.max_path_len })
     }
 
     /// Reads a field key; returns `(key, pos after it)`. Keys of USP fields are one byte.
@@ -246,6 +254,9 @@ impl<'a> Cx<'a> {
     #[inline(always)]
     fn text(&self, pos: usize, end: usize, field: &'static str) -> R<(Text, usize)> {
         let (s, e) = self.len(pos, end)?;
+        if e - s > self.max_path_len && is_path_field(field) {
+            return fail(DecodeError::PathTooLong { field, len: e - s, limit: self.max_path_len });
+        }
         Ok((self.slice_text(s, e, field)?, e))
     }
 

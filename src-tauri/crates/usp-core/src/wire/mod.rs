@@ -39,13 +39,28 @@ pub struct Limits {
     /// Largest Record (or Message) accepted, in bytes. Default 5 MiB.
     pub max_record_size: usize,
     /// Largest number of repeated elements plus map entries in one decoded Record or
-    /// Message. Default 1,000,000.
+    /// Message. Default 1,000,000; [`Limits::controller`] 65,536.
     pub max_items: usize,
+    /// Longest data-model path accepted in a path field (`resolved_path`, `obj_path`,
+    /// `affected_path`, `param_path`...), in bytes. Default
+    /// [`MAX_PATH_LEN`](crate::path::MAX_PATH_LEN) (4096), the limit our own path parser
+    /// applies. Without it one long path shared by many parameters would multiply into a
+    /// huge flattened result.
+    pub max_path_len: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_record_size: 5 * 1024 * 1024, max_items: 1_000_000 }
+        Self { max_record_size: 5 * 1024 * 1024, max_items: 1_000_000, max_path_len: crate::path::MAX_PATH_LEN }
+    }
+}
+
+impl Limits {
+    /// The limits a controller applies to what agents send: 5 MiB records, at most 65,536
+    /// repeated elements and map entries (a home device's whole data model has a few
+    /// thousand parameters), paths of at most 4096 bytes.
+    pub fn controller() -> Self {
+        Self { max_items: 65_536, ..Self::default() }
     }
 }
 
@@ -163,6 +178,16 @@ pub enum DecodeError {
         first: u32,
         /// Field number of the other member.
         second: u32,
+    },
+    /// A path field longer than [`Limits::max_path_len`].
+    #[error("{field} is {len} bytes long, over the {limit}-byte limit for paths")]
+    PathTooLong {
+        /// Field name, e.g. `resolved_path`.
+        field: &'static str,
+        /// Its length.
+        len: usize,
+        /// The limit.
+        limit: usize,
     },
     /// More repeated elements and map entries than [`Limits::max_items`].
     #[error("too many items: more than {limit} repeated elements and map entries")]

@@ -586,3 +586,33 @@ fn vector_details() {
     let RecordType::SessionContext(sc) = rec.record_type else { panic!() };
     assert_eq!((sc.session_id, sc.sequence_id, sc.expected_id, sc.payload.len()), (1, 1, 1, 1));
 }
+
+#[test]
+fn path_fields_are_held_to_max_path_len() {
+    let limits = Limits { max_path_len: 8, ..Limits::default() };
+    // A Get of one 9-byte path: refused; 8 bytes: fine.
+    let long = Bytes::from(msg_bytes("t", 1, &request(1, &ld(1, b"Device.X."))));
+    let e = decode_msg(long, &limits).unwrap_err();
+    assert_eq!(e, DecodeError::PathTooLong { field: "param_paths", len: 9, limit: 8 });
+    assert!(decode_msg(Bytes::from(msg_bytes("t", 1, &request(1, &ld(1, b"Device.X")))), &limits).is_ok());
+    // A GetResp whose resolved_path is too long, the default limit being 4096.
+    let resolved = |len: usize| {
+        let path = vec![b'a'; len];
+        let res = cat(&[ld(1, &path), ld(2, &cat(&[ld(1, b"k"), ld(2, b"v")]))]);
+        let rpr = cat(&[ld(1, b"Device."), ld(4, &res)]);
+        Bytes::from(msg_bytes("t", 2, &response(1, &ld(1, &rpr))))
+    };
+    let e = decode_msg(resolved(4097), &Limits::default()).unwrap_err();
+    assert_eq!(e, DecodeError::PathTooLong { field: "resolved_path", len: 4097, limit: 4096 });
+    assert!(e.to_string().contains("limit for paths"), "{e}");
+    assert!(decode_msg(resolved(4096), &Limits::default()).is_ok());
+    // Values and other strings are not paths: a long value is fine.
+    let op = cat(&[ld(1, b"X()"), ld(4, &cat(&[ld(1, b"k"), ld(2, &[b'v'; 10_000])]))]);
+    assert!(decode_msg(Bytes::from(msg_bytes("t", 6, &request(7, &op))), &Limits::default()).is_ok());
+}
+
+#[test]
+fn a_controller_accepts_fewer_items() {
+    assert_eq!(Limits::controller().max_items, 65_536);
+    assert_eq!(Limits::controller().max_path_len, crate::path::MAX_PATH_LEN);
+}
