@@ -25,6 +25,11 @@ pub async fn forget_agent(args: AgentArgs) -> Result<(), IpcError> {
     ipc::invoke::<ForgetAgent>(&args).await
 }
 
+/// `agent_allow_unencrypted`
+pub async fn agent_allow_unencrypted(args: AgentConsent) -> Result<AgentSummary, IpcError> {
+    ipc::invoke::<AllowUnencrypted>(&args).await
+}
+
 /// `agent_add`
 pub async fn agent_add(args: AgentAddress) -> Result<AgentSummary, IpcError> {
     ipc::invoke::<AddAgent>(&args).await

@@ -63,7 +63,7 @@ pub fn advise(err: &IpcError) -> Advice {
         code::OFFLINE | code::TIMEOUT => own(Remedy::Retry),
         code::PERMISSION => own(Remedy::Pair),
         code::PAIRING_EXPIRED => own(Remedy::StartAgain),
-        code::CERTIFICATE => own(Remedy::ReviewCertificate),
+        code::CERTIFICATE | code::UNENCRYPTED => own(Remedy::ReviewCertificate),
         code::UNKNOWN_AGENT | code::NOT_FOUND => own(Remedy::Refresh),
         code::INTERNAL => Advice {
             message: format!("Something went wrong inside the app: {}", sentence(&err.message)),

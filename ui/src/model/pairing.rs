@@ -106,6 +106,23 @@ impl PairPhase {
     }
 }
 
+/// The device's own instruction, shown as its words (plain text; app-core caps its length).
+pub fn device_says(prompt: &PairingPrompt) -> String {
+    format!("The device says: \u{201c}{}\u{201d}", prompt.instruction.trim())
+}
+
+/// The link in the dialog (`pairing-link`): encrypted or not, in words.
+pub fn link_words(prompt: &PairingPrompt) -> &'static str {
+    if prompt.encrypted {
+        "Encrypted connection: the device proved it holds the certificate below."
+    } else if prompt.local {
+        "Connection on this computer (not over the network)."
+    } else {
+        "Not encrypted: the app cannot check that this is really the device, and others on your network could read \
+         the passcode."
+    }
+}
+
 /// `"Wrong passcode, 2 tries left"` without the prompt: tries as words, for the dialog's hint.
 pub fn tries_hint(tries_left: Option<u32>) -> Option<String> {
     match tries_left? {
@@ -122,6 +139,10 @@ mod tests {
     fn prompt() -> PairingPrompt {
         PairingPrompt {
             agent: "os::012345-GW0001".into(),
+            name: "Living room gateway".into(),
+            encrypted: false,
+            local: false,
+            fingerprint: None,
             instruction: "Enter the 6-digit passcode printed on the label".into(),
             description: None,
             tries_left: Some(3),
@@ -167,6 +188,21 @@ mod tests {
         assert!(!expired.can_submit());
         let refused = PairPhase::started(Err(IpcError::new(code::PERMISSION, "not allowed")));
         assert_eq!(refused.remedy(), Remedy::StartAgain);
+    }
+
+    #[test]
+    fn the_dialog_names_the_device_and_its_link() {
+        let mut p = prompt();
+        assert_eq!(device_says(&p), "The device says: \u{201c}Enter the 6-digit passcode printed on the label\u{201d}");
+        assert!(link_words(&p).starts_with("Not encrypted"));
+        p.local = true;
+        assert!(link_words(&p).contains("this computer"));
+        p.encrypted = true;
+        p.fingerprint = Some("AB:CD".into());
+        assert!(link_words(&p).starts_with("Encrypted"));
+        let unencrypted = PairPhase::submitted(prompt(), Err(IpcError::new(code::UNENCRYPTED, "not encrypted")));
+        assert_eq!(unencrypted.error(), Some("Not encrypted."));
+        assert!(!unencrypted.can_submit(), "nothing to retry until the person allows it on the card");
     }
 
     #[test]

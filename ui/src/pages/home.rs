@@ -1,13 +1,16 @@
 //! Home: every agent of the home with its state, and the way to pair, trust or forget it.
 
-use ipc_types::{dom_id, AgentAddress, AgentArgs, AgentSummary, Topic, TrustArgs};
+use ipc_types::{dom_id, AgentAddress, AgentArgs, AgentConsent, AgentSummary, Impersonation, Topic, TrustArgs};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api;
 use crate::components::{load_status, ready, Busy, ErrorNote, PageFrame};
 use crate::model::format;
-use crate::model::home::{auth_text, auth_tone, can_pair, fingerprint_to_trust, kind_label};
+use crate::model::home::{
+    auth_text, auth_tone, can_pair, changed_certificate, fingerprint_to_trust, kind_label, link_badge, offers_consent,
+    CONSENT_EXPLANATION,
+};
 use crate::model::route::Page;
 use crate::state::use_app;
 
@@ -35,6 +38,15 @@ pub fn HomePage() -> impl IntoView {
                                 "No devices found yet. Make sure this computer is on your home network; "
                                 "devices appear here as soon as they answer."
                             </p>
+                            {view.gateway_conflict.clone().map(|msg| view! {
+                                <p id="gateway-conflict" class="notice danger" role="alert">{msg}</p>
+                            })}
+                            {view
+                                .impersonations
+                                .clone()
+                                .into_iter()
+                                .map(|w| view! { <ImpersonationWarning warning=w /> })
+                                .collect_view()}
                             <div class="cards">
                                 {view
                                     .agents
@@ -47,6 +59,27 @@ pub fn HomePage() -> impl IntoView {
                     })
             }}
         </PageFrame>
+    }
+}
+
+/// An advert or address that pretended to be a known encrypted device: shown apart from the
+/// device's own card, which stays as it was.
+#[component]
+fn ImpersonationWarning(warning: Impersonation) -> impl IntoView {
+    let id = dom_id(&warning.agent);
+    view! {
+        <article id=format!("impersonation-{id}") class="card notice danger impersonation" role="alert">
+            <h2 id=format!("impersonation-{id}-title")>
+                {format!("Someone on your network is pretending to be {}", warning.name)}
+            </h2>
+            <p id=format!("impersonation-{id}-message")>{warning.message.clone()}</p>
+            <dl class="facts">
+                <dt>"It said it was at"</dt>
+                <dd class="mono small" id=format!("impersonation-{id}-address")>{warning.address.clone()}</dd>
+                <dt>"Endpoint ID it claimed"</dt>
+                <dd class="mono small">{warning.agent.clone()}</dd>
+            </dl>
+        </article>
     }
 }
 
@@ -103,9 +136,25 @@ fn AgentCard(agent: AgentSummary, refetch: Callback<()>) -> impl IntoView {
         move |_| app.pairing.set(Some(agent_id.clone()))
     };
 
+    let consent = {
+        let agent_id = agent.agent.clone();
+        move |ev: leptos::ev::Event| {
+            let args = AgentConsent { agent: agent_id.clone(), allow: event_target_checked(&ev) };
+            spawn_local(async move {
+                match api::agent_allow_unencrypted(args).await {
+                    Ok(_) => app.bump(Topic::Home),
+                    Err(err) => error.set(Some(err)),
+                }
+            });
+        }
+    };
+
     let model = [agent.manufacturer.clone(), agent.model.clone()].into_iter().flatten().collect::<Vec<_>>().join(" ");
     let fingerprint = fingerprint_to_trust(&agent.auth).map(str::to_owned);
-    let changed = matches!(agent.auth, ipc_types::AgentAuth::CertificateChanged { .. });
+    let changed_cert = changed_certificate(&agent.auth).map(|(old, new)| (old.map(str::to_owned), new.to_owned()));
+    let (link_text, link_tone) = link_badge(&agent);
+    let show_consent = offers_consent(&agent);
+    let allowed = agent.allow_unencrypted;
     let not_authorised = match &agent.auth {
         ipc_types::AgentAuth::NotAuthorised { our_endpoint_id } => Some(our_endpoint_id.clone()),
         _ => None,
@@ -126,6 +175,7 @@ fn AgentCard(agent: AgentSummary, refetch: Callback<()>) -> impl IntoView {
             <p id=format!("agent-{id}-state") class=format!("state tone-{}", auth_tone(&agent.auth))>
                 {auth_text(&agent.auth)}
             </p>
+            <p id=format!("agent-{id}-link") class=format!("badge tone-{link_tone}")>{link_text}</p>
             <dl class="facts">
                 {agent.firmware.clone().map(|fw| view! { <dt>"Firmware"</dt><dd>{fw}</dd> })}
                 {agent.uptime_secs.map(|up| view! { <dt>"Running for"</dt><dd>{format::uptime(up)}</dd> })}
@@ -133,15 +183,41 @@ fn AgentCard(agent: AgentSummary, refetch: Callback<()>) -> impl IntoView {
                 <dd class="mono small">{agent.url.clone()}</dd>
             </dl>
             {fingerprint.map(|fp| view! {
-                <div class="notice" class:danger=changed>
-                    <p>
-                        {if changed {
-                            "This device now shows a different certificate. Only trust it if you replaced or reset the device."
-                        } else {
-                            "First visit: compare this fingerprint with the one in the device's own settings page."
-                        }}
-                    </p>
+                <div class="notice">
+                    <p>"First visit: compare this fingerprint with the one in the device's own settings page."</p>
                     <p class="mono small fingerprint">{fp}</p>
+                </div>
+            })}
+            {changed_cert.map(|(old, new)| view! {
+                <div id=format!("agent-{id}-cert-changed") class="notice danger">
+                    <p>
+                        "This device now shows a different certificate than the one you trusted when you paired it. "
+                        "Someone may be pretending to be it: the app does not connect, and checks again in the "
+                        "background, so the genuine device comes back by itself. If you replaced or reset the "
+                        "device, forget it and pair it again with its passcode."
+                    </p>
+                    <dl class="facts">
+                        <dt>"Trusted when paired"</dt>
+                        <dd id=format!("agent-{id}-cert-old") class="mono small fingerprint">
+                            {old.unwrap_or_else(|| "unknown".to_owned())}
+                        </dd>
+                        <dt>"Shown now"</dt>
+                        <dd id=format!("agent-{id}-cert-new") class="mono small fingerprint">{new}</dd>
+                    </dl>
+                </div>
+            })}
+            {show_consent.then(|| view! {
+                <div class="consent">
+                    <label for=format!("allow-unencrypted-{id}")>
+                        <input
+                            id=format!("allow-unencrypted-{id}")
+                            type="checkbox"
+                            prop:checked=allowed
+                            on:change=consent.clone()
+                        />
+                        " Send passcodes and passwords to this device unencrypted"
+                    </label>
+                    <p class="muted small" id=format!("allow-unencrypted-{id}-why")>{CONSENT_EXPLANATION}</p>
                 </div>
             })}
             {not_authorised.map(|eid| view! {
@@ -159,7 +235,12 @@ fn AgentCard(agent: AgentSummary, refetch: Callback<()>) -> impl IntoView {
                 })}
                 {fingerprint_to_trust(&agent.auth).map(|_| view! {
                     <button type="button" id=format!("trust-{id}") class="primary" disabled=move || trusting.get() on:click=trust.clone()>
-                        {if changed { "Trust the new certificate" } else { "Trust this device" }}
+                        "Trust this device"
+                    </button>
+                })}
+                {changed_certificate(&agent.auth).map(|_| view! {
+                    <button type="button" id=format!("forget-repair-{id}") class="secondary" on:click=forget.clone()>
+                        "Forget and pair again"
                     </button>
                 })}
                 {move || trusting.get().then(|| view! { <Busy text="Connecting…" /> })}

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::model::errors::Remedy;
-use crate::model::pairing::{tries_hint, PairPhase};
+use crate::model::pairing::{device_says, link_words, tries_hint, PairPhase};
 use crate::state::use_app;
 use crate::{api, ipc};
 
@@ -83,10 +83,12 @@ fn Dialog(agent: String) -> impl IntoView {
         phase.with(|p| match p {
             PairPhase::Starting => "Asking the device how to pair…".to_owned(),
             PairPhase::Done { .. } => "Pairing is complete.".to_owned(),
-            other => other.instruction().unwrap_or("Pairing is not possible right now.").to_owned(),
+            other => other.prompt().map_or_else(|| "Pairing is not possible right now.".to_owned(), device_says),
         })
     };
     let description = move || phase.with(|p| p.prompt().and_then(|p| p.description.clone()));
+    // Which device this is, as the app knows it (not as the device describes itself).
+    let device = move || phase.with(|p| p.prompt().cloned());
     // The prompt's count is from before the first try; after a wrong passcode the error says it.
     let tries = move || {
         phase.with(|p| if p.error().is_some() { None } else { p.prompt().and_then(|p| tries_hint(p.tries_left)) })
@@ -108,6 +110,25 @@ fn Dialog(agent: String) -> impl IntoView {
                 }
             >
                 <h2 id="pairing-title">"Pair with your device"</h2>
+                {move || device().map(|p| {
+                    let tone = if p.encrypted || p.local { "ok" } else { "warn" };
+                    view! {
+                        <dl class="facts pairing-device">
+                            <dt>"Device"</dt>
+                            <dd id="pairing-device-name">{p.name.clone()}</dd>
+                            <dt>"Endpoint ID"</dt>
+                            <dd id="pairing-device-eid" class="mono small">{p.agent.clone()}</dd>
+                            <dt>"Connection"</dt>
+                            <dd id="pairing-link" class=format!("tone-{tone}") data-encrypted=p.encrypted.to_string()>
+                                {link_words(&p)}
+                            </dd>
+                            {p.fingerprint.clone().map(|fp| view! {
+                                <dt>"Certificate"</dt>
+                                <dd id="pairing-fingerprint" class="mono small fingerprint">{fp}</dd>
+                            })}
+                        </dl>
+                    }
+                })}
                 <p id="pairing-instruction" class="instruction">{instruction}</p>
                 {move || description().map(|d| view! { <p class="muted">{d}</p> })}
                 {move || busy().then(|| view! {
