@@ -369,3 +369,80 @@ async fn the_agent_eid_is_learnt_from_the_unsolicited_extensions_header() {
     assert_eq!(bounded(friendly_name(&c)).await.expect("answered"), "from header");
     c.close().await;
 }
+
+/// An agent that accepts and then never reads: once the socket buffers are full nothing we
+/// write gets out. Request timeouts must still fire, and the connection must be dropped
+/// after the write timeout and made again.
+#[tokio::test]
+async fn an_agent_that_stops_reading_cannot_stop_timeouts_and_is_dropped_and_retried() {
+    let (l, url) = listen().await;
+    let mut config = ClientConfig::new(&url, ME.parse::<EndpointId>().expect("eid"));
+    config.request_timeout = Duration::from_secs(1);
+    config.write_timeout = Duration::from_secs(3);
+    config.backoff =
+        Backoff { initial: Duration::from_millis(20), max: Duration::from_millis(200), multiplier: 2.0, jitter: 0.1 };
+    let c = Client::start(config);
+    let mut states = c.state();
+    let stalled = bounded(accept(&l)).await;
+    bounded(c.wait_connected(BOUND)).await.expect("connected");
+    // 48 requests of 1 MiB each: far more than loopback's socket buffers hold.
+    let big = "v".repeat(1 << 20);
+    let started = std::time::Instant::now();
+    let tasks: Vec<_> = (0..48)
+        .map(|_| {
+            let c = c.clone();
+            let big = big.clone();
+            tokio::spawn(async move { c.set(&[("Device.X.1.Y", big.as_str())]).await })
+        })
+        .collect();
+    for t in tasks {
+        let err = bounded(t).await.expect("task").expect_err("nobody reads");
+        assert!(err.is_timeout(), "{err}");
+    }
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(8), "the requests failed only after {took:?}");
+    // The connection is dropped for not reading, and made again.
+    let reason = bounded(async {
+        loop {
+            if let ConnectionState::Disconnected { reason, .. } = &*states.borrow_and_update() {
+                return reason.clone();
+            }
+            states.changed().await.expect("client alive");
+        }
+    })
+    .await;
+    assert!(reason.contains("stopped reading"), "{reason}");
+    let mut ws2 = bounded(accept(&l)).await;
+    drop(stalled);
+    bounded(c.wait_connected(BOUND)).await.expect("reconnected");
+    let pending = tokio::spawn({
+        let c = c.clone();
+        async move { friendly_name(&c).await }
+    });
+    let req = bounded(next_request(&mut ws2)).await;
+    ws2.send(Message::Binary(msg_record(&get_resp(&req.msg_id, "reading again"), ME))).await.expect("send");
+    assert_eq!(bounded(pending).await.expect("task").expect("ok"), "reading again");
+    c.close().await;
+}
+
+/// An agent that accepts, says hello and hangs up at once, again and again: the client must
+/// wait longer and longer between attempts instead of starting its backoff over each time.
+#[tokio::test]
+async fn a_flapping_agent_gets_a_growing_backoff() {
+    let (l, url) = listen().await;
+    let mut config = ClientConfig::new(&url, ME.parse::<EndpointId>().expect("eid"));
+    config.backoff =
+        Backoff { initial: Duration::from_millis(40), max: Duration::from_secs(5), multiplier: 2.0, jitter: 0.0 };
+    let c = Client::start(config);
+    let mut accepted = Vec::new();
+    for _ in 0..6 {
+        let mut ws = bounded(accept(&l)).await;
+        accepted.push(std::time::Instant::now());
+        let _ = ws.close(None).await;
+    }
+    let gaps: Vec<Duration> = accepted.windows(2).map(|w| w[1] - w[0]).collect();
+    // 40, 80, 160, 320, 640 ms (plus connection time): each wait about twice the one before.
+    assert!(gaps[4] >= Duration::from_millis(500), "{gaps:?}");
+    assert!(gaps[4] > gaps[0] * 4, "{gaps:?}");
+    c.close().await;
+}

@@ -5,13 +5,15 @@
 //! backoff, pings the agent, fails outstanding requests when the connection drops, and
 //! re-creates the subscriptions made through [`Client::subscribe`] after a reconnect.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{Sink, StreamExt};
 use rand::Rng;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -73,7 +75,13 @@ pub struct ClientConfig {
     /// How often to ping the agent; the connection is considered dead after three
     /// intervals without any frame from the agent.
     pub ping_interval: Duration,
-    /// Reconnect policy.
+    /// How long the socket may refuse to take what we write (the agent stopped reading)
+    /// before the connection is dropped and made again. Timers, pings and requests keep
+    /// running meanwhile.
+    pub write_timeout: Duration,
+    /// Reconnect policy. The backoff starts again from its first wait only after a
+    /// healthy session: one in which the agent answered, or that lasted
+    /// [`HEALTHY_AFTER`].
     pub backoff: Backoff,
     /// Size limits for received Records.
     pub limits: Limits,
@@ -91,6 +99,7 @@ impl ClientConfig {
             request_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             ping_interval: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(20),
             backoff: Backoff::default(),
             limits: Limits::controller(),
             tls: None,
@@ -224,6 +233,10 @@ impl Subscription {
             .build()?)
     }
 }
+
+/// A session that stays connected this long counts as healthy (the backoff starts over
+/// after it) even when the agent answered nothing.
+pub const HEALTHY_AFTER: Duration = Duration::from_secs(10);
 
 /// Initial WebSocket read buffer (see `Driver::ws_config`).
 pub const READ_BUFFER_SIZE: usize = 8 * 1024;
@@ -490,6 +503,74 @@ struct Driver {
     internal: HashMap<RequestId, String>,
     subscriptions: Vec<Subscription>,
     close_ack: Option<oneshot::Sender<()>>,
+    /// The agent answered something in this session.
+    answered: bool,
+}
+
+/// Frames waiting for the socket, written from inside the driver's `select!` so that a
+/// peer that stops reading never stops the timers.
+#[derive(Default)]
+struct Outgoing {
+    queue: VecDeque<Message>,
+    /// Frames handed to the socket but not flushed yet.
+    unflushed: bool,
+    /// Since when data has been waiting without the socket taking any of it.
+    stalled_since: Option<tokio::time::Instant>,
+}
+
+impl Outgoing {
+    fn push(&mut self, m: Message) {
+        self.queue.push_back(m);
+        self.stalled_since.get_or_insert_with(tokio::time::Instant::now);
+    }
+
+    fn pending(&self) -> bool {
+        !self.queue.is_empty() || self.unflushed
+    }
+}
+
+/// What the socket did.
+enum Io {
+    /// A frame came (or the stream ended).
+    Frame(Option<Result<Message, tokio_tungstenite::tungstenite::Error>>),
+    /// Writing failed.
+    WriteFailed(String),
+}
+
+/// Moves queued frames into the socket as far as it takes them, flushes, then reads.
+/// Cancel-safe: a frame leaves the queue only when the socket has accepted it.
+fn poll_io(socket: &mut ws::Socket, out: &mut Outgoing, cx: &mut Context<'_>) -> Poll<Io> {
+    let mut progress = false;
+    while !out.queue.is_empty() {
+        match Pin::new(&mut *socket).poll_ready(cx) {
+            Poll::Ready(Ok(())) => {
+                let Some(m) = out.queue.pop_front() else { break };
+                if let Err(e) = Pin::new(&mut *socket).start_send(m) {
+                    return Poll::Ready(Io::WriteFailed(describe_ws_error(&e)));
+                }
+                out.unflushed = true;
+                progress = true;
+            }
+            Poll::Ready(Err(e)) => return Poll::Ready(Io::WriteFailed(describe_ws_error(&e))),
+            Poll::Pending => break,
+        }
+    }
+    if out.unflushed {
+        match Pin::new(&mut *socket).poll_flush(cx) {
+            Poll::Ready(Ok(())) => {
+                out.unflushed = false;
+                progress = true;
+            }
+            Poll::Ready(Err(e)) => return Poll::Ready(Io::WriteFailed(describe_ws_error(&e))),
+            Poll::Pending => {}
+        }
+    }
+    if !out.pending() {
+        out.stalled_since = None;
+    } else if progress {
+        out.stalled_since = Some(tokio::time::Instant::now());
+    }
+    socket.poll_next_unpin(cx).map(Io::Frame)
 }
 
 impl Driver {
@@ -513,6 +594,7 @@ impl Driver {
             internal: HashMap::new(),
             subscriptions: Vec::new(),
             close_ack: None,
+            answered: false,
         }
     }
 
@@ -552,10 +634,16 @@ impl Driver {
                         self.stop_for_user(e);
                         break;
                     }
+                    let started = Instant::now();
+                    self.answered = false;
                     match self.session(socket, &mut commands).await {
                         SessionEnd::Closed => break,
                         SessionEnd::Lost(reason) => {
-                            attempt = 0;
+                            // Only a healthy session starts the backoff over: an agent
+                            // that accepts and drops us at once is retried ever slower.
+                            if self.answered || started.elapsed() >= HEALTHY_AFTER {
+                                attempt = 0;
+                            }
                             reason
                         }
                     }
@@ -656,13 +744,15 @@ impl Driver {
         let timer = tokio::time::sleep_until(idle);
         tokio::pin!(timer);
         let mut armed = idle;
+        let mut out = Outgoing::default();
+        let write_timeout = self.config.write_timeout;
         if let Some(agent) = self.link.agent_id().cloned() {
             connected = true;
             self.on_connected(agent);
         }
         loop {
-            if let Err(e) = self.flush(&mut socket).await {
-                return SessionEnd::Lost(e);
+            while let Some(bytes) = self.link.poll_transmit() {
+                out.push(Message::Binary(bytes));
             }
             if !connected {
                 if let Some(agent) = self.link.agent_id().cloned() {
@@ -674,10 +764,8 @@ impl Driver {
             let link_deadline = self.link.poll_timeout().map(tokio::time::Instant::from_std);
             let silent_deadline =
                 (!connected).then(|| tokio::time::Instant::from_std(started + self.config.connect_timeout));
-            let wake = match (link_deadline, silent_deadline) {
-                (Some(a), Some(b)) => a.min(b),
-                (a, b) => a.or(b).unwrap_or(idle),
-            };
+            let write_deadline = out.stalled_since.map(|t| t + write_timeout);
+            let wake = [link_deadline, silent_deadline, write_deadline].into_iter().flatten().min().unwrap_or(idle);
             if wake < armed {
                 timer.as_mut().reset(wake);
                 armed = wake;
@@ -703,7 +791,11 @@ impl Driver {
                     }
                     self.dispatch_events();
                 }
-                frame = socket.next() => {
+                io = std::future::poll_fn(|cx| poll_io(&mut socket, &mut out, cx)) => {
+                    let frame = match io {
+                        Io::Frame(frame) => frame,
+                        Io::WriteFailed(e) => return SessionEnd::Lost(e),
+                    };
                     last_rx = Instant::now();
                     match frame {
                         None => return SessionEnd::Lost("the agent closed the connection".into()),
@@ -714,11 +806,11 @@ impl Driver {
                         }
                         Some(Ok(Message::Text(_))) => {
                             let frame = CloseFrame { code: CloseCode::Unsupported, reason: "USP records travel in binary frames".into() };
-                            let _ = socket.close(Some(frame)).await;
+                            let _ = tokio::time::timeout(CLOSE_WAIT, socket.close(Some(frame))).await;
                             return SessionEnd::Lost("the agent sent a text frame, which USP does not allow".into());
                         }
                         Some(Ok(Message::Close(frame))) => {
-                            let why = frame.map(|f| format!("code {}, {:?}", u16::from(f.code), f.reason.as_str())).unwrap_or_else(|| "no reason".into());
+                            let why = frame.map(|f| format!("code {}, {}", u16::from(f.code), usp_core::text::for_log(f.reason.as_str()))).unwrap_or_else(|| "no reason".into());
                             return SessionEnd::Lost(format!("the agent closed the connection ({why})"));
                         }
                         Some(Ok(Message::Ping(_))) | Some(Ok(Message::Pong(_))) | Some(Ok(Message::Frame(_))) => {}
@@ -729,15 +821,21 @@ impl Driver {
                         return SessionEnd::Lost(format!("the agent stopped answering (nothing for {:?})", last_rx.elapsed()));
                     }
                     ping_counter = ping_counter.wrapping_add(1);
-                    if let Err(e) = socket.send(Message::Ping(Bytes::copy_from_slice(&[ping_counter]))).await {
-                        return SessionEnd::Lost(describe_ws_error(&e));
-                    }
+                    out.push(Message::Ping(Bytes::copy_from_slice(&[ping_counter])));
                 }
                 _ = &mut timer => {
                     armed = idle;
                     timer.as_mut().reset(idle);
+                    if let Some(since) = out.stalled_since {
+                        if since.elapsed() >= write_timeout {
+                            let waiting: usize = out.queue.len();
+                            return SessionEnd::Lost(format!(
+                                "the agent stopped reading what we send (nothing taken for {write_timeout:?}, {waiting} messages waiting)"
+                            ));
+                        }
+                    }
                     if !connected && Instant::now() >= started + self.config.connect_timeout {
-                        let _ = socket.close(None).await;
+                        let _ = tokio::time::timeout(CLOSE_WAIT, socket.close(None)).await;
                         return SessionEnd::Lost(ConnectError::AgentSilent(self.config.connect_timeout).to_string());
                     }
                     self.link.handle_timeout(Instant::now());
@@ -790,22 +888,18 @@ impl Driver {
         }
     }
 
-    async fn flush(&mut self, socket: &mut ws::Socket) -> Result<(), String> {
-        let mut any = false;
-        while let Some(bytes) = self.link.poll_transmit() {
-            socket.feed(Message::Binary(bytes)).await.map_err(|e| describe_ws_error(&e))?;
-            any = true;
-        }
-        if any {
-            socket.flush().await.map_err(|e| describe_ws_error(&e))?;
-        }
-        Ok(())
-    }
-
     fn dispatch_events(&mut self) {
         while let Some(event) = self.link.poll_event() {
             match event {
                 Event::Completed { id, result } => {
+                    if matches!(
+                        result,
+                        Ok(_)
+                            | Err(usp_core::engine::RequestError::Usp(_))
+                            | Err(usp_core::engine::RequestError::UnexpectedResponse { .. })
+                    ) {
+                        self.answered = true;
+                    }
                     if let Some(reply) = self.waiters.remove(&id) {
                         let _ = reply.send(result.map_err(ClientError::from));
                     } else if let Some(sub_id) = self.internal.remove(&id) {
@@ -839,10 +933,13 @@ impl Driver {
     async fn close_socket(&mut self, mut socket: ws::Socket, ack: Option<oneshot::Sender<()>>) -> SessionEnd {
         self.close_ack = ack;
         let frame = CloseFrame { code: CloseCode::Normal, reason: "controller closing".into() };
-        let _ = tokio::time::timeout(Duration::from_secs(2), socket.close(Some(frame))).await;
+        let _ = tokio::time::timeout(CLOSE_WAIT, socket.close(Some(frame))).await;
         SessionEnd::Closed
     }
 }
+
+/// How long a closing handshake may take before the socket is simply dropped.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 fn describe_ws_error(e: &tokio_tungstenite::tungstenite::Error) -> String {
     use tokio_tungstenite::tungstenite::error::{CapacityError, Error};

@@ -491,16 +491,7 @@ pub const MAX_PARAM_ERRS: usize = 256;
 /// The longest agent message kept in a flattened parameter error, in bytes.
 const MAX_ERR_MSG: usize = 1024;
 
-fn capped(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_owned();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
-}
+use crate::text::capped;
 
 /// One flattened parameter error `(affected_path + param, code, message)`, if `meter`
 /// has room for it.
