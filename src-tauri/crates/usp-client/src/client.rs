@@ -24,6 +24,7 @@ use tracing::{debug, info, warn};
 use usp_core::engine::{Event, Link, LinkConfig, RequestId};
 use usp_core::msg::{self, Notify, Request, Response, Text};
 use usp_core::request;
+use usp_core::text::for_log;
 use usp_core::wire::Limits;
 use usp_core::EndpointId;
 
@@ -289,7 +290,7 @@ impl Client {
         });
         let config = Arc::new(config);
         let driver = Driver::new(config.clone(), shared.clone(), state_tx, tag);
-        let span = tracing::info_span!("agent", url = %config.url);
+        let span = tracing::info_span!("agent", url = %for_log(&config.url));
         tokio::spawn(tracing::Instrument::instrument(driver.run(cmd_rx), span));
         Client { commands: cmd_tx, state: state_rx, shared, config }
     }
@@ -505,6 +506,48 @@ struct Driver {
     close_ack: Option<oneshot::Sender<()>>,
     /// The agent answered something in this session.
     answered: bool,
+    /// Rate limit of the "ignored a record" warnings.
+    drop_log: RateLimit,
+}
+
+/// At most [`RateLimit::BURST`] log lines per [`RateLimit::WINDOW`]; the next line after a
+/// quiet stretch says how many were left out.
+#[derive(Debug)]
+struct RateLimit {
+    window_start: Option<Instant>,
+    in_window: u32,
+    suppressed: u64,
+}
+
+enum Allow {
+    Log { suppressed: u64 },
+    Quiet,
+}
+
+impl RateLimit {
+    const BURST: u32 = 10;
+    const WINDOW: Duration = Duration::from_secs(60);
+
+    fn new() -> Self {
+        Self { window_start: None, in_window: 0, suppressed: 0 }
+    }
+
+    fn allow(&mut self, now: Instant) -> Allow {
+        match self.window_start {
+            Some(start) if now.duration_since(start) < Self::WINDOW => {}
+            _ => {
+                self.window_start = Some(now);
+                self.in_window = 0;
+            }
+        }
+        if self.in_window < Self::BURST {
+            self.in_window += 1;
+            Allow::Log { suppressed: std::mem::take(&mut self.suppressed) }
+        } else {
+            self.suppressed += 1;
+            Allow::Quiet
+        }
+    }
 }
 
 /// Frames waiting for the socket, written from inside the driver's `select!` so that a
@@ -595,6 +638,7 @@ impl Driver {
             subscriptions: Vec::new(),
             close_ack: None,
             answered: false,
+            drop_log: RateLimit::new(),
         }
     }
 
@@ -658,7 +702,7 @@ impl Driver {
             self.dispatch_events();
             let delay = self.config.backoff.delay(attempt, &mut rand::rng());
             attempt = attempt.saturating_add(1);
-            info!(%reason, retry_in_ms = delay.as_millis() as u64, "connection to agent lost");
+            info!(reason = %for_log(&reason), retry_in_ms = delay.as_millis() as u64, "connection to agent lost");
             self.state.send_replace(ConnectionState::Disconnected { reason: reason.clone(), retry_in: delay });
             let sleep = tokio::time::sleep(delay);
             tokio::select! {
@@ -701,7 +745,7 @@ impl Driver {
     }
 
     fn stop_for_user(&mut self, error: ConnectError) {
-        warn!(%error, "not connecting until the user decides");
+        warn!(error = %for_log(&error.to_string()), "not connecting until the user decides");
         self.state.send_replace(ConnectionState::NeedsUser { error });
     }
 
@@ -908,7 +952,9 @@ impl Driver {
                             Err(usp_core::engine::RequestError::Usp(e)) if e.code == 7025 => {
                                 debug!(subscription = %sub_id, "subscription still in place")
                             }
-                            Err(e) => warn!(subscription = %sub_id, error = %e, "could not restore subscription"),
+                            Err(e) => {
+                                warn!(subscription = %sub_id, error = %for_log(&e.to_string()), "could not restore subscription")
+                            }
                         }
                     }
                 }
@@ -920,11 +966,17 @@ impl Driver {
                 }
                 Event::Connected { agent } => debug!(agent = %agent, "agent connect record"),
                 Event::Disconnect { reason_code, reason } => {
-                    info!(reason_code, %reason, "the agent announced a disconnect")
+                    info!(reason_code, reason = %for_log(&reason), "the agent announced a disconnect")
                 }
                 Event::Dropped(why) => {
                     self.shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
-                    warn!(%why, "ignored a record from the agent");
+                    match self.drop_log.allow(Instant::now()) {
+                        Allow::Log { suppressed: 0 } => warn!(%why, "ignored a record from the agent"),
+                        Allow::Log { suppressed } => {
+                            warn!(%why, suppressed, "ignored a record from the agent (and {suppressed} more not logged)")
+                        }
+                        Allow::Quiet => {}
+                    }
                 }
             }
         }
@@ -970,6 +1022,18 @@ mod tests {
         }
         let no_jitter = Backoff { jitter: 0.0, ..b };
         assert_eq!(no_jitter.delay(3, &mut rng), Duration::from_millis(800));
+    }
+
+    #[test]
+    fn dropped_record_warnings_are_rate_limited() {
+        let mut r = RateLimit::new();
+        let t0 = Instant::now();
+        let logged = (0..1000).filter(|_| matches!(r.allow(t0), Allow::Log { .. })).count();
+        assert_eq!(logged, RateLimit::BURST as usize);
+        match r.allow(t0 + RateLimit::WINDOW) {
+            Allow::Log { suppressed } => assert_eq!(suppressed, 1000 - u64::from(RateLimit::BURST)),
+            Allow::Quiet => panic!("a new window logs again"),
+        }
     }
 
     #[test]

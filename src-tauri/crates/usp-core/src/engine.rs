@@ -32,6 +32,7 @@ use bytes::Bytes;
 use crate::eid::EndpointId;
 use crate::msg::{self, Body, Msg, MsgType, Notify, Request, Response, Text};
 use crate::record::{Record, RecordType, PAYLOAD_SECURITY_PLAINTEXT};
+use crate::text::{self, for_log};
 use crate::wire::{self, DecodeError, Limits};
 
 /// The USP version we implement, written into every Record we send.
@@ -122,15 +123,25 @@ impl fmt::Display for UspError {
     }
 }
 
+/// The longest agent text kept from one error message or reason, in bytes.
+pub const MAX_AGENT_TEXT: usize = 1024;
+/// The most parameter errors kept from one Error message.
+pub const MAX_ERROR_PARAMS: usize = 256;
+
 impl From<&msg::Error> for UspError {
+    /// Keeps at most [`MAX_ERROR_PARAMS`] parameter errors and [`MAX_AGENT_TEXT`] bytes of
+    /// each text: an agent's error can be megabytes, and it ends up in messages and logs.
     fn from(e: &msg::Error) -> Self {
         Self {
             code: e.err_code,
-            message: e.err_msg.to_string(),
+            message: text::capped(&e.err_msg, MAX_AGENT_TEXT),
             param_errs: e
                 .param_errs
                 .iter()
-                .map(|p| (p.param_path.to_string(), p.err_code, p.err_msg.to_string()))
+                .take(MAX_ERROR_PARAMS)
+                .map(|p| {
+                    (text::capped(&p.param_path, MAX_AGENT_TEXT), p.err_code, text::capped(&p.err_msg, MAX_AGENT_TEXT))
+                })
                 .collect(),
         }
     }
@@ -184,7 +195,8 @@ pub fn error_code_text(code: u32) -> &'static str {
     }
 }
 
-/// Why a received Record or Message was dropped (the link goes on).
+/// Why a received Record or Message was dropped (the link goes on). The agent's text in it
+/// is cut to [`MAX_AGENT_TEXT`] bytes, and escaped and shortened further when displayed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Dropped {
     /// The bytes are not a Record we can read (or are over the size limit).
@@ -209,11 +221,11 @@ impl fmt::Display for Dropped {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Dropped::Malformed(why) => write!(f, "unreadable record: {why}"),
-            Dropped::NotForUs { to_id } => write!(f, "record addressed to {to_id:?}, not to us"),
+            Dropped::NotForUs { to_id } => write!(f, "record addressed to {:?}, not to us", for_log(to_id)),
             Dropped::WrongSender { from_id } => {
-                write!(f, "record from {from_id:?}, not from the agent of this connection")
+                write!(f, "record from {:?}, not from the agent of this connection", for_log(from_id))
             }
-            Dropped::UnknownMsgId(id) => write!(f, "reply with unknown msg_id {id:?}"),
+            Dropped::UnknownMsgId(id) => write!(f, "reply with unknown msg_id {:?}", for_log(id)),
             Dropped::Unsupported(what) => write!(f, "unsupported record: {what}"),
         }
     }
@@ -416,11 +428,11 @@ impl Link {
             Err(e) => return self.drop_it(Dropped::Malformed(e.to_string())),
         };
         if &*record.to_id != self.own_id.as_str() {
-            return self.drop_it(Dropped::NotForUs { to_id: record.to_id.to_string() });
+            return self.drop_it(Dropped::NotForUs { to_id: text::capped(&record.to_id, MAX_AGENT_TEXT) });
         }
         match &self.agent_id {
             Some(agent) if agent.as_str() != &*record.from_id => {
-                return self.drop_it(Dropped::WrongSender { from_id: record.from_id.to_string() });
+                return self.drop_it(Dropped::WrongSender { from_id: text::capped(&record.from_id, MAX_AGENT_TEXT) });
             }
             Some(_) => {}
             None => match record.from_id.parse::<EndpointId>() {
@@ -428,7 +440,7 @@ impl Link {
                 Err(e) => {
                     return self.drop_it(Dropped::Malformed(format!(
                         "from_id {:?} is not an endpoint id: {e}",
-                        &*record.from_id
+                        for_log(&record.from_id)
                     )))
                 }
             },
@@ -443,7 +455,7 @@ impl Link {
                 }
             }
             RecordType::Disconnect { reason, reason_code } => {
-                self.events.push_back(Event::Disconnect { reason_code, reason: reason.to_string() });
+                self.events.push_back(Event::Disconnect { reason_code, reason: text::capped(&reason, MAX_AGENT_TEXT) });
             }
             RecordType::SessionContext(_) => {
                 // E2E session contexts are not supported yet: say so, as R-E2E.6a asks.
@@ -537,7 +549,7 @@ impl Link {
             Some(p) => {
                 self.events.push_back(Event::Completed { id: RequestId(msg_id.clone()), result: result(p.expected) })
             }
-            None => self.drop_it(Dropped::UnknownMsgId(msg_id.to_string())),
+            None => self.drop_it(Dropped::UnknownMsgId(text::capped(msg_id, MAX_AGENT_TEXT))),
         }
     }
 

@@ -402,7 +402,7 @@ response_conversions!(
 );
 
 fn path_error(code: u32, msg: &Text) -> UspError {
-    UspError { code, message: msg.to_string(), param_errs: vec![] }
+    UspError { code, message: capped(msg, crate::engine::MAX_AGENT_TEXT), param_errs: vec![] }
 }
 
 /// One parameter of a Get result, with its full path.
