@@ -147,7 +147,18 @@ pub struct AgentNotification {
     pub msg_id: Text,
     /// The Notify.
     pub notify: Notify,
+    /// How many notifications were left out just before this one: the queue for slow
+    /// receivers was over its byte budget ([`NOTIFY_QUEUE_BUDGET`]) or a Notify was too
+    /// large. Like `RecvError::Lagged`, a receiver should then refresh what it shows.
+    pub missed: u64,
 }
+
+/// Notifications waiting in the channel for slow receivers may hold at most this many
+/// bytes (each one is a compact copy, not its received frame); beyond it new ones are left
+/// out and counted in [`AgentNotification::missed`] of the next one that fits.
+pub const NOTIFY_QUEUE_BUDGET: usize = 16 * 1024 * 1024;
+/// Slots of the notification channel.
+pub const NOTIFY_QUEUE_LEN: usize = 4096;
 
 /// Counters for diagnostics.
 #[derive(Debug, Default)]
@@ -158,6 +169,8 @@ pub struct Stats {
     pub connects: AtomicU64,
     /// Notifications received.
     pub notifications: AtomicU64,
+    /// Notifications left out (too large, or the queue over its byte budget).
+    pub notifications_missed: AtomicU64,
 }
 
 /// What kind of notification a subscription asks for (`NotifType`).
@@ -280,7 +293,7 @@ impl Client {
     pub fn start(config: ClientConfig) -> Client {
         let (cmd_tx, cmd_rx) = mpsc::channel(1024);
         let (state_tx, state_rx) = watch::channel(ConnectionState::Connecting { attempt: 0 });
-        let (notif_tx, _) = broadcast::channel(4096);
+        let (notif_tx, _) = broadcast::channel(NOTIFY_QUEUE_LEN);
         let tag: u32 = rand::rng().random();
         let shared = Arc::new(Shared {
             notifications: notif_tx,
@@ -508,6 +521,11 @@ struct Driver {
     answered: bool,
     /// Rate limit of the "ignored a record" warnings.
     drop_log: RateLimit,
+    /// Sizes of the notifications sent last, newest at the back (at most the channel's
+    /// length): what the channel may still hold.
+    notif_sizes: VecDeque<usize>,
+    /// Notifications left out since the last one sent.
+    notif_missed: u64,
 }
 
 /// At most [`RateLimit::BURST`] log lines per [`RateLimit::WINDOW`]; the next line after a
@@ -639,6 +657,8 @@ impl Driver {
             close_ack: None,
             answered: false,
             drop_log: RateLimit::new(),
+            notif_sizes: VecDeque::new(),
+            notif_missed: 0,
         }
     }
 
@@ -961,7 +981,7 @@ impl Driver {
                 Event::Notification { msg_id, notify } => {
                     self.shared.stats.notifications.fetch_add(1, Ordering::Relaxed);
                     if let Some(agent) = self.link.agent_id().cloned() {
-                        let _ = self.shared.notifications.send(AgentNotification { agent, msg_id, notify });
+                        self.queue_notification(AgentNotification { agent, msg_id, notify, missed: 0 });
                     }
                 }
                 Event::Connected { agent } => debug!(agent = %agent, "agent connect record"),
@@ -970,6 +990,10 @@ impl Driver {
                 }
                 Event::Dropped(why) => {
                     self.shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                    if matches!(why, usp_core::engine::Dropped::NotifyTooLarge { .. }) {
+                        self.notif_missed += 1;
+                        self.shared.stats.notifications_missed.fetch_add(1, Ordering::Relaxed);
+                    }
                     match self.drop_log.allow(Instant::now()) {
                         Allow::Log { suppressed: 0 } => warn!(%why, "ignored a record from the agent"),
                         Allow::Log { suppressed } => {
@@ -982,12 +1006,45 @@ impl Driver {
         }
     }
 
+    /// Sends a notification to the receivers unless the ones they have not read yet
+    /// already hold [`NOTIFY_QUEUE_BUDGET`] bytes.
+    fn queue_notification(&mut self, mut n: AgentNotification) {
+        // The channel keeps the last `len()` values sent (until every receiver saw them).
+        let queued = self.shared.notifications.len();
+        while self.notif_sizes.len() > queued {
+            self.notif_sizes.pop_front();
+        }
+        let held: usize = self.notif_sizes.iter().sum();
+        let size = notification_size(&n);
+        if held + size > NOTIFY_QUEUE_BUDGET {
+            self.notif_missed += 1;
+            self.shared.stats.notifications_missed.fetch_add(1, Ordering::Relaxed);
+            if let Allow::Log { suppressed } = self.drop_log.allow(Instant::now()) {
+                warn!(queued, held, suppressed, "notifications are not being read; leaving this one out");
+            }
+            return;
+        }
+        n.missed = std::mem::take(&mut self.notif_missed);
+        if self.shared.notifications.send(n).is_ok() {
+            self.notif_sizes.push_back(size);
+            if self.notif_sizes.len() > NOTIFY_QUEUE_LEN {
+                self.notif_sizes.pop_front();
+            }
+        }
+    }
+
     async fn close_socket(&mut self, mut socket: ws::Socket, ack: Option<oneshot::Sender<()>>) -> SessionEnd {
         self.close_ack = ack;
         let frame = CloseFrame { code: CloseCode::Normal, reason: "controller closing".into() };
         let _ = tokio::time::timeout(CLOSE_WAIT, socket.close(Some(frame))).await;
         SessionEnd::Closed
     }
+}
+
+/// What one queued notification costs: its text (one compact buffer) plus the slot.
+fn notification_size(n: &AgentNotification) -> usize {
+    let m = msg::Msg::new(n.msg_id.clone(), msg::Body::Request(Request::Notify(n.notify.clone())));
+    usp_core::wire::encoded_msg_len(&m) + std::mem::size_of::<AgentNotification>()
 }
 
 /// How long a closing handshake may take before the socket is simply dropped.

@@ -51,6 +51,9 @@ pub struct LinkConfig {
     pub msg_id_prefix: String,
     /// Maximum number of requests waiting for a reply at once; beyond it `send` refuses.
     pub max_outstanding: usize,
+    /// Largest Notify surfaced as an event, in bytes once re-encoded on its own (larger
+    /// ones are dropped). Default 256 KiB.
+    pub max_notify_size: usize,
 }
 
 impl Default for LinkConfig {
@@ -60,6 +63,7 @@ impl Default for LinkConfig {
             limits: Limits::controller(),
             msg_id_prefix: "uh".to_owned(),
             max_outstanding: 100_000,
+            max_notify_size: 256 * 1024,
         }
     }
 }
@@ -215,6 +219,16 @@ pub enum Dropped {
     UnknownMsgId(String),
     /// A Record type a controller does not act on (e.g. an encrypted payload).
     Unsupported(String),
+    /// A Notify whose msg_id came a moment ago already (a retransmission, R-MSG.4): it
+    /// was answered again but not surfaced twice.
+    DuplicateNotify(String),
+    /// A Notify larger than [`LinkConfig::max_notify_size`].
+    NotifyTooLarge {
+        /// Its size, re-encoded.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
 }
 
 impl fmt::Display for Dropped {
@@ -227,6 +241,10 @@ impl fmt::Display for Dropped {
             }
             Dropped::UnknownMsgId(id) => write!(f, "reply with unknown msg_id {:?}", for_log(id)),
             Dropped::Unsupported(what) => write!(f, "unsupported record: {what}"),
+            Dropped::DuplicateNotify(id) => write!(f, "repeated Notify with msg_id {:?}", for_log(id)),
+            Dropped::NotifyTooLarge { size, limit } => {
+                write!(f, "a {size}-byte Notify, over the {limit}-byte limit for notifications")
+            }
         }
     }
 }
@@ -301,6 +319,60 @@ pub struct Link {
     transmits: VecDeque<Bytes>,
     events: VecDeque<Event>,
     scratch: Vec<u8>,
+    recent_notifies: RecentIds,
+}
+
+/// How many recent Notify msg_ids are remembered to spot retransmissions.
+pub const RECENT_NOTIFY_IDS: usize = 1024;
+
+/// The last [`RECENT_NOTIFY_IDS`] Notify msg_ids, as keyed hashes (a few bytes each, and
+/// no reference into the frames they came in).
+struct RecentIds {
+    hasher: std::collections::hash_map::RandomState,
+    order: VecDeque<u64>,
+    set: std::collections::HashSet<u64>,
+}
+
+impl RecentIds {
+    fn new() -> Self {
+        Self { hasher: Default::default(), order: VecDeque::with_capacity(RECENT_NOTIFY_IDS), set: Default::default() }
+    }
+
+    /// Remembers `id`; `false` when it was remembered already.
+    fn insert(&mut self, id: &str) -> bool {
+        use std::hash::BuildHasher;
+        let h = self.hasher.hash_one(id);
+        if !self.set.insert(h) {
+            return false;
+        }
+        if self.order.len() == RECENT_NOTIFY_IDS {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        self.order.push_back(h);
+        true
+    }
+}
+
+/// The Notify re-encoded on its own and decoded again, so that what is kept (queued for
+/// slow receivers) shares a buffer of its own size rather than the whole received frame,
+/// which may be megabytes of other fields.
+fn compact_notify(msg_id: Text, notify: Notify, limit: usize) -> Result<(Text, Notify), Dropped> {
+    let m = Msg::new(msg_id, Body::Request(Request::Notify(notify)));
+    let size = wire::encoded_msg_len(&m);
+    if size > limit {
+        return Err(Dropped::NotifyTooLarge { size, limit });
+    }
+    let mut out = Vec::with_capacity(size);
+    wire::encode_msg(&m, &mut out);
+    let limits = Limits { max_record_size: size, max_items: usize::MAX, max_path_len: usize::MAX };
+    match wire::decode_msg(Bytes::from(out), &limits) {
+        Ok(Msg { msg_id, body: Body::Request(Request::Notify(n)), .. }) => Ok((msg_id, n)),
+        // Cannot happen: it was just decoded from the same fields.
+        Ok(_) => Err(Dropped::Unsupported("a Notify that did not re-encode as one".into())),
+        Err(e) => Err(Dropped::Malformed(e.to_string())),
+    }
 }
 
 impl fmt::Debug for Link {
@@ -328,6 +400,7 @@ impl Link {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             scratch: Vec::new(),
+            recent_notifies: RecentIds::new(),
         }
     }
 
@@ -507,7 +580,13 @@ impl Link {
                         let _ = self.transmit_msg(&agent, &resp);
                     }
                 }
-                self.events.push_back(Event::Notification { msg_id: msg.msg_id, notify });
+                if !self.recent_notifies.insert(&msg.msg_id) {
+                    return self.drop_it(Dropped::DuplicateNotify(text::capped(&msg.msg_id, MAX_AGENT_TEXT)));
+                }
+                match compact_notify(msg.msg_id, notify, self.config.max_notify_size) {
+                    Ok((msg_id, notify)) => self.events.push_back(Event::Notification { msg_id, notify }),
+                    Err(why) => self.drop_it(why),
+                }
             }
             Body::Request(other) => {
                 // Get/Set/... sent to a controller, or Register/Deregister (for USP Services).
