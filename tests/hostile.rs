@@ -369,3 +369,161 @@ async fn the_agent_eid_is_learnt_from_the_unsolicited_extensions_header() {
     assert_eq!(bounded(friendly_name(&c)).await.expect("answered"), "from header");
     c.close().await;
 }
+
+/// An agent that accepts and then never reads: once the socket buffers are full nothing we
+/// write gets out. Request timeouts must still fire, and the connection must be dropped
+/// after the write timeout and made again.
+#[tokio::test]
+async fn an_agent_that_stops_reading_cannot_stop_timeouts_and_is_dropped_and_retried() {
+    let (l, url) = listen().await;
+    let mut config = ClientConfig::new(&url, ME.parse::<EndpointId>().expect("eid"));
+    config.request_timeout = Duration::from_secs(1);
+    config.write_timeout = Duration::from_secs(3);
+    config.backoff =
+        Backoff { initial: Duration::from_millis(20), max: Duration::from_millis(200), multiplier: 2.0, jitter: 0.1 };
+    let c = Client::start(config);
+    let mut states = c.state();
+    let stalled = bounded(accept(&l)).await;
+    bounded(c.wait_connected(BOUND)).await.expect("connected");
+    // 48 requests of 1 MiB each: far more than loopback's socket buffers hold.
+    let big = "v".repeat(1 << 20);
+    let started = std::time::Instant::now();
+    let tasks: Vec<_> = (0..48)
+        .map(|_| {
+            let c = c.clone();
+            let big = big.clone();
+            tokio::spawn(async move { c.set(&[("Device.X.1.Y", big.as_str())]).await })
+        })
+        .collect();
+    for t in tasks {
+        let err = bounded(t).await.expect("task").expect_err("nobody reads");
+        assert!(err.is_timeout(), "{err}");
+    }
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(8), "the requests failed only after {took:?}");
+    // The connection is dropped for not reading, and made again.
+    let reason = bounded(async {
+        loop {
+            if let ConnectionState::Disconnected { reason, .. } = &*states.borrow_and_update() {
+                return reason.clone();
+            }
+            states.changed().await.expect("client alive");
+        }
+    })
+    .await;
+    assert!(reason.contains("stopped reading"), "{reason}");
+    let mut ws2 = bounded(accept(&l)).await;
+    drop(stalled);
+    bounded(c.wait_connected(BOUND)).await.expect("reconnected");
+    let pending = tokio::spawn({
+        let c = c.clone();
+        async move { friendly_name(&c).await }
+    });
+    let req = bounded(next_request(&mut ws2)).await;
+    ws2.send(Message::Binary(msg_record(&get_resp(&req.msg_id, "reading again"), ME))).await.expect("send");
+    assert_eq!(bounded(pending).await.expect("task").expect("ok"), "reading again");
+    c.close().await;
+}
+
+/// An agent that accepts, says hello and hangs up at once, again and again: the client must
+/// wait longer and longer between attempts instead of starting its backoff over each time.
+#[tokio::test]
+async fn a_flapping_agent_gets_a_growing_backoff() {
+    let (l, url) = listen().await;
+    let mut config = ClientConfig::new(&url, ME.parse::<EndpointId>().expect("eid"));
+    config.backoff =
+        Backoff { initial: Duration::from_millis(40), max: Duration::from_secs(5), multiplier: 2.0, jitter: 0.0 };
+    let c = Client::start(config);
+    let mut accepted = Vec::new();
+    for _ in 0..6 {
+        let mut ws = bounded(accept(&l)).await;
+        accepted.push(std::time::Instant::now());
+        let _ = ws.close(None).await;
+    }
+    let gaps: Vec<Duration> = accepted.windows(2).map(|w| w[1] - w[0]).collect();
+    // 40, 80, 160, 320, 640 ms (plus connection time): each wait about twice the one before.
+    assert!(gaps[4] >= Duration::from_millis(500), "{gaps:?}");
+    assert!(gaps[4] > gaps[0] * 4, "{gaps:?}");
+    c.close().await;
+}
+
+fn resident() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .expect("VmRSS")
+        * 1024
+}
+
+/// A notify Record followed by `pad` bytes of an unknown Record field: what the decoded
+/// Notify shares is the whole frame.
+fn padded_notify(msg_id: &str, value: &str, pad: usize) -> Bytes {
+    let n = Notify {
+        subscription_id: "sub".into(),
+        send_resp: false,
+        notification: Notification::ValueChange(msg::ValueChangeNotif {
+            param_path: "Device.X.Y".into(),
+            param_value: value.into(),
+        }),
+    };
+    let mut out = msg_record(&Msg::new(msg_id, Body::Request(Request::Notify(n))), ME).to_vec();
+    out.push(0x7a); // field 15, length-delimited: unknown to USP, skipped
+    let mut len = pad as u64;
+    while len >= 0x80 {
+        out.push((len as u8) | 0x80);
+        len >>= 7;
+    }
+    out.push(len as u8);
+    out.resize(out.len() + pad, b'p');
+    Bytes::from(out)
+}
+
+/// Notifications queue up for a receiver that does not read: each must be a compact copy,
+/// not its whole received frame, and the queue has a byte budget. Retransmitted msg_ids
+/// are not surfaced twice (R-MSG.4); a Notify over the size limit is left out and the next
+/// one says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_notifications_do_not_keep_their_frames_alive() {
+    const N: usize = 1024;
+    const PAD: usize = 1 << 20;
+    let (l, url) = listen().await;
+    let c = client(&url);
+    let mut notes = c.notifications();
+    let mut ws = bounded(accept(&l)).await;
+    bounded(c.wait_connected(BOUND)).await.expect("connected");
+    let before = resident();
+    for i in 0..N {
+        ws.send(Message::Binary(padded_notify(&format!("n-{i}"), &i.to_string(), PAD))).await.expect("send");
+        // The same msg_id again: a retransmission.
+        ws.send(Message::Binary(padded_notify(&format!("n-{i}"), "again", 0))).await.expect("send");
+    }
+    // Over the 256 KiB limit for one Notify: left out, counted in the next one's `missed`.
+    ws.send(Message::Binary(padded_notify("too-big", &"v".repeat(300 << 10), 0))).await.expect("send");
+    ws.send(Message::Binary(padded_notify("last", "last", 0))).await.expect("send");
+    // A request answered after all that: the client has handled every frame before it.
+    let pending = tokio::spawn({
+        let c = c.clone();
+        async move { friendly_name(&c).await }
+    });
+    let req = bounded(next_request(&mut ws)).await;
+    ws.send(Message::Binary(msg_record(&get_resp(&req.msg_id, "synced"), ME))).await.expect("send");
+    assert_eq!(bounded(pending).await.expect("task").expect("ok"), "synced");
+    let grown = resident().saturating_sub(before);
+    eprintln!("resident grew by {} MiB with {N} notifications of {} KiB frames queued", grown >> 20, PAD >> 10);
+    assert!(grown < 200 << 20, "resident grew by {} MiB", grown >> 20);
+    assert_eq!(c.stats().notifications.load(Ordering::Relaxed), N as u64 + 1, "duplicates and the big one left out");
+    assert_eq!(c.stats().notifications_missed.load(Ordering::Relaxed), 1);
+    let mut seen = std::collections::HashSet::new();
+    let mut last = None;
+    while let Ok(n) = notes.try_recv() {
+        assert!(seen.insert(n.msg_id.to_string()), "{} twice", n.msg_id);
+        if &*n.msg_id == "last" {
+            last = Some(n.missed);
+        }
+    }
+    assert_eq!(seen.len(), N + 1);
+    assert_eq!(last, Some(1), "the notification after the one left out says so");
+    c.close().await;
+}

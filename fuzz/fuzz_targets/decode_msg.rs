@@ -34,6 +34,7 @@ fuzz_target!(|data: &[u8]| {
                     | DecodeError::NoBody
                     | DecodeError::TwoOneofMembers { .. }
                     | DecodeError::Group { .. }
+                    | DecodeError::PathTooLong { .. }
             ),
             "prost accepts what we reject: {e}"
         ),

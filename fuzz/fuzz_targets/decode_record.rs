@@ -35,6 +35,7 @@ fuzz_target!(|data: &[u8]| {
             matches!(
                 e,
                 DecodeError::EmptyOneof { .. } | DecodeError::TwoOneofMembers { .. } | DecodeError::Group { .. }
+                    | DecodeError::PathTooLong { .. }
             ),
             "prost accepts what we reject: {e}"
         ),

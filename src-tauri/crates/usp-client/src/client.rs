@@ -5,13 +5,15 @@
 //! backoff, pings the agent, fails outstanding requests when the connection drops, and
 //! re-creates the subscriptions made through [`Client::subscribe`] after a reconnect.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{Sink, StreamExt};
 use rand::Rng;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -22,6 +24,7 @@ use tracing::{debug, info, warn};
 use usp_core::engine::{Event, Link, LinkConfig, RequestId};
 use usp_core::msg::{self, Notify, Request, Response, Text};
 use usp_core::request;
+use usp_core::text::for_log;
 use usp_core::wire::Limits;
 use usp_core::EndpointId;
 
@@ -73,7 +76,13 @@ pub struct ClientConfig {
     /// How often to ping the agent; the connection is considered dead after three
     /// intervals without any frame from the agent.
     pub ping_interval: Duration,
-    /// Reconnect policy.
+    /// How long the socket may refuse to take what we write (the agent stopped reading)
+    /// before the connection is dropped and made again. Timers, pings and requests keep
+    /// running meanwhile.
+    pub write_timeout: Duration,
+    /// Reconnect policy. The backoff starts again from its first wait only after a
+    /// healthy session: one in which the agent answered, or that lasted
+    /// [`HEALTHY_AFTER`].
     pub backoff: Backoff,
     /// Size limits for received Records.
     pub limits: Limits,
@@ -91,6 +100,7 @@ impl ClientConfig {
             request_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             ping_interval: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(20),
             backoff: Backoff::default(),
             limits: Limits::controller(),
             tls: None,
@@ -137,7 +147,18 @@ pub struct AgentNotification {
     pub msg_id: Text,
     /// The Notify.
     pub notify: Notify,
+    /// How many notifications were left out just before this one: the queue for slow
+    /// receivers was over its byte budget ([`NOTIFY_QUEUE_BUDGET`]) or a Notify was too
+    /// large. Like `RecvError::Lagged`, a receiver should then refresh what it shows.
+    pub missed: u64,
 }
+
+/// Notifications waiting in the channel for slow receivers may hold at most this many
+/// bytes (each one is a compact copy, not its received frame); beyond it new ones are left
+/// out and counted in [`AgentNotification::missed`] of the next one that fits.
+pub const NOTIFY_QUEUE_BUDGET: usize = 16 * 1024 * 1024;
+/// Slots of the notification channel.
+pub const NOTIFY_QUEUE_LEN: usize = 4096;
 
 /// Counters for diagnostics.
 #[derive(Debug, Default)]
@@ -148,6 +169,8 @@ pub struct Stats {
     pub connects: AtomicU64,
     /// Notifications received.
     pub notifications: AtomicU64,
+    /// Notifications left out (too large, or the queue over its byte budget).
+    pub notifications_missed: AtomicU64,
 }
 
 /// What kind of notification a subscription asks for (`NotifType`).
@@ -225,6 +248,10 @@ impl Subscription {
     }
 }
 
+/// A session that stays connected this long counts as healthy (the backoff starts over
+/// after it) even when the agent answered nothing.
+pub const HEALTHY_AFTER: Duration = Duration::from_secs(10);
+
 /// Initial WebSocket read buffer (see `Driver::ws_config`).
 pub const READ_BUFFER_SIZE: usize = 8 * 1024;
 
@@ -266,7 +293,7 @@ impl Client {
     pub fn start(config: ClientConfig) -> Client {
         let (cmd_tx, cmd_rx) = mpsc::channel(1024);
         let (state_tx, state_rx) = watch::channel(ConnectionState::Connecting { attempt: 0 });
-        let (notif_tx, _) = broadcast::channel(4096);
+        let (notif_tx, _) = broadcast::channel(NOTIFY_QUEUE_LEN);
         let tag: u32 = rand::rng().random();
         let shared = Arc::new(Shared {
             notifications: notif_tx,
@@ -276,7 +303,7 @@ impl Client {
         });
         let config = Arc::new(config);
         let driver = Driver::new(config.clone(), shared.clone(), state_tx, tag);
-        let span = tracing::info_span!("agent", url = %config.url);
+        let span = tracing::info_span!("agent", url = %for_log(&config.url));
         tokio::spawn(tracing::Instrument::instrument(driver.run(cmd_rx), span));
         Client { commands: cmd_tx, state: state_rx, shared, config }
     }
@@ -490,6 +517,121 @@ struct Driver {
     internal: HashMap<RequestId, String>,
     subscriptions: Vec<Subscription>,
     close_ack: Option<oneshot::Sender<()>>,
+    /// The agent answered something in this session.
+    answered: bool,
+    /// Rate limit of the "ignored a record" warnings.
+    drop_log: RateLimit,
+    /// Sizes of the notifications sent last, newest at the back (at most the channel's
+    /// length): what the channel may still hold.
+    notif_sizes: VecDeque<usize>,
+    /// Notifications left out since the last one sent.
+    notif_missed: u64,
+}
+
+/// At most [`RateLimit::BURST`] log lines per [`RateLimit::WINDOW`]; the next line after a
+/// quiet stretch says how many were left out.
+#[derive(Debug)]
+struct RateLimit {
+    window_start: Option<Instant>,
+    in_window: u32,
+    suppressed: u64,
+}
+
+enum Allow {
+    Log { suppressed: u64 },
+    Quiet,
+}
+
+impl RateLimit {
+    const BURST: u32 = 10;
+    const WINDOW: Duration = Duration::from_secs(60);
+
+    fn new() -> Self {
+        Self { window_start: None, in_window: 0, suppressed: 0 }
+    }
+
+    fn allow(&mut self, now: Instant) -> Allow {
+        match self.window_start {
+            Some(start) if now.duration_since(start) < Self::WINDOW => {}
+            _ => {
+                self.window_start = Some(now);
+                self.in_window = 0;
+            }
+        }
+        if self.in_window < Self::BURST {
+            self.in_window += 1;
+            Allow::Log { suppressed: std::mem::take(&mut self.suppressed) }
+        } else {
+            self.suppressed += 1;
+            Allow::Quiet
+        }
+    }
+}
+
+/// Frames waiting for the socket, written from inside the driver's `select!` so that a
+/// peer that stops reading never stops the timers.
+#[derive(Default)]
+struct Outgoing {
+    queue: VecDeque<Message>,
+    /// Frames handed to the socket but not flushed yet.
+    unflushed: bool,
+    /// Since when data has been waiting without the socket taking any of it.
+    stalled_since: Option<tokio::time::Instant>,
+}
+
+impl Outgoing {
+    fn push(&mut self, m: Message) {
+        self.queue.push_back(m);
+        self.stalled_since.get_or_insert_with(tokio::time::Instant::now);
+    }
+
+    fn pending(&self) -> bool {
+        !self.queue.is_empty() || self.unflushed
+    }
+}
+
+/// What the socket did.
+enum Io {
+    /// A frame came (or the stream ended).
+    Frame(Option<Result<Message, tokio_tungstenite::tungstenite::Error>>),
+    /// Writing failed.
+    WriteFailed(String),
+}
+
+/// Moves queued frames into the socket as far as it takes them, flushes, then reads.
+/// Cancel-safe: a frame leaves the queue only when the socket has accepted it.
+fn poll_io(socket: &mut ws::Socket, out: &mut Outgoing, cx: &mut Context<'_>) -> Poll<Io> {
+    let mut progress = false;
+    while !out.queue.is_empty() {
+        match Pin::new(&mut *socket).poll_ready(cx) {
+            Poll::Ready(Ok(())) => {
+                let Some(m) = out.queue.pop_front() else { break };
+                if let Err(e) = Pin::new(&mut *socket).start_send(m) {
+                    return Poll::Ready(Io::WriteFailed(describe_ws_error(&e)));
+                }
+                out.unflushed = true;
+                progress = true;
+            }
+            Poll::Ready(Err(e)) => return Poll::Ready(Io::WriteFailed(describe_ws_error(&e))),
+            Poll::Pending => break,
+        }
+    }
+    if out.unflushed {
+        match Pin::new(&mut *socket).poll_flush(cx) {
+            Poll::Ready(Ok(())) => {
+                out.unflushed = false;
+                progress = true;
+            }
+            Poll::Ready(Err(e)) => return Poll::Ready(Io::WriteFailed(describe_ws_error(&e))),
+            Poll::Pending => {}
+        }
+    }
+    if !out.pending() {
+        out.stalled_since = None;
+    } else if progress {
+        out.stalled_since = Some(tokio::time::Instant::now());
+    }
+    socket.poll_next_unpin(cx).map(Io::Frame)
 }
 
 impl Driver {
@@ -513,6 +655,10 @@ impl Driver {
             internal: HashMap::new(),
             subscriptions: Vec::new(),
             close_ack: None,
+            answered: false,
+            drop_log: RateLimit::new(),
+            notif_sizes: VecDeque::new(),
+            notif_missed: 0,
         }
     }
 
@@ -552,10 +698,16 @@ impl Driver {
                         self.stop_for_user(e);
                         break;
                     }
+                    let started = Instant::now();
+                    self.answered = false;
                     match self.session(socket, &mut commands).await {
                         SessionEnd::Closed => break,
                         SessionEnd::Lost(reason) => {
-                            attempt = 0;
+                            // Only a healthy session starts the backoff over: an agent
+                            // that accepts and drops us at once is retried ever slower.
+                            if self.answered || started.elapsed() >= HEALTHY_AFTER {
+                                attempt = 0;
+                            }
                             reason
                         }
                     }
@@ -570,7 +722,7 @@ impl Driver {
             self.dispatch_events();
             let delay = self.config.backoff.delay(attempt, &mut rand::rng());
             attempt = attempt.saturating_add(1);
-            info!(%reason, retry_in_ms = delay.as_millis() as u64, "connection to agent lost");
+            info!(reason = %for_log(&reason), retry_in_ms = delay.as_millis() as u64, "connection to agent lost");
             self.state.send_replace(ConnectionState::Disconnected { reason: reason.clone(), retry_in: delay });
             let sleep = tokio::time::sleep(delay);
             tokio::select! {
@@ -613,7 +765,7 @@ impl Driver {
     }
 
     fn stop_for_user(&mut self, error: ConnectError) {
-        warn!(%error, "not connecting until the user decides");
+        warn!(error = %for_log(&error.to_string()), "not connecting until the user decides");
         self.state.send_replace(ConnectionState::NeedsUser { error });
     }
 
@@ -656,13 +808,15 @@ impl Driver {
         let timer = tokio::time::sleep_until(idle);
         tokio::pin!(timer);
         let mut armed = idle;
+        let mut out = Outgoing::default();
+        let write_timeout = self.config.write_timeout;
         if let Some(agent) = self.link.agent_id().cloned() {
             connected = true;
             self.on_connected(agent);
         }
         loop {
-            if let Err(e) = self.flush(&mut socket).await {
-                return SessionEnd::Lost(e);
+            while let Some(bytes) = self.link.poll_transmit() {
+                out.push(Message::Binary(bytes));
             }
             if !connected {
                 if let Some(agent) = self.link.agent_id().cloned() {
@@ -674,10 +828,8 @@ impl Driver {
             let link_deadline = self.link.poll_timeout().map(tokio::time::Instant::from_std);
             let silent_deadline =
                 (!connected).then(|| tokio::time::Instant::from_std(started + self.config.connect_timeout));
-            let wake = match (link_deadline, silent_deadline) {
-                (Some(a), Some(b)) => a.min(b),
-                (a, b) => a.or(b).unwrap_or(idle),
-            };
+            let write_deadline = out.stalled_since.map(|t| t + write_timeout);
+            let wake = [link_deadline, silent_deadline, write_deadline].into_iter().flatten().min().unwrap_or(idle);
             if wake < armed {
                 timer.as_mut().reset(wake);
                 armed = wake;
@@ -703,7 +855,11 @@ impl Driver {
                     }
                     self.dispatch_events();
                 }
-                frame = socket.next() => {
+                io = std::future::poll_fn(|cx| poll_io(&mut socket, &mut out, cx)) => {
+                    let frame = match io {
+                        Io::Frame(frame) => frame,
+                        Io::WriteFailed(e) => return SessionEnd::Lost(e),
+                    };
                     last_rx = Instant::now();
                     match frame {
                         None => return SessionEnd::Lost("the agent closed the connection".into()),
@@ -714,11 +870,11 @@ impl Driver {
                         }
                         Some(Ok(Message::Text(_))) => {
                             let frame = CloseFrame { code: CloseCode::Unsupported, reason: "USP records travel in binary frames".into() };
-                            let _ = socket.close(Some(frame)).await;
+                            let _ = tokio::time::timeout(CLOSE_WAIT, socket.close(Some(frame))).await;
                             return SessionEnd::Lost("the agent sent a text frame, which USP does not allow".into());
                         }
                         Some(Ok(Message::Close(frame))) => {
-                            let why = frame.map(|f| format!("code {}, {:?}", u16::from(f.code), f.reason.as_str())).unwrap_or_else(|| "no reason".into());
+                            let why = frame.map(|f| format!("code {}, {}", u16::from(f.code), usp_core::text::for_log(f.reason.as_str()))).unwrap_or_else(|| "no reason".into());
                             return SessionEnd::Lost(format!("the agent closed the connection ({why})"));
                         }
                         Some(Ok(Message::Ping(_))) | Some(Ok(Message::Pong(_))) | Some(Ok(Message::Frame(_))) => {}
@@ -729,15 +885,21 @@ impl Driver {
                         return SessionEnd::Lost(format!("the agent stopped answering (nothing for {:?})", last_rx.elapsed()));
                     }
                     ping_counter = ping_counter.wrapping_add(1);
-                    if let Err(e) = socket.send(Message::Ping(Bytes::copy_from_slice(&[ping_counter]))).await {
-                        return SessionEnd::Lost(describe_ws_error(&e));
-                    }
+                    out.push(Message::Ping(Bytes::copy_from_slice(&[ping_counter])));
                 }
                 _ = &mut timer => {
                     armed = idle;
                     timer.as_mut().reset(idle);
+                    if let Some(since) = out.stalled_since {
+                        if since.elapsed() >= write_timeout {
+                            let waiting: usize = out.queue.len();
+                            return SessionEnd::Lost(format!(
+                                "the agent stopped reading what we send (nothing taken for {write_timeout:?}, {waiting} messages waiting)"
+                            ));
+                        }
+                    }
                     if !connected && Instant::now() >= started + self.config.connect_timeout {
-                        let _ = socket.close(None).await;
+                        let _ = tokio::time::timeout(CLOSE_WAIT, socket.close(None)).await;
                         return SessionEnd::Lost(ConnectError::AgentSilent(self.config.connect_timeout).to_string());
                     }
                     self.link.handle_timeout(Instant::now());
@@ -790,22 +952,18 @@ impl Driver {
         }
     }
 
-    async fn flush(&mut self, socket: &mut ws::Socket) -> Result<(), String> {
-        let mut any = false;
-        while let Some(bytes) = self.link.poll_transmit() {
-            socket.feed(Message::Binary(bytes)).await.map_err(|e| describe_ws_error(&e))?;
-            any = true;
-        }
-        if any {
-            socket.flush().await.map_err(|e| describe_ws_error(&e))?;
-        }
-        Ok(())
-    }
-
     fn dispatch_events(&mut self) {
         while let Some(event) = self.link.poll_event() {
             match event {
                 Event::Completed { id, result } => {
+                    if matches!(
+                        result,
+                        Ok(_)
+                            | Err(usp_core::engine::RequestError::Usp(_))
+                            | Err(usp_core::engine::RequestError::UnexpectedResponse { .. })
+                    ) {
+                        self.answered = true;
+                    }
                     if let Some(reply) = self.waiters.remove(&id) {
                         let _ = reply.send(result.map_err(ClientError::from));
                     } else if let Some(sub_id) = self.internal.remove(&id) {
@@ -819,24 +977,63 @@ impl Driver {
                             {
                                 debug!(subscription = %sub_id, "subscription still in place")
                             }
-                            Err(e) => warn!(subscription = %sub_id, error = %e, "could not restore subscription"),
+                            Err(e) => {
+                                warn!(subscription = %sub_id, error = %for_log(&e.to_string()), "could not restore subscription")
+                            }
                         }
                     }
                 }
                 Event::Notification { msg_id, notify } => {
                     self.shared.stats.notifications.fetch_add(1, Ordering::Relaxed);
                     if let Some(agent) = self.link.agent_id().cloned() {
-                        let _ = self.shared.notifications.send(AgentNotification { agent, msg_id, notify });
+                        self.queue_notification(AgentNotification { agent, msg_id, notify, missed: 0 });
                     }
                 }
                 Event::Connected { agent } => debug!(agent = %agent, "agent connect record"),
                 Event::Disconnect { reason_code, reason } => {
-                    info!(reason_code, %reason, "the agent announced a disconnect")
+                    info!(reason_code, reason = %for_log(&reason), "the agent announced a disconnect")
                 }
                 Event::Dropped(why) => {
                     self.shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
-                    warn!(%why, "ignored a record from the agent");
+                    if matches!(why, usp_core::engine::Dropped::NotifyTooLarge { .. }) {
+                        self.notif_missed += 1;
+                        self.shared.stats.notifications_missed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    match self.drop_log.allow(Instant::now()) {
+                        Allow::Log { suppressed: 0 } => warn!(%why, "ignored a record from the agent"),
+                        Allow::Log { suppressed } => {
+                            warn!(%why, suppressed, "ignored a record from the agent (and {suppressed} more not logged)")
+                        }
+                        Allow::Quiet => {}
+                    }
                 }
+            }
+        }
+    }
+
+    /// Sends a notification to the receivers unless the ones they have not read yet
+    /// already hold [`NOTIFY_QUEUE_BUDGET`] bytes.
+    fn queue_notification(&mut self, mut n: AgentNotification) {
+        // The channel keeps the last `len()` values sent (until every receiver saw them).
+        let queued = self.shared.notifications.len();
+        while self.notif_sizes.len() > queued {
+            self.notif_sizes.pop_front();
+        }
+        let held: usize = self.notif_sizes.iter().sum();
+        let size = notification_size(&n);
+        if held + size > NOTIFY_QUEUE_BUDGET {
+            self.notif_missed += 1;
+            self.shared.stats.notifications_missed.fetch_add(1, Ordering::Relaxed);
+            if let Allow::Log { suppressed } = self.drop_log.allow(Instant::now()) {
+                warn!(queued, held, suppressed, "notifications are not being read; leaving this one out");
+            }
+            return;
+        }
+        n.missed = std::mem::take(&mut self.notif_missed);
+        if self.shared.notifications.send(n).is_ok() {
+            self.notif_sizes.push_back(size);
+            if self.notif_sizes.len() > NOTIFY_QUEUE_LEN {
+                self.notif_sizes.pop_front();
             }
         }
     }
@@ -844,10 +1041,19 @@ impl Driver {
     async fn close_socket(&mut self, mut socket: ws::Socket, ack: Option<oneshot::Sender<()>>) -> SessionEnd {
         self.close_ack = ack;
         let frame = CloseFrame { code: CloseCode::Normal, reason: "controller closing".into() };
-        let _ = tokio::time::timeout(Duration::from_secs(2), socket.close(Some(frame))).await;
+        let _ = tokio::time::timeout(CLOSE_WAIT, socket.close(Some(frame))).await;
         SessionEnd::Closed
     }
 }
+
+/// What one queued notification costs: its text (one compact buffer) plus the slot.
+fn notification_size(n: &AgentNotification) -> usize {
+    let m = msg::Msg::new(n.msg_id.clone(), msg::Body::Request(Request::Notify(n.notify.clone())));
+    usp_core::wire::encoded_msg_len(&m) + std::mem::size_of::<AgentNotification>()
+}
+
+/// How long a closing handshake may take before the socket is simply dropped.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 fn describe_ws_error(e: &tokio_tungstenite::tungstenite::Error) -> String {
     use tokio_tungstenite::tungstenite::error::{CapacityError, Error};
@@ -878,6 +1084,18 @@ mod tests {
         }
         let no_jitter = Backoff { jitter: 0.0, ..b };
         assert_eq!(no_jitter.delay(3, &mut rng), Duration::from_millis(800));
+    }
+
+    #[test]
+    fn dropped_record_warnings_are_rate_limited() {
+        let mut r = RateLimit::new();
+        let t0 = Instant::now();
+        let logged = (0..1000).filter(|_| matches!(r.allow(t0), Allow::Log { .. })).count();
+        assert_eq!(logged, RateLimit::BURST as usize);
+        match r.allow(t0 + RateLimit::WINDOW) {
+            Allow::Log { suppressed } => assert_eq!(suppressed, 1000 - u64::from(RateLimit::BURST)),
+            Allow::Quiet => panic!("a new window logs again"),
+        }
     }
 
     #[test]

@@ -123,6 +123,11 @@ async fn connect_inner(
         .await
         .map_err(|e| ConnectError::Tcp(format!("{host}:{port}: {e}")))?;
     let _ = tcp.set_nodelay(true);
+    // A peer that vanishes (unplugged, powered off) is noticed by the kernel too, not only
+    // by our pings: best effort, a platform without these options still connects.
+    if let Err(e) = set_keepalive(&tcp) {
+        tracing::debug!(error = %e, "could not set TCP keepalive");
+    }
     let mut handshake = Handshake::default();
     let stream: Box<dyn Stream> = if secure {
         let config = tls.ok_or(ConnectError::TlsNotConfigured)?;
@@ -154,6 +159,33 @@ async fn connect_inner(
     Ok((socket, handshake))
 }
 
+/// First probe after this much silence on the connection.
+pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
+/// Time between probes.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+
+fn set_keepalive(tcp: &TcpStream) -> std::io::Result<()> {
+    let ka = socket2::TcpKeepalive::new().with_time(KEEPALIVE_IDLE);
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "windows",
+        target_os = "freebsd"
+    ))]
+    let ka = ka.with_interval(KEEPALIVE_INTERVAL);
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd"
+    ))]
+    let ka = ka.with_retries(3);
+    socket2::SockRef::from(tcp).set_tcp_keepalive(&ka)
+}
+
 fn check_response(response: &Response) -> Result<(), ConnectError> {
     let proto = response.headers().get("Sec-WebSocket-Protocol").and_then(|v| v.to_str().ok());
     if proto.map(str::trim) != Some(USP_SUBPROTOCOL) {
@@ -170,6 +202,21 @@ mod tests {
 
     fn eid(s: &str) -> EndpointId {
         s.parse().expect("valid eid")
+    }
+
+    #[tokio::test]
+    async fn connections_have_tcp_keepalive() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let tcp = TcpStream::connect(l.local_addr().expect("addr")).await.expect("connect");
+        assert!(!socket2::SockRef::from(&tcp).keepalive().expect("read SO_KEEPALIVE"));
+        set_keepalive(&tcp).expect("set");
+        let s = socket2::SockRef::from(&tcp);
+        assert!(s.keepalive().expect("read SO_KEEPALIVE"));
+        #[cfg(target_os = "linux")]
+        {
+            assert_eq!(s.tcp_keepalive_time().expect("idle"), KEEPALIVE_IDLE);
+            assert_eq!(s.tcp_keepalive_interval().expect("interval"), KEEPALIVE_INTERVAL);
+        }
     }
 
     #[test]

@@ -32,6 +32,7 @@ use bytes::Bytes;
 use crate::eid::EndpointId;
 use crate::msg::{self, Body, Msg, MsgType, Notify, Request, Response, Text};
 use crate::record::{Record, RecordType, PAYLOAD_SECURITY_PLAINTEXT};
+use crate::text::{self, for_log};
 use crate::wire::{self, DecodeError, Limits};
 
 /// The USP version we implement, written into every Record we send.
@@ -50,6 +51,9 @@ pub struct LinkConfig {
     pub msg_id_prefix: String,
     /// Maximum number of requests waiting for a reply at once; beyond it `send` refuses.
     pub max_outstanding: usize,
+    /// Largest Notify surfaced as an event, in bytes once re-encoded on its own (larger
+    /// ones are dropped). Default 256 KiB.
+    pub max_notify_size: usize,
 }
 
 impl Default for LinkConfig {
@@ -59,6 +63,7 @@ impl Default for LinkConfig {
             limits: Limits::controller(),
             msg_id_prefix: "uh".to_owned(),
             max_outstanding: 100_000,
+            max_notify_size: 256 * 1024,
         }
     }
 }
@@ -122,15 +127,25 @@ impl fmt::Display for UspError {
     }
 }
 
+/// The longest agent text kept from one error message or reason, in bytes.
+pub const MAX_AGENT_TEXT: usize = 1024;
+/// The most parameter errors kept from one Error message.
+pub const MAX_ERROR_PARAMS: usize = 256;
+
 impl From<&msg::Error> for UspError {
+    /// Keeps at most [`MAX_ERROR_PARAMS`] parameter errors and [`MAX_AGENT_TEXT`] bytes of
+    /// each text: an agent's error can be megabytes, and it ends up in messages and logs.
     fn from(e: &msg::Error) -> Self {
         Self {
             code: e.err_code,
-            message: e.err_msg.to_string(),
+            message: text::capped(&e.err_msg, MAX_AGENT_TEXT),
             param_errs: e
                 .param_errs
                 .iter()
-                .map(|p| (p.param_path.to_string(), p.err_code, p.err_msg.to_string()))
+                .take(MAX_ERROR_PARAMS)
+                .map(|p| {
+                    (text::capped(&p.param_path, MAX_AGENT_TEXT), p.err_code, text::capped(&p.err_msg, MAX_AGENT_TEXT))
+                })
                 .collect(),
         }
     }
@@ -184,7 +199,8 @@ pub fn error_code_text(code: u32) -> &'static str {
     }
 }
 
-/// Why a received Record or Message was dropped (the link goes on).
+/// Why a received Record or Message was dropped (the link goes on). The agent's text in it
+/// is cut to [`MAX_AGENT_TEXT`] bytes, and escaped and shortened further when displayed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Dropped {
     /// The bytes are not a Record we can read (or are over the size limit).
@@ -203,18 +219,32 @@ pub enum Dropped {
     UnknownMsgId(String),
     /// A Record type a controller does not act on (e.g. an encrypted payload).
     Unsupported(String),
+    /// A Notify whose msg_id came a moment ago already (a retransmission, R-MSG.4): it
+    /// was answered again but not surfaced twice.
+    DuplicateNotify(String),
+    /// A Notify larger than [`LinkConfig::max_notify_size`].
+    NotifyTooLarge {
+        /// Its size, re-encoded.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
 }
 
 impl fmt::Display for Dropped {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Dropped::Malformed(why) => write!(f, "unreadable record: {why}"),
-            Dropped::NotForUs { to_id } => write!(f, "record addressed to {to_id:?}, not to us"),
+            Dropped::NotForUs { to_id } => write!(f, "record addressed to {:?}, not to us", for_log(to_id)),
             Dropped::WrongSender { from_id } => {
-                write!(f, "record from {from_id:?}, not from the agent of this connection")
+                write!(f, "record from {:?}, not from the agent of this connection", for_log(from_id))
             }
-            Dropped::UnknownMsgId(id) => write!(f, "reply with unknown msg_id {id:?}"),
+            Dropped::UnknownMsgId(id) => write!(f, "reply with unknown msg_id {:?}", for_log(id)),
             Dropped::Unsupported(what) => write!(f, "unsupported record: {what}"),
+            Dropped::DuplicateNotify(id) => write!(f, "repeated Notify with msg_id {:?}", for_log(id)),
+            Dropped::NotifyTooLarge { size, limit } => {
+                write!(f, "a {size}-byte Notify, over the {limit}-byte limit for notifications")
+            }
         }
     }
 }
@@ -289,6 +319,60 @@ pub struct Link {
     transmits: VecDeque<Bytes>,
     events: VecDeque<Event>,
     scratch: Vec<u8>,
+    recent_notifies: RecentIds,
+}
+
+/// How many recent Notify msg_ids are remembered to spot retransmissions.
+pub const RECENT_NOTIFY_IDS: usize = 1024;
+
+/// The last [`RECENT_NOTIFY_IDS`] Notify msg_ids, as keyed hashes (a few bytes each, and
+/// no reference into the frames they came in).
+struct RecentIds {
+    hasher: std::collections::hash_map::RandomState,
+    order: VecDeque<u64>,
+    set: std::collections::HashSet<u64>,
+}
+
+impl RecentIds {
+    fn new() -> Self {
+        Self { hasher: Default::default(), order: VecDeque::with_capacity(RECENT_NOTIFY_IDS), set: Default::default() }
+    }
+
+    /// Remembers `id`; `false` when it was remembered already.
+    fn insert(&mut self, id: &str) -> bool {
+        use std::hash::BuildHasher;
+        let h = self.hasher.hash_one(id);
+        if !self.set.insert(h) {
+            return false;
+        }
+        if self.order.len() == RECENT_NOTIFY_IDS {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        self.order.push_back(h);
+        true
+    }
+}
+
+/// The Notify re-encoded on its own and decoded again, so that what is kept (queued for
+/// slow receivers) shares a buffer of its own size rather than the whole received frame,
+/// which may be megabytes of other fields.
+fn compact_notify(msg_id: Text, notify: Notify, limit: usize) -> Result<(Text, Notify), Dropped> {
+    let m = Msg::new(msg_id, Body::Request(Request::Notify(notify)));
+    let size = wire::encoded_msg_len(&m);
+    if size > limit {
+        return Err(Dropped::NotifyTooLarge { size, limit });
+    }
+    let mut out = Vec::with_capacity(size);
+    wire::encode_msg(&m, &mut out);
+    let limits = Limits { max_record_size: size, max_items: usize::MAX, max_path_len: usize::MAX };
+    match wire::decode_msg(Bytes::from(out), &limits) {
+        Ok(Msg { msg_id, body: Body::Request(Request::Notify(n)), .. }) => Ok((msg_id, n)),
+        // Cannot happen: it was just decoded from the same fields.
+        Ok(_) => Err(Dropped::Unsupported("a Notify that did not re-encode as one".into())),
+        Err(e) => Err(Dropped::Malformed(e.to_string())),
+    }
 }
 
 impl fmt::Debug for Link {
@@ -316,6 +400,7 @@ impl Link {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             scratch: Vec::new(),
+            recent_notifies: RecentIds::new(),
         }
     }
 
@@ -416,11 +501,11 @@ impl Link {
             Err(e) => return self.drop_it(Dropped::Malformed(e.to_string())),
         };
         if &*record.to_id != self.own_id.as_str() {
-            return self.drop_it(Dropped::NotForUs { to_id: record.to_id.to_string() });
+            return self.drop_it(Dropped::NotForUs { to_id: text::capped(&record.to_id, MAX_AGENT_TEXT) });
         }
         match &self.agent_id {
             Some(agent) if agent.as_str() != &*record.from_id => {
-                return self.drop_it(Dropped::WrongSender { from_id: record.from_id.to_string() });
+                return self.drop_it(Dropped::WrongSender { from_id: text::capped(&record.from_id, MAX_AGENT_TEXT) });
             }
             Some(_) => {}
             None => match record.from_id.parse::<EndpointId>() {
@@ -428,7 +513,7 @@ impl Link {
                 Err(e) => {
                     return self.drop_it(Dropped::Malformed(format!(
                         "from_id {:?} is not an endpoint id: {e}",
-                        &*record.from_id
+                        for_log(&record.from_id)
                     )))
                 }
             },
@@ -443,7 +528,7 @@ impl Link {
                 }
             }
             RecordType::Disconnect { reason, reason_code } => {
-                self.events.push_back(Event::Disconnect { reason_code, reason: reason.to_string() });
+                self.events.push_back(Event::Disconnect { reason_code, reason: text::capped(&reason, MAX_AGENT_TEXT) });
             }
             RecordType::SessionContext(_) => {
                 // E2E session contexts are not supported yet: say so, as R-E2E.6a asks.
@@ -495,7 +580,13 @@ impl Link {
                         let _ = self.transmit_msg(&agent, &resp);
                     }
                 }
-                self.events.push_back(Event::Notification { msg_id: msg.msg_id, notify });
+                if !self.recent_notifies.insert(&msg.msg_id) {
+                    return self.drop_it(Dropped::DuplicateNotify(text::capped(&msg.msg_id, MAX_AGENT_TEXT)));
+                }
+                match compact_notify(msg.msg_id, notify, self.config.max_notify_size) {
+                    Ok((msg_id, notify)) => self.events.push_back(Event::Notification { msg_id, notify }),
+                    Err(why) => self.drop_it(why),
+                }
             }
             Body::Request(other) => {
                 // Get/Set/... sent to a controller, or Register/Deregister (for USP Services).
@@ -537,7 +628,7 @@ impl Link {
             Some(p) => {
                 self.events.push_back(Event::Completed { id: RequestId(msg_id.clone()), result: result(p.expected) })
             }
-            None => self.drop_it(Dropped::UnknownMsgId(msg_id.to_string())),
+            None => self.drop_it(Dropped::UnknownMsgId(text::capped(msg_id, MAX_AGENT_TEXT))),
         }
     }
 

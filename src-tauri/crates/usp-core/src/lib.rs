@@ -9,7 +9,8 @@
 //! - [`wire`]: their protobuf codec (zero-copy decoding, size limits, strict `oneof`s);
 //! - [`path`] / [`eid`]: parsed data-model paths and Endpoint IDs;
 //! - [`request`]: typed request builders and typed results;
-//! - [`engine`]: msg_id correlation, timeouts as data, notifications, record rules.
+//! - [`engine`]: msg_id correlation, timeouts as data, notifications, record rules;
+//! - [`text`]: agent-written text made safe for logs.
 #![warn(missing_docs)]
 
 pub mod convert;
@@ -19,6 +20,7 @@ pub mod msg;
 pub mod path;
 pub mod record;
 pub mod request;
+pub mod text;
 pub mod wire;
 pub use eid::{EidError, EndpointId, Scheme};
 pub use path::{Path, PathError};

@@ -402,7 +402,7 @@ response_conversions!(
 );
 
 fn path_error(code: u32, msg: &Text) -> UspError {
-    UspError { code, message: msg.to_string(), param_errs: vec![] }
+    UspError { code, message: capped(msg, crate::engine::MAX_AGENT_TEXT), param_errs: vec![] }
 }
 
 /// One parameter of a Get result, with its full path.
@@ -491,16 +491,7 @@ pub const MAX_PARAM_ERRS: usize = 256;
 /// The longest agent message kept in a flattened parameter error, in bytes.
 const MAX_ERR_MSG: usize = 1024;
 
-fn capped(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_owned();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
-}
+use crate::text::capped;
 
 /// One flattened parameter error `(affected_path + param, code, message)`, if `meter`
 /// has room for it.
