@@ -285,8 +285,9 @@ async fn device_details_and_ping() {
 async fn explorer_shows_one_level_and_edits_what_the_role_allows() {
     let (sim, home, _dir, gw) = paired_gateway("explore").await;
     let ext = sim.agent("extender").expect("extender").endpoint_id.as_str().to_owned();
-    let explore =
-        |agent: &str, path: &str| home.explore(ExploreArgs { agent: agent.to_owned(), path: path.to_owned() });
+    let explore = |agent: &str, path: &str| {
+        home.explore(ExploreArgs { agent: agent.to_owned(), path: path.to_owned(), offset: 0 })
+    };
 
     let root = bounded("explore", explore(&gw, "Device.")).await.expect("root");
     let kinds: Vec<(&str, DmKind)> = root.entries.iter().map(|e| (e.path.as_str(), e.kind)).collect();

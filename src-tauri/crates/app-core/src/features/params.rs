@@ -12,10 +12,17 @@ pub struct Params {
     map: BTreeMap<String, String>,
 }
 
-/// A parameter whose value must never be printed.
+/// A parameter whose value must never be printed or shown: TR-181's secured parameters
+/// (`KeyPassphrase`, `SAEPassphrase`, `PreSharedKey`, `WEPKey`, `Password`, `RadiusSecret`,
+/// `Passcode`, WPS `PIN`, a challenge's `Value`...) and anything named like them.
 pub fn is_secret_name(path: &str) -> bool {
     let name = path.rsplit('.').next().unwrap_or(path);
-    ["Passphrase", "PreSharedKey", "Password", "Key"].iter().any(|s| name.contains(s))
+    let lower = name.to_ascii_lowercase();
+    ["passphrase", "presharedkey", "password", "passwd", "key", "secret", "passcode", "credential", "token"]
+        .iter()
+        .any(|s| lower.contains(s))
+        || name.ends_with("PIN")
+        || (name == "Value" && path.contains(".ControllerTrust.Challenge."))
 }
 
 impl std::fmt::Debug for Params {

@@ -4,10 +4,16 @@
 //! the role allows it: agents that filter GetSupportedDM by role (as the simulated home does)
 //! report read-only access for what we may not write, and the Untrusted role edits nothing.
 
+use std::collections::{BTreeMap, HashMap, HashSet};
+
 use ipc_types::{AgentAuth, DmEntry, DmKind, ExploreArgs, ExplorerView, ParamSet};
 use usp_client::ClientError;
-use usp_core::msg::{GetInstancesResp, GetSupportedDmResp, ParamAccess, SupportedObjectResult, ValueType};
+use usp_core::msg::{
+    CurrInstance, GetInstancesResp, GetSupportedDmResp, ParamAccess, SupportedObjectResult, ValueType,
+};
 use usp_core::request::{self, SupportedDmOptions};
+
+use crate::features::params::is_secret_name;
 
 use super::{AgentConn, AppError, AppResult, Home};
 
@@ -44,85 +50,142 @@ fn valid_object_path(path: &str) -> bool {
         && path.split('.').all(|s| s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
 }
 
-/// The entries of one level. `path` is the concrete path asked for; `objs` what GetSupportedDM
-/// said for its supported-model path (first level).
-pub(crate) fn level_entries(path: &str, objs: &[SupportedObjectResult], may_write: bool) -> (bool, Vec<DmEntry>) {
+/// Most entries one `explore` answer holds; the window asks for the next page by offset.
+const EXPLORER_PAGE: usize = ipc_types::EXPLORER_PAGE as usize;
+/// Longest entry name shown (TR-181 names are short); an agent's longer ones are skipped.
+const MAX_NAME_LEN: usize = 256;
+/// Longest value sent to the window; a longer one is cut and can't be edited here.
+const MAX_VALUE_LEN: usize = 4096;
+
+/// A plain name segment (`SSID`, `Enable`, `3`): what may follow a path's dot.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// One entry of a level before it becomes a [`DmEntry`]: borrowed from the agent's answer, so
+/// a huge level costs no copy until its page is built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Item<'a> {
+    /// The name as shown (`SSID`, `Reboot()`, `Boot!`).
+    pub name: &'a str,
+    pub kind: DmKind,
+    pub writable: bool,
+    pub value_type: i32,
+}
+
+impl Item<'_> {
+    fn entry(&self, path: &str) -> DmEntry {
+        let (path, secret) = match self.kind {
+            DmKind::Object | DmKind::Table => (format!("{path}{}.", self.name), false),
+            DmKind::Parameter => {
+                let full = format!("{path}{}", self.name);
+                let secret = is_secret_name(&full);
+                (full, secret)
+            }
+            _ => (format!("{path}{}", self.name), false),
+        };
+        DmEntry {
+            path,
+            name: self.name.to_owned(),
+            kind: self.kind,
+            value: None,
+            value_type: if self.kind == DmKind::Parameter { value_type_name(self.value_type) } else { None },
+            writable: self.writable,
+            secret,
+        }
+    }
+}
+
+/// The entries of one level: child objects and tables (by name), then parameters, commands
+/// and events (in the agent's order), each name once. `path` is the concrete path asked for;
+/// `objs` what GetSupportedDM said for its supported-model path (first level). True first when
+/// `path` names a table (its rows are what to show). Linear in the size of the answer.
+pub(crate) fn level_entries<'a>(
+    path: &str,
+    objs: &[&'a SupportedObjectResult],
+    may_write: bool,
+) -> (bool, Vec<Item<'a>>) {
     let here = schema_path(path);
     let table_here = format!("{here}{{i}}.");
-    // The path names a table: its rows are what to show.
-    if objs.iter().any(|o| *o.supported_obj_path == *table_here && o.is_multi_instance) && !here.ends_with("{i}.") {
+    if !here.ends_with("{i}.") && objs.iter().any(|o| *o.supported_obj_path == *table_here && o.is_multi_instance) {
         return (true, Vec::new());
     }
-    let mut children = Vec::new();
-    let mut leaves = Vec::new();
+    let mut children: BTreeMap<&'a str, DmKind> = BTreeMap::new();
+    let mut leaves: Vec<Item<'a>> = Vec::new();
+    let mut leaf_names: HashSet<&'a str> = HashSet::new();
     for obj in objs {
-        let sp: &str = &obj.supported_obj_path;
+        let sp: &'a str = &obj.supported_obj_path;
         if sp == here {
             for p in &obj.supported_params {
+                let name: &'a str = &p.param_name;
+                if !valid_name(name) || !leaf_names.insert(name) {
+                    continue;
+                }
                 let writable = may_write
                     && matches!(
                         ParamAccess::from_number(p.access),
                         Some(ParamAccess::ReadWrite | ParamAccess::WriteOnly)
                     );
-                leaves.push(DmEntry {
-                    path: format!("{path}{}", p.param_name),
-                    name: p.param_name.to_string(),
-                    kind: DmKind::Parameter,
-                    value: None,
-                    value_type: value_type_name(p.value_type),
-                    writable,
-                });
+                leaves.push(Item { name, kind: DmKind::Parameter, writable, value_type: p.value_type });
             }
             for c in &obj.supported_commands {
-                leaves.push(DmEntry {
-                    path: format!("{path}{}", c.command_name),
-                    name: c.command_name.to_string(),
-                    kind: DmKind::Command,
-                    value: None,
-                    value_type: None,
-                    writable: false,
-                });
+                let name: &'a str = &c.command_name;
+                if !name.strip_suffix("()").is_some_and(valid_name) || !leaf_names.insert(name) {
+                    continue;
+                }
+                leaves.push(Item { name, kind: DmKind::Command, writable: false, value_type: 0 });
             }
             for e in &obj.supported_events {
-                leaves.push(DmEntry {
-                    path: format!("{path}{}", e.event_name),
-                    name: e.event_name.to_string(),
-                    kind: DmKind::Event,
-                    value: None,
-                    value_type: None,
-                    writable: false,
-                });
+                let name: &'a str = &e.event_name;
+                if !name.strip_suffix('!').is_some_and(valid_name) || !leaf_names.insert(name) {
+                    continue;
+                }
+                leaves.push(Item { name, kind: DmKind::Event, writable: false, value_type: 0 });
             }
             continue;
         }
         let Some(rest) = sp.strip_prefix(here.as_str()) else { continue };
         // A direct child: `Name.` (object) or `Name.{i}.` (table).
         let (name, kind) = match rest.strip_suffix(".{i}.") {
-            Some(n) if !n.contains('.') => (n, DmKind::Table),
+            Some(n) if valid_name(n) => (n, DmKind::Table),
             _ => match rest.strip_suffix('.') {
-                Some(n) if !n.contains('.') => (n, DmKind::Object),
+                Some(n) if valid_name(n) => (n, DmKind::Object),
                 _ => continue,
             },
         };
-        if children.iter().any(|c: &DmEntry| c.name == name) {
-            continue;
-        }
-        children.push(DmEntry {
-            path: format!("{path}{name}."),
-            name: name.to_owned(),
-            kind,
-            value: None,
-            value_type: None,
-            writable: false,
-        });
+        children.entry(name).or_insert(kind);
     }
-    children.sort_by(|a, b| a.name.cmp(&b.name));
-    children.extend(leaves);
-    (false, children)
+    let mut items: Vec<Item<'a>> =
+        children.into_iter().map(|(name, kind)| Item { name, kind, writable: false, value_type: 0 }).collect();
+    items.extend(leaves);
+    (false, items)
+}
+
+/// The page of `total` entries that starts at `offset`: (start, end, next page's start).
+fn page(offset: u32, total: usize) -> (usize, usize, Option<u32>) {
+    let start = usize::try_from(offset).unwrap_or(usize::MAX).min(total);
+    let end = start.saturating_add(EXPLORER_PAGE).min(total);
+    (start, end, (end < total).then(|| u32::try_from(end).unwrap_or(u32::MAX)))
+}
+
+/// `value` cut to [`MAX_VALUE_LEN`] bytes (on a character boundary); true when cut.
+fn capped(value: &str) -> (String, bool) {
+    if value.len() <= MAX_VALUE_LEN {
+        return (value.to_owned(), false);
+    }
+    let mut end = MAX_VALUE_LEN;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    (format!("{}…", &value[..end]), true)
 }
 
 impl Home {
-    /// `explore`: one level of the agent's data model under `path` (`Device.` for the root).
+    /// `explore`: one level of the agent's data model under `path` (`Device.` for the root),
+    /// one page of at most [`EXPLORER_PAGE`] entries from `offset`. Secret values (see
+    /// [`is_secret_name`]) are never read into the answer.
     ///
     /// # Errors
     /// [`AppError::InvalidInput`] for a path that is no object path, [`AppError::NotFound`]
@@ -154,26 +217,46 @@ impl Home {
                 r.try_into().map_err(|e: usp_core::request::WrongResponse| ClientError::Protocol(e.to_string()))
             })
             .map_err(|e| AppError::from_client(&conn.name, action, &e))?;
-        let mut objs: Vec<SupportedObjectResult> = Vec::new();
+        let mut objs: Vec<&SupportedObjectResult> = Vec::new();
         for (_, result) in resp.per_path() {
             match result {
-                Ok(list) => objs.extend(list.iter().cloned()),
+                Ok(list) => objs.extend(list.iter()),
                 Err(e) if e.code == 7026 || e.code == 7016 => {
                     return Err(AppError::NotFound(format!("{} shows nothing at {path}.", conn.name)))
                 }
                 Err(e) => return Err(AppError::from_client(&conn.name, action, &ClientError::Usp(e))),
             }
         }
-        let (table, mut entries) = level_entries(&path, &objs, may_write);
-        if table {
-            entries = self.instances(&conn, &path).await?;
-        } else if entries.iter().any(|e| e.kind == DmKind::Parameter) {
-            self.fill_values(&conn, &path, &mut entries).await;
-        }
-        Ok(ExplorerView { agent: conn.eid.clone(), path, entries })
+        let (table, items) = level_entries(&path, &objs, may_write);
+        let (entries, total, next_offset) = if table {
+            self.instances(&conn, &path, args.offset).await?
+        } else {
+            let (start, end, next) = page(args.offset, items.len());
+            let slice = items.get(start..end).unwrap_or_default();
+            let mut entries: Vec<DmEntry> = slice.iter().map(|i| i.entry(&path)).collect();
+            if entries.iter().any(|e| e.kind == DmKind::Parameter && !e.secret) {
+                self.fill_values(&conn, &path, &mut entries).await;
+            }
+            (entries, items.len(), next)
+        };
+        let offset = if entries.is_empty() { 0 } else { args.offset };
+        Ok(ExplorerView {
+            agent: conn.eid.clone(),
+            path,
+            entries,
+            offset,
+            total: u32::try_from(total).unwrap_or(u32::MAX),
+            next_offset,
+        })
     }
 
-    async fn instances(&self, conn: &AgentConn, table: &str) -> AppResult<Vec<DmEntry>> {
+    /// One page of the rows of `table`, in numeric order: (rows, number of rows, next page).
+    async fn instances(
+        &self,
+        conn: &AgentConn,
+        table: &str,
+        offset: u32,
+    ) -> AppResult<(Vec<DmEntry>, usize, Option<u32>)> {
         let req = request::get_instances([table], true).map_err(|e| AppError::Internal(e.to_string()))?;
         let resp: GetInstancesResp = conn
             .client
@@ -183,36 +266,41 @@ impl Home {
                 r.try_into().map_err(|e: usp_core::request::WrongResponse| ClientError::Protocol(e.to_string()))
             })
             .map_err(|e| AppError::from_client(&conn.name, "list the rows of this table", &e))?;
-        let mut rows = Vec::new();
+        let mut rows: Vec<(u64, &str, &CurrInstance)> = Vec::new();
         for (_, result) in resp.per_path() {
             let list =
                 result.map_err(|e| AppError::from_client(&conn.name, "list this table", &ClientError::Usp(e)))?;
             for inst in list {
-                let p = inst.instantiated_obj_path.to_string();
-                let p = if p.ends_with('.') { p } else { format!("{p}.") };
-                let Some(num) = p.strip_prefix(table).map(|r| r.trim_end_matches('.').to_owned()) else { continue };
-                if num.contains('.') {
+                let Some(rest) = inst.instantiated_obj_path.strip_prefix(table) else { continue };
+                let num = rest.strip_suffix('.').unwrap_or(rest);
+                if !valid_name(num) {
                     continue;
                 }
-                let alias = inst.unique_keys.get("Alias").filter(|a| !a.is_empty()).map(str::to_owned);
-                rows.push((
-                    num.parse::<u64>().unwrap_or(u64::MAX),
-                    DmEntry {
-                        path: p,
-                        name: num,
-                        kind: DmKind::Instance,
-                        value: alias,
-                        value_type: None,
-                        writable: false,
-                    },
-                ));
+                rows.push((num.parse::<u64>().unwrap_or(u64::MAX), num, inst));
             }
         }
-        rows.sort_by_key(|(n, _)| *n);
-        Ok(rows.into_iter().map(|(_, e)| e).collect())
+        rows.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        rows.dedup_by(|a, b| a.1 == b.1);
+        let (start, end, next) = page(offset, rows.len());
+        let entries = rows
+            .get(start..end)
+            .unwrap_or_default()
+            .iter()
+            .map(|(_, num, inst)| DmEntry {
+                path: format!("{table}{num}."),
+                name: (*num).to_owned(),
+                kind: DmKind::Instance,
+                value: inst.unique_keys.get("Alias").filter(|a| !a.is_empty()).map(|a| capped(a).0),
+                value_type: None,
+                writable: false,
+                secret: false,
+            })
+            .collect();
+        Ok((entries, rows.len(), next))
     }
 
-    /// Current values of the parameters of `path` (unreadable ones stay empty).
+    /// Current values of the parameters among `entries`, all children of `path` (unreadable
+    /// ones stay empty; secret ones are never copied). One pass over the answer.
     async fn fill_values(&self, conn: &AgentConn, path: &str, entries: &mut [DmEntry]) {
         let resp = match conn.client.get(&[path], 1).await {
             Ok(r) => r,
@@ -221,8 +309,32 @@ impl Home {
                 return;
             }
         };
-        for e in entries.iter_mut().filter(|e| e.kind == DmKind::Parameter) {
-            e.value = resp.value(&e.path).map(str::to_owned);
+        let wanted: HashMap<&str, usize> = entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.kind == DmKind::Parameter && !e.secret)
+            .map(|(i, e)| (e.name.as_str(), i))
+            .collect();
+        let mut found: Vec<(usize, &str)> = Vec::new();
+        for res in resp.req_path_results.iter().filter(|r| r.err_code == 0).flat_map(|r| r.resolved_path_results.iter())
+        {
+            if *res.resolved_path != *path {
+                continue;
+            }
+            for (key, value) in res.result_params.iter() {
+                if let Some(&i) = wanted.get(key) {
+                    found.push((i, value));
+                }
+            }
+        }
+        for (i, value) in found {
+            if let Some(e) = entries.get_mut(i) {
+                let (value, cut) = capped(value);
+                e.value = Some(value);
+                if cut {
+                    e.writable = false;
+                }
+            }
         }
     }
 
@@ -302,26 +414,66 @@ mod tests {
 
     #[test]
     fn a_level_lists_children_then_fields() {
-        let objs = vec![
+        let objs = [
             obj("Device.WiFi.", false, &[("SSIDNumberOfEntries", ParamAccess::ReadOnly)]),
             obj("Device.WiFi.SSID.{i}.", true, &[]),
             obj("Device.WiFi.DataElements.", false, &[]),
         ];
-        let (table, entries) = level_entries("Device.WiFi.", &objs, true);
+        let refs: Vec<&SupportedObjectResult> = objs.iter().collect();
+        let (table, items) = level_entries("Device.WiFi.", &refs, true);
         assert!(!table);
+        let entries: Vec<DmEntry> = items.iter().map(|i| i.entry("Device.WiFi.")).collect();
         let names: Vec<_> = entries.iter().map(|e| (e.name.as_str(), e.kind)).collect();
         assert_eq!(
             names,
             vec![("DataElements", DmKind::Object), ("SSID", DmKind::Table), ("SSIDNumberOfEntries", DmKind::Parameter)]
         );
         assert_eq!(entries[1].path, "Device.WiFi.SSID.");
-        let row = vec![obj("Device.WiFi.SSID.{i}.", true, &[("SSID", ParamAccess::ReadWrite)])];
-        let (_, entries) = level_entries("Device.WiFi.SSID.3.", &row, true);
-        assert_eq!(entries[0].path, "Device.WiFi.SSID.3.SSID");
-        assert!(entries[0].writable);
-        let (_, entries) = level_entries("Device.WiFi.SSID.3.", &row, false);
-        assert!(!entries[0].writable, "the Untrusted role edits nothing");
+        let row = [obj("Device.WiFi.SSID.{i}.", true, &[("SSID", ParamAccess::ReadWrite)])];
+        let row: Vec<&SupportedObjectResult> = row.iter().collect();
+        let (_, items) = level_entries("Device.WiFi.SSID.3.", &row, true);
+        let entry = items[0].entry("Device.WiFi.SSID.3.");
+        assert_eq!(entry.path, "Device.WiFi.SSID.3.SSID");
+        assert!(entry.writable);
+        let (_, items) = level_entries("Device.WiFi.SSID.3.", &row, false);
+        assert!(!items[0].writable, "the Untrusted role edits nothing");
         let (table, _) = level_entries("Device.WiFi.SSID.", &row, true);
         assert!(table);
+    }
+
+    #[test]
+    fn repeated_odd_and_secret_names_are_handled() {
+        let objs = [
+            obj(
+                "Device.WiFi.AccessPoint.{i}.Security.",
+                false,
+                &[
+                    ("KeyPassphrase", ParamAccess::ReadWrite),
+                    ("ModeEnabled", ParamAccess::ReadWrite),
+                    ("ModeEnabled", ParamAccess::ReadOnly),
+                    ("bad name\nforged", ParamAccess::ReadOnly),
+                    ("RadiusSecret", ParamAccess::ReadWrite),
+                ],
+            ),
+            obj("Device.WiFi.AccessPoint.{i}.Security.X.", false, &[]),
+            obj("Device.WiFi.AccessPoint.{i}.Security.X.", false, &[]),
+        ];
+        let refs: Vec<&SupportedObjectResult> = objs.iter().collect();
+        let at = "Device.WiFi.AccessPoint.1.Security.";
+        let (_, items) = level_entries(at, &refs, true);
+        let entries: Vec<DmEntry> = items.iter().map(|i| i.entry(at)).collect();
+        let names: Vec<(&str, bool)> = entries.iter().map(|e| (e.name.as_str(), e.secret)).collect();
+        assert_eq!(names, [("X", false), ("KeyPassphrase", true), ("ModeEnabled", false), ("RadiusSecret", true)]);
+    }
+
+    #[test]
+    fn pages_and_long_values() {
+        assert_eq!(page(0, 10), (0, 10, None));
+        assert_eq!(page(0, 1200), (0, 500, Some(500)));
+        assert_eq!(page(1000, 1200), (1000, 1200, None));
+        assert_eq!(page(u32::MAX, 3), (3, 3, None));
+        let (v, cut) = capped(&"é".repeat(5000));
+        assert!(cut && v.len() <= MAX_VALUE_LEN + 3 && v.ends_with('…'));
+        assert_eq!(capped("short"), ("short".to_owned(), false));
     }
 }
