@@ -197,7 +197,20 @@ impl Advertiser {
             info.set_interfaces(names.iter().map(|n| IfKind::Name(n.clone())).collect());
         }
         let fullname = info.get_fullname().to_owned();
-        self.daemon.register(info).map_err(err)?;
+        // Many adverts at once fill the daemon's command queue: wait for it (bounded).
+        let mut tries = 0u32;
+        loop {
+            match self.daemon.register(info.clone()) {
+                Err(mdns_sd::Error::Again) if tries < 2000 => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                other => {
+                    other.map_err(err)?;
+                    break;
+                }
+            }
+        }
         self.registered.push(fullname);
         Ok(())
     }
