@@ -44,6 +44,68 @@ pub fn subtype_for(key: &str) -> Option<&'static str> {
     }
 }
 
+/// One advert exactly as any device on the network (or an attacker) may send it: an Endpoint
+/// ID as instance name, a `ws://` or `wss://` URL (its IP, port and path; `wss://` adds the
+/// TXT `encrypt` key), and optionally a subtype and a TXT `name`. Nothing needs to listen at
+/// the URL. Parsed from `EID=URL[,SUBTYPE][,name=NAME]`, e.g.
+/// `os::012345-GW0001=ws://10.0.0.66:8080/usp,_gateway,name=Living room gateway`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawAdvert {
+    /// The instance name (any Endpoint ID, e.g. a genuine device's).
+    pub endpoint_id: String,
+    /// Where it says the agent is: `ws[s]://IP:PORT/path` (an IP literal).
+    pub url: String,
+    /// A DNS-SD subtype label such as `_gateway`.
+    pub subtype: Option<String>,
+    /// TXT `name`.
+    pub name: Option<String>,
+}
+
+impl RawAdvert {
+    /// `(encrypt, ip, port, path)` of the URL.
+    ///
+    /// # Errors
+    /// A message when the URL is not `ws[s]://IP:PORT[/path]`.
+    pub fn parts(&self) -> Result<(bool, std::net::IpAddr, u16, String), String> {
+        let (scheme, rest) = self.url.split_once("://").ok_or("expected ws://IP:PORT/path")?;
+        let encrypt = match scheme {
+            "ws" => false,
+            "wss" => true,
+            _ => return Err("the scheme must be ws or wss".to_owned()),
+        };
+        let (authority, path) = match rest.find('/') {
+            Some(i) => rest.split_at(i),
+            None => (rest, "/"),
+        };
+        let addr: std::net::SocketAddr =
+            authority.parse().map_err(|_| format!("{authority:?} is not IP:PORT (e.g. 10.0.0.66:8080)"))?;
+        Ok((encrypt, addr.ip(), addr.port(), path.to_owned()))
+    }
+}
+
+impl std::str::FromStr for RawAdvert {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (eid, rest) = s.split_once('=').ok_or("expected EID=URL[,SUBTYPE][,name=NAME]")?;
+        let mut fields = rest.split(',');
+        let url = fields.next().unwrap_or("").trim().to_owned();
+        let mut advert = RawAdvert { endpoint_id: eid.trim().to_owned(), url, subtype: None, name: None };
+        for f in fields {
+            match f.split_once('=') {
+                Some(("name", n)) => advert.name = Some(n.to_owned()),
+                Some(_) => return Err(format!("unknown field {f:?}")),
+                None => advert.subtype = Some(f.trim().to_owned()),
+            }
+        }
+        advert.parts()?;
+        if advert.endpoint_id.is_empty() {
+            return Err("the Endpoint ID is empty".to_owned());
+        }
+        Ok(advert)
+    }
+}
+
 /// A confined mDNS daemon and the agent instances it has registered.
 pub struct Advertiser {
     daemon: ServiceDaemon,
@@ -108,6 +170,51 @@ impl Advertiser {
         Ok(())
     }
 
+    /// Registers a [`RawAdvert`] (what a rogue device would announce), on this advertiser's
+    /// interfaces. Host names are `usp-adv-<n>.local.`, one per advert.
+    ///
+    /// # Errors
+    /// A bad URL, or a record mdns-sd refuses.
+    pub fn register_raw(&mut self, advert: &RawAdvert) -> Result<(), AdvertiseError> {
+        let instance = advert.endpoint_id.as_str();
+        let err = |source| AdvertiseError::Register { instance: instance.to_owned(), source };
+        let (encrypt, ip, port, path) =
+            advert.parts().map_err(|m| err(mdns_sd::Error::Msg(format!("bad advert URL {:?}: {m}", advert.url))))?;
+        let ty = match &advert.subtype {
+            Some(sub) => format!("{sub}._sub.{SERVICE_WS}"),
+            None => SERVICE_WS.to_owned(),
+        };
+        let host = format!("usp-adv-{}.local.", self.registered.len());
+        let mut txt: Vec<mdns_sd::TxtProperty> = vec![("path", path.as_str()).into()];
+        if let Some(name) = &advert.name {
+            txt.push(("name", name.as_str()).into());
+        }
+        if encrypt {
+            txt.push("encrypt".into());
+        }
+        let mut info = ServiceInfo::new(&ty, instance, &host, ip, port, txt).map_err(err)?;
+        if let Interfaces::Named(names) = &self.interfaces {
+            info.set_interfaces(names.iter().map(|n| IfKind::Name(n.clone())).collect());
+        }
+        let fullname = info.get_fullname().to_owned();
+        // Many adverts at once fill the daemon's command queue: wait for it (bounded).
+        let mut tries = 0u32;
+        loop {
+            match self.daemon.register(info.clone()) {
+                Err(mdns_sd::Error::Again) if tries < 2000 => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                other => {
+                    other.map_err(err)?;
+                    break;
+                }
+            }
+        }
+        self.registered.push(fullname);
+        Ok(())
+    }
+
     /// The full names registered so far.
     pub fn registered(&self) -> &[String] {
         &self.registered
@@ -163,6 +270,21 @@ mod tests {
     use super::*;
     use crate::scenario::Scenario;
     use crate::{Home, HomeConfig};
+
+    #[test]
+    fn raw_adverts_parse() {
+        let a: RawAdvert =
+            "os::012345-GW0001=ws://10.0.0.66:8080/usp,_gateway,name=Living room gateway".parse().unwrap();
+        assert_eq!(a.endpoint_id, "os::012345-GW0001");
+        assert_eq!(a.subtype.as_deref(), Some("_gateway"));
+        assert_eq!(a.name.as_deref(), Some("Living room gateway"));
+        let (enc, ip, port, path) = a.parts().unwrap();
+        assert_eq!((enc, ip.to_string().as_str(), port, path.as_str()), (false, "10.0.0.66", 8080, "/usp"));
+        assert!("x=wss://[::1]:443/".parse::<RawAdvert>().unwrap().parts().unwrap().0);
+        for bad in ["nourl", "e=http://1.2.3.4:1/", "e=ws://host:80/", "=ws://1.2.3.4:1/", "e=ws://1.2.3.4:1/,x=y"] {
+            assert!(bad.parse::<RawAdvert>().is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn subtypes_by_key() {

@@ -67,6 +67,13 @@ struct Cli {
     /// `none`, or interface names `IFNAME[,IFNAME]`.
     #[arg(long, value_name = "lo|none|IFNAMES", default_value = "none")]
     mdns_interfaces: String,
+    /// Announce only this advert, as a rogue device would, and start no agent (repeatable;
+    /// needs --mdns-interfaces). `EID=URL[,SUBTYPE][,name=NAME]`, where URL is
+    /// `ws[s]://IP:PORT/path` (`wss` adds TXT `encrypt`); nothing has to listen there. E.g.
+    /// `--mdns-interfaces lo --advertise-only 'os::012345-GW0001=ws://127.0.0.1:9/usp,_gateway,name=Living room gateway'`.
+    /// Prints `ADVERTISED <EID> <URL>` per advert, then says goodbye on exit.
+    #[arg(long = "advertise-only", value_name = "EID=URL[,SUBTYPE][,name=NAME]")]
+    advertise_only: Vec<sim_home::advertise::RawAdvert>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -125,7 +132,32 @@ fn main() -> ExitCode {
     }
 }
 
+/// `--advertise-only`: adverts and nothing else, until asked to exit.
+async fn advertise_only(cli: &Cli) -> Result<(), String> {
+    let interfaces = match cli.mdns_interfaces.trim() {
+        "none" | "" => return Err("--advertise-only needs --mdns-interfaces (lo or interface names)".to_owned()),
+        list => list.parse::<sim_home::advertise::Interfaces>().map_err(|e| e.to_string())?,
+    };
+    let exit = ExitSignals::install(cli.exit_on_stdin_close)?;
+    let mut advertiser = sim_home::advertise::Advertiser::start(&interfaces).map_err(|e| e.to_string())?;
+    {
+        let mut out = std::io::stdout().lock();
+        for advert in &cli.advertise_only {
+            advertiser.register_raw(advert).map_err(|e| e.to_string())?;
+            writeln!(out, "ADVERTISED {} {}", advert.endpoint_id, advert.url).map_err(|e| e.to_string())?;
+        }
+        out.flush().map_err(|e| e.to_string())?;
+    }
+    let reason = exit.wait().await;
+    tracing::info!("{reason}: saying goodbye");
+    advertiser.shutdown().await;
+    Ok(())
+}
+
 async fn run(cli: Cli) -> Result<(), String> {
+    if !cli.advertise_only.is_empty() {
+        return advertise_only(&cli).await;
+    }
     let mut scenario = match &cli.scenario {
         Some(path) => Scenario::load(path).map_err(|e| e.to_string())?,
         None => Scenario::builtin(),
