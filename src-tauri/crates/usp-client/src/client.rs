@@ -747,7 +747,9 @@ impl Driver {
     /// the link enforces); otherwise the extensions header, when nothing better is known.
     fn learn_agent_id(&mut self, handshake: &ws::Handshake) -> Result<(), ConnectError> {
         if let Some(cert) = handshake.peer_certificates.first() {
-            let in_cert = crate::tls::endpoint_id_of(cert).map_err(ConnectError::from)?;
+            // The verifier accepted a certificate naming the expected EID, possibly among
+            // others (L2): the same rule here, so such a device connects.
+            let in_cert = crate::tls::endpoint_id_matching(cert, self.link.agent_id()).map_err(ConnectError::from)?;
             match self.link.agent_id() {
                 Some(expected) if *expected != in_cert => {
                     return Err(ConnectError::CertificateEidMismatch {
