@@ -16,6 +16,9 @@ export USP_HOME_OBUSPA
 step "unit, property, known-answer, in-memory, real-socket and hostile-agent tests"
 cargo test --workspace --exclude usp-home --exclude usp-home-ui
 
+step "fuzzing: every cargo-fuzz target (codec, link engine) for 60 s; a crash fails the run (scripts/fuzz.sh for long runs)"
+bash scripts/fuzz.sh 60
+
 step "benchmarks build and run once in test mode (cargo bench runs them for real)"
 cargo test -p usp-core -p usp-home-tests --bench codec --bench roundtrip
 

@@ -153,7 +153,7 @@ fuzz_target!(|data: &[u8]| {
                 let to = if s.byte().unwrap_or(0) % 8 == 0 { s.text(64) } else { ME.to_owned() };
                 let from = if s.byte().unwrap_or(0) % 8 == 0 { s.text(64) } else { AGENT.to_owned() };
                 let payload = Bytes::copy_from_slice(s.bytes(8192));
-                link.handle_record(encode(&Record::new("1.4", &to, &from, RecordType::NoSessionContext { payload })), now);
+                link.handle_record(encode(&Record::new("1.4", to.as_str(), from.as_str(), RecordType::NoSessionContext { payload })), now);
             }
             // Another kind of Record.
             2 => {

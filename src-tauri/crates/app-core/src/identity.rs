@@ -7,11 +7,12 @@
 //! Vault calls block (a keyring may ask the user to unlock it): call these from a blocking
 //! context, not from an async executor thread that must stay responsive.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use usp_client::tls::{Fingerprint, Identity, PinStore, TlsError};
+use usp_client::tls::{Fingerprint, Identity, Pin, PinStore, TlsError};
 use usp_core::EndpointId;
 
 use crate::secret::Secret;
@@ -130,11 +131,24 @@ fn create(vault: &Vault, eid: &EndpointId) -> Result<Identity, IdentityError> {
 }
 
 /// Agent certificate pins in the vault: [`SecretKind::PinnedCert`], id = the agent's
-/// Endpoint ID, value = the SHA-256 fingerprint as text (`AB:CD:...`).
+/// Endpoint ID, value = the pin as text: `spki:AB:CD:...` (SHA-256 of the public key) or,
+/// for pins made before public-key pinning, `AB:CD:...` (SHA-256 of the whole
+/// certificate, upgraded to the public key on the next good handshake).
+///
+/// The pins are read from the vault once, when the store is made (and again on
+/// [`VaultPinStore::reload`]), and kept in memory, so a TLS handshake never waits for a
+/// keyring. Changes write the vault first, then the memory. When the vault cannot be read,
+/// every lookup fails (the connection is refused with that reason) rather than reading as
+/// "no pin", which would offer a first-use trust prompt.
 #[derive(Clone)]
 pub struct VaultPinStore {
     vault: Arc<Vault>,
+    cache: Arc<Mutex<Loaded>>,
 }
+
+/// The pins in memory: by agent, each one readable or the reason it is not; or why the
+/// vault could not be listed.
+type Loaded = Result<BTreeMap<String, Result<Pin, String>>, String>;
 
 impl fmt::Debug for VaultPinStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -143,54 +157,151 @@ impl fmt::Debug for VaultPinStore {
 }
 
 impl VaultPinStore {
-    /// Pins kept in `vault`.
+    /// Pins kept in `vault`, read now (this blocks on the vault).
     pub fn new(vault: Arc<Vault>) -> Self {
-        Self { vault }
+        let loaded = Self::load(&vault);
+        Self { vault, cache: Arc::new(Mutex::new(loaded)) }
     }
 
-    fn read(&self, agent: &str) -> Option<Fingerprint> {
-        match self.vault.get(SecretKind::PinnedCert, agent) {
-            Ok(Some(v)) => match std::str::from_utf8(v.expose()).ok().map(str::parse::<Fingerprint>) {
-                Some(Ok(fp)) => Some(fp),
-                _ => {
-                    tracing::warn!(agent, "ignoring an unreadable certificate pin in the vault");
-                    None
-                }
-            },
-            Ok(None) => None,
-            Err(e) => {
-                tracing::warn!(agent, error = %e, "cannot read a certificate pin from the vault");
-                None
+    /// Reads every pin from the vault again (after the vault was unlocked, say).
+    ///
+    /// # Errors
+    /// [`TlsError::PinsUnreadable`] when the vault cannot be listed.
+    pub fn reload(&self) -> Result<(), TlsError> {
+        let loaded = Self::load(&self.vault);
+        let result = loaded.as_ref().map(|_| ()).map_err(|e| TlsError::PinsUnreadable(e.clone()));
+        *self.lock() = loaded;
+        result
+    }
+
+    fn load(vault: &Vault) -> Loaded {
+        let ids = vault.list(SecretKind::PinnedCert).map_err(|e| {
+            tracing::warn!(error = %e, "cannot list the certificate pins in the vault");
+            e.to_string()
+        })?;
+        let mut pins = BTreeMap::new();
+        for id in ids {
+            let pin = match vault.get(SecretKind::PinnedCert, &id) {
+                Ok(Some(v)) => match std::str::from_utf8(v.expose()).ok().map(str::parse::<Pin>) {
+                    Some(Ok(pin)) => Ok(pin),
+                    _ => Err("the pin saved for this device is damaged".to_owned()),
+                },
+                Ok(None) => continue,
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(e) = &pin {
+                tracing::warn!(agent = %usp_core::text::for_log(&id), error = %e, "cannot read a certificate pin from the vault");
             }
+            pins.insert(id, pin);
         }
-    }
-}
-
-impl PinStore for VaultPinStore {
-    fn pinned(&self, agent: &EndpointId) -> Option<Fingerprint> {
-        self.read(agent.as_str())
+        Ok(pins)
     }
 
-    fn pin(&self, agent: &EndpointId, fp: Fingerprint) -> Result<(), TlsError> {
-        let text = fp.to_string();
+    fn lock(&self) -> std::sync::MutexGuard<'_, Loaded> {
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self, agent: &EndpointId, pin: Pin) -> Result<(), TlsError> {
+        let text = pin.to_string();
         self.vault
             .put(SecretKind::PinnedCert, agent.as_str(), &Secret::from_slice(text.as_bytes()))
             .map_err(|e| TlsError::PinStore(e.to_string()))
     }
 
+    /// The map to change, when the pins could be read.
+    fn pins_mut(loaded: &mut Loaded) -> Result<&mut BTreeMap<String, Result<Pin, String>>, TlsError> {
+        loaded.as_mut().map_err(|e| TlsError::PinsUnreadable(e.clone()))
+    }
+}
+
+impl PinStore for VaultPinStore {
+    fn lookup(&self, agent: &EndpointId) -> Result<Option<Pin>, TlsError> {
+        match &*self.lock() {
+            Err(e) => Err(TlsError::PinsUnreadable(e.clone())),
+            Ok(pins) => match pins.get(agent.as_str()) {
+                None => Ok(None),
+                Some(Ok(pin)) => Ok(Some(*pin)),
+                Some(Err(e)) => Err(TlsError::PinsUnreadable(e.clone())),
+            },
+        }
+    }
+
+    fn store(&self, agent: &EndpointId, pin: Pin) -> Result<(), TlsError> {
+        let mut loaded = self.lock();
+        self.write(agent, pin)?;
+        if let Ok(pins) = &mut *loaded {
+            pins.insert(agent.as_str().to_owned(), Ok(pin));
+        }
+        Ok(())
+    }
+
+    fn replace(&self, agent: &EndpointId, old: Option<Pin>, new: Pin) -> Result<(), TlsError> {
+        // The lock is held across the vault write: nobody sees or makes another pin between
+        // the check and the write, and the vault entry is overwritten in one put (never
+        // deleted first), so there is no moment without a pin.
+        let mut loaded = self.lock();
+        let pins = Self::pins_mut(&mut loaded)?;
+        let current = match pins.get(agent.as_str()) {
+            None => None,
+            Some(Ok(p)) => Some(*p),
+            Some(Err(e)) => return Err(TlsError::PinsUnreadable(e.clone())),
+        };
+        if current != old {
+            return Err(TlsError::PinStore("the trusted certificate changed meanwhile; try again".into()));
+        }
+        self.write(agent, new)?;
+        pins.insert(agent.as_str().to_owned(), Ok(new));
+        Ok(())
+    }
+
     fn forget(&self, agent: &EndpointId) -> Result<(), TlsError> {
-        self.vault.delete(SecretKind::PinnedCert, agent.as_str()).map_err(|e| TlsError::PinStore(e.to_string()))
+        let mut loaded = self.lock();
+        self.vault.delete(SecretKind::PinnedCert, agent.as_str()).map_err(|e| TlsError::PinStore(e.to_string()))?;
+        if let Ok(pins) = &mut *loaded {
+            pins.remove(agent.as_str());
+        }
+        Ok(())
     }
 
     fn list(&self) -> Vec<(EndpointId, Fingerprint)> {
-        let ids = match self.vault.list(SecretKind::PinnedCert) {
-            Ok(ids) => ids,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot list the certificate pins in the vault");
-                return Vec::new();
+        match &*self.lock() {
+            Ok(pins) => pins
+                .iter()
+                .filter_map(|(id, pin)| Some((id.parse::<EndpointId>().ok()?, pin.as_ref().ok()?.fingerprint())))
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Called inside a handshake: the memory changes at once, the vault is written on a
+    /// thread of its own (a keyring may be slow or ask to be unlocked). If that write
+    /// fails the vault keeps the certificate pin, which still matches and is upgraded
+    /// again next time.
+    fn upgrade(&self, agent: &EndpointId, old: Pin, new: Pin) {
+        {
+            let mut loaded = self.lock();
+            let Ok(pins) = Self::pins_mut(&mut loaded) else { return };
+            match pins.get(agent.as_str()) {
+                Some(Ok(p)) if *p == old => {}
+                _ => return,
             }
-        };
-        ids.iter().filter_map(|id| Some((id.parse::<EndpointId>().ok()?, self.read(id)?))).collect()
+            pins.insert(agent.as_str().to_owned(), Ok(new));
+        }
+        let store = self.clone();
+        let agent = agent.clone();
+        let spawned = std::thread::Builder::new().name("pin-upgrade".into()).spawn(move || {
+            let loaded = store.lock();
+            // Only if nothing changed it meanwhile.
+            if matches!(&*loaded, Ok(p) if p.get(agent.as_str()) == Some(&Ok(new))) {
+                match store.write(&agent, new) {
+                    Ok(()) => tracing::info!(agent = %agent, "certificate pin upgraded to the public key"),
+                    Err(e) => tracing::warn!(agent = %agent, error = %e, "cannot save the upgraded certificate pin"),
+                }
+            }
+        });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot start saving the upgraded certificate pin");
+        }
     }
 }
 
@@ -248,5 +359,33 @@ mod tests {
         pins.forget(&a).unwrap();
         assert!(pins.list().is_empty());
         assert_eq!(pins.pinned(&a), None);
+    }
+
+    #[test]
+    fn vault_pins_are_cached_and_fail_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = memory_vault(dir.path());
+        let a: EndpointId = "os::012345-GW0001".parse().unwrap();
+        let b: EndpointId = "os::012345-GW0002".parse().unwrap();
+        // A legacy pin (whole certificate) and a damaged one, saved before the store is made.
+        vault
+            .put(SecretKind::PinnedCert, a.as_str(), &Secret::from_slice(Fingerprint::of(b"c").to_string().as_bytes()))
+            .unwrap();
+        vault.put(SecretKind::PinnedCert, b.as_str(), &Secret::from_slice(b"not a fingerprint")).unwrap();
+        let pins = VaultPinStore::new(vault.clone());
+        assert_eq!(pins.lookup(&a), Ok(Some(Pin::Certificate(Fingerprint::of(b"c")))));
+        assert!(matches!(pins.lookup(&b), Err(TlsError::PinsUnreadable(_))), "a damaged pin is an error, not no pin");
+        // Changes made behind the store's back are not seen: lookups answer from memory.
+        vault.delete(SecretKind::PinnedCert, a.as_str()).unwrap();
+        assert!(pins.lookup(&a).unwrap().is_some());
+        pins.reload().unwrap();
+        assert_eq!(pins.lookup(&a), Ok(None));
+        // Replace is compare-and-swap, and writes through.
+        let k1 = Pin::PublicKey { spki: Fingerprint::of(b"k1"), cert: Fingerprint::of(b"c1") };
+        let k2 = Pin::PublicKey { spki: Fingerprint::of(b"k2"), cert: Fingerprint::of(b"c2") };
+        pins.replace(&a, None, k1).unwrap();
+        assert!(pins.replace(&a, None, k2).is_err());
+        pins.replace(&a, Some(k1), k2).unwrap();
+        assert_eq!(VaultPinStore::new(vault).lookup(&a), Ok(Some(k2)));
     }
 }

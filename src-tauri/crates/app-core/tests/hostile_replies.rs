@@ -357,3 +357,40 @@ async fn params_from_a_long_shared_path_are_bounded() {
     c.close().await;
     assert_small();
 }
+
+/// A pin in the vault that cannot be read (damaged) must not turn into "no pin": the
+/// connection is refused with a reason, never offered as a first use to trust.
+#[tokio::test]
+async fn an_unreadable_pin_is_no_first_use() {
+    use app_core::identity::VaultPinStore;
+    use app_core::secret::Secret;
+    use app_core::vault::{SecretKind, Vault, VaultBackendKind, VaultConfig};
+    use sim_home::tls::TlsMode;
+    use usp_client::tls::{self, AgentTrust, Identity, ObservedCert, PinStore};
+
+    let mut config = sim_home::HomeConfig::new(sim_home::scenario::Scenario::builtin());
+    config.tls = Some(TlsMode::self_signed());
+    let home = sim_home::Home::start(config).await.expect("home");
+    let gw = home.agent("gateway").expect("gateway");
+    let dir = tempfile::tempdir().expect("dir");
+    let mut vc = VaultConfig::new(dir.path());
+    vc.prefer = Some(VaultBackendKind::Memory);
+    let vault = Arc::new(Vault::open(vc).expect("vault"));
+    vault
+        .put(SecretKind::PinnedCert, gw.endpoint_id.as_str(), &Secret::from_slice(b"\xff garbage"))
+        .expect("a damaged pin");
+    let pins = Arc::new(VaultPinStore::new(vault));
+    let me = Identity::generate(&EndpointId::generate_installation()).expect("identity");
+    let seen = ObservedCert::new();
+    let mut c = ClientConfig::new(&gw.url, me.eid().clone());
+    c.connect_timeout = Duration::from_secs(5);
+    c.agent_id = Some(gw.endpoint_id.clone());
+    let trust = AgentTrust::new(pins.clone() as Arc<dyn PinStore>);
+    c.tls = Some(tls::client_config(&me, trust, Some(gw.endpoint_id.clone()), seen.clone()).expect("tls"));
+    let state = bounded("connect", pairing::connect(c)).await.expect_err("refused");
+    assert!(!matches!(state, AuthState::FirstUse { .. }), "{state:?}");
+    let text = state.to_string();
+    assert!(text.contains("cannot read the trusted certificates"), "{text}");
+    assert!(seen.get().is_none(), "nothing offered to trust");
+    assert!(tls::trust_on_first_use(pins.as_ref(), &seen).is_err());
+}

@@ -598,21 +598,19 @@ enum Io {
     WriteFailed(String),
 }
 
-/// Moves queued frames into the socket as far as it takes them, flushes, then reads.
-/// Cancel-safe: a frame leaves the queue only when the socket has accepted it.
-fn poll_io(socket: &mut ws::Socket, out: &mut Outgoing, cx: &mut Context<'_>) -> Poll<Io> {
+/// Moves queued frames into the socket as far as it takes them now and flushes, without
+/// waiting. Cancel-safe: a frame leaves the queue only when the socket has accepted it.
+fn poll_write(socket: &mut ws::Socket, out: &mut Outgoing, cx: &mut Context<'_>) -> Result<(), String> {
     let mut progress = false;
     while !out.queue.is_empty() {
         match Pin::new(&mut *socket).poll_ready(cx) {
             Poll::Ready(Ok(())) => {
                 let Some(m) = out.queue.pop_front() else { break };
-                if let Err(e) = Pin::new(&mut *socket).start_send(m) {
-                    return Poll::Ready(Io::WriteFailed(describe_ws_error(&e)));
-                }
+                Pin::new(&mut *socket).start_send(m).map_err(|e| describe_ws_error(&e))?;
                 out.unflushed = true;
                 progress = true;
             }
-            Poll::Ready(Err(e)) => return Poll::Ready(Io::WriteFailed(describe_ws_error(&e))),
+            Poll::Ready(Err(e)) => return Err(describe_ws_error(&e)),
             Poll::Pending => break,
         }
     }
@@ -622,7 +620,7 @@ fn poll_io(socket: &mut ws::Socket, out: &mut Outgoing, cx: &mut Context<'_>) ->
                 out.unflushed = false;
                 progress = true;
             }
-            Poll::Ready(Err(e)) => return Poll::Ready(Io::WriteFailed(describe_ws_error(&e))),
+            Poll::Ready(Err(e)) => return Err(describe_ws_error(&e)),
             Poll::Pending => {}
         }
     }
@@ -630,6 +628,14 @@ fn poll_io(socket: &mut ws::Socket, out: &mut Outgoing, cx: &mut Context<'_>) ->
         out.stalled_since = None;
     } else if progress {
         out.stalled_since = Some(tokio::time::Instant::now());
+    }
+    Ok(())
+}
+
+/// Writes what it can (see [`poll_write`]), then reads.
+fn poll_io(socket: &mut ws::Socket, out: &mut Outgoing, cx: &mut Context<'_>) -> Poll<Io> {
+    if let Err(e) = poll_write(socket, out, cx) {
+        return Poll::Ready(Io::WriteFailed(e));
     }
     socket.poll_next_unpin(cx).map(Io::Frame)
 }
@@ -747,7 +753,9 @@ impl Driver {
     /// the link enforces); otherwise the extensions header, when nothing better is known.
     fn learn_agent_id(&mut self, handshake: &ws::Handshake) -> Result<(), ConnectError> {
         if let Some(cert) = handshake.peer_certificates.first() {
-            let in_cert = crate::tls::endpoint_id_of(cert).map_err(ConnectError::from)?;
+            // The verifier accepted a certificate naming the expected EID, possibly among
+            // others (L2): the same rule here, so such a device connects.
+            let in_cert = crate::tls::endpoint_id_matching(cert, self.link.agent_id()).map_err(ConnectError::from)?;
             match self.link.agent_id() {
                 Some(expected) if *expected != in_cert => {
                     return Err(ConnectError::CertificateEidMismatch {
@@ -817,6 +825,14 @@ impl Driver {
         loop {
             while let Some(bytes) = self.link.poll_transmit() {
                 out.push(Message::Binary(bytes));
+            }
+            // Hand the socket what it takes right now, without waiting: writes go on even
+            // while commands or frames keep the select below busy.
+            if out.pending() {
+                let wrote = std::future::poll_fn(|cx| Poll::Ready(poll_write(&mut socket, &mut out, cx))).await;
+                if let Err(e) = wrote {
+                    return SessionEnd::Lost(e);
+                }
             }
             if !connected {
                 if let Some(agent) = self.link.agent_id().cloned() {

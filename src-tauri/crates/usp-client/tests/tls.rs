@@ -13,8 +13,9 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use usp_client::tls::{
-    client_config, endpoint_id_of, peer_endpoint_id, server_config, trust_on_first_use, AgentCertVerifier, AgentTrust,
-    ClientCertPolicy, Fingerprint, Identity, MemoryPinStore, ObservedCert, PinStore, TlsError,
+    client_config, endpoint_id_of, peer_endpoint_id, server_config, spki_fingerprint_of, trust_on_first_use,
+    AgentCertVerifier, AgentTrust, ClientCertPolicy, Fingerprint, Identity, MemoryPinStore, ObservedCert, Pin,
+    PinStore, TlsError,
 };
 use usp_client::ws::{self, Handshake};
 use usp_client::ConnectError;
@@ -194,7 +195,9 @@ async fn first_use_is_refused_and_observed_then_trusted_on_first_use() {
     assert!(matches!(agent.next().await, Seen::TlsFailed(_)));
 
     assert_eq!(trust_on_first_use(store.as_ref(), &observed), Ok(agent_id.fingerprint()));
-    assert_eq!(store.pinned(&agent_eid), Some(agent_id.fingerprint()));
+    let spki = spki_fingerprint_of(agent_id.cert_der()).expect("spki");
+    let pinned = Pin::PublicKey { spki, cert: agent_id.fingerprint() };
+    assert_eq!(store.lookup(&agent_eid), Ok(Some(pinned)), "the public key is pinned");
     assert!(observed.get().is_none());
 
     let hs = connect(&agent.url, &me, config).await.expect("pinned agent is accepted");
@@ -457,4 +460,157 @@ async fn private_keys_never_show_in_debug_or_errors() {
         }
     }
     assert!(format!("{me:?}").contains("SecretBytes(<redacted>)"));
+}
+
+/// A self-signed certificate for `eids` (the first one is the identity's) made with `key`,
+/// valid from `year` on: two of these with one key are a renewal.
+fn self_signed_with(key: &rcgen::KeyPair, eids: &[&EndpointId], year: i32) -> Identity {
+    let mut params = rcgen::CertificateParams::default();
+    params.not_before = rcgen::date_time_ymd(year, 1, 1);
+    params.not_after = rcgen::date_time_ymd(year + 30, 1, 1);
+    params.subject_alt_names = eids
+        .iter()
+        .map(|e| rcgen::SanType::URI(rcgen::string::Ia5String::try_from(e.to_urn()).expect("ia5")))
+        .collect();
+    params.extended_key_usages =
+        vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth, rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let cert = params.self_signed(key).expect("cert");
+    Identity::from_der(eids[0], cert.der(), &key.serialize_der()).expect("identity")
+}
+
+#[tokio::test]
+async fn a_renewed_certificate_with_the_same_key_is_not_an_alarm() {
+    let agent_eid = eid("proto::renewing-agent");
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
+    let first = self_signed_with(&key, &[&agent_eid], 2020);
+    let renewed = self_signed_with(&key, &[&agent_eid], 2025);
+    assert_ne!(first.fingerprint(), renewed.fingerprint(), "two different certificates");
+    let me = controller();
+    let store = pins();
+    let observed = ObservedCert::new();
+    let config = client_config(&me, AgentTrust::new(store.clone()), Some(agent_eid.clone()), observed.clone())
+        .expect("client config");
+    let agent = spawn_agent(server_config(&first, ClientCertPolicy::AnySelfSigned).expect("server")).await;
+    connect(&agent.url, &me, config.clone()).await.expect_err("first use");
+    trust_on_first_use(store.as_ref(), &observed).expect("trusted");
+    connect(&agent.url, &me, config.clone()).await.expect("the paired certificate");
+    let renewed_agent = spawn_agent(server_config(&renewed, ClientCertPolicy::AnySelfSigned).expect("server")).await;
+    connect(&renewed_agent.url, &me, config.clone()).await.expect("a renewal with the same key is accepted");
+    assert!(observed.get().is_none(), "nothing to alarm about");
+    // A new key is still refused.
+    let rekeyed = Identity::generate(&agent_eid).expect("new key");
+    let rekeyed_agent = spawn_agent(server_config(&rekeyed, ClientCertPolicy::AnySelfSigned).expect("server")).await;
+    let err = connect(&rekeyed_agent.url, &me, config).await.expect_err("a new key");
+    assert!(matches!(err, ConnectError::CertificateChanged { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn a_legacy_whole_certificate_pin_still_works_and_is_upgraded_to_the_key() {
+    let agent_eid = eid("proto::legacy-pinned-agent");
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
+    let first = self_signed_with(&key, &[&agent_eid], 2020);
+    let renewed = self_signed_with(&key, &[&agent_eid], 2025);
+    let me = controller();
+    let store = pins();
+    // As pinned by earlier versions: the SHA-256 of the whole certificate.
+    store.pin(&agent_eid, first.fingerprint()).expect("legacy pin");
+    assert_eq!(store.lookup(&agent_eid), Ok(Some(Pin::Certificate(first.fingerprint()))));
+    let observed = ObservedCert::new();
+    let config = client_config(&me, AgentTrust::new(store.clone()), Some(agent_eid.clone()), observed.clone())
+        .expect("client config");
+    let agent = spawn_agent(server_config(&first, ClientCertPolicy::AnySelfSigned).expect("server")).await;
+    connect(&agent.url, &me, config.clone()).await.expect("the legacy pin matches");
+    let spki = spki_fingerprint_of(first.cert_der()).expect("spki");
+    let pinned = Pin::PublicKey { spki, cert: first.fingerprint() };
+    assert_eq!(store.lookup(&agent_eid), Ok(Some(pinned)), "upgraded to the public key");
+    let renewed_agent = spawn_agent(server_config(&renewed, ClientCertPolicy::AnySelfSigned).expect("server")).await;
+    connect(&renewed_agent.url, &me, config).await.expect("and a renewal now passes");
+    let renewed_pin = Pin::PublicKey { spki, cert: renewed.fingerprint() };
+    assert_eq!(store.lookup(&agent_eid), Ok(Some(renewed_pin)), "the renewed certificate is the one shown now");
+}
+
+/// A pin store whose backing store cannot be read (a locked or broken keyring).
+struct UnreadablePins;
+
+impl PinStore for UnreadablePins {
+    fn lookup(&self, _agent: &EndpointId) -> Result<Option<Pin>, TlsError> {
+        Err(TlsError::PinsUnreadable("the keyring is locked".into()))
+    }
+    fn store(&self, _agent: &EndpointId, _pin: Pin) -> Result<(), TlsError> {
+        Err(TlsError::PinStore("the keyring is locked".into()))
+    }
+    fn replace(&self, _agent: &EndpointId, _old: Option<Pin>, _new: Pin) -> Result<(), TlsError> {
+        Err(TlsError::PinStore("the keyring is locked".into()))
+    }
+    fn forget(&self, _agent: &EndpointId) -> Result<(), TlsError> {
+        Err(TlsError::PinStore("the keyring is locked".into()))
+    }
+    fn list(&self) -> Vec<(EndpointId, Fingerprint)> {
+        Vec::new()
+    }
+}
+
+#[tokio::test]
+async fn a_pin_store_that_cannot_be_read_fails_closed_without_a_first_use_prompt() {
+    let agent_eid = eid("proto::agent-behind-locked-pins");
+    let agent_id = Identity::generate(&agent_eid).expect("agent identity");
+    let agent = spawn_agent(server_config(&agent_id, ClientCertPolicy::AnySelfSigned).expect("server")).await;
+    let me = controller();
+    let observed = ObservedCert::new();
+    let config =
+        client_config(&me, AgentTrust::new(Arc::new(UnreadablePins)), Some(agent_eid.clone()), observed.clone())
+            .expect("client config");
+    let err = connect(&agent.url, &me, config).await.expect_err("refused");
+    assert!(!matches!(err, ConnectError::UntrustedCertificate { .. }), "not a first use: {err}");
+    let text = err.to_string();
+    assert!(text.contains("cannot read the trusted certificates") && text.contains("keyring is locked"), "{text}");
+    assert!(!err.needs_user(), "the client keeps trying: the store may come back");
+    assert!(observed.get().is_none(), "no certificate is offered for trust");
+    assert!(trust_on_first_use(&UnreadablePins, &observed).is_err());
+}
+
+#[tokio::test]
+async fn a_certificate_naming_several_devices_including_the_expected_one_connects() {
+    use futures_util::SinkExt;
+    use usp_core::record::{Record, RecordType};
+
+    let agent_eid = eid("proto::multi-eid-agent");
+    let other = eid("proto::its-other-name");
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
+    let agent_id = self_signed_with(&key, &[&agent_eid, &other], 2020);
+    assert!(matches!(endpoint_id_of(agent_id.cert_der()), Err(TlsError::AmbiguousEndpointId(_))));
+    let me = controller();
+    let store = pins();
+    store.pin(&agent_eid, agent_id.fingerprint()).expect("pin");
+    // A USP agent over wss that says hello with a WebSocketConnect record and stays.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("wss://127.0.0.1:{}/usp", listener.local_addr().expect("addr").port());
+    let server = server_config(&agent_id, ClientCertPolicy::AnySelfSigned).expect("server");
+    let (me_eid, a_eid) = (me.eid().clone(), agent_eid.clone());
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let Ok(tls) = tokio_rustls::TlsAcceptor::from(server.clone()).accept(tcp).await else { continue };
+            #[allow(clippy::result_large_err)]
+            let cb = |_req: &Request, mut resp: Response| {
+                resp.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static("v1.usp"));
+                Ok(resp)
+            };
+            let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(tls, cb).await else { continue };
+            let rec = Record::new("1.4", me_eid.as_str(), a_eid.as_str(), RecordType::WebSocketConnect);
+            let mut out = Vec::new();
+            usp_core::wire::encode_record(&rec, &mut out);
+            let _ = ws.send(tokio_tungstenite::tungstenite::Message::Binary(out.into())).await;
+            tokio::time::sleep(WAIT).await;
+        }
+    });
+    let observed = ObservedCert::new();
+    let mut config = usp_client::ClientConfig::new(&url, me.eid().clone());
+    config.agent_id = Some(agent_eid.clone());
+    config.tls = Some(
+        client_config(&me, AgentTrust::new(store.clone()), Some(agent_eid.clone()), observed).expect("client config"),
+    );
+    let client = usp_client::Client::start(config);
+    let connected = client.wait_connected(WAIT).await;
+    assert_eq!(connected.as_ref().ok(), Some(&agent_eid), "{connected:?} / {:?}", *client.state().borrow());
+    client.close().await;
 }

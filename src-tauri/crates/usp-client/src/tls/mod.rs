@@ -35,10 +35,10 @@ use zeroize::Zeroize;
 use crate::error::ConnectError;
 
 pub use identity::Identity;
-pub use pins::{trust_on_first_use, AgentTrust, MemoryPinStore, Observed, ObservedCert, PinStore};
+pub use pins::{trust_on_first_use, AgentTrust, MemoryPinStore, Observed, ObservedCert, Pin, PinStore};
 pub use verify::{
-    client_config, endpoint_id_of, peer_endpoint_id, server_config, AgentCertVerifier, ClientCertPolicy,
-    ControllerCertVerifier,
+    client_config, endpoint_id_matching, endpoint_id_of, peer_endpoint_id, server_config, spki_fingerprint_of,
+    AgentCertVerifier, ClientCertPolicy, ControllerCertVerifier,
 };
 
 /// Why a TLS identity or trust operation failed, or why a peer certificate was refused.
@@ -100,6 +100,9 @@ pub enum TlsError {
     /// The pin store failed.
     #[error("cannot save the trusted certificate: {0}")]
     PinStore(String),
+    /// The pins could not be read: nothing is trusted until they can be (fail closed).
+    #[error("cannot read the trusted certificates, so the device's certificate cannot be checked: {0}")]
+    PinsUnreadable(String),
     /// A fingerprint text could not be read.
     #[error("invalid certificate fingerprint {0:?} (expected 32 bytes as hex, like AB:CD:...)")]
     BadFingerprint(String),

@@ -13,7 +13,7 @@ use tracing::debug;
 use usp_core::eid::URN_PREFIX;
 use usp_core::EndpointId;
 
-use super::pins::{AgentTrust, Observed, ObservedCert};
+use super::pins::{AgentTrust, Observed, ObservedCert, Pin};
 use super::{Fingerprint, Identity, TlsError};
 
 /// Most re-verifications at another moment when only validity dates fail (one per
@@ -75,6 +75,26 @@ fn endpoint_id_for(ee: &webpki::EndEntityCert<'_>, expected: Option<&EndpointId>
 pub fn endpoint_id_of(cert_der: &[u8]) -> Result<EndpointId, TlsError> {
     let cert = CertificateDer::from(cert_der);
     endpoint_id_for(&parse(&cert)?, None)
+}
+
+/// The Endpoint ID a DER certificate proves, as the verifier decides it: with `expected`,
+/// that one when the certificate names it among others; without, its single one.
+///
+/// # Errors
+/// When the certificate is malformed, names no Endpoint ID, does not name `expected`, or
+/// (without `expected`) names several.
+pub fn endpoint_id_matching(cert_der: &[u8], expected: Option<&EndpointId>) -> Result<EndpointId, TlsError> {
+    let cert = CertificateDer::from(cert_der);
+    endpoint_id_for(&parse(&cert)?, expected)
+}
+
+/// SHA-256 of a DER certificate's SubjectPublicKeyInfo: what [`Pin::PublicKey`] holds.
+///
+/// # Errors
+/// When the certificate is malformed.
+pub fn spki_fingerprint_of(cert_der: &[u8]) -> Result<Fingerprint, TlsError> {
+    let cert = CertificateDer::from(cert_der);
+    Ok(Fingerprint::of(parse(&cert)?.subject_public_key_info().as_ref()))
 }
 
 /// The controller's Endpoint ID from the client certificate of a finished server-side
@@ -179,12 +199,25 @@ impl AgentCertVerifier {
             }
         }
         let presented = Fingerprint::of(end_entity);
-        let observed = || Observed { agent: agent.clone(), fingerprint: presented, cert_der: end_entity.to_vec() };
-        match self.trust.pins.pinned(&agent) {
-            Some(pinned) if pinned == presented => Ok(()),
-            Some(pinned) => {
+        let spki = Fingerprint::of(ee.subject_public_key_info().as_ref());
+        let observed =
+            || Observed { agent: agent.clone(), fingerprint: presented, spki, cert_der: end_entity.to_vec() };
+        // A store that cannot be read fails closed: never "no pin", which would make this
+        // look like a first use.
+        match self.trust.pins.lookup(&agent)? {
+            Some(pin) if pin.matches(&presented, &spki) => {
+                // A pin of the whole certificate (made before public-key pinning, or from
+                // the fingerprint the user checked) becomes a pin of the key; a renewed
+                // certificate with the pinned key is remembered as the one to show.
+                let now = Pin::PublicKey { spki, cert: presented };
+                if pin != now {
+                    self.trust.pins.upgrade(&agent, pin, now);
+                }
+                Ok(())
+            }
+            Some(pin) => {
                 self.observed.set(Some(observed()));
-                Err(TlsError::CertificateChanged { agent, pinned, presented })
+                Err(TlsError::CertificateChanged { agent, pinned: pin.fingerprint(), presented })
             }
             None => {
                 self.observed.set(Some(observed()));
