@@ -170,6 +170,46 @@ impl SimHome {
     }
 }
 
+/// A rogue device's mDNS advert on `lo` (`usp-sim-home --advertise-only`): it claims an Endpoint
+/// ID at an address of its choosing. Dropping it sends the goodbyes and ends the process.
+pub struct RogueAdvert {
+    _stdin: ChildStdin,
+    _proc: Proc,
+}
+
+impl RogueAdvert {
+    /// Announces `advert` (`EID=URL[,SUBTYPE][,name=NAME]`) and waits until it is out.
+    pub fn start(paths: &Paths, advert: &str) -> Step<RogueAdvert> {
+        let log = std::fs::File::create(paths.out.join("rogue-advert.log")).map_err(|e| e.to_string())?;
+        let mut child = Command::new(&paths.sim)
+            .args(["--mdns-interfaces", "lo", "--exit-on-stdin-close", "--log", "info", "--advertise-only", advert])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .map_err(|e| format!("usp-sim-home --advertise-only did not start: {e}"))?;
+        let stdin = child.stdin.take().ok_or("no stdin")?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let proc = Proc { name: "usp-sim-home --advertise-only", child };
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let deadline = Instant::now() + patience();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = rx.recv_timeout(left).map_err(|_| format!("the rogue advert {advert} never went out"))?;
+            if line.starts_with("ADVERTISED ") {
+                return Ok(RogueAdvert { _stdin: stdin, _proc: proc });
+            }
+        }
+    }
+}
+
 /// `uspctl` as the demo's full-access controller: what the agents really hold, independent of
 /// the app.
 pub struct Uspctl {

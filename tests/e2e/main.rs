@@ -1,7 +1,9 @@
 //! End to end in the real app window: fantoccini -> tauri-driver -> WebKitWebDriver -> the
 //! usp-home app (WebKitGTK under Xvfb), against usp-sim-home's real agents announced over mDNS
 //! on loopback. The list, in order: the home appears by discovery; pairing the gateway
-//! with a wrong then the right passcode (then the extender and the hub); guest WiFi toggled and
+//! with a wrong then the right passcode (then the extender and the hub), the dialog naming the
+//! device, its Endpoint ID and its link; a rogue advert claiming to be the gateway shows a warning
+//! apart while the gateway's card stays as it was; guest WiFi toggled and
 //! the change confirmed on the agent with `uspctl get`; a device paused and resumed (checked on
 //! the agent); a bedtime schedule created (checked on the agent), its form kept through a live
 //! update; a light switched (checked on the
@@ -14,7 +16,7 @@
 
 mod harness;
 
-use harness::{app_env, rows, Driver, Paths, Scratch, SimHome, Step, Ui, Uspctl};
+use harness::{app_env, rows, Driver, Paths, RogueAdvert, Scratch, SimHome, Step, Ui, Uspctl};
 use ipc_types::dom_id;
 
 const GATEWAY: &str = "os::012345-GW0001";
@@ -46,7 +48,7 @@ async fn a_homeowner_manages_the_simulated_home_in_the_app_window() {
     let client = driver.session(&paths.app).await.unwrap_or_else(|e| panic!("{e}"));
     let ui = Ui { client, out: paths.out.clone() };
 
-    let outcome = journey(&ui, &home, &uspctl).await;
+    let outcome = journey(&ui, &paths, &home, &uspctl).await;
     if outcome.is_err() {
         ui.keep_failure().await;
     }
@@ -59,7 +61,7 @@ async fn a_homeowner_manages_the_simulated_home_in_the_app_window() {
     }
 }
 
-async fn journey(ui: &Ui, home: &SimHome, uspctl: &Uspctl) -> Step<()> {
+async fn journey(ui: &Ui, paths: &Paths, home: &SimHome, uspctl: &Uspctl) -> Step<()> {
     // Each step's time goes to stderr (shown when the test fails), to see where a slow run went.
     let t = std::time::Instant::now();
     let lap = |step: &str| eprintln!("e2e step {step:<18} done at {:6.1} s", t.elapsed().as_secs_f64());
@@ -68,6 +70,8 @@ async fn journey(ui: &Ui, home: &SimHome, uspctl: &Uspctl) -> Step<()> {
     lap("discovery");
     pairing(ui).await?;
     lap("pairing");
+    spoofing_advert(ui, paths).await?;
+    lap("spoofing advert");
     add_by_address(ui, home).await?;
     lap("add by address");
     guest_wifi(ui, home, uspctl).await?;
@@ -108,6 +112,24 @@ async fn pairing(ui: &Ui) -> Step<()> {
         let state_before = ui.text(&format!("agent-{id}-state")).await?;
         ui.click(&format!("pair-{id}")).await?;
         ui.wait_text("pairing-instruction", "the device's instruction", |t| t.contains("passcode")).await?;
+        // The dialog says which device asks for the passcode and over what kind of link (the
+        // simulated home is on this computer: loopback, plain ws://).
+        let named = ui.text("pairing-device-eid").await?;
+        if named.trim() != *eid {
+            return Err(format!("the pairing dialog names {named:?}, not {eid}"));
+        }
+        let name = ui.text("pairing-device-name").await?;
+        if name.trim().is_empty() {
+            return Err("the pairing dialog shows no device name".into());
+        }
+        let link = ui.text("pairing-link").await?;
+        if ui.attr("pairing-link", "data-encrypted").await?.as_deref() != Some("false") || !link.contains("this computer")
+        {
+            return Err(format!("the pairing dialog's link line says {link:?} for a plain ws:// device on loopback"));
+        }
+        if !ui.text("pairing-instruction").await?.contains("The device says") {
+            return Err("the device's instruction is not shown as the device's own words".into());
+        }
         if n == 0 {
             ui.type_into("passcode-input", "000000").await?;
             ui.click("passcode-submit").await?;
@@ -127,6 +149,35 @@ async fn pairing(ui: &Ui) -> Step<()> {
         ui.click("pairing-close").await?;
         ui.wait_text(&format!("agent-{id}-state"), "a new state after pairing", |t| t != state_before).await?;
     }
+    Ok(())
+}
+
+/// A device on the network announces itself as the paired gateway, at another address and as
+/// "the router": the app shows the warning apart and the gateway's card stays as it was; when the
+/// advert goes away the card is still the paired one.
+async fn spoofing_advert(ui: &Ui, paths: &Paths) -> Step<()> {
+    let id = dom_id(GATEWAY);
+    let state_before = ui.text(&format!("agent-{id}-state")).await?;
+    let name_before = ui.text(&format!("agent-{id}-name")).await?;
+    // Port 9 (discard): nothing of ours listens there, and nothing may be sent to it anyway.
+    let rogue = RogueAdvert::start(paths, &format!("{GATEWAY}=ws://127.0.0.1:9/usp,_gateway,name=Your Router"))?;
+    let warning = ui
+        .wait_text(&format!("impersonation-{id}-message"), "the impersonation warning", |t| {
+            t.contains("pretending to be")
+        })
+        .await?;
+    let address = ui.text(&format!("impersonation-{id}-address")).await?;
+    if !address.contains("127.0.0.1:9") {
+        return Err(format!("the warning names the address {address:?}, not the rogue's (warning: {warning:?})"));
+    }
+    let (state, name) = (ui.text(&format!("agent-{id}-state")).await?, ui.text(&format!("agent-{id}-name")).await?);
+    if state != state_before || name != name_before {
+        return Err(format!(
+            "the gateway's card changed under a rogue advert: {name_before:?}/{state_before:?} -> {name:?}/{state:?}"
+        ));
+    }
+    ui.shot("home-impersonation").await?;
+    drop(rogue);
     Ok(())
 }
 
