@@ -54,6 +54,24 @@ pub(crate) fn clean_text(text: &str, max_chars: usize) -> String {
     out
 }
 
+/// Longest text from an agent written to a log line.
+pub(crate) const MAX_LOG_CHARS: usize = 200;
+
+/// Text from an agent (an event name, a reason) as a log field: cut to [`MAX_LOG_CHARS`]
+/// characters and escaped (`\n`, `\u{202e}`...), so it can neither flood the log nor forge a
+/// line of its own. A cut one ends with "…" and its length in bytes.
+pub(crate) fn log_text(text: &str) -> String {
+    let mut out = String::new();
+    for (n, c) in text.chars().enumerate() {
+        if n == MAX_LOG_CHARS {
+            out.push_str(&format!("…({} bytes)", text.len()));
+            return out;
+        }
+        out.extend(c.escape_debug());
+    }
+    out
+}
+
 /// A debug line at most every few seconds, with how many were left out meanwhile.
 #[derive(Debug, Default)]
 pub(crate) struct Quiet {
@@ -182,7 +200,9 @@ impl Home {
             }
             match client.subscribe(*kind, &[*reference]).await {
                 Ok(_) => made += 1,
-                Err(e) => tracing::info!(eid, kind = kind.as_str(), reference, error = %e, "subscription refused"),
+                Err(e) => {
+                    tracing::info!(eid, kind = kind.as_str(), reference, error = %log_text(&e.to_string()), "subscription refused");
+                }
             }
         }
         // After subscribing: a host that joins from now on is announced, the ones here now are not.
@@ -233,7 +253,7 @@ impl Home {
         let resp = match client.get(&["Device.Hosts.Host.*.PhysAddress"], 0).await {
             Ok(r) => r,
             Err(e) => {
-                tracing::debug!(error = %e, "hosts not readable");
+                tracing::debug!(error = %log_text(&e.to_string()), "hosts not readable");
                 return;
             }
         };
@@ -278,7 +298,7 @@ impl Home {
             }
             Notification::OperComplete(_) => self.changed(&[Topic::Device]),
             Notification::Event(e) => {
-                tracing::info!(eid, event = %e.event_name, "agent event");
+                tracing::info!(eid, event = %log_text(&e.event_name), "agent event");
                 self.changed(&[Topic::Home, Topic::Device]);
             }
             Notification::OnBoardReq(_) => {}
@@ -347,6 +367,16 @@ mod tests {
         assert!(is_host_row("Device.Hosts.Host.12"));
         assert!(!is_host_row("Device.Hosts.Host.12.WANStats."));
         assert!(!is_host_row("Device.Hosts.AccessControl.1."));
+    }
+
+    #[test]
+    fn agent_text_in_logs_is_cut_and_escaped() {
+        assert_eq!(log_text("Boot!"), "Boot!");
+        assert_eq!(log_text("a\nINFO forged\r\u{202e}"), "a\\nINFO forged\\r\\u{202e}");
+        let huge = format!("{}\n", "x".repeat(5 << 20));
+        let logged = log_text(&huge);
+        assert!(logged.len() < 300 && !logged.contains('\n'), "{}", logged.len());
+        assert!(logged.ends_with(&format!("…({} bytes)", huge.len())));
     }
 
     #[test]
