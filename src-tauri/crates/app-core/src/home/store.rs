@@ -169,6 +169,7 @@ impl Store {
         let before = guard.clone();
         let result = f(&mut guard);
         if *guard != before || self.dirty.load(Ordering::SeqCst) {
+            self.dirty.store(false, Ordering::SeqCst);
             self.save(&guard)?;
         }
         Ok(result)
@@ -197,18 +198,17 @@ impl Store {
     /// # Errors
     /// [`AppError::Internal`] when the file can't be written (the changes stay in memory).
     pub fn flush(&self) -> AppResult<()> {
-        let data = {
-            let guard = self.data.lock().unwrap_or_else(|p| p.into_inner());
-            if !self.dirty.load(Ordering::SeqCst) {
-                return Ok(());
-            }
-            guard.clone()
-        };
-        self.save(&data)
+        // Written under the lock, as `update` does, so two saves never race on the temp file or
+        // put an older copy over a newer one; at most once a second, on a blocking thread.
+        let guard = self.data.lock().unwrap_or_else(|p| p.into_inner());
+        if !self.dirty.swap(false, Ordering::SeqCst) {
+            return Ok(());
+        }
+        self.save(&guard)
     }
 
+    /// Writes `data`; on failure the changes stay marked for the next save.
     fn save(&self, data: &StoreData) -> AppResult<()> {
-        self.dirty.store(false, Ordering::SeqCst);
         let written =
             serde_json::to_vec_pretty(data).map_err(|e| AppError::Internal(e.to_string())).and_then(|bytes| {
                 write_durably(&self.path, &bytes)
