@@ -113,6 +113,19 @@ fn SettingsView(settings: Settings, apply: Callback<Result<Settings, IpcError>, 
                 </article>
             </div>
         </div>
+        {settings.identity_renewed.then(|| view! {
+            <p id="identity-renewed" class="notice" role="alert">
+                "This app's key was lost, so it has a new ID (shown above). Devices you paired before "
+                "no longer know it: pair them again with their passcode."
+            </p>
+        })}
+        <article class="card">
+            <h2>"Where secrets are kept"</h2>
+            <p id="vault-location">{settings.vault_location.clone()}</p>
+            {settings.vault_warning.clone().map(|warning| view! {
+                <p id="vault-warning" class="notice" role="alert">{warning}</p>
+            })}
+        </article>
         <article class="card">
             <h2>"Trusted certificates"</h2>
             <p class="muted">"Devices whose secure connection you confirmed. Forget one to be asked again on the next visit."</p>

@@ -55,6 +55,7 @@ pub struct ControllerIdentity {
     tls: Identity,
     data_dir: PathBuf,
     created: bool,
+    renewed: bool,
 }
 
 impl fmt::Debug for ControllerIdentity {
@@ -92,6 +93,12 @@ impl ControllerIdentity {
     pub fn newly_created(&self) -> bool {
         self.created
     }
+
+    /// True when this call replaced an identity whose key was lost with a new one (new
+    /// Endpoint ID): devices paired before must be paired again.
+    pub fn renewed(&self) -> bool {
+        self.renewed
+    }
 }
 
 /// Loads this install's identity, creating what is missing on first use: the Endpoint ID
@@ -101,9 +108,11 @@ impl ControllerIdentity {
 /// [`IdentityError`]: file or vault problems, a stored identity that does not match the
 /// Endpoint ID, or only half an identity in the vault.
 pub fn load_or_create(vault: &Vault, data_dir: &Path) -> Result<ControllerIdentity, IdentityError> {
-    let eid = usp_client::identity::load_or_create_endpoint_id(data_dir)?;
+    let had_eid = data_dir.join(usp_client::identity::ENDPOINT_ID_FILE).exists();
+    let mut eid = usp_client::identity::load_or_create_endpoint_id(data_dir)?;
     let key = vault.get(SecretKind::ControllerKey, KEY_ID)?;
     let cert = vault.get(SecretKind::ControllerKey, CERT_ID)?;
+    let mut renewed = false;
     let (tls, created) = match (cert, key) {
         // The Endpoint ID file was replaced (a new data folder beside an old keyring): the old
         // certificate names another controller, so agents would refuse it anyway.
@@ -112,11 +121,21 @@ pub fn load_or_create(vault: &Vault, data_dir: &Path) -> Result<ControllerIdenti
             (create(vault, &eid)?, true)
         }
         (Some(cert), Some(key)) => (Identity::from_der(&eid, cert.expose(), key.expose())?, false),
+        // The key of an existing identity is lost (a vault that forgets at reboot or exit, a
+        // keyring reset): agents that knew our certificate under this Endpoint ID must refuse a
+        // new one, so this is a new identity, and devices must be paired again.
+        (None, None) if had_eid => {
+            let old = eid;
+            eid = usp_client::identity::renew_endpoint_id(data_dir)?;
+            tracing::warn!(old = %old, new = %eid, "this controller's key was lost; a new identity was made, and devices need pairing again");
+            renewed = true;
+            (create(vault, &eid)?, true)
+        }
         (None, None) => (create(vault, &eid)?, true),
         (Some(_), None) => return Err(IdentityError::Incomplete { missing: "private key" }),
         (None, Some(_)) => return Err(IdentityError::Incomplete { missing: "certificate" }),
     };
-    Ok(ControllerIdentity { eid, tls, data_dir: data_dir.to_owned(), created })
+    Ok(ControllerIdentity { eid, tls, data_dir: data_dir.to_owned(), created, renewed })
 }
 
 /// A new certificate and key for `eid`, saved in `vault`.

@@ -40,10 +40,20 @@ async fn sim(tag: &str, advertise: bool) -> sim_home::Home {
     home
 }
 
+/// The vault of the data folder `dir`: one memory vault per folder for the whole test run, so a
+/// restarted app finds its key again, as with a keyring (a vault that forgets the key means a
+/// new identity, and devices would have to be paired again).
 fn vault(dir: &std::path::Path) -> Arc<Vault> {
+    static VAULTS: std::sync::Mutex<Vec<(std::path::PathBuf, Arc<Vault>)>> = std::sync::Mutex::new(Vec::new());
+    let mut vaults = VAULTS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, v)) = vaults.iter().find(|(d, _)| d == dir) {
+        return v.clone();
+    }
     let mut c = VaultConfig::new(dir);
     c.prefer = Some(VaultBackendKind::Memory);
-    Arc::new(Vault::open(c).expect("memory vault"))
+    let v = Arc::new(Vault::open(c).expect("memory vault"));
+    vaults.push((dir.to_owned(), v.clone()));
+    v
 }
 
 /// The app over `manual` agents, discovering on `interfaces` (nothing when `None`).

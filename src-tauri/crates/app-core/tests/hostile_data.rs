@@ -403,7 +403,7 @@ async fn a_huge_data_model_is_explored_in_bounded_pages_and_secrets_never_reach_
     let took = t.elapsed();
     eprintln!("after root: rss {} peak {}", rss_mib(), peak_rss_mib());
     eprintln!("root level: {} of {} entries in {took:?}", root.entries.len(), root.total);
-    assert!(took < Duration::from_secs(5), "the root took {took:?}");
+    assert!(took < Duration::from_secs(10), "the root took {took:?}");
     assert_eq!(root.total as usize, HUGE_OBJECTS + 1 + 1 + HUGE_PARAMS);
     assert_eq!(root.entries.len(), ipc_types::EXPLORER_PAGE as usize);
     assert_eq!(root.next_offset, Some(ipc_types::EXPLORER_PAGE));
@@ -416,7 +416,7 @@ async fn a_huge_data_model_is_explored_in_bounded_pages_and_secrets_never_reach_
     let t = Instant::now();
     let params = tokio::time::timeout(WAIT, explore("Device.", first_param)).await.expect("hung").expect("page");
     eprintln!("parameter page in {:?}; rss {} peak {}", t.elapsed(), rss_mib(), peak_rss_mib());
-    assert!(t.elapsed() < Duration::from_secs(5));
+    assert!(t.elapsed() < Duration::from_secs(10));
     assert_eq!(params.offset, first_param);
     let key = params.entries.iter().find(|e| e.name == "KeyPassphrase").expect("the secret is listed");
     assert!(key.secret && key.value.is_none() && key.writable, "{key:?}");
@@ -433,7 +433,7 @@ async fn a_huge_data_model_is_explored_in_bounded_pages_and_secrets_never_reach_
     let t = Instant::now();
     let rows = tokio::time::timeout(WAIT, explore("Device.T.", 0)).await.expect("hung").expect("rows");
     eprintln!("table: {} of {} rows in {:?}", rows.entries.len(), rows.total, t.elapsed());
-    assert!(t.elapsed() < Duration::from_secs(5));
+    assert!(t.elapsed() < Duration::from_secs(10));
     assert_eq!(rows.total as usize, HUGE_ROWS);
     assert_eq!(rows.entries.len(), ipc_types::EXPLORER_PAGE as usize);
     assert_eq!(rows.entries[0].path, "Device.T.1.");
@@ -457,6 +457,122 @@ async fn a_huge_data_model_is_explored_in_bounded_pages_and_secrets_never_reach_
         ]
     );
 
+    let peak = peak_rss_mib();
+    eprintln!("peak RSS {peak} MiB");
+    assert!(peak < 300, "peak RSS {peak} MiB");
+    home.shutdown().await;
+}
+
+/// A Notify of a new `Device.Hosts.Host.{row}.` carrying `mac` as its unique key.
+fn host_created(row: usize, mac: Option<String>) -> Msg {
+    let unique_keys = match mac {
+        Some(m) => msg::Params(vec![("PhysAddress".into(), m.into())]),
+        None => msg::Params::new(),
+    };
+    let notify = msg::Notify {
+        subscription_id: "hosts".into(),
+        send_resp: false,
+        notification: msg::Notification::ObjCreation(msg::ObjectCreation {
+            obj_path: format!("Device.Hosts.Host.{row}.").into(),
+            unique_keys,
+        }),
+    };
+    Msg::new(format!("notify-{row}"), Body::Request(Request::Notify(notify)))
+}
+
+const FLOOD: usize = 10_000;
+const SENTINEL_ROW: usize = 999_999;
+const SENTINEL_MAC: &str = "02:ff:ff:ff:ff:fe";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_new_hosts_with_made_up_macs_keep_home_json_and_memory_bounded() {
+    let eid = "proto::hostile-hosts";
+    let listening = Arc::new(tokio::sync::Notify::new());
+    let heard = listening.clone();
+    // Host rows answer a long multi-line HostName (the sentinel a short one), and rows without
+    // a MAC in the notification a made-up one.
+    let get = move |path: &str, _depth: u32| {
+        if path == "Device.Hosts.Host.*.PhysAddress" {
+            // The app asks this once its subscriptions are made: from now on it listens.
+            heard.notify_one();
+            return None;
+        }
+        let row = path.strip_prefix("Device.Hosts.Host.")?.split('.').next()?.to_owned();
+        let obj = format!("Device.Hosts.Host.{row}.");
+        if path.ends_with("HostName") {
+            let name = if row == SENTINEL_ROW.to_string() {
+                "Sentinel".to_owned()
+            } else {
+                format!("Evil\nINFO forged log line\u{202e}{}", "n".repeat(100_000))
+            };
+            Some(vec![resolved(&obj, vec![("HostName".into(), name)])])
+        } else {
+            Some(vec![resolved(&obj, vec![("PhysAddress".into(), "not-a-mac-at-all".repeat(1000))])])
+        }
+    };
+    let agent = start_agent(eid, paired_answers(eid, get, |_| None, |_| None)).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = app_for(dir.path(), &agent).await;
+    tokio::time::timeout(WAIT, listening.notified()).await.expect("the app never started listening");
+    let mut events = home.events();
+
+    // 10k new hosts: valid MACs (more than the app keeps), oversized and made-up ones, none.
+    let mut valid = 0usize;
+    for i in 0..FLOOD {
+        let mac = match i % 8 {
+            0..=4 => {
+                valid += 1;
+                Some(format!("02:00:00:{:02X}:{:02x}:{:02x}", i >> 16, (i >> 8) & 0xff, i & 0xff))
+            }
+            5 if i % 400 == 5 => Some("A".repeat(1 << 20)),
+            5 => Some("0".repeat(200)),
+            6 => Some(format!("zz:zz:zz:zz:zz:{i}")),
+            _ => None,
+        };
+        agent.push.send(host_created(i, mac)).await.expect("agent connection open");
+    }
+    agent.push.send(host_created(SENTINEL_ROW, Some(SENTINEL_MAC.to_owned()))).await.expect("sentinel");
+
+    // Every event the app raises is small and clean; the last one is the sentinel.
+    let mut joined = 0usize;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await.expect("the sentinel never came") {
+            Ok(ipc_types::LiveEvent::DeviceJoined { mac, name, .. }) => {
+                joined += 1;
+                assert_eq!(mac.len(), 17, "{mac}");
+                assert!(name.chars().count() <= 65 && !name.contains('\n') && !name.contains('\u{202e}'), "{name:?}");
+                if mac == SENTINEL_MAC {
+                    assert_eq!(name, "Sentinel");
+                    break;
+                }
+            }
+            Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+            Err(e) => panic!("events closed: {e}"),
+        }
+    }
+    eprintln!("{joined} device-joined events seen of {valid} valid new MACs");
+
+    // home.json gets the known MACs within a second or so (saved together, not per host).
+    let path = dir.path().join("home.json");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let data = loop {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        if text.contains(SENTINEL_MAC) {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "home.json never got the new devices");
+        // Nothing to await from outside the app: the save is its own, a second after the burst.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let json: serde_json::Value = serde_json::from_str(&data).expect("home.json is JSON");
+    let known = json["known_macs"].as_array().expect("known_macs");
+    eprintln!("home.json: {} bytes, {} known MACs", data.len(), known.len());
+    // Notifications the app could not keep up with are skipped (it refreshes instead), so
+    // fewer than all valid MACs may be known; never more than the cap.
+    assert!(known.len() <= 4096 && known.len() > 100, "{} known MACs", known.len());
+    assert!(known.iter().all(|m| m.as_str().is_some_and(|m| m.len() == 17)));
+    assert!(data.len() < 200_000, "home.json is {} bytes", data.len());
     let peak = peak_rss_mib();
     eprintln!("peak RSS {peak} MiB");
     assert!(peak < 300, "peak RSS {peak} MiB");

@@ -153,7 +153,7 @@ fn encrypted_file_round_trips_across_reopen() {
         assert_eq!(vault.backend().persistence(), VaultPersistence::UntilDeleted);
         let described = vault.backend().describe();
         assert!(
-            described.starts_with("No keyring on this system: secrets are kept in the encrypted file")
+            described.starts_with("Secrets are kept in the encrypted file")
                 && described.contains(&path.display().to_string()),
             "{described}"
         );
@@ -464,11 +464,20 @@ fn without_a_bus_secret_service_is_passed_over() {
             ..VaultConfig::new(dir.path())
         })
         .expect("falls back");
-        let expected = match auto.backend() {
-            VaultBackend::KernelKeyutils => VaultBackend::KernelKeyutils,
-            _ => VaultBackend::EncryptedFile { path: dir.path().join(VAULT_FILE_NAME) },
-        };
-        assert_eq!(with_passphrase.backend(), expected, "the same choice twice");
+        // A given passphrase means the encrypted file, even where the kernel keyring works: that
+        // one forgets everything at reboot.
+        let expected = VaultBackend::EncryptedFile { path: dir.path().join(VAULT_FILE_NAME) };
+        assert_eq!(with_passphrase.backend(), expected, "the file wins with a passphrase");
+        assert!(with_passphrase.backend().warning().is_none(), "the file lasts");
+        if auto.backend() == VaultBackend::KernelKeyutils {
+            let passed = with_passphrase
+                .skipped()
+                .iter()
+                .find(|s| s.kind == VaultBackendKind::KernelKeyutils)
+                .expect("keyutils is reported as passed over");
+            assert!(passed.reason.contains("passphrase"), "{}", passed.reason);
+            assert!(auto.backend().warning().is_some_and(|w| w.contains("restarts")));
+        }
         exercise(&with_passphrase);
         drop(with_passphrase);
 
@@ -672,4 +681,75 @@ fn tool_output(tool: &str, args: &[&str]) -> String {
     let output = Command::new(tool).args(args).stdin(Stdio::null()).output().expect("tool runs");
     assert!(output.status.success(), "{tool} {args:?}: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8(output.stdout).expect("utf-8 output")
+}
+
+// ----------------------------------------------------------------------------------------------
+// The controller's identity when the vault forgets, and what Settings says about the vault
+
+/// A lost controller key (a vault that forgets, an Endpoint ID file that stays) means a new
+/// identity: a new Endpoint ID with a new key, never a new key under the old ID, which agents
+/// that knew our certificate would refuse.
+#[test]
+fn a_lost_controller_key_means_a_new_identity() {
+    let dir = temp_dir();
+    let vault = forced(dir.path(), VaultBackendKind::Memory, None).expect("memory");
+    let first = app_core::identity::load_or_create(&vault, dir.path()).expect("first identity");
+    assert!(first.newly_created() && !first.renewed());
+    let again = app_core::identity::load_or_create(&vault, dir.path()).expect("same identity");
+    assert_eq!((again.eid(), again.fingerprint(), again.renewed()), (first.eid(), first.fingerprint(), false));
+
+    // The next start: the memory vault forgot the key, the Endpoint ID file is still there.
+    let forgetful = forced(dir.path(), VaultBackendKind::Memory, None).expect("memory");
+    let renewed = app_core::identity::load_or_create(&forgetful, dir.path()).expect("renewed identity");
+    assert!(renewed.renewed(), "the user is told to pair again");
+    assert_ne!(renewed.eid(), first.eid(), "a new Endpoint ID, not a new key under the old one");
+    assert_ne!(renewed.fingerprint(), first.fingerprint());
+    let in_cert = usp_client::tls::endpoint_id_of(renewed.tls().cert_der()).expect("the certificate names it");
+    assert_eq!(&in_cert, renewed.eid());
+    let on_disk = std::fs::read_to_string(dir.path().join("endpoint-id")).expect("endpoint-id");
+    assert_eq!(on_disk.trim(), renewed.eid().as_str());
+    // And from then on it stays.
+    let kept = app_core::identity::load_or_create(&forgetful, dir.path()).expect("kept");
+    assert_eq!((kept.eid(), kept.renewed()), (renewed.eid(), false));
+}
+
+/// Settings says where secrets are kept and warns when they won't survive a restart; after a
+/// lost key it says to pair again.
+#[tokio::test]
+async fn settings_show_where_secrets_are_kept() {
+    use app_core::home::{Home, HomeConfig};
+    use std::sync::Arc;
+    let start = |dir: PathBuf, vault: Vault| async move {
+        let config = HomeConfig {
+            data_dir: dir,
+            interfaces: Some(usp_client::discovery::Interfaces::Named(Vec::new())),
+            manual_agents: Vec::new(),
+        };
+        Home::start(config, Arc::new(vault)).await.expect("home starts")
+    };
+    let dir = temp_dir();
+    let home = start(dir.path().to_owned(), forced(dir.path(), VaultBackendKind::Memory, None).expect("memory")).await;
+    let s = home.settings().await.expect("settings");
+    assert!(s.vault_location.contains("only in memory"), "{}", s.vault_location);
+    assert!(!s.vault_persistent);
+    assert!(s
+        .vault_warning
+        .as_deref()
+        .is_some_and(|w| w.contains("when the app closes") && w.contains("USP_HOME_VAULT_PASSPHRASE")));
+    assert!(!s.identity_renewed, "a first start is no renewal");
+    home.shutdown().await;
+
+    // Restarted: the memory vault forgot the key.
+    let home = start(dir.path().to_owned(), forced(dir.path(), VaultBackendKind::Memory, None).expect("memory")).await;
+    assert!(home.settings().await.expect("settings").identity_renewed);
+    home.shutdown().await;
+
+    // With the encrypted file: lasting, no warning.
+    let dir = temp_dir();
+    let file = forced(dir.path(), VaultBackendKind::EncryptedFile, Some(PASSPHRASE)).expect("file");
+    let home = start(dir.path().to_owned(), file).await;
+    let s = home.settings().await.expect("settings");
+    assert!(s.vault_location.contains("encrypted file"), "{}", s.vault_location);
+    assert!(s.vault_persistent && s.vault_warning.is_none() && !s.identity_renewed);
+    home.shutdown().await;
 }

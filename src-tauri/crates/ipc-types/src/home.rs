@@ -716,6 +716,21 @@ pub struct Settings {
     /// Discovery interfaces: `all`, `lo`, or a comma-separated list of names.
     pub interfaces: String,
     pub theme: Theme,
+    /// Where this app keeps its secrets (its key, trusted certificates, WiFi passwords), in
+    /// one sentence: the OS keyring, an encrypted file, the kernel keyring until reboot, or
+    /// memory only.
+    #[serde(default)]
+    pub vault_location: String,
+    /// True when the secrets survive a restart of the computer and of the app.
+    #[serde(default)]
+    pub vault_persistent: bool,
+    /// What the user loses at the next restart and how to avoid it, when they are not kept.
+    #[serde(default)]
+    pub vault_warning: Option<String>,
+    /// This start made a new identity (new Endpoint ID) because the old key was lost: devices
+    /// paired before must be paired again.
+    #[serde(default)]
+    pub identity_renewed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

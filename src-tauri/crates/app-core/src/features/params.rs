@@ -263,6 +263,11 @@ pub fn list(v: &str) -> Vec<String> {
 /// A MAC address normalised to lower case `aa:bb:cc:dd:ee:ff` (`-` separators and bare 12-hex
 /// forms accepted); anything else is `None`.
 pub fn norm_mac(v: &str) -> Option<String> {
+    // The longest accepted form is `aa:bb:cc:dd:ee:ff` with some blanks around: refuse an
+    // agent's megabyte-long "MAC" before copying it.
+    if v.len() > 64 {
+        return None;
+    }
     let hex: String = v.trim().chars().filter(|c| !matches!(c, ':' | '-' | '.')).collect();
     if hex.len() != 12 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
         return None;
@@ -326,6 +331,7 @@ mod tests {
         assert_eq!(norm_mac("A4:83:E7:10:20:01").as_deref(), Some("a4:83:e7:10:20:01"));
         assert_eq!(norm_mac("a4-83-e7-10-20-01").as_deref(), Some("a4:83:e7:10:20:01"));
         assert_eq!(norm_mac("nonsense"), None);
+        assert_eq!(norm_mac(&format!("{}a4:83:e7:10:20:01", " ".repeat(100))), None);
         assert_eq!(norm_mac("ÄÄ:83:E7:10:20:01"), None);
         assert_eq!(obj_ref("Device.WiFi.SSID.1").as_deref(), Some("Device.WiFi.SSID.1."));
         assert_eq!(obj_ref(" "), None);

@@ -305,7 +305,7 @@ impl Home {
         let resp = match conn.client.get(&[path], 1).await {
             Ok(r) => r,
             Err(e) => {
-                tracing::debug!(path, error = %e, "values not readable");
+                tracing::debug!(path, error = %super::live::log_text(&e.to_string()), "values not readable");
                 return;
             }
         };

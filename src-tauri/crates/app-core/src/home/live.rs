@@ -5,6 +5,7 @@
 //! connection are recorded silently.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use ipc_types::{LiveEvent, Topic};
 use tokio::sync::broadcast::error::RecvError;
@@ -15,6 +16,83 @@ use usp_core::msg::{GetSupportedDmResp, Notification};
 use usp_core::request::{self, SupportedDmOptions};
 
 use super::Home;
+use crate::features::params::norm_mac;
+
+/// Changes to the known devices are saved at most this often (a flood of new hosts is one
+/// file write a second, not one per host).
+const SAVE_EVERY: Duration = Duration::from_secs(1);
+/// Longest device name put in a "new device" event (agents' HostName can be megabytes).
+pub(crate) const MAX_NAME_CHARS: usize = 64;
+/// Longest path and value of a smart-home value event.
+const MAX_VALUE_LEN: usize = 4096;
+
+/// `text` for people: control and invisible formatting characters (newlines, bidi overrides)
+/// become spaces, runs of spaces one, and it is cut to `max_chars` characters with "…".
+pub(crate) fn clean_text(text: &str, max_chars: usize) -> String {
+    let mut out = String::new();
+    let mut chars = 0usize;
+    let mut space = false;
+    for c in text.chars() {
+        let invisible = c.is_control()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}');
+        if invisible || c.is_whitespace() {
+            space = !out.is_empty();
+            continue;
+        }
+        if chars + usize::from(space) >= max_chars {
+            out.push('…');
+            return out;
+        }
+        if space {
+            out.push(' ');
+            chars += 1;
+            space = false;
+        }
+        out.push(c);
+        chars += 1;
+    }
+    out
+}
+
+/// Longest text from an agent written to a log line.
+pub(crate) const MAX_LOG_CHARS: usize = 200;
+
+/// Text from an agent (an event name, a reason) as a log field: cut to [`MAX_LOG_CHARS`]
+/// characters and escaped (`\n`, `\u{202e}`...), so it can neither flood the log nor forge a
+/// line of its own. A cut one ends with "…" and its length in bytes.
+pub(crate) fn log_text(text: &str) -> String {
+    let mut out = String::new();
+    for (n, c) in text.chars().enumerate() {
+        if n == MAX_LOG_CHARS {
+            out.push_str(&format!("…({} bytes)", text.len()));
+            return out;
+        }
+        out.extend(c.escape_debug());
+    }
+    out
+}
+
+/// A debug line at most every few seconds, with how many were left out meanwhile.
+#[derive(Debug, Default)]
+pub(crate) struct Quiet {
+    last: Option<tokio::time::Instant>,
+    suppressed: u64,
+}
+
+impl Quiet {
+    const EVERY: Duration = Duration::from_secs(10);
+
+    /// `Some(left out since the last line)` when a line may be written now.
+    pub(crate) fn allow(&mut self) -> Option<u64> {
+        let now = tokio::time::Instant::now();
+        if self.last.is_some_and(|l| now.duration_since(l) < Self::EVERY) {
+            self.suppressed += 1;
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.suppressed))
+    }
+}
 
 /// The subscriptions of a paired agent: (kind, reference). One subscription per reference, so
 /// one the agent refuses does not take the others with it.
@@ -122,95 +200,150 @@ impl Home {
             }
             match client.subscribe(*kind, &[*reference]).await {
                 Ok(_) => made += 1,
-                Err(e) => tracing::info!(eid, kind = kind.as_str(), reference, error = %e, "subscription refused"),
+                Err(e) => {
+                    tracing::info!(eid, kind = kind.as_str(), reference, error = %log_text(&e.to_string()), "subscription refused");
+                }
             }
         }
         // After subscribing: a host that joins from now on is announced, the ones here now are not.
         self.record_known_hosts(&client).await;
         tracing::info!(eid, made, "live updates on");
         let _ = ready.send(());
+        let mut quiet = Quiet::default();
+        let mut save_at: Option<tokio::time::Instant> = None;
         loop {
-            match rx.recv().await {
-                Ok(n) => self.on_notification(&eid, &client, n).await,
-                Err(RecvError::Lagged(missed)) => {
+            let next = tokio::select! {
+                n = rx.recv() => Some(n),
+                () = tokio::time::sleep_until(save_at.unwrap_or_else(tokio::time::Instant::now)), if save_at.is_some() => None,
+            };
+            match next {
+                None => {
+                    save_at = None;
+                    self.save_store().await;
+                }
+                Some(Ok(n)) => self.on_notification(&eid, &client, n, &mut quiet).await,
+                Some(Err(RecvError::Lagged(missed))) => {
                     tracing::warn!(eid, missed, "live updates fell behind; refreshing everything");
                     self.changed(&Topic::ALL);
                 }
-                Err(RecvError::Closed) => return,
+                Some(Err(RecvError::Closed)) => {
+                    self.save_store().await;
+                    return;
+                }
+            }
+            if save_at.is_none() && self.store().is_dirty() {
+                save_at = Some(tokio::time::Instant::now() + SAVE_EVERY);
             }
         }
     }
 
-    /// Remembers the MACs present now without announcing them.
+    /// Saves what [`Store::update_later`](super::Store::update_later) changed, off the async workers.
+    async fn save_store(&self) {
+        let home = self.clone();
+        match tokio::task::spawn_blocking(move || home.store().flush()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot save the known devices"),
+            Err(e) => tracing::warn!(error = %e, "cannot save the known devices"),
+        }
+    }
+
+    /// Remembers the MACs present now without announcing them (valid MACs only, at most
+    /// [`KnownMacs::CAP`](super::store::KnownMacs::CAP)).
     async fn record_known_hosts(&self, client: &Client) {
         let resp = match client.get(&["Device.Hosts.Host.*.PhysAddress"], 0).await {
             Ok(r) => r,
             Err(e) => {
-                tracing::debug!(error = %e, "hosts not readable");
+                tracing::debug!(error = %log_text(&e.to_string()), "hosts not readable");
                 return;
             }
         };
-        let macs: Vec<String> =
-            resp.params().into_iter().map(|p| p.value.trim().to_ascii_lowercase()).filter(|m| !m.is_empty()).collect();
-        if let Err(e) = self.store().update(|d| d.known_macs.extend(macs)) {
-            tracing::warn!(error = %e, "cannot save the known devices");
-        }
+        // Straight from the answer: no full path is built per entry.
+        let macs: Vec<String> = resp
+            .req_path_results
+            .iter()
+            .filter(|r| r.err_code == 0)
+            .flat_map(|r| r.resolved_path_results.iter())
+            .flat_map(|res| res.result_params.iter())
+            .filter(|(k, _)| *k == "PhysAddress")
+            .filter_map(|(_, v)| norm_mac(v))
+            .take(super::store::KnownMacs::CAP)
+            .collect();
+        self.store().update_later(|d| d.known_macs.extend(macs));
+        self.save_store().await;
     }
 
-    async fn on_notification(&self, eid: &str, client: &Client, n: AgentNotification) {
+    async fn on_notification(&self, eid: &str, client: &Client, n: AgentNotification, quiet: &mut Quiet) {
         match &n.notify.notification {
             Notification::ObjCreation(c) => {
-                let path = c.obj_path.to_string();
-                if is_host_row(&path) {
-                    self.host_appeared(eid, client, &path, c.unique_keys.get("PhysAddress")).await;
+                let path: &str = &c.obj_path;
+                if is_host_row(path) {
+                    self.host_appeared(eid, client, path, c.unique_keys.get("PhysAddress"), quiet).await;
                 }
-                self.changed(&topics_of(&path));
+                self.changed(&topics_of(path));
             }
             Notification::ObjDeletion(d) => self.changed(&topics_of(&d.obj_path)),
             Notification::ValueChange(v) => {
-                let path = v.param_path.to_string();
-                if path.starts_with("Device.IoTCapability.") {
+                let path: &str = &v.param_path;
+                if path.starts_with("Device.IoTCapability.")
+                    && path.len() <= MAX_VALUE_LEN
+                    && v.param_value.len() <= MAX_VALUE_LEN
+                {
                     self.emit(LiveEvent::Value {
                         agent: eid.to_owned(),
-                        path: path.clone(),
+                        path: path.to_owned(),
                         value: v.param_value.to_string(),
                     });
                 }
-                self.changed(&topics_of(&path));
+                self.changed(&topics_of(path));
             }
             Notification::OperComplete(_) => self.changed(&[Topic::Device]),
             Notification::Event(e) => {
-                tracing::info!(eid, event = %e.event_name, "agent event");
+                tracing::info!(eid, event = %log_text(&e.event_name), "agent event");
                 self.changed(&[Topic::Home, Topic::Device]);
             }
             Notification::OnBoardReq(_) => {}
         }
     }
 
-    /// A new Hosts row: announce its MAC if never seen before.
-    async fn host_appeared(&self, eid: &str, client: &Client, row: &str, mac: Option<&str>) {
+    /// A new Hosts row: announce its MAC if never seen before. A MAC that is no MAC (made up,
+    /// oversized) is ignored, with a debug line now and then.
+    async fn host_appeared(&self, eid: &str, client: &Client, row: &str, mac: Option<&str>, quiet: &mut Quiet) {
         let row = if row.ends_with('.') { row.to_owned() } else { format!("{row}.") };
         let paths = [format!("{row}PhysAddress"), format!("{row}HostName")];
+        let given = mac.filter(|m| !m.trim().is_empty());
+        let mut ignore = |len: usize| {
+            if let Some(left_out) = quiet.allow() {
+                tracing::debug!(agent = eid, len, left_out, "ignoring a new host without a valid MAC address");
+            }
+        };
+        let given_mac = match given.map(|m| (m.len(), norm_mac(m))) {
+            Some((len, None)) => return ignore(len),
+            // Known already: no Get, nothing to announce.
+            Some((_, Some(m))) if self.store().read(|d| d.known_macs.contains(&m)) => return,
+            Some((_, m)) => m,
+            None => None,
+        };
         let resp = client.get(&paths, 0).await.ok();
         let read = |p: &str| {
             resp.as_ref().and_then(|r| r.value(p)).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
         };
-        let Some(mac) = mac.map(str::to_owned).filter(|m| !m.is_empty()).or_else(|| read(&paths[0])) else {
-            return;
+        let mac = match given_mac {
+            Some(m) => m,
+            None => match read(&paths[0]) {
+                Some(raw) => match norm_mac(&raw) {
+                    Some(m) => m,
+                    None => return ignore(raw.len()),
+                },
+                None => return,
+            },
         };
-        let mac = mac.trim().to_ascii_lowercase();
-        let first_time = match self.store().update(|d| d.known_macs.insert(mac.clone())) {
-            Ok(first) => first,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot save the known devices");
-                true
-            }
-        };
-        if !first_time {
+        if !self.store().update_later(|d| d.known_macs.insert(mac.clone())) {
             return;
         }
         let label = self.store().read(|d| d.labels.get(&mac).cloned());
-        let name = label.or_else(|| read(&paths[1])).unwrap_or_else(|| mac.clone());
+        let name = label
+            .or_else(|| read(&paths[1]).map(|n| clean_text(&n, MAX_NAME_CHARS)).filter(|n| !n.is_empty()))
+            .unwrap_or_else(|| mac.clone());
         tracing::info!(agent = eid, %mac, "a new device joined");
         self.emit(LiveEvent::DeviceJoined { mac, name, agent: eid.to_owned() });
     }
@@ -234,5 +367,24 @@ mod tests {
         assert!(is_host_row("Device.Hosts.Host.12"));
         assert!(!is_host_row("Device.Hosts.Host.12.WANStats."));
         assert!(!is_host_row("Device.Hosts.AccessControl.1."));
+    }
+
+    #[test]
+    fn agent_text_in_logs_is_cut_and_escaped() {
+        assert_eq!(log_text("Boot!"), "Boot!");
+        assert_eq!(log_text("a\nINFO forged\r\u{202e}"), "a\\nINFO forged\\r\\u{202e}");
+        let huge = format!("{}\n", "x".repeat(5 << 20));
+        let logged = log_text(&huge);
+        assert!(logged.len() < 300 && !logged.contains('\n'), "{}", logged.len());
+        assert!(logged.ends_with(&format!("…({} bytes)", huge.len())));
+    }
+
+    #[test]
+    fn agent_text_is_cleaned_and_cut() {
+        assert_eq!(clean_text("Anna's phone", 64), "Anna's phone");
+        assert_eq!(clean_text("  a\n\nb\r\tc\u{202e}d  ", 64), "a b c d");
+        assert_eq!(clean_text(&"x".repeat(100), 10), format!("{}…", "x".repeat(10)));
+        assert_eq!(clean_text("\n\n", 10), "");
+        assert!(clean_text(&"é".repeat(1 << 20), 64).chars().count() <= 65);
     }
 }

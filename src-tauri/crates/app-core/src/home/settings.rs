@@ -7,6 +7,7 @@ use usp_client::tls::PinStore;
 use usp_core::EndpointId;
 
 use super::{lock, AppError, AppResult, Home};
+use crate::vault::VaultPersistence;
 
 fn theme_text(t: Theme) -> &'static str {
     match t {
@@ -31,6 +32,7 @@ impl Home {
     /// None today; the signature leaves room.
     pub async fn settings(&self) -> AppResult<Settings> {
         let endpoint_id = self.identity().eid().as_str().to_owned();
+        let backend = self.vault().backend();
         let pins = self.pins().clone();
         let pinned = tokio::task::spawn_blocking(move || pins.list()).await.unwrap_or_default();
         let stored: Vec<(String, String)> =
@@ -51,6 +53,10 @@ impl Home {
             trusted,
             interfaces: lock(&self.inner.interfaces).clone(),
             theme: theme_of(self.store().read(|d| d.theme.clone()).as_deref()),
+            vault_location: backend.describe(),
+            vault_persistent: backend.persistence() == VaultPersistence::UntilDeleted,
+            vault_warning: backend.warning(),
+            identity_renewed: self.identity().renewed(),
         })
     }
 

@@ -1,9 +1,12 @@
 //! The app's plain (non-secret) settings file, `home.json` in the data folder: user labels,
 //! the guest-network mark, devices already seen, remembered agents, discovery interfaces, theme.
-//! Secrets never go here (they live in the vault). Writes are atomic (temp file + rename).
+//! Secrets never go here (they live in the vault). Writes are atomic and durable (temp file,
+//! fsync, rename, fsync of the folder). The data folder is private to the user (0700 on Unix)
+//! and every file in it 0600; looser modes left by older versions are tightened on open.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
@@ -48,8 +51,9 @@ pub struct StoreData {
     pub guest: Option<GuestMarkData>,
     /// MACs the user has seen on the Devices page (others are "new").
     pub seen: BTreeSet<String>,
-    /// Every MAC ever reported, to raise "new device joined" only once per device.
-    pub known_macs: BTreeSet<String>,
+    /// MACs reported so far, to raise "new device joined" only once per device (the latest
+    /// [`KnownMacs::CAP`], so agents can't make the file grow without end).
+    pub known_macs: KnownMacs,
     /// Remembered agents.
     pub agents: Vec<KnownAgent>,
     /// Discovery interfaces setting (`all`, `lo`, `eth0,wlan0`); `None` = `all`.
@@ -58,10 +62,79 @@ pub struct StoreData {
     pub theme: Option<String>,
 }
 
+/// The MACs already announced, oldest first, at most [`KnownMacs::CAP`]: adding one more drops
+/// the oldest. Saved as a plain JSON list (files that kept a sorted set read the same).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "Vec<String>", into = "Vec<String>")]
+pub struct KnownMacs {
+    order: VecDeque<String>,
+    set: HashSet<String>,
+}
+
+impl KnownMacs {
+    /// Most MACs kept: a home has far fewer devices; a flood of made-up ones only pushes out
+    /// the oldest.
+    pub const CAP: usize = 4096;
+
+    /// Adds `mac`; true when it was not known.
+    pub fn insert(&mut self, mac: String) -> bool {
+        if self.set.contains(&mac) {
+            return false;
+        }
+        self.set.insert(mac.clone());
+        self.order.push_back(mac);
+        while self.order.len() > Self::CAP {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        true
+    }
+
+    /// Whether `mac` is known.
+    pub fn contains(&self, mac: &str) -> bool {
+        self.set.contains(mac)
+    }
+
+    /// Number of MACs kept.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// None kept.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+}
+
+impl Extend<String> for KnownMacs {
+    fn extend<I: IntoIterator<Item = String>>(&mut self, iter: I) {
+        for mac in iter {
+            self.insert(mac);
+        }
+    }
+}
+
+impl From<Vec<String>> for KnownMacs {
+    fn from(list: Vec<String>) -> Self {
+        let mut macs = KnownMacs::default();
+        macs.extend(list);
+        macs
+    }
+}
+
+impl From<KnownMacs> for Vec<String> {
+    fn from(macs: KnownMacs) -> Self {
+        macs.order.into()
+    }
+}
+
 /// The settings file with its in-memory copy.
 pub struct Store {
     path: PathBuf,
     data: Mutex<StoreData>,
+    /// Changed in memory since the last save ([`Store::update_later`]).
+    dirty: AtomicBool,
 }
 
 impl Store {
@@ -71,8 +144,7 @@ impl Store {
     /// # Errors
     /// [`AppError::Internal`] when the folder can't be created or read.
     pub fn open(dir: &Path) -> AppResult<Store> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| AppError::Internal(format!("cannot create {}: {e}", dir.display())))?;
+        private_dir(dir).map_err(|e| AppError::Internal(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join("home.json");
         let data = match std::fs::read(&path) {
             Ok(bytes) => match serde_json::from_slice(&bytes) {
@@ -86,7 +158,7 @@ impl Store {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => StoreData::default(),
             Err(e) => return Err(AppError::Internal(format!("cannot read {}: {e}", path.display()))),
         };
-        Ok(Store { path, data: Mutex::new(data) })
+        Ok(Store { path, data: Mutex::new(data), dirty: AtomicBool::new(false) })
     }
 
     /// Reads with `f`.
@@ -103,15 +175,110 @@ impl Store {
         let mut guard = self.data.lock().unwrap_or_else(|p| p.into_inner());
         let before = guard.clone();
         let result = f(&mut guard);
-        if *guard != before {
-            let bytes = serde_json::to_vec_pretty(&*guard).map_err(|e| AppError::Internal(e.to_string()))?;
-            let tmp = self.path.with_extension("json.tmp");
-            std::fs::write(&tmp, bytes)
-                .and_then(|()| std::fs::rename(&tmp, &self.path))
-                .map_err(|e| AppError::Internal(format!("cannot save {}: {e}", self.path.display())))?;
+        if *guard != before || self.dirty.load(Ordering::SeqCst) {
+            self.dirty.store(false, Ordering::SeqCst);
+            self.save(&guard)?;
         }
         Ok(result)
     }
+
+    /// Changes with `f` in memory only; the change is saved by the next [`Store::update`] or
+    /// [`Store::flush`]. For frequent small changes from agents (devices seen on the network),
+    /// which are saved together rather than one file write each.
+    pub fn update_later<R>(&self, f: impl FnOnce(&mut StoreData) -> R) -> R {
+        let mut guard = self.data.lock().unwrap_or_else(|p| p.into_inner());
+        let before = guard.clone();
+        let result = f(&mut guard);
+        if *guard != before {
+            self.dirty.store(true, Ordering::SeqCst);
+        }
+        result
+    }
+
+    /// True when changes wait to be saved.
+    pub fn is_dirty(&self) -> bool {
+        self.dirty.load(Ordering::SeqCst)
+    }
+
+    /// Saves the changes made with [`Store::update_later`], if any. Blocks on file I/O.
+    ///
+    /// # Errors
+    /// [`AppError::Internal`] when the file can't be written (the changes stay in memory).
+    pub fn flush(&self) -> AppResult<()> {
+        // Written under the lock, as `update` does, so two saves never race on the temp file or
+        // put an older copy over a newer one; at most once a second, on a blocking thread.
+        let guard = self.data.lock().unwrap_or_else(|p| p.into_inner());
+        if !self.dirty.swap(false, Ordering::SeqCst) {
+            return Ok(());
+        }
+        self.save(&guard)
+    }
+
+    /// Writes `data`; on failure the changes stay marked for the next save.
+    fn save(&self, data: &StoreData) -> AppResult<()> {
+        let written =
+            serde_json::to_vec_pretty(data).map_err(|e| AppError::Internal(e.to_string())).and_then(|bytes| {
+                write_durably(&self.path, &bytes)
+                    .map_err(|e| AppError::Internal(format!("cannot save {}: {e}", self.path.display())))
+            });
+        if written.is_err() {
+            self.dirty.store(true, Ordering::SeqCst);
+        }
+        written
+    }
+}
+
+/// Creates `dir` (and its parents) if needed and makes it private: 0700, and every file
+/// directly in it 0600 (Unix; elsewhere the user's profile folder is private already).
+pub(crate) fn private_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        tighten(dir, 0o700)?;
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            if entry.file_type()?.is_file() {
+                tighten(&entry.path(), 0o600)?;
+            }
+        }
+        fn tighten(path: &Path, mode: u32) -> std::io::Result<()> {
+            let now = std::fs::metadata(path)?.permissions().mode() & 0o777;
+            if now & !mode != 0 {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(now & mode))?;
+            }
+            Ok(())
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::create_dir_all(dir)
+    }
+}
+
+/// Replaces `path` with `bytes` so that a crash or power cut leaves the old or the new file,
+/// never an empty one: a 0600 temp file beside it, fsync, rename, fsync of the folder.
+pub(crate) fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("json.tmp");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&tmp, path)?;
+    #[cfg(unix)]
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -129,5 +296,80 @@ mod tests {
         let fresh = Store::open(dir.path()).expect("open corrupt");
         assert!(fresh.read(|d| d.labels.is_empty()));
         assert!(dir.path().join("home.json.corrupt").exists());
+    }
+
+    #[test]
+    fn known_macs_keep_the_latest_few_thousand_and_read_old_files() {
+        let mut macs = KnownMacs::default();
+        for i in 0..(KnownMacs::CAP + 100) {
+            assert!(macs.insert(format!("02:00:00:00:{:02x}:{:02x}", i / 256, i % 256)));
+        }
+        assert_eq!(macs.len(), KnownMacs::CAP);
+        assert!(!macs.contains("02:00:00:00:00:00"), "the oldest went first");
+        assert!(macs.contains(&format!(
+            "02:00:00:00:{:02x}:{:02x}",
+            (KnownMacs::CAP + 99) / 256,
+            (KnownMacs::CAP + 99) % 256
+        )));
+        assert!(!macs.insert("02:00:00:00:10:63".into()), "known already");
+        let old: StoreData = serde_json::from_str(r#"{"known_macs":["aa:bb:cc:dd:ee:01","aa:bb:cc:dd:ee:02"]}"#)
+            .expect("an older file reads");
+        assert!(old.known_macs.contains("aa:bb:cc:dd:ee:02"));
+        let json = serde_json::to_string(&old).expect("json");
+        assert!(json.contains(r#""known_macs":["aa:bb:cc:dd:ee:01","aa:bb:cc:dd:ee:02"]"#), "{json}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_folder_is_private_and_loose_modes_are_tightened() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+        let parent = tempfile::tempdir().expect("tempdir");
+        let dir = parent.path().join("data");
+        let store = Store::open(&dir).expect("open");
+        assert_eq!(mode(&dir), 0o700);
+        store.update(|d| d.theme = Some("dark".into())).expect("update");
+        let file = dir.join("home.json");
+        assert_eq!(mode(&file), 0o600);
+        assert!(!dir.join("home.json.tmp").exists(), "the temp file was renamed");
+        // An older version left 0755 and 0644 behind (and a corrupt copy, a stray temp file).
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        for (name, text) in [("home.json", "{}"), ("home.json.corrupt", "x"), ("home.json.tmp", "y")] {
+            std::fs::write(dir.join(name), text).expect("write");
+            std::fs::set_permissions(dir.join(name), std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        }
+        let _again = Store::open(&dir).expect("reopen");
+        assert_eq!(mode(&dir), 0o700);
+        for name in ["home.json", "home.json.corrupt", "home.json.tmp"] {
+            assert_eq!(mode(&dir.join(name)), 0o600, "{name}");
+        }
+    }
+
+    #[test]
+    fn saves_are_durable_renames() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("home.json");
+        std::fs::write(&path, b"old").expect("write");
+        write_durably(&path, b"{\"theme\":\"dark\"}").expect("write durably");
+        assert_eq!(std::fs::read(&path).expect("read"), b"{\"theme\":\"dark\"}");
+        assert!(!dir.path().join("home.json.tmp").exists());
+        // A folder that can't take the temp file fails with an error, and the old file stays.
+        let missing = dir.path().join("gone").join("home.json");
+        assert!(write_durably(&missing, b"x").is_err());
+    }
+
+    #[test]
+    fn later_changes_are_saved_together() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        for i in 0..100 {
+            store.update_later(|d| d.known_macs.insert(format!("02:00:00:00:00:{i:02x}")));
+        }
+        assert!(store.is_dirty());
+        assert!(!dir.path().join("home.json").exists(), "nothing written yet");
+        store.flush().expect("flush");
+        assert!(!store.is_dirty());
+        let again = Store::open(dir.path()).expect("reopen");
+        assert_eq!(again.read(|d| d.known_macs.len()), 100);
     }
 }

@@ -153,6 +153,25 @@ impl VaultBackend {
         }
     }
 
+    /// What is lost at the next restart and what to do about it; `None` when secrets last.
+    pub fn warning(&self) -> Option<String> {
+        match self.persistence() {
+            VaultPersistence::UntilDeleted => None,
+            VaultPersistence::UntilReboot => Some(
+                "Your trusted devices and this app's key will be forgotten when the computer restarts, \
+                 and you will have to pair your devices again. To keep them, start the app with a vault \
+                 passphrase (USP_HOME_VAULT_PASSPHRASE): they are then kept in an encrypted file."
+                    .to_owned(),
+            ),
+            VaultPersistence::UntilAppExits => Some(
+                "Your trusted devices and this app's key will be forgotten when the app closes, and you \
+                 will have to pair your devices again. To keep them, start the app with a vault \
+                 passphrase (USP_HOME_VAULT_PASSPHRASE): they are then kept in an encrypted file."
+                    .to_owned(),
+            ),
+        }
+    }
+
     /// One sentence for the settings page and the README.
     pub fn describe(&self) -> String {
         match self {
@@ -163,11 +182,9 @@ impl VaultBackend {
                 .to_owned(),
             VaultBackend::MacKeychain => "Secrets are kept in the Apple Keychain.".to_owned(),
             VaultBackend::WindowsCredentialManager => "Secrets are kept in Windows Credential Manager.".to_owned(),
-            VaultBackend::EncryptedFile { path } => format!(
-                "No keyring on this system: secrets are kept in the encrypted file {}, opened \
-                 with your vault passphrase.",
-                path.display()
-            ),
+            VaultBackend::EncryptedFile { path } => {
+                format!("Secrets are kept in the encrypted file {}, opened with your vault passphrase.", path.display())
+            }
             VaultBackend::Memory => "No keyring on this system: secrets are kept only in memory \
                  and you will need to pair again after a restart."
                 .to_owned(),
@@ -187,8 +204,9 @@ pub struct SkippedBackend {
 pub struct VaultConfig {
     /// The app's data folder; the encrypted file (if one is used) is created here.
     pub data_dir: PathBuf,
-    /// The passphrase for the encrypted file, used only when no keyring works. Without it the
-    /// fallback is memory only. (The app reads `USP_HOME_VAULT_PASSPHRASE`; this crate does not.)
+    /// The passphrase for the encrypted file, used when no lasting keyring works (the kernel
+    /// keyring, which forgets at reboot, is then passed over). Without it the fallback is
+    /// memory only. (The app reads `USP_HOME_VAULT_PASSPHRASE`; this crate does not.)
     pub passphrase: Option<Secret<String>>,
     /// Use exactly this store, or fail; `None` probes the platform's keyrings in order.
     pub prefer: Option<VaultBackendKind>,
@@ -244,6 +262,14 @@ impl Vault {
         }
         let mut skipped = Vec::new();
         for &kind in platform::keyring_kinds() {
+            if kind == VaultBackendKind::KernelKeyutils && passphrase.is_some() {
+                // It forgets everything at reboot; the user gave a passphrase to keep secrets.
+                let reason =
+                    "a vault passphrase was given: the encrypted file keeps secrets across restarts".to_owned();
+                tracing::info!(backend = %kind, %reason, "secret store not used");
+                skipped.push(SkippedBackend { kind, reason });
+                continue;
+            }
             match platform::open_keyring(kind, service) {
                 Ok((backend, store)) => {
                     tracing::info!(backend = %kind, "vault uses this secret store");
