@@ -123,7 +123,8 @@ async fn pairing(ui: &Ui) -> Step<()> {
             return Err("the pairing dialog shows no device name".into());
         }
         let link = ui.text("pairing-link").await?;
-        if ui.attr("pairing-link", "data-encrypted").await?.as_deref() != Some("false") || !link.contains("this computer")
+        if ui.attr("pairing-link", "data-encrypted").await?.as_deref() != Some("false")
+            || !link.contains("this computer")
         {
             return Err(format!("the pairing dialog's link line says {link:?} for a plain ws:// device on loopback"));
         }

@@ -18,7 +18,7 @@ pub struct Params {
 pub fn is_secret_name(path: &str) -> bool {
     let name = path.rsplit('.').next().unwrap_or(path);
     let lower = name.to_ascii_lowercase();
-    ["passphrase", "presharedkey", "password", "passwd", "key", "secret", "passcode", "credential", "token"]
+    ["passphrase", "presharedkey", "password", "passwd", "key", "psk", "secret", "passcode", "credential", "token"]
         .iter()
         .any(|s| lower.contains(s))
         || name.ends_with("PIN")

@@ -191,6 +191,11 @@ impl Home {
     /// [`AppError::InvalidInput`] for a path that is no object path, [`AppError::NotFound`]
     /// when the agent has (or shows us) nothing there, [`AppError::Offline`], refusals.
     pub async fn explore(&self, args: ExploreArgs) -> AppResult<ExplorerView> {
+        let who = args.agent.clone();
+        self.within(super::COMMAND_DEADLINE, Some(&who), self.explore_inner(args)).await
+    }
+
+    async fn explore_inner(&self, args: ExploreArgs) -> AppResult<ExplorerView> {
         let path = args.path.trim().to_owned();
         if !valid_object_path(&path) {
             return Err(AppError::InvalidInput(
@@ -345,6 +350,11 @@ impl Home {
     /// [`AppError::Permission`] when our role may not write it, [`AppError::Refused`] with the
     /// agent's reason (e.g. an invalid value), [`AppError::Offline`].
     pub async fn param_set(&self, args: ParamSet) -> AppResult<()> {
+        let who = args.agent.clone();
+        self.within(super::COMMAND_DEADLINE, Some(&who), self.param_set_inner(args)).await
+    }
+
+    async fn param_set_inner(&self, args: ParamSet) -> AppResult<()> {
         let path = args.path.trim();
         if !path.starts_with("Device.") || path.ends_with('.') || path.ends_with(')') || path.ends_with('!') {
             return Err(AppError::InvalidInput("Only a parameter (not an object or command) can be set.".into()));

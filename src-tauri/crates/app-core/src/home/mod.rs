@@ -460,11 +460,9 @@ impl Home {
         let Ok(id) = eid.parse::<usp_core::EndpointId>() else { return false };
         let pins = self.pins().clone();
         // Fails closed: a pin store that can't be read counts as "pinned" (so never plain ws://).
-        tokio::task::spawn_blocking(move || {
-            !matches!(usp_client::tls::PinStore::lookup(pins.as_ref(), &id), Ok(None))
-        })
-        .await
-        .unwrap_or(true)
+        tokio::task::spawn_blocking(move || !matches!(usp_client::tls::PinStore::lookup(pins.as_ref(), &id), Ok(None)))
+            .await
+            .unwrap_or(true)
     }
 
     /// Records (and shows) an advert or address that pretended to be `eid` over an unencrypted

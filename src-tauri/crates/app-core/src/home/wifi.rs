@@ -26,13 +26,11 @@ pub(super) async fn bounded<T, E>(
     tokio::time::timeout(REQUEST_DEADLINE, fut).await.map_err(|_| AppError::Timeout { name: conn.name.clone() })
 }
 
-/// A parameter whose value is a secret (TR-181 marks them secured: passphrases, pre-shared
-/// keys, passwords...), by its name.
+/// A parameter whose value is a secret, by its name: one rule for the whole app
+/// ([`crate::features::params::is_secret_name`]), so what the explorer hides is what needs
+/// a protected link.
 pub(super) fn is_secured_name(path: &str) -> bool {
-    let name = path.trim_end_matches('.').rsplit('.').next().unwrap_or("").to_ascii_lowercase();
-    ["passphrase", "presharedkey", "password", "secret", "passcode", "wepkey", "psk", "privatekey", "credential"]
-        .iter()
-        .any(|w| name.contains(w))
+    crate::features::params::is_secret_name(path.trim_end_matches('.'))
 }
 
 /// Refuses to send secured parameters over an unencrypted link to a device on the network,
