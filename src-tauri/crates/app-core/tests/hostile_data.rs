@@ -286,9 +286,13 @@ const PASSPHRASE: &str = "hunter2-correct-horse-KEY";
 const PSK: &str = "0123456789abcdef0123456789abcdefPSK";
 const RADIUS: &str = "radius-shared-SECRET-42";
 /// Parameters, child objects and table rows of the huge answers.
-const HUGE_PARAMS: usize = 330_000;
-const HUGE_OBJECTS: usize = 80_000;
-const HUGE_ROWS: usize = 200_000;
+// As large as a controller takes in one Record (usp_core::wire::Limits::controller: 65,536
+// repeated elements and map entries); a larger answer is refused whole (`Device.Big.` below).
+const HUGE_PARAMS: usize = 45_000;
+const HUGE_OBJECTS: usize = 15_000;
+const HUGE_ROWS: usize = 60_000;
+/// Objects in the answer for `Device.Big.`: more than a controller takes.
+const TOO_MANY: usize = 150_000;
 
 fn supported_obj(path: &str, multi: bool, params: Vec<msg::SupportedParamResult>) -> msg::SupportedObjectResult {
     msg::SupportedObjectResult {
@@ -348,6 +352,10 @@ fn explorer_agent_answers(eid: &str) -> Answer {
                 Some(gsdm_resp(path, objs))
             }
             "Device.T." => Some(gsdm_resp(path, vec![supported_obj("Device.T.{i}.", true, Vec::new())])),
+            "Device.Big." => Some(gsdm_resp(
+                path,
+                (0..TOO_MANY).map(|i| supported_obj(&format!("Device.Big.{}.", short(i)), false, vec![])).collect(),
+            )),
             "Device.WiFi.AccessPoint.{i}.Security." => Some(gsdm_resp(
                 path,
                 vec![supported_obj(
@@ -397,7 +405,7 @@ async fn a_huge_data_model_is_explored_in_bounded_pages_and_secrets_never_reach_
     let explore =
         |path: &str, offset: u32| home.explore(ExploreArgs { agent: eid.to_owned(), path: path.to_owned(), offset });
 
-    // The root: 80k objects and 330k parameters, values from a 330k-entry Get.
+    // The root: 15k objects and 45k parameters, values from a 45k-entry Get.
     let t = Instant::now();
     let root = tokio::time::timeout(WAIT, explore("Device.", 0)).await.expect("explore hung").expect("root");
     let took = t.elapsed();
@@ -429,7 +437,7 @@ async fn a_huge_data_model_is_explored_in_bounded_pages_and_secrets_never_reach_
     let last = explore("Device.", root.total - 3).await.expect("last page");
     assert_eq!((last.entries.len(), last.next_offset), (3, None));
 
-    // A table of 200k rows: one sorted page at a time.
+    // A table of 60k rows: one sorted page at a time.
     let t = Instant::now();
     let rows = tokio::time::timeout(WAIT, explore("Device.T.", 0)).await.expect("hung").expect("rows");
     eprintln!("table: {} of {} rows in {:?}", rows.entries.len(), rows.total, t.elapsed());
@@ -456,6 +464,13 @@ async fn a_huge_data_model_is_explored_in_bounded_pages_and_secrets_never_reach_
             ("RadiusSecret", true, None)
         ]
     );
+
+    // 150k objects in one answer (under 5 MiB): more than a controller takes; refused whole, at once.
+    let t = Instant::now();
+    let big = tokio::time::timeout(WAIT, explore("Device.Big.", 0)).await.expect("hung");
+    eprintln!("{TOO_MANY} objects: {big:?} in {:?}", t.elapsed());
+    assert!(big.is_err(), "a 150k-object answer was taken: {:?}", big.map(|v| v.total));
+    assert!(t.elapsed() < Duration::from_secs(10), "refusing it took {:?}", t.elapsed());
 
     let peak = peak_rss_mib();
     eprintln!("peak RSS {peak} MiB");
