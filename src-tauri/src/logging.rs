@@ -27,7 +27,15 @@ const NAME: &str = "usp-home";
 /// Installs the logger. `log_dir` is `None` when the app's log folder is unknown (stderr only);
 /// returns why the file could not be opened, if it could not (then logging is stderr only).
 pub fn init(log_dir: Option<&Path>) -> Option<String> {
-    let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    // tungstenite at TRACE prints whole frames in hex (10 MB for a 5 MiB frame from a device):
+    // never past DEBUG, whatever RUST_LOG says for everything else.
+    let filter = || {
+        let f = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+        ["tungstenite=debug", "tokio_tungstenite=debug"]
+            .iter()
+            .filter_map(|d| d.parse().ok())
+            .fold(f, EnvFilter::add_directive)
+    };
     let stderr = fmt::layer().with_writer(std::io::stderr).with_filter(filter());
     let (file, problem) = match log_dir.map(|dir| CappedLog::open(dir, MAX_FILE_BYTES, MAX_FILES)) {
         Some(Ok(log)) => (Some(fmt::layer().with_ansi(false).with_writer(log).with_filter(filter())), None),

@@ -221,7 +221,14 @@ impl Home {
                     save_at = None;
                     self.save_store().await;
                 }
-                Some(Ok(n)) => self.on_notification(&eid, &client, n, &mut quiet).await,
+                Some(Ok(n)) => {
+                    if n.missed > 0 {
+                        // The client left some out (over its byte budget): what is shown may be stale.
+                        tracing::warn!(eid, missed = n.missed, "live updates were left out; refreshing everything");
+                        self.changed(&Topic::ALL);
+                    }
+                    self.on_notification(&eid, &client, n, &mut quiet).await;
+                }
                 Some(Err(RecvError::Lagged(missed))) => {
                     tracing::warn!(eid, missed, "live updates fell behind; refreshing everything");
                     self.changed(&Topic::ALL);
