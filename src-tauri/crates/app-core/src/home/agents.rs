@@ -1,6 +1,15 @@
 //! The agents of the home: discovery (and agents given by address or remembered), one
 //! connection task per agent that keeps it connected and knows what it lets us do, and the
 //! Home page's use-cases (the list, trusting a certificate, forgetting a device).
+//!
+//! Whom the app trusts: an agent once reached over `wss://` with its pinned certificate (or
+//! that has a pin) is *secure* (`KnownAgent::secure` in home.json): from then on it is reached
+//! only over `wss://` with that pin. A plain `ws://` advert or address for it is refused, nothing
+//! is sent there, and it is shown apart as an impersonation; a new `wss://` address is tried
+//! with the pin and saved only once that works. A changed certificate or a wrong device is
+//! never re-trusted with one click ("Forget and pair again"); the connection is checked again
+//! in the background (30 s growing to 10 min), so the genuine device comes back by itself.
+//! Adverts never make a device "the gateway": only its own ProductClass does.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
