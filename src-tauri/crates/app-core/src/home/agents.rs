@@ -259,6 +259,10 @@ impl Home {
     /// answers there as a USP agent; [`AppError::Certificate`] for a `ws://` address of a
     /// device known to use `wss://` (shown as an impersonation).
     pub async fn agent_add(&self, args: AgentAddress) -> AppResult<AgentSummary> {
+        self.within(super::COMMAND_DEADLINE, None, self.agent_add_inner(args)).await
+    }
+
+    async fn agent_add_inner(&self, args: AgentAddress) -> AppResult<AgentSummary> {
         let url = address_to_url(&args.address)?;
         let eid = args.endpoint_id.as_deref().map(str::trim).filter(|e| !e.is_empty());
         let agent = manual_target(&url, eid)?;
@@ -820,6 +824,11 @@ impl Home {
     /// [`AppError::InvalidInput`] for a malformed fingerprint; [`AppError::Internal`] when the
     /// vault fails.
     pub async fn trust_agent(&self, args: TrustArgs) -> AppResult<AgentSummary> {
+        let who = args.agent.clone();
+        self.within(super::COMMAND_DEADLINE, Some(&who), self.trust_agent_inner(args)).await
+    }
+
+    async fn trust_agent_inner(&self, args: TrustArgs) -> AppResult<AgentSummary> {
         let wanted: Fingerprint = args
             .fingerprint
             .parse()
@@ -869,6 +878,11 @@ impl Home {
     /// # Errors
     /// [`AppError::UnknownAgent`]; [`AppError::Internal`] when the settings can't be saved.
     pub async fn forget_agent(&self, args: AgentArgs) -> AppResult<()> {
+        let who = args.agent.clone();
+        self.within(super::COMMAND_DEADLINE, Some(&who), self.forget_agent_inner(args)).await
+    }
+
+    async fn forget_agent_inner(&self, args: AgentArgs) -> AppResult<()> {
         let entry = self.with_agents(|m| m.remove(&args.agent)).ok_or(AppError::UnknownAgent)?;
         if let Some(t) = &entry.task {
             t.abort();
