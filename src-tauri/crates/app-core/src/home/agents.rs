@@ -679,6 +679,9 @@ impl Home {
                     let full = !m.contains_key(&eid) && m.values().filter(|e| e.discovered).count() >= MAX_DISCOVERED;
                     match m.get_mut(&eid) {
                         Some(e) if e.secure && !is_wss(&url) => Act::Impostor,
+                        // A paired device is connected right here: an advert for it elsewhere is
+                        // not its move (a genuine move comes after it went offline).
+                        Some(e) if e.is_paired() && !same_place(&e.url, &url) => Act::Impostor,
                         Some(e) => {
                             e.mdns_name = name.clone().or(e.mdns_name.take());
                             e.subtypes = subtypes.clone();
@@ -695,6 +698,9 @@ impl Home {
                     }
                 });
                 match act {
+                    Act::Impostor if is_wss(&url) => {
+                        self.record_impostor(&eid, &url, "an advert at another address while it is connected here");
+                    }
                     Act::Impostor => self.record_impostor(&eid, &url, "an advert without encryption"),
                     Act::Restart => {
                         let home = self.clone();
@@ -919,7 +925,30 @@ impl Home {
     }
 }
 
+/// Two URLs name the same host and port (`localhost` and 127.0.0.1 count as one).
+fn same_place(a: &str, b: &str) -> bool {
+    let place = |u: &str| {
+        let rest = u.split_once("://").map_or(u, |(_, r)| r);
+        let authority = rest.split(['/', '?']).next().unwrap_or("").to_ascii_lowercase();
+        authority.replace("localhost", "127.0.0.1")
+    };
+    place(a) == place(b)
+}
+
 /// Wait before retry number `attempt`: 250 ms doubling up to 30 s.
 fn retry_delay(attempt: u32) -> Duration {
     Duration::from_millis(250u64.saturating_mul(1u64 << attempt.min(7))).min(Duration::from_secs(30))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn places_compare_by_host_and_port() {
+        assert!(same_place("ws://127.0.0.1:8080/usp", "ws://localhost:8080/"));
+        assert!(same_place("wss://10.0.0.1:443/usp", "ws://10.0.0.1:443/other"));
+        assert!(!same_place("ws://10.0.0.1:8080/usp", "ws://10.0.0.2:8080/usp"));
+        assert!(!same_place("ws://10.0.0.1:8080/usp", "ws://10.0.0.1:8081/usp"));
+    }
 }
