@@ -140,6 +140,7 @@ mod tests {
             GetHome::NAME,
             TrustAgent::NAME,
             ForgetAgent::NAME,
+            AllowUnencrypted::NAME,
             AddAgent::NAME,
             PairingStart::NAME,
             PairingFinish::NAME,

@@ -504,7 +504,7 @@ async fn role_secrets() {
     let eid = gw.endpoint_id.as_str().to_owned();
     let relay = Relay::start(gw.addr).await;
     let dir = tempfile::tempdir().unwrap();
-    let home = app(dir.path(), vault(dir.path()), false, vec![(relay.url("ws"), Some(eid.clone()))]).await;
+    let home = app(dir.path(), vault(dir.path()), true, vec![(relay.url("ws"), Some(eid.clone()))]).await;
     let view = wait_home(&home, "untrusted over ws", |v| is_untrusted(v, &eid)).await;
     let card = view.agents.iter().find(|a| a.agent == eid).unwrap();
     assert!(!card.encrypted && !card.verified && !card.local && !card.allow_unencrypted, "{card:?}");
@@ -531,6 +531,16 @@ async fn role_secrets() {
     wait_home(&home, "paired", |v| is_paired(v, &eid)).await;
     let kept = Store::open(dir.path()).unwrap();
     assert!(kept.read(|d| d.agents.iter().any(|k| k.agent == eid && k.allow_unencrypted)), "consent remembered");
+
+    // A ws:// device can't prove who it is, but while it is paired and connected here an
+    // advert for it somewhere else is shown as an impersonation, and not followed.
+    let rogue = Rogue::start().await;
+    let ads = rogue_adverts(&[advert(&eid, &rogue.url(), Some("_gateway"), Some("Living room gateway"))]);
+    let view = wait_home(&home, "the impersonation of a ws device", |v| warned(v, &eid)).await;
+    assert!(is_paired(&view, &eid));
+    assert_eq!(view.agents.iter().find(|a| a.agent == eid).unwrap().url, relay.url("ws"));
+    assert_eq!(rogue.accepted(), 0);
+    ads.shutdown().await;
 
     // Consent withdrawn: passphrases and secured Sets are refused, other changes still go.
     assert!(!allow(false).await.unwrap().allow_unencrypted);

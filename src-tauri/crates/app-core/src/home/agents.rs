@@ -1,6 +1,15 @@
 //! The agents of the home: discovery (and agents given by address or remembered), one
 //! connection task per agent that keeps it connected and knows what it lets us do, and the
 //! Home page's use-cases (the list, trusting a certificate, forgetting a device).
+//!
+//! Whom the app trusts: an agent once reached over `wss://` with its pinned certificate (or
+//! that has a pin) is *secure* (`KnownAgent::secure` in home.json): from then on it is reached
+//! only over `wss://` with that pin. A plain `ws://` advert or address for it is refused, nothing
+//! is sent there, and it is shown apart as an impersonation; a new `wss://` address is tried
+//! with the pin and saved only once that works. A changed certificate or a wrong device is
+//! never re-trusted with one click ("Forget and pair again"); the connection is checked again
+//! in the background (30 s growing to 10 min), so the genuine device comes back by itself.
+//! Adverts never make a device "the gateway": only its own ProductClass does.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -250,6 +259,10 @@ impl Home {
     /// answers there as a USP agent; [`AppError::Certificate`] for a `ws://` address of a
     /// device known to use `wss://` (shown as an impersonation).
     pub async fn agent_add(&self, args: AgentAddress) -> AppResult<AgentSummary> {
+        self.within(super::COMMAND_DEADLINE, None, self.agent_add_inner(args)).await
+    }
+
+    async fn agent_add_inner(&self, args: AgentAddress) -> AppResult<AgentSummary> {
         let url = address_to_url(&args.address)?;
         let eid = args.endpoint_id.as_deref().map(str::trim).filter(|e| !e.is_empty());
         let agent = manual_target(&url, eid)?;
@@ -666,6 +679,9 @@ impl Home {
                     let full = !m.contains_key(&eid) && m.values().filter(|e| e.discovered).count() >= MAX_DISCOVERED;
                     match m.get_mut(&eid) {
                         Some(e) if e.secure && !is_wss(&url) => Act::Impostor,
+                        // A paired device is connected right here: an advert for it elsewhere is
+                        // not its move (a genuine move comes after it went offline).
+                        Some(e) if e.is_paired() && !same_place(&e.url, &url) => Act::Impostor,
                         Some(e) => {
                             e.mdns_name = name.clone().or(e.mdns_name.take());
                             e.subtypes = subtypes.clone();
@@ -682,6 +698,9 @@ impl Home {
                     }
                 });
                 match act {
+                    Act::Impostor if is_wss(&url) => {
+                        self.record_impostor(&eid, &url, "an advert at another address while it is connected here");
+                    }
                     Act::Impostor => self.record_impostor(&eid, &url, "an advert without encryption"),
                     Act::Restart => {
                         let home = self.clone();
@@ -811,6 +830,11 @@ impl Home {
     /// [`AppError::InvalidInput`] for a malformed fingerprint; [`AppError::Internal`] when the
     /// vault fails.
     pub async fn trust_agent(&self, args: TrustArgs) -> AppResult<AgentSummary> {
+        let who = args.agent.clone();
+        self.within(super::COMMAND_DEADLINE, Some(&who), self.trust_agent_inner(args)).await
+    }
+
+    async fn trust_agent_inner(&self, args: TrustArgs) -> AppResult<AgentSummary> {
         let wanted: Fingerprint = args
             .fingerprint
             .parse()
@@ -860,6 +884,11 @@ impl Home {
     /// # Errors
     /// [`AppError::UnknownAgent`]; [`AppError::Internal`] when the settings can't be saved.
     pub async fn forget_agent(&self, args: AgentArgs) -> AppResult<()> {
+        let who = args.agent.clone();
+        self.within(super::COMMAND_DEADLINE, Some(&who), self.forget_agent_inner(args)).await
+    }
+
+    async fn forget_agent_inner(&self, args: AgentArgs) -> AppResult<()> {
         let entry = self.with_agents(|m| m.remove(&args.agent)).ok_or(AppError::UnknownAgent)?;
         if let Some(t) = &entry.task {
             t.abort();
@@ -896,7 +925,30 @@ impl Home {
     }
 }
 
+/// Two URLs name the same host and port (`localhost` and 127.0.0.1 count as one).
+fn same_place(a: &str, b: &str) -> bool {
+    let place = |u: &str| {
+        let rest = u.split_once("://").map_or(u, |(_, r)| r);
+        let authority = rest.split(['/', '?']).next().unwrap_or("").to_ascii_lowercase();
+        authority.replace("localhost", "127.0.0.1")
+    };
+    place(a) == place(b)
+}
+
 /// Wait before retry number `attempt`: 250 ms doubling up to 30 s.
 fn retry_delay(attempt: u32) -> Duration {
     Duration::from_millis(250u64.saturating_mul(1u64 << attempt.min(7))).min(Duration::from_secs(30))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn places_compare_by_host_and_port() {
+        assert!(same_place("ws://127.0.0.1:8080/usp", "ws://localhost:8080/"));
+        assert!(same_place("wss://10.0.0.1:443/usp", "ws://10.0.0.1:443/other"));
+        assert!(!same_place("ws://10.0.0.1:8080/usp", "ws://10.0.0.2:8080/usp"));
+        assert!(!same_place("ws://10.0.0.1:8080/usp", "ws://10.0.0.1:8081/usp"));
+    }
 }

@@ -382,3 +382,29 @@ impl Home {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secured_parameters_are_known_by_name() {
+        for secret in [
+            "Device.WiFi.AccessPoint.1.Security.KeyPassphrase",
+            "Device.WiFi.AccessPoint.1.Security.SAEPassphrase",
+            "Device.WiFi.AccessPoint.1.Security.PreSharedKey",
+            "Device.WiFi.AccessPoint.1.Security.WEPKey",
+            "Device.WiFi.AccessPoint.1.Security.RadiusSecret",
+            "Device.Users.User.2.Password",
+            "Device.LocalAgent.ControllerTrust.Challenge.1.Value.Passcode",
+            "KeyPassphrase",
+        ] {
+            assert!(is_secured_name(secret), "{secret}");
+        }
+        for plain in ["Device.WiFi.SSID.1.SSID", "Device.WiFi.AccessPoint.1.Security.ModeEnabled", "Enable", "Device."]
+        {
+            assert!(!is_secured_name(plain), "{plain}");
+        }
+        assert_eq!(param_words("Device.X.RadiusSecret"), "secret setting");
+    }
+}
