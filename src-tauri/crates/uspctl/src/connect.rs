@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use usp_client::error::ConnectError;
-use usp_client::{Client, ClientConfig, ClientError};
+use usp_client::{Client, ClientConfig, ClientError, ConnectionState};
 use usp_core::EndpointId;
 
 use crate::{load_identity, local_failure, open_vault, Cli, Failure};
@@ -71,14 +71,60 @@ pub(crate) async fn connect(cli: &Cli) -> Result<Client, Failure> {
     };
     config.connect_timeout = timeout;
     config.request_timeout = timeout;
-    let client = match Client::connect(config).await {
+    let client = match start(config, our_certificate.as_ref()).await {
         Ok(c) => c,
-        Err(e) => return Err(connect_failure(&e, &url, our_certificate.as_ref())),
+        Err(Refusal::Refused(f)) => return Err(f),
+        Err(Refusal::Other(e)) => return Err(connect_failure(&e, &url, our_certificate.as_ref())),
     };
     if let Some(wanted) = wanted.filter(|_| !secure) {
         check_reached(&client, &wanted, &url).await?;
     }
     Ok(client)
+}
+
+/// Why [`start`] has no connection.
+pub(crate) enum Refusal {
+    /// The agent refused our certificate: said at once, as retrying cannot help.
+    Refused(Failure),
+    /// Anything else, as the client reported it.
+    Other(ClientError),
+}
+
+/// Like [`Client::connect`], but stops at the first attempt the agent ends by refusing our
+/// certificate (`ours`, on wss://) instead of retrying until the timeout.
+pub(crate) async fn start(config: ClientConfig, ours: Option<&OurCertificate>) -> Result<Client, Refusal> {
+    let timeout = config.connect_timeout;
+    let client = Client::start(config);
+    let mut state = client.state();
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut last_reason = String::from("no connection attempt finished yet");
+    loop {
+        let failed = match &*state.borrow_and_update() {
+            ConnectionState::Connected { .. } => return Ok(client),
+            ConnectionState::Closed => Some(Refusal::Other(ClientError::Closed)),
+            ConnectionState::NeedsUser { error } => Some(Refusal::Other(ClientError::Connect(error.clone()))),
+            ConnectionState::Disconnected { reason, .. } => {
+                last_reason = reason.clone();
+                match (ours, refusal_alert(reason)) {
+                    (Some(ours), Some(alert)) => Some(Refusal::Refused(certificate_refused(alert, ours))),
+                    _ => None,
+                }
+            }
+            ConnectionState::Connecting { .. } => None,
+        };
+        if let Some(failed) = failed {
+            client.close().await;
+            return Err(failed);
+        }
+        match tokio::time::timeout_at(deadline, state.changed()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Err(Refusal::Other(ClientError::Closed)),
+            Err(_) => {
+                client.close().await;
+                return Err(Refusal::Other(ClientError::NotConnected(last_reason)));
+            }
+        }
+    }
 }
 
 /// Fails (and closes the connection, before anything was sent) when the agent that

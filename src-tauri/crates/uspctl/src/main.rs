@@ -905,16 +905,12 @@ async fn pair(cli: &Cli, target: &str, passcode_stdin: bool, trust_first_use: bo
                     .map_err(|e| local_failure("cannot set up TLS", e))?,
             );
         }
-        let connected = Client::connect(config).await.map_err(|e| {
-            if let Some(ours) = tls
-                .as_ref()
-                .map(|(me, _)| connect::OurCertificate { eid: me.eid().clone(), sha256: me.fingerprint().to_string() })
-            {
-                if let Some(alert) = connect::refusal_alert(&e.to_string()) {
-                    return Err(connect::certificate_refused(alert, &ours));
-                }
-            }
-            Ok(AuthState::from_client_error(&e, &own_id))
+        let ours = tls
+            .as_ref()
+            .map(|(me, _)| connect::OurCertificate { eid: me.eid().clone(), sha256: me.fingerprint().to_string() });
+        let connected = connect::start(config, ours.as_ref()).await.map_err(|e| match e {
+            connect::Refusal::Refused(f) => Err(f),
+            connect::Refusal::Other(e) => Ok(AuthState::from_client_error(&e, &own_id)),
         });
         match connected {
             Ok(c) => {
