@@ -27,6 +27,7 @@ use sim_home::advertise::{Advertiser, RawAdvert};
 use sim_home::agent::UnknownControllerPolicy;
 use sim_home::scenario::Scenario;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use usp_client::discovery::Interfaces;
 
@@ -82,9 +83,11 @@ fn wait_link_up(ns: &str, dev: &str) {
     }
 }
 
-/// Creates a namespace with the veth pair, runs `role` in it and asserts that it passed.
+/// Creates a namespace with the veth pair, runs the role test `role` (`role_…`) in it and
+/// asserts that it passed.
 fn in_netns(role: &str) {
-    let name = format!("usph-hl-{}-{}", std::process::id(), role.replace('_', "-"));
+    let short = role.strip_prefix("role_").unwrap_or(role);
+    let name = format!("usph-hl-{}-{}", std::process::id(), short.replace('_', "-"));
     if let Err(e) = ip(&["netns", "add", &name]) {
         let msg =
             format!("!!!!! hostile_lan {role} NOT RUN: cannot create a network namespace ({e}); it needs root !!!!!");
@@ -116,7 +119,7 @@ fn in_netns(role: &str) {
     let child = Command::new("ip")
         .args(["netns", "exec", &name])
         .arg(exe)
-        .args(["--exact", &format!("role_{role}"), "--ignored", "--nocapture", "--test-threads=1"])
+        .args(["--exact", role, "--ignored", "--nocapture", "--test-threads=1"])
         .env(ROLE_ENV, role)
         .stdin(Stdio::null())
         .spawn()
@@ -137,6 +140,25 @@ fn in_netns(role: &str) {
 /// True inside the namespace, running `role`.
 fn playing(role: &str) -> bool {
     std::env::var(ROLE_ENV).as_deref() == Ok(role)
+}
+
+/// One hostile case: the `#[test]` `$test` creates a namespace and runs the role test `$role`
+/// inside it, which plays `$body` (an `async fn()`). The role does nothing outside its namespace.
+macro_rules! hostile_case {
+    ($test:ident, $role:ident, $body:ident) => {
+        #[test]
+        fn $test() {
+            in_netns(stringify!($role));
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        #[ignore = "a role: run by its #[test] inside a network namespace"]
+        async fn $role() {
+            if playing(stringify!($role)) {
+                $body().await;
+            }
+        }
+    };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -186,43 +208,36 @@ impl Drop for Relay {
 
 async fn pipe(client: TcpStream, to: SocketAddr, up: Arc<AtomicU64>, frozen: Arc<AtomicBool>) {
     let Ok(server) = TcpStream::connect(to).await else { return };
-    let (mut cr, mut cw) = client.into_split();
-    let (mut sr, mut sw) = server.into_split();
-    let f2 = frozen.clone();
-    let upward = async move {
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            let n = match cr.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            if frozen.load(Ordering::SeqCst) {
-                std::future::pending::<()>().await;
-            }
-            up.fetch_add(n as u64, Ordering::SeqCst);
-            if sw.write_all(&buf[..n]).await.is_err() {
-                break;
-            }
+    let (cr, cw) = client.into_split();
+    let (sr, sw) = server.into_split();
+    tokio::join!(forward(cr, sw, frozen.clone(), Some(up)), forward(sr, cw, frozen, None));
+}
+
+/// Copies `from` to `to` until either side ends, counting the bytes into `count`; while
+/// `frozen`, holds what it read and forwards nothing more.
+async fn forward(
+    mut from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    frozen: Arc<AtomicBool>,
+    count: Option<Arc<AtomicU64>>,
+) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if frozen.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
         }
-        let _ = sw.shutdown().await;
-    };
-    let downward = async move {
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            let n = match sr.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            if f2.load(Ordering::SeqCst) {
-                std::future::pending::<()>().await;
-            }
-            if cw.write_all(&buf[..n]).await.is_err() {
-                break;
-            }
+        if let Some(count) = &count {
+            count.fetch_add(n as u64, Ordering::SeqCst);
         }
-        let _ = cw.shutdown().await;
-    };
-    tokio::join!(upward, downward);
+        if to.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
 }
 
 /// The attacker's plain listener on `ROGUE_IP`: counts every connection it gets and never
@@ -312,6 +327,22 @@ async fn gateway_sim(tls: Option<sim_home::TlsMode>, port: u16) -> sim_home::Hom
     sim_home::Home::start(c).await.expect("the simulated gateway starts")
 }
 
+/// The genuine gateway (`gateway_sim`) and a relay to it on `APP_IP`: its handle and Endpoint ID.
+async fn genuine_gateway(tls: Option<sim_home::TlsMode>) -> (sim_home::Home, sim_home::AgentHandle, String, Relay) {
+    let sim = gateway_sim(tls, 0).await;
+    let gw = sim.agent("gateway").unwrap().clone();
+    let eid = gw.endpoint_id.as_str().to_owned();
+    let relay = Relay::start(gw.addr).await;
+    (sim, gw, eid, relay)
+}
+
+/// The app in a new data folder with `url` for `eid` as its one configured agent, no discovery.
+async fn app_with(url: String, eid: &str) -> (tempfile::TempDir, Home) {
+    let dir = tempfile::tempdir().unwrap();
+    let home = app(dir.path(), vault(dir.path()), false, vec![(url, Some(eid.to_owned()))]).await;
+    (dir, home)
+}
+
 async fn wait_home(home: &Home, what: &str, ok: impl Fn(&HomeView) -> bool) -> HomeView {
     let mut rx = home.events();
     let deadline = tokio::time::Instant::now() + WAIT;
@@ -367,10 +398,7 @@ struct Paired {
 }
 
 async fn paired_over_wss(discover: bool) -> (Paired, Home) {
-    let sim = gateway_sim(Some(sim_home::TlsMode::self_signed()), 0).await;
-    let gw = sim.agent("gateway").unwrap().clone();
-    let eid = gw.endpoint_id.as_str().to_owned();
-    let relay = Relay::start(gw.addr).await;
+    let (sim, gw, eid, relay) = genuine_gateway(Some(sim_home::TlsMode::self_signed())).await;
     let url = relay.url("wss");
     let dir = tempfile::tempdir().unwrap();
     let vault = vault(dir.path());
@@ -402,17 +430,13 @@ fn rss_kib() -> u64 {
 // ---------------------------------------------------------------------------------------------
 // (a) Downgrade by advert.
 
-#[test]
-fn a_plain_advert_for_a_paired_encrypted_device_is_refused_and_shown() {
-    in_netns("downgrade_by_advert");
-}
+hostile_case!(
+    a_plain_advert_for_a_paired_encrypted_device_is_refused_and_shown,
+    role_downgrade_by_advert,
+    downgrade_by_advert
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a role: run by its #[test] inside a network namespace"]
-async fn role_downgrade_by_advert() {
-    if !playing("downgrade_by_advert") {
-        return;
-    }
+async fn downgrade_by_advert() {
     let (p, home) = paired_over_wss(true).await;
     let saved = home_json(p.dir.path());
     let card_before = home.home().await.unwrap().agents.into_iter().find(|a| a.agent == p.eid).unwrap();
@@ -446,17 +470,13 @@ async fn role_downgrade_by_advert() {
 // ---------------------------------------------------------------------------------------------
 // (b) Downgrade by a typed or configured address.
 
-#[test]
-fn a_plain_address_typed_or_configured_for_an_encrypted_device_is_refused() {
-    in_netns("downgrade_by_address");
-}
+hostile_case!(
+    a_plain_address_typed_or_configured_for_an_encrypted_device_is_refused,
+    role_downgrade_by_address,
+    downgrade_by_address
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a role: run by its #[test] inside a network namespace"]
-async fn role_downgrade_by_address() {
-    if !playing("downgrade_by_address") {
-        return;
-    }
+async fn downgrade_by_address() {
     let (p, home) = paired_over_wss(false).await;
     let saved = home_json(p.dir.path());
     let rogue = Rogue::start().await;
@@ -488,23 +508,11 @@ async fn role_downgrade_by_address() {
 // ---------------------------------------------------------------------------------------------
 // (c) Secrets over an unencrypted link to a device on the network.
 
-#[test]
-fn secrets_go_to_a_plain_network_device_only_with_consent() {
-    in_netns("secrets");
-}
+hostile_case!(secrets_go_to_a_plain_network_device_only_with_consent, role_secrets, secrets);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a role: run by its #[test] inside a network namespace"]
-async fn role_secrets() {
-    if !playing("secrets") {
-        return;
-    }
-    let sim = gateway_sim(None, 0).await;
-    let gw = sim.agent("gateway").unwrap().clone();
-    let eid = gw.endpoint_id.as_str().to_owned();
-    let relay = Relay::start(gw.addr).await;
-    let dir = tempfile::tempdir().unwrap();
-    let home = app(dir.path(), vault(dir.path()), false, vec![(relay.url("ws"), Some(eid.clone()))]).await;
+async fn secrets() {
+    let (sim, _, eid, relay) = genuine_gateway(None).await;
+    let (dir, home) = app_with(relay.url("ws"), &eid).await;
     let view = wait_home(&home, "untrusted over ws", |v| is_untrusted(v, &eid)).await;
     let card = view.agents.iter().find(|a| a.agent == eid).unwrap();
     assert!(!card.encrypted && !card.verified && !card.local && !card.allow_unencrypted, "{card:?}");
@@ -586,21 +594,10 @@ async fn gw_get(sim: &sim_home::Home, path: &str) -> Option<String> {
 // ---------------------------------------------------------------------------------------------
 // (d) A rogue advert calling itself the gateway.
 
-#[test]
-fn a_rogue_gateway_advert_does_not_outrank_the_real_gateway() {
-    in_netns("gateway_phish");
-}
+hostile_case!(a_rogue_gateway_advert_does_not_outrank_the_real_gateway, role_gateway_phish, gateway_phish);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a role: run by its #[test] inside a network namespace"]
-async fn role_gateway_phish() {
-    if !playing("gateway_phish") {
-        return;
-    }
-    let sim = gateway_sim(None, 0).await;
-    let gw = sim.agent("gateway").unwrap().clone();
-    let eid = gw.endpoint_id.as_str().to_owned();
-    let relay = Relay::start(gw.addr).await;
+async fn gateway_phish() {
+    let (sim, _, eid, relay) = genuine_gateway(None).await;
     let rogue = Rogue::start().await;
     let rogue_eid = format!("os::000000-ROGUE{}", std::process::id());
     let dir = tempfile::tempdir().unwrap();
@@ -633,28 +630,20 @@ async fn role_gateway_phish() {
 // ---------------------------------------------------------------------------------------------
 // (e) A changed certificate.
 
-#[test]
-fn a_changed_certificate_is_not_retrusted_with_one_click_and_the_genuine_device_comes_back() {
-    in_netns("certificate_changed");
-}
+hostile_case!(
+    a_changed_certificate_is_not_retrusted_with_one_click_and_the_genuine_device_comes_back,
+    role_certificate_changed,
+    certificate_changed
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a role: run by its #[test] inside a network namespace"]
-async fn role_certificate_changed() {
-    if !playing("certificate_changed") {
-        return;
-    }
+async fn certificate_changed() {
     let probe = gateway_sim(None, 0).await;
     let eid = probe.agent("gateway").unwrap().endpoint_id.clone();
     probe.shutdown().await;
     let genuine = usp_client::tls::Identity::generate(&eid).unwrap();
     let tls_genuine = || sim_home::TlsMode::self_signed().with_identity("gateway", genuine.clone());
-    let sim1 = gateway_sim(Some(tls_genuine()), 0).await;
-    let gw = sim1.agent("gateway").unwrap().clone();
-    let eid = eid.as_str().to_owned();
-    let relay = Relay::start(gw.addr).await;
-    let dir = tempfile::tempdir().unwrap();
-    let home = app(dir.path(), vault(dir.path()), false, vec![(relay.url("wss"), Some(eid.clone()))]).await;
+    let (sim1, _, eid, relay) = genuine_gateway(Some(tls_genuine())).await;
+    let (_dir, home) = app_with(relay.url("wss"), &eid).await;
     home.set_recheck_backoff(Duration::from_millis(300), Duration::from_secs(1));
     let old = genuine.fingerprint().to_string();
     wait_home(&home, "first use", |v| auth_of(v, &eid) == Some(&AgentAuth::FirstUse { fingerprint: old.clone() }))
@@ -689,17 +678,9 @@ async fn role_certificate_changed() {
 // ---------------------------------------------------------------------------------------------
 // (f) A flood of fake adverts.
 
-#[test]
-fn a_flood_of_fake_adverts_is_capped() {
-    in_netns("advert_flood");
-}
+hostile_case!(a_flood_of_fake_adverts_is_capped, role_advert_flood, advert_flood);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a role: run by its #[test] inside a network namespace"]
-async fn role_advert_flood() {
-    if !playing("advert_flood") {
-        return;
-    }
+async fn advert_flood() {
     const FAKES: usize = 1000;
     const CAP: usize = 64;
     let rogue = Rogue::start().await;
@@ -736,23 +717,11 @@ async fn role_advert_flood() {
 // ---------------------------------------------------------------------------------------------
 // (g) A device that stops answering.
 
-#[test]
-fn a_device_that_stops_answering_gives_a_deadline_error() {
-    in_netns("stalled");
-}
+hostile_case!(a_device_that_stops_answering_gives_a_deadline_error, role_stalled, stalled);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a role: run by its #[test] inside a network namespace"]
-async fn role_stalled() {
-    if !playing("stalled") {
-        return;
-    }
-    let sim = gateway_sim(None, 0).await;
-    let gw = sim.agent("gateway").unwrap().clone();
-    let eid = gw.endpoint_id.as_str().to_owned();
-    let relay = Relay::start(gw.addr).await;
-    let dir = tempfile::tempdir().unwrap();
-    let home = app(dir.path(), vault(dir.path()), false, vec![(relay.url("ws"), Some(eid.clone()))]).await;
+async fn stalled() {
+    let (sim, _, eid, relay) = genuine_gateway(None).await;
+    let (_dir, home) = app_with(relay.url("ws"), &eid).await;
     wait_home(&home, "untrusted", |v| is_untrusted(v, &eid)).await;
     home.agent_allow_unencrypted(AgentConsent { agent: eid.clone(), allow: true }).await.unwrap();
     bounded("pair", pair(&home, &eid)).await.unwrap();
