@@ -9,7 +9,8 @@
 //! inside `ip netns exec`) and checks that the role passed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::future::Future;
+mod common;
+
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::process::{Child, Command, Stdio};
@@ -17,8 +18,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use app_core::home::{Home, HomeConfig, Store};
-use app_core::vault::{Vault, VaultBackendKind, VaultConfig};
+use app_core::home::{Home, Store};
+use common::{app, auth_of, bounded, is_paired, is_untrusted, pair, wait_home, GW_PASSCODE};
 use ipc_types::{
     code, AgentAddress, AgentArgs, AgentAuth, AgentConsent, AgentKind, HomeView, PairingSubmit, ParamSet, TrustArgs,
     WifiPassphrase, WifiRename,
@@ -38,8 +39,6 @@ const APP_IP: &str = "10.215.0.1";
 /// The attacker's side.
 const ROGUE_IF: &str = "hl1";
 const ROGUE_IP: &str = "10.215.0.2";
-const GW_PASSCODE: &str = "482913";
-const WAIT: Duration = Duration::from_secs(30);
 /// A role that takes longer than this has hung.
 const ROLE_LIMIT: Duration = Duration::from_secs(150);
 
@@ -302,17 +301,10 @@ fn advert(eid: &str, url: &str, subtype: Option<&str>, name: Option<&str>) -> Ra
 // ---------------------------------------------------------------------------------------------
 // The app and the genuine home.
 
-fn vault(dir: &std::path::Path) -> Arc<Vault> {
-    let mut c = VaultConfig::new(dir);
-    c.prefer = Some(VaultBackendKind::Memory);
-    Arc::new(Vault::open(c).expect("memory vault"))
-}
-
-async fn app(dir: &std::path::Path, vault: Arc<Vault>, discover: bool, manual: Vec<(String, Option<String>)>) -> Home {
-    let interfaces = if discover { vec![APP_IF.to_owned()] } else { Vec::new() };
-    let config =
-        HomeConfig { data_dir: dir.to_owned(), interfaces: Some(Interfaces::Named(interfaces)), manual_agents: manual };
-    Home::start(config, vault).await.expect("the app's home starts")
+/// The app on the data folder `dir` (its vault kept for the next start), discovering on its
+/// side of the pair when `discover`.
+async fn lan_app(dir: &std::path::Path, discover: bool, manual: Vec<(String, Option<String>)>) -> Home {
+    app(dir, discover.then(|| Interfaces::Named(vec![APP_IF.to_owned()])), manual).await
 }
 
 /// The built-in home's gateway only, with an Endpoint ID of this process.
@@ -339,48 +331,12 @@ async fn genuine_gateway(tls: Option<sim_home::TlsMode>) -> (sim_home::Home, sim
 /// The app in a new data folder with `url` for `eid` as its one configured agent, no discovery.
 async fn app_with(url: String, eid: &str) -> (tempfile::TempDir, Home) {
     let dir = tempfile::tempdir().unwrap();
-    let home = app(dir.path(), vault(dir.path()), false, vec![(url, Some(eid.to_owned()))]).await;
+    let home = lan_app(dir.path(), false, vec![(url, Some(eid.to_owned()))]).await;
     (dir, home)
-}
-
-async fn wait_home(home: &Home, what: &str, ok: impl Fn(&HomeView) -> bool) -> HomeView {
-    let mut rx = home.events();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let view = home.home().await.expect("home view");
-        if ok(&view) {
-            return view;
-        }
-        match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(_) => {}
-            Err(_) => panic!("timed out waiting for {what}; last view: {view:#?}"),
-        }
-    }
-}
-
-async fn bounded<T>(what: &str, f: impl Future<Output = T>) -> T {
-    tokio::time::timeout(WAIT, f).await.unwrap_or_else(|_| panic!("timed out: {what}"))
-}
-
-fn auth_of<'a>(view: &'a HomeView, eid: &str) -> Option<&'a AgentAuth> {
-    view.agents.iter().find(|a| a.agent == eid).map(|a| &a.auth)
-}
-
-fn is_paired(view: &HomeView, eid: &str) -> bool {
-    matches!(auth_of(view, eid), Some(AgentAuth::Paired { .. }))
-}
-
-fn is_untrusted(view: &HomeView, eid: &str) -> bool {
-    matches!(auth_of(view, eid), Some(AgentAuth::Untrusted { .. }))
 }
 
 fn warned(view: &HomeView, eid: &str) -> bool {
     view.impersonations.iter().any(|w| w.agent == eid && w.message.contains("pretending to be"))
-}
-
-async fn pair(home: &Home, eid: &str) -> Result<ipc_types::PairingDone, app_core::home::AppError> {
-    home.pairing_start(AgentArgs { agent: eid.to_owned() }).await?;
-    home.pairing_submit(PairingSubmit { agent: eid.to_owned(), passcode: GW_PASSCODE.to_owned() }).await
 }
 
 fn home_json(dir: &std::path::Path) -> Vec<u8> {
@@ -394,15 +350,13 @@ struct Paired {
     eid: String,
     url: String,
     dir: tempfile::TempDir,
-    vault: Arc<Vault>,
 }
 
 async fn paired_over_wss(discover: bool) -> (Paired, Home) {
     let (sim, gw, eid, relay) = genuine_gateway(Some(sim_home::TlsMode::self_signed())).await;
     let url = relay.url("wss");
     let dir = tempfile::tempdir().unwrap();
-    let vault = vault(dir.path());
-    let home = app(dir.path(), vault.clone(), discover, vec![(url.clone(), Some(eid.clone()))]).await;
+    let home = lan_app(dir.path(), discover, vec![(url.clone(), Some(eid.clone()))]).await;
     let shown = gw.fingerprint.unwrap().to_string();
     wait_home(&home, "first use", |v| auth_of(v, &eid) == Some(&AgentAuth::FirstUse { fingerprint: shown.clone() }))
         .await;
@@ -411,12 +365,12 @@ async fn paired_over_wss(discover: bool) -> (Paired, Home) {
     let prompt = bounded("start", home.pairing_start(AgentArgs { agent: eid.clone() })).await.unwrap();
     assert!(prompt.encrypted && !prompt.local);
     assert_eq!(prompt.fingerprint, Some(gw.fingerprint.unwrap().to_string()));
-    bounded("pair", pair(&home, &eid)).await.expect("pairing over wss needs no consent");
+    bounded("pair", pair(&home, &eid, GW_PASSCODE)).await.expect("pairing over wss needs no consent");
     let view = wait_home(&home, "paired", |v| is_paired(v, &eid)).await;
     let card = view.agents.iter().find(|a| a.agent == eid).unwrap();
     assert!(card.encrypted && card.verified && !card.local, "{card:?}");
     assert!(home_json(dir.path()).windows(4).any(|w| w == b"wss:"), "the wss address is saved");
-    (Paired { sim, relay, eid, url, dir, vault }, home)
+    (Paired { sim, relay, eid, url, dir }, home)
 }
 
 fn rss_kib() -> u64 {
@@ -453,7 +407,7 @@ async fn downgrade_by_advert() {
 
     // At the next start nothing is connected yet: the advert is there first. Still refused.
     home.shutdown().await;
-    let again = app(p.dir.path(), p.vault.clone(), true, Vec::new()).await;
+    let again = lan_app(p.dir.path(), true, Vec::new()).await;
     let view =
         wait_home(&again, "paired again over wss, impostor shown", |v| is_paired(v, &p.eid) && warned(v, &p.eid)).await;
     let card = view.agents.iter().find(|a| a.agent == p.eid).unwrap();
@@ -495,7 +449,7 @@ async fn downgrade_by_address() {
 
     // The same address given as a configured agent (USP_HOME_AGENTS) at start.
     home.shutdown().await;
-    let again = app(p.dir.path(), p.vault.clone(), false, vec![(rogue.url(), Some(p.eid.clone()))]).await;
+    let again = lan_app(p.dir.path(), false, vec![(rogue.url(), Some(p.eid.clone()))]).await;
     let view =
         wait_home(&again, "paired over wss, impostor shown", |v| is_paired(v, &p.eid) && warned(v, &p.eid)).await;
     assert_eq!(view.agents.iter().find(|a| a.agent == p.eid).unwrap().url, p.url);
@@ -601,7 +555,7 @@ async fn gateway_phish() {
     let rogue = Rogue::start().await;
     let rogue_eid = format!("os::000000-ROGUE{}", std::process::id());
     let dir = tempfile::tempdir().unwrap();
-    let home = app(dir.path(), vault(dir.path()), true, Vec::new()).await;
+    let home = lan_app(dir.path(), true, Vec::new()).await;
     // The genuine gateway's own advert (at the relay) and the rogue's, nicer name first.
     let mut adverts = Advertiser::start(&Interfaces::Named(vec![APP_IF.to_owned()])).unwrap();
     adverts.register_raw(&advert(&eid, &relay.url("ws"), Some("_gateway"), Some("Living room gateway"))).unwrap();
@@ -686,7 +640,7 @@ async fn advert_flood() {
     let rogue = Rogue::start().await;
     let dir = tempfile::tempdir().unwrap();
     let rss0 = rss_kib();
-    let home = app(dir.path(), vault(dir.path()), true, Vec::new()).await;
+    let home = lan_app(dir.path(), true, Vec::new()).await;
     let t0 = Instant::now();
     let pid = std::process::id();
     let fakes: Vec<RawAdvert> =
@@ -724,7 +678,7 @@ async fn stalled() {
     let (_dir, home) = app_with(relay.url("ws"), &eid).await;
     wait_home(&home, "untrusted", |v| is_untrusted(v, &eid)).await;
     home.agent_allow_unencrypted(AgentConsent { agent: eid.clone(), allow: true }).await.unwrap();
-    bounded("pair", pair(&home, &eid)).await.unwrap();
+    bounded("pair", pair(&home, &eid, GW_PASSCODE)).await.unwrap();
     let wifi = bounded("wifi", home.wifi()).await.unwrap();
     let ssid_path = wifi.networks[0].ssid_path.clone();
 
