@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use app_core::home::Home;
 use bytes::Bytes;
-use common::{app, is_paired, wait_home, WAIT};
+use common::{app, is_paired, proc_status_kib, wait_home, WAIT};
 use futures_util::{SinkExt, StreamExt};
 use ipc_types::{DmKind, ExploreArgs};
 use tokio::net::TcpListener;
@@ -219,23 +219,14 @@ async fn app_for(dir: &std::path::Path, agent: &Agent) -> Home {
     app(dir, None, vec![(agent.url.clone(), Some(agent.eid.clone()))]).await
 }
 
+/// Resident memory of this test process, in MiB.
 fn rss_mib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb / 1024)
+    proc_status_kib("VmRSS") / 1024
 }
 
 /// Peak resident memory of this test process, in MiB.
 fn peak_rss_mib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb / 1024)
+    proc_status_kib("VmHWM") / 1024
 }
 
 /// A short distinct name for `i` (base 36), so half a million of them fit in one Record.

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use app_core::home::{Home, Store};
-use common::{app, auth_of, bounded, is_paired, is_untrusted, pair, wait_home, GW_PASSCODE};
+use common::{app, auth_of, bounded, is_paired, is_untrusted, pair, proc_status_kib, wait_home, GW_PASSCODE};
 use ipc_types::{
     code, AgentAddress, AgentArgs, AgentAuth, AgentConsent, AgentKind, HomeView, PairingSubmit, ParamSet, TrustArgs,
     WifiPassphrase, WifiRename,
@@ -373,14 +373,6 @@ async fn paired_over_wss(discover: bool) -> (Paired, Home) {
     (Paired { sim, relay, eid, url, dir }, home)
 }
 
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(str::to_owned))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
-        .unwrap_or(0)
-}
-
 // ---------------------------------------------------------------------------------------------
 // (a) Downgrade by advert.
 
@@ -639,7 +631,7 @@ async fn advert_flood() {
     const CAP: usize = 64;
     let rogue = Rogue::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let rss0 = rss_kib();
+    let rss0 = proc_status_kib("VmRSS");
     let home = lan_app(dir.path(), true, Vec::new()).await;
     let t0 = Instant::now();
     let pid = std::process::id();
@@ -661,7 +653,7 @@ async fn advert_flood() {
     let view = home.home().await.unwrap();
     assert_eq!(view.agents.len(), CAP);
     assert!(view.agents.iter().all(|a| !a.url.contains("127.0.0.1")), "loopback adverts are refused");
-    let rss = rss_kib();
+    let rss = proc_status_kib("VmRSS");
     println!("USPH rogue connections {} rss {} KiB -> {} KiB", rogue.accepted(), rss0, rss);
     assert!(rogue.accepted() <= CAP * 4, "{} connections", rogue.accepted());
     home.shutdown().await;

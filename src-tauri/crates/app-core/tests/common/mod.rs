@@ -75,6 +75,17 @@ pub fn is_paired(view: &HomeView, eid: &str) -> bool {
     matches!(auth_of(view, eid), Some(AgentAuth::Paired { .. }))
 }
 
+/// The field `key` of /proc/self/status in KiB (`VmRSS`: resident memory now, `VmHWM`: its peak),
+/// 0 when it cannot be read.
+pub fn proc_status_kib(key: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .unwrap_or(0)
+}
+
 /// Starts pairing with `eid` and submits `passcode`.
 pub async fn pair(home: &Home, eid: &str, passcode: &str) -> Result<PairingDone, AppError> {
     home.pairing_start(AgentArgs { agent: eid.to_owned() }).await?;
