@@ -36,6 +36,8 @@ for arg in "$@"; do
 done
 
 log() { printf 'setup-deps [%4ss]: %s\n' "$SECONDS" "$*"; }
+# shellcheck source=lib/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
 
 # --- Debian packages -------------------------------------------------------------------------
 APT_PACKAGES=(
@@ -50,21 +52,7 @@ APT_PACKAGES=(
     keyutils dbus gnome-keyring libsecret-tools libdbus-1-dev  # vault: real keyrings in tests; libdbus for keyring's Secret Service
 )
 
-missing=()
-for pkg in "${APT_PACKAGES[@]}"; do
-    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
-        missing+=("$pkg")
-    fi
-done
-if ((${#missing[@]})); then
-    sudo=""
-    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-    log "installing Debian packages: ${missing[*]}"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-else
-    log "Debian packages: all present"
-fi
+apt_ensure "${APT_PACKAGES[@]}"
 
 # --- Rust target for the UI ------------------------------------------------------------------
 if rustup target list --installed | grep -qx "$WASM_TARGET"; then

@@ -9,6 +9,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 log() { printf 'setup-peers [%4ss]: %s\n' "$SECONDS" "$*" >&2; }
+# shellcheck source=lib/apt.sh
+source scripts/lib/apt.sh
 
 shared="${USP_HOME_SHARED:-../shared}"
 [ -x "$shared/peers/build.sh" ] || { echo "setup-peers: $shared/peers/build.sh not found" >&2; exit 1; }
@@ -17,17 +19,8 @@ out="$(realpath -m "${CARGO_TARGET_DIR:-target}")/peers"
 # What build.sh needs (its header lists them).
 APT_PACKAGES=(build-essential cmake autoconf automake libtool pkg-config libssl-dev
     libcurl4-openssl-dev libsqlite3-dev zlib1g-dev libmosquitto-dev)
-missing=()
-for pkg in "${APT_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
-done
-if ((${#missing[@]})); then
-    sudo=""
-    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-    log "installing Debian packages: ${missing[*]}"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-fi
+# stdout is the agent's path alone: all else to stderr.
+apt_ensure "${APT_PACKAGES[@]}" >&2
 
 log "reference agent in $out"
 "$shared/peers/build.sh" "$out" >&2

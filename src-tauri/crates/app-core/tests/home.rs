@@ -1,22 +1,17 @@
 //! The home use-cases against an in-process simulated home (real USP agents on loopback, real
 //! WebSockets, mDNS confined to `lo`). Every wait is bounded, so a failure fails fast.
 
-use std::future::Future;
-use std::sync::Arc;
-use std::time::Duration;
+mod common;
 
 use app_core::home::{Home, HomeConfig};
-use app_core::vault::{Vault, VaultBackendKind, VaultConfig};
+use common::{app, auth_of, bounded, is_paired, is_untrusted, pair, vault, wait_home, GW_PASSCODE};
 use ipc_types::{
-    code, AgentAddress, AgentArgs, AgentAuth, AgentKind, DmKind, ExploreArgs, HomeView, LiveEvent, PairingSubmit,
-    ParamSet, PingArgs, SetInterfaces, SetTheme, Theme, TrustArgs,
+    code, AgentAddress, AgentArgs, AgentAuth, AgentKind, DmKind, ExploreArgs, LiveEvent, PairingSubmit, ParamSet,
+    PingArgs, SetInterfaces, SetTheme, Theme, TrustArgs,
 };
 use sim_home::agent::UnknownControllerPolicy;
 use sim_home::scenario::Scenario;
 use usp_client::discovery::Interfaces;
-
-const GW_PASSCODE: &str = "482913";
-const WAIT: Duration = Duration::from_secs(20);
 
 /// The built-in home with Endpoint IDs of its own, so homes of tests running side by side
 /// never answer for each other on mDNS.
@@ -38,69 +33,6 @@ async fn sim(tag: &str, advertise: bool) -> sim_home::Home {
     // The built-in scenario lets the Untrusted role read the Challenge rows (so the app can say
     // how many tries are left) and Home User read its own role's name.
     home
-}
-
-/// The vault of the data folder `dir`: one memory vault per folder for the whole test run, so a
-/// restarted app finds its key again, as with a keyring (a vault that forgets the key means a
-/// new identity, and devices would have to be paired again).
-fn vault(dir: &std::path::Path) -> Arc<Vault> {
-    static VAULTS: std::sync::Mutex<Vec<(std::path::PathBuf, Arc<Vault>)>> = std::sync::Mutex::new(Vec::new());
-    let mut vaults = VAULTS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some((_, v)) = vaults.iter().find(|(d, _)| d == dir) {
-        return v.clone();
-    }
-    let mut c = VaultConfig::new(dir);
-    c.prefer = Some(VaultBackendKind::Memory);
-    let v = Arc::new(Vault::open(c).expect("memory vault"));
-    vaults.push((dir.to_owned(), v.clone()));
-    v
-}
-
-/// The app over `manual` agents, discovering on `interfaces` (nothing when `None`).
-async fn app(dir: &std::path::Path, interfaces: Option<Interfaces>, manual: Vec<(String, Option<String>)>) -> Home {
-    let config = HomeConfig {
-        data_dir: dir.to_owned(),
-        interfaces: Some(interfaces.unwrap_or(Interfaces::Named(Vec::new()))),
-        manual_agents: manual,
-    };
-    Home::start(config, vault(dir)).await.expect("the app's home starts")
-}
-
-/// Waits (bounded) until the home view satisfies `ok`, re-reading it on every live event.
-async fn wait_home(home: &Home, what: &str, ok: impl Fn(&HomeView) -> bool) -> HomeView {
-    let mut rx = home.events();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let view = home.home().await.expect("home view");
-        if ok(&view) {
-            return view;
-        }
-        match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(_) => {}
-            Err(_) => panic!("timed out waiting for {what}; last view: {view:#?}"),
-        }
-    }
-}
-
-async fn bounded<T>(what: &str, f: impl Future<Output = T>) -> T {
-    tokio::time::timeout(WAIT, f).await.unwrap_or_else(|_| panic!("timed out: {what}"))
-}
-
-fn state_of<'a>(view: &'a HomeView, eid: &str) -> Option<&'a AgentAuth> {
-    view.agents.iter().find(|a| a.agent == eid).map(|a| &a.auth)
-}
-
-fn is_untrusted(view: &HomeView, eid: &str) -> bool {
-    matches!(state_of(view, eid), Some(AgentAuth::Untrusted { .. }))
-}
-
-fn is_paired(view: &HomeView, eid: &str) -> bool {
-    matches!(state_of(view, eid), Some(AgentAuth::Paired { .. }))
-}
-
-async fn pair(home: &Home, eid: &str, passcode: &str) -> Result<ipc_types::PairingDone, app_core::home::AppError> {
-    home.pairing_start(AgentArgs { agent: eid.to_owned() }).await?;
-    home.pairing_submit(PairingSubmit { agent: eid.to_owned(), passcode: passcode.to_owned() }).await
 }
 
 /// A simulated home and the app paired with its gateway; the agents are given by address (the
@@ -413,7 +345,7 @@ async fn a_secure_agent_is_trusted_only_with_the_fingerprint_the_user_saw() {
     let home = app(dir.path(), None, vec![(gw.url.clone(), Some(eid.clone()))]).await;
 
     let first_use = AgentAuth::FirstUse { fingerprint: shown.clone() };
-    wait_home(&home, "the first-use question", |v| state_of(v, &eid) == Some(&first_use)).await;
+    wait_home(&home, "the first-use question", |v| auth_of(v, &eid) == Some(&first_use)).await;
     let other = usp_client::tls::Fingerprint::of(b"another certificate").to_string();
     let e =
         home.trust_agent(TrustArgs { agent: eid.clone(), fingerprint: other }).await.expect_err("not what it shows");
@@ -433,7 +365,7 @@ async fn a_secure_agent_is_trusted_only_with_the_fingerprint_the_user_saw() {
     // Forgetting the certificate asks again.
     let s = bounded("trust_forget", home.trust_forget(AgentArgs { agent: eid.clone() })).await.expect("forget pin");
     assert!(s.trusted.is_empty());
-    wait_home(&home, "the first-use question again", |v| state_of(v, &eid) == Some(&first_use)).await;
+    wait_home(&home, "the first-use question again", |v| auth_of(v, &eid) == Some(&first_use)).await;
     home.shutdown().await;
     sim.shutdown().await;
 }

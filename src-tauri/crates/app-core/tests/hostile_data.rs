@@ -6,25 +6,25 @@
 // The WebSocket handshake callback type is tungstenite's: its large error is not ours.
 #![allow(clippy::result_large_err)]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app_core::home::{Home, HomeConfig};
-use app_core::vault::{Vault, VaultBackendKind, VaultConfig};
+use app_core::home::Home;
 use bytes::Bytes;
+use common::{app, is_paired, proc_status_kib, wait_home, WAIT};
 use futures_util::{SinkExt, StreamExt};
-use ipc_types::{AgentAuth, DmKind, ExploreArgs, HomeView};
+use ipc_types::{DmKind, ExploreArgs};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, Mutex};
 use tokio_tungstenite::tungstenite::handshake::server::{Request as HsRequest, Response as HsResponse};
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
-use usp_client::discovery::Interfaces;
 use usp_core::msg::{self, Body, Msg, Request, Response};
 use usp_core::record::{Record, RecordType};
 use usp_core::wire::{self, Limits};
 
-const WAIT: Duration = Duration::from_secs(30);
 /// The largest Record the app accepts (5 MiB); replies are built to fit.
 const MAX_RECORD: usize = 5 << 20;
 
@@ -214,56 +214,19 @@ fn paired_answers(
     })
 }
 
-fn vault(dir: &std::path::Path) -> Arc<Vault> {
-    let mut c = VaultConfig::new(dir);
-    c.prefer = Some(VaultBackendKind::Memory);
-    Arc::new(Vault::open(c).expect("memory vault"))
-}
-
+/// The app with `agent` as its one configured agent, no discovery.
 async fn app_for(dir: &std::path::Path, agent: &Agent) -> Home {
-    let config = HomeConfig {
-        data_dir: dir.to_owned(),
-        interfaces: Some(Interfaces::Named(Vec::new())),
-        manual_agents: vec![(agent.url.clone(), Some(agent.eid.clone()))],
-    };
-    Home::start(config, vault(dir)).await.expect("the app's home starts")
+    app(dir, None, vec![(agent.url.clone(), Some(agent.eid.clone()))]).await
 }
 
-async fn wait_home(home: &Home, what: &str, ok: impl Fn(&HomeView) -> bool) -> HomeView {
-    let mut rx = home.events();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let view = home.home().await.expect("home view");
-        if ok(&view) {
-            return view;
-        }
-        if tokio::time::timeout_at(deadline, rx.recv()).await.is_err() {
-            panic!("timed out waiting for {what}; last view: {view:#?}");
-        }
-    }
-}
-
-fn paired(view: &HomeView, eid: &str) -> bool {
-    view.agents.iter().any(|a| a.agent == eid && matches!(a.auth, AgentAuth::Paired { .. }))
-}
-
+/// Resident memory of this test process, in MiB.
 fn rss_mib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb / 1024)
+    proc_status_kib("VmRSS") / 1024
 }
 
 /// Peak resident memory of this test process, in MiB.
 fn peak_rss_mib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb / 1024)
+    proc_status_kib("VmHWM") / 1024
 }
 
 /// A short distinct name for `i` (base 36), so half a million of them fit in one Record.
@@ -401,7 +364,7 @@ async fn a_huge_data_model_is_explored_in_bounded_pages_and_secrets_never_reach_
     let agent = start_agent(eid, explorer_agent_answers(eid)).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let home = app_for(dir.path(), &agent).await;
-    wait_home(&home, "the hostile agent paired", |v| paired(v, eid)).await;
+    wait_home(&home, "the hostile agent paired", |v| is_paired(v, eid)).await;
     let explore =
         |path: &str, offset: u32| home.explore(ExploreArgs { agent: eid.to_owned(), path: path.to_owned(), offset });
 

@@ -9,7 +9,8 @@
 //! inside `ip netns exec`) and checks that the role passed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::future::Future;
+mod common;
+
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::process::{Child, Command, Stdio};
@@ -17,8 +18,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use app_core::home::{Home, HomeConfig, Store};
-use app_core::vault::{Vault, VaultBackendKind, VaultConfig};
+use app_core::home::{Home, Store};
+use common::{app, auth_of, bounded, is_paired, is_untrusted, pair, proc_status_kib, wait_home, GW_PASSCODE};
 use ipc_types::{
     code, AgentAddress, AgentArgs, AgentAuth, AgentConsent, AgentKind, HomeView, PairingSubmit, ParamSet, TrustArgs,
     WifiPassphrase, WifiRename,
@@ -27,6 +28,7 @@ use sim_home::advertise::{Advertiser, RawAdvert};
 use sim_home::agent::UnknownControllerPolicy;
 use sim_home::scenario::Scenario;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use usp_client::discovery::Interfaces;
 
@@ -37,8 +39,6 @@ const APP_IP: &str = "10.215.0.1";
 /// The attacker's side.
 const ROGUE_IF: &str = "hl1";
 const ROGUE_IP: &str = "10.215.0.2";
-const GW_PASSCODE: &str = "482913";
-const WAIT: Duration = Duration::from_secs(30);
 /// A role that takes longer than this has hung.
 const ROLE_LIMIT: Duration = Duration::from_secs(150);
 
@@ -82,9 +82,11 @@ fn wait_link_up(ns: &str, dev: &str) {
     }
 }
 
-/// Creates a namespace with the veth pair, runs `role` in it and asserts that it passed.
+/// Creates a namespace with the veth pair, runs the role test `role` (`role_…`) in it and
+/// asserts that it passed.
 fn in_netns(role: &str) {
-    let name = format!("usph-hl-{}-{}", std::process::id(), role.replace('_', "-"));
+    let short = role.strip_prefix("role_").unwrap_or(role);
+    let name = format!("usph-hl-{}-{}", std::process::id(), short.replace('_', "-"));
     if let Err(e) = ip(&["netns", "add", &name]) {
         let msg =
             format!("!!!!! hostile_lan {role} NOT RUN: cannot create a network namespace ({e}); it needs root !!!!!");
@@ -116,7 +118,7 @@ fn in_netns(role: &str) {
     let child = Command::new("ip")
         .args(["netns", "exec", &name])
         .arg(exe)
-        .args(["--exact", &format!("role_{role}"), "--ignored", "--nocapture", "--test-threads=1"])
+        .args(["--exact", role, "--ignored", "--nocapture", "--test-threads=1"])
         .env(ROLE_ENV, role)
         .stdin(Stdio::null())
         .spawn()
@@ -137,6 +139,25 @@ fn in_netns(role: &str) {
 /// True inside the namespace, running `role`.
 fn playing(role: &str) -> bool {
     std::env::var(ROLE_ENV).as_deref() == Ok(role)
+}
+
+/// One hostile case: the `#[test]` `$test` creates a namespace and runs the role test `$role`
+/// inside it, which plays `$body` (an `async fn()`). The role does nothing outside its namespace.
+macro_rules! hostile_case {
+    ($test:ident, $role:ident, $body:ident) => {
+        #[test]
+        fn $test() {
+            in_netns(stringify!($role));
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        #[ignore = "a role: run by its #[test] inside a network namespace"]
+        async fn $role() {
+            if playing(stringify!($role)) {
+                $body().await;
+            }
+        }
+    };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -186,43 +207,36 @@ impl Drop for Relay {
 
 async fn pipe(client: TcpStream, to: SocketAddr, up: Arc<AtomicU64>, frozen: Arc<AtomicBool>) {
     let Ok(server) = TcpStream::connect(to).await else { return };
-    let (mut cr, mut cw) = client.into_split();
-    let (mut sr, mut sw) = server.into_split();
-    let f2 = frozen.clone();
-    let upward = async move {
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            let n = match cr.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            if frozen.load(Ordering::SeqCst) {
-                std::future::pending::<()>().await;
-            }
-            up.fetch_add(n as u64, Ordering::SeqCst);
-            if sw.write_all(&buf[..n]).await.is_err() {
-                break;
-            }
+    let (cr, cw) = client.into_split();
+    let (sr, sw) = server.into_split();
+    tokio::join!(forward(cr, sw, frozen.clone(), Some(up)), forward(sr, cw, frozen, None));
+}
+
+/// Copies `from` to `to` until either side ends, counting the bytes into `count`; while
+/// `frozen`, holds what it read and forwards nothing more.
+async fn forward(
+    mut from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    frozen: Arc<AtomicBool>,
+    count: Option<Arc<AtomicU64>>,
+) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if frozen.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
         }
-        let _ = sw.shutdown().await;
-    };
-    let downward = async move {
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            let n = match sr.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            if f2.load(Ordering::SeqCst) {
-                std::future::pending::<()>().await;
-            }
-            if cw.write_all(&buf[..n]).await.is_err() {
-                break;
-            }
+        if let Some(count) = &count {
+            count.fetch_add(n as u64, Ordering::SeqCst);
         }
-        let _ = cw.shutdown().await;
-    };
-    tokio::join!(upward, downward);
+        if to.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
 }
 
 /// The attacker's plain listener on `ROGUE_IP`: counts every connection it gets and never
@@ -287,17 +301,10 @@ fn advert(eid: &str, url: &str, subtype: Option<&str>, name: Option<&str>) -> Ra
 // ---------------------------------------------------------------------------------------------
 // The app and the genuine home.
 
-fn vault(dir: &std::path::Path) -> Arc<Vault> {
-    let mut c = VaultConfig::new(dir);
-    c.prefer = Some(VaultBackendKind::Memory);
-    Arc::new(Vault::open(c).expect("memory vault"))
-}
-
-async fn app(dir: &std::path::Path, vault: Arc<Vault>, discover: bool, manual: Vec<(String, Option<String>)>) -> Home {
-    let interfaces = if discover { vec![APP_IF.to_owned()] } else { Vec::new() };
-    let config =
-        HomeConfig { data_dir: dir.to_owned(), interfaces: Some(Interfaces::Named(interfaces)), manual_agents: manual };
-    Home::start(config, vault).await.expect("the app's home starts")
+/// The app on the data folder `dir` (its vault kept for the next start), discovering on its
+/// side of the pair when `discover`.
+async fn lan_app(dir: &std::path::Path, discover: bool, manual: Vec<(String, Option<String>)>) -> Home {
+    app(dir, discover.then(|| Interfaces::Named(vec![APP_IF.to_owned()])), manual).await
 }
 
 /// The built-in home's gateway only, with an Endpoint ID of this process.
@@ -312,44 +319,24 @@ async fn gateway_sim(tls: Option<sim_home::TlsMode>, port: u16) -> sim_home::Hom
     sim_home::Home::start(c).await.expect("the simulated gateway starts")
 }
 
-async fn wait_home(home: &Home, what: &str, ok: impl Fn(&HomeView) -> bool) -> HomeView {
-    let mut rx = home.events();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let view = home.home().await.expect("home view");
-        if ok(&view) {
-            return view;
-        }
-        match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(_) => {}
-            Err(_) => panic!("timed out waiting for {what}; last view: {view:#?}"),
-        }
-    }
+/// The genuine gateway (`gateway_sim`) and a relay to it on `APP_IP`: its handle and Endpoint ID.
+async fn genuine_gateway(tls: Option<sim_home::TlsMode>) -> (sim_home::Home, sim_home::AgentHandle, String, Relay) {
+    let sim = gateway_sim(tls, 0).await;
+    let gw = sim.agent("gateway").unwrap().clone();
+    let eid = gw.endpoint_id.as_str().to_owned();
+    let relay = Relay::start(gw.addr).await;
+    (sim, gw, eid, relay)
 }
 
-async fn bounded<T>(what: &str, f: impl Future<Output = T>) -> T {
-    tokio::time::timeout(WAIT, f).await.unwrap_or_else(|_| panic!("timed out: {what}"))
-}
-
-fn auth_of<'a>(view: &'a HomeView, eid: &str) -> Option<&'a AgentAuth> {
-    view.agents.iter().find(|a| a.agent == eid).map(|a| &a.auth)
-}
-
-fn is_paired(view: &HomeView, eid: &str) -> bool {
-    matches!(auth_of(view, eid), Some(AgentAuth::Paired { .. }))
-}
-
-fn is_untrusted(view: &HomeView, eid: &str) -> bool {
-    matches!(auth_of(view, eid), Some(AgentAuth::Untrusted { .. }))
+/// The app in a new data folder with `url` for `eid` as its one configured agent, no discovery.
+async fn app_with(url: String, eid: &str) -> (tempfile::TempDir, Home) {
+    let dir = tempfile::tempdir().unwrap();
+    let home = lan_app(dir.path(), false, vec![(url, Some(eid.to_owned()))]).await;
+    (dir, home)
 }
 
 fn warned(view: &HomeView, eid: &str) -> bool {
     view.impersonations.iter().any(|w| w.agent == eid && w.message.contains("pretending to be"))
-}
-
-async fn pair(home: &Home, eid: &str) -> Result<ipc_types::PairingDone, app_core::home::AppError> {
-    home.pairing_start(AgentArgs { agent: eid.to_owned() }).await?;
-    home.pairing_submit(PairingSubmit { agent: eid.to_owned(), passcode: GW_PASSCODE.to_owned() }).await
 }
 
 fn home_json(dir: &std::path::Path) -> Vec<u8> {
@@ -363,18 +350,13 @@ struct Paired {
     eid: String,
     url: String,
     dir: tempfile::TempDir,
-    vault: Arc<Vault>,
 }
 
 async fn paired_over_wss(discover: bool) -> (Paired, Home) {
-    let sim = gateway_sim(Some(sim_home::TlsMode::self_signed()), 0).await;
-    let gw = sim.agent("gateway").unwrap().clone();
-    let eid = gw.endpoint_id.as_str().to_owned();
-    let relay = Relay::start(gw.addr).await;
+    let (sim, gw, eid, relay) = genuine_gateway(Some(sim_home::TlsMode::self_signed())).await;
     let url = relay.url("wss");
     let dir = tempfile::tempdir().unwrap();
-    let vault = vault(dir.path());
-    let home = app(dir.path(), vault.clone(), discover, vec![(url.clone(), Some(eid.clone()))]).await;
+    let home = lan_app(dir.path(), discover, vec![(url.clone(), Some(eid.clone()))]).await;
     let shown = gw.fingerprint.unwrap().to_string();
     wait_home(&home, "first use", |v| auth_of(v, &eid) == Some(&AgentAuth::FirstUse { fingerprint: shown.clone() }))
         .await;
@@ -383,36 +365,24 @@ async fn paired_over_wss(discover: bool) -> (Paired, Home) {
     let prompt = bounded("start", home.pairing_start(AgentArgs { agent: eid.clone() })).await.unwrap();
     assert!(prompt.encrypted && !prompt.local);
     assert_eq!(prompt.fingerprint, Some(gw.fingerprint.unwrap().to_string()));
-    bounded("pair", pair(&home, &eid)).await.expect("pairing over wss needs no consent");
+    bounded("pair", pair(&home, &eid, GW_PASSCODE)).await.expect("pairing over wss needs no consent");
     let view = wait_home(&home, "paired", |v| is_paired(v, &eid)).await;
     let card = view.agents.iter().find(|a| a.agent == eid).unwrap();
     assert!(card.encrypted && card.verified && !card.local, "{card:?}");
     assert!(home_json(dir.path()).windows(4).any(|w| w == b"wss:"), "the wss address is saved");
-    (Paired { sim, relay, eid, url, dir, vault }, home)
-}
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(str::to_owned))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
-        .unwrap_or(0)
+    (Paired { sim, relay, eid, url, dir }, home)
 }
 
 // ---------------------------------------------------------------------------------------------
 // (a) Downgrade by advert.
 
-#[test]
-fn a_plain_advert_for_a_paired_encrypted_device_is_refused_and_shown() {
-    in_netns("downgrade_by_advert");
-}
+hostile_case!(
+    a_plain_advert_for_a_paired_encrypted_device_is_refused_and_shown,
+    role_downgrade_by_advert,
+    downgrade_by_advert
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a role: run by its #[test] inside a network namespace"]
-async fn role_downgrade_by_advert() {
-    if !playing("downgrade_by_advert") {
-        return;
-    }
+async fn downgrade_by_advert() {
     let (p, home) = paired_over_wss(true).await;
     let saved = home_json(p.dir.path());
     let card_before = home.home().await.unwrap().agents.into_iter().find(|a| a.agent == p.eid).unwrap();
@@ -429,7 +399,7 @@ async fn role_downgrade_by_advert() {
 
     // At the next start nothing is connected yet: the advert is there first. Still refused.
     home.shutdown().await;
-    let again = app(p.dir.path(), p.vault.clone(), true, Vec::new()).await;
+    let again = lan_app(p.dir.path(), true, Vec::new()).await;
     let view =
         wait_home(&again, "paired again over wss, impostor shown", |v| is_paired(v, &p.eid) && warned(v, &p.eid)).await;
     let card = view.agents.iter().find(|a| a.agent == p.eid).unwrap();
@@ -446,17 +416,13 @@ async fn role_downgrade_by_advert() {
 // ---------------------------------------------------------------------------------------------
 // (b) Downgrade by a typed or configured address.
 
-#[test]
-fn a_plain_address_typed_or_configured_for_an_encrypted_device_is_refused() {
-    in_netns("downgrade_by_address");
-}
+hostile_case!(
+    a_plain_address_typed_or_configured_for_an_encrypted_device_is_refused,
+    role_downgrade_by_address,
+    downgrade_by_address
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a role: run by its #[test] inside a network namespace"]
-async fn role_downgrade_by_address() {
-    if !playing("downgrade_by_address") {
-        return;
-    }
+async fn downgrade_by_address() {
     let (p, home) = paired_over_wss(false).await;
     let saved = home_json(p.dir.path());
     let rogue = Rogue::start().await;
@@ -475,7 +441,7 @@ async fn role_downgrade_by_address() {
 
     // The same address given as a configured agent (USP_HOME_AGENTS) at start.
     home.shutdown().await;
-    let again = app(p.dir.path(), p.vault.clone(), false, vec![(rogue.url(), Some(p.eid.clone()))]).await;
+    let again = lan_app(p.dir.path(), false, vec![(rogue.url(), Some(p.eid.clone()))]).await;
     let view =
         wait_home(&again, "paired over wss, impostor shown", |v| is_paired(v, &p.eid) && warned(v, &p.eid)).await;
     assert_eq!(view.agents.iter().find(|a| a.agent == p.eid).unwrap().url, p.url);
@@ -488,23 +454,13 @@ async fn role_downgrade_by_address() {
 // ---------------------------------------------------------------------------------------------
 // (c) Secrets over an unencrypted link to a device on the network.
 
-#[test]
-fn secrets_go_to_a_plain_network_device_only_with_consent() {
-    in_netns("secrets");
-}
+hostile_case!(secrets_go_to_a_plain_network_device_only_with_consent, role_secrets, secrets);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a role: run by its #[test] inside a network namespace"]
-async fn role_secrets() {
-    if !playing("secrets") {
-        return;
-    }
-    let sim = gateway_sim(None, 0).await;
-    let gw = sim.agent("gateway").unwrap().clone();
-    let eid = gw.endpoint_id.as_str().to_owned();
-    let relay = Relay::start(gw.addr).await;
+async fn secrets() {
+    let (sim, _, eid, relay) = genuine_gateway(None).await;
+    // Discovery on too: a rogue advert for the device comes later in this case.
     let dir = tempfile::tempdir().unwrap();
-    let home = app(dir.path(), vault(dir.path()), true, vec![(relay.url("ws"), Some(eid.clone()))]).await;
+    let home = lan_app(dir.path(), true, vec![(relay.url("ws"), Some(eid.clone()))]).await;
     let view = wait_home(&home, "untrusted over ws", |v| is_untrusted(v, &eid)).await;
     let card = view.agents.iter().find(|a| a.agent == eid).unwrap();
     assert!(!card.encrypted && !card.verified && !card.local && !card.allow_unencrypted, "{card:?}");
@@ -596,25 +552,14 @@ async fn gw_get(sim: &sim_home::Home, path: &str) -> Option<String> {
 // ---------------------------------------------------------------------------------------------
 // (d) A rogue advert calling itself the gateway.
 
-#[test]
-fn a_rogue_gateway_advert_does_not_outrank_the_real_gateway() {
-    in_netns("gateway_phish");
-}
+hostile_case!(a_rogue_gateway_advert_does_not_outrank_the_real_gateway, role_gateway_phish, gateway_phish);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a role: run by its #[test] inside a network namespace"]
-async fn role_gateway_phish() {
-    if !playing("gateway_phish") {
-        return;
-    }
-    let sim = gateway_sim(None, 0).await;
-    let gw = sim.agent("gateway").unwrap().clone();
-    let eid = gw.endpoint_id.as_str().to_owned();
-    let relay = Relay::start(gw.addr).await;
+async fn gateway_phish() {
+    let (sim, _, eid, relay) = genuine_gateway(None).await;
     let rogue = Rogue::start().await;
     let rogue_eid = format!("os::000000-ROGUE{}", std::process::id());
     let dir = tempfile::tempdir().unwrap();
-    let home = app(dir.path(), vault(dir.path()), true, Vec::new()).await;
+    let home = lan_app(dir.path(), true, Vec::new()).await;
     // The genuine gateway's own advert (at the relay) and the rogue's, nicer name first.
     let mut adverts = Advertiser::start(&Interfaces::Named(vec![APP_IF.to_owned()])).unwrap();
     adverts.register_raw(&advert(&eid, &relay.url("ws"), Some("_gateway"), Some("Living room gateway"))).unwrap();
@@ -643,28 +588,20 @@ async fn role_gateway_phish() {
 // ---------------------------------------------------------------------------------------------
 // (e) A changed certificate.
 
-#[test]
-fn a_changed_certificate_is_not_retrusted_with_one_click_and_the_genuine_device_comes_back() {
-    in_netns("certificate_changed");
-}
+hostile_case!(
+    a_changed_certificate_is_not_retrusted_with_one_click_and_the_genuine_device_comes_back,
+    role_certificate_changed,
+    certificate_changed
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a role: run by its #[test] inside a network namespace"]
-async fn role_certificate_changed() {
-    if !playing("certificate_changed") {
-        return;
-    }
+async fn certificate_changed() {
     let probe = gateway_sim(None, 0).await;
     let eid = probe.agent("gateway").unwrap().endpoint_id.clone();
     probe.shutdown().await;
     let genuine = usp_client::tls::Identity::generate(&eid).unwrap();
     let tls_genuine = || sim_home::TlsMode::self_signed().with_identity("gateway", genuine.clone());
-    let sim1 = gateway_sim(Some(tls_genuine()), 0).await;
-    let gw = sim1.agent("gateway").unwrap().clone();
-    let eid = eid.as_str().to_owned();
-    let relay = Relay::start(gw.addr).await;
-    let dir = tempfile::tempdir().unwrap();
-    let home = app(dir.path(), vault(dir.path()), false, vec![(relay.url("wss"), Some(eid.clone()))]).await;
+    let (sim1, _, eid, relay) = genuine_gateway(Some(tls_genuine())).await;
+    let (_dir, home) = app_with(relay.url("wss"), &eid).await;
     home.set_recheck_backoff(Duration::from_millis(300), Duration::from_secs(1));
     let old = genuine.fingerprint().to_string();
     wait_home(&home, "first use", |v| auth_of(v, &eid) == Some(&AgentAuth::FirstUse { fingerprint: old.clone() }))
@@ -699,23 +636,15 @@ async fn role_certificate_changed() {
 // ---------------------------------------------------------------------------------------------
 // (f) A flood of fake adverts.
 
-#[test]
-fn a_flood_of_fake_adverts_is_capped() {
-    in_netns("advert_flood");
-}
+hostile_case!(a_flood_of_fake_adverts_is_capped, role_advert_flood, advert_flood);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a role: run by its #[test] inside a network namespace"]
-async fn role_advert_flood() {
-    if !playing("advert_flood") {
-        return;
-    }
+async fn advert_flood() {
     const FAKES: usize = 1000;
     const CAP: usize = 64;
     let rogue = Rogue::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let rss0 = rss_kib();
-    let home = app(dir.path(), vault(dir.path()), true, Vec::new()).await;
+    let rss0 = proc_status_kib("VmRSS");
+    let home = lan_app(dir.path(), true, Vec::new()).await;
     let t0 = Instant::now();
     let pid = std::process::id();
     let fakes: Vec<RawAdvert> =
@@ -736,7 +665,7 @@ async fn role_advert_flood() {
     let view = home.home().await.unwrap();
     assert_eq!(view.agents.len(), CAP);
     assert!(view.agents.iter().all(|a| !a.url.contains("127.0.0.1")), "loopback adverts are refused");
-    let rss = rss_kib();
+    let rss = proc_status_kib("VmRSS");
     println!("USPH rogue connections {} rss {} KiB -> {} KiB", rogue.accepted(), rss0, rss);
     assert!(rogue.accepted() <= CAP * 4, "{} connections", rogue.accepted());
     home.shutdown().await;
@@ -746,26 +675,14 @@ async fn role_advert_flood() {
 // ---------------------------------------------------------------------------------------------
 // (g) A device that stops answering.
 
-#[test]
-fn a_device_that_stops_answering_gives_a_deadline_error() {
-    in_netns("stalled");
-}
+hostile_case!(a_device_that_stops_answering_gives_a_deadline_error, role_stalled, stalled);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a role: run by its #[test] inside a network namespace"]
-async fn role_stalled() {
-    if !playing("stalled") {
-        return;
-    }
-    let sim = gateway_sim(None, 0).await;
-    let gw = sim.agent("gateway").unwrap().clone();
-    let eid = gw.endpoint_id.as_str().to_owned();
-    let relay = Relay::start(gw.addr).await;
-    let dir = tempfile::tempdir().unwrap();
-    let home = app(dir.path(), vault(dir.path()), false, vec![(relay.url("ws"), Some(eid.clone()))]).await;
+async fn stalled() {
+    let (sim, _, eid, relay) = genuine_gateway(None).await;
+    let (_dir, home) = app_with(relay.url("ws"), &eid).await;
     wait_home(&home, "untrusted", |v| is_untrusted(v, &eid)).await;
     home.agent_allow_unencrypted(AgentConsent { agent: eid.clone(), allow: true }).await.unwrap();
-    bounded("pair", pair(&home, &eid)).await.unwrap();
+    bounded("pair", pair(&home, &eid, GW_PASSCODE)).await.unwrap();
     let wifi = bounded("wifi", home.wifi()).await.unwrap();
     let ssid_path = wifi.networks[0].ssid_path.clone();
 
