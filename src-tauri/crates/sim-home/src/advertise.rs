@@ -196,6 +196,9 @@ impl Advertiser {
         if let Interfaces::Named(names) = &self.interfaces {
             info.set_interfaces(names.iter().map(|n| IfKind::Name(n.clone())).collect());
         }
+        // A rogue device does not probe for a name that is taken (and then rename itself, as a
+        // polite responder does): it announces the genuine device's name as its own.
+        info.set_requires_probe(false);
         let fullname = info.get_fullname().to_owned();
         // Many adverts at once fill the daemon's command queue: wait for it (bounded).
         let mut tries = 0u32;
