@@ -655,8 +655,9 @@ impl Home {
     fn on_discovery(&self, event: DiscoveryEvent) {
         /// What an advert means for the agents.
         enum Act {
-            /// A plain-ws advert for a secure agent: refused, shown apart.
-            Impostor,
+            /// An advert that pretends to be a known agent (a plain-ws advert for a secure one, or
+            /// another address for one paired and connected here): refused, shown apart, with why.
+            Impostor(&'static str),
             /// A known agent at a new address: reconnect.
             Restart,
             /// Name or subtype changed.
@@ -678,10 +679,12 @@ impl Home {
                 let act = self.with_agents(|m| {
                     let full = !m.contains_key(&eid) && m.values().filter(|e| e.discovered).count() >= MAX_DISCOVERED;
                     match m.get_mut(&eid) {
-                        Some(e) if e.secure && !is_wss(&url) => Act::Impostor,
+                        Some(e) if e.secure && !is_wss(&url) => Act::Impostor("an advert without encryption"),
                         // A paired device is connected right here: an advert for it elsewhere is
                         // not its move (a genuine move comes after it went offline).
-                        Some(e) if e.is_paired() && !same_place(&e.url, &url) => Act::Impostor,
+                        Some(e) if e.is_paired() && !same_place(&e.url, &url) => {
+                            Act::Impostor("an advert at another address while it is connected here")
+                        }
                         Some(e) => {
                             e.mdns_name = name.clone().or(e.mdns_name.take());
                             e.subtypes = subtypes.clone();
@@ -698,10 +701,7 @@ impl Home {
                     }
                 });
                 match act {
-                    Act::Impostor if is_wss(&url) => {
-                        self.record_impostor(&eid, &url, "an advert at another address while it is connected here");
-                    }
-                    Act::Impostor => self.record_impostor(&eid, &url, "an advert without encryption"),
+                    Act::Impostor(how) => self.record_impostor(&eid, &url, how),
                     Act::Restart => {
                         let home = self.clone();
                         tokio::spawn(async move { home.restart_connection(&eid).await });
