@@ -54,10 +54,12 @@ pub fn HomePage() -> impl IntoView {
                                     .map(|agent| view! { <AgentCard agent=agent refetch=Callback::new(move |()| home.refetch()) /> })
                                     .collect_view()}
                             </div>
-                            <AddByAddress />
                         }
                     })
             }}
+            // Built once, outside the part that live updates rebuild: an address being typed
+            // (and the open form) stays when a device appears, goes or changes meanwhile.
+            <AddByAddress />
         </PageFrame>
     }
 }
