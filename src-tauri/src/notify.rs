@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use app_core::home::device_text;
 use ipc_types::LiveEvent;
 use tauri::AppHandle;
 use tauri_plugin_notification::NotificationExt;
@@ -55,28 +56,9 @@ fn who_joined(event: &LiveEvent) -> Option<String> {
     Some(if name.is_empty() { format!("A device ({})", clean(mac, 17)) } else { name })
 }
 
-/// `text` without control or invisible formatting characters (newlines, bidi overrides), with
-/// single spaces, cut to `max_chars` characters with "…".
+/// Device text for a notification: [`device_text`]'s rule, `max_chars` characters and then "…".
 fn clean(text: &str, max_chars: usize) -> String {
-    let words = text
-        .split(|c: char| {
-            c.is_whitespace()
-                || c.is_control()
-                || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
-        })
-        .filter(|w| !w.is_empty());
-    let mut out = String::new();
-    for w in words {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(w);
-        if out.chars().count() > max_chars {
-            let cut: String = out.chars().take(max_chars).collect();
-            return format!("{}…", cut.trim_end());
-        }
-    }
-    out
+    device_text(text, max_chars + 1)
 }
 
 /// At most one notification per `min_gap`: the first of a quiet period shows at once, the

@@ -166,14 +166,7 @@ pub enum EidError {
 }
 
 fn echo(s: &str) -> String {
-    if s.len() <= MAX_ECHO {
-        return s.to_owned();
-    }
-    let mut end = MAX_ECHO;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
+    crate::text::capped(s, MAX_ECHO)
 }
 
 /// A validated USP Endpoint ID. Compared, ordered and hashed as its text.

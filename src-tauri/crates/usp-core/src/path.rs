@@ -174,14 +174,7 @@ impl PathError {
 }
 
 fn truncate_echo(input: &str) -> String {
-    if input.len() <= MAX_ECHO {
-        return input.to_owned();
-    }
-    let mut end = MAX_ECHO;
-    while !input.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &input[..end])
+    crate::text::capped(input, MAX_ECHO)
 }
 
 impl Path {

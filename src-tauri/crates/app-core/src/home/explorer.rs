@@ -172,14 +172,7 @@ fn page(offset: u32, total: usize) -> (usize, usize, Option<u32>) {
 
 /// `value` cut to [`MAX_VALUE_LEN`] bytes (on a character boundary); true when cut.
 fn capped(value: &str) -> (String, bool) {
-    if value.len() <= MAX_VALUE_LEN {
-        return (value.to_owned(), false);
-    }
-    let mut end = MAX_VALUE_LEN;
-    while !value.is_char_boundary(end) {
-        end -= 1;
-    }
-    (format!("{}…", &value[..end]), true)
+    (usp_core::text::capped(value, MAX_VALUE_LEN), value.len() > MAX_VALUE_LEN)
 }
 
 impl Home {
@@ -310,7 +303,7 @@ impl Home {
         let resp = match conn.client.get(&[path], 1).await {
             Ok(r) => r,
             Err(e) => {
-                tracing::debug!(path, error = %super::live::log_text(&e.to_string()), "values not readable");
+                tracing::debug!(path, error = %usp_core::text::for_log(&e.to_string()), "values not readable");
                 return;
             }
         };

@@ -14,8 +14,9 @@ use tokio::task::JoinHandle;
 use usp_client::{AgentNotification, Client, NotifKind};
 use usp_core::msg::{GetSupportedDmResp, Notification};
 use usp_core::request::{self, SupportedDmOptions};
+use usp_core::text::for_log;
 
-use super::Home;
+use super::{device_text, Home};
 use crate::features::params::norm_mac;
 
 /// Changes to the known devices are saved at most this often (a flood of new hosts is one
@@ -25,52 +26,6 @@ const SAVE_EVERY: Duration = Duration::from_secs(1);
 pub(crate) const MAX_NAME_CHARS: usize = 64;
 /// Longest path and value of a smart-home value event.
 const MAX_VALUE_LEN: usize = 4096;
-
-/// `text` for people: control and invisible formatting characters (newlines, bidi overrides)
-/// become spaces, runs of spaces one, and it is cut to `max_chars` characters with "…".
-pub(crate) fn clean_text(text: &str, max_chars: usize) -> String {
-    let mut out = String::new();
-    let mut chars = 0usize;
-    let mut space = false;
-    for c in text.chars() {
-        let invisible = c.is_control()
-            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}');
-        if invisible || c.is_whitespace() {
-            space = !out.is_empty();
-            continue;
-        }
-        if chars + usize::from(space) >= max_chars {
-            out.push('…');
-            return out;
-        }
-        if space {
-            out.push(' ');
-            chars += 1;
-            space = false;
-        }
-        out.push(c);
-        chars += 1;
-    }
-    out
-}
-
-/// Longest text from an agent written to a log line.
-pub(crate) const MAX_LOG_CHARS: usize = 200;
-
-/// Text from an agent (an event name, a reason) as a log field: cut to [`MAX_LOG_CHARS`]
-/// characters and escaped (`\n`, `\u{202e}`...), so it can neither flood the log nor forge a
-/// line of its own. A cut one ends with "…" and its length in bytes.
-pub(crate) fn log_text(text: &str) -> String {
-    let mut out = String::new();
-    for (n, c) in text.chars().enumerate() {
-        if n == MAX_LOG_CHARS {
-            out.push_str(&format!("…({} bytes)", text.len()));
-            return out;
-        }
-        out.extend(c.escape_debug());
-    }
-    out
-}
 
 /// A debug line at most every few seconds, with how many were left out meanwhile.
 #[derive(Debug, Default)]
@@ -201,7 +156,7 @@ impl Home {
             match client.subscribe(*kind, &[*reference]).await {
                 Ok(_) => made += 1,
                 Err(e) => {
-                    tracing::info!(eid, kind = kind.as_str(), reference, error = %log_text(&e.to_string()), "subscription refused");
+                    tracing::info!(eid, kind = kind.as_str(), reference, error = %for_log(&e.to_string()), "subscription refused");
                 }
             }
         }
@@ -260,7 +215,7 @@ impl Home {
         let resp = match client.get(&["Device.Hosts.Host.*.PhysAddress"], 0).await {
             Ok(r) => r,
             Err(e) => {
-                tracing::debug!(error = %log_text(&e.to_string()), "hosts not readable");
+                tracing::debug!(error = %for_log(&e.to_string()), "hosts not readable");
                 return;
             }
         };
@@ -305,7 +260,7 @@ impl Home {
             }
             Notification::OperComplete(_) => self.changed(&[Topic::Device]),
             Notification::Event(e) => {
-                tracing::info!(eid, event = %log_text(&e.event_name), "agent event");
+                tracing::info!(eid, event = %for_log(&e.event_name), "agent event");
                 self.changed(&[Topic::Home, Topic::Device]);
             }
             Notification::OnBoardReq(_) => {}
@@ -349,7 +304,7 @@ impl Home {
         }
         let label = self.store().read(|d| d.labels.get(&mac).cloned());
         let name = label
-            .or_else(|| read(&paths[1]).map(|n| clean_text(&n, MAX_NAME_CHARS)).filter(|n| !n.is_empty()))
+            .or_else(|| read(&paths[1]).map(|n| device_text(&n, MAX_NAME_CHARS + 1)).filter(|n| !n.is_empty()))
             .unwrap_or_else(|| mac.clone());
         tracing::info!(agent = eid, %mac, "a new device joined");
         self.emit(LiveEvent::DeviceJoined { mac, name, agent: eid.to_owned() });
@@ -378,16 +333,18 @@ mod tests {
 
     #[test]
     fn agent_text_in_logs_is_cut_and_escaped() {
-        assert_eq!(log_text("Boot!"), "Boot!");
-        assert_eq!(log_text("a\nINFO forged\r\u{202e}"), "a\\nINFO forged\\r\\u{202e}");
+        assert_eq!(for_log("Boot!").to_string(), "Boot!");
+        assert_eq!(for_log("a\nINFO forged\r\u{202e}").to_string(), "a\\nINFO forged\\r\\u{202e}");
         let huge = format!("{}\n", "x".repeat(5 << 20));
-        let logged = log_text(&huge);
+        let logged = for_log(&huge).to_string();
         assert!(logged.len() < 300 && !logged.contains('\n'), "{}", logged.len());
-        assert!(logged.ends_with(&format!("…({} bytes)", huge.len())));
+        assert!(logged.ends_with(&format!("…(+{} bytes)", huge.len() - usp_core::text::MAX_LOG_CHARS)));
     }
 
     #[test]
     fn agent_text_is_cleaned_and_cut() {
+        // Names in live events: MAX_NAME_CHARS characters, then "…".
+        let clean_text = |t: &str, max: usize| device_text(t, max + 1);
         assert_eq!(clean_text("Anna's phone", 64), "Anna's phone");
         assert_eq!(clean_text("  a\n\nb\r\tc\u{202e}d  ", 64), "a b c d");
         assert_eq!(clean_text(&"x".repeat(100), 10), format!("{}…", "x".repeat(10)));

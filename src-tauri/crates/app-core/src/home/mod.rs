@@ -120,8 +120,9 @@ const RECHECK: (Duration, Duration) = (Duration::from_secs(30), Duration::from_s
 
 /// Text a device wrote about itself (a name, an instruction), made safe to show: control and
 /// invisible formatting characters removed (bidi overrides included), runs of white space made
-/// one space, at most `max_chars` characters (an ellipsis marks a cut).
-pub(crate) fn device_text(raw: &str, max_chars: usize) -> String {
+/// one space, at most `max_chars` characters (an ellipsis marks a cut, and counts). The app's one
+/// rule for device text shown to people: cards, the pairing dialog, live events, notifications.
+pub fn device_text(raw: &str, max_chars: usize) -> String {
     let hidden = |c: char| {
         c.is_control()
             || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
