@@ -12,6 +12,7 @@ pub const COMMAND_NAMES: &[&str] = &[
     "forget_agent",
     "agent_allow_unencrypted",
     "agent_add",
+    "agent_check_now",
     "pairing_start",
     "pairing_submit",
     // wifi and guest
@@ -46,4 +47,5 @@ pub const COMMAND_NAMES: &[&str] = &[
     "settings_interfaces",
     "settings_theme",
     "trust_forget",
+    "certificate_save",
 ];

@@ -66,6 +66,7 @@ pub fn run() {
             commands::home::forget_agent,
             commands::home::agent_allow_unencrypted,
             commands::home::agent_add,
+            commands::home::agent_check_now,
             commands::home::pairing_start,
             commands::home::pairing_submit,
             commands::network::wifi,
@@ -95,6 +96,7 @@ pub fn run() {
             commands::home::settings_interfaces,
             commands::home::settings_theme,
             commands::home::trust_forget,
+            commands::home::certificate_save,
         ])
         .build(tauri::generate_context!());
 
@@ -142,6 +144,7 @@ mod tests {
             ForgetAgent::NAME,
             AllowUnencrypted::NAME,
             AddAgent::NAME,
+            CheckAgentNow::NAME,
             PairingStart::NAME,
             PairingFinish::NAME,
             GetWifi::NAME,
@@ -171,6 +174,7 @@ mod tests {
             SetDiscoveryInterfaces::NAME,
             SetThemeCmd::NAME,
             ForgetCertificate::NAME,
+            SaveCertificate::NAME,
         ]
     }
 

@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+/// The reference agent (OB-USPA) as a test peer.
+pub mod obuspa;
+
 use sim_home::agent::UnknownControllerPolicy;
 use sim_home::home::{Home, HomeConfig};
 use sim_home::scenario::Scenario;

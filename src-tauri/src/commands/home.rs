@@ -37,6 +37,12 @@ pub async fn agent_add(shell: Shell<'_>, args: AgentAddress) -> Reply<AgentSumma
     shell.home().await?.agent_add(args).await.map_err(|e| e.to_ipc())
 }
 
+/// `agent_check_now`: ask a device that does not know this app yet again, now.
+#[tauri::command]
+pub async fn agent_check_now(shell: Shell<'_>, args: AgentArgs) -> Reply<AgentSummary> {
+    shell.home().await?.agent_check_now(args).await.map_err(|e| e.to_ipc())
+}
+
 /// `pairing_start`: ask the agent for its passcode challenge.
 #[tauri::command]
 pub async fn pairing_start(shell: Shell<'_>, args: AgentArgs) -> Reply<PairingPrompt> {
@@ -71,4 +77,12 @@ pub async fn settings_theme(shell: Shell<'_>, args: SetTheme) -> Reply<Settings>
 #[tauri::command]
 pub async fn trust_forget(shell: Shell<'_>, args: AgentArgs) -> Reply<Settings> {
     shell.home().await?.trust_forget(args).await.map_err(|e| e.to_ipc())
+}
+
+/// `certificate_save`: write this app's certificate (PEM) to a file; returns where.
+#[tauri::command]
+pub async fn certificate_save(app: tauri::AppHandle, shell: Shell<'_>) -> Reply<String> {
+    use tauri::Manager as _;
+    let downloads = app.path().download_dir().ok();
+    shell.home().await?.certificate_save(downloads).await.map_err(|e| e.to_ipc())
 }

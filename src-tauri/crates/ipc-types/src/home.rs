@@ -33,7 +33,14 @@ pub enum AgentAuth {
     /// The certificate belongs to another device than the one advertised.
     WrongDevice,
     /// The agent ignores this controller: its Endpoint ID must be added on the device first.
-    NotAuthorised { our_endpoint_id: String },
+    /// The app asks again by itself ([`AgentAuth::NotAuthorised::next_check_secs`]) and turns the
+    /// card into the paired state once the device answers.
+    NotAuthorised {
+        our_endpoint_id: String,
+        /// Seconds until the app asks the device again; `None` while it is asking now.
+        #[serde(default)]
+        next_check_secs: Option<u64>,
+    },
     /// Connected with a limited role (e.g. Untrusted): pairing with the passcode raises it.
     Untrusted { role: Option<String> },
     /// Paired: connected with a role that lets the user manage things.
@@ -112,6 +119,12 @@ pub struct HomeView {
     /// person to check (the message names them).
     #[serde(default)]
     pub gateway_conflict: Option<String>,
+    /// This app's Endpoint ID, for cards of devices that don't know it yet.
+    #[serde(default)]
+    pub our_endpoint_id: String,
+    /// The same as an SVG QR code.
+    #[serde(default)]
+    pub our_endpoint_id_qr_svg: String,
 }
 
 /// Allow (or stop allowing) passcodes and passwords to go to one device over an unencrypted
@@ -235,6 +248,10 @@ pub struct WifiNetwork {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WifiView {
     pub networks: Vec<WifiNetwork>,
+    /// Names of paired devices that don't offer this page's settings to usp-home (their data
+    /// model lacks the objects, or our role may not see them).
+    #[serde(default)]
+    pub not_offered: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -299,6 +316,10 @@ pub struct GuestView {
     pub passphrase_hidden: bool,
     /// Candidate networks the user may mark as guest when none was found.
     pub candidates: Vec<WifiNetwork>,
+    /// Names of paired devices that don't offer this page's settings to usp-home (their data
+    /// model lacks the objects, or our role may not see them).
+    #[serde(default)]
+    pub not_offered: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -370,6 +391,10 @@ pub struct ConnectedDevice {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DevicesView {
     pub devices: Vec<ConnectedDevice>,
+    /// Names of paired devices that don't offer this page's settings to usp-home (their data
+    /// model lacks the objects, or our role may not see them).
+    #[serde(default)]
+    pub not_offered: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -487,6 +512,10 @@ pub struct ParentalView {
     pub model: ScheduleModel,
     pub bedtimes: Vec<Bedtime>,
     pub other_rules: Vec<AccessRule>,
+    /// Names of paired devices that don't offer this page's settings to usp-home (their data
+    /// model lacks the objects, or our role may not see them).
+    #[serde(default)]
+    pub not_offered: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -537,6 +566,10 @@ pub struct MeshNode {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MeshView {
     pub nodes: Vec<MeshNode>,
+    /// Names of paired devices that don't offer this page's settings to usp-home (their data
+    /// model lacks the objects, or our role may not see them).
+    #[serde(default)]
+    pub not_offered: Vec<String>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -576,6 +609,10 @@ pub struct ThingGroup {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SmartHomeView {
     pub groups: Vec<ThingGroup>,
+    /// Names of paired devices that don't offer this page's settings to usp-home (their data
+    /// model lacks the objects, or our role may not see them).
+    #[serde(default)]
+    pub not_offered: Vec<String>,
 }
 
 /// Set a control: `value` is `true`/`false`, a number, or one of the options.
@@ -597,6 +634,44 @@ pub struct DeviceDetails {
     pub fields: Vec<(String, String)>,
     pub can_reboot: bool,
     pub can_ping: bool,
+    /// Firmware images (`DeviceInfo.FirmwareImage.{i}`), when the device has and shows them.
+    #[serde(default)]
+    pub firmware: Vec<FirmwareImage>,
+    /// The controllers the device knows (`LocalAgent.Controller.{i}`), as far as our role may see.
+    #[serde(default)]
+    pub controllers: Vec<ControllerEntry>,
+    /// What this device offers to usp-home, in words ("WiFi settings", "Connected devices"...).
+    #[serde(default)]
+    pub offers: Vec<String>,
+    /// What it doesn't offer, in the same words.
+    #[serde(default)]
+    pub lacks: Vec<String>,
+}
+
+/// One firmware image slot of a device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FirmwareImage {
+    /// `Device.DeviceInfo.FirmwareImage.1`.
+    pub path: String,
+    pub name: String,
+    pub version: String,
+    /// TR-181 `Status` (`Active`, `Available`, `Downloading`...).
+    pub status: String,
+    /// The image the device runs now (`ActiveFirmwareImage`).
+    pub active: bool,
+    /// The image it boots next (`BootFirmwareImage`).
+    pub boot: bool,
+}
+
+/// One controller a device knows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ControllerEntry {
+    pub endpoint_id: String,
+    /// `Alias`, when set.
+    pub alias: Option<String>,
+    pub enabled: bool,
+    /// This app.
+    pub this_app: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -731,6 +806,12 @@ pub struct Settings {
     /// paired before must be paired again.
     #[serde(default)]
     pub identity_renewed: bool,
+    /// This app's certificate (PEM), to add to a device's trust store for `wss://` with mutual TLS.
+    #[serde(default)]
+    pub certificate_pem: String,
+    /// Its SHA-256 fingerprint, colon-separated hex.
+    #[serde(default)]
+    pub certificate_fingerprint: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -751,6 +832,7 @@ cmd!(TrustAgent, "trust_agent", TrustArgs, AgentSummary);
 cmd!(ForgetAgent, "forget_agent", AgentArgs, ());
 cmd!(AllowUnencrypted, "agent_allow_unencrypted", AgentConsent, AgentSummary);
 cmd!(AddAgent, "agent_add", AgentAddress, AgentSummary);
+cmd!(CheckAgentNow, "agent_check_now", AgentArgs, AgentSummary);
 cmd!(PairingStart, "pairing_start", AgentArgs, PairingPrompt);
 cmd!(PairingFinish, "pairing_submit", PairingSubmit, PairingDone);
 cmd!(GetWifi, "wifi", NoArgs, WifiView);
@@ -780,3 +862,4 @@ cmd!(GetSettings, "settings", NoArgs, Settings);
 cmd!(SetDiscoveryInterfaces, "settings_interfaces", SetInterfaces, Settings);
 cmd!(SetThemeCmd, "settings_theme", SetTheme, Settings);
 cmd!(ForgetCertificate, "trust_forget", AgentArgs, Settings);
+cmd!(SaveCertificate, "certificate_save", NoArgs, String);

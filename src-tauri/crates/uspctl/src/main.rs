@@ -160,6 +160,10 @@ enum Command {
         /// Also show the Endpoint ID as a QR code (to add usp-home in a router's admin page)
         #[arg(long)]
         qr: bool,
+        /// Print only this installation's certificate (PEM), to add to a router's trust store
+        /// for wss:// with mutual TLS (public: the private key never leaves the vault)
+        #[arg(long, conflicts_with = "qr")]
+        pem: bool,
     },
     /// The agent certificates trusted for wss://
     Trust {
@@ -696,7 +700,7 @@ async fn pairing_command(cli: &Cli) -> Option<Result<(), Failure>> {
         Command::Pair { target, passcode_stdin, trust_first_use } => {
             pair(cli, target, *passcode_stdin, *trust_first_use).await
         }
-        Command::Whoami { qr } => whoami(cli, *qr),
+        Command::Whoami { qr, pem } => whoami(cli, *qr, *pem),
         Command::Trust { action } => trust(cli, action),
         Command::Discover => discover(cli).await,
         _ => return None,
@@ -730,14 +734,20 @@ fn load_identity(vault: &app_core::vault::Vault) -> Result<app_core::identity::C
         .map_err(|e| local_failure("cannot load this installation's identity", e))
 }
 
-fn whoami(cli: &Cli, qr: bool) -> Result<(), Failure> {
+fn whoami(cli: &Cli, qr: bool, pem: bool) -> Result<(), Failure> {
     let vault = open_vault()?;
     let me = load_identity(&vault)?;
     let backend = vault.backend();
+    if pem && !cli.json {
+        // The PEM alone, so that `uspctl whoami --pem > usp-home.pem` is the file a router takes.
+        outln!("{}", me.tls().cert_pem().trim_end());
+        return Ok(());
+    }
     if cli.json {
         return print_json(&json!({
             "endpoint_id": me.eid().as_str(),
             "certificate_sha256": me.fingerprint().to_string(),
+            "certificate_pem": me.tls().cert_pem(),
             "vault": backend.kind().to_string(),
             "vault_description": backend.describe(),
         }));

@@ -92,6 +92,11 @@ impl Agent {
     }
 
     fn start_with(name: &str, tls: Option<&AgentTls>) -> Agent {
+        Agent::start_for(name, tls, ME)
+    }
+
+    /// An agent whose Controller table knows `controller` (Full Access).
+    fn start_for(name: &str, tls: Option<&AgentTls>, controller: &str) -> Agent {
         let dir = tempdir(name);
         let mut args: Vec<String> = Vec::new();
         if let Some(tls) = tls {
@@ -114,7 +119,7 @@ impl Agent {
                  Device.LocalAgent.MTP.1.WebSocket.EnableEncryption \"{}\"\n\
                  Device.LocalAgent.MTP.1.WebSocket.KeepAliveInterval \"30\"\n\
                  Device.LocalAgent.Controller.1.Alias \"usp-home-test\"\n\
-                 Device.LocalAgent.Controller.1.EndpointID \"{ME}\"\n\
+                 Device.LocalAgent.Controller.1.EndpointID \"{controller}\"\n\
                  Device.LocalAgent.Controller.1.Enable \"true\"\n\
                  Device.LocalAgent.Controller.1.AssignedRole \"Device.LocalAgent.ControllerTrust.Role.1\"\n\
                  Internal.Reboot.Cause \"LocalFactoryReset\"\n",
@@ -680,4 +685,46 @@ fn an_agent_that_refuses_our_certificate_is_reported_with_our_fingerprint() {
     assert!(err.contains("the agent refused this installation's certificate"), "{err}");
     assert!(err.contains(&fingerprint), "{err}");
     assert!(t.elapsed() < Duration::from_secs(4), "took {:?}", t.elapsed());
+}
+
+/// `uspctl whoami --pem` prints the certificate a router can trust: put into the reference
+/// agent's trust store (`-t`), it lets uspctl in over wss:// with mutual TLS, and the agent
+/// answers as the controller its table knows (without it, the agent refuses the certificate:
+/// the test above).
+#[test]
+fn the_exported_certificate_is_trusted_by_the_agent_over_mutual_tls() {
+    use usp_client::tls::Identity;
+    let data = tempdir("pem-data");
+    let o = uspctl(&data).args(["--json", "whoami"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let me: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let eid = me["endpoint_id"].as_str().unwrap().to_owned();
+
+    let o = uspctl(&data).args(["whoami", "--pem"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let exported = text(&o.stdout);
+    assert!(exported.starts_with("-----BEGIN CERTIFICATE-----\n"), "{exported}");
+    assert!(exported.trim_end().ends_with("-----END CERTIFICATE-----"), "{exported}");
+    assert!(!exported.contains("PRIVATE KEY"), "the export must hold no key: {exported}");
+    assert_eq!(exported.trim_end(), me["certificate_pem"].as_str().unwrap().trim_end(), "--pem and --json agree");
+
+    let agent_id = Identity::generate(&AGENT.parse().unwrap()).unwrap();
+    let tls = AgentTls {
+        identity_pem: format!(
+            "{}{}",
+            agent_id.cert_pem(),
+            pem("PRIVATE KEY", agent_id.private_key_der().expose_secret())
+        ),
+        trust_pem: exported,
+    };
+    let agent = Agent::start_for("pem", Some(&tls), &eid);
+    let o = run({
+        let mut c = uspctl(&data);
+        c.args(["--timeout", "5", "pair", &agent.wss_url(), "--passcode-stdin", "--trust-first-use"]);
+        c
+    });
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert_eq!(o.status.code(), Some(0), "stdout: {out}\nstderr: {err}");
+    assert!(out.contains("Already paired: role"), "stdout: {out}\nstderr: {err}");
+    let _ = std::fs::remove_dir_all(&data);
 }

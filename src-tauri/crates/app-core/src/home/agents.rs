@@ -34,7 +34,11 @@ const DEVICE_INFO: [&str; 6] =
 /// The name of a role to show, when the agent lets us know it.
 pub(crate) fn role_label(role: &RoleSummary) -> Option<String> {
     if role.names_known() {
-        Some(role.names.join(", "))
+        // "Untrusted" inherited beside a real role says nothing a person needs.
+        let shown: Vec<&str> =
+            role.names.iter().map(String::as_str).filter(|n| role.names.len() == 1 || *n != "Untrusted").collect();
+        let shown = if shown.is_empty() { role.names.iter().map(String::as_str).collect() } else { shown };
+        Some(shown.join(", "))
     } else if role.full_access {
         Some("Full access".to_owned())
     } else {
@@ -58,9 +62,11 @@ pub(crate) fn auth_of(state: &AuthState) -> (AgentAuth, Option<Fingerprint>, Opt
     match state {
         AuthState::Connected { role } => (AgentAuth::Paired { role: role_label(role) }, None, Some(role.clone())),
         AuthState::Untrusted { .. } | AuthState::LockedOut { .. } => (AgentAuth::Untrusted { role: None }, None, None),
-        AuthState::NotAuthorised { own_eid } => {
-            (AgentAuth::NotAuthorised { our_endpoint_id: own_eid.as_str().to_owned() }, None, None)
-        }
+        AuthState::NotAuthorised { own_eid } => (
+            AgentAuth::NotAuthorised { our_endpoint_id: own_eid.as_str().to_owned(), next_check_secs: None },
+            None,
+            None,
+        ),
         AuthState::CertificateChanged { presented, pinned, .. } => (
             AgentAuth::CertificateChanged { fingerprint: presented.to_string(), pinned: Some(pinned.to_string()) },
             Some(*presented),
@@ -99,6 +105,39 @@ pub(crate) async fn read_facts(client: &Client) -> Option<DeviceFacts> {
         product_class: v(5),
     })
 }
+
+/// The objects right under `Device.` that the device offers (`WiFi`, `Hosts`...), from its
+/// supported data model; `None` when it does not say (then every page simply tries).
+pub(crate) async fn read_objects(client: &Client) -> Option<BTreeSet<String>> {
+    let opts = usp_core::request::SupportedDmOptions {
+        first_level_only: true,
+        commands: false,
+        events: false,
+        params: false,
+        unique_key_sets: false,
+    };
+    let req = usp_core::request::get_supported_dm(["Device."], opts).ok()?;
+    let resp = tokio::time::timeout(REQUEST_DEADLINE, client.request(req)).await.ok()?.ok()?;
+    let resp: usp_core::msg::GetSupportedDmResp = resp.try_into().ok()?;
+    let mut names = BTreeSet::new();
+    for (_, result) in resp.per_path() {
+        for obj in result.unwrap_or_default() {
+            let rest = obj.supported_obj_path.strip_prefix("Device.").unwrap_or("");
+            if let Some(name) = rest.split('.').next().filter(|n| !n.is_empty() && n.len() <= 64) {
+                if names.len() < 256 {
+                    names.insert(name.to_owned());
+                }
+            }
+        }
+    }
+    // A device that lists not even its DeviceInfo does not really say what it has.
+    names.contains("DeviceInfo").then_some(names)
+}
+
+/// How often a device that ignores this app is asked again at first.
+const NOT_AUTHORISED_RECHECK: Duration = Duration::from_secs(10);
+/// How often later, and for a device that answers but gives no rights.
+const SLOW_RECHECK: Duration = Duration::from_secs(60);
 
 /// How long "add by address" waits for the device to answer.
 const ADD_BY_ADDRESS_TIMEOUT: Duration = Duration::from_secs(8);
@@ -475,10 +514,14 @@ impl Home {
         }
     }
 
-    /// Follows one client's states until it is closed or needs the user.
+    /// Follows one client's states until it is closed or needs the user. While the device is
+    /// connected but does not let this app in (not authorised, or untrusted), it is asked again
+    /// now and then, and at once on "Check now": the card turns paired by itself once the
+    /// person adds this app on the device.
     async fn follow(&self, eid: &str, client: &Client) -> Ended {
         let mut state = client.state();
         let mut was_connected = false;
+        let Some(check_now) = self.with_agent(eid, |e| e.check_now.clone()) else { return Ended::Closed };
         loop {
             let now = state.borrow_and_update().clone();
             match now {
@@ -496,10 +539,91 @@ impl Home {
                 }
                 ConnectionState::Closed => return Ended::Closed,
             }
-            if state.changed().await.is_err() {
-                return Ended::Closed;
+            loop {
+                let next = self.plan_check(eid);
+                let timer = async {
+                    match next {
+                        Some(at) => tokio::time::sleep_until(at).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    changed = state.changed() => {
+                        if changed.is_err() {
+                            return Ended::Closed;
+                        }
+                        break;
+                    }
+                    () = timer => {}
+                    () = check_now.notified() => {}
+                }
+                // Only a device still connected and still keeping us out is asked again.
+                if !matches!(*state.borrow(), ConnectionState::Connected { .. }) || self.plan_check(eid).is_none() {
+                    continue;
+                }
+                self.with_agent(eid, |e| {
+                    e.next_check = None;
+                    e.checks = e.checks.saturating_add(1);
+                });
+                self.changed(&[Topic::Home]);
+                self.on_connected(eid, client).await;
             }
         }
+    }
+
+    /// When to ask `eid` again, for a device that is connected but keeps this app out: every
+    /// 10 s for the first 5 minutes (the person is probably at the router's settings page right
+    /// now), then every minute; an untrusted device (which offers pairing) every minute. `None`
+    /// for any other state. The time is kept on the entry, so the card can count down to it.
+    fn plan_check(&self, eid: &str) -> Option<tokio::time::Instant> {
+        let (next, planned) = self.with_agent(eid, |e| {
+            let every = match e.auth {
+                _ if !e.connected => None,
+                AgentAuth::NotAuthorised { .. } if e.checks < 30 => Some(NOT_AUTHORISED_RECHECK),
+                AgentAuth::NotAuthorised { .. } | AgentAuth::Untrusted { .. } => Some(SLOW_RECHECK),
+                _ => None,
+            };
+            match every {
+                None => {
+                    e.next_check = None;
+                    e.checks = 0;
+                    (None, false)
+                }
+                Some(_) if e.next_check.is_some() => (e.next_check, false),
+                Some(every) => {
+                    let at = tokio::time::Instant::now() + every;
+                    e.next_check = Some(at);
+                    (Some(at), true)
+                }
+            }
+        })?;
+        if planned {
+            // The card shows when the next check comes.
+            self.changed(&[Topic::Home]);
+        }
+        next
+    }
+
+    /// `agent_check_now`: asks a device that keeps this app out again, now (or reconnects to a
+    /// device that can't be reached).
+    ///
+    /// # Errors
+    /// [`AppError::UnknownAgent`].
+    pub async fn agent_check_now(&self, args: AgentArgs) -> AppResult<AgentSummary> {
+        let (connected, notify) =
+            self.with_agent(&args.agent, |e| (e.connected, e.check_now.clone())).ok_or(AppError::UnknownAgent)?;
+        if connected {
+            self.with_agent(&args.agent, |e| e.next_check = None);
+            notify.notify_one();
+            self.changed(&[Topic::Home]);
+        } else {
+            let offline =
+                self.with_agent(&args.agent, |e| matches!(e.auth, AgentAuth::Offline { .. })).unwrap_or(false);
+            if offline {
+                self.restart_connection(&args.agent).await;
+            }
+        }
+        self.agent_summary(&args.agent)
     }
 
     fn set_auth(&self, eid: &str, auth: AgentAuth) {
@@ -524,7 +648,9 @@ impl Home {
         }
     }
 
-    /// Probes what the agent lets us do, reads its DeviceInfo and starts live updates.
+    /// Probes what the agent lets us do, reads its DeviceInfo and starts live updates. A device
+    /// that ignores us is shown so as soon as the probe knows it: it is not asked for its
+    /// DeviceInfo (it would not answer that either, and the card would wait for nothing).
     async fn on_connected(&self, eid: &str, client: &Client) {
         let state = match tokio::time::timeout(REQUEST_DEADLINE, pairing::probe(client)).await {
             Ok(s) => s,
@@ -535,7 +661,24 @@ impl Home {
             self.on_lost(eid, auth, presented);
             return;
         }
+        // Another answer than before: the checks start over.
+        self.with_agent(eid, |e| {
+            if std::mem::discriminant(&e.auth) != std::mem::discriminant(&auth) {
+                e.checks = 0;
+                e.next_check = None;
+            }
+        });
+        if matches!(auth, AgentAuth::NotAuthorised { .. }) {
+            let _ = self.apply_connected(eid, client, auth, role, None);
+            return;
+        }
+        // It answers: its facts come in a moment, with the state (so a card is never shown
+        // untrusted under a bare Endpoint ID).
         let facts = read_facts(client).await;
+        if matches!(auth, AgentAuth::Paired { .. }) {
+            let objects = read_objects(client).await;
+            self.with_agent(eid, |e| e.objects = objects);
+        }
         let _ = self.apply_connected(eid, client, auth, role, facts);
     }
 
@@ -743,6 +886,14 @@ impl Home {
     }
 
     fn summary(e: &AgentEntry, remembered: &BTreeSet<String>) -> AgentSummary {
+        let mut auth = e.auth.clone();
+        if let AgentAuth::NotAuthorised { next_check_secs, .. } = &mut auth {
+            // Whole seconds, rounded up: "in 0 s" would read as "now".
+            *next_check_secs = e.next_check.map(|at| {
+                let left = at.saturating_duration_since(tokio::time::Instant::now());
+                left.as_secs() + u64::from(left.subsec_nanos() > 0)
+            });
+        }
         AgentSummary {
             agent: e.eid.clone(),
             name: e.name(),
@@ -752,7 +903,7 @@ impl Home {
             firmware: e.facts.firmware.clone(),
             uptime_secs: e.facts.uptime_secs,
             url: e.url.clone(),
-            auth: e.auth.clone(),
+            auth,
             remembered: remembered.contains(&e.eid),
             encrypted: is_wss(&e.url),
             verified: e.verified(),
@@ -794,11 +945,16 @@ impl Home {
             )
         });
         let discovering = lock(&self.inner.discovery).is_some();
+        // The QR code only when a card asks for this app's ID.
+        let own = self.identity().eid().clone();
+        let waiting = agents.iter().any(|(_, a)| matches!(a.auth, AgentAuth::NotAuthorised { .. }));
         Ok(HomeView {
             agents: agents.into_iter().map(|(_, s)| s).collect(),
             discovering,
             impersonations: self.impostors(),
             gateway_conflict,
+            our_endpoint_id: own.as_str().to_owned(),
+            our_endpoint_id_qr_svg: if waiting { crate::features::qr::svg(own.as_str()) } else { String::new() },
         })
     }
 

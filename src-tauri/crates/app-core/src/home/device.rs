@@ -4,13 +4,13 @@
 
 use std::time::Duration;
 
-use ipc_types::{AgentArgs, DeviceDetails, LiveEvent, PingArgs, PingResult, Topic};
+use ipc_types::{AgentArgs, ControllerEntry, DeviceDetails, FirmwareImage, LiveEvent, PingArgs, PingResult, Topic};
 use tokio::sync::broadcast::error::RecvError;
 use usp_client::{Client, NotifKind};
 use usp_core::msg::{Notification, OperationCompleteResp, Params};
 use usp_core::request::{self, CommandOutcome, SupportedDmOptions};
 
-use super::{AgentConn, AppError, AppResult, Home};
+use super::{device_text, AgentConn, AppError, AppResult, Home};
 
 const IPPING: &str = "Device.IP.Diagnostics.IPPing()";
 const REBOOT: &str = "Device.Reboot()";
@@ -27,6 +27,77 @@ const FIELDS: [(&str, &str); 9] = [
     ("SoftwareVersion", "Firmware version"),
     ("UpTime", "Running for"),
 ];
+
+/// What the pages of usp-home need right under `Device.`, in the words the Device page uses.
+const FEATURES: [(&str, &str); 4] = [
+    ("WiFi", "WiFi settings"),
+    ("Hosts", "Connected devices and parental controls"),
+    ("Schedules", "Schedules"),
+    ("IoTCapability", "Smart-home things"),
+];
+
+/// The model or firmware version of a device that leaves it empty.
+pub const NOT_GIVEN: &str = "Not given by the device";
+
+/// At most this many firmware images or controllers are shown.
+const MAX_ROWS_SHOWN: usize = 32;
+
+/// The device's firmware images, when it has them and our role may read them.
+async fn firmware_of(conn: &AgentConn) -> Vec<FirmwareImage> {
+    const TABLE: &str = "Device.DeviceInfo.FirmwareImage.";
+    let paths = [
+        "Device.DeviceInfo.FirmwareImage.*.Name",
+        "Device.DeviceInfo.FirmwareImage.*.Version",
+        "Device.DeviceInfo.FirmwareImage.*.Status",
+        "Device.DeviceInfo.ActiveFirmwareImage",
+        "Device.DeviceInfo.BootFirmwareImage",
+    ];
+    let Ok(p) = super::wifi::get_params(conn, &paths, "read its firmware images").await else { return Vec::new() };
+    let reference =
+        |name: &str| p.raw(&format!("Device.DeviceInfo.{name}")).map(|r| r.trim().trim_end_matches('.').to_owned());
+    let (active, boot) = (reference("ActiveFirmwareImage"), reference("BootFirmwareImage"));
+    p.instances(TABLE)
+        .into_iter()
+        .take(MAX_ROWS_SHOWN)
+        .map(|row| {
+            let path = row.trim_end_matches('.').to_owned();
+            let text = |name: &str| p.text(&row, name).map(|v| device_text(&v, 128)).unwrap_or_default();
+            FirmwareImage {
+                active: active.as_deref() == Some(path.as_str()),
+                boot: boot.as_deref() == Some(path.as_str()),
+                name: text("Name"),
+                version: text("Version"),
+                status: text("Status"),
+                path,
+            }
+        })
+        .collect()
+}
+
+/// The controllers the device knows, as far as our role may see them (this app marked).
+async fn controllers_of(conn: &AgentConn) -> Vec<ControllerEntry> {
+    const TABLE: &str = "Device.LocalAgent.Controller.";
+    let paths = [
+        "Device.LocalAgent.Controller.*.EndpointID",
+        "Device.LocalAgent.Controller.*.Alias",
+        "Device.LocalAgent.Controller.*.Enable",
+    ];
+    let Ok(p) = super::wifi::get_params(conn, &paths, "read its controllers").await else { return Vec::new() };
+    let own = conn.client.own_id().as_str().to_owned();
+    p.instances(TABLE)
+        .into_iter()
+        .take(MAX_ROWS_SHOWN)
+        .filter_map(|row| {
+            let endpoint_id = device_text(&p.text(&row, "EndpointID")?, 128);
+            Some(ControllerEntry {
+                this_app: endpoint_id == own,
+                alias: p.text(&row, "Alias").map(|a| device_text(&a, 64)).filter(|a| !a.is_empty()),
+                enabled: p.bool(&row, "Enable").unwrap_or(true),
+                endpoint_id,
+            })
+        })
+        .collect()
+}
 
 /// `93784` → "1 day 2 h 3 min".
 pub(crate) fn uptime_words(secs: u64) -> String {
@@ -111,7 +182,13 @@ impl Home {
             conn.client.get(&paths, 0).await.map_err(|e| AppError::from_client(&conn.name, "read its details", &e))?;
         let mut fields = Vec::new();
         for ((param, label), path) in FIELDS.iter().zip(&paths) {
-            let Some(v) = resp.value(path).map(str::trim).filter(|v| !v.is_empty()) else { continue };
+            let Some(v) = resp.value(path).map(str::trim).filter(|v| !v.is_empty()) else {
+                // What a person looks for first is shown even when the device leaves it empty.
+                if matches!(*param, "ModelName" | "SoftwareVersion") {
+                    fields.push(((*label).to_owned(), NOT_GIVEN.to_owned()));
+                }
+                continue;
+            };
             let shown = match (*param, v.parse::<u64>()) {
                 ("UpTime", Ok(secs)) => uptime_words(secs),
                 _ => v.to_owned(),
@@ -121,12 +198,31 @@ impl Home {
         fields.push(("Endpoint ID".to_owned(), conn.eid.clone()));
         let root = commands_of(&conn.client, "Device.").await;
         let diag = commands_of(&conn.client, "Device.IP.Diagnostics.").await;
+        let (firmware, controllers) = tokio::join!(firmware_of(&conn), controllers_of(&conn));
+        let objects = super::agents::read_objects(&conn.client).await;
+        let (mut offers, mut lacks) = (Vec::new(), Vec::new());
+        if let Some(objects) = &objects {
+            for (object, words) in FEATURES {
+                if objects.contains(object) {
+                    offers.push(words.to_owned());
+                } else {
+                    lacks.push(words.to_owned());
+                }
+            }
+        }
+        if objects.is_some() {
+            self.with_agent(&conn.eid, |e| e.objects = objects);
+        }
         Ok(DeviceDetails {
             agent: conn.eid.clone(),
             name: conn.name.clone(),
             fields,
             can_reboot: root.iter().any(|c| c == REBOOT),
             can_ping: diag.iter().any(|c| c == IPPING),
+            firmware,
+            controllers,
+            offers,
+            lacks,
         })
     }
 

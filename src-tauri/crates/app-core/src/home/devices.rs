@@ -53,7 +53,7 @@ impl Home {
 
     async fn devices_inner(&self) -> AppResult<DevicesView> {
         let data = self.devices_data().await;
-        Ok(DevicesView { devices: self.devices_from(&data) })
+        Ok(DevicesView { devices: self.devices_from(&data), not_offered: self.not_offering("Hosts") })
     }
 
     /// `device_rename`: the user's own name for a device (empty clears it). Kept in the app's

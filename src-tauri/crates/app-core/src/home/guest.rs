@@ -25,6 +25,7 @@ impl Home {
                 qr_svg: None,
                 passphrase_hidden: false,
                 candidates: logic::candidates(&list).into_iter().map(|i| nets[i].dto(false)).collect(),
+                not_offered: self.not_offering("WiFi"),
             };
         };
         let main = &nets[found.main];
@@ -50,6 +51,7 @@ impl Home {
             share_text,
             passphrase_hidden: !open && pass.is_none(),
             candidates: Vec::new(),
+            not_offered: self.not_offering("WiFi"),
         }
     }
 

@@ -63,7 +63,7 @@ impl Home {
         {
             let nodes = logic::nodes(p, names);
             if !nodes.is_empty() {
-                return Ok(MeshView { nodes });
+                return Ok(MeshView { nodes, not_offered: Vec::new() });
             }
         }
         // No EasyMesh: every agent with access points is a node, the first one the root.
@@ -94,6 +94,6 @@ impl Home {
             });
         }
         logic::tree_order(&mut nodes);
-        Ok(MeshView { nodes })
+        Ok(MeshView { nodes, not_offered: self.not_offering("WiFi") })
     }
 }

@@ -25,10 +25,11 @@ mod smart;
 mod store;
 mod wifi;
 
+pub use device::NOT_GIVEN;
 pub use error::{AppError, AppResult};
 pub use store::{GuestMarkData, KnownAgent, Store, StoreData};
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -200,6 +201,16 @@ pub(crate) struct AgentEntry {
     pub allow_unencrypted: bool,
     /// Came from an mDNS advert (counts against [`MAX_DISCOVERED`]).
     pub discovered: bool,
+    /// When the app asks a device that does not let it in yet again (`None`: not planned, or
+    /// asking now).
+    pub next_check: Option<tokio::time::Instant>,
+    /// How many times it was asked again since it last changed its answer.
+    pub checks: u32,
+    /// Wakes the connection task to ask again now ("Check now").
+    pub check_now: Arc<tokio::sync::Notify>,
+    /// The objects right under `Device.` that the device offers (`WiFi`, `Hosts`...), read once
+    /// paired; `None` when unknown (every page then simply tries).
+    pub objects: Option<BTreeSet<String>>,
 }
 
 impl AgentEntry {
@@ -234,6 +245,10 @@ impl AgentEntry {
             secure: false,
             allow_unencrypted: false,
             discovered: false,
+            next_check: None,
+            checks: 0,
+            check_now: Arc::new(tokio::sync::Notify::new()),
+            objects: None,
         }
     }
 
@@ -532,6 +547,19 @@ impl Home {
         });
         list.sort_by(|a, b| a.0.cmp(&b.0));
         list.into_iter().map(|(_, c)| c).collect()
+    }
+
+    /// Names of the paired devices that don't offer `object` (right under `Device.`, e.g.
+    /// `WiFi`), gateway first: the pages say so in words instead of showing an empty list.
+    pub(crate) fn not_offering(&self, object: &str) -> Vec<String> {
+        let mut list: Vec<_> = self.with_agents(|m| {
+            m.values()
+                .filter(|e| e.is_paired() && e.objects.as_ref().is_some_and(|o| !o.contains(object)))
+                .map(|e| (e.sort_key(), e.name()))
+                .collect()
+        });
+        list.sort_by(|a, b| a.0.cmp(&b.0));
+        list.into_iter().map(|(_, n)| n).collect()
     }
 
     /// The connection to one agent (connected, any role).

@@ -147,6 +147,8 @@ impl Home {
         };
         let (auth, _, role) = auth_of(&state);
         let facts = read_facts(&conn.client).await;
+        let objects = super::agents::read_objects(&conn.client).await;
+        self.with_agent(&agent, |e| e.objects = objects);
         let label = role.as_ref().and_then(role_label);
         let live = self.apply_connected(&agent, &conn.client, auth, role, facts);
         self.remember(&agent)?;

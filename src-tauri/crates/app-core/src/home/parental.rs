@@ -76,7 +76,12 @@ impl Home {
     async fn parental_inner(&self) -> AppResult<ParentalView> {
         let names = self.device_names().await;
         let name_of = |mac: &str| names.get(mac).cloned().unwrap_or_else(|| mac.to_owned());
-        let mut view = ParentalView { model: ScheduleModel::None, bedtimes: Vec::new(), other_rules: Vec::new() };
+        let mut view = ParentalView {
+            model: ScheduleModel::None,
+            bedtimes: Vec::new(),
+            other_rules: Vec::new(),
+            not_offered: self.not_offering("Hosts"),
+        };
         for a in self.rules_data().await {
             if view.model == ScheduleModel::None {
                 view.model = a.model;

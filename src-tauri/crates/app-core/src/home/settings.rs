@@ -2,6 +2,8 @@
 //! the agent certificates it trusts, the network interfaces used for discovery, the theme.
 
 use ipc_types::{AgentArgs, SetInterfaces, SetTheme, Settings, Theme, Topic, TrustedCertificate};
+use std::path::PathBuf;
+
 use usp_client::discovery::Interfaces;
 use usp_client::tls::PinStore;
 use usp_core::EndpointId;
@@ -57,7 +59,29 @@ impl Home {
             vault_persistent: backend.persistence() == VaultPersistence::UntilDeleted,
             vault_warning: backend.warning(),
             identity_renewed: self.identity().renewed(),
+            certificate_pem: self.identity().tls().cert_pem(),
+            certificate_fingerprint: self.identity().fingerprint().to_string(),
         })
+    }
+
+    /// `certificate_save`: writes this app's certificate (PEM, public: no key) into `folder`
+    /// (the person's downloads folder; else the app's data folder) and says where. A router's
+    /// admin page can then take it as a trusted controller certificate for `wss://` with
+    /// mutual TLS.
+    ///
+    /// # Errors
+    /// [`AppError::Internal`] when the file can't be written.
+    pub async fn certificate_save(&self, folder: Option<PathBuf>) -> AppResult<String> {
+        let folder = folder.filter(|f| f.is_dir()).unwrap_or_else(|| self.identity().data_dir().to_owned());
+        let path = folder.join("usp-home-certificate.pem");
+        let pem = self.identity().tls().cert_pem();
+        let written = path.clone();
+        tokio::task::spawn_blocking(move || std::fs::write(&written, pem))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?
+            .map_err(|e| AppError::Internal(format!("cannot write {}: {e}", path.display())))?;
+        tracing::info!(path = %path.display(), "certificate saved");
+        Ok(path.display().to_string())
     }
 
     /// `settings_interfaces`: which network interfaces discovery uses (`all`, `lo`, or names

@@ -41,7 +41,10 @@ impl Home {
             Ok(logic::groups(&p, &conn.eid, &conn.name, dm.as_ref()))
         })
         .await;
-        Ok(SmartHomeView { groups: loaded.into_iter().flat_map(|(_, g)| g).collect() })
+        Ok(SmartHomeView {
+            groups: loaded.into_iter().flat_map(|(_, g)| g).collect(),
+            not_offered: self.not_offering("IoTCapability"),
+        })
     }
 
     /// `thing_set`: validates the value against the control (on/off, number within min/max on

@@ -317,7 +317,10 @@ impl Home {
         let nets = self.all_networks().await;
         let (_, found) = self.find_guest(&nets);
         let guests: Vec<usize> = found.map(|f| f.siblings).unwrap_or_default();
-        Ok(WifiView { networks: nets.iter().enumerate().map(|(i, l)| l.dto(guests.contains(&i))).collect() })
+        Ok(WifiView {
+            networks: nets.iter().enumerate().map(|(i, l)| l.dto(guests.contains(&i))).collect(),
+            not_offered: self.not_offering("WiFi"),
+        })
     }
 
     /// `wifi_rename`: a new name (1-32 bytes) for one SSID.

@@ -196,7 +196,7 @@ pub struct ProbeConfig {
 
 impl Default for ProbeConfig {
     fn default() -> Self {
-        Self { answer_timeout: Duration::from_secs(4) }
+        Self { answer_timeout: Duration::from_secs(3) }
     }
 }
 
