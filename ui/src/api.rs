@@ -35,6 +35,11 @@ pub async fn agent_add(args: AgentAddress) -> Result<AgentSummary, IpcError> {
     ipc::invoke::<AddAgent>(&args).await
 }
 
+/// `agent_check_now`
+pub async fn agent_check_now(args: AgentArgs) -> Result<AgentSummary, IpcError> {
+    ipc::invoke::<CheckAgentNow>(&args).await
+}
+
 /// `pairing_start`
 pub async fn pairing_start(args: AgentArgs) -> Result<PairingPrompt, IpcError> {
     ipc::invoke::<PairingStart>(&args).await
@@ -178,4 +183,9 @@ pub async fn settings_theme(args: SetTheme) -> Result<Settings, IpcError> {
 /// `trust_forget`
 pub async fn trust_forget(args: AgentArgs) -> Result<Settings, IpcError> {
     ipc::invoke::<ForgetCertificate>(&args).await
+}
+
+/// `certificate_save`
+pub async fn certificate_save() -> Result<String, IpcError> {
+    ipc::invoke::<SaveCertificate>(&NoArgs {}).await
 }

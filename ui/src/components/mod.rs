@@ -114,6 +114,46 @@ pub fn InlineSvg(id: String, svg: String, label: String) -> impl IntoView {
     view! { <div id=id class="qr" role="img" aria-label=label inner_html=svg></div> }
 }
 
+/// Paired devices that don't offer what a page shows, each in a sentence (`#not-offered`):
+/// "Reference agent doesn't offer WiFi settings to usp-home." Shown only while the page has
+/// nothing else to show (`empty`): beside the other devices' settings it would only be noise.
+#[component]
+pub fn NotOffered(names: Signal<Vec<String>>, empty: Signal<bool>, what: &'static str) -> impl IntoView {
+    view! {
+        <div id="not-offered" class="not-offered" hidden=move || !empty.get() || names.with(Vec::is_empty)>
+            <For each=move || names.get() key=|n| n.clone() let:name>
+                <p class="notice">{not_offered_text(&name, what)}</p>
+            </For>
+        </div>
+    }
+}
+
+/// The sentence of [`NotOffered`].
+pub fn not_offered_text(name: &str, what: &str) -> String {
+    format!(
+        "{name} doesn't offer {what} to usp-home: its data model has none, or the role it gave this app \
+         doesn't let it see them."
+    )
+}
+
+/// Copies `text` to the clipboard (the page's `navigator.clipboard`); false when the webview
+/// doesn't allow it, so the caller can ask the person to copy it by hand.
+pub async fn copy_text(text: &str) -> bool {
+    use wasm_bindgen::{JsCast, JsValue};
+    let get = |obj: &JsValue, key: &str| {
+        js_sys::Reflect::get(obj, &JsValue::from_str(key)).ok().filter(|v| !v.is_undefined() && !v.is_null())
+    };
+    let Some(clipboard) = get(&js_sys::global(), "navigator").and_then(|n| get(&n, "clipboard")) else {
+        return false;
+    };
+    let Some(write) = get(&clipboard, "writeText").and_then(|f| f.dyn_into::<js_sys::Function>().ok()) else {
+        return false;
+    };
+    let Ok(promise) = write.call1(&clipboard, &JsValue::from_str(text)) else { return false };
+    let Ok(promise) = promise.dyn_into::<js_sys::Promise>() else { return false };
+    wasm_bindgen_futures::JsFuture::from(promise).await.is_ok()
+}
+
 /// The notice area: `#notifications` (a live region) holding `#toast`.
 #[component]
 pub fn Notices() -> impl IntoView {

@@ -109,6 +109,41 @@ fn Details(details: DeviceDetails) -> impl IntoView {
             <dl id="device-fields" class="facts">
                 {details.fields.iter().map(|(label, value)| view! { <dt>{label.clone()}</dt><dd>{value.clone()}</dd> }).collect_view()}
             </dl>
+            {(!details.firmware.is_empty()).then(|| view! {
+                <h3>"Firmware images"</h3>
+                <ul id="device-firmware" class="list">
+                    {details.firmware.iter().map(|image| view! {
+                        <li class="row">
+                            <span class="stack tight">
+                                <strong>{if image.version.is_empty() { image.name.clone() } else { image.version.clone() }}</strong>
+                                <span class="muted small">{firmware_line(image)}</span>
+                            </span>
+                        </li>
+                    }).collect_view()}
+                </ul>
+            })}
+            {(!details.controllers.is_empty()).then(|| view! {
+                <h3>"Controllers it knows"</h3>
+                <ul id="device-controllers" class="list">
+                    {details.controllers.iter().map(|c| view! {
+                        <li class="row">
+                            <span class="stack tight">
+                                <span class="mono small">{c.endpoint_id.clone()}</span>
+                                <span class="muted small">{controller_line(c)}</span>
+                            </span>
+                        </li>
+                    }).collect_view()}
+                </ul>
+            })}
+            {(!details.offers.is_empty() || !details.lacks.is_empty()).then(|| view! {
+                <h3>"What it offers to usp-home"</h3>
+                <p id="device-offers" class="small">
+                    {if details.offers.is_empty() { "Only its own details.".to_owned() } else { details.offers.join(" · ") }}
+                </p>
+                {(!details.lacks.is_empty()).then(|| view! {
+                    <p id="device-lacks" class="muted small">{format!("Not offered: {}.", details.lacks.join(" · "))}</p>
+                })}
+            })}
             <div class="actions" hidden=!details.can_reboot>
                 <Show
                     when=move || confirming.get()
@@ -131,6 +166,37 @@ fn Details(details: DeviceDetails) -> impl IntoView {
             </div>
         </article>
     }
+}
+
+/// "Running now · boots next · Active", for one firmware image.
+fn firmware_line(image: &ipc_types::FirmwareImage) -> String {
+    let mut parts = Vec::new();
+    if image.active {
+        parts.push("Running now".to_owned());
+    }
+    if image.boot && !image.active {
+        parts.push("Starts at the next restart".to_owned());
+    }
+    if !image.name.is_empty() && !image.version.is_empty() {
+        parts.push(image.name.clone());
+    }
+    if !image.status.is_empty() {
+        parts.push(image.status.clone());
+    }
+    parts.join(" · ")
+}
+
+/// "This app · enabled", for one controller.
+fn controller_line(c: &ipc_types::ControllerEntry) -> String {
+    let mut parts = Vec::new();
+    if c.this_app {
+        parts.push("This app".to_owned());
+    }
+    if let Some(alias) = &c.alias {
+        parts.push(alias.clone());
+    }
+    parts.push(if c.enabled { "enabled".to_owned() } else { "switched off".to_owned() });
+    parts.join(" · ")
 }
 
 #[component]

@@ -4,7 +4,7 @@ use ipc_types::{dom_id, ConnectedDevice, DevicePause, DeviceRename, Topic};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::components::{load_status, ready, PageFrame};
+use crate::components::{load_status, ready, NotOffered, PageFrame};
 use crate::model::devices::{connection, presence, sort, usage};
 use crate::model::route::Page;
 use crate::state::use_app;
@@ -22,6 +22,7 @@ pub fn DevicesPage() -> impl IntoView {
         sort(&mut list);
         list
     });
+    let not_offered = Memo::new(move |_| devices.get().and_then(Result::ok).map(|v| v.not_offered).unwrap_or_default());
     // Leaving the page: what was shown is no longer new.
     on_cleanup(|| {
         spawn_local(async {
@@ -35,7 +36,8 @@ pub fn DevicesPage() -> impl IntoView {
             <p class="muted" hidden=move || !ready(devices).get()>
                 {move || format!("{} online, {} known", online(), list.with(Vec::len))}
             </p>
-            <p class="empty" hidden=move || !ready(devices).get() || !list.with(Vec::is_empty)>
+            <NotOffered names=not_offered.into() empty=Signal::derive(move || list.with(Vec::is_empty)) what="its list of connected devices" />
+            <p class="empty" hidden=move || !ready(devices).get() || !list.with(Vec::is_empty) || !not_offered.with(Vec::is_empty)>
                 "No devices reported yet."
             </p>
             <ul class="device-list">

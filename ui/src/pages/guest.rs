@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api;
-use crate::components::{load_status, ready, Busy, InlineSvg, PageFrame, Switch};
+use crate::components::{load_status, ready, Busy, InlineSvg, NotOffered, PageFrame, Switch};
 use crate::model::route::Page;
 use crate::model::wifi::passphrase_problem;
 use crate::state::use_app;
@@ -31,11 +31,15 @@ pub fn GuestPage() -> impl IntoView {
         }
     };
     let view_of = move || guest.get().and_then(Result::ok);
+    let not_offered = Memo::new(move |_| view_of().map(|v| v.not_offered).unwrap_or_default());
     view! {
         <PageFrame page=Page::Guest ready=ready(guest) intro="A separate network for visitors: no access to your own devices.">
             {load_status(guest, "the guest network")}
+            <NotOffered names=not_offered.into() empty=Signal::derive(move || view_of().is_some_and(|v| v.network.is_none() && v.candidates.is_empty())) what="WiFi settings" />
             {move || view_of().map(|view| match view.network.clone() {
                 Some(_) => view! { <GuestNetwork view=view apply=Callback::new(apply) /> }.into_any(),
+                // The only devices there are offer no WiFi: the notice above says it all.
+                None if view.candidates.is_empty() && !view.not_offered.is_empty() => ().into_any(),
                 None => view! { <NoGuest view=view apply=Callback::new(apply) /> }.into_any(),
             })}
         </PageFrame>

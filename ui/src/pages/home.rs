@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api;
-use crate::components::{load_status, ready, Busy, ErrorNote, PageFrame};
+use crate::components::{copy_text, load_status, ready, Busy, ErrorNote, InlineSvg, PageFrame};
 use crate::model::format;
 use crate::model::home::{
     auth_text, auth_tone, can_pair, changed_certificate, fingerprint_to_trust, kind_label, link_badge, offers_consent,
@@ -29,6 +29,7 @@ pub fn HomePage() -> impl IntoView {
                     .and_then(Result::ok)
                     .map(|view| {
                         let empty = view.agents.is_empty();
+                        let qr = view.our_endpoint_id_qr_svg.clone();
                         view! {
                             <p class="muted" hidden=!view.discovering>
                                 <span class="spinner small" aria-hidden="true"></span>
@@ -51,7 +52,9 @@ pub fn HomePage() -> impl IntoView {
                                 {view
                                     .agents
                                     .into_iter()
-                                    .map(|agent| view! { <AgentCard agent=agent refetch=Callback::new(move |()| home.refetch()) /> })
+                                    .map(|agent| view! {
+                                        <AgentCard agent=agent qr_svg=qr.clone() refetch=Callback::new(move |()| home.refetch()) />
+                                    })
                                     .collect_view()}
                             </div>
                         }
@@ -86,7 +89,7 @@ fn ImpersonationWarning(warning: Impersonation) -> impl IntoView {
 }
 
 #[component]
-fn AgentCard(agent: AgentSummary, refetch: Callback<()>) -> impl IntoView {
+fn AgentCard(agent: AgentSummary, qr_svg: String, refetch: Callback<()>) -> impl IntoView {
     let app = use_app();
     let id = dom_id(&agent.agent);
     let trusting = RwSignal::new(false);
@@ -158,7 +161,9 @@ fn AgentCard(agent: AgentSummary, refetch: Callback<()>) -> impl IntoView {
     let show_consent = offers_consent(&agent);
     let allowed = agent.allow_unencrypted;
     let not_authorised = match &agent.auth {
-        ipc_types::AgentAuth::NotAuthorised { our_endpoint_id } => Some(our_endpoint_id.clone()),
+        ipc_types::AgentAuth::NotAuthorised { our_endpoint_id, next_check_secs } => {
+            Some((our_endpoint_id.clone(), *next_check_secs))
+        }
         _ => None,
     };
     let offline = matches!(agent.auth, ipc_types::AgentAuth::Offline { .. });
@@ -222,11 +227,8 @@ fn AgentCard(agent: AgentSummary, refetch: Callback<()>) -> impl IntoView {
                     <p class="muted small" id=format!("allow-unencrypted-{id}-why")>{CONSENT_EXPLANATION}</p>
                 </div>
             })}
-            {not_authorised.map(|eid| view! {
-                <div class="notice">
-                    <p>"This device only talks to controllers it knows. Add this app's ID in the device's settings:"</p>
-                    <p class="mono small">{eid}</p>
-                </div>
+            {not_authorised.map(|(eid, next)| view! {
+                <NotYetAuthorised agent=agent.agent.clone() our_eid=eid qr_svg=qr_svg.clone() next_check_secs=next />
             })}
             {move || error.get().map(|err| view! { <ErrorNote error=err on_retry=refetch /> })}
             <div class="actions">
@@ -268,6 +270,78 @@ fn AgentCard(agent: AgentSummary, refetch: Callback<()>) -> impl IntoView {
                 })}
             </div>
         </article>
+    }
+}
+
+/// A device that ignores this app until the person adds it there: this app's ID to copy or
+/// scan, where routers keep it, what the role means, and when the app asks again by itself.
+#[component]
+fn NotYetAuthorised(agent: String, our_eid: String, qr_svg: String, next_check_secs: Option<u64>) -> impl IntoView {
+    let id = dom_id(&agent);
+    // Counts down between live updates (each update brings the app's own figure again).
+    let left = RwSignal::new(next_check_secs);
+    if next_check_secs.is_some() {
+        let tick = move || left.update(|l| *l = l.map(|s| s.saturating_sub(1)));
+        if let Ok(handle) =
+            leptos::leptos_dom::helpers::set_interval_with_handle(tick, std::time::Duration::from_secs(1))
+        {
+            on_cleanup(move || handle.clear());
+        }
+    }
+    let copied = RwSignal::new(None::<bool>);
+    let copy = {
+        let eid = our_eid.clone();
+        move |_| {
+            let eid = eid.clone();
+            spawn_local(async move {
+                let ok = copy_text(&eid).await;
+                copied.try_set(Some(ok));
+            });
+        }
+    };
+    let asking = RwSignal::new(false);
+    let check = move |_| {
+        let args = AgentArgs { agent: agent.clone() };
+        asking.set(true);
+        left.set(None);
+        spawn_local(async move {
+            if let Err(err) = api::agent_check_now(args).await {
+                use_app().fail(&err);
+            }
+            asking.try_set(false);
+        });
+    };
+    view! {
+        <div id=format!("agent-{id}-not-authorised") class="notice not-authorised">
+            <p>
+                "This device only talks to controllers it knows. To let usp-home in, add this app's ID as a "
+                "controller in the device's settings page: routers usually keep them under “TR-369”, “USP” or "
+                "“Remote management”, in a list called “Controllers”."
+            </p>
+            <div class="row copy-row">
+                <p id=format!("agent-{id}-our-eid") class="mono small eid">{our_eid}</p>
+                <button type="button" id=format!("copy-eid-{id}") class="secondary" on:click=copy>"Copy"</button>
+            </div>
+            <p class="muted small" role="status">
+                {move || copied.get().map(|ok| if ok { "Copied." } else { "Select the ID above and copy it by hand." })}
+            </p>
+            <InlineSvg id=format!("agent-{id}-our-eid-qr") svg=qr_svg label="QR code of this app's ID".into() />
+            <p class="muted small">
+                "The role you give usp-home there decides what it may do: a full-access or home-user role lets "
+                "it manage your WiFi and devices; a read-only role only lets it show them."
+            </p>
+            <div class="row">
+                <p id=format!("agent-{id}-next-check") class="small" role="status">
+                    {move || match left.get() {
+                        Some(s) if s > 0 => format!("Checking again in {s} s; this card changes by itself once the device knows usp-home."),
+                        _ => "Checking now…".to_owned(),
+                    }}
+                </p>
+                <button type="button" id=format!("check-now-{id}") class="secondary" disabled=move || asking.get() on:click=check>
+                    "Check now"
+                </button>
+            </div>
+        </div>
     }
 }
 

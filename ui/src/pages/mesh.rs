@@ -4,7 +4,7 @@ use ipc_types::{dom_id, MeshNode, Topic};
 use leptos::prelude::*;
 
 use crate::api;
-use crate::components::{load_status, ready, PageFrame};
+use crate::components::{load_status, ready, NotOffered, PageFrame};
 use crate::model::format;
 use crate::model::mesh::layout;
 use crate::model::route::Page;
@@ -18,10 +18,12 @@ pub fn MeshPage() -> impl IntoView {
         api::mesh()
     });
     let nodes = Memo::new(move |_| mesh.get().and_then(Result::ok).map(|v| v.nodes).unwrap_or_default());
+    let not_offered = Memo::new(move |_| mesh.get().and_then(Result::ok).map(|v| v.not_offered).unwrap_or_default());
     view! {
         <PageFrame page=Page::Mesh ready=ready(mesh) intro="How your WiFi points connect, and who is on each one.">
             {load_status(mesh, "the mesh")}
-            <p class="empty" hidden=move || !ready(mesh).get() || !nodes.with(Vec::is_empty)>
+            <NotOffered names=not_offered.into() empty=Signal::derive(move || nodes.with(Vec::is_empty)) what="WiFi or mesh information" />
+            <p class="empty" hidden=move || !ready(mesh).get() || !nodes.with(Vec::is_empty) || !not_offered.with(Vec::is_empty)>
                 "No mesh information: your router does not report EasyMesh data."
             </p>
             <article class="card map" hidden=move || nodes.with(Vec::is_empty)>

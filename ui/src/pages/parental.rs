@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api;
-use crate::components::{load_status, ready, PageFrame};
+use crate::components::{load_status, ready, NotOffered, PageFrame};
 use crate::model::route::Page;
 use crate::model::schedule::{day_id, days_summary, overnight, rule_line, span, BedtimeForm};
 use crate::state::use_app;
@@ -28,10 +28,16 @@ pub fn ParentalPage() -> impl IntoView {
     let unsupported =
         Memo::new(move |_| parental.get().and_then(Result::ok).is_some_and(|v| v.model == ScheduleModel::None));
     let form = RwSignal::new(BedtimeForm::default());
+    let not_offered =
+        Memo::new(move |_| parental.get().and_then(Result::ok).map(|v| v.not_offered).unwrap_or_default());
+    let nothing_yet = Signal::derive(move || {
+        parental.get().and_then(Result::ok).is_some_and(|v| v.bedtimes.is_empty() && v.other_rules.is_empty())
+    });
     view! {
         <PageFrame page=Page::Parental ready=both_ready intro="Bedtimes switch the internet off for a device at set hours.">
             {load_status(parental, "parental controls")}
             {load_status(devices, "devices")}
+            <NotOffered names=not_offered.into() empty=nothing_yet what="parental controls" />
             <div class="two-col">
                 <article class="card">
                     <h2>"New bedtime"</h2>

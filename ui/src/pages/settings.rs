@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api;
-use crate::components::{load_status, ready, InlineSvg, PageFrame};
+use crate::components::{copy_text, load_status, ready, InlineSvg, PageFrame};
 use crate::model::route::Page;
 use crate::state::use_app;
 
@@ -119,6 +119,7 @@ fn SettingsView(settings: Settings, apply: Callback<Result<Settings, IpcError>, 
                 "no longer know it: pair them again with their passcode."
             </p>
         })}
+        <OwnCertificate pem=settings.certificate_pem.clone() fingerprint=settings.certificate_fingerprint.clone() />
         <article class="card">
             <h2>"Where secrets are kept"</h2>
             <p id="vault-location">{settings.vault_location.clone()}</p>
@@ -160,6 +161,56 @@ fn SettingsView(settings: Settings, apply: Callback<Result<Settings, IpcError>, 
                     </ul>
                 }.into_any()
             }}
+        </article>
+    }
+}
+
+/// This app's certificate, to add to a device's trusted controller certificates (for `wss://`
+/// with mutual TLS): shown, copied, or saved to a file.
+#[component]
+fn OwnCertificate(pem: String, fingerprint: String) -> impl IntoView {
+    let status = RwSignal::new(None::<String>);
+    let copy = {
+        let pem = pem.clone();
+        move |_| {
+            let pem = pem.clone();
+            spawn_local(async move {
+                let said = if copy_text(&pem).await {
+                    "Copied. Paste it where the device asks for a trusted controller certificate."
+                } else {
+                    "This window may not copy: open “Show the certificate”, select it and copy it by hand."
+                };
+                status.try_set(Some(said.to_owned()));
+            });
+        }
+    };
+    let save = move |_| {
+        spawn_local(async move {
+            let said = match api::certificate_save().await {
+                Ok(path) => format!("Saved as {path}."),
+                Err(err) => crate::model::errors::advise(&err).message,
+            };
+            status.try_set(Some(said));
+        });
+    };
+    view! {
+        <article class="card" id="own-certificate">
+            <h2>"This app's certificate"</h2>
+            <p class="muted">
+                "A device reached over an encrypted (wss://) address may only let in controllers whose certificate "
+                "it trusts. Add this certificate in the device's settings, where it lists trusted controller "
+                "certificates. It holds no secret: the key stays on this computer."
+            </p>
+            <p class="small">"SHA-256 "<span id="own-cert-fingerprint" class="mono fingerprint">{fingerprint}</span></p>
+            <details>
+                <summary id="own-cert-show">"Show the certificate"</summary>
+                <pre id="own-cert-pem" class="mono small pem">{pem}</pre>
+            </details>
+            <div class="row">
+                <button type="button" id="own-cert-copy" class="secondary" on:click=copy>"Copy"</button>
+                <button type="button" id="own-cert-save" class="secondary" on:click=save>"Save to a file"</button>
+            </div>
+            <p id="own-cert-status" class="muted small" role="status">{move || status.get()}</p>
         </article>
     }
 }

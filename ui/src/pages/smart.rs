@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api;
-use crate::components::{load_status, ready, PageFrame, Switch};
+use crate::components::{load_status, ready, NotOffered, PageFrame, Switch};
 use crate::model::format;
 use crate::model::route::Page;
 use crate::model::things::apply_value;
@@ -19,10 +19,12 @@ pub fn SmartPage() -> impl IntoView {
         api::smart_home()
     });
     let groups = Memo::new(move |_| smart.get().and_then(Result::ok).map(|v| v.groups).unwrap_or_default());
+    let not_offered = Memo::new(move |_| smart.get().and_then(Result::ok).map(|v| v.not_offered).unwrap_or_default());
     view! {
         <PageFrame page=Page::Smart ready=ready(smart) intro="Lights, plugs and sensors connected to your hubs.">
             {load_status(smart, "your smart home")}
-            <p class="empty" hidden=move || !ready(smart).get() || !groups.with(Vec::is_empty)>
+            <NotOffered names=not_offered.into() empty=Signal::derive(move || groups.with(Vec::is_empty)) what="smart-home things" />
+            <p class="empty" hidden=move || !ready(smart).get() || !groups.with(Vec::is_empty) || !not_offered.with(Vec::is_empty)>
                 "No smart home devices found on the paired hubs."
             </p>
             // Keyed by what stays (a group's title, a thing's agent, path and kind): readings

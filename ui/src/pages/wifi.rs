@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api;
-use crate::components::{load_status, ready, PageFrame, Switch};
+use crate::components::{load_status, ready, NotOffered, PageFrame, Switch};
 use crate::model::route::Page;
 use crate::model::wifi::{mode_label, passphrase_problem, ssid_problem};
 use crate::state::use_app;
@@ -18,10 +18,12 @@ pub fn WifiPage() -> impl IntoView {
         api::wifi()
     });
     let networks = Memo::new(move |_| wifi.get().and_then(Result::ok).map(|v| v.networks).unwrap_or_default());
+    let not_offered = Memo::new(move |_| wifi.get().and_then(Result::ok).map(|v| v.not_offered).unwrap_or_default());
     view! {
         <PageFrame page=Page::Wifi ready=ready(wifi) intro="Your wireless networks, on every router and extender.">
             {load_status(wifi, "your WiFi networks")}
-            <p class="empty" hidden=move || !ready(wifi).get() || !networks.with(Vec::is_empty)>
+            <NotOffered names=not_offered.into() empty=Signal::derive(move || networks.with(Vec::is_empty)) what="WiFi settings" />
+            <p class="empty" hidden=move || !ready(wifi).get() || !networks.with(Vec::is_empty) || !not_offered.with(Vec::is_empty)>
                 "No WiFi networks found on the paired devices."
             </p>
             <div class="cards">
