@@ -87,6 +87,21 @@ pub fn bin_dir(target_dir: &Path, shared: &Path) -> PathBuf {
     bin
 }
 
+/// Reset lines for a controller the agent knows, with `role` (a `Role.{i}` path, or "").
+pub fn controller_lines(instance: u32, eid: &str, role: &str) -> String {
+    let c = format!("Device.LocalAgent.Controller.{instance}");
+    format!(
+        "{c}.Alias \"controller-{instance}\"\n{c}.EndpointID \"{eid}\"\n{c}.Enable \"true\"\n{c}.AssignedRole \"{role}\"\n"
+    )
+}
+
+/// The TLS files of a `wss://` agent: its identity (certificate and key, PEM) and the controller
+/// certificates it trusts (`-t`).
+pub struct Tls {
+    pub identity_pem: String,
+    pub trust_pem: String,
+}
+
 /// A free TCP port on 127.0.0.1.
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port").local_addr().expect("bound").port()
@@ -107,11 +122,35 @@ impl Agent {
     /// WebSocket server at `ws://127.0.0.1:PORT/usp` and `extra` reset lines (controllers,
     /// challenges: TR-181 `Path "value"` lines).
     pub fn start(bins: &Path, variant: Variant, parent: &Path, name: &str, eid: &str, extra: &str) -> Agent {
+        Agent::start_with(bins, variant, parent, name, eid, extra, None)
+    }
+
+    /// [`Agent::start`], serving `wss://` instead when `tls` is given.
+    pub fn start_with(
+        bins: &Path,
+        variant: Variant,
+        parent: &Path,
+        name: &str,
+        eid: &str,
+        extra: &str,
+        tls: Option<&Tls>,
+    ) -> Agent {
         let dir = parent.join(format!("obuspa-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("agent folder");
         let bin = bins.join(variant.file());
         assert!(bin.is_file(), "{} is missing", bin.display());
+        let mut tls_args: Vec<String> = Vec::new();
+        if let Some(tls) = tls {
+            std::fs::write(dir.join("agent.pem"), &tls.identity_pem).expect("agent.pem");
+            std::fs::write(dir.join("trust.pem"), &tls.trust_pem).expect("trust.pem");
+            tls_args = vec![
+                "-a".to_owned(),
+                dir.join("agent.pem").display().to_string(),
+                "-t".to_owned(),
+                dir.join("trust.pem").display().to_string(),
+            ];
+        }
         // A port taken between our check and the agent's bind leaves it without a listener: try
         // another one.
         for _ in 0..3 {
@@ -123,14 +162,15 @@ impl Agent {
                  Device.LocalAgent.MTP.1.Protocol \"WebSocket\"\n\
                  Device.LocalAgent.MTP.1.WebSocket.Port \"{port}\"\n\
                  Device.LocalAgent.MTP.1.WebSocket.Path \"/usp\"\n\
-                 Device.LocalAgent.MTP.1.WebSocket.EnableEncryption \"false\"\n\
+                 Device.LocalAgent.MTP.1.WebSocket.EnableEncryption \"{}\"\n\
                  Device.LocalAgent.MTP.1.WebSocket.KeepAliveInterval \"30\"\n\
                  {extra}\
-                 Internal.Reboot.Cause \"LocalFactoryReset\"\n"
+                 Internal.Reboot.Cause \"LocalFactoryReset\"\n",
+                tls.is_some()
             );
             let _ = std::fs::remove_file(dir.join("usp.db"));
             std::fs::write(dir.join("reset.txt"), reset).expect("reset file");
-            let args = vec![
+            let mut args = vec![
                 "-v".to_owned(),
                 "1".to_owned(),
                 "-i".to_owned(),
@@ -142,10 +182,12 @@ impl Agent {
                 "-s".to_owned(),
                 dir.join("cli").display().to_string(),
             ];
+            args.extend(tls_args.iter().cloned());
             let mut agent = Agent { dir: dir.clone(), port, eid: eid.to_owned(), bin: bin.clone(), args, child: None };
             if agent.run() {
                 return agent;
             }
+            agent.stop();
         }
         panic!(
             "the reference agent never listened; its log: {}",
@@ -206,6 +248,11 @@ impl Agent {
         format!("ws://127.0.0.1:{}/usp", self.port)
     }
 
+    /// `wss://127.0.0.1:PORT/usp`.
+    pub fn wss_url(&self) -> String {
+        format!("wss://127.0.0.1:{}/usp", self.port)
+    }
+
     /// Runs the agent's own command line (`obuspa -c …`), as a person would use the router's
     /// admin page: its standard output.
     pub fn cli(&self, args: &[&str]) -> String {
@@ -245,21 +292,12 @@ impl Agent {
         said
     }
 
-    fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else { return };
-        if matches!(child.try_wait(), Ok(Some(_))) {
-            return;
+    /// Ends the process (at once: no test needs the agent's own clean exit).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
         }
-        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
-        let deadline = Instant::now() + Duration::from_secs(8);
-        while Instant::now() < deadline {
-            if matches!(child.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
     }
 }
 

@@ -27,190 +27,53 @@ const WAIT: Duration = Duration::from_secs(20);
 
 // ---- the agent ----
 
+#[path = "../../../../tests/support/obuspa.rs"]
+mod obuspa;
+
+use obuspa::{Agent, Tls as AgentTls};
+
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..")
 }
 
-/// The agent binary; built on first use when it is not there.
-fn obuspa() -> &'static Path {
+/// The folder of the agent binaries; built on first use when they are not there.
+fn bins() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        if let Some(p) = std::env::var_os("USP_HOME_OBUSPA") {
-            let p = PathBuf::from(p);
-            assert!(p.is_file(), "USP_HOME_OBUSPA={} does not exist (scripts/setup-peers.sh builds it)", p.display());
-            return p;
-        }
         // <target>/debug/deps/reference_agent-HASH
         let exe = std::env::current_exe().unwrap();
         let target = exe.ancestors().nth(3).unwrap().to_owned();
-        let peers = target.join("peers");
-        let bin = peers.join("bin/obuspa");
-        if !bin.is_file() {
-            let build = repo_root().join("../shared/peers/build.sh");
-            eprintln!("building the reference agent into {} (a few minutes, once)", peers.display());
-            let status = Command::new("bash").arg(&build).arg(&peers).status();
-            assert!(
-                matches!(status, Ok(s) if s.success()),
-                "building the reference agent with {} failed ({status:?}); scripts/setup-peers.sh installs what it needs",
-                build.display()
-            );
-        }
-        assert!(bin.is_file(), "{} was not built", bin.display());
-        bin
+        obuspa::bin_dir(&target, &repo_root().join("../shared"))
     })
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn tempdir(name: &str) -> PathBuf {
+/// A fresh folder for one test's agent.
+fn parent() -> PathBuf {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let d = std::env::temp_dir().join(format!("uspctl-ref-{name}-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
+    let d = std::env::temp_dir().join(format!("uspctl-ref-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     d
 }
 
-/// TLS files of a wss agent: its identity (cert + key) and the controller certificates it trusts.
-struct AgentTls {
-    identity_pem: String,
-    trust_pem: String,
+/// The stock agent whose Controller table knows `controller` with Full Access (`wss://` with `tls`).
+fn start_for(name: &str, tls: Option<&AgentTls>, controller: &str) -> Agent {
+    let lines = obuspa::controller_lines(1, controller, "Device.LocalAgent.ControllerTrust.Role.1");
+    Agent::start_with(bins(), obuspa::Variant::Stock, &parent(), name, AGENT, &lines, tls)
 }
 
-/// One running reference agent.
-struct Agent {
-    dir: PathBuf,
-    child: Child,
-    port: u16,
+/// The IDs in the agent's Subscription table, read with the agent's own command line.
+fn subscription_ids(agent: &Agent) -> Vec<String> {
+    agent
+        .cli(&["get", "Device.LocalAgent.Subscription.*.ID"])
+        .lines()
+        .filter_map(|l| l.split_once(".ID => ").map(|(_, v)| v.trim().to_owned()))
+        .collect()
 }
 
-impl Agent {
-    fn start(name: &str) -> Agent {
-        Agent::start_with(name, None)
-    }
-
-    fn start_with(name: &str, tls: Option<&AgentTls>) -> Agent {
-        Agent::start_for(name, tls, ME)
-    }
-
-    /// An agent whose Controller table knows `controller` (Full Access).
-    fn start_for(name: &str, tls: Option<&AgentTls>, controller: &str) -> Agent {
-        let dir = tempdir(name);
-        let mut args: Vec<String> = Vec::new();
-        if let Some(tls) = tls {
-            std::fs::write(dir.join("agent.pem"), &tls.identity_pem).unwrap();
-            std::fs::write(dir.join("trust.pem"), &tls.trust_pem).unwrap();
-            args.extend(["-a".into(), dir.join("agent.pem").display().to_string()]);
-            args.extend(["-t".into(), dir.join("trust.pem").display().to_string()]);
-        }
-        // A port taken between our check and the agent's bind leaves it without a listener:
-        // try another one.
-        for _ in 0..3 {
-            let port = free_port();
-            let reset = format!(
-                "Device.LocalAgent.EndpointID \"{AGENT}\"\n\
-                 Device.LocalAgent.MTP.1.Alias \"ws-server\"\n\
-                 Device.LocalAgent.MTP.1.Enable \"true\"\n\
-                 Device.LocalAgent.MTP.1.Protocol \"WebSocket\"\n\
-                 Device.LocalAgent.MTP.1.WebSocket.Port \"{port}\"\n\
-                 Device.LocalAgent.MTP.1.WebSocket.Path \"/usp\"\n\
-                 Device.LocalAgent.MTP.1.WebSocket.EnableEncryption \"{}\"\n\
-                 Device.LocalAgent.MTP.1.WebSocket.KeepAliveInterval \"30\"\n\
-                 Device.LocalAgent.Controller.1.Alias \"usp-home-test\"\n\
-                 Device.LocalAgent.Controller.1.EndpointID \"{controller}\"\n\
-                 Device.LocalAgent.Controller.1.Enable \"true\"\n\
-                 Device.LocalAgent.Controller.1.AssignedRole \"Device.LocalAgent.ControllerTrust.Role.1\"\n\
-                 Internal.Reboot.Cause \"LocalFactoryReset\"\n",
-                tls.is_some()
-            );
-            let _ = std::fs::remove_file(dir.join("usp.db"));
-            std::fs::write(dir.join("reset.txt"), reset).unwrap();
-            let log = std::fs::File::create(dir.join("agent.log")).unwrap();
-            let child = Command::new(obuspa())
-                .args(["-v", "1", "-i", "lo", "-r"])
-                .arg(dir.join("reset.txt"))
-                .arg("-f")
-                .arg(dir.join("usp.db"))
-                .arg("-s")
-                .arg(dir.join("cli"))
-                .args(&args)
-                .current_dir(&dir)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .unwrap();
-            let mut agent = Agent { dir: dir.clone(), child, port };
-            if agent.wait_listening() {
-                return agent;
-            }
-            let _ = agent.child.kill();
-            let _ = agent.child.wait();
-        }
-        panic!(
-            "the reference agent never listened; its log: {}",
-            std::fs::read_to_string(dir.join("agent.log")).unwrap_or_default()
-        );
-    }
-
-    /// Waits until the agent accepts TCP connections on its port (false if it exits or
-    /// never does within WAIT).
-    fn wait_listening(&mut self) -> bool {
-        let deadline = Instant::now() + WAIT;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return false;
-            }
-            if TcpStream::connect_timeout(&([127, 0, 0, 1], self.port).into(), Duration::from_millis(200)).is_ok()
-                && self.dir.join("cli").exists()
-            {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        false
-    }
-
-    fn url(&self) -> String {
-        format!("ws://127.0.0.1:{}/usp", self.port)
-    }
-
-    fn wss_url(&self) -> String {
-        format!("wss://127.0.0.1:{}/usp", self.port)
-    }
-
-    /// Runs the agent's own command line (`obuspa -c ...`) against the running agent.
-    fn cli(&self, args: &[&str]) -> String {
-        let o = Command::new(obuspa())
-            .arg("-s")
-            .arg(self.dir.join("cli"))
-            .arg("-f")
-            .arg(self.dir.join("cli.db"))
-            .arg("-c")
-            .args(args)
-            .current_dir(&self.dir)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    /// The IDs in the agent's Subscription table, read with the agent's own command line.
-    fn subscription_ids(&self) -> Vec<String> {
-        self.cli(&["get", "Device.LocalAgent.Subscription.*.ID"])
-            .lines()
-            .filter_map(|l| l.split_once(".ID => ").map(|(_, v)| v.trim().to_owned()))
-            .collect()
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// The stock agent that knows uspctl's test controller ([`ME`]).
+fn start(name: &str) -> Agent {
+    start_for(name, None, ME)
 }
 
 // ---- uspctl ----
@@ -331,7 +194,7 @@ impl Drop for Running {
 
 #[test]
 fn get_set_add_and_operate_talk_to_the_reference_agent() {
-    let agent = Agent::start("basic");
+    let agent = start("basic");
     let data = agent.dir.join("uspctl-data");
     let o = run(uspctl_to(&agent, &data, &["get", "Device.DeviceInfo.ModelName", "Device.LocalAgent.EndpointID"]));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
@@ -354,7 +217,7 @@ fn get_set_add_and_operate_talk_to_the_reference_agent() {
     let o = run(uspctl_to(&agent, &data, &["operate", "Device.ScheduleTimer()", "DelaySeconds=1", "--wait"]));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert!(t.elapsed() >= Duration::from_millis(900), "returned before the timer fired: {:?}", t.elapsed());
-    assert_eq!(agent.subscription_ids(), Vec::<String>::new());
+    assert_eq!(subscription_ids(&agent), Vec::<String>::new());
 
     // A USP error from the real agent: exit 1 with its code.
     let o = run(uspctl_to(&agent, &data, &["get", "Device.WiFi."]));
@@ -364,7 +227,7 @@ fn get_set_add_and_operate_talk_to_the_reference_agent() {
 
 #[test]
 fn a_closed_pipe_ends_uspctl_quietly_with_status_0() {
-    let agent = Agent::start("pipe");
+    let agent = start("pipe");
     let data = agent.dir.join("uspctl-data");
     for args in [&["supported", "Device."][..], &["get", "Device."][..], &["--json", "get", "Device.LocalAgent."][..]] {
         let mut c = uspctl_to(&agent, &data, args);
@@ -384,7 +247,7 @@ fn a_closed_pipe_ends_uspctl_quietly_with_status_0() {
     let mut line = String::new();
     err.read_line(&mut line).unwrap();
     assert!(line.starts_with("watching"), "{line}");
-    assert_eq!(agent.subscription_ids().len(), 1);
+    assert_eq!(subscription_ids(&agent).len(), 1);
     agent.cli(&["add", "Device.BulkData.Profile."]);
     let rest = std::thread::spawn(move || {
         let mut rest = String::new();
@@ -405,12 +268,12 @@ fn a_closed_pipe_ends_uspctl_quietly_with_status_0() {
     let rest = rest.join().unwrap();
     assert_eq!(status.code(), Some(0), "{rest}");
     assert_eq!(rest, "");
-    assert_eq!(agent.subscription_ids(), Vec::<String>::new());
+    assert_eq!(subscription_ids(&agent), Vec::<String>::new());
 }
 
 #[test]
 fn a_wrong_agent_eid_names_the_device_that_answered() {
-    let agent = Agent::start("wrong-eid");
+    let agent = start("wrong-eid");
     let data = agent.dir.join("uspctl-data");
     let o = run(uspctl_to(&agent, &data, &["--agent-eid", "proto::someone-else", "get", "Device.DeviceInfo."]));
     assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
@@ -436,17 +299,17 @@ fn a_wrong_agent_eid_names_the_device_that_answered() {
 
 #[test]
 fn sigterm_during_watch_and_operate_wait_removes_the_subscription() {
-    let agent = Agent::start("sigterm");
+    let agent = start("sigterm");
     let data = agent.dir.join("uspctl-data");
     let mut watch =
         Running::spawn(uspctl_to(&agent, &data, &["watch", "Device.BulkData.Profile.", "--kind", "object-creation"]));
     watch.wait_err("watching Device.BulkData.Profile.");
-    assert_eq!(agent.subscription_ids().len(), 1);
+    assert_eq!(subscription_ids(&agent).len(), 1);
     agent.cli(&["add", "Device.BulkData.Profile."]);
     assert_eq!(watch.next_out(), "created Device.BulkData.Profile.1. Alias=cpe-1");
     watch.signal("-TERM");
     assert_eq!(watch.wait_exit(), Some(0), "{:?}", watch.seen_err);
-    assert_eq!(agent.subscription_ids(), Vec::<String>::new());
+    assert_eq!(subscription_ids(&agent), Vec::<String>::new());
 
     // operate --wait for a timer that fires in a minute, stopped by SIGTERM.
     let mut op = Running::spawn(uspctl_to(
@@ -455,32 +318,32 @@ fn sigterm_during_watch_and_operate_wait_removes_the_subscription() {
         &["operate", "Device.ScheduleTimer()", "DelaySeconds=60", "--wait", "--key", "long"],
     ));
     let deadline = Instant::now() + WAIT;
-    while agent.subscription_ids().is_empty() {
+    while subscription_ids(&agent).is_empty() {
         assert!(Instant::now() < deadline, "operate --wait never subscribed");
         std::thread::sleep(Duration::from_millis(50));
     }
     op.signal("-TERM");
     assert_eq!(op.wait_exit(), Some(3));
     assert!(op.seen_err.iter().any(|l| l.contains("stopped waiting")), "{:?}", op.seen_err);
-    assert_eq!(agent.subscription_ids(), Vec::<String>::new());
+    assert_eq!(subscription_ids(&agent), Vec::<String>::new());
 }
 
 #[test]
 fn leftover_subscriptions_of_a_killed_run_are_removed_by_the_next_run() {
-    let agent = Agent::start("leftover");
+    let agent = start("leftover");
     let data = agent.dir.join("uspctl-data");
     let watch_args = ["watch", "Device.BulkData.Profile.", "--kind", "object-creation"];
     let mut killed = Running::spawn(uspctl_to(&agent, &data, &watch_args));
     killed.wait_err("watching");
     killed.signal("-KILL");
     let _ = killed.wait_exit();
-    let left = agent.subscription_ids();
+    let left = subscription_ids(&agent);
     assert_eq!(left.len(), 1, "a killed uspctl leaves its subscription: {left:?}");
 
     let mut live = Running::spawn(uspctl_to(&agent, &data, &watch_args));
     live.wait_err("watching");
     assert!(live.seen_err.iter().any(|l| l.contains("removed 1 subscription")), "{:?}", live.seen_err);
-    let now = agent.subscription_ids();
+    let now = subscription_ids(&agent);
     assert_eq!(now.len(), 1, "{now:?}");
     assert!(!now.contains(&left[0]), "the leftover {} is still there: {now:?}", left[0]);
 
@@ -488,7 +351,7 @@ fn leftover_subscriptions_of_a_killed_run_are_removed_by_the_next_run() {
     // connection per controller: that a live run's subscriptions are kept is a unit test.)
     live.signal("-INT");
     assert_eq!(live.wait_exit(), Some(0));
-    assert_eq!(agent.subscription_ids(), Vec::<String>::new());
+    assert_eq!(subscription_ids(&agent), Vec::<String>::new());
 }
 
 /// A loopback TCP relay whose connections can be cut, to drop uspctl's connection while the
@@ -535,7 +398,7 @@ impl Relay {
 
 #[test]
 fn after_a_reconnect_the_agents_duplicate_answer_counts_as_already_there() {
-    let agent = Agent::start("dup");
+    let agent = start("dup");
     let data = agent.dir.join("uspctl-data");
     let relay = Relay::to(agent.port);
     let mut c = uspctl(&data);
@@ -543,7 +406,7 @@ fn after_a_reconnect_the_agents_duplicate_answer_counts_as_already_there() {
     c.args(["watch", "Device.BulkData.Profile.", "--kind", "object-creation"]);
     let mut watch = Running::spawn(c);
     watch.wait_err("watching");
-    let before = agent.subscription_ids();
+    let before = subscription_ids(&agent);
     assert_eq!(before.len(), 1);
 
     relay.cut();
@@ -552,14 +415,14 @@ fn after_a_reconnect_the_agents_duplicate_answer_counts_as_already_there() {
     // error: that is "still in place", not a failure.
     watch.wait_err("reconnected; the subscription was still in place");
     assert!(!watch.seen_err.iter().any(|l| l.contains("could not")), "{:?}", watch.seen_err);
-    assert_eq!(agent.subscription_ids(), before);
+    assert_eq!(subscription_ids(&agent), before);
 
     // Notifications still reach uspctl over the new connection.
     agent.cli(&["add", "Device.BulkData.Profile."]);
     assert_eq!(watch.next_out(), "created Device.BulkData.Profile.1. Alias=cpe-1");
     watch.signal("-TERM");
     assert_eq!(watch.wait_exit(), Some(0), "{:?}", watch.seen_err);
-    assert_eq!(agent.subscription_ids(), Vec::<String>::new());
+    assert_eq!(subscription_ids(&agent), Vec::<String>::new());
 }
 
 /// The same at the usp-client level, which restores `Client::subscribe` subscriptions after a
@@ -586,7 +449,7 @@ fn the_client_restoring_subscriptions_counts_the_duplicate_answer_as_in_place() 
         }
     }
 
-    let agent = Agent::start("client-dup");
+    let agent = start("client-dup");
     let relay = Relay::to(agent.port);
     let log = Log::default();
     let writer = log.clone();
@@ -604,7 +467,7 @@ fn the_client_restoring_subscriptions_counts_the_duplicate_answer_as_in_place() 
         config.request_timeout = Duration::from_secs(5);
         let client = Client::connect(config).await.unwrap();
         let sub = client.subscribe(NotifKind::ObjectCreation, &["Device.BulkData.Profile."]).await.unwrap();
-        assert_eq!(agent.subscription_ids(), vec![sub.id.clone()]);
+        assert_eq!(subscription_ids(&agent), vec![sub.id.clone()]);
         let mut state = client.state();
         relay.cut();
         // Down, then up again.
@@ -624,7 +487,7 @@ fn the_client_restoring_subscriptions_counts_the_duplicate_answer_as_in_place() 
     let text = log.text();
     assert!(text.contains("subscription still in place"), "{text}");
     assert!(!text.contains("could not restore subscription"), "{text}");
-    assert_eq!(agent.subscription_ids(), Vec::<String>::new());
+    assert_eq!(subscription_ids(&agent), Vec::<String>::new());
 }
 
 fn pem(label: &str, der: &[u8]) -> String {
@@ -652,7 +515,7 @@ fn an_agent_that_refuses_our_certificate_is_reported_with_our_fingerprint() {
         ),
         trust_pem: stranger.cert_pem(),
     };
-    let agent = Agent::start_with("refuse", Some(&tls));
+    let agent = start_for("refuse", Some(&tls), ME);
     let data = agent.dir.join("uspctl-data");
 
     let o = uspctl(&data).args(["--json", "whoami"]).output().unwrap();
@@ -694,7 +557,7 @@ fn an_agent_that_refuses_our_certificate_is_reported_with_our_fingerprint() {
 #[test]
 fn the_exported_certificate_is_trusted_by_the_agent_over_mutual_tls() {
     use usp_client::tls::Identity;
-    let data = tempdir("pem-data");
+    let data = parent().join("pem-data");
     let o = uspctl(&data).args(["--json", "whoami"]).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let me: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -717,7 +580,7 @@ fn the_exported_certificate_is_trusted_by_the_agent_over_mutual_tls() {
         ),
         trust_pem: exported,
     };
-    let agent = Agent::start_for("pem", Some(&tls), &eid);
+    let agent = start_for("pem", Some(&tls), &eid);
     let o = run({
         let mut c = uspctl(&data);
         c.args(["--timeout", "5", "pair", &agent.wss_url(), "--passcode-stdin", "--trust-first-use"]);
