@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end tests in the real app window: fantoccini -> tauri-driver -> WebKitWebDriver -> the
-# usp-home app (WebKitGTK) under Xvfb, against usp-sim-home's agents announced on loopback.
+# usp-home app (WebKitGTK) under Xvfb, against usp-sim-home's agents announced on loopback
+# (tests/e2e/main.rs), then against the Broadband Forum's reference agent, OB-USPA
+# (tests/e2e/reference.rs; scripts/setup-peers.sh builds it when $USP_HOME_OBUSPA is not set).
 # Screenshots of every page land in target/e2e/. Part of scripts/test.sh.
 #
 #   scripts/e2e.sh               build what is needed, then run the suite
@@ -42,6 +44,11 @@ if [ "$build" = 1 ]; then
     cargo build -p sim-home -p uspctl
 fi
 [ "$run" = 1 ] || exit 0
+if [ -z "${USP_HOME_OBUSPA:-}" ]; then
+    step "the reference agent (scripts/setup-peers.sh; built once)"
+    USP_HOME_OBUSPA="$(bash scripts/setup-peers.sh)"
+    export USP_HOME_OBUSPA
+fi
 
 [ -x "$app" ] || { echo "e2e: $app is missing; run without --no-build" >&2; exit 1; }
 out="$target/e2e"
@@ -50,7 +57,7 @@ rm -rf "$out"/*.png "$out"/failure.html "$out"/app-* "$out"/uspctl-* "$out"/meas
 step "the suite, in a virtual display (screenshots: $out)"
 export USP_E2E_APP="$app" USP_E2E_BIN_DIR="$target/debug" USP_E2E_OUT="$out"
 # Compile the test first, out here where crates.io is reachable (the namespace has no network).
-cargo test --no-run --quiet -p usp-home-tests --features e2e --test e2e --test measure
+cargo test --no-run --quiet -p usp-home-tests --features e2e --test e2e --test e2e_reference --test measure
 wrap=()
 if [ "$netns" = auto ]; then
     if unshare --net -- sh -c 'ip link set lo up' 2>/dev/null; then netns=1; else netns=0; fi
@@ -62,6 +69,6 @@ fi
 # A screen larger than the 1280x800 window, so the window is never clipped. Built already, so
 # cargo needs no network (there is none in the namespace).
 "${wrap[@]}" xvfb-run -a --server-args="-screen 0 1600x1000x24" \
-    cargo test --offline -p usp-home-tests --features e2e --test e2e -- --nocapture
+    cargo test --offline -p usp-home-tests --features e2e --test e2e --test e2e_reference -- --nocapture
 step "passed; screenshots:"
 ls "$out"/*.png | sed 's/^/  /'

@@ -17,6 +17,13 @@ step "unit, property, known-answer, in-memory, real-socket and hostile-agent tes
 cargo test --workspace --exclude usp-home --exclude usp-home-ui
 
 step "fuzzing: every cargo-fuzz target (codec, link engine) for 60 s; a crash fails the run (scripts/fuzz.sh for long runs)"
+# Meanwhile the window suite's tools (trunk, wasm-bindgen, tauri-driver; about 11 min of
+# `cargo install` on a fresh machine, nothing once installed) build in the background: a fuzzer
+# keeps one core busy, the install the other. Waited for before the window suite.
+tools_log="$(mktemp)"
+bash scripts/setup-deps.sh --e2e >"$tools_log" 2>&1 &
+tools_pid=$!
+trap 'kill "$tools_pid" 2>/dev/null || true; rm -f "$tools_log"' EXIT
 bash scripts/fuzz.sh 60
 
 step "benchmarks build and run once in test mode (cargo bench runs them for real)"
@@ -37,6 +44,12 @@ step "the demo runs its tour against the simulated home"
 bash scripts/run-demo.sh --tour-only
 
 step "end-to-end tests in the real app window (release build with the UI embedded, under Xvfb)"
+if ! wait "$tools_pid"; then
+    cat "$tools_log" >&2
+    echo "test: installing the window suite's tools failed (above)" >&2
+    exit 1
+fi
+grep -v ': present$' "$tools_log" || true
 bash scripts/e2e.sh
 
 step "measurements (numbers only, nothing asserted; same release build)"

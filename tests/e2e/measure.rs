@@ -107,6 +107,43 @@ async fn measure() {
             std::process::exit(1);
         }
     }
+    match real_agent(&paths).await {
+        Ok(Some(ms)) => println!(
+            "process_start_to_real_agent_state_ms {ms} ms (the app process start to the reference agent's \
+             'not authorised' state on its card)"
+        ),
+        Ok(None) => eprintln!("measure: the app process's start time was not readable"),
+        Err(step) => {
+            eprintln!("measure: the reference agent: {step}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// The app's start to a real agent's state shown: the reference agent (OB-USPA, stock, which
+/// ignores controllers it does not know) given by address; the moment its card says "not
+/// authorised", as WebDriver's poll first sees it.
+async fn real_agent(paths: &Paths) -> Result<Option<i64>, String> {
+    use usp_home_tests::obuspa::{bin_dir, Agent, Variant};
+    let target = paths.sim.parent().and_then(std::path::Path::parent).ok_or("no target folder")?;
+    let bins = bin_dir(target, &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
+    let eid = "proto::obuspa-measure-agent";
+    let agent = Agent::start(&bins, Variant::Stock, &paths.out, "measure", eid, "");
+    let scratch = Scratch::new(&paths.out, "measure-reference");
+    let mut env = app_env(&scratch.0);
+    env.push(("USP_HOME_AGENTS", format!("{eid}={}", agent.url())));
+    let driver = Driver::start(paths, &env);
+    let client = driver.session(&paths.app).await?;
+    let ui = Ui { client, out: paths.out.clone() };
+    let state = format!("agent-{}-state", ipc_types::dom_id(eid));
+    let seen = ui.wait_text(&state, "not authorised", |t| t.contains("Not authorised")).await;
+    let at = seconds_since_boot();
+    let pid = app_pid(&paths.app, driver.pid());
+    let _ = ui.client.close().await;
+    drop(driver);
+    seen?;
+    let start = pid.and_then(process_start_since_boot);
+    Ok(at.zip(start).map(|(at, start)| ((at - start) * 1000.0).round() as i64))
 }
 
 /// What one run saw.

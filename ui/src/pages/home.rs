@@ -277,6 +277,7 @@ fn AgentCard(agent: AgentSummary, qr_svg: String, refetch: Callback<()>) -> impl
 /// scan, where routers keep it, what the role means, and when the app asks again by itself.
 #[component]
 fn NotYetAuthorised(agent: String, our_eid: String, qr_svg: String, next_check_secs: Option<u64>) -> impl IntoView {
+    let app = use_app();
     let id = dom_id(&agent);
     // Counts down between live updates (each update brings the app's own figure again).
     let left = RwSignal::new(next_check_secs);
@@ -306,7 +307,7 @@ fn NotYetAuthorised(agent: String, our_eid: String, qr_svg: String, next_check_s
         left.set(None);
         spawn_local(async move {
             if let Err(err) = api::agent_check_now(args).await {
-                use_app().fail(&err);
+                app.fail(&err);
             }
             asking.try_set(false);
         });
