@@ -987,10 +987,7 @@ impl Driver {
                             Ok(_) => info!(subscription = %sub_id, "subscription restored"),
                             // A duplicate ID: 7025, or 7004 carrying a 7025 param error (the
                             // reference agent): the agent still has it.
-                            Err(usp_core::engine::RequestError::Usp(e))
-                                if e.code == 7025
-                                    || (e.code == 7004 && e.param_errs.iter().any(|(_, code, _)| *code == 7025)) =>
-                            {
+                            Err(usp_core::engine::RequestError::Usp(e)) if e.is_duplicate() => {
                                 debug!(subscription = %sub_id, "subscription still in place")
                             }
                             Err(e) => {

@@ -2,9 +2,10 @@
 
 use std::time::Duration;
 
-use usp_core::engine::{RequestError, SendError, UspError};
+use usp_core::engine::{RequestError, SendError};
 use usp_core::request::{BuildError, WrongResponse};
 use usp_core::EndpointId;
+use usp_core::UspError;
 
 use crate::tls::Fingerprint;
 

@@ -100,104 +100,7 @@ pub enum RequestError {
     },
 }
 
-/// A USP Error message (whole-message error), with its per-parameter details.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UspError {
-    /// The USP error code (7000-7999).
-    pub code: u32,
-    /// The agent's explanation.
-    pub message: String,
-    /// Per-parameter errors: (path, code, message).
-    pub param_errs: Vec<(String, u32, String)>,
-}
-
-impl fmt::Display for UspError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", error_code_text(self.code), self.code)?;
-        if !self.message.is_empty() {
-            write!(f, ": {}", self.message)?;
-        }
-        for (path, code, msg) in &self.param_errs {
-            write!(f, "; {path}: {} ({code})", error_code_text(*code))?;
-            if !msg.is_empty() {
-                write!(f, " {msg}")?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The longest agent text kept from one error message or reason, in bytes.
-pub const MAX_AGENT_TEXT: usize = 1024;
-/// The most parameter errors kept from one Error message.
-pub const MAX_ERROR_PARAMS: usize = 256;
-
-impl From<&msg::Error> for UspError {
-    /// Keeps at most [`MAX_ERROR_PARAMS`] parameter errors and [`MAX_AGENT_TEXT`] bytes of
-    /// each text: an agent's error can be megabytes, and it ends up in messages and logs.
-    fn from(e: &msg::Error) -> Self {
-        Self {
-            code: e.err_code,
-            message: text::capped(&e.err_msg, MAX_AGENT_TEXT),
-            param_errs: e
-                .param_errs
-                .iter()
-                .take(MAX_ERROR_PARAMS)
-                .map(|p| {
-                    (text::capped(&p.param_path, MAX_AGENT_TEXT), p.err_code, text::capped(&p.err_msg, MAX_AGENT_TEXT))
-                })
-                .collect(),
-        }
-    }
-}
-
-/// The standard meaning of a USP error code, in a few words.
-pub fn error_code_text(code: u32) -> &'static str {
-    match code {
-        7000 => "message failed",
-        7001 => "message not supported",
-        7002 => "request denied",
-        7003 => "internal error",
-        7004 => "invalid arguments",
-        7005 => "resources exceeded",
-        7006 => "permission denied",
-        7007 => "invalid configuration",
-        7008 => "invalid path syntax",
-        7009 => "parameter action failed",
-        7010 => "unsupported parameter",
-        7011 => "invalid type",
-        7012 => "invalid value",
-        7013 => "parameter is read-only",
-        7014 => "value conflict",
-        7015 => "operation error",
-        7016 => "object does not exist",
-        7017 => "object could not be created",
-        7018 => "object is not a table",
-        7019 => "object cannot be created",
-        7020 => "object could not be updated",
-        7021 => "required parameter failed",
-        7022 => "command failure",
-        7023 => "command canceled",
-        7024 => "delete failure",
-        7025 => "duplicate unique key",
-        7026 => "invalid path",
-        7027 => "invalid command arguments",
-        7028 => "register failure",
-        7029 => "path already in use",
-        7030 => "deregister failure",
-        7031 => "path already registered",
-        7100 => "record could not be parsed",
-        7101 => "secure session required",
-        7102 => "secure session not supported",
-        7103 => "segmentation not supported",
-        7104 => "invalid record value",
-        7105 => "session context terminated",
-        7106 => "session context not allowed",
-        7200..=7299 => "data-model error",
-        7800..=7999 => "vendor error",
-        _ => "unknown error",
-    }
-}
+pub use crate::error::{error_code_text, UspError, MAX_AGENT_TEXT, MAX_ERROR_PARAMS};
 
 /// Why a received Record or Message was dropped (the link goes on). The agent's text in it
 /// is cut to [`MAX_AGENT_TEXT`] bytes, and escaped and shortened further when displayed.
@@ -605,7 +508,11 @@ impl Link {
         let reason = e.to_string();
         match wire::peek_msg_id(payload) {
             Some(id) if self.pending.contains_key(id.as_str()) => {
-                let err = UspError { code: 7100, message: format!("unreadable reply: {reason}"), param_errs: vec![] };
+                let err = UspError {
+                    code: crate::code::RECORD_NOT_PARSED,
+                    message: format!("unreadable reply: {reason}"),
+                    param_errs: vec![],
+                };
                 let key: Text = id.into();
                 self.complete(&key, |_| Err(RequestError::Usp(err)));
             }

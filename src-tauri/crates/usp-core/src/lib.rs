@@ -16,6 +16,7 @@
 pub mod convert;
 pub mod eid;
 pub mod engine;
+pub mod error;
 pub mod msg;
 pub mod path;
 pub mod record;
@@ -23,4 +24,5 @@ pub mod request;
 pub mod text;
 pub mod wire;
 pub use eid::{EidError, EndpointId, Scheme};
+pub use error::{code, UspError};
 pub use path::{Path, PathError};

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use crate::engine::UspError;
+use crate::error::UspError;
 use crate::msg::{self, OperStatus, Params, Request, Response, Text};
 use crate::path::{Path, PathKind};
 
@@ -402,7 +402,7 @@ response_conversions!(
 );
 
 fn path_error(code: u32, msg: &Text) -> UspError {
-    UspError { code, message: capped(msg, crate::engine::MAX_AGENT_TEXT), param_errs: vec![] }
+    UspError { code, message: capped(msg, crate::error::MAX_AGENT_TEXT), param_errs: vec![] }
 }
 
 /// One parameter of a Get result, with its full path.

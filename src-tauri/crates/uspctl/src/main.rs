@@ -27,7 +27,7 @@ use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
 
 use usp_client::{Client, ClientConfig, ClientError, NotifKind};
-use usp_core::engine::{error_code_text, UspError};
+use usp_core::error::{error_code_text, UspError};
 use usp_core::msg::{self, OperStatus, Request};
 use usp_core::request::{self, SupportedDmOptions};
 use usp_core::wire::{self, Limits};

@@ -14,10 +14,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use usp_client::{Client, ClientError, ConnectionState, NotifKind};
-use usp_core::engine::UspError;
 use usp_core::msg::{self, Notification, Request};
 use usp_core::request::{self, CommandOutcome};
 use usp_core::EndpointId;
+use usp_core::UspError;
 
 use crate::{print_json, report_errors, send, Cli, Failure};
 
@@ -33,12 +33,6 @@ pub(crate) fn installation_prefix(own_id: &EndpointId) -> String {
         h = h.wrapping_mul(0x0100_0193);
     }
     format!("uspctl-{h:08x}-")
-}
-
-/// True when the agent answered an Add of a subscription with "this ID exists already": 7025
-/// (duplicate unique key), or, as the reference agent does, 7004 carrying a 7025 param error.
-pub(crate) fn is_duplicate(e: &UspError) -> bool {
-    e.code == 7025 || (e.code == 7004 && e.param_errs.iter().any(|(_, code, _)| *code == 7025))
 }
 
 /// This process, as the owner of subscriptions: its lock file is held while it runs.
@@ -185,12 +179,12 @@ pub(crate) async fn add(client: &Client, id: &str, kind: NotifKind, path: &str) 
         .build()?;
     let resp: msg::AddResp = match client.request(req).await {
         Ok(r) => r.try_into()?,
-        Err(ClientError::Usp(e)) if is_duplicate(&e) => return Ok(Added::AlreadyThere),
+        Err(ClientError::Usp(e)) if e.is_duplicate() => return Ok(Added::AlreadyThere),
         Err(e) => return Err(e),
     };
     match resp.per_object().into_iter().next() {
         Some((_, Ok(_))) => Ok(Added::Created),
-        Some((_, Err(e))) if is_duplicate(&e) => Ok(Added::AlreadyThere),
+        Some((_, Err(e))) if e.is_duplicate() => Ok(Added::AlreadyThere),
         Some((_, Err(e))) => Err(ClientError::Usp(e)),
         None => Err(ClientError::Protocol("the agent created no subscription".into())),
     }
@@ -495,15 +489,6 @@ mod tests {
 
     fn eid(s: &str) -> EndpointId {
         s.parse().expect("eid")
-    }
-
-    #[test]
-    fn duplicates_are_7025_alone_or_inside_7004() {
-        let e = |code, param_errs| UspError { code, message: String::new(), param_errs };
-        assert!(is_duplicate(&e(7025, vec![])));
-        assert!(is_duplicate(&e(7004, vec![("Device.LocalAgent.Subscription.".into(), 7025, "dup".into())])));
-        assert!(!is_duplicate(&e(7004, vec![("x".into(), 7012, String::new())])));
-        assert!(!is_duplicate(&e(7006, vec![])));
     }
 
     #[test]

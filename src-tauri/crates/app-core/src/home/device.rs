@@ -338,7 +338,7 @@ impl Home {
                                     OperationCompleteResp::CmdFailure(f) => Err(AppError::Refused {
                                         name: conn.name.clone(),
                                         message: if f.err_msg.is_empty() {
-                                            usp_core::engine::error_code_text(f.err_code).to_owned()
+                                            usp_core::error::error_code_text(f.err_code).to_owned()
                                         } else {
                                             f.err_msg.to_string()
                                         },

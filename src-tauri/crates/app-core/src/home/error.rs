@@ -120,10 +120,12 @@ impl AppError {
             return AppError::Offline { name: name.to_owned() };
         }
         match err.usp_code() {
-            Some(7006) => AppError::Permission { name: name.to_owned(), action: action.to_owned() },
+            Some(usp_core::code::PERMISSION_DENIED) => {
+                AppError::Permission { name: name.to_owned(), action: action.to_owned() }
+            }
             Some(code) => AppError::Refused {
                 name: name.to_owned(),
-                message: usp_core::engine::error_code_text(code).to_owned(),
+                message: usp_core::error::error_code_text(code).to_owned(),
                 usp_code: code,
             },
             None => AppError::Internal(err.to_string()),

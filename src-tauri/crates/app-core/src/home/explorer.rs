@@ -219,7 +219,7 @@ impl Home {
         for (_, result) in resp.per_path() {
             match result {
                 Ok(list) => objs.extend(list.iter()),
-                Err(e) if e.code == 7026 || e.code == 7016 => {
+                Err(e) if e.code == usp_core::code::INVALID_PATH || e.code == usp_core::code::OBJECT_DOES_NOT_EXIST => {
                     return Err(AppError::NotFound(format!("{} shows nothing at {path}.", conn.name)))
                 }
                 Err(e) => return Err(AppError::from_client(&conn.name, action, &ClientError::Usp(e))),
@@ -363,15 +363,17 @@ impl Home {
             Err(ClientError::Usp(e)) => {
                 // A refused required parameter comes as 7021 with the parameter's own error.
                 let (code, message) = match e.param_errs.first() {
-                    Some((_, code, msg)) if e.code == 7021 => (*code, msg.clone()),
+                    Some((_, code, msg)) if e.code == usp_core::code::REQUIRED_PARAMETER_FAILED => (*code, msg.clone()),
                     _ => (e.code, e.message.clone()),
                 };
                 Err(match code {
-                    7006 => AppError::Permission { name: conn.name.clone(), action: action.to_owned() },
+                    usp_core::code::PERMISSION_DENIED => {
+                        AppError::Permission { name: conn.name.clone(), action: action.to_owned() }
+                    }
                     _ => AppError::Refused {
                         name: conn.name.clone(),
                         message: if message.trim().is_empty() {
-                            usp_core::engine::error_code_text(code).to_owned()
+                            usp_core::error::error_code_text(code).to_owned()
                         } else {
                             message.trim().to_owned()
                         },

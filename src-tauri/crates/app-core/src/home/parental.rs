@@ -178,7 +178,7 @@ impl Home {
         beds.into_iter().find(|b| b.id == id).ok_or_else(|| AppError::Refused {
             name: conn.name.clone(),
             message: "it stored the bedtime differently than asked; check it on the device.".into(),
-            usp_code: 7002,
+            usp_code: usp_core::code::REQUEST_DENIED,
         })
     }
 

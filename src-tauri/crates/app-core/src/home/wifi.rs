@@ -53,7 +53,7 @@ pub(super) fn check_secret_link<'a>(conn: &AgentConn, names: impl IntoIterator<I
 pub(super) async fn get_params(conn: &AgentConn, paths: &[&str], action: &str) -> AppResult<Params> {
     let resp =
         bounded(conn, conn.client.get(paths, 0)).await?.map_err(|e| AppError::from_client(&conn.name, action, &e))?;
-    if let Some((_, e)) = resp.errors().into_iter().find(|(_, e)| e.code == 7006) {
+    if let Some((_, e)) = resp.errors().into_iter().find(|(_, e)| e.code == usp_core::code::PERMISSION_DENIED) {
         tracing::debug!(agent = %conn.eid, code = e.code, "a Get path was refused");
         if resp.params().is_empty() {
             return Err(AppError::Permission { name: conn.name.clone(), action: action.to_owned() });
@@ -99,7 +99,7 @@ fn param_words(path: &str) -> &'static str {
 fn refusal(conn: &AgentConn, action: &str, err: &ClientError) -> AppError {
     if let ClientError::Usp(u) = err {
         if let Some((path, code, _)) = u.param_errs.first() {
-            if matches!(code, 7006 | 7013) {
+            if matches!(*code, usp_core::code::PERMISSION_DENIED | usp_core::code::PARAMETER_READ_ONLY) {
                 return AppError::Permission { name: conn.name.clone(), action: action.to_owned() };
             }
             return AppError::Refused {
@@ -107,7 +107,7 @@ fn refusal(conn: &AgentConn, action: &str, err: &ClientError) -> AppError {
                 message: format!(
                     "it did not accept the new {} ({}).",
                     param_words(path),
-                    usp_core::engine::error_code_text(*code)
+                    usp_core::error::error_code_text(*code)
                 ),
                 usp_code: *code,
             };
@@ -148,9 +148,11 @@ pub(super) async fn add_row(
             Ok(if p.ends_with('.') { p } else { format!("{p}.") })
         }
         Some((_, Err(e))) => Err(refusal(conn, action, &ClientError::Usp(e))),
-        None => {
-            Err(AppError::Refused { name: conn.name.clone(), message: "it created nothing.".into(), usp_code: 7002 })
-        }
+        None => Err(AppError::Refused {
+            name: conn.name.clone(),
+            message: "it created nothing.".into(),
+            usp_code: usp_core::code::REQUEST_DENIED,
+        }),
     }
 }
 

@@ -183,7 +183,7 @@ pub async fn request_challenge_with(
     let resp = client.operate(REQUEST_CHALLENGE, &args, "usp-home-pairing").await;
     let out = match outcome(resp) {
         Ok(out) => out,
-        Err(Refused::Usp(e)) if e.code == 7006 => {
+        Err(Refused::Usp(e)) if e.code == usp_core::code::PERMISSION_DENIED => {
             return Err(PairingError::NotAuthorised { own_eid: client.own_id().clone() })
         }
         Err(Refused::Usp(e)) => return Err(PairingError::from_usp(&e, None, info.lockout)),
@@ -249,7 +249,7 @@ pub async fn respond(
         Ok(_) => {}
         Err(Refused::Usp(e)) => {
             let info = &challenge.info;
-            if e.code == 7022 {
+            if e.code == usp_core::code::COMMAND_FAILURE {
                 let failures = challenge.failures.fetch_add(1, Ordering::Relaxed).saturating_add(1);
                 tracing::info!(challenge = %info.path, failures, "wrong passcode");
                 // Without a lock-out the count of tries means nothing.
@@ -266,7 +266,7 @@ pub async fn respond(
                 return Err(PairingError::WrongPasscode { tries_left: None });
             }
             return Err(match e.code {
-                7006 => PairingError::NotAuthorised { own_eid: client.own_id().clone() },
+                usp_core::code::PERMISSION_DENIED => PairingError::NotAuthorised { own_eid: client.own_id().clone() },
                 _ => PairingError::from_usp(&e, None, info.lockout),
             });
         }
@@ -278,7 +278,7 @@ pub async fn respond(
 }
 
 enum Refused {
-    Usp(usp_core::engine::UspError),
+    Usp(usp_core::UspError),
     Other(PairingError),
 }
 

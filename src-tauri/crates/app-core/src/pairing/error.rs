@@ -4,8 +4,8 @@ use std::fmt;
 use std::time::Duration;
 
 use usp_client::ClientError;
-use usp_core::engine::UspError;
 use usp_core::EndpointId;
+use usp_core::{code, UspError};
 
 /// What kind of failure it is, for the app to pick how to show it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,8 +118,8 @@ impl PairingError {
     /// The USP error code behind it, when there is one.
     pub fn usp_code(&self) -> Option<u32> {
         match self {
-            PairingError::WrongPasscode { .. } => Some(7022),
-            PairingError::LockedOut { .. } => Some(7002),
+            PairingError::WrongPasscode { .. } => Some(code::COMMAND_FAILURE),
+            PairingError::LockedOut { .. } => Some(code::REQUEST_DENIED),
             PairingError::Agent { code, .. } => Some(*code),
             PairingError::Connection(e) => e.usp_code(),
             _ => None,
@@ -130,9 +130,9 @@ impl PairingError {
     /// is known about the Challenge row.
     pub(crate) fn from_usp(e: &UspError, tries_left: Option<u32>, lockout: Option<Duration>) -> PairingError {
         match e.code {
-            7022 => PairingError::WrongPasscode { tries_left },
-            7002 => PairingError::LockedOut { retry_in: lockout },
-            7012 | 7004 => PairingError::Expired,
+            code::COMMAND_FAILURE => PairingError::WrongPasscode { tries_left },
+            code::REQUEST_DENIED => PairingError::LockedOut { retry_in: lockout },
+            code::INVALID_VALUE | code::INVALID_ARGUMENTS => PairingError::Expired,
             code => PairingError::Agent { code, message: e.message.clone() },
         }
     }
