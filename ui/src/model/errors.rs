@@ -65,10 +65,8 @@ pub fn advise(err: &IpcError) -> Advice {
         code::PAIRING_EXPIRED => own(Remedy::StartAgain),
         code::CERTIFICATE | code::UNENCRYPTED => own(Remedy::ReviewCertificate),
         code::UNKNOWN_AGENT | code::NOT_FOUND => own(Remedy::Refresh),
-        code::INTERNAL => Advice {
-            message: format!("Something went wrong inside the app: {}", sentence(&err.message)),
-            remedy: Remedy::Retry,
-        },
+        // The app words its own failures ("Something went wrong inside the app: …"): one owner.
+        code::INTERNAL => own(Remedy::Retry),
         // wrong_passcode, locked_out, invalid_input, unsupported, refused and unknown codes: the
         // message says it all.
         _ => own(Remedy::None),
@@ -130,6 +128,19 @@ mod tests {
         assert_eq!(advise(&err(code::CERTIFICATE, "certificate changed")).remedy, Remedy::ReviewCertificate);
         assert_eq!(advise(&err(code::NOT_FOUND, "gone")).remedy.label(), Some("Refresh"));
         assert_eq!(advise(&err(code::INVALID_INPUT, "too short")).remedy.label(), None);
+    }
+
+    #[test]
+    fn internal_errors_are_worded_once() {
+        let advice = advise(&err(code::INTERNAL, "Something went wrong inside the app: the disk is full"));
+        assert_eq!(advice.message, "Something went wrong inside the app: the disk is full.");
+        assert_eq!(advice.message.matches("Something went wrong").count(), 1);
+        assert_eq!(advice.remedy, Remedy::Retry);
+        // The shell's own failures say what failed, as a sentence.
+        assert_eq!(
+            advise(&err(code::INTERNAL, "the vault could not be opened")).message,
+            "The vault could not be opened."
+        );
     }
 
     #[test]
