@@ -247,6 +247,13 @@ impl Uspctl {
             .ok_or_else(|| format!("uspctl add {object} printed no instance path: {out:?}"))
     }
 
+    /// `uspctl --agent URL set PATH=VALUE...`
+    pub fn set(&self, url: &str, assignments: &[&str]) -> Step<()> {
+        let mut args = vec!["set"];
+        args.extend_from_slice(assignments);
+        self.run(url, &args).map(|_| ())
+    }
+
     /// `uspctl --agent URL delete PATHS...`
     pub fn delete(&self, url: &str, paths: &[&str]) -> Step<()> {
         let mut args = vec!["delete"];

@@ -76,6 +76,8 @@ async fn journey(ui: &Ui, paths: &Paths, home: &SimHome, uspctl: &Uspctl) -> Ste
     lap("add by address");
     guest_wifi(ui, home, uspctl).await?;
     lap("guest wifi");
+    wifi_live_change(ui, home, uspctl).await?;
+    lap("wifi live change");
     pause_and_resume(ui, home, uspctl).await?;
     lap("pause and resume");
     bedtime(ui, home, uspctl).await?;
@@ -241,6 +243,31 @@ async fn guest_wifi(ui: &Ui, home: &SimHome, uspctl: &Uspctl) -> Step<()> {
             ui.shot("guest-off").await?;
         }
     }
+    Ok(())
+}
+
+/// A new name half typed into a WiFi card while that very network changes on the gateway (here:
+/// switched off and on by another controller): the card shows the change live and the typed
+/// name stays.
+async fn wifi_live_change(ui: &Ui, home: &SimHome, uspctl: &Uspctl) -> Step<()> {
+    let gw = home.url(GATEWAY);
+    let card = dom_id(&format!("{GATEWAY} Device.WiFi.SSID.1"));
+    let (input, switch) = (format!("wifi-name-{card}"), format!("wifi-enable-{card}"));
+    let enable = "Device.WiFi.SSID.1.Enable";
+    ui.open("wifi").await?;
+    ui.wait_attr(&switch, "aria-checked", "true").await?;
+    let typed = "Half typed name";
+    ui.type_into(&input, typed).await?;
+    for (value, shown) in [("false", "false"), ("true", "true")] {
+        uspctl.set(gw, &[&format!("{enable}={value}")])?;
+        ui.wait_attr(&switch, "aria-checked", shown).await.map_err(|e| format!("the change never showed: {e}"))?;
+        let still =
+            ui.script("return document.getElementById(arguments[0])?.value;", vec![input.clone().into()]).await?;
+        if still.as_str() != Some(typed) {
+            return Err(format!("a live change to the network wiped the name being typed: {still}"));
+        }
+    }
+    ui.shot("wifi-live-change").await?;
     Ok(())
 }
 

@@ -27,43 +27,62 @@ pub fn WifiPage() -> impl IntoView {
                 "No WiFi networks found on the paired devices."
             </p>
             <div class="cards">
-                <For each=move || networks.get() key=|n| format!("{n:?}") let:network>
-                    <WifiCard network=network />
+                // Keyed by device and SSID: a live change to a network updates its card in place,
+                // so a name or password being typed there stays.
+                <For each=move || networks.get() key=card_key let:network>
+                    <WifiCard network=network networks=networks />
                 </For>
             </div>
         </PageFrame>
     }
 }
 
+/// What identifies a network's card: its device and SSID object.
+fn card_key(n: &WifiNetwork) -> (String, String) {
+    (n.agent.clone(), n.ssid_path.clone())
+}
+
 #[component]
-fn WifiCard(network: WifiNetwork) -> impl IntoView {
+fn WifiCard(network: WifiNetwork, networks: Memo<Vec<WifiNetwork>>) -> impl IntoView {
     let app = use_app();
     let s = dom_id(&format!("{} {}", network.agent, network.ssid_path));
-    let name = RwSignal::new(network.ssid.clone());
+    // The network as it is now (live updates come through `networks`); the card's own key
+    // never changes.
+    let key = card_key(&network);
+    let first = network.clone();
+    let now = Memo::new(move |_| {
+        networks.with(|ns| ns.iter().find(|n| card_key(n) == key).cloned()).unwrap_or_else(|| first.clone())
+    });
+    // What the person typed, if anything: until then the fields show the device's values.
+    let typed_name = RwSignal::new(None::<String>);
     let pass = RwSignal::new(String::new());
-    let mode = RwSignal::new(network.security.clone().unwrap_or_default());
-    let enabled = RwSignal::new(network.enabled);
+    let typed_mode = RwSignal::new(None::<String>);
+    let enabled = Signal::derive(move || now.with(|n| n.enabled));
     let (renaming, toggling, saving) = (RwSignal::new(false), RwSignal::new(false), RwSignal::new(false));
     let name_problem = RwSignal::new(None::<&'static str>);
     let pass_problem = RwSignal::new(None::<&'static str>);
-    let writable = network.writable;
-    let locked = Signal::derive(move || !writable);
+    let writable = move || now.with(|n| n.writable);
+    let locked = Signal::derive(move || !writable());
+    let ssid = move || now.with(|n| n.ssid.clone());
 
     let rename = {
         let (agent, ssid_path) = (network.agent.clone(), network.ssid_path.clone());
         move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
-            let ssid = name.get_untracked();
-            name_problem.set(ssid_problem(&ssid));
+            let wanted = typed_name.get_untracked().unwrap_or_else(ssid);
+            name_problem.set(ssid_problem(&wanted));
             if name_problem.get_untracked().is_some() {
                 return;
             }
             renaming.set(true);
-            let args = WifiRename { agent: agent.clone(), ssid_path: ssid_path.clone(), ssid: ssid.clone() };
+            let args = WifiRename { agent: agent.clone(), ssid_path: ssid_path.clone(), ssid: wanted.clone() };
             spawn_local(async move {
                 match api::wifi_rename(args).await {
                     Ok(()) => {
-                        app.notify(format!("The network is now called “{ssid}”. Devices reconnect with the new name."));
+                        typed_name.try_set(None);
+                        app.notify(format!(
+                            "The network is now called “{wanted}”. Devices reconnect with the new name."
+                        ));
                         app.bump(Topic::Wifi);
                         app.bump(Topic::Guest);
                     }
@@ -74,16 +93,15 @@ fn WifiCard(network: WifiNetwork) -> impl IntoView {
         }
     };
     let toggle = {
-        let (agent, ssid_path, ssid) = (network.agent.clone(), network.ssid_path.clone(), network.ssid.clone());
+        let (agent, ssid_path) = (network.agent.clone(), network.ssid_path.clone());
         Callback::new(move |on: bool| {
             toggling.set(true);
             let args = WifiEnable { agent: agent.clone(), ssid_path: ssid_path.clone(), enabled: on };
-            let ssid = ssid.clone();
+            let name = ssid();
             spawn_local(async move {
                 match api::wifi_enable(args).await {
                     Ok(()) => {
-                        enabled.try_set(on);
-                        app.notify(format!("“{ssid}” is {}.", if on { "on" } else { "off" }));
+                        app.notify(format!("“{name}” is {}.", if on { "on" } else { "off" }));
                         app.bump(Topic::Wifi);
                         app.bump(Topic::Guest);
                     }
@@ -94,7 +112,7 @@ fn WifiCard(network: WifiNetwork) -> impl IntoView {
         })
     };
     let save_pass = {
-        let (agent, ap_path, ssid) = (network.agent.clone(), network.ap_path.clone(), network.ssid.clone());
+        let (agent, ap_path) = (network.agent.clone(), network.ap_path.clone());
         move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
             let Some(ap_path) = ap_path.clone() else { return };
@@ -105,18 +123,20 @@ fn WifiCard(network: WifiNetwork) -> impl IntoView {
             }
             pass.set(String::new());
             saving.set(true);
-            let wanted = mode.get_untracked();
+            let wanted =
+                typed_mode.get_untracked().or_else(|| now.with_untracked(|n| n.security.clone())).unwrap_or_default();
             let args = WifiPassphrase {
                 agent: agent.clone(),
                 ap_path,
                 passphrase,
                 mode: (!wanted.is_empty()).then_some(wanted),
             };
-            let ssid = ssid.clone();
+            let name = ssid();
             spawn_local(async move {
                 match api::wifi_passphrase(args).await {
                     Ok(()) => {
-                        app.notify(format!("New password saved for “{ssid}”. Reconnect your devices with it."));
+                        typed_mode.try_set(None);
+                        app.notify(format!("New password saved for “{name}”. Reconnect your devices with it."));
                         app.bump(Topic::Wifi);
                         app.bump(Topic::Guest);
                     }
@@ -127,24 +147,32 @@ fn WifiCard(network: WifiNetwork) -> impl IntoView {
         }
     };
 
-    let modes = network.modes_supported.clone();
     let has_ap = network.ap_path.is_some();
+    let mode_id = format!("wifi-mode-{s}");
+    let line = move || {
+        now.with(|n| {
+            let mut line = n.agent_name.clone();
+            if !n.bands.is_empty() {
+                line.push_str(&format!(" · {}", n.bands.join(" + ")));
+            }
+            if let Some(m) = &n.security {
+                line.push_str(&format!(" · {}", mode_label(m)));
+            }
+            line
+        })
+    };
     view! {
-        <article id=format!("wifi-{s}") class="card wifi" aria-label=format!("WiFi network {}", network.ssid)>
+        <article id=format!("wifi-{s}") class="card wifi" aria-label=move || format!("WiFi network {}", ssid())>
             <header class="row">
                 <div>
-                    <h2>{network.ssid.clone()}</h2>
-                    <p class="muted">
-                        {network.agent_name.clone()}
-                        {(!network.bands.is_empty()).then(|| format!(" · {}", network.bands.join(" + ")))}
-                        {network.security.clone().map(|m| format!(" · {}", mode_label(&m)))}
-                    </p>
+                    <h2>{ssid}</h2>
+                    <p class="muted">{line}</p>
                 </div>
-                <span class="chip" hidden=!network.guest>"Guest"</span>
+                <span class="chip" hidden=move || !now.with(|n| n.guest)>"Guest"</span>
                 <Switch
                     id=format!("wifi-enable-{s}")
                     label=format!("{} on or off", network.ssid)
-                    checked=enabled.into()
+                    checked=enabled
                     busy=toggling.into()
                     disabled=locked
                     on_toggle=toggle
@@ -159,11 +187,11 @@ fn WifiCard(network: WifiNetwork) -> impl IntoView {
                         type="text"
                         maxlength="32"
                         autocomplete="off"
-                        disabled=!writable
-                        prop:value=move || name.get()
-                        on:input=move |ev| name.set(event_target_value(&ev))
+                        disabled=move || !writable()
+                        prop:value=move || typed_name.get().unwrap_or_else(ssid)
+                        on:input=move |ev| typed_name.set(Some(event_target_value(&ev)))
                     />
-                    <button id=format!("wifi-rename-{s}") type="submit" class="secondary" disabled=move || !writable || renaming.get()>
+                    <button id=format!("wifi-rename-{s}") type="submit" class="secondary" disabled=move || !writable() || renaming.get()>
                         {move || if renaming.get() { "Renaming…" } else { "Rename" }}
                     </button>
                 </div>
@@ -178,25 +206,29 @@ fn WifiCard(network: WifiNetwork) -> impl IntoView {
                         autocomplete="new-password"
                         minlength="8"
                         maxlength="63"
-                        placeholder=if network.passphrase_readable { "" } else { "The current password is hidden by the device" }
-                        disabled=!writable
+                        placeholder=move || if now.with(|n| n.passphrase_readable) { "" } else { "The current password is hidden by the device" }
+                        disabled=move || !writable()
                         prop:value=move || pass.get()
                         on:input=move |ev| pass.set(event_target_value(&ev))
                     />
-                    <button id=format!("wifi-pass-save-{s}") type="submit" class="secondary" disabled=move || !writable || saving.get()>
+                    <button id=format!("wifi-pass-save-{s}") type="submit" class="secondary" disabled=move || !writable() || saving.get()>
                         {move || if saving.get() { "Saving…" } else { "Save password" }}
                     </button>
                 </div>
-                {(modes.len() > 1).then(|| view! {
-                    <label for=format!("wifi-mode-{s}")>"Security"</label>
+                {move || now.with(|n| n.modes_supported.len() > 1).then(|| view! {
+                    <label for=mode_id.clone()>"Security"</label>
                     <select
-                        id=format!("wifi-mode-{s}")
-                        disabled=!writable
-                        on:change=move |ev| mode.set(event_target_value(&ev))
+                        id=mode_id.clone()
+                        disabled=move || !writable()
+                        on:change=move |ev| typed_mode.set(Some(event_target_value(&ev)))
                     >
-                        {modes.iter().map(|m| {
-                            let selected = network.security.as_deref() == Some(m.as_str());
-                            view! { <option value=m.clone() selected=selected>{mode_label(m)}</option> }
+                        {now.with_untracked(|n| n.modes_supported.clone()).into_iter().map(|m| {
+                            let label = mode_label(&m);
+                            let value = m.clone();
+                            let selected = move || {
+                                typed_mode.get().or_else(|| now.with(|n| n.security.clone())).as_deref() == Some(m.as_str())
+                            };
+                            view! { <option value=value selected=selected>{label}</option> }
                         }).collect_view()}
                     </select>
                 })}
