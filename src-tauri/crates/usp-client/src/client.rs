@@ -401,13 +401,36 @@ impl Client {
         rx.await.map_err(|_| ClientError::Closed)?
     }
 
+    /// Sends `request` and returns its answer as the response type `T` it asks for
+    /// (`msg::GetResp` for a Get...): one place for "request, convert, map the error".
+    ///
+    /// # Errors
+    /// See [`ClientError`]; another response type than `T` is [`ClientError::Protocol`].
+    pub async fn call<T>(&self, request: Request) -> Result<T, ClientError>
+    where
+        T: TryFrom<Response, Error = request::WrongResponse>,
+    {
+        Ok(self.request(request).await?.try_into()?)
+    }
+
+    /// GetSupportedDM of these paths with `options`.
+    ///
+    /// # Errors
+    /// See [`ClientError`]; per-path errors are inside the returned response.
+    pub async fn get_supported_dm<S: AsRef<str>>(
+        &self,
+        paths: &[S],
+        options: request::SupportedDmOptions,
+    ) -> Result<msg::GetSupportedDmResp, ClientError> {
+        self.call(request::get_supported_dm(paths.iter().map(AsRef::as_ref), options)?).await
+    }
+
     /// Get of these paths.
     ///
     /// # Errors
     /// See [`ClientError`]; per-path errors are inside the returned GetResp.
     pub async fn get<S: AsRef<str>>(&self, paths: &[S], max_depth: u32) -> Result<msg::GetResp, ClientError> {
-        let req = request::get(paths.iter().map(AsRef::as_ref)).max_depth(max_depth).build()?;
-        Ok(self.request(req).await?.try_into()?)
+        self.call(request::get(paths.iter().map(AsRef::as_ref)).max_depth(max_depth).build()?).await
     }
 
     /// Set of `(full parameter path, value)` pairs, all required, allow_partial=false.
@@ -419,7 +442,7 @@ impl Client {
         for (p, v) in params {
             b = b.param(p, v, true);
         }
-        Ok(self.request(b.build()?).await?.try_into()?)
+        self.call(b.build()?).await
     }
 
     /// Add one instance of `table` with `(name, value)` parameters, all required.
@@ -427,8 +450,7 @@ impl Client {
     /// # Errors
     /// See [`ClientError`].
     pub async fn add(&self, table: &str, params: &[(&str, &str)]) -> Result<msg::AddResp, ClientError> {
-        let req = request::add().object(table, params.iter().map(|(k, v)| (*k, *v, true))).build()?;
-        Ok(self.request(req).await?.try_into()?)
+        self.call(request::add().object(table, params.iter().map(|(k, v)| (*k, *v, true))).build()?).await
     }
 
     /// Delete of these object paths (allow_partial=false).
@@ -436,8 +458,7 @@ impl Client {
     /// # Errors
     /// See [`ClientError`].
     pub async fn delete<S: AsRef<str>>(&self, paths: &[S]) -> Result<msg::DeleteResp, ClientError> {
-        let req = request::delete(paths.iter().map(AsRef::as_ref), false)?;
-        Ok(self.request(req).await?.try_into()?)
+        self.call(request::delete(paths.iter().map(AsRef::as_ref), false)?).await
     }
 
     /// Operate `command` with input arguments.
@@ -454,7 +475,7 @@ impl Client {
         for (k, v) in args {
             b = b.arg(k, v);
         }
-        Ok(self.request(b.build()?).await?.try_into()?)
+        self.call(b.build()?).await
     }
 
     /// Creates a `Device.LocalAgent.Subscription.{i}` row with a unique ID of ours and
@@ -470,7 +491,7 @@ impl Client {
         let n = self.shared.sub_counter.fetch_add(1, Ordering::Relaxed);
         let id = format!("{}-{n}", self.shared.sub_prefix);
         let references: Vec<String> = references.iter().map(|r| r.as_ref().to_owned()).collect();
-        let resp: msg::AddResp = self.request(Subscription::add_request(&id, kind, &references)?).await?.try_into()?;
+        let resp: msg::AddResp = self.call(Subscription::add_request(&id, kind, &references)?).await?;
         let instance = match resp.per_object().into_iter().next() {
             Some((_, Ok(ok))) => ok.instantiated_path.to_string(),
             Some((_, Err(e))) => return Err(ClientError::Usp(e)),

@@ -346,7 +346,7 @@ where
     T: TryFrom<msg::Response, Error = request::WrongResponse>,
 {
     let request = request.ok_or_else(|| Failure::usage("nothing to send"))?;
-    Ok(client.request(request).await?.try_into().map_err(ClientError::from)?)
+    Ok(client.call(request).await?)
 }
 
 async fn run_command(cli: &Cli, client: &Client, request: Option<Request>) -> Result<(), Failure> {

@@ -138,14 +138,8 @@ pub(crate) async fn remove_leftovers(client: &Client, run: &Run) -> usize {
             return 0;
         }
     };
-    match client.request(req).await.map(msg::DeleteResp::try_from) {
-        Ok(Ok(resp)) => {
-            resp.per_object().into_iter().filter_map(|(_, r)| r.ok()).map(|ok| ok.affected_paths.len()).sum()
-        }
-        Ok(Err(e)) => {
-            tracing::debug!(error = %e, "unexpected answer to the Delete of leftover subscriptions");
-            0
-        }
+    match client.call::<msg::DeleteResp>(req).await {
+        Ok(resp) => resp.per_object().into_iter().filter_map(|(_, r)| r.ok()).map(|ok| ok.affected_paths.len()).sum(),
         Err(e) => {
             tracing::debug!(error = %e, "cannot delete leftover subscriptions");
             0
@@ -177,8 +171,8 @@ pub(crate) async fn add(client: &Client, id: &str, kind: NotifKind, path: &str) 
             ],
         )
         .build()?;
-    let resp: msg::AddResp = match client.request(req).await {
-        Ok(r) => r.try_into()?,
+    let resp: msg::AddResp = match client.call(req).await {
+        Ok(r) => r,
         Err(ClientError::Usp(e)) if e.is_duplicate() => return Ok(Added::AlreadyThere),
         Err(e) => return Err(e),
     };

@@ -116,9 +116,7 @@ pub(crate) async fn read_objects(client: &Client) -> Option<BTreeSet<String>> {
         params: false,
         unique_key_sets: false,
     };
-    let req = usp_core::request::get_supported_dm(["Device."], opts).ok()?;
-    let resp = tokio::time::timeout(REQUEST_DEADLINE, client.request(req)).await.ok()?.ok()?;
-    let resp: usp_core::msg::GetSupportedDmResp = resp.try_into().ok()?;
+    let resp = tokio::time::timeout(REQUEST_DEADLINE, client.get_supported_dm(&["Device."], opts)).await.ok()?.ok()?;
     let mut names = BTreeSet::new();
     for (_, result) in resp.per_path() {
         for obj in result.unwrap_or_default() {

@@ -8,7 +8,7 @@ use ipc_types::{AgentArgs, ControllerEntry, DeviceDetails, FirmwareImage, LiveEv
 use tokio::sync::broadcast::error::RecvError;
 use usp_client::{Client, NotifKind};
 use usp_core::msg::{Notification, OperationCompleteResp, Params};
-use usp_core::request::{self, CommandOutcome, SupportedDmOptions};
+use usp_core::request::{CommandOutcome, SupportedDmOptions};
 
 use super::{device_text, AgentConn, AppError, AppResult, Home};
 
@@ -126,11 +126,7 @@ async fn commands_of(client: &Client, object: &str) -> Vec<String> {
         params: false,
         unique_key_sets: false,
     };
-    let Ok(req) = request::get_supported_dm([object], opts) else { return Vec::new() };
-    let resp: usp_core::msg::GetSupportedDmResp = match client.request(req).await.map(TryInto::try_into) {
-        Ok(Ok(r)) => r,
-        _ => return Vec::new(),
-    };
+    let Ok(resp) = client.get_supported_dm(&[object], opts).await else { return Vec::new() };
     let mut out = Vec::new();
     for (_, result) in resp.per_path() {
         for obj in result.unwrap_or_default() {

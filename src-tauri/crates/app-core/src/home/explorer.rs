@@ -8,9 +8,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use ipc_types::{AgentAuth, DmEntry, DmKind, ExploreArgs, ExplorerView, ParamSet};
 use usp_client::ClientError;
-use usp_core::msg::{
-    CurrInstance, GetInstancesResp, GetSupportedDmResp, ParamAccess, SupportedObjectResult, ValueType,
-};
+use usp_core::msg::{CurrInstance, GetInstancesResp, ParamAccess, SupportedObjectResult, ValueType};
 use usp_core::request::{self, SupportedDmOptions};
 
 use crate::features::params::is_secret_name;
@@ -205,15 +203,10 @@ impl Home {
             params: true,
             unique_key_sets: false,
         };
-        let req =
-            request::get_supported_dm([schema_path(&path)], opts).map_err(|e| AppError::Internal(e.to_string()))?;
-        let resp: GetSupportedDmResp = conn
+        let resp = conn
             .client
-            .request(req)
+            .get_supported_dm(&[schema_path(&path)], opts)
             .await
-            .and_then(|r| {
-                r.try_into().map_err(|e: usp_core::request::WrongResponse| ClientError::Protocol(e.to_string()))
-            })
             .map_err(|e| AppError::from_client(&conn.name, action, &e))?;
         let mut objs: Vec<&SupportedObjectResult> = Vec::new();
         for (_, result) in resp.per_path() {
@@ -258,11 +251,8 @@ impl Home {
         let req = request::get_instances([table], true).map_err(|e| AppError::Internal(e.to_string()))?;
         let resp: GetInstancesResp = conn
             .client
-            .request(req)
+            .call(req)
             .await
-            .and_then(|r| {
-                r.try_into().map_err(|e: usp_core::request::WrongResponse| ClientError::Protocol(e.to_string()))
-            })
             .map_err(|e| AppError::from_client(&conn.name, "list the rows of this table", &e))?;
         let mut rows: Vec<(u64, &str, &CurrInstance)> = Vec::new();
         for (_, result) in resp.per_path() {

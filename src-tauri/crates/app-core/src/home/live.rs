@@ -12,8 +12,8 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use usp_client::{AgentNotification, Client, NotifKind};
-use usp_core::msg::{GetSupportedDmResp, Notification};
-use usp_core::request::{self, SupportedDmOptions};
+use usp_core::msg::Notification;
+use usp_core::request::SupportedDmOptions;
 use usp_core::text::for_log;
 
 use super::{device_text, Home};
@@ -115,8 +115,7 @@ async fn supported_roots(client: &Client) -> Option<BTreeSet<String>> {
         params: false,
         unique_key_sets: false,
     };
-    let req = request::get_supported_dm(&roots, opts).ok()?;
-    let resp: GetSupportedDmResp = client.request(req).await.ok()?.try_into().ok()?;
+    let resp = client.get_supported_dm(&roots, opts).await.ok()?;
     Some(resp.per_path().into_iter().filter(|(_, r)| r.is_ok()).map(|(p, _)| p.to_owned()).collect())
 }
 

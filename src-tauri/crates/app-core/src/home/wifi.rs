@@ -72,9 +72,7 @@ pub(super) async fn supported(conn: &AgentConn, paths: &[&str]) -> Option<Suppor
         params: true,
         unique_key_sets: false,
     };
-    let req = usp_core::request::get_supported_dm(paths, opts).ok()?;
-    let resp = tokio::time::timeout(REQUEST_DEADLINE, conn.client.request(req)).await.ok()?.ok()?;
-    let resp: usp_core::msg::GetSupportedDmResp = resp.try_into().ok()?;
+    let resp = tokio::time::timeout(REQUEST_DEADLINE, conn.client.get_supported_dm(paths, opts)).await.ok()?.ok()?;
     Some(Supported::from_resp(&resp))
 }
 
