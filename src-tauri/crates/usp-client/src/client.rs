@@ -51,12 +51,22 @@ impl Default for Backoff {
 }
 
 impl Backoff {
+    /// A curve from `initial` doubling up to `max`, without jitter (for waits that need not be
+    /// spread, like the app's own re-checks).
+    pub fn doubling(initial: Duration, max: Duration) -> Backoff {
+        Backoff { initial, max, multiplier: 2.0, jitter: 0.0 }
+    }
+
+    /// The wait before attempt number `attempt` (0-based) on the curve, before jitter.
+    pub fn nominal(&self, attempt: u32) -> Duration {
+        let base = self.initial.as_secs_f64() * self.multiplier.powi(attempt.min(60) as i32);
+        Duration::from_secs_f64(base.min(self.max.as_secs_f64()).max(0.0))
+    }
+
     /// The wait before attempt number `attempt` (0-based), jittered with `rng`.
     pub fn delay(&self, attempt: u32, rng: &mut impl Rng) -> Duration {
-        let base = self.initial.as_secs_f64() * self.multiplier.powi(attempt.min(60) as i32);
-        let capped = base.min(self.max.as_secs_f64());
         let j = if self.jitter > 0.0 { rng.random_range(-self.jitter..=self.jitter) } else { 0.0 };
-        Duration::from_secs_f64((capped * (1.0 + j)).max(0.0))
+        Duration::from_secs_f64((self.nominal(attempt).as_secs_f64() * (1.0 + j)).max(0.0))
     }
 }
 
@@ -1118,6 +1128,17 @@ mod tests {
         }
         let no_jitter = Backoff { jitter: 0.0, ..b };
         assert_eq!(no_jitter.delay(3, &mut rng), Duration::from_millis(800));
+    }
+
+    #[test]
+    fn a_doubling_curve_without_jitter() {
+        let b = Backoff::doubling(Duration::from_millis(250), Duration::from_secs(30));
+        let waits: Vec<u128> = (0..9).map(|n| b.nominal(n).as_millis()).collect();
+        assert_eq!(waits, [250, 500, 1000, 2000, 4000, 8000, 16000, 30000, 30000]);
+        assert_eq!(b.nominal(u32::MAX), Duration::from_secs(30));
+        let recheck = Backoff::doubling(Duration::from_secs(30), Duration::from_secs(600));
+        assert_eq!(recheck.nominal(4), Duration::from_secs(480));
+        assert_eq!(recheck.nominal(5), Duration::from_secs(600));
     }
 
     #[test]

@@ -1091,7 +1091,7 @@ fn same_place(a: &str, b: &str) -> bool {
 
 /// Wait before retry number `attempt`: 250 ms doubling up to 30 s.
 fn retry_delay(attempt: u32) -> Duration {
-    Duration::from_millis(250u64.saturating_mul(1u64 << attempt.min(7))).min(Duration::from_secs(30))
+    usp_client::Backoff::doubling(Duration::from_millis(250), Duration::from_secs(30)).nominal(attempt)
 }
 
 #[cfg(test)]

@@ -447,7 +447,7 @@ impl Home {
     /// The wait before background re-check number `attempt`.
     pub(crate) fn recheck_delay(&self, attempt: u32) -> Duration {
         let (first, longest) = *lock(&self.inner.recheck);
-        first.saturating_mul(1u32 << attempt.min(10)).min(longest)
+        usp_client::Backoff::doubling(first, longest).nominal(attempt)
     }
 
     /// Runs a command within `limit`: a device that stops answering can't make it hang.
