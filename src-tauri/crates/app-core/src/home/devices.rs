@@ -99,14 +99,8 @@ impl Home {
         let mac = mac_arg(&args.mac)?;
         let data = self.devices_data().await;
         let devices = self.devices_from(&data);
-        let dev = devices
-            .iter()
-            .find(|d| d.mac == mac)
-            .ok_or_else(|| AppError::NotFound("That device is not connected to your home any more.".into()))?;
-        let (conn, params) = data
-            .iter()
-            .find(|(c, _)| c.eid == dev.agent)
-            .ok_or_else(|| AppError::NotFound("That device is not connected to your home any more.".into()))?;
+        let dev = host(&devices, &mac)?;
+        let (conn, params) = data.iter().find(|(c, _)| c.eid == dev.agent).ok_or_else(gone)?;
         let rows = logic::access_rows(params);
         let steps = logic::pause_steps(&rows, &mac, dev.host_name.as_deref(), args.paused);
         let action = if args.paused { "pause devices" } else { "resume devices" };
@@ -138,4 +132,17 @@ impl Home {
         }
         Ok(())
     }
+}
+
+/// The connected device with this MAC, or why there is none in words.
+///
+/// # Errors
+/// [`AppError::NotFound`] when no paired agent reports it now.
+pub(super) fn host<'a>(devices: &'a [ConnectedDevice], mac: &str) -> AppResult<&'a ConnectedDevice> {
+    devices.iter().find(|d| d.mac == mac).ok_or_else(gone)
+}
+
+/// A device that left the home since the page showed it.
+fn gone() -> AppError {
+    AppError::NotFound("That device is not connected to your home any more.".into())
 }

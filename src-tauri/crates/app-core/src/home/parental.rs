@@ -109,10 +109,7 @@ impl Home {
         let spec = Spec::new(&args.days, &args.start, &args.end).map_err(AppError::InvalidInput)?;
         let data = self.devices_data().await;
         let devices = self.devices_from(&data);
-        let dev = devices
-            .iter()
-            .find(|d| d.mac == mac)
-            .ok_or_else(|| AppError::NotFound("That device is not connected to your home any more.".into()))?;
+        let dev = super::devices::host(&devices, &mac)?;
         let rules = self.rules_data().await;
         let a = rules
             .iter()
