@@ -7,7 +7,7 @@ use usp_core::request::{BuildError, WrongResponse};
 use usp_core::EndpointId;
 use usp_core::UspError;
 
-use crate::tls::Fingerprint;
+use crate::tls::{tls_error_in, Fingerprint, TlsError};
 
 /// Why a connection attempt failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -162,5 +162,51 @@ impl From<RequestError> for ClientError {
 impl From<WrongResponse> for ClientError {
     fn from(e: WrongResponse) -> Self {
         ClientError::Protocol(e.to_string())
+    }
+}
+
+/// The [`ConnectError`] for a failed TLS handshake: the refusals of our verifier become
+/// [`ConnectError::CertificateChanged`], [`ConnectError::CertificateEidMismatch`] and
+/// [`ConnectError::UntrustedCertificate`]; anything else is [`ConnectError::Tls`].
+pub fn connect_error(e: &std::io::Error) -> ConnectError {
+    match tls_error_in(e) {
+        Some(t) => ConnectError::from(t.clone()),
+        None => ConnectError::Tls(e.to_string()),
+    }
+}
+
+impl From<TlsError> for ConnectError {
+    fn from(e: TlsError) -> Self {
+        match e {
+            TlsError::CertificateChanged { agent, pinned, presented } => {
+                ConnectError::CertificateChanged { agent, pinned_sha256: pinned, presented_sha256: presented }
+            }
+            TlsError::EidMismatch { expected, in_certificate } => {
+                ConnectError::CertificateEidMismatch { expected, in_certificate }
+            }
+            TlsError::Untrusted { agent, fingerprint } => {
+                ConnectError::UntrustedCertificate { agent, sha256: fingerprint }
+            }
+            other => ConnectError::Tls(other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verifier_errors_map_to_connect_errors() {
+        let agent: EndpointId = "proto::agent".parse().expect("eid");
+        let fp = Fingerprint::of(b"x");
+        let err = TlsError::Untrusted { agent: agent.clone(), fingerprint: fp };
+        let rustls_err = rustls::Error::InvalidCertificate(rustls::CertificateError::Other(rustls::OtherError(
+            std::sync::Arc::new(err),
+        )));
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, rustls_err);
+        assert_eq!(connect_error(&io), ConnectError::UntrustedCertificate { agent, sha256: fp });
+        let other = std::io::Error::new(std::io::ErrorKind::InvalidData, rustls::Error::DecryptError);
+        assert!(matches!(connect_error(&other), ConnectError::Tls(_)));
     }
 }

@@ -136,7 +136,7 @@ async fn connect_inner(
         let tls_stream = tokio_rustls::TlsConnector::from(config)
             .connect(name, tcp)
             .await
-            .map_err(|e| crate::tls::connect_error(&e))?;
+            .map_err(|e| crate::error::connect_error(&e))?;
         if let Some(certs) = tls_stream.get_ref().1.peer_certificates() {
             handshake.peer_certificates = certs.iter().map(|c| c.as_ref().to_vec()).collect();
         }

@@ -19,7 +19,8 @@
 //!
 //! Refusals travel through rustls as
 //! `rustls::Error::InvalidCertificate(CertificateError::Other(..))` holding a
-//! [`TlsError`]; [`connect_error`] turns them back into distinct [`ConnectError`] values.
+//! [`TlsError`]; `crate::error::connect_error` turns them back into distinct
+//! `ConnectError` values (this module does not depend on the error module).
 
 mod identity;
 mod pins;
@@ -31,8 +32,6 @@ use std::str::FromStr;
 use sha2::{Digest, Sha256};
 use usp_core::EndpointId;
 use zeroize::Zeroize;
-
-use crate::error::ConnectError;
 
 pub use identity::Identity;
 pub use pins::{trust_on_first_use, AgentTrust, MemoryPinStore, Observed, ObservedCert, Pin, PinStore};
@@ -232,33 +231,6 @@ pub fn tls_error_in(e: &std::io::Error) -> Option<&TlsError> {
     }
 }
 
-/// The [`ConnectError`] for a failed TLS handshake: the refusals of our verifier become
-/// [`ConnectError::CertificateChanged`], [`ConnectError::CertificateEidMismatch`] and
-/// [`ConnectError::UntrustedCertificate`]; anything else is [`ConnectError::Tls`].
-pub fn connect_error(e: &std::io::Error) -> ConnectError {
-    match tls_error_in(e) {
-        Some(t) => ConnectError::from(t.clone()),
-        None => ConnectError::Tls(e.to_string()),
-    }
-}
-
-impl From<TlsError> for ConnectError {
-    fn from(e: TlsError) -> Self {
-        match e {
-            TlsError::CertificateChanged { agent, pinned, presented } => {
-                ConnectError::CertificateChanged { agent, pinned_sha256: pinned, presented_sha256: presented }
-            }
-            TlsError::EidMismatch { expected, in_certificate } => {
-                ConnectError::CertificateEidMismatch { expected, in_certificate }
-            }
-            TlsError::Untrusted { agent, fingerprint } => {
-                ConnectError::UntrustedCertificate { agent, sha256: fingerprint }
-            }
-            other => ConnectError::Tls(other.to_string()),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,19 +259,5 @@ mod tests {
         assert_eq!(format!("{s:?}"), "SecretBytes(<redacted>)");
         assert_eq!(s.expose_secret(), &[0x42; 8]);
         assert_eq!(s.len(), 8);
-    }
-
-    #[test]
-    fn verifier_errors_map_to_connect_errors() {
-        let agent: EndpointId = "proto::agent".parse().expect("eid");
-        let fp = Fingerprint::of(b"x");
-        let err = TlsError::Untrusted { agent: agent.clone(), fingerprint: fp };
-        let rustls_err = rustls::Error::InvalidCertificate(rustls::CertificateError::Other(rustls::OtherError(
-            std::sync::Arc::new(err),
-        )));
-        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, rustls_err);
-        assert_eq!(connect_error(&io), ConnectError::UntrustedCertificate { agent, sha256: fp });
-        let other = std::io::Error::new(std::io::ErrorKind::InvalidData, rustls::Error::DecryptError);
-        assert!(matches!(connect_error(&other), ConnectError::Tls(_)));
     }
 }
