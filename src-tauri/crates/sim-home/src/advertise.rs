@@ -12,8 +12,6 @@ use mdns_sd::{IfKind, ServiceDaemon, ServiceInfo};
 pub use usp_client::discovery::Interfaces;
 use usp_client::discovery::{DiscoveryError, SERVICE_WS};
 
-use crate::home::AgentHandle;
-
 /// How long [`Advertiser::shutdown`] waits for each goodbye to be sent.
 const GOODBYE_WAIT: Duration = Duration::from_secs(2);
 
@@ -106,6 +104,23 @@ impl std::str::FromStr for RawAdvert {
     }
 }
 
+/// What is announced of one simulated agent (the home builds it from its agent handles).
+#[derive(Debug, Clone, Copy)]
+pub struct AgentAdvert<'a> {
+    /// Scenario key ("gateway", …): the subtype and host name come from it.
+    pub key: &'a str,
+    /// The instance name.
+    pub endpoint_id: &'a usp_core::EndpointId,
+    /// `ws://…` or `wss://…` (`encrypt` in the TXT record for the latter).
+    pub url: &'a str,
+    /// The WebSocket path (TXT `path`).
+    pub path: &'a str,
+    /// TXT `name`.
+    pub friendly_name: &'a str,
+    /// Where it listens.
+    pub addr: std::net::SocketAddr,
+}
+
 /// A confined mDNS daemon and the agent instances it has registered.
 pub struct Advertiser {
     daemon: ServiceDaemon,
@@ -129,7 +144,7 @@ impl Advertiser {
     ///
     /// # Errors
     /// When the record cannot be built (TXT too long, …) or the daemon is gone.
-    pub fn register(&mut self, agent: &AgentHandle) -> Result<(), AdvertiseError> {
+    pub fn register(&mut self, agent: &AgentAdvert<'_>) -> Result<(), AdvertiseError> {
         let instance = agent.endpoint_id.as_str();
         let err = |source| AdvertiseError::Register { instance: instance.to_owned(), source };
         let ty = match subtype_for(&agent.key) {
@@ -143,15 +158,16 @@ impl Advertiser {
             .collect();
         let host = format!("usp-sim-{host}.local.");
         let mut txt: Vec<mdns_sd::TxtProperty> =
-            vec![("path", agent.path.as_str()).into(), ("name", agent.friendly_name.as_str()).into()];
+            vec![("path", agent.path).into(), ("name", agent.friendly_name).into()];
         if agent.url.starts_with("wss://") {
             // A key without `=`: the boolean form of R-DIS.11a.
             txt.push("encrypt".into());
         }
         let port = agent.addr.port();
+        let agent_addr = agent.addr;
         let info = match &self.interfaces {
             Interfaces::Loopback => {
-                let ip = agent.addr.ip();
+                let ip = agent_addr.ip();
                 let ip = if ip.is_loopback() { ip } else { std::net::IpAddr::from([127, 0, 0, 1]) };
                 ServiceInfo::new(&ty, instance, &host, ip, port, txt).map_err(err)?
             }

@@ -170,7 +170,14 @@ impl Home {
         }
         let mut advertiser = crate::advertise::Advertiser::start(interfaces)?;
         for agent in &self.agents {
-            advertiser.register(agent)?;
+            advertiser.register(&crate::advertise::AgentAdvert {
+                key: &agent.key,
+                endpoint_id: &agent.endpoint_id,
+                url: &agent.url,
+                path: &agent.path,
+                friendly_name: &agent.friendly_name,
+                addr: agent.addr,
+            })?;
         }
         self.advertiser = Some(advertiser);
         Ok(())
