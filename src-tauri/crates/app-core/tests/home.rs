@@ -284,6 +284,18 @@ async fn settings_and_forgetting_a_device() {
     assert!(s.endpoint_id_qr_svg.contains("<svg"));
     assert_eq!(s.theme, Theme::System);
     assert!(s.trusted.is_empty(), "ws:// agents have no certificate to trust");
+    // This app's certificate, to export: the PEM shown is the one saved, and it holds no key.
+    assert!(s.certificate_pem.starts_with("-----BEGIN CERTIFICATE-----\n"), "{}", s.certificate_pem);
+    assert!(!s.certificate_pem.contains("PRIVATE KEY"));
+    assert_eq!(s.certificate_fingerprint.len(), 32 * 3 - 1, "{}", s.certificate_fingerprint);
+    let downloads = tempfile::tempdir().expect("a downloads folder");
+    let saved = home.certificate_save(Some(downloads.path().to_owned())).await.expect("saved");
+    assert_eq!(std::path::Path::new(&saved), downloads.path().join("usp-home-certificate.pem"));
+    assert_eq!(std::fs::read_to_string(&saved).expect("readable"), s.certificate_pem);
+    // No downloads folder: the app's own data folder.
+    let saved = home.certificate_save(Some(downloads.path().join("missing"))).await.expect("saved");
+    assert!(saved.ends_with("usp-home-certificate.pem") && !saved.contains("missing"), "{saved}");
+    assert_eq!(std::fs::read_to_string(&saved).expect("readable"), s.certificate_pem);
 
     let e = home.settings_interfaces(SetInterfaces { interfaces: "eth0 wlan0".into() }).await.expect_err("bad list");
     assert_eq!(e.code(), code::INVALID_INPUT);

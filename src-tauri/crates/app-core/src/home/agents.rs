@@ -35,10 +35,8 @@ const DEVICE_INFO: [&str; 6] =
 pub(crate) fn role_label(role: &RoleSummary) -> Option<String> {
     if role.names_known() {
         // "Untrusted" inherited beside a real role says nothing a person needs.
-        let shown: Vec<&str> =
-            role.names.iter().map(String::as_str).filter(|n| role.names.len() == 1 || *n != "Untrusted").collect();
-        let shown = if shown.is_empty() { role.names.iter().map(String::as_str).collect() } else { shown };
-        Some(shown.join(", "))
+        let real: Vec<&str> = role.names.iter().map(String::as_str).filter(|n| *n != "Untrusted").collect();
+        Some(if real.is_empty() { role.names.join(", ") } else { real.join(", ") })
     } else if role.full_access {
         Some("Full access".to_owned())
     } else {
@@ -130,6 +128,19 @@ pub(crate) async fn read_objects(client: &Client) -> Option<BTreeSet<String>> {
     }
     // A device that lists not even its DeviceInfo does not really say what it has.
     names.contains("DeviceInfo").then_some(names)
+}
+
+/// How often to ask a connected device that keeps this app out again: every 10 s for its first
+/// 30 checks (5 minutes: the person is probably at the router's settings page right now), then
+/// every minute; an untrusted device (which offers pairing) every minute. `None` for any other
+/// state.
+fn recheck_every(e: &AgentEntry) -> Option<Duration> {
+    match e.auth {
+        _ if !e.connected => None,
+        AgentAuth::NotAuthorised { .. } if e.checks < 30 => Some(NOT_AUTHORISED_RECHECK),
+        AgentAuth::NotAuthorised { .. } | AgentAuth::Untrusted { .. } => Some(SLOW_RECHECK),
+        _ => None,
+    }
 }
 
 /// How often a device that ignores this app is asked again at first.
@@ -556,7 +567,8 @@ impl Home {
                     () = check_now.notified() => {}
                 }
                 // Only a device still connected and still keeping us out is asked again.
-                if !matches!(*state.borrow(), ConnectionState::Connected { .. }) || self.plan_check(eid).is_none() {
+                let keeps_out = self.with_agent(eid, |e| recheck_every(e).is_some()).unwrap_or(false);
+                if !matches!(*state.borrow(), ConnectionState::Connected { .. }) || !keeps_out {
                     continue;
                 }
                 self.with_agent(eid, |e| {
@@ -569,30 +581,20 @@ impl Home {
         }
     }
 
-    /// When to ask `eid` again, for a device that is connected but keeps this app out: every
-    /// 10 s for the first 5 minutes (the person is probably at the router's settings page right
-    /// now), then every minute; an untrusted device (which offers pairing) every minute. `None`
-    /// for any other state. The time is kept on the entry, so the card can count down to it.
+    /// When to ask `eid` again ([`recheck_every`]), planned if it is not yet; `None` when it
+    /// need not be asked. The time is kept on the entry, so the card can count down to it.
     fn plan_check(&self, eid: &str) -> Option<tokio::time::Instant> {
-        let (next, planned) = self.with_agent(eid, |e| {
-            let every = match e.auth {
-                _ if !e.connected => None,
-                AgentAuth::NotAuthorised { .. } if e.checks < 30 => Some(NOT_AUTHORISED_RECHECK),
-                AgentAuth::NotAuthorised { .. } | AgentAuth::Untrusted { .. } => Some(SLOW_RECHECK),
-                _ => None,
-            };
-            match every {
-                None => {
-                    e.next_check = None;
-                    e.checks = 0;
-                    (None, false)
-                }
-                Some(_) if e.next_check.is_some() => (e.next_check, false),
-                Some(every) => {
-                    let at = tokio::time::Instant::now() + every;
-                    e.next_check = Some(at);
-                    (Some(at), true)
-                }
+        let (next, planned) = self.with_agent(eid, |e| match recheck_every(e) {
+            None => {
+                e.next_check = None;
+                e.checks = 0;
+                (None, false)
+            }
+            Some(_) if e.next_check.is_some() => (e.next_check, false),
+            Some(every) => {
+                let at = tokio::time::Instant::now() + every;
+                e.next_check = Some(at);
+                (Some(at), true)
             }
         })?;
         if planned {
@@ -608,18 +610,19 @@ impl Home {
     /// # Errors
     /// [`AppError::UnknownAgent`].
     pub async fn agent_check_now(&self, args: AgentArgs) -> AppResult<AgentSummary> {
-        let (connected, notify) =
-            self.with_agent(&args.agent, |e| (e.connected, e.check_now.clone())).ok_or(AppError::UnknownAgent)?;
+        let (connected, offline, notify) = self
+            .with_agent(&args.agent, |e| {
+                if e.connected {
+                    e.next_check = None;
+                }
+                (e.connected, matches!(e.auth, AgentAuth::Offline { .. }), e.check_now.clone())
+            })
+            .ok_or(AppError::UnknownAgent)?;
         if connected {
-            self.with_agent(&args.agent, |e| e.next_check = None);
             notify.notify_one();
             self.changed(&[Topic::Home]);
-        } else {
-            let offline =
-                self.with_agent(&args.agent, |e| matches!(e.auth, AgentAuth::Offline { .. })).unwrap_or(false);
-            if offline {
-                self.restart_connection(&args.agent).await;
-            }
+        } else if offline {
+            self.restart_connection(&args.agent).await;
         }
         self.agent_summary(&args.agent)
     }
@@ -1097,6 +1100,16 @@ fn retry_delay(attempt: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_inherited_untrusted_role_beside_a_real_one_is_not_shown() {
+        let role =
+            |names: &[&str]| RoleSummary { names: names.iter().map(|n| (*n).to_owned()).collect(), full_access: false };
+        assert_eq!(role_label(&role(&["Full Access", "Untrusted"])).as_deref(), Some("Full Access"));
+        assert_eq!(role_label(&role(&["Home User", "Parent"])).as_deref(), Some("Home User, Parent"));
+        assert_eq!(role_label(&role(&["Untrusted"])).as_deref(), Some("Untrusted"));
+        assert_eq!(role_label(&role(&[])), None);
+    }
 
     #[test]
     fn places_compare_by_host_and_port() {

@@ -1,9 +1,9 @@
 //! The Settings page: this app's Endpoint ID (with a QR code, to add it on a device by hand),
 //! the agent certificates it trusts, the network interfaces used for discovery, the theme.
 
-use ipc_types::{AgentArgs, SetInterfaces, SetTheme, Settings, Theme, Topic, TrustedCertificate};
 use std::path::PathBuf;
 
+use ipc_types::{AgentArgs, SetInterfaces, SetTheme, Settings, Theme, Topic, TrustedCertificate};
 use usp_client::discovery::Interfaces;
 use usp_client::tls::PinStore;
 use usp_core::EndpointId;
