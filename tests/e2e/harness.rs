@@ -383,18 +383,27 @@ pub struct Ui {
 
 impl Ui {
     /// Polls `probe` until it yields a value, or fails after [`patience`] naming `what`.
-    pub async fn until<T, F, Fut>(&self, what: &str, mut probe: F) -> Step<T>
+    pub async fn until<T, F, Fut>(&self, what: &str, probe: F) -> Step<T>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Option<T>>,
     {
-        let deadline = Instant::now() + patience();
+        self.until_within(patience(), what, probe).await
+    }
+
+    /// [`Ui::until`] with its own limit (for waits a test bounds more tightly).
+    pub async fn until_within<T, F, Fut>(&self, limit: Duration, what: &str, mut probe: F) -> Step<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let deadline = Instant::now() + limit;
         loop {
             if let Some(value) = probe().await {
                 return Ok(value);
             }
             if Instant::now() > deadline {
-                return Err(format!("timed out after {:?} waiting for {what}", patience()));
+                return Err(format!("timed out after {limit:?} waiting for {what}"));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -472,9 +481,20 @@ impl Ui {
 
     /// Waits until the text of #`id` satisfies `check`; returns it.
     pub async fn wait_text(&self, id: &str, what: &str, check: impl Fn(&str) -> bool) -> Step<String> {
+        self.wait_text_within(patience(), id, what, check).await
+    }
+
+    /// [`Ui::wait_text`] with its own limit.
+    pub async fn wait_text_within(
+        &self,
+        limit: Duration,
+        id: &str,
+        what: &str,
+        check: impl Fn(&str) -> bool,
+    ) -> Step<String> {
         let client = &self.client;
         let check = &check;
-        self.until(&format!("#{id} to show {what}"), || async move {
+        self.until_within(limit, &format!("#{id} to show {what}"), || async move {
             let element = client.find(Locator::Id(id)).await.ok()?;
             let text = element.text().await.ok()?;
             check(&text).then_some(text)
@@ -748,4 +768,18 @@ pub fn app_env(scratch: &Path) -> Vec<(&'static str, String)> {
         ("XDG_CONFIG_HOME", dir("xdg-config")),
         ("RUST_LOG", "info".to_owned()),
     ]
+}
+
+/// The reference agent's binaries for these paths (`$USP_HOME_OBUSPA`'s folder, else built into
+/// the target folder; `USP_E2E_BIN_DIR` is `<target>/debug`).
+pub fn obuspa_bins(paths: &Paths) -> PathBuf {
+    let target = paths.sim.parent().and_then(Path::parent).expect("the target folder");
+    usp_home_tests::obuspa::bin_dir(target, &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"))
+}
+
+/// [`app_env`] with one agent given by address (`USP_HOME_AGENTS=EID=URL`), as a person adds one.
+pub fn app_env_with_agent(scratch: &Path, eid: &str, url: &str) -> Vec<(&'static str, String)> {
+    let mut env = app_env(scratch);
+    env.push(("USP_HOME_AGENTS", format!("{eid}={url}")));
+    env
 }

@@ -17,8 +17,8 @@ mod harness;
 use std::time::Instant;
 
 use harness::{
-    app_env, app_pid, mapped_kib, proc_kib, process_tree, rss_kib, stat_fields, status_kib, Driver, Paths, Scratch,
-    SimHome, Ui,
+    app_env, app_env_with_agent, app_pid, mapped_kib, obuspa_bins, proc_kib, process_tree, rss_kib, stat_fields,
+    status_kib, Driver, Paths, Scratch, SimHome, Ui,
 };
 
 fn main() {
@@ -124,15 +124,11 @@ async fn measure() {
 /// ignores controllers it does not know) given by address; the moment its card says "not
 /// authorised", as WebDriver's poll first sees it.
 async fn real_agent(paths: &Paths) -> Result<Option<i64>, String> {
-    use usp_home_tests::obuspa::{bin_dir, Agent, Variant};
-    let target = paths.sim.parent().and_then(std::path::Path::parent).ok_or("no target folder")?;
-    let bins = bin_dir(target, &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
+    use usp_home_tests::obuspa::{Agent, Variant};
     let eid = "proto::obuspa-measure-agent";
-    let agent = Agent::start(&bins, Variant::Stock, &paths.out, "measure", eid, "");
+    let agent = Agent::start(&obuspa_bins(paths), Variant::Stock, &paths.out, "measure", eid, "");
     let scratch = Scratch::new(&paths.out, "measure-reference");
-    let mut env = app_env(&scratch.0);
-    env.push(("USP_HOME_AGENTS", format!("{eid}={}", agent.url())));
-    let driver = Driver::start(paths, &env);
+    let driver = Driver::start(paths, &app_env_with_agent(&scratch.0, eid, &agent.url()));
     let client = driver.session(&paths.app).await?;
     let ui = Ui { client, out: paths.out.clone() };
     let state = format!("agent-{}-state", ipc_types::dom_id(eid));

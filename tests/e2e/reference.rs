@@ -17,7 +17,7 @@ mod harness;
 
 use std::time::{Duration, Instant};
 
-use harness::{Driver, Paths, Scratch, Step, Ui};
+use harness::{app_env_with_agent, obuspa_bins, Driver, Paths, Scratch, Step, Ui};
 use ipc_types::dom_id;
 use usp_home_tests::obuspa::{self, Agent, Variant};
 
@@ -25,22 +25,9 @@ const AGENT: &str = "proto::obuspa-e2e-agent";
 /// The role the person gives usp-home on the agent.
 const FULL_ACCESS: &str = "Device.LocalAgent.ControllerTrust.Role.1";
 
-/// The app's environment: the agent given by address, nothing discovered.
-fn env(scratch: &Scratch, agent: &Agent) -> Vec<(&'static str, String)> {
-    let mut env = harness::app_env(&scratch.0);
-    env.push(("USP_HOME_AGENTS", format!("{AGENT}={}", agent.url())));
-    env
-}
-
-fn bins(paths: &Paths) -> std::path::PathBuf {
-    // USP_E2E_BIN_DIR is <target>/debug.
-    let target = paths.sim.parent().and_then(std::path::Path::parent).expect("the target folder");
-    obuspa::bin_dir(target, &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"))
-}
-
 /// A fresh app window on `agent` (its own data folder), and when its process was asked for.
 async fn open_window(paths: &Paths, scratch: &Scratch, agent: &Agent) -> (Driver, Ui, Instant) {
-    let driver = Driver::start(paths, &env(scratch, agent));
+    let driver = Driver::start(paths, &app_env_with_agent(&scratch.0, AGENT, &agent.url()));
     let started = Instant::now();
     let client = driver.session(&paths.app).await.unwrap_or_else(|e| panic!("{e}"));
     (driver, Ui { client, out: paths.out.clone() }, started)
@@ -61,7 +48,7 @@ async fn close_window(paths: &Paths, name: &str, driver: Driver, ui: Ui, outcome
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_user_with_the_reference_agent_in_the_app_window() {
     let paths = Paths::from_env();
-    let bins = bins(&paths);
+    let bins = obuspa_bins(&paths);
 
     let mut stock = Agent::start(&bins, Variant::Stock, &paths.out, "stock", AGENT, "");
     let scratch = Scratch::new(&paths.out, "reference-stock");
@@ -78,31 +65,13 @@ async fn a_new_user_with_the_reference_agent_in_the_app_window() {
     close_window(&paths, "the reference agent's passcode challenge", driver, ui, outcome).await;
 }
 
-/// Waits until #`id`'s text satisfies `check`, for at most `limit`.
-async fn text_within(ui: &Ui, id: &str, limit: Duration, check: impl Fn(&str) -> bool) -> Step<String> {
-    let deadline = Instant::now() + limit;
-    loop {
-        let text = ui.client.find(fantoccini::Locator::Id(id)).await;
-        let text = match text {
-            Ok(e) => e.text().await.unwrap_or_default(),
-            Err(_) => String::new(),
-        };
-        if check(&text) {
-            return Ok(text);
-        }
-        if Instant::now() > deadline {
-            return Err(format!("#{id} did not change as expected within {limit:?}; it says {text:?}"));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 async fn not_authorised_then_paired(ui: &Ui, agent: &mut Agent, started: Instant) -> Step<()> {
     let id = dom_id(AGENT);
     ui.resize(1280, 800).await?;
     // The app's start (the session starts its process) to "not authorised" on the card.
     let state = format!("agent-{id}-state");
-    let shown = text_within(ui, &state, Duration::from_secs(30), |t| t.contains("Not authorised"))
+    let shown = ui
+        .wait_text_within(Duration::from_secs(30), &state, "not authorised", |t| t.contains("Not authorised"))
         .await
         .map(|_| started.elapsed())?;
     eprintln!("e2e reference: start to 'not authorised' shown in {:.1} s", shown.as_secs_f64());
@@ -127,7 +96,8 @@ async fn not_authorised_then_paired(ui: &Ui, agent: &mut Agent, started: Instant
     // The person adds usp-home on the router, with a role: the card turns paired by itself.
     let said = agent.add_controller(&eid, FULL_ACCESS);
     let added = Instant::now();
-    let paired = text_within(ui, &state, Duration::from_secs(20), |t| t.starts_with("Paired"))
+    let paired = ui
+        .wait_text_within(Duration::from_secs(20), &state, "paired", |t| t.starts_with("Paired"))
         .await
         .map_err(|e| format!("{e} (the agent's CLI said: {said})"))?;
     eprintln!("e2e reference: added on the agent to '{paired}' in {:.1} s", added.elapsed().as_secs_f64());

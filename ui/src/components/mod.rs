@@ -129,7 +129,7 @@ pub fn NotOffered(names: Signal<Vec<String>>, empty: Signal<bool>, what: &'stati
 }
 
 /// The sentence of [`NotOffered`].
-pub fn not_offered_text(name: &str, what: &str) -> String {
+fn not_offered_text(name: &str, what: &str) -> String {
     format!(
         "{name} doesn't offer {what} to usp-home: its data model has none, or the role it gave this app \
          doesn't let it see them."

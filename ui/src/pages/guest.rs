@@ -32,14 +32,16 @@ pub fn GuestPage() -> impl IntoView {
     };
     let view_of = move || guest.get().and_then(Result::ok);
     let not_offered = Memo::new(move |_| view_of().map(|v| v.not_offered).unwrap_or_default());
+    // No guest network and nothing to choose from: the not-offered notice is all there is.
+    let nothing = |v: &GuestView| v.network.is_none() && v.candidates.is_empty();
     view! {
         <PageFrame page=Page::Guest ready=ready(guest) intro="A separate network for visitors: no access to your own devices.">
             {load_status(guest, "the guest network")}
-            <NotOffered names=not_offered.into() empty=Signal::derive(move || view_of().is_some_and(|v| v.network.is_none() && v.candidates.is_empty())) what="WiFi settings" />
+            <NotOffered names=not_offered.into() empty=Signal::derive(move || view_of().is_some_and(|v| nothing(&v))) what="WiFi settings" />
             {move || view_of().map(|view| match view.network.clone() {
                 Some(_) => view! { <GuestNetwork view=view apply=Callback::new(apply) /> }.into_any(),
                 // The only devices there are offer no WiFi: the notice above says it all.
-                None if view.candidates.is_empty() && !view.not_offered.is_empty() => ().into_any(),
+                None if nothing(&view) && !view.not_offered.is_empty() => ().into_any(),
                 None => view! { <NoGuest view=view apply=Callback::new(apply) /> }.into_any(),
             })}
         </PageFrame>
