@@ -4,6 +4,7 @@
 #   scripts/fuzz.sh [SECONDS]        # default 600 s per target; scripts/test.sh runs it with 60
 #   FUZZ_RUNS=10000000 scripts/fuzz.sh 36000   # stop a target after that many executions
 #   FUZZ_TARGETS="link_records" scripts/fuzz.sh 300   # only these targets
+#   scripts/fuzz.sh --setup-only     # install cargo-fuzz and build the targets, run nothing
 #
 # Installs cargo-fuzz when missing. Uses the nightly toolchain when rustup has one, else the
 # stable one with RUSTC_BOOTSTRAP=1 (cargo-fuzz passes -Z flags). The code under test forbids
@@ -14,6 +15,11 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+setup_only=0
+if [ "${1:-}" = --setup-only ]; then
+    setup_only=1
+    shift
+fi
 secs="${1:-600}"
 case "$secs" in '' | *[!0-9]*) echo "usage: $0 [SECONDS]" >&2; exit 2 ;; esac
 
@@ -37,6 +43,7 @@ flags=(--sanitizer none --debug-assertions)
 targets="${FUZZ_TARGETS:-$("${fuzz[@]}" list)}"
 
 "${fuzz[@]}" build "${flags[@]}"
+[ "$setup_only" = 1 ] && exit 0
 status=0
 for t in $targets; do
     mkdir -p "fuzz/corpus/$t"

@@ -17,9 +17,11 @@ step "unit, property, known-answer, in-memory, real-socket and hostile-agent tes
 cargo test --workspace --exclude usp-home --exclude usp-home-ui
 
 step "fuzzing: every cargo-fuzz target (codec, link engine) for 60 s; a crash fails the run (scripts/fuzz.sh for long runs)"
-# Meanwhile the window suite's tools (trunk, wasm-bindgen, tauri-driver; about 11 min of
-# `cargo install` on a fresh machine, nothing once installed) build in the background: a fuzzer
-# keeps one core busy, the install the other. Waited for before the window suite.
+# cargo-fuzz and the targets first; then, while the fuzzers run, the window suite's tools
+# (trunk, wasm-bindgen, tauri-driver; about 11 min of `cargo install` on a fresh machine, nothing
+# once installed) build in the background: a fuzzer keeps one core busy, the install the other.
+# Waited for before the window suite.
+bash scripts/fuzz.sh --setup-only
 tools_log="$(mktemp)"
 bash scripts/setup-deps.sh --e2e >"$tools_log" 2>&1 &
 tools_pid=$!
