@@ -115,18 +115,28 @@ pub(crate) async fn read_objects(client: &Client) -> Option<BTreeSet<String>> {
         unique_key_sets: false,
     };
     let resp = tokio::time::timeout(REQUEST_DEADLINE, client.get_supported_dm(&["Device."], opts)).await.ok()?.ok()?;
+    top_level_objects(&resp)
+}
+
+/// The most top-level object names kept from one device, and the longest name kept.
+const MAX_OBJECTS: usize = 256;
+const MAX_OBJECT_NAME: usize = 64;
+
+/// The names right under `Device.` in a GetSupportedDM answer, at most [`MAX_OBJECTS`] of at
+/// most [`MAX_OBJECT_NAME`] bytes; `None` when it lists not even `DeviceInfo` (such a device
+/// does not really say what it has).
+fn top_level_objects(resp: &usp_core::msg::GetSupportedDmResp) -> Option<BTreeSet<String>> {
     let mut names = BTreeSet::new();
     for (_, result) in resp.per_path() {
         for obj in result.unwrap_or_default() {
             let rest = obj.supported_obj_path.strip_prefix("Device.").unwrap_or("");
-            if let Some(name) = rest.split('.').next().filter(|n| !n.is_empty() && n.len() <= 64) {
-                if names.len() < 256 {
+            if let Some(name) = rest.split('.').next().filter(|n| !n.is_empty() && n.len() <= MAX_OBJECT_NAME) {
+                if names.len() < MAX_OBJECTS {
                     names.insert(name.to_owned());
                 }
             }
         }
     }
-    // A device that lists not even its DeviceInfo does not really say what it has.
     names.contains("DeviceInfo").then_some(names)
 }
 
@@ -1109,6 +1119,39 @@ mod tests {
         assert_eq!(role_label(&role(&["Home User", "Parent"])).as_deref(), Some("Home User, Parent"));
         assert_eq!(role_label(&role(&["Untrusted"])).as_deref(), Some("Untrusted"));
         assert_eq!(role_label(&role(&[])), None);
+    }
+
+    fn answer(paths: impl IntoIterator<Item = String>) -> usp_core::msg::GetSupportedDmResp {
+        use usp_core::msg::{GetSupportedDmResp, RequestedObjectResult, SupportedObjectResult};
+        GetSupportedDmResp {
+            req_obj_results: vec![RequestedObjectResult {
+                req_obj_path: "Device.".into(),
+                supported_objs: paths
+                    .into_iter()
+                    .map(|p| SupportedObjectResult { supported_obj_path: p.into(), ..Default::default() })
+                    .collect(),
+                ..Default::default()
+            }],
+        }
+    }
+
+    #[test]
+    fn a_devices_top_level_objects() {
+        let objects = |paths: &[&str]| top_level_objects(&answer(paths.iter().map(|p| (*p).to_owned())));
+        let found = objects(&["Device.", "Device.DeviceInfo.", "Device.LocalAgent.", "Device.WiFi.SSID.{i}."]);
+        assert_eq!(found.unwrap().into_iter().collect::<Vec<_>>(), ["DeviceInfo", "LocalAgent", "WiFi"]);
+        assert_eq!(objects(&["Device.", "Device.WiFi."]), None, "no DeviceInfo: the device says nothing");
+    }
+
+    /// A hostile device listing 100,000 made-up objects with long names: the app keeps at most
+    /// 256 names of at most 64 bytes.
+    #[test]
+    fn a_flood_of_top_level_objects_is_bounded() {
+        let flood = std::iter::once("Device.DeviceInfo.".to_owned())
+            .chain((0..100_000).map(|i| format!("Device.Obj{i}{}.", "x".repeat(i % 200))));
+        let found = top_level_objects(&answer(flood)).expect("DeviceInfo is listed");
+        assert_eq!(found.len(), MAX_OBJECTS);
+        assert!(found.iter().all(|n| n.len() <= MAX_OBJECT_NAME));
     }
 
     #[test]
