@@ -11,8 +11,9 @@ use crate::state::{use_app, ToastKind};
 #[component]
 pub fn Switch(
     id: String,
-    /// Accessible name.
-    label: String,
+    /// Accessible name (it may follow live data, like a network's name).
+    #[prop(into)]
+    label: Signal<String>,
     checked: Signal<bool>,
     #[prop(optional)] busy: Option<Signal<bool>>,
     #[prop(optional)] disabled: Option<Signal<bool>>,
@@ -29,7 +30,7 @@ pub fn Switch(
             id=id
             class="switch"
             class:big=big
-            aria-label=label
+            aria-label=move || label.get()
             aria-checked=move || if checked.get() { "true" } else { "false" }
             aria-busy=move || busy().then_some("true")
             disabled=move || busy() || disabled()

@@ -78,7 +78,7 @@ fn GuestNetwork(view: GuestView, apply: Callback<Result<GuestView, IpcError>, bo
                 <div class="guest-switch">
                     <Switch
                         id="guest-toggle".into()
-                        label="Guest WiFi".into()
+                        label="Guest WiFi".to_owned()
                         checked=enabled.into()
                         busy=toggling.into()
                         disabled=Signal::derive(move || !writable)

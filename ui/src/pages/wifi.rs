@@ -171,7 +171,7 @@ fn WifiCard(network: WifiNetwork, networks: Memo<Vec<WifiNetwork>>) -> impl Into
                 <span class="chip" hidden=move || !now.with(|n| n.guest)>"Guest"</span>
                 <Switch
                     id=format!("wifi-enable-{s}")
-                    label=format!("{} on or off", network.ssid)
+                    label=Signal::derive(move || format!("{} on or off", ssid()))
                     checked=enabled
                     busy=toggling.into()
                     disabled=locked
