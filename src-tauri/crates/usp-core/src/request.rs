@@ -61,6 +61,21 @@ fn split_param(path: &Path) -> (String, String) {
     }
 }
 
+/// The end of every builder's `build()`: the first error it met, else [`BuildError::Empty`]
+/// when nothing was added, else the request.
+fn finish(
+    err: Option<BuildError>,
+    empty: bool,
+    message: &'static str,
+    request: Request,
+) -> Result<Request, BuildError> {
+    match err {
+        Some(e) => Err(e),
+        None if empty => Err(BuildError::Empty(message)),
+        None => Ok(request),
+    }
+}
+
 /// Builds a Get.
 #[derive(Debug, Default)]
 pub struct GetBuilder {
@@ -103,13 +118,8 @@ impl GetBuilder {
     /// # Errors
     /// The first bad path, or [`BuildError::Empty`].
     pub fn build(self) -> Result<Request, BuildError> {
-        if let Some(e) = self.err {
-            return Err(e);
-        }
-        if self.inner.param_paths.is_empty() {
-            return Err(BuildError::Empty("Get"));
-        }
-        Ok(Request::Get(self.inner))
+        let empty = self.inner.param_paths.is_empty();
+        finish(self.err, empty, "Get", Request::Get(self.inner))
     }
 }
 
@@ -158,13 +168,8 @@ impl SetBuilder {
     /// # Errors
     /// The first bad path, or [`BuildError::Empty`].
     pub fn build(self) -> Result<Request, BuildError> {
-        if let Some(e) = self.err {
-            return Err(e);
-        }
-        if self.inner.update_objs.is_empty() {
-            return Err(BuildError::Empty("Set"));
-        }
-        Ok(Request::Set(self.inner))
+        let empty = self.inner.update_objs.is_empty();
+        finish(self.err, empty, "Set", Request::Set(self.inner))
     }
 }
 
@@ -211,13 +216,8 @@ impl AddBuilder {
     /// # Errors
     /// The first bad path, or [`BuildError::Empty`].
     pub fn build(self) -> Result<Request, BuildError> {
-        if let Some(e) = self.err {
-            return Err(e);
-        }
-        if self.inner.create_objs.is_empty() {
-            return Err(BuildError::Empty("Add"));
-        }
-        Ok(Request::Add(self.inner))
+        let empty = self.inner.create_objs.is_empty();
+        finish(self.err, empty, "Add", Request::Add(self.inner))
     }
 }
 
