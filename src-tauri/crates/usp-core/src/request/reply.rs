@@ -44,8 +44,18 @@ response_conversions!(
     GetSupportedProtocolResp => msg::GetSupportedProtocolResp,
 );
 
-pub(super) fn path_error(code: u32, msg: &Text) -> UspError {
+fn path_error(code: u32, msg: &Text) -> UspError {
     UspError { code, message: capped(msg, crate::error::MAX_AGENT_TEXT), param_errs: vec![] }
+}
+
+/// One requested path's result in a Get, GetInstances or GetSupportedDM response: its items
+/// when `err_code` is 0, else the agent's error for that path.
+fn path_result<'a, T>(err_code: u32, err_msg: &Text, items: &'a [T]) -> Result<&'a [T], UspError> {
+    if err_code == 0 {
+        Ok(items)
+    } else {
+        Err(path_error(err_code, err_msg))
+    }
 }
 
 /// One parameter of a Get result, with its full path.
@@ -68,14 +78,7 @@ impl msg::GetResp {
     pub fn per_path(&self) -> Vec<(&str, Result<&[msg::ResolvedPathResult], UspError>)> {
         self.req_path_results
             .iter()
-            .map(|r| {
-                let res = if r.err_code == 0 {
-                    Ok(r.resolved_path_results.as_slice())
-                } else {
-                    Err(path_error(r.err_code, &r.err_msg))
-                };
-                (&*r.requested_path, res)
-            })
+            .map(|r| (&*r.requested_path, path_result(r.err_code, &r.err_msg, &r.resolved_path_results)))
             .collect()
     }
 
@@ -132,11 +135,11 @@ impl msg::GetResp {
 /// The most parameter errors kept for one failed object.
 pub const MAX_PARAM_ERRS: usize = 256;
 /// The longest agent message kept in a flattened parameter error, in bytes.
-pub(super) const MAX_ERR_MSG: usize = 1024;
+const MAX_ERR_MSG: usize = 1024;
 
 /// One flattened parameter error `(affected_path + param, code, message)`, if `meter`
 /// has room for it.
-pub(super) fn param_err(meter: &mut Meter, affected: &str, e: &msg::ParameterError) -> Option<(String, u32, String)> {
+fn param_err(meter: &mut Meter, affected: &str, e: &msg::ParameterError) -> Option<(String, u32, String)> {
     let msg_len = e.err_msg.len().min(MAX_ERR_MSG + 3);
     let len = affected.len() + e.param.len() + msg_len;
     if !meter.take(len + std::mem::size_of::<(String, u32, String)>()) {
@@ -148,7 +151,7 @@ pub(super) fn param_err(meter: &mut Meter, affected: &str, e: &msg::ParameterErr
     Some((path, e.err_code, capped(&e.err_msg, MAX_ERR_MSG)))
 }
 
-pub(super) fn failure(f: &msg::OperFailure, meter: &mut Meter) -> UspError {
+fn failure(f: &msg::OperFailure, meter: &mut Meter) -> UspError {
     let mut e = UspError { code: f.err_code, message: capped(&f.err_msg, MAX_ERR_MSG), param_errs: vec![] };
     let total: usize = f.updated_inst_failures.iter().map(|i| i.param_errs.len()).sum();
     'outer: for inst in &f.updated_inst_failures {
@@ -278,11 +281,7 @@ impl msg::GetInstancesResp {
     pub fn per_path(&self) -> Vec<(&str, Result<&[msg::CurrInstance], UspError>)> {
         self.req_path_results
             .iter()
-            .map(|r| {
-                let res =
-                    if r.err_code == 0 { Ok(r.curr_insts.as_slice()) } else { Err(path_error(r.err_code, &r.err_msg)) };
-                (&*r.requested_path, res)
-            })
+            .map(|r| (&*r.requested_path, path_result(r.err_code, &r.err_msg, &r.curr_insts)))
             .collect()
     }
 }
@@ -292,14 +291,7 @@ impl msg::GetSupportedDmResp {
     pub fn per_path(&self) -> Vec<(&str, Result<&[msg::SupportedObjectResult], UspError>)> {
         self.req_obj_results
             .iter()
-            .map(|r| {
-                let res = if r.err_code == 0 {
-                    Ok(r.supported_objs.as_slice())
-                } else {
-                    Err(path_error(r.err_code, &r.err_msg))
-                };
-                (&*r.req_obj_path, res)
-            })
+            .map(|r| (&*r.req_obj_path, path_result(r.err_code, &r.err_msg, &r.supported_objs)))
             .collect()
     }
 }
