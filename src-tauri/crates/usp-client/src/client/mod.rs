@@ -1,4 +1,4 @@
-//! The cloneable client handle and the driver task behind it.
+//! The cloneable client handle (here) and the driver task behind it (`driver.rs`).
 //!
 //! One driver task per agent owns the socket and a [`usp_core::engine::Link`]; handles
 //! talk to it through a channel. The driver reconnects with jittered exponential

@@ -6,6 +6,10 @@
 //! it is used), so indexing never panics. Functions that decode a message containing a
 //! `oneof` take the previous value of the field (for proto3 merging of a repeated
 //! singular sub-message) and return the merged value.
+//!
+//! This file holds the reader ([`Cx`]) and the macros the decoders share; the decoders are
+//! in one file per message family (`record.rs`, `message.rs`, `get.rs`, `edit.rs`,
+//! `notify.rs`), the field tables in `tables.rs`.
 
 use bytes::Bytes;
 
@@ -400,6 +404,7 @@ macro_rules! member {
     }};
 }
 
+// The decoders, one file per message family. Declared after the macros above, which they use.
 mod edit;
 mod get;
 mod message;
