@@ -10,9 +10,12 @@
 //! - [`path`] / [`eid`]: parsed data-model paths and Endpoint IDs;
 //! - [`request`]: typed request builders and typed results;
 //! - [`engine`]: msg_id correlation, timeouts as data, notifications, record rules;
-//! - [`text`]: agent-written text made safe for logs.
+//! - [`text`]: agent-written text made safe for logs;
+//! - `convert` (feature `prost-convert`, for tests and fuzzers): lossless conversions to and
+//!   from the prost types of `usp-proto`, the reference the codec is tested against.
 #![warn(missing_docs)]
 
+#[cfg(feature = "prost-convert")]
 pub mod convert;
 pub mod eid;
 pub mod engine;

@@ -306,29 +306,29 @@ mod tests {
         assert!(store.list().is_empty());
     }
 
+    /// What the verifier saw of `agent`: a certificate `cert` with the public key `key`.
+    fn observed(agent: &EndpointId, cert: &[u8], key: &[u8]) -> Observed {
+        Observed {
+            agent: agent.clone(),
+            fingerprint: Fingerprint::of(cert),
+            spki: Fingerprint::of(key),
+            cert_der: cert.to_vec(),
+        }
+    }
+
     #[test]
     fn tofu_pins_once_and_never_replaces_silently() {
         let store = MemoryPinStore::new();
         let slot = ObservedCert::new();
         assert_eq!(trust_on_first_use(&store, &slot), Err(TlsError::NothingObserved));
         let a = eid("proto::a");
-        let first = Observed {
-            agent: a.clone(),
-            fingerprint: Fingerprint::of(b"1"),
-            spki: Fingerprint::of(b"k1"),
-            cert_der: b"1".to_vec(),
-        };
+        let first = observed(&a, b"1", b"k1");
         slot.set(Some(first));
         assert_eq!(trust_on_first_use(&store, &slot), Ok(Fingerprint::of(b"1")));
         assert_eq!(slot.get(), None);
         let k1 = Pin::PublicKey { spki: Fingerprint::of(b"k1"), cert: Fingerprint::of(b"1") };
         assert_eq!(store.lookup(&a), Ok(Some(k1)));
-        let second = Observed {
-            agent: a.clone(),
-            fingerprint: Fingerprint::of(b"2"),
-            spki: Fingerprint::of(b"k2"),
-            cert_der: b"2".to_vec(),
-        };
+        let second = observed(&a, b"2", b"k2");
         slot.set(Some(second));
         let err = trust_on_first_use(&store, &slot).expect_err("changed");
         assert!(matches!(err, TlsError::CertificateChanged { .. }), "{err}");
