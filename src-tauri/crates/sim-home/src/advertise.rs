@@ -147,7 +147,7 @@ impl Advertiser {
     pub fn register(&mut self, agent: &AgentAdvert<'_>) -> Result<(), AdvertiseError> {
         let instance = agent.endpoint_id.as_str();
         let err = |source| AdvertiseError::Register { instance: instance.to_owned(), source };
-        let ty = match subtype_for(&agent.key) {
+        let ty = match subtype_for(agent.key) {
             Some(sub) => format!("{sub}._sub.{SERVICE_WS}"),
             None => SERVICE_WS.to_owned(),
         };
