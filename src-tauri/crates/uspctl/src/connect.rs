@@ -9,7 +9,9 @@ use usp_client::error::ConnectError;
 use usp_client::{Client, ClientConfig, ClientError, ConnectionState};
 use usp_core::EndpointId;
 
-use crate::{load_identity, local_failure, open_vault, Cli, Failure};
+use crate::cli::Cli;
+use crate::failure::{local_failure, Failure};
+use crate::identity::{load_identity, open_vault};
 
 /// The `--timeout` as a duration, checked.
 pub(crate) fn timeout(cli: &Cli) -> Result<Duration, Failure> {
