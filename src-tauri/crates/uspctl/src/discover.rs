@@ -13,17 +13,10 @@ fn mdns_interfaces(cli: &Cli) -> Result<usp_client::discovery::Interfaces, Failu
     cli.interfaces.parse().map_err(|e| Failure::usage(format!("--interfaces: {e}")))
 }
 
-fn discovery_timeout(cli: &Cli) -> Result<Duration, Failure> {
-    if !(cli.timeout.is_finite() && cli.timeout > 0.0) {
-        return Err(Failure::usage("--timeout must be a positive number of seconds"));
-    }
-    Ok(Duration::from_secs_f64(cli.timeout))
-}
-
 /// Browses for `--timeout` seconds and prints each agent as it appears.
 pub(crate) async fn discover(cli: &Cli) -> Result<(), Failure> {
     use usp_client::discovery::{Discovery, DiscoveryEvent};
-    let timeout = discovery_timeout(cli)?;
+    let timeout = crate::connect::timeout(cli)?;
     let mut d = Discovery::start(mdns_interfaces(cli)?).map_err(|e| local_failure("cannot start mDNS discovery", e))?;
     let deadline = tokio::time::Instant::now() + timeout;
     let mut found = Vec::new();

@@ -84,6 +84,28 @@ where
     Ok(client.call(request).await?)
 }
 
+/// The answer to a request with one result per requested path: the whole answer as JSON
+/// with `--json`, else each success through `text`; then the paths the agent refused.
+fn print_each<T>(
+    cli: &Cli,
+    resp: &impl serde::Serialize,
+    results: Vec<(&str, Result<T, UspError>)>,
+    mut text: impl FnMut(T) -> Result<(), Failure>,
+) -> Result<(), Failure> {
+    if cli.json {
+        print_json(resp)?;
+    }
+    let mut errors = Vec::new();
+    for (path, r) in results {
+        match r {
+            Ok(ok) if !cli.json => text(ok)?,
+            Ok(_) => {}
+            Err(e) => errors.push((path.to_owned(), e)),
+        }
+    }
+    report_errors(errors)
+}
+
 /// Prints the parameters read (`get`).
 pub(crate) async fn get(cli: &Cli, client: &Client, request: Option<Request>) -> Result<(), Failure> {
     let resp: msg::GetResp = send(client, request).await?;
@@ -124,26 +146,16 @@ pub(crate) async fn set(cli: &Cli, client: &Client, request: Option<Request>) ->
 /// Prints the instance created and its keys (`add`).
 pub(crate) async fn add(cli: &Cli, client: &Client, request: Option<Request>) -> Result<(), Failure> {
     let resp: msg::AddResp = send(client, request).await?;
-    if cli.json {
-        print_json(&resp)?;
-    }
-    let mut errors = Vec::new();
-    for (path, r) in resp.per_object() {
-        match r {
-            Ok(ok) if !cli.json => {
-                outln!("{}", ok.instantiated_path);
-                for (k, v) in ok.unique_keys.iter() {
-                    outln!("{}{} = {}", ok.instantiated_path, k, v);
-                }
-                for e in &ok.param_errs {
-                    errln!("{}{}: not set: error {}: {}", ok.instantiated_path, e.param, e.err_code, e.err_msg);
-                }
-            }
-            Ok(_) => {}
-            Err(e) => errors.push((path.to_owned(), e)),
+    print_each(cli, &resp, resp.per_object(), |ok| {
+        outln!("{}", ok.instantiated_path);
+        for (k, v) in ok.unique_keys.iter() {
+            outln!("{}{} = {}", ok.instantiated_path, k, v);
         }
-    }
-    report_errors(errors)
+        for e in &ok.param_errs {
+            errln!("{}{}: not set: error {}: {}", ok.instantiated_path, e.param, e.err_code, e.err_msg);
+        }
+        Ok(())
+    })
 }
 
 /// Prints the paths deleted (`delete`).
@@ -177,42 +189,21 @@ pub(crate) async fn delete(cli: &Cli, client: &Client, request: Option<Request>)
 /// Prints the instances and their keys (`instances`).
 pub(crate) async fn instances(cli: &Cli, client: &Client, request: Option<Request>) -> Result<(), Failure> {
     let resp: msg::GetInstancesResp = send(client, request).await?;
-    if cli.json {
-        print_json(&resp)?;
-    }
-    let mut errors = Vec::new();
-    for (path, r) in resp.per_path() {
-        match r {
-            Ok(insts) if !cli.json => {
-                for i in insts {
-                    outln!("{}", i.instantiated_obj_path);
-                    for (k, v) in i.unique_keys.iter() {
-                        outln!("{}{} = {}", i.instantiated_obj_path, k, v);
-                    }
-                }
+    print_each(cli, &resp, resp.per_path(), |insts| {
+        for i in insts {
+            outln!("{}", i.instantiated_obj_path);
+            for (k, v) in i.unique_keys.iter() {
+                outln!("{}{} = {}", i.instantiated_obj_path, k, v);
             }
-            Ok(_) => {}
-            Err(e) => errors.push((path.to_owned(), e)),
         }
-    }
-    report_errors(errors)
+        Ok(())
+    })
 }
 
 /// Prints the supported data model (`supported`).
 pub(crate) async fn supported(cli: &Cli, client: &Client, request: Option<Request>) -> Result<(), Failure> {
     let resp: msg::GetSupportedDmResp = send(client, request).await?;
-    if cli.json {
-        print_json(&resp)?;
-    }
-    let mut errors = Vec::new();
-    for (path, r) in resp.per_path() {
-        match r {
-            Ok(objs) if !cli.json => print_supported(objs)?,
-            Ok(_) => {}
-            Err(e) => errors.push((path.to_owned(), e)),
-        }
-    }
-    report_errors(errors)
+    print_each(cli, &resp, resp.per_path(), print_supported)
 }
 
 /// Prints the USP versions the agent speaks (`protocol`).

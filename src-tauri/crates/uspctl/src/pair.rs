@@ -10,7 +10,7 @@ use crate::cli::Cli;
 use crate::connect;
 use crate::discover::find_by_discovery;
 use crate::failure::{local_failure, Failure};
-use crate::identity::{load_identity, open_vault, qr_text};
+use crate::identity::qr_text;
 use crate::output;
 
 /// Asks a yes/no question on the terminal; `false` without a terminal.
@@ -66,17 +66,10 @@ fn pairing_failure(e: app_core::pairing::PairingError) -> Failure {
 
 pub(crate) async fn pair(cli: &Cli, target: &str, passcode_stdin: bool, trust_first_use: bool) -> Result<(), Failure> {
     use app_core::pairing::AuthState;
-    if !(cli.timeout.is_finite() && cli.timeout > 0.0) {
-        return Err(Failure::usage("--timeout must be a positive number of seconds"));
-    }
-    let timeout = Duration::from_secs_f64(cli.timeout);
+    let timeout = connect::timeout(cli)?;
     let is_url = target.starts_with("ws://") || target.starts_with("wss://");
     let (url, mut agent_eid) = if is_url {
-        let eid = match &cli.agent_eid {
-            Some(e) => Some(e.parse::<EndpointId>().map_err(|e| Failure::usage(format!("--agent-eid: {e}")))?),
-            None => None,
-        };
-        (target.to_owned(), eid)
+        (target.to_owned(), connect::wanted_agent(cli)?)
     } else {
         let eid: EndpointId = target.parse().map_err(|e| {
             Failure::usage(format!("{target:?} is neither a ws:// or wss:// URL nor an Endpoint ID: {e}"))
@@ -89,25 +82,10 @@ pub(crate) async fn pair(cli: &Cli, target: &str, passcode_stdin: bool, trust_fi
     };
     let secure = url.starts_with("wss://");
     // Over wss:// we are who our certificate says: this installation's identity.
-    let tls = if secure {
-        if cli.eid.is_some() {
-            return Err(Failure::usage(
-                "--eid can't be used with wss://: the certificate names this installation's Endpoint ID",
-            ));
-        }
-        let vault = open_vault()?;
-        let me = load_identity(&vault)?;
-        let pins: std::sync::Arc<dyn usp_client::tls::PinStore> =
-            std::sync::Arc::new(app_core::identity::VaultPinStore::new(vault));
-        Some((me, pins))
-    } else {
-        None
-    };
-    let own_id: EndpointId = match (&tls, &cli.eid) {
-        (Some((me, _)), _) => me.eid().clone(),
-        (None, Some(e)) => e.parse().map_err(|e| Failure::usage(format!("--eid: {e}")))?,
-        (None, None) => usp_client::identity::load_or_create_endpoint_id(&usp_client::identity::default_data_dir())
-            .map_err(|e| local_failure("cannot load this installation's endpoint id", e))?,
+    let tls = if secure { Some(connect::secure_identity(cli)?) } else { None };
+    let own_id: EndpointId = match &tls {
+        Some((me, _)) => me.eid().clone(),
+        None => connect::own_endpoint_id(cli)?,
     };
     let mut asked = false;
     let client = loop {
@@ -124,9 +102,7 @@ pub(crate) async fn pair(cli: &Cli, target: &str, passcode_stdin: bool, trust_fi
                     .map_err(|e| local_failure("cannot set up TLS", e))?,
             );
         }
-        let ours = tls
-            .as_ref()
-            .map(|(me, _)| connect::OurCertificate { eid: me.eid().clone(), sha256: me.fingerprint().to_string() });
+        let ours = tls.as_ref().map(|(me, _)| connect::OurCertificate::of(me));
         let connected = connect::start(config, ours.as_ref()).await.map_err(|e| match e {
             connect::Refusal::Refused(f) => Err(f),
             connect::Refusal::Other(e) => Ok(AuthState::from_client_error(&e, &own_id)),
