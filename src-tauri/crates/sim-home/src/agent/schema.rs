@@ -8,31 +8,7 @@
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
-
-/// A group of objects an agent may support, chosen per agent in the scenario.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Feature {
-    /// DeviceInfo, LocalAgent, Reboot/FactoryReset, Boot! (always present).
-    Core,
-    /// WiFi.Radio / SSID / AccessPoint (+ Security, AssociatedDevice).
-    Wifi,
-    /// WiFi.DataElements (EasyMesh controller view: nodes, backhaul, stations).
-    Mesh,
-    /// Hosts.Host and Hosts.AccessControl.
-    Hosts,
-    /// Schedules.Schedule (referenced by Hosts.AccessControl.ScheduleRef, TR-181 2.18).
-    Schedules,
-    /// Hosts.AccessControl.{i}.Schedule.{i} (TR-181 2.14-2.17, deprecated in 2.18): an agent
-    /// with this and without `schedules` models an older access-control profile (no
-    /// `ScheduleRef`).
-    LegacySchedules,
-    /// IoTCapability (switches, dimmers, sensors).
-    Iot,
-    /// IP.Diagnostics.IPPing().
-    Diagnostics,
-}
+pub use crate::spec::Feature;
 
 /// Value type and constraints of a parameter. Values always travel as strings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use serde_json::Value as Json;
 use super::dm::{Dm, Loc};
 use super::schema::{Schema, Ty};
 use super::value;
-use crate::scenario::{AgentSpec, ScenarioError};
+use crate::spec::{AgentSpec, ScenarioError};
 
 /// A Permission row of a standard role.
 struct PermDecl {

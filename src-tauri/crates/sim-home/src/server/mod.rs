@@ -56,7 +56,7 @@ use usp_core::eid::EndpointId;
 use usp_proto::usp::Msg;
 
 use crate::agent::Agent;
-use crate::scenario::AgentSpec;
+use crate::spec::AgentSpec;
 use crate::tls::{ControllerPins, Fingerprint};
 
 mod actor;
