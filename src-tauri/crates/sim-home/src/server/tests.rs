@@ -133,6 +133,37 @@ pub(crate) fn get(msg_id: &str, path: &str) -> Msg {
     request(msg_id, MsgType::Get, ReqType::Get(usp::Get { param_paths: vec![path.to_owned()], max_depth: 0 }))
 }
 
+/// An Add (Message ID "sub") of the ValueChange subscription `id` on `reference`.
+pub(crate) fn value_change_subscription(id: &str, reference: &str) -> Msg {
+    request(
+        "sub",
+        MsgType::Add,
+        ReqType::Add(usp::Add {
+            allow_partial: false,
+            create_objs: vec![usp::add::CreateObject {
+                obj_path: "Device.LocalAgent.Subscription.".into(),
+                param_settings: [
+                    ("Enable", "true"),
+                    ("ID", id),
+                    ("NotifType", "ValueChange"),
+                    ("ReferenceList", reference),
+                ]
+                .into_iter()
+                .map(|(p, v)| usp::add::CreateParamSetting { param: p.into(), value: v.into(), required: true })
+                .collect(),
+            }],
+        }),
+    )
+}
+
+/// The Notify `msg` carries, if it is one.
+pub(crate) fn notify_in(msg: Msg) -> Option<usp::Notify> {
+    match msg.body.and_then(|b| b.msg_body) {
+        Some(MsgBody::Request(usp::Request { req_type: Some(ReqType::Notify(n)) })) => Some(n),
+        _ => None,
+    }
+}
+
 pub(crate) fn record(from: &str, to: &str, record_type: RecordType) -> Vec<u8> {
     Record {
         version: "1.4".to_owned(),
@@ -414,25 +445,7 @@ async fn silent_connection_is_dropped_after_three_pings() {
 async fn notify_after_internal_set() {
     let home = start(30).await;
     let mut ws = connect(addr(&home)).await;
-    let add = request(
-        "sub",
-        MsgType::Add,
-        ReqType::Add(usp::Add {
-            allow_partial: false,
-            create_objs: vec![usp::add::CreateObject {
-                obj_path: "Device.LocalAgent.Subscription.".into(),
-                param_settings: [
-                    ("Enable", "true"),
-                    ("ID", "vc-1"),
-                    ("NotifType", "ValueChange"),
-                    ("ReferenceList", "Device.DeviceInfo.FriendlyName"),
-                ]
-                .into_iter()
-                .map(|(p, v)| usp::add::CreateParamSetting { param: p.into(), value: v.into(), required: true })
-                .collect(),
-            }],
-        }),
-    );
+    let add = value_change_subscription("vc-1", "Device.DeviceInfo.FriendlyName");
     send(&mut ws, wrap(CTRL, AGENT, &add)).await;
     let reply = next_msg(&mut ws).await;
     assert_eq!(msg_id(&reply), "sub");
@@ -446,12 +459,7 @@ async fn notify_after_internal_set() {
     let gw = home.agent("gw").unwrap();
     gw.set("Device.DeviceInfo.FriendlyName", "Renamed gateway").await.unwrap();
     assert_eq!(gw.get("Device.DeviceInfo.FriendlyName").await.as_deref(), Some("Renamed gateway"));
-    let notify = next_msg(&mut ws).await;
-    let Some(MsgBody::Request(usp::Request { req_type: Some(ReqType::Notify(n)) })) =
-        notify.body.and_then(|b| b.msg_body)
-    else {
-        panic!("expected a Notify");
-    };
+    let n = notify_in(next_msg(&mut ws).await).expect("a Notify");
     assert_eq!(n.subscription_id, "vc-1");
     match n.notification {
         Some(usp::notify::Notification::ValueChange(vc)) => {
