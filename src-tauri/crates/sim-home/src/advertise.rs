@@ -304,6 +304,19 @@ mod tests {
         }
     }
 
+    /// The service `fullname`, once resolved (before `deadline`).
+    async fn resolved(
+        events: &mdns_sd::Receiver<ServiceEvent>,
+        deadline: Instant,
+        fullname: &str,
+    ) -> Box<mdns_sd::ResolvedService> {
+        next_event(events, deadline, |e| match e {
+            ServiceEvent::ServiceResolved(s) if s.fullname == fullname => Some(s),
+            _ => None,
+        })
+        .await
+    }
+
     #[test]
     fn raw_adverts_parse() {
         let a: RawAdvert =
@@ -341,11 +354,7 @@ mod tests {
         let gw = home.agents()[0].clone();
         let fullname = format!("{eid}.{SERVICE_WS}");
         let deadline = Instant::now() + Duration::from_secs(5);
-        let resolved = next_event(&events, deadline, |e| match e {
-            ServiceEvent::ServiceResolved(s) if s.fullname == fullname => Some(s),
-            _ => None,
-        })
-        .await;
+        let resolved = resolved(&events, deadline, &fullname).await;
         assert_eq!(resolved.port, gw.addr.port());
         assert_eq!(resolved.host, "usp-sim-gateway.local.");
         assert_eq!(resolved.txt_properties.get_property_val_str("path"), Some("/usp"));
@@ -378,11 +387,7 @@ mod tests {
         assert!(home.agents()[0].url.starts_with("wss://"));
         let fullname = format!("{eid}.{SERVICE_WS}");
         let deadline = Instant::now() + Duration::from_secs(5);
-        let resolved = next_event(&events, deadline, |e| match e {
-            ServiceEvent::ServiceResolved(s) if s.fullname == fullname => Some(s),
-            _ => None,
-        })
-        .await;
+        let resolved = resolved(&events, deadline, &fullname).await;
         assert_eq!(resolved.txt_properties.get_property_val("encrypt"), Some(None));
         assert_eq!(resolved.sub_ty_domain.as_deref(), Some("_iot-device._sub._usp-agt-ws._tcp.local."));
         // Advertising again replaces the records (goodbyes first), then shutdown says goodbye.
