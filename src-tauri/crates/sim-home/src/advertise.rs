@@ -147,7 +147,7 @@ impl Advertiser {
     pub fn register(&mut self, agent: &AgentAdvert<'_>) -> Result<(), AdvertiseError> {
         let instance = agent.endpoint_id.as_str();
         let err = |source| AdvertiseError::Register { instance: instance.to_owned(), source };
-        let ty = match subtype_for(&agent.key) {
+        let ty = match subtype_for(agent.key) {
             Some(sub) => format!("{sub}._sub.{SERVICE_WS}"),
             None => SERVICE_WS.to_owned(),
         };
@@ -290,6 +290,33 @@ mod tests {
     use crate::scenario::Scenario;
     use crate::{Home, HomeConfig};
 
+    /// The first browse event that `wanted` picks, before `deadline`.
+    async fn next_event<T>(
+        events: &mdns_sd::Receiver<ServiceEvent>,
+        deadline: Instant,
+        mut wanted: impl FnMut(ServiceEvent) -> Option<T>,
+    ) -> T {
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if let Some(found) = wanted(tokio::time::timeout(left, events.recv_async()).await.unwrap().unwrap()) {
+                return found;
+            }
+        }
+    }
+
+    /// The service `fullname`, once resolved (before `deadline`).
+    async fn resolved(
+        events: &mdns_sd::Receiver<ServiceEvent>,
+        deadline: Instant,
+        fullname: &str,
+    ) -> Box<mdns_sd::ResolvedService> {
+        next_event(events, deadline, |e| match e {
+            ServiceEvent::ServiceResolved(s) if s.fullname == fullname => Some(s),
+            _ => None,
+        })
+        .await
+    }
+
     #[test]
     fn raw_adverts_parse() {
         let a: RawAdvert =
@@ -327,13 +354,7 @@ mod tests {
         let gw = home.agents()[0].clone();
         let fullname = format!("{eid}.{SERVICE_WS}");
         let deadline = Instant::now() + Duration::from_secs(5);
-        let resolved = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match tokio::time::timeout(left, events.recv_async()).await.unwrap().unwrap() {
-                ServiceEvent::ServiceResolved(s) if s.fullname == fullname => break s,
-                _ => {}
-            }
-        };
+        let resolved = resolved(&events, deadline, &fullname).await;
         assert_eq!(resolved.port, gw.addr.port());
         assert_eq!(resolved.host, "usp-sim-gateway.local.");
         assert_eq!(resolved.txt_properties.get_property_val_str("path"), Some("/usp"));
@@ -343,13 +364,11 @@ mod tests {
         let addrs: Vec<_> = resolved.addresses.iter().map(mdns_sd::ScopedIp::to_ip_addr).collect();
         assert_eq!(addrs, [std::net::IpAddr::from([127, 0, 0, 1])]);
         home.shutdown().await;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match tokio::time::timeout(left, events.recv_async()).await.unwrap().unwrap() {
-                ServiceEvent::ServiceRemoved(_, name) if name == fullname => break,
-                _ => {}
-            }
-        }
+        next_event(&events, deadline, |e| match e {
+            ServiceEvent::ServiceRemoved(_, name) if name == fullname => Some(()),
+            _ => None,
+        })
+        .await;
         let _ = browser.shutdown();
     }
 
@@ -368,13 +387,7 @@ mod tests {
         assert!(home.agents()[0].url.starts_with("wss://"));
         let fullname = format!("{eid}.{SERVICE_WS}");
         let deadline = Instant::now() + Duration::from_secs(5);
-        let resolved = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match tokio::time::timeout(left, events.recv_async()).await.unwrap().unwrap() {
-                ServiceEvent::ServiceResolved(s) if s.fullname == fullname => break s,
-                _ => {}
-            }
-        };
+        let resolved = resolved(&events, deadline, &fullname).await;
         assert_eq!(resolved.txt_properties.get_property_val("encrypt"), Some(None));
         assert_eq!(resolved.sub_ty_domain.as_deref(), Some("_iot-device._sub._usp-agt-ws._tcp.local."));
         // Advertising again replaces the records (goodbyes first), then shutdown says goodbye.

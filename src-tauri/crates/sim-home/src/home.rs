@@ -385,7 +385,8 @@ mod tests {
 
     use super::*;
     use crate::server::tests::{
-        addr, connect, connect_as, get, next_frame, next_msg, request, scenario, send, wrap, AGENT, CTRL, WAIT,
+        addr, connect, connect_as, get, next_frame, next_msg, notify_in, request, scenario, send,
+        value_change_subscription, wrap, AGENT, CTRL, WAIT,
     };
 
     const ADMIN: &str = "self::usp-home-admin";
@@ -532,34 +533,13 @@ mod tests {
         let mut ws = connect(addr(&home)).await;
         // Every change under Device.DeviceInfo. (the uptime moves on each tick or not;
         // the FriendlyName is changed below in any case) and under Device.LocalAgent.
-        let add = request(
-            "sub",
-            MsgType::Add,
-            ReqType::Add(usp::Add {
-                allow_partial: false,
-                create_objs: vec![usp::add::CreateObject {
-                    obj_path: "Device.LocalAgent.Subscription.".into(),
-                    param_settings: [
-                        ("Enable", "true"),
-                        ("ID", "all"),
-                        ("NotifType", "ValueChange"),
-                        ("ReferenceList", "Device.DeviceInfo."),
-                    ]
-                    .into_iter()
-                    .map(|(p, v)| usp::add::CreateParamSetting { param: p.into(), value: v.into(), required: true })
-                    .collect(),
-                }],
-            }),
-        );
+        let add = value_change_subscription("all", "Device.DeviceInfo.");
         send(&mut ws, wrap(CTRL, AGENT, &add)).await;
         assert_eq!(next_msg(&mut ws).await.header.unwrap().msg_id, "sub");
         // Ticks are running concurrently with this edit; its Notify arrives anyway.
         home.agents()[0].set("Device.DeviceInfo.FriendlyName", "Ticking").await.unwrap();
         loop {
-            let msg = next_msg(&mut ws).await;
-            let Some(MsgBody::Request(usp::Request { req_type: Some(ReqType::Notify(n)) })) =
-                msg.body.and_then(|b| b.msg_body)
-            else {
+            let Some(n) = notify_in(next_msg(&mut ws).await) else {
                 continue;
             };
             if let Some(usp::notify::Notification::ValueChange(vc)) = n.notification {

@@ -2,6 +2,7 @@
 //! 127.0.0.1, for the demo, the tests and the benchmarks (binary `usp-sim-home`).
 //!
 //! - [`scenario`]: the home as data (agents, ports, controllers, instance data);
+//! - [`spec`]: one agent as data (what the scenario says about it), shared by `scenario` and `agent`;
 //! - [`agent`]: one agent's brain, sans-IO (data model, permissions, subscriptions);
 //! - [`server`]: one agent on the wire (USP WebSocket MTP, like the reference agent);
 //! - [`home`]: start / reach / edit / stop every agent of a scenario ([`Home`]);
@@ -15,6 +16,7 @@ pub mod home;
 pub mod life;
 pub mod scenario;
 pub mod server;
+pub mod spec;
 pub mod tls;
 
 pub use home::{AgentHandle, Home, HomeConfig, HomeError};

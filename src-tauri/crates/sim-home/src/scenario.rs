@@ -23,8 +23,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::agent::schema::Feature;
-use crate::agent::UnknownControllerPolicy;
+pub use crate::spec::{AgentSpec, ChallengeSpec, ControllerSpec, PermissionSpec, ScenarioError};
 
 /// The shipped home (three agents), compiled in.
 pub const BUILTIN_HOME: &str = include_str!("../scenarios/home.json");
@@ -37,137 +36,6 @@ pub struct Scenario {
     #[serde(default)]
     pub seed: u64,
     pub agents: Vec<AgentSpec>,
-}
-
-/// One simulated USP agent.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AgentSpec {
-    /// Short name: "gateway", "extender", "hub".
-    pub key: String,
-    /// The agent's USP Endpoint ID.
-    pub endpoint_id: String,
-    /// TCP port of its WebSocket server (0 = any free port).
-    #[serde(default)]
-    pub port: u16,
-    /// WebSocket resource path.
-    #[serde(default = "default_ws_path")]
-    pub path: String,
-    /// WebSocket ping interval (`MTP.1.WebSocket.KeepAliveInterval`).
-    #[serde(default = "default_keep_alive")]
-    pub keep_alive_secs: u64,
-    /// What to do with controllers that are not in the Controller table.
-    #[serde(default)]
-    pub unknown_controllers: UnknownControllerPolicy,
-    /// Controllers provisioned at start.
-    #[serde(default)]
-    pub controllers: Vec<ControllerSpec>,
-    /// Which parts of the data model the agent supports (core objects always).
-    #[serde(default)]
-    pub features: Vec<Feature>,
-    /// The passcode Challenge (`ControllerTrust.Challenge.1`), granting "Home User".
-    #[serde(default)]
-    pub challenge: Option<ChallengeSpec>,
-    /// Extra `Permission` rows added to the standard roles (e.g. letting Untrusted read the
-    /// Challenge rows, as the spec's pairing flow expects, which the reference agent does not).
-    #[serde(default)]
-    pub permissions: Vec<PermissionSpec>,
-    /// Instance data, keyed by absolute object path.
-    #[serde(default)]
-    pub data: serde_json::Map<String, serde_json::Value>,
-}
-
-/// A controller provisioned in `Device.LocalAgent.Controller.{i}.`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ControllerSpec {
-    pub endpoint_id: String,
-    /// Role name: "Full Access", "Home User" or "Untrusted".
-    pub role: String,
-}
-
-/// One extra `ControllerTrust.Role.{i}.Permission.{i}` row.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PermissionSpec {
-    /// Role name: "Full Access", "Untrusted" or "Home User".
-    pub role: String,
-    /// Precedence within the role (higher wins).
-    pub order: u32,
-    /// Comma-separated paths.
-    pub targets: String,
-    /// `rwxn` strings.
-    pub param: String,
-    pub obj: String,
-    pub instantiated_obj: String,
-    pub command_event: String,
-}
-
-/// The passcode challenge of an agent.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChallengeSpec {
-    /// What the homeowner types (stored base64-encoded in `Challenge.1.Value`).
-    pub passcode: String,
-    /// Consecutive failures (across controllers) before lock-out.
-    #[serde(default = "default_retries")]
-    pub retries: u32,
-    /// Lock-out length in seconds.
-    #[serde(default = "default_lockout")]
-    pub lockout_secs: u32,
-    #[serde(default = "default_challenge_description")]
-    pub description: String,
-    /// Shown to the user (stored base64-encoded in `Challenge.1.Instruction`).
-    #[serde(default = "default_instruction")]
-    pub instruction: String,
-    /// Role granted on success (by Name).
-    #[serde(default = "default_challenge_role")]
-    pub role: String,
-}
-
-fn default_ws_path() -> String {
-    "/usp".to_owned()
-}
-fn default_keep_alive() -> u64 {
-    30
-}
-fn default_retries() -> u32 {
-    3
-}
-fn default_lockout() -> u32 {
-    30
-}
-fn default_challenge_description() -> String {
-    "Passcode printed on the device label".to_owned()
-}
-fn default_instruction() -> String {
-    "Enter the passcode printed on the device label".to_owned()
-}
-fn default_challenge_role() -> String {
-    "Home User".to_owned()
-}
-
-/// Why a scenario could not be loaded or applied.
-#[derive(Debug, thiserror::Error)]
-pub enum ScenarioError {
-    #[error("cannot read scenario file {path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("scenario is not valid JSON for this format: {0}")]
-    Json(#[from] serde_json::Error),
-    #[error("agent {agent:?}: {reason}")]
-    Agent { agent: String, reason: String },
-    #[error("{0}")]
-    Invalid(String),
-}
-
-impl ScenarioError {
-    pub(crate) fn agent(agent: &str, reason: impl Into<String>) -> ScenarioError {
-        ScenarioError::Agent { agent: agent.to_owned(), reason: reason.into() }
-    }
 }
 
 impl Scenario {

@@ -5,11 +5,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use app_core::identity::ControllerIdentity;
 use usp_client::error::ConnectError;
+use usp_client::tls::PinStore;
 use usp_client::{Client, ClientConfig, ClientError, ConnectionState};
 use usp_core::EndpointId;
 
-use crate::{load_identity, local_failure, open_vault, Cli, Failure};
+use crate::cli::Cli;
+use crate::failure::{local_failure, Failure};
+use crate::identity::{load_identity, open_vault};
 
 /// The `--timeout` as a duration, checked.
 pub(crate) fn timeout(cli: &Cli) -> Result<Duration, Failure> {
@@ -27,6 +31,29 @@ pub(crate) fn wanted_agent(cli: &Cli) -> Result<Option<EndpointId>, Failure> {
     }
 }
 
+/// Over wss://, who we are: this installation's identity (its certificate names its Endpoint
+/// ID, so `--eid` is refused) and the agent certificates it trusts.
+pub(crate) fn secure_identity(cli: &Cli) -> Result<(ControllerIdentity, Arc<dyn PinStore>), Failure> {
+    if cli.eid.is_some() {
+        return Err(Failure::usage(
+            "--eid can't be used with wss://: the certificate names this installation's Endpoint ID",
+        ));
+    }
+    let vault = open_vault()?;
+    let me = load_identity(&vault)?;
+    let pins: Arc<dyn PinStore> = Arc::new(app_core::identity::VaultPinStore::new(vault));
+    Ok((me, pins))
+}
+
+/// Over ws://, who we are: `--eid`, else this installation's Endpoint ID.
+pub(crate) fn own_endpoint_id(cli: &Cli) -> Result<EndpointId, Failure> {
+    match &cli.eid {
+        Some(e) => e.parse().map_err(|e| Failure::usage(format!("--eid: {e}"))),
+        None => usp_client::identity::load_or_create_endpoint_id(&usp_client::identity::default_data_dir())
+            .map_err(|e| local_failure("cannot load this installation's endpoint id", e)),
+    }
+}
+
 /// Connects to `--agent`. Over wss:// this installation's certificate identifies us and the
 /// agent's certificate must be the one trusted when it was paired (`uspctl pair`).
 pub(crate) async fn connect(cli: &Cli) -> Result<Client, Failure> {
@@ -39,14 +66,7 @@ pub(crate) async fn connect(cli: &Cli) -> Result<Client, Failure> {
     let secure = url.starts_with("wss://");
     let mut our_certificate = None;
     let mut config = if secure {
-        if cli.eid.is_some() {
-            return Err(Failure::usage(
-                "--eid can't be used with wss://: the certificate names this installation's Endpoint ID",
-            ));
-        }
-        let vault = open_vault()?;
-        let me = load_identity(&vault)?;
-        let pins: Arc<dyn usp_client::tls::PinStore> = Arc::new(app_core::identity::VaultPinStore::new(vault));
+        let (me, pins) = secure_identity(cli)?;
         let trust = usp_client::tls::AgentTrust::new(pins);
         let seen = usp_client::tls::ObservedCert::new();
         let mut config = ClientConfig::new(url.clone(), me.eid().clone());
@@ -56,14 +76,10 @@ pub(crate) async fn connect(cli: &Cli) -> Result<Client, Failure> {
                 .map_err(|e| local_failure("cannot set up TLS", e))?,
         );
         config.agent_id = wanted.clone();
-        our_certificate = Some(OurCertificate { eid: me.eid().clone(), sha256: me.fingerprint().to_string() });
+        our_certificate = Some(OurCertificate::of(&me));
         config
     } else {
-        let own_id: EndpointId = match &cli.eid {
-            Some(e) => e.parse().map_err(|e| Failure::usage(format!("--eid: {e}")))?,
-            None => usp_client::identity::load_or_create_endpoint_id(&usp_client::identity::default_data_dir())
-                .map_err(|e| local_failure("cannot load this installation's endpoint id", e))?,
-        };
+        let own_id = own_endpoint_id(cli)?;
         // Over ws:// we learn who answers (the agent names itself in the WebSocket handshake
         // and its WebSocketConnect record) and compare below: told in advance whom to expect,
         // the client would only wait for records from that ID and time out.
@@ -159,6 +175,12 @@ pub(crate) fn wrong_device(wanted: &EndpointId, reached: Option<&EndpointId>, ur
 pub(crate) struct OurCertificate {
     pub(crate) eid: EndpointId,
     pub(crate) sha256: String,
+}
+
+impl OurCertificate {
+    pub(crate) fn of(me: &ControllerIdentity) -> Self {
+        OurCertificate { eid: me.eid().clone(), sha256: me.fingerprint().to_string() }
+    }
 }
 
 /// The failure to report for a connection that did not come up.

@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use crate::Failure;
+use crate::failure::Failure;
 
 /// Writes one line to standard output. A closed pipe becomes [`Failure::quiet`]; any other
 /// write error is reported.
@@ -29,6 +29,13 @@ pub(crate) fn text(args: std::fmt::Arguments<'_>) -> Result<(), Failure> {
 pub(crate) fn err_line(args: std::fmt::Arguments<'_>) {
     let mut err = std::io::stderr().lock();
     let _ = err.write_fmt(args).and_then(|()| err.write_all(b"\n"));
+}
+
+/// Prints `v` as pretty JSON.
+pub(crate) fn print_json(v: &impl serde::Serialize) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(v).map_err(|e| Failure { code: 1, message: e.to_string() })?;
+    outln!("{text}");
+    Ok(())
 }
 
 fn write_failure(e: std::io::Error) -> Failure {

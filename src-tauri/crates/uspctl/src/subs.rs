@@ -19,7 +19,10 @@ use usp_core::request::{self, CommandOutcome};
 use usp_core::EndpointId;
 use usp_core::UspError;
 
-use crate::{print_json, report_errors, send, Cli, Failure};
+use crate::cli::Cli;
+use crate::dm::{report_errors, send};
+use crate::failure::Failure;
+use crate::output::print_json;
 
 /// The table every subscription lives in.
 const SUBSCRIPTIONS: &str = "Device.LocalAgent.Subscription.";
@@ -48,12 +51,14 @@ impl Run {
     /// Takes the lock of a new run in `data_dir`.
     pub(crate) fn start(data_dir: &Path, own_id: &EndpointId) -> Result<Run, Failure> {
         let dir = data_dir.join("uspctl-runs");
-        create_private_dir(&dir).map_err(|e| crate::local_failure("cannot create the folder for uspctl's runs", e))?;
+        create_private_dir(&dir)
+            .map_err(|e| crate::failure::local_failure("cannot create the folder for uspctl's runs", e))?;
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos());
         let id = format!("{:x}{:08x}", std::process::id(), nanos.unwrap_or_default());
         let path = dir.join(format!("{id}.lock"));
-        let file = open_private(&path).map_err(|e| crate::local_failure("cannot create uspctl's lock file", e))?;
-        file.try_lock().map_err(|e| crate::local_failure("cannot lock uspctl's lock file", e))?;
+        let file =
+            open_private(&path).map_err(|e| crate::failure::local_failure("cannot create uspctl's lock file", e))?;
+        file.try_lock().map_err(|e| crate::failure::local_failure("cannot lock uspctl's lock file", e))?;
         Ok(Run { id, dir, lock: Some(file), prefix: installation_prefix(own_id), counter: 0 })
     }
 
@@ -206,7 +211,7 @@ impl Stop {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
-            let listen = |kind| signal(kind).map_err(|e| crate::local_failure("cannot listen for signals", e));
+            let listen = |kind| signal(kind).map_err(|e| crate::failure::local_failure("cannot listen for signals", e));
             Ok(Stop {
                 signals: [
                     listen(SignalKind::interrupt())?,

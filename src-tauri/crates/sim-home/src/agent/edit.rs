@@ -87,6 +87,28 @@ fn too_many_objects() -> UspErr {
     err(7005, format!("more than {MAX_OBJS_PER_MSG} objects in one message"))
 }
 
+/// One requested object of a Set, Add or Delete, all-or-nothing: without allow_partial it
+/// works on `whole`, the message's own copy (kept by the caller only if every object
+/// succeeds); with it, on a fresh copy of `dm` that replaces `dm` when the object succeeds.
+/// `edit` is told which: `true` for an object on its own (allow_partial).
+fn edit_object<T, E>(
+    dm: &mut Dm,
+    whole: Option<&mut Dm>,
+    edit: impl FnOnce(&mut Dm, bool) -> Result<T, E>,
+) -> Result<T, E> {
+    match whole {
+        Some(work) => edit(work, false),
+        None => {
+            let mut work = dm.clone();
+            let r = edit(&mut work, true);
+            if r.is_ok() {
+                *dm = work;
+            }
+            r
+        }
+    }
+}
+
 impl Agent {
     pub(super) fn handle_set(&mut self, caller: &Caller, set: &usp::Set) -> Msg {
         if set.update_objs.len() > MAX_OBJS_PER_MSG {
@@ -95,17 +117,7 @@ impl Agent {
         let mut results = Vec::new();
         let mut whole = (!set.allow_partial).then(|| self.dm.clone());
         for uo in &set.update_objs {
-            let outcome = match whole.as_mut() {
-                Some(work) => set_one(&self.schema, work, caller, uo),
-                None => {
-                    let mut work = self.dm.clone();
-                    let r = set_one(&self.schema, &mut work, caller, uo);
-                    if r.is_ok() {
-                        self.dm = work;
-                    }
-                    r
-                }
-            };
+            let outcome = edit_object(&mut self.dm, whole.as_mut(), |work, _| set_one(&self.schema, work, caller, uo));
             use set_resp::updated_object_result::{operation_status, OperationStatus};
             let status = match outcome {
                 Ok(insts) => operation_status::OperStatus::OperSuccess(operation_status::OperationSuccess {
@@ -151,17 +163,7 @@ impl Agent {
         let mut results = Vec::new();
         let mut whole = (!add.allow_partial).then(|| self.dm.clone());
         for co in &add.create_objs {
-            let outcome = match whole.as_mut() {
-                Some(work) => add_one(&self.schema, work, caller, co),
-                None => {
-                    let mut work = self.dm.clone();
-                    let r = add_one(&self.schema, &mut work, caller, co);
-                    if r.is_ok() {
-                        self.dm = work;
-                    }
-                    r
-                }
-            };
+            let outcome = edit_object(&mut self.dm, whole.as_mut(), |work, _| add_one(&self.schema, work, caller, co));
             use add_resp::created_object_result::{operation_status, OperationStatus};
             let status = match outcome {
                 Ok(success) => operation_status::OperStatus::OperSuccess(success),
@@ -207,17 +209,9 @@ impl Agent {
         let mut results = Vec::new();
         let mut whole = (!del.allow_partial).then(|| self.dm.clone());
         for path in &del.obj_paths {
-            let outcome = match whole.as_mut() {
-                Some(work) => delete_one(&self.schema, work, caller, path, false),
-                None => {
-                    let mut work = self.dm.clone();
-                    let r = delete_one(&self.schema, &mut work, caller, path, true);
-                    if r.is_ok() {
-                        self.dm = work;
-                    }
-                    r
-                }
-            };
+            let outcome = edit_object(&mut self.dm, whole.as_mut(), |work, partial| {
+                delete_one(&self.schema, work, caller, path, partial)
+            });
             use delete_resp::deleted_object_result::{operation_status, OperationStatus};
             let status = match outcome {
                 Ok((affected_paths, unaffected_path_errs)) => {

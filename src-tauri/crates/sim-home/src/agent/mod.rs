@@ -55,12 +55,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use serde::{Deserialize, Serialize};
 use usp_core::eid::EndpointId;
 use usp_core::path::PathKind;
 use usp_proto::usp::{self, body::MsgBody, header::MsgType, request::ReqType, response::RespType, Msg};
 
-use crate::scenario::{AgentSpec, ScenarioError};
+pub use crate::spec::UnknownControllerPolicy;
+use crate::spec::{AgentSpec, ScenarioError};
 use dm::{Dm, Loc};
 use perm::PermCtx;
 use resolve::Target;
@@ -90,17 +90,6 @@ impl std::fmt::Display for UspErr {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} ({})", self.msg, self.code)
     }
-}
-
-/// What to do with a message from a controller that is not in the Controller table.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum UnknownControllerPolicy {
-    /// Ignore it: no reply at all (what the reference agent does).
-    #[default]
-    Ignore,
-    /// Add a Controller row with the `UntrustedRole` and answer per that role.
-    Untrusted,
 }
 
 /// A message the agent wants to send on its own (a Notify), to a controller.

@@ -160,26 +160,12 @@ impl Agent {
 
     /// An event (`Device.Boot!`, ...) to the subscribers of NotifType Event.
     pub(super) fn emit_event(&mut self, obj: &str, name: &str, params: BTreeMap<String, String>) {
-        let subs = self.subscriptions();
-        let mut queued = Vec::new();
-        for sub in subs.iter().filter(|s| s.kind == "Event") {
-            if !sub.covers(self, Item { obj, leaf: Leaf::Event(name) }) {
-                continue;
-            }
-            let b = sub.perms.event(&self.schema, &self.dm, obj, name);
-            if !b.r || !b.n {
-                continue;
-            }
-            let n = notify::Notification::Event(notify::Event {
-                obj_path: obj.to_owned(),
-                event_name: format!("{name}!"),
-                params: params.clone(),
-            });
-            queued.push((sub.to.clone(), sub.id.clone(), sub.send_resp, n));
-        }
-        for (to, id, send_resp, n) in queued {
-            self.queue_notify(to, &id, send_resp, n);
-        }
+        let n = notify::Notification::Event(notify::Event {
+            obj_path: obj.to_owned(),
+            event_name: format!("{name}!"),
+            params,
+        });
+        self.notify_covering("Event", Item { obj, leaf: Leaf::Event(name) }, n);
     }
 
     /// The result of an asynchronous command, to the subscribers of NotifType
@@ -191,31 +177,37 @@ impl Agent {
         command_key: &str,
         result: &Result<BTreeMap<String, String>, UspErr>,
     ) {
+        use notify::operation_complete::{CommandFailure, OperationResp, OutputArgs};
+        let resp = match result {
+            Ok(args) => OperationResp::ReqOutputArgs(OutputArgs { output_args: args.clone() }),
+            Err(e) => OperationResp::CmdFailure(CommandFailure { err_code: e.code, err_msg: e.msg.clone() }),
+        };
+        let n = notify::Notification::OperComplete(notify::OperationComplete {
+            obj_path: obj.to_owned(),
+            command_name: format!("{command}()"),
+            command_key: command_key.to_owned(),
+            operation_resp: Some(resp),
+        });
+        self.notify_covering("OperationComplete", Item { obj, leaf: Leaf::Command(command) }, n);
+    }
+
+    /// Queues `n` for each subscription of NotifType `kind` whose ReferenceList covers
+    /// `item` (a command or an event) and whose controller may read it and be notified of it.
+    fn notify_covering(&mut self, kind: &str, item: Item<'_>, n: notify::Notification) {
         let subs = self.subscriptions();
         let mut queued = Vec::new();
-        for sub in subs.iter().filter(|s| s.kind == "OperationComplete") {
-            if !sub.covers(self, Item { obj, leaf: Leaf::Command(command) }) {
+        for sub in subs.iter().filter(|s| s.kind == kind) {
+            if !sub.covers(self, item) {
                 continue;
             }
-            let b = sub.perms.command(&self.schema, &self.dm, obj, command);
+            let b = sub.perms.bits(&self.schema, &self.dm, item, Class::CmdEvent);
             if !b.r || !b.n {
                 continue;
             }
-            use notify::operation_complete::{CommandFailure, OperationResp, OutputArgs};
-            let resp = match result {
-                Ok(args) => OperationResp::ReqOutputArgs(OutputArgs { output_args: args.clone() }),
-                Err(e) => OperationResp::CmdFailure(CommandFailure { err_code: e.code, err_msg: e.msg.clone() }),
-            };
-            let n = notify::Notification::OperComplete(notify::OperationComplete {
-                obj_path: obj.to_owned(),
-                command_name: format!("{command}()"),
-                command_key: command_key.to_owned(),
-                operation_resp: Some(resp),
-            });
-            queued.push((sub.to.clone(), sub.id.clone(), sub.send_resp, n));
+            queued.push((sub.to.clone(), sub.id.clone(), sub.send_resp));
         }
-        for (to, id, send_resp, n) in queued {
-            self.queue_notify(to, &id, send_resp, n);
+        for (to, id, send_resp) in queued {
+            self.queue_notify(to, &id, send_resp, n.clone());
         }
     }
 

@@ -6,16 +6,16 @@ use serde_json::Value as Json;
 use super::dm::{Dm, Loc};
 use super::schema::{Schema, Ty};
 use super::value;
-use crate::scenario::{AgentSpec, ScenarioError};
+use crate::spec::{AgentSpec, ScenarioError};
 
-/// A Permission row of a standard role.
-struct PermDecl {
+/// A Permission row: of a standard role, or of the scenario's `permissions`.
+struct PermDecl<'a> {
     order: u32,
-    targets: &'static str,
-    param: &'static str,
-    obj: &'static str,
-    inst: &'static str,
-    cmd: &'static str,
+    targets: &'a str,
+    param: &'a str,
+    obj: &'a str,
+    inst: &'a str,
+    cmd: &'a str,
 }
 
 /// `Permission.{i}`: Order, Targets, then the `rwxn` strings Param, Obj, InstantiatedObj,
@@ -27,14 +27,14 @@ const fn perm(
     obj: &'static str,
     inst: &'static str,
     cmd: &'static str,
-) -> PermDecl {
+) -> PermDecl<'static> {
     PermDecl { order, targets, param, obj, inst, cmd }
 }
 
 /// A standard role (instance numbers follow this order: 1, 2, 3).
 struct RoleDecl {
     name: &'static str,
-    perms: &'static [PermDecl],
+    perms: &'static [PermDecl<'static>],
 }
 
 /// Name of the role granted by the passcode challenge by default.
@@ -69,6 +69,25 @@ const ROLES: &[RoleDecl] = &[
         perm(7, CHALLENGE_COMMANDS, "----", "----", "----", "r-x-"),
     ] },
 ];
+
+/// Adds an enabled Permission row `p` to `table` (a role's `Permission.` table).
+fn add_permission(schema: &Schema, dm: &mut Dm, table: &str, p: &PermDecl<'_>) -> Result<String, String> {
+    let order = p.order.to_string();
+    add_row_with(
+        schema,
+        dm,
+        table,
+        &[
+            ("Enable", "true"),
+            ("Order", &order),
+            ("Targets", p.targets),
+            ("Param", p.param),
+            ("Obj", p.obj),
+            ("InstantiatedObj", p.inst),
+            ("CommandEvent", p.cmd),
+        ],
+    )
+}
 
 /// Path of the Role row with this name (without trailing dot).
 pub fn role_ref(schema: &Schema, dm: &Dm, name: &str) -> Option<String> {
@@ -116,43 +135,21 @@ pub fn build_dm(schema: &Schema, spec: &AgentSpec, now: std::time::SystemTime) -
         )
         .map_err(fail)?;
         for p in role.perms {
-            let order = p.order.to_string();
-            add_row_with(
-                schema,
-                &mut dm,
-                &format!("{row}Permission."),
-                &[
-                    ("Enable", "true"),
-                    ("Order", &order),
-                    ("Targets", p.targets),
-                    ("Param", p.param),
-                    ("Obj", p.obj),
-                    ("InstantiatedObj", p.inst),
-                    ("CommandEvent", p.cmd),
-                ],
-            )
-            .map_err(fail)?;
+            add_permission(schema, &mut dm, &format!("{row}Permission."), p).map_err(fail)?;
         }
     }
     for p in &spec.permissions {
         let role =
             role_ref(schema, &dm, &p.role).ok_or_else(|| fail(format!("permission for unknown role {:?}", p.role)))?;
-        let order = p.order.to_string();
-        add_row_with(
-            schema,
-            &mut dm,
-            &format!("{role}.Permission."),
-            &[
-                ("Enable", "true"),
-                ("Order", &order),
-                ("Targets", &p.targets),
-                ("Param", &p.param),
-                ("Obj", &p.obj),
-                ("InstantiatedObj", &p.instantiated_obj),
-                ("CommandEvent", &p.command_event),
-            ],
-        )
-        .map_err(fail)?;
+        let row = PermDecl {
+            order: p.order,
+            targets: &p.targets,
+            param: &p.param,
+            obj: &p.obj,
+            inst: &p.instantiated_obj,
+            cmd: &p.command_event,
+        };
+        add_permission(schema, &mut dm, &format!("{role}.Permission."), &row).map_err(fail)?;
     }
     let ct = "Device.LocalAgent.ControllerTrust.";
     let untrusted = role_ref(schema, &dm, "Untrusted").unwrap_or_default();
