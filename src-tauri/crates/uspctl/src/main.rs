@@ -44,6 +44,7 @@ fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("USPCTL_LOG"))
         .with_writer(std::io::stderr)
         .init();
+    move_old_data_folder();
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -58,6 +59,28 @@ fn main() -> ExitCode {
             errln!("uspctl: {}", f.message);
             ExitCode::from(f.code)
         }
+    }
+}
+
+/// Moves the data folder uspctl used before it shared the app's (once; see
+/// [`usp_client::identity::migrate_old_data_dir`]) and says what it did. A failure is said and
+/// the command goes on: the old folder stays as it was for a later run.
+fn move_old_data_folder() {
+    use usp_client::identity::{migrate_old_data_dir, Migration};
+    match migrate_old_data_dir() {
+        Ok(Migration::NothingToDo) => {}
+        Ok(Migration::Moved { from, to, leftover }) => {
+            errln!("uspctl: moved its data from {} to {}, the folder it shares with the app", from.display(), to.display());
+            if let Some(kept) = leftover {
+                errln!("uspctl: files the app's folder already had are kept in {}", kept.display());
+            }
+        }
+        Ok(Migration::KeptApart { from, kept_as }) => errln!(
+            "uspctl: now uses the app's data folder and identity; its old folder {} is kept as {} (devices paired only with uspctl need pairing again)",
+            from.display(),
+            kept_as.display()
+        ),
+        Err(e) => errln!("uspctl: could not move its old data folder: {e}"),
     }
 }
 

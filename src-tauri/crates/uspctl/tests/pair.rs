@@ -123,3 +123,50 @@ async fn pair_over_wss_trusts_on_first_use_then_whoami_and_trust() {
     assert!(text(&o.stdout).contains("No agent certificate is trusted yet."), "{}", text(&o.stdout));
     let _ = std::fs::remove_dir_all(&data);
 }
+
+/// uspctl and the app share one data folder (the app's, `org.usphome.app` in the user's data
+/// folder): what uspctl kept in its old folder (`usp-home` beside it) moves there on the next run,
+/// so the identity agents know stays the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_old_data_folder_moves_into_the_one_shared_with_the_app() {
+    let user_data = tempdir("xdg");
+    let old = user_data.join("usp-home");
+    // Who uspctl is (the vault's description names the folder, so it is left out).
+    let who = |o: &Output| -> String {
+        text(&o.stdout).lines().filter(|l| !l.contains("vault_description")).collect::<Vec<_>>().join("\n")
+    };
+    let run = |explicit: Option<std::path::PathBuf>| {
+        let user_data = user_data.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut c = Command::new(env!("CARGO_BIN_EXE_uspctl"));
+            c.args(["--json", "whoami"])
+                .env("XDG_DATA_HOME", &user_data)
+                .env("USP_HOME_VAULT_PASSPHRASE", "uspctl pair test vault")
+                .env("USP_HOME_VAULT_BACKEND", "file")
+                .env_remove("USP_HOME_DATA_DIR");
+            if let Some(dir) = explicit {
+                c.env("USP_HOME_DATA_DIR", dir);
+            }
+            c.output().expect("uspctl runs")
+        })
+    };
+    // What an older uspctl left: its identity in `usp-home`.
+    let before = run(Some(old.clone())).await.expect("join");
+    assert_eq!(before.status.code(), Some(0), "{}", text(&before.stderr));
+    assert!(old.join("endpoint-id").exists());
+
+    let after = run(None).await.expect("join");
+    assert_eq!(after.status.code(), Some(0), "{}", text(&after.stderr));
+    assert!(text(&after.stderr).contains("moved its data from"), "{}", text(&after.stderr));
+    assert!(who(&before).contains("uuid::"), "{}", who(&before));
+    assert_eq!(who(&after), who(&before), "the same Endpoint ID and certificate");
+    assert!(text(&after.stdout).contains("org.usphome.app"), "the vault moved too");
+    assert!(user_data.join("org.usphome.app/endpoint-id").exists());
+    assert!(!old.exists(), "the old folder is gone");
+
+    // Once: the next run says nothing about it and is still the same.
+    let again = run(None).await.expect("join");
+    assert!(!text(&again.stderr).contains("moved"), "{}", text(&again.stderr));
+    assert_eq!(who(&again), who(&before));
+    let _ = std::fs::remove_dir_all(&user_data);
+}
