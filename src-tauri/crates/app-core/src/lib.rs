@@ -5,6 +5,7 @@
 //! an encrypted file, carried in memory as [`secret::Secret`] values that can't be logged or
 //! serialised by accident.
 
+mod agent_io;
 pub mod features;
 pub mod home;
 pub mod identity;

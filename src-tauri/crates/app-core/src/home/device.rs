@@ -52,7 +52,7 @@ async fn firmware_of(conn: &AgentConn) -> Vec<FirmwareImage> {
         "Device.DeviceInfo.ActiveFirmwareImage",
         "Device.DeviceInfo.BootFirmwareImage",
     ];
-    let Ok(p) = super::wifi::get_params(conn, &paths, "read its firmware images").await else { return Vec::new() };
+    let Ok(p) = crate::agent_io::get_params(conn, &paths, "read its firmware images").await else { return Vec::new() };
     let reference =
         |name: &str| p.raw(&format!("Device.DeviceInfo.{name}")).map(|r| r.trim().trim_end_matches('.').to_owned());
     let (active, boot) = (reference("ActiveFirmwareImage"), reference("BootFirmwareImage"));
@@ -82,7 +82,7 @@ async fn controllers_of(conn: &AgentConn) -> Vec<ControllerEntry> {
         "Device.LocalAgent.Controller.*.Alias",
         "Device.LocalAgent.Controller.*.Enable",
     ];
-    let Ok(p) = super::wifi::get_params(conn, &paths, "read its controllers").await else { return Vec::new() };
+    let Ok(p) = crate::agent_io::get_params(conn, &paths, "read its controllers").await else { return Vec::new() };
     let own = conn.client.own_id().as_str().to_owned();
     p.instances(TABLE)
         .into_iter()

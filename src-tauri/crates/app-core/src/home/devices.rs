@@ -3,8 +3,8 @@
 
 use ipc_types::{ConnectedDevice, DevicePause, DeviceRename, DevicesView, Topic};
 
-use super::wifi::{add_row, delete_rows, get_params, per_agent, set_params};
 use super::{AgentConn, AppError, AppResult, Home};
+use crate::agent_io::{add_row, delete_rows, get_params, per_agent, set_params};
 use crate::features::devices::{self as logic, AgentData, Known, Step};
 use crate::features::params::{norm_mac, Params};
 

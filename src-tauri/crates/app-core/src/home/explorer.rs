@@ -343,7 +343,7 @@ impl Home {
             return Err(AppError::InvalidInput("Only a parameter (not an object or command) can be set.".into()));
         }
         let conn = self.conn(&args.agent).await?;
-        super::wifi::check_secret_link(&conn, [path])?;
+        crate::agent_io::check_secret_link(&conn, [path])?;
         let action = "change this setting";
         match conn.client.set(&[(path, args.value.as_str())]).await {
             Ok(_) => {

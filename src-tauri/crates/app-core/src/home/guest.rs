@@ -4,8 +4,9 @@
 use ipc_types::{GuestEnable, GuestMark, GuestPassphrase, GuestView, Topic};
 
 use super::store::GuestMarkData;
-use super::wifi::{check_instance, set_params, Loaded};
+use super::wifi::Loaded;
 use super::{AppError, AppResult, Home};
+use crate::agent_io::{check_instance, set_params};
 use crate::features::guest as logic;
 use crate::features::{qr, wifi as wifi_logic};
 

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use ipc_types::{MeshClient, MeshNode, MeshView};
 
-use super::wifi::{get_params, per_agent};
 use super::{AppResult, Home};
+use crate::agent_io::{get_params, per_agent};
 use crate::features::devices::{self as dev_logic, AgentData, Known};
 use crate::features::mesh::{self as logic, Names};
 

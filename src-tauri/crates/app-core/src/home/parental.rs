@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use ipc_types::{Bedtime, BedtimeCreate, BedtimeDelete, ParentalView, ScheduleModel, Topic};
 
 use super::devices::mac_arg;
-use super::wifi::{add_row, delete_rows, get_params, per_agent, supported};
 use super::{AgentConn, AppError, AppResult, Home};
+use crate::agent_io::{add_row, delete_rows, get_params, per_agent, supported};
 use crate::features::devices::{self as dev_logic, AccessRow};
 use crate::features::params::Params;
 use crate::features::parental::{self as logic, Spec};
@@ -191,7 +191,7 @@ impl Home {
     async fn bedtime_delete_inner(&self, args: BedtimeDelete) -> AppResult<()> {
         let bad = || AppError::InvalidInput("That is not a bedtime of this app.".into());
         let (agent, path) = args.id.split_once(' ').ok_or_else(bad)?;
-        super::wifi::check_instance(path, "Device.Hosts.AccessControl.").map_err(|_| bad())?;
+        crate::agent_io::check_instance(path, "Device.Hosts.AccessControl.").map_err(|_| bad())?;
         let conn = self.conn(agent).await?;
         let params = get_params(&conn, &GET, "read access rules").await?;
         let rows = dev_logic::access_rows(&params);

@@ -3,8 +3,8 @@
 
 use ipc_types::{SmartHomeView, Thing, ThingSet, Topic};
 
-use super::wifi::{get_params, per_agent, set_params, supported};
 use super::{AppError, AppResult, Home};
+use crate::agent_io::{get_params, per_agent, set_params, supported};
 use crate::features::smart as logic;
 
 /// `Device.IoTCapability.3`, `Device.Node.1.IoTCapability.2`, ... only.
