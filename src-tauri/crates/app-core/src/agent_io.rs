@@ -5,8 +5,8 @@
 use usp_client::ClientError;
 use usp_core::request::SupportedDmOptions;
 
-use crate::features::params::{Params, Supported};
 use crate::home::{AgentConn, AppError, AppResult, REQUEST_DEADLINE};
+use crate::params::{Params, Supported};
 
 /// Runs one request to `conn`'s device within [`REQUEST_DEADLINE`]: a device that stops
 /// answering gives [`AppError::Timeout`] instead of a command that hangs.
@@ -18,10 +18,10 @@ pub(crate) async fn bounded<T, E>(
 }
 
 /// A parameter whose value is a secret, by its name: one rule for the whole app
-/// ([`crate::features::params::is_secret_name`]), so what the explorer hides is what needs
+/// ([`crate::params::is_secret_name`]), so what the explorer hides is what needs
 /// a protected link.
 pub(crate) fn is_secured_name(path: &str) -> bool {
-    crate::features::params::is_secret_name(path.trim_end_matches('.'))
+    crate::params::is_secret_name(path.trim_end_matches('.'))
 }
 
 /// Refuses to send secured parameters over an unencrypted link to a device on the network,

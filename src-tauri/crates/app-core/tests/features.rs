@@ -1,5 +1,5 @@
 //! The homeowner features (WiFi, guest, devices, parental controls, mesh, smart home) against
-//! the simulated home: real agents on loopback over real WebSockets. The pure `features::*`
+//! the simulated home: real agents on loopback over real WebSockets. The pure `*::rules`
 //! decoders and encoders run on what real Gets return and their requests go to real agents, as
 //! the Full Access controller `self::usp-home-admin` and as a "Home User" controller (who reads
 //! secured WiFi passwords as ""). The last tests drive the same features through `Home`.
@@ -11,10 +11,14 @@ use app_core::home::{Home, HomeConfig};
 use app_core::vault::{Vault, VaultBackendKind, VaultConfig};
 use std::time::Duration;
 
-use app_core::features::devices::{self, AgentData, Known, Step};
-use app_core::features::guest::{self, AgentNetwork};
-use app_core::features::params::{Params, Supported};
-use app_core::features::{mesh, parental, qr, smart, wifi};
+use app_core::guest::rules::{self as guest, AgentNetwork};
+use app_core::hosts::rules::{self as devices, AgentData, Known, Step};
+use app_core::mesh::rules as mesh;
+use app_core::params::{Params, Supported};
+use app_core::parental::rules as parental;
+use app_core::qr;
+use app_core::smart::rules as smart;
+use app_core::wifi::rules as wifi;
 use ipc_types::{
     code, AgentArgs, AgentAuth, BedtimeCreate, BedtimeDelete, DevicePause, DeviceRename, GuestEnable, GuestPassphrase,
     GuestSource, Link, PairingSubmit, RuleOrigin, ScheduleModel, ThingSet, ThingState, Weekday, WifiEnable,

@@ -965,7 +965,7 @@ impl Home {
             impersonations: self.impostors(),
             gateway_conflict,
             our_endpoint_id: own.as_str().to_owned(),
-            our_endpoint_id_qr_svg: if waiting { crate::features::qr::svg(own.as_str()) } else { String::new() },
+            our_endpoint_id_qr_svg: if waiting { crate::qr::svg(own.as_str()) } else { String::new() },
         })
     }
 

@@ -1,32 +1,23 @@
-//! The home: every agent discovered on the LAN (or remembered), one connection per agent, and
-//! the homeowner's use-cases over all of them as one home. Each method returns the `ipc_types`
-//! DTO the UI shows, so the shell's commands are one line each.
+//! The home, the app's state: every agent discovered on the LAN (or remembered), one connection
+//! per agent, and the homeowner's use-cases over all of them as one home. Each method returns the
+//! `ipc_types` DTO the UI shows, so the shell's commands are one line each.
 //!
 //! Files: this module (start, shared state, access to agents' clients), `agents.rs` (the task
 //! that keeps one agent connected and knows what it lets us do, discovery, home view, trust,
-//! forget), `pairing.rs`, `live.rs` (subscriptions →
-//! [`LiveEvent`]s), `store.rs` (plain settings file: labels, guest mark, seen devices,
-//! interfaces, theme), `device.rs` (details, reboot, ping), `explorer.rs`, `settings.rs`; the
-//! feature files `wifi.rs`, `guest.rs`, `devices.rs`, `parental.rs`, `mesh.rs`, `smart.rs` each
-//! add their `impl Home` block.
+//! forget), `pairing.rs`, `live.rs` (subscriptions → [`LiveEvent`]s), `store.rs` (plain settings
+//! file: labels, guest mark, seen devices, interfaces, theme). Each page's use-cases add their own
+//! `impl Home` block in their feature module (`crate::wifi`, `crate::guest`, `crate::hosts`...).
 
 mod agents;
-mod device;
-mod devices;
 mod error;
-mod explorer;
-mod guest;
 mod live;
-mod mesh;
 mod pairing;
-mod parental;
-mod settings;
-mod smart;
 mod store;
-mod wifi;
 
-pub use device::NOT_GIVEN;
+pub use crate::agent_details::NOT_GIVEN;
+pub(crate) use agents::read_objects;
 pub use error::{AppError, AppResult};
+pub(crate) use live::topics_of;
 pub use store::{GuestMarkData, KnownAgent, Store, StoreData};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -510,6 +501,11 @@ impl Home {
     /// This install's identity.
     pub(crate) fn identity(&self) -> &ControllerIdentity {
         &self.inner.identity
+    }
+
+    /// The discovery interfaces in effect, as the setting's text.
+    pub(crate) fn interfaces_setting(&self) -> String {
+        lock(&self.inner.interfaces).clone()
     }
 
     /// The certificate pins.

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use ipc_types::{ConnectedDevice, Link};
 
-use super::params::{list, norm_mac, obj_ref, rcpi_to_dbm, Params};
+use crate::params::{list, norm_mac, obj_ref, rcpi_to_dbm, Params};
 
 /// Alias prefix of every row this app creates.
 pub const OUR_ALIAS: &str = "uh-";

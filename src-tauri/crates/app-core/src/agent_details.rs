@@ -10,7 +10,7 @@ use usp_client::{Client, NotifKind};
 use usp_core::msg::{Notification, OperationCompleteResp, Params};
 use usp_core::request::{CommandOutcome, SupportedDmOptions};
 
-use super::{device_text, AgentConn, AppError, AppResult, Home};
+use crate::home::{device_text, AgentConn, AppError, AppResult, Home};
 
 const IPPING: &str = "Device.IP.Diagnostics.IPPing()";
 const REBOOT: &str = "Device.Reboot()";
@@ -168,7 +168,7 @@ impl Home {
     /// [`AppError::UnknownAgent`], [`AppError::Offline`], or the agent's refusal.
     pub async fn device_details(&self, args: AgentArgs) -> AppResult<DeviceDetails> {
         let who = args.agent.clone();
-        self.within(super::COMMAND_DEADLINE, Some(&who), self.device_details_inner(args)).await
+        self.within(crate::home::COMMAND_DEADLINE, Some(&who), self.device_details_inner(args)).await
     }
 
     async fn device_details_inner(&self, args: AgentArgs) -> AppResult<DeviceDetails> {
@@ -195,7 +195,7 @@ impl Home {
         let root = commands_of(&conn.client, "Device.").await;
         let diag = commands_of(&conn.client, "Device.IP.Diagnostics.").await;
         let (firmware, controllers) = tokio::join!(firmware_of(&conn), controllers_of(&conn));
-        let objects = super::agents::read_objects(&conn.client).await;
+        let objects = crate::home::read_objects(&conn.client).await;
         let (mut offers, mut lacks) = (Vec::new(), Vec::new());
         if let Some(objects) = &objects {
             for (object, words) in FEATURES {
@@ -229,7 +229,7 @@ impl Home {
     /// [`AppError::Permission`] when our role may not, [`AppError::Offline`], refusals.
     pub async fn device_reboot(&self, args: AgentArgs) -> AppResult<()> {
         let who = args.agent.clone();
-        self.within(super::COMMAND_DEADLINE, Some(&who), self.device_reboot_inner(args)).await
+        self.within(crate::home::COMMAND_DEADLINE, Some(&who), self.device_reboot_inner(args)).await
     }
 
     async fn device_reboot_inner(&self, args: AgentArgs) -> AppResult<()> {
@@ -258,7 +258,7 @@ impl Home {
     /// the result does not come, [`AppError::Permission`], [`AppError::Offline`], refusals.
     pub async fn device_ping(&self, args: PingArgs) -> AppResult<PingResult> {
         let who = args.agent.clone();
-        self.within(super::PING_DEADLINE, Some(&who), self.device_ping_inner(args)).await
+        self.within(crate::home::PING_DEADLINE, Some(&who), self.device_ping_inner(args)).await
     }
 
     async fn device_ping_inner(&self, args: PingArgs) -> AppResult<PingResult> {

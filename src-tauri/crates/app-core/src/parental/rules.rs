@@ -24,12 +24,12 @@
 //!
 //! Either way, the device's single AccessControl row (`PhysAddress` is its unique key) carries
 //! the whole rule, so one device has at most one bedtime; rows and schedules this app creates
-//! carry an alias `uh-bed-<mac>` (see [`super::devices::OUR_ALIAS`]).
+//! carry an alias `uh-bed-<mac>` (see [`crate::hosts::rules::OUR_ALIAS`]).
 
 use ipc_types::{AccessRule, Bedtime, RuleOrigin, ScheduleModel, Weekday};
 
-use super::devices::{agent_mac, our_alias, AccessRow};
-use super::params::{list, Params};
+use crate::hosts::rules::{agent_mac, our_alias, AccessRow};
+use crate::params::{list, Params};
 
 const DAY_MIN: u32 = 24 * 60;
 const WEEK_MIN: u32 = 7 * DAY_MIN;

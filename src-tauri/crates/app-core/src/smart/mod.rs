@@ -1,11 +1,13 @@
 //! `impl Home` for the Smart home page: `IoTCapability` rows of every paired agent as switches,
 //! sliders, choices and sensors, grouped by agent and Node; `thing_set` changes one control.
 
+pub mod rules;
+
 use ipc_types::{SmartHomeView, Thing, ThingSet, Topic};
 
-use super::{AppError, AppResult, Home};
 use crate::agent_io::{get_params, per_agent, set_params, supported};
-use crate::features::smart as logic;
+use crate::home::{AppError, AppResult, Home};
+use crate::smart::rules as logic;
 
 /// `Device.IoTCapability.3`, `Device.Node.1.IoTCapability.2`, ... only.
 fn check_thing_path(path: &str) -> AppResult<()> {
@@ -28,7 +30,7 @@ impl Home {
     /// # Errors
     /// None in practice (agents that fail are left out).
     pub async fn smart_home(&self) -> AppResult<SmartHomeView> {
-        self.within(super::COMMAND_DEADLINE, None, self.smart_home_inner()).await
+        self.within(crate::home::COMMAND_DEADLINE, None, self.smart_home_inner()).await
     }
 
     async fn smart_home_inner(&self) -> AppResult<SmartHomeView> {
@@ -54,7 +56,7 @@ impl Home {
     /// [`AppError::InvalidInput`] with what is expected; agent errors in words.
     pub async fn thing_set(&self, args: ThingSet) -> AppResult<Thing> {
         let who = args.agent.clone();
-        self.within(super::COMMAND_DEADLINE, Some(&who), self.thing_set_inner(args)).await
+        self.within(crate::home::COMMAND_DEADLINE, Some(&who), self.thing_set_inner(args)).await
     }
 
     async fn thing_set_inner(&self, args: ThingSet) -> AppResult<Thing> {

@@ -1,20 +1,22 @@
 //! `impl Home` for the WiFi page: networks by band on every paired agent, rename, on/off,
 //! passphrase and mode.
 
+pub mod rules;
+
 use ipc_types::{Topic, WifiEnable, WifiNetwork, WifiPassphrase, WifiRename, WifiView};
 
-use super::{AgentConn, AppError, AppResult, Home};
 use crate::agent_io::{check_instance, get_params, per_agent, set_params, supported};
-use crate::features::guest::{self as guest_logic, AgentNetwork, Mark};
-use crate::features::wifi::{self as logic, Network};
+use crate::guest::rules::{self as guest_logic, AgentNetwork, Mark};
+use crate::home::{AgentConn, AppError, AppResult, Home};
 use crate::secret::Secret;
 use crate::vault::SecretKind;
+use crate::wifi::rules::{self as logic, Network};
 // ---------------------------------------------------------------------------------------------
 // Loading networks
 
 /// A network with where it lives and what we may do.
 #[derive(Clone, Debug)]
-pub(super) struct Loaded {
+pub(crate) struct Loaded {
     pub agent: String,
     pub agent_name: String,
     pub net: Network,
@@ -22,7 +24,7 @@ pub(super) struct Loaded {
 }
 
 impl Loaded {
-    pub(super) fn dto(&self, guest: bool) -> WifiNetwork {
+    pub(crate) fn dto(&self, guest: bool) -> WifiNetwork {
         WifiNetwork {
             agent: self.agent.clone(),
             agent_name: self.agent_name.clone(),
@@ -41,7 +43,7 @@ impl Loaded {
 }
 
 /// The networks of one agent.
-pub(super) async fn agent_networks(conn: &AgentConn) -> AppResult<Vec<Loaded>> {
+pub(crate) async fn agent_networks(conn: &AgentConn) -> AppResult<Vec<Loaded>> {
     let p = get_params(conn, &logic::GET_PATHS, "read its WiFi settings").await?;
     let nets = logic::networks(&p);
     if nets.is_empty() {
@@ -61,13 +63,13 @@ pub(super) async fn agent_networks(conn: &AgentConn) -> AppResult<Vec<Loaded>> {
 
 impl Home {
     /// Every network of every paired agent (agents that fail are skipped and logged).
-    pub(super) async fn all_networks(&self) -> Vec<Loaded> {
+    pub(crate) async fn all_networks(&self) -> Vec<Loaded> {
         let loaded = per_agent(self.paired().await, "WiFi", |conn| async move { agent_networks(&conn).await }).await;
         loaded.into_iter().flat_map(|(_, n)| n).collect()
     }
 
     /// The guest network among `nets`, with the user's mark from the store.
-    pub(super) fn find_guest(&self, nets: &[Loaded]) -> (Vec<AgentNetwork>, Option<guest_logic::Found>) {
+    pub(crate) fn find_guest(&self, nets: &[Loaded]) -> (Vec<AgentNetwork>, Option<guest_logic::Found>) {
         let list: Vec<AgentNetwork> =
             nets.iter().map(|l| AgentNetwork { agent: l.agent.clone(), net: l.net.clone() }).collect();
         let mark = self.store().read(|d| d.guest.clone());
@@ -76,7 +78,7 @@ impl Home {
     }
 
     /// Remembers a passphrase this app set, so the guest network can be shared later.
-    pub(super) fn remember_passphrase(&self, agent: &str, ssid_path: &str, pass: &str) {
+    pub(crate) fn remember_passphrase(&self, agent: &str, ssid_path: &str, pass: &str) {
         let id = logic::vault_id(agent, ssid_path);
         if let Err(e) = self.vault().put(SecretKind::WifiPassphrase, &id, &Secret::new(pass.as_bytes().to_vec())) {
             tracing::warn!(error = %e, "could not keep the WiFi password in the vault");
@@ -84,7 +86,7 @@ impl Home {
     }
 
     /// A passphrase this app set earlier, if the vault has it.
-    pub(super) fn known_passphrase(&self, agent: &str, ssid_path: &str) -> Option<String> {
+    pub(crate) fn known_passphrase(&self, agent: &str, ssid_path: &str) -> Option<String> {
         let id = logic::vault_id(agent, ssid_path);
         let secret = self.vault().get(SecretKind::WifiPassphrase, &id).ok()??;
         String::from_utf8(secret.expose().clone()).ok().filter(|s| !s.is_empty())
@@ -106,7 +108,7 @@ impl Home {
     /// # Errors
     /// None in practice: agents that fail are left out (and logged).
     pub async fn wifi(&self) -> AppResult<WifiView> {
-        self.within(super::COMMAND_DEADLINE, None, self.wifi_inner()).await
+        self.within(crate::home::COMMAND_DEADLINE, None, self.wifi_inner()).await
     }
 
     async fn wifi_inner(&self) -> AppResult<WifiView> {
@@ -125,7 +127,7 @@ impl Home {
     /// [`AppError::InvalidInput`] for a bad name; agent errors in words.
     pub async fn wifi_rename(&self, args: WifiRename) -> AppResult<()> {
         let who = args.agent.clone();
-        self.within(super::COMMAND_DEADLINE, Some(&who), self.wifi_rename_inner(args)).await
+        self.within(crate::home::COMMAND_DEADLINE, Some(&who), self.wifi_rename_inner(args)).await
     }
 
     async fn wifi_rename_inner(&self, args: WifiRename) -> AppResult<()> {
@@ -143,7 +145,7 @@ impl Home {
     /// Agent errors in words.
     pub async fn wifi_enable(&self, args: WifiEnable) -> AppResult<()> {
         let who = args.agent.clone();
-        self.within(super::COMMAND_DEADLINE, Some(&who), self.wifi_enable_inner(args)).await
+        self.within(crate::home::COMMAND_DEADLINE, Some(&who), self.wifi_enable_inner(args)).await
     }
 
     async fn wifi_enable_inner(&self, args: WifiEnable) -> AppResult<()> {
@@ -166,7 +168,7 @@ impl Home {
     /// [`AppError::InvalidInput`] for a bad passphrase or mode; agent errors in words.
     pub async fn wifi_passphrase(&self, args: WifiPassphrase) -> AppResult<()> {
         let who = args.agent.clone();
-        self.within(super::COMMAND_DEADLINE, Some(&who), self.wifi_passphrase_inner(args)).await
+        self.within(crate::home::COMMAND_DEADLINE, Some(&who), self.wifi_passphrase_inner(args)).await
     }
 
     async fn wifi_passphrase_inner(&self, args: WifiPassphrase) -> AppResult<()> {
