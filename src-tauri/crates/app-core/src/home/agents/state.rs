@@ -274,7 +274,10 @@ mod tests {
     fn a_devices_top_level_objects() {
         let objects = |paths: &[&str]| top_level_objects(&answer(paths.iter().map(|p| (*p).to_owned())));
         let found = objects(&["Device.", "Device.DeviceInfo.", "Device.LocalAgent.", "Device.WiFi.SSID.{i}."]);
-        assert_eq!(found.unwrap().into_iter().collect::<Vec<_>>(), ["DeviceInfo", "LocalAgent", "WiFi"]);
+        assert_eq!(
+            found.expect("DeviceInfo is listed").into_iter().collect::<Vec<_>>(),
+            ["DeviceInfo", "LocalAgent", "WiFi"]
+        );
         assert_eq!(objects(&["Device.", "Device.WiFi."]), None, "no DeviceInfo: the device says nothing");
     }
 
