@@ -312,16 +312,10 @@ async fn bedtime_on_a_legacy_agent_uses_access_control_schedules() {
     let mac = "a4:83:e7:10:20:01";
     let spec = parental::Spec::new(&[Weekday::Friday, Weekday::Saturday], "23:00", "08:00").expect("valid");
     let row = add(&c, "Device.Hosts.AccessControl.", &parental::access_params(mac, Some("Annas-Phone"))).await;
-    let windows = spec.legacy_windows();
+    let windows = spec.legacy_schedule_rows();
     assert_eq!(windows.len(), 2);
-    for (day, start, secs) in &windows {
-        let params = vec![
-            ("Enable".to_owned(), "true".to_owned()),
-            ("Day".to_owned(), day.as_str().to_owned()),
-            ("StartTime".to_owned(), start.clone()),
-            ("Duration".to_owned(), secs.to_string()),
-        ];
-        add(&c, &format!("{row}Schedule."), &params).await;
+    for params in &windows {
+        add(&c, &format!("{row}Schedule."), params).await;
     }
     let p = get(&c, &["Device.Hosts."]).await;
     let rows = devices::access_rows(&p);

@@ -149,13 +149,7 @@ impl Home {
             }
             ScheduleModel::Legacy => {
                 let row = add_row(conn, "Device.Hosts.AccessControl.", &access, action).await?;
-                for (day, start, secs) in spec.legacy_windows() {
-                    let params = vec![
-                        ("Enable".to_owned(), "true".to_owned()),
-                        ("Day".to_owned(), day.as_str().to_owned()),
-                        ("StartTime".to_owned(), start),
-                        ("Duration".to_owned(), secs.to_string()),
-                    ];
+                for params in spec.legacy_schedule_rows() {
                     if let Err(e) = add_row(conn, &format!("{row}Schedule."), &params, action).await {
                         let _ = delete_rows(conn, &[row], action).await;
                         return Err(e);
