@@ -113,12 +113,7 @@ pub(crate) async fn set_params(conn: &AgentConn, params: &[(String, String)], ac
     check_secret_link(conn, params.iter().map(|(p, _)| p.as_str()))?;
     let pairs: Vec<(&str, &str)> = params.iter().map(|(p, v)| (p.as_str(), v.as_str())).collect();
     let resp = bounded(conn, conn.client.set(&pairs)).await?.map_err(|e| refusal(conn, action, &e))?;
-    for (_, res) in resp.per_object() {
-        if let Err(e) = res {
-            return Err(refusal(conn, action, &ClientError::Usp(e)));
-        }
-    }
-    Ok(())
+    every_object_done(conn, action, resp.per_object())
 }
 
 /// Adds a row to `table` and returns its instance path (with the trailing dot).
@@ -151,7 +146,16 @@ pub(crate) async fn delete_rows(conn: &AgentConn, paths: &[String], action: &str
         return Ok(());
     }
     let resp = bounded(conn, conn.client.delete(paths)).await?.map_err(|e| refusal(conn, action, &e))?;
-    for (_, res) in resp.per_object() {
+    every_object_done(conn, action, resp.per_object())
+}
+
+/// The first per-object failure of a Set or Delete answer, in words (as [`refusal`]).
+fn every_object_done<P, T>(
+    conn: &AgentConn,
+    action: &str,
+    per_object: impl IntoIterator<Item = (P, Result<T, usp_core::UspError>)>,
+) -> AppResult<()> {
+    for (_, res) in per_object {
         if let Err(e) = res {
             return Err(refusal(conn, action, &ClientError::Usp(e)));
         }

@@ -11,7 +11,7 @@ use usp_client::ClientError;
 use usp_core::msg::{CurrInstance, GetInstancesResp, ParamAccess, SupportedObjectResult, ValueType};
 use usp_core::request::{self, SupportedDmOptions};
 
-use crate::params::is_secret_name;
+use crate::params::{is_secret_name, supported_path as schema_path};
 
 use crate::home::{AgentConn, AppError, AppResult, Home};
 
@@ -30,14 +30,6 @@ fn value_type_name(n: i32) -> Option<String> {
         ValueType::UnsignedLong => "unsignedLong",
     };
     Some(t.to_owned())
-}
-
-/// `Device.WiFi.SSID.3.` → `Device.WiFi.SSID.{i}.` (the supported-model path).
-pub(crate) fn schema_path(path: &str) -> String {
-    path.split('.')
-        .map(|seg| if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) { "{i}" } else { seg })
-        .collect::<Vec<_>>()
-        .join(".")
 }
 
 /// Whether `path` is an object path we can explore (`Device.` ... `.`).

@@ -112,6 +112,16 @@ impl Home {
         switch
     }
 
+    /// An address that passed [`Home::check_offered`]: a known agent may switch to it
+    /// ([`Home::switch_secure_address`]), an unknown one is added.
+    fn add_or_switch(&self, eid: &str, url: &str) {
+        if self.with_agent(eid, |_| ()).is_some() {
+            self.switch_secure_address(eid, url);
+        } else {
+            self.add_agent(eid, url, |_| {});
+        }
+    }
+
     /// An agent given by address (`ws://host:port/path`), with or without its Endpoint ID.
     ///
     /// # Errors
@@ -123,11 +133,7 @@ impl Home {
         if agent.endpoint_id_known {
             let eid = agent.endpoint_id.as_str();
             self.check_offered(eid, &url, "a configured address without encryption").await?;
-            if self.with_agent(eid, |_| ()).is_some() {
-                self.switch_secure_address(eid, &url);
-            } else {
-                self.add_agent(eid, &url, |_| {});
-            }
+            self.add_or_switch(eid, &url);
             return Ok(());
         }
         let home = self.clone();
@@ -175,11 +181,7 @@ impl Home {
                 .to_string()
         };
         self.check_offered(&eid, &url, "an address typed without encryption").await?;
-        if self.with_agent(&eid, |_| ()).is_some() {
-            self.switch_secure_address(&eid, &url);
-        } else {
-            self.add_agent(&eid, &url, |_| {});
-        }
+        self.add_or_switch(&eid, &url);
         self.agent_summary(&eid)
     }
 
@@ -206,11 +208,7 @@ impl Home {
                     if let Some(eid) = eid {
                         let eid = eid.as_str();
                         if self.check_offered(eid, &url, "a configured address without encryption").await.is_ok() {
-                            if self.with_agent(eid, |_| ()).is_some() {
-                                self.switch_secure_address(eid, &url);
-                            } else {
-                                self.add_agent(eid, &url, |_| {});
-                            }
+                            self.add_or_switch(eid, &url);
                         }
                     }
                     return;
