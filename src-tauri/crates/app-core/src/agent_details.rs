@@ -1,4 +1,4 @@
-//! One device's page: what it says about itself, restarting it, and a ping from it
+//! One agent's page (a gateway, extender or hub; `Page::Device` in the UI): what it says about itself, restarting it, and a ping from it
 //! (`Device.IP.Diagnostics.IPPing()`, asynchronous: its result comes as an
 //! OperationComplete notification).
 

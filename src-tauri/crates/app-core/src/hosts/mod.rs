@@ -1,4 +1,4 @@
-//! `impl Home` for the Devices page: hosts of every paired agent merged by MAC, user labels,
+//! `impl Home` for the Devices page: the hosts (devices on the LAN) of every paired agent merged by MAC, user labels,
 //! pause/resume through `Device.Hosts.AccessControl`, and "seen" marks for new devices.
 
 pub mod rules;
@@ -30,16 +30,16 @@ pub(crate) async fn run_steps(conn: &AgentConn, steps: &[Step], action: &str) ->
 }
 
 impl Home {
-    /// The raw data of every paired agent for the devices view (agents that fail are skipped).
-    pub(crate) async fn devices_data(&self) -> Vec<(AgentConn, Params)> {
+    /// The host data of every paired agent, for the Devices page (agents that fail are skipped).
+    pub(crate) async fn hosts_data(&self) -> Vec<(AgentConn, Params)> {
         per_agent(self.paired().await, "devices", |conn| async move {
             get_params(&conn, &logic::GET_PATHS, "list connected devices").await
         })
         .await
     }
 
-    /// The merged device list from loaded data.
-    pub(crate) fn devices_from(&self, data: &[(AgentConn, Params)]) -> Vec<ConnectedDevice> {
+    /// The hosts of every agent merged by MAC, from loaded data.
+    pub(crate) fn hosts_from(&self, data: &[(AgentConn, Params)]) -> Vec<ConnectedDevice> {
         let agents: Vec<AgentData<'_>> =
             data.iter().map(|(c, p)| AgentData { agent: &c.eid, name: &c.name, params: p }).collect();
         self.store().read(|d| logic::devices(&agents, Known { labels: &d.labels, seen: &d.seen }))
@@ -54,8 +54,8 @@ impl Home {
     }
 
     async fn devices_inner(&self) -> AppResult<DevicesView> {
-        let data = self.devices_data().await;
-        Ok(DevicesView { devices: self.devices_from(&data), not_offered: self.not_offering("Hosts") })
+        let data = self.hosts_data().await;
+        Ok(DevicesView { devices: self.hosts_from(&data), not_offered: self.not_offering("Hosts") })
     }
 
     /// `device_rename`: the user's own name for a device (empty clears it). Kept in the app's
@@ -99,8 +99,8 @@ impl Home {
 
     async fn device_pause_inner(&self, args: DevicePause) -> AppResult<()> {
         let mac = mac_arg(&args.mac)?;
-        let data = self.devices_data().await;
-        let devices = self.devices_from(&data);
+        let data = self.hosts_data().await;
+        let devices = self.hosts_from(&data);
         let dev = host(&devices, &mac)?;
         let (conn, params) = data.iter().find(|(c, _)| c.eid == dev.agent).ok_or_else(gone)?;
         let rows = logic::access_rows(params);
@@ -121,8 +121,8 @@ impl Home {
     }
 
     async fn devices_seen_inner(&self) -> AppResult<()> {
-        let data = self.devices_data().await;
-        let macs: Vec<String> = self.devices_from(&data).into_iter().map(|d| d.mac).collect();
+        let data = self.hosts_data().await;
+        let macs: Vec<String> = self.hosts_from(&data).into_iter().map(|d| d.mac).collect();
         let added = self.store().update(|d| {
             let before = d.seen.len();
             d.seen.extend(macs.iter().cloned());

@@ -1,4 +1,4 @@
-//! Connected devices: `Device.Hosts.Host.{i}` of every agent merged by MAC address, with WiFi
+//! Hosts, the devices on the LAN (`ConnectedDevice` in the UI): `Device.Hosts.Host.{i}` of every agent merged by MAC address, with WiFi
 //! signal (`AccessPoint.{i}.AssociatedDevice.{i}.SignalStrength`, or the EasyMesh station RCPI),
 //! and the access-control rows (`Device.Hosts.AccessControl.{i}`) that pause a device.
 //!

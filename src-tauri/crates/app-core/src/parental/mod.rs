@@ -63,8 +63,8 @@ impl Home {
 
     /// MAC → display name (label, host name).
     async fn device_names(&self) -> HashMap<String, String> {
-        let data = self.devices_data().await;
-        self.devices_from(&data).into_iter().map(|d| (d.mac, d.name)).collect()
+        let data = self.hosts_data().await;
+        self.hosts_from(&data).into_iter().map(|d| (d.mac, d.name)).collect()
     }
 
     /// `parental`: bedtimes and other rules of every agent.
@@ -109,8 +109,8 @@ impl Home {
     async fn bedtime_create_inner(&self, args: BedtimeCreate) -> AppResult<Bedtime> {
         let mac = mac_arg(&args.mac)?;
         let spec = Spec::new(&args.days, &args.start, &args.end).map_err(AppError::InvalidInput)?;
-        let data = self.devices_data().await;
-        let devices = self.devices_from(&data);
+        let data = self.hosts_data().await;
+        let devices = self.hosts_from(&data);
         let dev = crate::hosts::host(&devices, &mac)?;
         let rules = self.rules_data().await;
         let a = rules

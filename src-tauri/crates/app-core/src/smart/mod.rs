@@ -69,13 +69,14 @@ impl Home {
         };
         let p = read("read smart-home devices").await?;
         let dm = supported(&conn, &[obj.as_str()]).await;
-        let thing = logic::thing(&p, &conn.eid, &obj, dm.as_ref())
-            .ok_or_else(|| AppError::NotFound("That smart-home control no longer exists.".into()))?;
+        let thing_in = |p: &crate::params::Params| {
+            logic::thing(p, &conn.eid, &obj, dm.as_ref())
+                .ok_or_else(|| AppError::NotFound("That smart-home control no longer exists.".into()))
+        };
+        let thing = thing_in(&p)?;
         let (param, value) = logic::set_value(&thing, &args.value).map_err(AppError::InvalidInput)?;
         set_params(&conn, &[(param, value)], "control smart-home devices").await?;
-        let p = read("read smart-home devices").await?;
-        let fresh = logic::thing(&p, &conn.eid, &obj, dm.as_ref())
-            .ok_or_else(|| AppError::NotFound("That smart-home control no longer exists.".into()))?;
+        let fresh = thing_in(&read("read smart-home devices").await?)?;
         self.changed(&[Topic::SmartHome]);
         Ok(fresh)
     }
