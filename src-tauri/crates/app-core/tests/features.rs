@@ -1,5 +1,5 @@
 //! The homeowner features (WiFi, guest, devices, parental controls, mesh, smart home) against
-//! the simulated home: real agents on loopback over real WebSockets. The pure `features::*`
+//! the simulated home: real agents on loopback over real WebSockets. The pure `*::rules`
 //! decoders and encoders run on what real Gets return and their requests go to real agents, as
 //! the Full Access controller `self::usp-home-admin` and as a "Home User" controller (who reads
 //! secured WiFi passwords as ""). The last tests drive the same features through `Home`.
@@ -11,10 +11,14 @@ use app_core::home::{Home, HomeConfig};
 use app_core::vault::{Vault, VaultBackendKind, VaultConfig};
 use std::time::Duration;
 
-use app_core::features::devices::{self, AgentData, Known, Step};
-use app_core::features::guest::{self, AgentNetwork};
-use app_core::features::params::{Params, Supported};
-use app_core::features::{mesh, parental, qr, smart, wifi};
+use app_core::guest::rules::{self as guest, AgentNetwork};
+use app_core::hosts::rules::{self as devices, AgentData, Known, Step};
+use app_core::mesh::rules as mesh;
+use app_core::params::{Params, Supported};
+use app_core::parental::rules as parental;
+use app_core::qr;
+use app_core::smart::rules as smart;
+use app_core::wifi::rules as wifi;
 use ipc_types::{
     code, AgentArgs, AgentAuth, BedtimeCreate, BedtimeDelete, DevicePause, DeviceRename, GuestEnable, GuestPassphrase,
     GuestSource, Link, PairingSubmit, RuleOrigin, ScheduleModel, ThingSet, ThingState, Weekday, WifiEnable,
@@ -308,16 +312,10 @@ async fn bedtime_on_a_legacy_agent_uses_access_control_schedules() {
     let mac = "a4:83:e7:10:20:01";
     let spec = parental::Spec::new(&[Weekday::Friday, Weekday::Saturday], "23:00", "08:00").expect("valid");
     let row = add(&c, "Device.Hosts.AccessControl.", &parental::access_params(mac, Some("Annas-Phone"))).await;
-    let windows = spec.legacy_windows();
+    let windows = spec.legacy_schedule_rows();
     assert_eq!(windows.len(), 2);
-    for (day, start, secs) in &windows {
-        let params = vec![
-            ("Enable".to_owned(), "true".to_owned()),
-            ("Day".to_owned(), day.as_str().to_owned()),
-            ("StartTime".to_owned(), start.clone()),
-            ("Duration".to_owned(), secs.to_string()),
-        ];
-        add(&c, &format!("{row}Schedule."), &params).await;
+    for params in &windows {
+        add(&c, &format!("{row}Schedule."), params).await;
     }
     let p = get(&c, &["Device.Hosts."]).await;
     let rows = devices::access_rows(&p);

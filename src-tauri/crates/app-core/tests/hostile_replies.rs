@@ -17,8 +17,8 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-use app_core::features::params::{Params, Supported};
 use app_core::pairing::{self, AuthState};
+use app_core::params::{Params, Supported};
 use usp_client::{Backoff, Client, ClientConfig, ClientError};
 use usp_core::msg::{self, Body, Msg, OperStatus, Request, Response, Text};
 use usp_core::record::{Record, RecordType};

@@ -41,7 +41,7 @@ async fn start_app(dir: &Path, agent: &obuspa::Agent) -> Home {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reference_agent_that_does_not_know_the_app_pairs_by_itself_once_it_is_added_there() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().expect("temp dir");
     let mut agent = obuspa::Agent::start(&bins(), obuspa::Variant::Stock, tmp.path(), "auth", AGENT, "");
     let started = Instant::now();
     let home = start_app(&tmp.path().join("app"), &agent).await;
@@ -50,8 +50,8 @@ async fn a_reference_agent_that_does_not_know_the_app_pairs_by_itself_once_it_is
     // answer), not after the DeviceInfo read would have timed out too.
     let view = wait_home(&home, "not authorised", |v| not_authorised(v).is_some()).await;
     let shown = started.elapsed();
-    let (eid, _) = not_authorised(&view).unwrap();
-    let settings = home.settings().await.unwrap();
+    let (eid, _) = not_authorised(&view).expect("the card asks to be added on the device");
+    let settings = home.settings().await.expect("settings");
     assert_eq!(eid, settings.endpoint_id, "the card names this app's ID");
     assert_eq!(view.our_endpoint_id, settings.endpoint_id);
     assert!(view.our_endpoint_id_qr_svg.contains("<svg"), "a QR code of the ID comes with the view");
@@ -59,8 +59,8 @@ async fn a_reference_agent_that_does_not_know_the_app_pairs_by_itself_once_it_is
     println!("start to 'not authorised' shown: {shown:?}");
     // The next check is planned and counted down.
     let view = wait_home(&home, "a planned check", |v| matches!(not_authorised(v), Some((_, Some(_))))).await;
-    let (_, next) = not_authorised(&view).unwrap();
-    assert!(next.unwrap() <= 10, "the first checks come every 10 s: {next:?}");
+    let (_, next) = not_authorised(&view).expect("still not authorised");
+    assert!(next.expect("a next check is planned") <= 10, "the first checks come every 10 s: {next:?}");
 
     // The person adds the app on the router (the agent's own command line), with a role.
     let said = agent.add_controller(&eid, "Device.LocalAgent.ControllerTrust.Role.1");
@@ -72,16 +72,16 @@ async fn a_reference_agent_that_does_not_know_the_app_pairs_by_itself_once_it_is
     let took = added.elapsed();
     assert!(took < Duration::from_secs(20), "paired {took:?} after being added ({said})");
     println!("added on the agent to paired: {took:?}");
-    let card = view.agents.iter().find(|a| a.agent == AGENT).unwrap();
+    let card = view.agents.iter().find(|a| a.agent == AGENT).expect("the reference agent's card");
     assert!(matches!(&card.auth, AgentAuth::Paired { role: Some(r) } if r == "Full Access"), "{:?}", card.auth);
 
     // What it lacks, in words; what it has, on the Device page.
-    let wifi = home.wifi().await.unwrap();
+    let wifi = home.wifi().await.expect("wifi");
     assert!(wifi.networks.is_empty());
     assert_eq!(wifi.not_offered, vec![card.name.clone()], "the WiFi page names the device without WiFi");
-    assert_eq!(home.devices().await.unwrap().not_offered, vec![card.name.clone()]);
-    assert_eq!(home.smart_home().await.unwrap().not_offered, vec![card.name.clone()]);
-    let details = home.device_details(AgentArgs { agent: AGENT.into() }).await.unwrap();
+    assert_eq!(home.devices().await.expect("devices").not_offered, vec![card.name.clone()]);
+    assert_eq!(home.smart_home().await.expect("smart home").not_offered, vec![card.name.clone()]);
+    let details = home.device_details(AgentArgs { agent: AGENT.into() }).await.expect("details");
     let field = |label: &str| details.fields.iter().find(|(l, _)| l == label).map(|(_, v)| v.clone());
     assert!(field("Model").is_some_and(|m| !m.is_empty()), "{:?}", details.fields);
     // OB-USPA leaves SoftwareVersion empty (its vendor layer would fill it): the page says so.
@@ -95,7 +95,7 @@ async fn a_reference_agent_that_does_not_know_the_app_pairs_by_itself_once_it_is
 
     // A reboot ends the agent's process: the card goes offline, and is paired again once the
     // agent runs again (its database remembers the app).
-    home.device_reboot(AgentArgs { agent: AGENT.into() }).await.unwrap();
+    home.device_reboot(AgentArgs { agent: AGENT.into() }).await.expect("reboot");
     assert!(agent.wait_exit(Duration::from_secs(20)), "Device.Reboot() ends the reference agent's process");
     wait_home(&home, "offline after the reboot", |v| matches!(auth_of(v, AGENT), Some(AgentAuth::Offline { .. })))
         .await;
@@ -107,15 +107,15 @@ async fn a_reference_agent_that_does_not_know_the_app_pairs_by_itself_once_it_is
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_now_asks_again_at_once() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().expect("temp dir");
     let agent = obuspa::Agent::start(&bins(), obuspa::Variant::Stock, tmp.path(), "now", AGENT, "");
     let home = start_app(&tmp.path().join("app"), &agent).await;
     let view = wait_home(&home, "a planned check", |v| matches!(not_authorised(v), Some((_, Some(_))))).await;
-    let (eid, _) = not_authorised(&view).unwrap();
+    let (eid, _) = not_authorised(&view).expect("the card asks to be added on the device");
     agent.add_controller(&eid, "Device.LocalAgent.ControllerTrust.Role.1");
     // Right after a check was planned (10 s away), "Check now" pairs well before it.
     let asked = Instant::now();
-    home.agent_check_now(AgentArgs { agent: AGENT.into() }).await.unwrap();
+    home.agent_check_now(AgentArgs { agent: AGENT.into() }).await.expect("check now");
     wait_home(&home, "paired after Check now", |v| matches!(auth_of(v, AGENT), Some(AgentAuth::Paired { .. }))).await;
     assert!(asked.elapsed() < Duration::from_secs(5), "Check now took {:?}", asked.elapsed());
     home.shutdown().await;
@@ -127,14 +127,14 @@ async fn check_now_asks_again_at_once() {
 async fn the_reference_agents_passcode_challenge_with_tries_and_lockout() {
     use app_core::home::AppError;
     use app_core::pairing::PairingError;
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().expect("temp dir");
     let extra = format!("{}{}", obuspa::CHALLENGE, obuspa::SHOW_TRIES);
     let agent = obuspa::Agent::start(&bins(), obuspa::Variant::Untrusted, tmp.path(), "challenge", AGENT, &extra);
     let home = start_app(&tmp.path().join("app"), &agent).await;
     let view = wait_home(&home, "not authorised", |v| not_authorised(v).is_some()).await;
-    let (eid, _) = not_authorised(&view).unwrap();
+    let (eid, _) = not_authorised(&view).expect("the card asks to be added on the device");
     agent.add_controller(&eid, "");
-    home.agent_check_now(AgentArgs { agent: AGENT.into() }).await.unwrap();
+    home.agent_check_now(AgentArgs { agent: AGENT.into() }).await.expect("check now");
     wait_home(&home, "untrusted once known", |v| matches!(auth_of(v, AGENT), Some(AgentAuth::Untrusted { .. }))).await;
 
     // One challenge, as the pairing dialog keeps it: each wrong passcode counts down.

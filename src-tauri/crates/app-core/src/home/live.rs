@@ -17,7 +17,7 @@ use usp_core::request::SupportedDmOptions;
 use usp_core::text::for_log;
 
 use super::{device_text, Home};
-use crate::features::params::norm_mac;
+use crate::params::norm_mac;
 
 /// Changes to the known devices are saved at most this often (a flood of new hosts is one
 /// file write a second, not one per host).

@@ -1,13 +1,16 @@
 //! `impl Home` for the Guest page: find the guest network (EasyMesh `Type`, `IsolationEnable`,
 //! or the user's mark), switch it, share it as `WIFI:` text + QR code, set a new passphrase.
 
+pub mod rules;
+
 use ipc_types::{GuestEnable, GuestMark, GuestPassphrase, GuestView, Topic};
 
-use super::store::GuestMarkData;
-use super::wifi::{check_instance, set_params, Loaded};
-use super::{AppError, AppResult, Home};
-use crate::features::guest as logic;
-use crate::features::{qr, wifi as wifi_logic};
+use crate::agent_io::{check_instance, set_params};
+use crate::guest::rules as logic;
+use crate::home::{AppError, AppResult, GuestMarkData, Home};
+use crate::qr;
+use crate::wifi::rules as wifi_logic;
+use crate::wifi::Loaded;
 
 fn no_guest() -> AppError {
     AppError::NotFound("No guest network was found. Mark one of your networks as the guest network first.".into())
@@ -60,7 +63,7 @@ impl Home {
     /// # Errors
     /// None in practice (agents that fail are left out).
     pub async fn guest(&self) -> AppResult<GuestView> {
-        self.within(super::COMMAND_DEADLINE, None, self.guest_inner()).await
+        self.within(crate::home::COMMAND_DEADLINE, None, self.guest_inner()).await
     }
 
     async fn guest_inner(&self) -> AppResult<GuestView> {
@@ -74,7 +77,7 @@ impl Home {
     /// # Errors
     /// [`AppError::NotFound`] without a guest network; agent errors in words.
     pub async fn guest_enable(&self, args: GuestEnable) -> AppResult<GuestView> {
-        self.within(super::COMMAND_DEADLINE, None, self.guest_enable_inner(args)).await
+        self.within(crate::home::COMMAND_DEADLINE, None, self.guest_enable_inner(args)).await
     }
 
     async fn guest_enable_inner(&self, args: GuestEnable) -> AppResult<GuestView> {
@@ -101,7 +104,7 @@ impl Home {
     /// # Errors
     /// [`AppError::InvalidInput`] for a bad passphrase; [`AppError::NotFound`]; agent errors.
     pub async fn guest_passphrase(&self, args: GuestPassphrase) -> AppResult<GuestView> {
-        self.within(super::COMMAND_DEADLINE, None, self.guest_passphrase_inner(args)).await
+        self.within(crate::home::COMMAND_DEADLINE, None, self.guest_passphrase_inner(args)).await
     }
 
     async fn guest_passphrase_inner(&self, args: GuestPassphrase) -> AppResult<GuestView> {
@@ -135,7 +138,7 @@ impl Home {
     /// [`AppError::NotFound`] when that network does not exist (any more).
     pub async fn guest_mark(&self, args: GuestMark) -> AppResult<GuestView> {
         let who = args.agent.clone();
-        self.within(super::COMMAND_DEADLINE, Some(&who), self.guest_mark_inner(args)).await
+        self.within(crate::home::COMMAND_DEADLINE, Some(&who), self.guest_mark_inner(args)).await
     }
 
     async fn guest_mark_inner(&self, args: GuestMark) -> AppResult<GuestView> {

@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 
 use ipc_types::{MeshClient, MeshNode};
 
-use super::params::{norm_mac, rcpi_to_dbm, Params, MAX_ROWS};
+use crate::params::{norm_mac, rcpi_to_dbm, Params, MAX_ROWS};
 
 /// Paths to Get on the agent that is the mesh controller.
 pub const GET_PATHS: [&str; 1] = ["Device.WiFi.DataElements.Network."];

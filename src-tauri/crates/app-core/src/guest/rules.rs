@@ -11,7 +11,7 @@
 
 use ipc_types::GuestSource;
 
-use super::wifi::Network;
+use crate::wifi::rules::Network;
 
 /// A network with the agent it lives on (Endpoint ID).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,20 +1,22 @@
-//! `impl Home` for the Devices page: hosts of every paired agent merged by MAC, user labels,
+//! `impl Home` for the Devices page: the hosts (devices on the LAN) of every paired agent merged by MAC, user labels,
 //! pause/resume through `Device.Hosts.AccessControl`, and "seen" marks for new devices.
+
+pub mod rules;
 
 use ipc_types::{ConnectedDevice, DevicePause, DeviceRename, DevicesView, Topic};
 
-use super::wifi::{add_row, delete_rows, get_params, per_agent, set_params};
-use super::{AgentConn, AppError, AppResult, Home};
-use crate::features::devices::{self as logic, AgentData, Known, Step};
-use crate::features::params::{norm_mac, Params};
+use crate::agent_io::{add_row, delete_rows, get_params, per_agent, set_params};
+use crate::home::{AgentConn, AppError, AppResult, Home};
+use crate::hosts::rules::{self as logic, AgentData, Known, Step};
+use crate::params::{norm_mac, Params};
 
 /// A MAC from the UI, normalised, or words.
-pub(super) fn mac_arg(mac: &str) -> AppResult<String> {
+pub(crate) fn mac_arg(mac: &str) -> AppResult<String> {
     norm_mac(mac).ok_or_else(|| AppError::InvalidInput(format!("\"{mac}\" is not a device address (MAC).")))
 }
 
 /// Runs pause/resume/bedtime steps on one agent.
-pub(super) async fn run_steps(conn: &AgentConn, steps: &[Step], action: &str) -> AppResult<()> {
+pub(crate) async fn run_steps(conn: &AgentConn, steps: &[Step], action: &str) -> AppResult<()> {
     for step in steps {
         match step {
             Step::Add { table, params } => {
@@ -28,16 +30,16 @@ pub(super) async fn run_steps(conn: &AgentConn, steps: &[Step], action: &str) ->
 }
 
 impl Home {
-    /// The raw data of every paired agent for the devices view (agents that fail are skipped).
-    pub(super) async fn devices_data(&self) -> Vec<(AgentConn, Params)> {
+    /// The host data of every paired agent, for the Devices page (agents that fail are skipped).
+    pub(crate) async fn hosts_data(&self) -> Vec<(AgentConn, Params)> {
         per_agent(self.paired().await, "devices", |conn| async move {
             get_params(&conn, &logic::GET_PATHS, "list connected devices").await
         })
         .await
     }
 
-    /// The merged device list from loaded data.
-    pub(super) fn devices_from(&self, data: &[(AgentConn, Params)]) -> Vec<ConnectedDevice> {
+    /// The hosts of every agent merged by MAC, from loaded data.
+    pub(crate) fn hosts_from(&self, data: &[(AgentConn, Params)]) -> Vec<ConnectedDevice> {
         let agents: Vec<AgentData<'_>> =
             data.iter().map(|(c, p)| AgentData { agent: &c.eid, name: &c.name, params: p }).collect();
         self.store().read(|d| logic::devices(&agents, Known { labels: &d.labels, seen: &d.seen }))
@@ -48,12 +50,12 @@ impl Home {
     /// # Errors
     /// None in practice (agents that fail are left out).
     pub async fn devices(&self) -> AppResult<DevicesView> {
-        self.within(super::COMMAND_DEADLINE, None, self.devices_inner()).await
+        self.within(crate::home::COMMAND_DEADLINE, None, self.devices_inner()).await
     }
 
     async fn devices_inner(&self) -> AppResult<DevicesView> {
-        let data = self.devices_data().await;
-        Ok(DevicesView { devices: self.devices_from(&data), not_offered: self.not_offering("Hosts") })
+        let data = self.hosts_data().await;
+        Ok(DevicesView { devices: self.hosts_from(&data), not_offered: self.not_offering("Hosts") })
     }
 
     /// `device_rename`: the user's own name for a device (empty clears it). Kept in the app's
@@ -62,7 +64,7 @@ impl Home {
     /// # Errors
     /// [`AppError::InvalidInput`] for a bad MAC or name.
     pub async fn device_rename(&self, args: DeviceRename) -> AppResult<()> {
-        self.within(super::COMMAND_DEADLINE, None, self.device_rename_inner(args)).await
+        self.within(crate::home::COMMAND_DEADLINE, None, self.device_rename_inner(args)).await
     }
 
     async fn device_rename_inner(&self, args: DeviceRename) -> AppResult<()> {
@@ -87,18 +89,18 @@ impl Home {
 
     /// `device_pause`: no internet for a device now (`paused`), or back to normal. Done on the
     /// agent that reports the device, through a `Deny` access-control row (see
-    /// [`crate::features::devices::pause_steps`]).
+    /// [`crate::hosts::rules::pause_steps`]).
     ///
     /// # Errors
     /// [`AppError::NotFound`] for an unknown device; agent errors in words.
     pub async fn device_pause(&self, args: DevicePause) -> AppResult<()> {
-        self.within(super::COMMAND_DEADLINE, None, self.device_pause_inner(args)).await
+        self.within(crate::home::COMMAND_DEADLINE, None, self.device_pause_inner(args)).await
     }
 
     async fn device_pause_inner(&self, args: DevicePause) -> AppResult<()> {
         let mac = mac_arg(&args.mac)?;
-        let data = self.devices_data().await;
-        let devices = self.devices_from(&data);
+        let data = self.hosts_data().await;
+        let devices = self.hosts_from(&data);
         let dev = host(&devices, &mac)?;
         let (conn, params) = data.iter().find(|(c, _)| c.eid == dev.agent).ok_or_else(gone)?;
         let rows = logic::access_rows(params);
@@ -115,12 +117,12 @@ impl Home {
     /// # Errors
     /// [`AppError::Internal`] when the settings file can't be written.
     pub async fn devices_seen(&self) -> AppResult<()> {
-        self.within(super::COMMAND_DEADLINE, None, self.devices_seen_inner()).await
+        self.within(crate::home::COMMAND_DEADLINE, None, self.devices_seen_inner()).await
     }
 
     async fn devices_seen_inner(&self) -> AppResult<()> {
-        let data = self.devices_data().await;
-        let macs: Vec<String> = self.devices_from(&data).into_iter().map(|d| d.mac).collect();
+        let data = self.hosts_data().await;
+        let macs: Vec<String> = self.hosts_from(&data).into_iter().map(|d| d.mac).collect();
         let added = self.store().update(|d| {
             let before = d.seen.len();
             d.seen.extend(macs.iter().cloned());
@@ -138,7 +140,7 @@ impl Home {
 ///
 /// # Errors
 /// [`AppError::NotFound`] when no paired agent reports it now.
-pub(super) fn host<'a>(devices: &'a [ConnectedDevice], mac: &str) -> AppResult<&'a ConnectedDevice> {
+pub(crate) fn host<'a>(devices: &'a [ConnectedDevice], mac: &str) -> AppResult<&'a ConnectedDevice> {
     devices.iter().find(|d| d.mac == mac).ok_or_else(gone)
 }
 

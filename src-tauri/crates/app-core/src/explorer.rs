@@ -11,9 +11,9 @@ use usp_client::ClientError;
 use usp_core::msg::{CurrInstance, GetInstancesResp, ParamAccess, SupportedObjectResult, ValueType};
 use usp_core::request::{self, SupportedDmOptions};
 
-use crate::features::params::is_secret_name;
+use crate::params::{is_secret_name, supported_path as schema_path};
 
-use super::{AgentConn, AppError, AppResult, Home};
+use crate::home::{AgentConn, AppError, AppResult, Home};
 
 fn value_type_name(n: i32) -> Option<String> {
     let t = match ValueType::from_number(n)? {
@@ -30,14 +30,6 @@ fn value_type_name(n: i32) -> Option<String> {
         ValueType::UnsignedLong => "unsignedLong",
     };
     Some(t.to_owned())
-}
-
-/// `Device.WiFi.SSID.3.` → `Device.WiFi.SSID.{i}.` (the supported-model path).
-pub(crate) fn schema_path(path: &str) -> String {
-    path.split('.')
-        .map(|seg| if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) { "{i}" } else { seg })
-        .collect::<Vec<_>>()
-        .join(".")
 }
 
 /// Whether `path` is an object path we can explore (`Device.` ... `.`).
@@ -183,7 +175,7 @@ impl Home {
     /// when the agent has (or shows us) nothing there, [`AppError::Offline`], refusals.
     pub async fn explore(&self, args: ExploreArgs) -> AppResult<ExplorerView> {
         let who = args.agent.clone();
-        self.within(super::COMMAND_DEADLINE, Some(&who), self.explore_inner(args)).await
+        self.within(crate::home::COMMAND_DEADLINE, Some(&who), self.explore_inner(args)).await
     }
 
     async fn explore_inner(&self, args: ExploreArgs) -> AppResult<ExplorerView> {
@@ -334,7 +326,7 @@ impl Home {
     /// agent's reason (e.g. an invalid value), [`AppError::Offline`].
     pub async fn param_set(&self, args: ParamSet) -> AppResult<()> {
         let who = args.agent.clone();
-        self.within(super::COMMAND_DEADLINE, Some(&who), self.param_set_inner(args)).await
+        self.within(crate::home::COMMAND_DEADLINE, Some(&who), self.param_set_inner(args)).await
     }
 
     async fn param_set_inner(&self, args: ParamSet) -> AppResult<()> {
@@ -343,11 +335,11 @@ impl Home {
             return Err(AppError::InvalidInput("Only a parameter (not an object or command) can be set.".into()));
         }
         let conn = self.conn(&args.agent).await?;
-        super::wifi::check_secret_link(&conn, [path])?;
+        crate::agent_io::check_secret_link(&conn, [path])?;
         let action = "change this setting";
         match conn.client.set(&[(path, args.value.as_str())]).await {
             Ok(_) => {
-                self.changed(&super::live::topics_of(path));
+                self.changed(&crate::home::topics_of(path));
                 Ok(())
             }
             Err(ClientError::Usp(e)) => {

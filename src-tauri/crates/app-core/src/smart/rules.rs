@@ -4,7 +4,7 @@
 
 use ipc_types::{Thing, ThingGroup, ThingState};
 
-use super::params::{list, Params, Supported, MAX_ROWS};
+use crate::params::{list, Params, Supported, MAX_ROWS};
 
 /// Paths to Get on each agent.
 pub const GET_PATHS: [&str; 3] = ["Device.IoTCapability.", "Device.Node.", "Device.ProxiedDevice."];

@@ -2,18 +2,20 @@
 //! time on chosen days) and the other access rules, on every paired agent that has
 //! `Device.Hosts.AccessControl`. The encoding on TR-181 2.18 agents (`Device.Schedules` +
 //! `ScheduleRef`) and on 2.14-2.17 agents (`AccessControl.{i}.Schedule.{i}`) is described in
-//! [`crate::features::parental`]; which one an agent uses is read from its GetSupportedDM.
+//! [`rules`]; which one an agent uses is read from its GetSupportedDM.
+
+pub mod rules;
 
 use std::collections::HashMap;
 
 use ipc_types::{Bedtime, BedtimeCreate, BedtimeDelete, ParentalView, ScheduleModel, Topic};
 
-use super::devices::mac_arg;
-use super::wifi::{add_row, delete_rows, get_params, per_agent, supported};
-use super::{AgentConn, AppError, AppResult, Home};
-use crate::features::devices::{self as dev_logic, AccessRow};
-use crate::features::params::Params;
-use crate::features::parental::{self as logic, Spec};
+use crate::agent_io::{add_row, delete_rows, get_params, per_agent, supported};
+use crate::home::{AgentConn, AppError, AppResult, Home};
+use crate::hosts::mac_arg;
+use crate::hosts::rules::{self as dev_logic, AccessRow};
+use crate::params::Params;
+use crate::parental::rules::{self as logic, Spec};
 
 /// One agent's access-control data.
 struct AgentRules {
@@ -29,7 +31,7 @@ const GET: [&str; 2] = ["Device.Hosts.", "Device.Schedules."];
 async fn agent_model(conn: &AgentConn) -> ScheduleModel {
     let hosts = supported(conn, &["Device.Hosts."]).await;
     let scheds = supported(conn, &["Device.Schedules."]).await;
-    let has = |s: &Option<crate::features::params::Supported>, p: &str| s.as_ref().is_some_and(|s| s.has_object(p));
+    let has = |s: &Option<crate::params::Supported>, p: &str| s.as_ref().is_some_and(|s| s.has_object(p));
     logic::model(
         has(&scheds, "Device.Schedules.Schedule.{i}."),
         has(&hosts, "Device.Hosts.AccessControl.{i}.Schedule.{i}."),
@@ -61,8 +63,8 @@ impl Home {
 
     /// MAC → display name (label, host name).
     async fn device_names(&self) -> HashMap<String, String> {
-        let data = self.devices_data().await;
-        self.devices_from(&data).into_iter().map(|d| (d.mac, d.name)).collect()
+        let data = self.hosts_data().await;
+        self.hosts_from(&data).into_iter().map(|d| (d.mac, d.name)).collect()
     }
 
     /// `parental`: bedtimes and other rules of every agent.
@@ -70,7 +72,7 @@ impl Home {
     /// # Errors
     /// None in practice (agents that fail are left out).
     pub async fn parental(&self) -> AppResult<ParentalView> {
-        self.within(super::COMMAND_DEADLINE, None, self.parental_inner()).await
+        self.within(crate::home::COMMAND_DEADLINE, None, self.parental_inner()).await
     }
 
     async fn parental_inner(&self) -> AppResult<ParentalView> {
@@ -101,15 +103,15 @@ impl Home {
     /// [`AppError::InvalidInput`] (no day, bad time), [`AppError::NotFound`] (unknown device),
     /// [`AppError::Unsupported`] (no agent with schedules), agent errors in words.
     pub async fn bedtime_create(&self, args: BedtimeCreate) -> AppResult<Bedtime> {
-        self.within(super::COMMAND_DEADLINE, None, self.bedtime_create_inner(args)).await
+        self.within(crate::home::COMMAND_DEADLINE, None, self.bedtime_create_inner(args)).await
     }
 
     async fn bedtime_create_inner(&self, args: BedtimeCreate) -> AppResult<Bedtime> {
         let mac = mac_arg(&args.mac)?;
         let spec = Spec::new(&args.days, &args.start, &args.end).map_err(AppError::InvalidInput)?;
-        let data = self.devices_data().await;
-        let devices = self.devices_from(&data);
-        let dev = super::devices::host(&devices, &mac)?;
+        let data = self.hosts_data().await;
+        let devices = self.hosts_from(&data);
+        let dev = crate::hosts::host(&devices, &mac)?;
         let rules = self.rules_data().await;
         let a = rules
             .iter()
@@ -147,13 +149,7 @@ impl Home {
             }
             ScheduleModel::Legacy => {
                 let row = add_row(conn, "Device.Hosts.AccessControl.", &access, action).await?;
-                for (day, start, secs) in spec.legacy_windows() {
-                    let params = vec![
-                        ("Enable".to_owned(), "true".to_owned()),
-                        ("Day".to_owned(), day.as_str().to_owned()),
-                        ("StartTime".to_owned(), start),
-                        ("Duration".to_owned(), secs.to_string()),
-                    ];
+                for params in spec.legacy_schedule_rows() {
                     if let Err(e) = add_row(conn, &format!("{row}Schedule."), &params, action).await {
                         let _ = delete_rows(conn, &[row], action).await;
                         return Err(e);
@@ -185,13 +181,13 @@ impl Home {
     /// # Errors
     /// [`AppError::InvalidInput`] for a malformed id, [`AppError::NotFound`], agent errors.
     pub async fn bedtime_delete(&self, args: BedtimeDelete) -> AppResult<()> {
-        self.within(super::COMMAND_DEADLINE, None, self.bedtime_delete_inner(args)).await
+        self.within(crate::home::COMMAND_DEADLINE, None, self.bedtime_delete_inner(args)).await
     }
 
     async fn bedtime_delete_inner(&self, args: BedtimeDelete) -> AppResult<()> {
         let bad = || AppError::InvalidInput("That is not a bedtime of this app.".into());
         let (agent, path) = args.id.split_once(' ').ok_or_else(bad)?;
-        super::wifi::check_instance(path, "Device.Hosts.AccessControl.").map_err(|_| bad())?;
+        crate::agent_io::check_instance(path, "Device.Hosts.AccessControl.").map_err(|_| bad())?;
         let conn = self.conn(agent).await?;
         let params = get_params(&conn, &GET, "read access rules").await?;
         let rows = dev_logic::access_rows(&params);

@@ -2,7 +2,7 @@
 //! points at it, the band from `SSID.LowerLayers` → `Radio.{i}.OperatingFrequencyBand`, and the
 //! validation of what the user types (name, passphrase, security mode).
 
-use super::params::{list, obj_ref, Params, Supported};
+use crate::params::{list, obj_ref, Params, Supported};
 
 /// Paths to Get for [`networks`] (one request).
 pub const GET_PATHS: [&str; 4] =

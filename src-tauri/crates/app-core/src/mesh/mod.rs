@@ -1,14 +1,16 @@
 //! `impl Home` for the Mesh page: the EasyMesh view of the mesh controller (usually the
 //! gateway), or, when no agent has Data Elements, the paired WiFi agents with their own clients.
 
+pub mod rules;
+
 use std::collections::HashMap;
 
 use ipc_types::{MeshClient, MeshNode, MeshView};
 
-use super::wifi::{get_params, per_agent};
-use super::{AppResult, Home};
-use crate::features::devices::{self as dev_logic, AgentData, Known};
-use crate::features::mesh::{self as logic, Names};
+use crate::agent_io::{get_params, per_agent};
+use crate::home::{AppResult, Home};
+use crate::hosts::rules::{self as dev_logic, AgentData, Known};
+use crate::mesh::rules::{self as logic, Names};
 
 const GET: [&str; 6] = [
     "Device.DeviceInfo.SerialNumber",
@@ -25,7 +27,7 @@ impl Home {
     /// # Errors
     /// None in practice (agents that fail are left out).
     pub async fn mesh(&self) -> AppResult<MeshView> {
-        self.within(super::COMMAND_DEADLINE, None, self.mesh_inner()).await
+        self.within(crate::home::COMMAND_DEADLINE, None, self.mesh_inner()).await
     }
 
     async fn mesh_inner(&self) -> AppResult<MeshView> {

@@ -24,12 +24,12 @@
 //!
 //! Either way, the device's single AccessControl row (`PhysAddress` is its unique key) carries
 //! the whole rule, so one device has at most one bedtime; rows and schedules this app creates
-//! carry an alias `uh-bed-<mac>` (see [`super::devices::OUR_ALIAS`]).
+//! carry an alias `uh-bed-<mac>` (see [`crate::hosts::rules::OUR_ALIAS`]).
 
 use ipc_types::{AccessRule, Bedtime, RuleOrigin, ScheduleModel, Weekday};
 
-use super::devices::{agent_mac, our_alias, AccessRow};
-use super::params::{list, Params};
+use crate::hosts::rules::{access_row, our_alias, AccessRow};
+use crate::params::{list, Params};
 
 const DAY_MIN: u32 = 24 * 60;
 const WEEK_MIN: u32 = 7 * DAY_MIN;
@@ -127,6 +127,22 @@ impl Spec {
         ]
     }
 
+    /// Legacy: the parameters of each `AccessControl.{i}.Schedule.` row of this bedtime, one
+    /// per allowed window of [`Spec::legacy_windows`].
+    pub fn legacy_schedule_rows(&self) -> Vec<Vec<(String, String)>> {
+        self.legacy_windows()
+            .into_iter()
+            .map(|(day, start, secs)| {
+                vec![
+                    ("Enable".to_owned(), "true".to_owned()),
+                    ("Day".to_owned(), day.as_str().to_owned()),
+                    ("StartTime".to_owned(), start),
+                    ("Duration".to_owned(), secs.to_string()),
+                ]
+            })
+            .collect()
+    }
+
     /// Legacy: the `AccessControl.{i}.Schedule.` rows, i.e. the allowed windows (see the module
     /// doc): `(Day, StartTime, Duration seconds)`.
     pub fn legacy_windows(&self) -> Vec<(Weekday, String, u32)> {
@@ -150,16 +166,7 @@ impl Spec {
 /// The AccessControl row parameters of a new bedtime (both models; `ScheduleRef` added by the
 /// caller on 2.18 agents).
 pub fn access_params(mac: &str, host_name: Option<&str>) -> Vec<(String, String)> {
-    let mut v = vec![
-        ("Alias".into(), our_alias("bed", mac)),
-        ("PhysAddress".into(), agent_mac(mac)),
-        ("AccessPolicy".into(), "Allow".into()),
-        ("Enable".into(), "true".into()),
-    ];
-    if let Some(h) = host_name.filter(|h| !h.is_empty() && h.len() <= 64) {
-        v.push(("HostName".into(), h.to_owned()));
-    }
-    v
+    access_row("bed", mac, host_name, "Allow")
 }
 
 /// Decodes a 2.18 schedule (`sched` with a dot) as a bedtime spec, if it is one (inverse mode,

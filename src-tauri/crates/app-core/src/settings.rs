@@ -8,7 +8,7 @@ use usp_client::discovery::Interfaces;
 use usp_client::tls::PinStore;
 use usp_core::EndpointId;
 
-use super::{lock, AppError, AppResult, Home};
+use crate::home::{AppError, AppResult, Home};
 use crate::vault::VaultPersistence;
 
 fn theme_text(t: Theme) -> &'static str {
@@ -50,10 +50,10 @@ impl Home {
             })
             .collect();
         Ok(Settings {
-            endpoint_id_qr_svg: crate::features::qr::svg(&endpoint_id),
+            endpoint_id_qr_svg: crate::qr::svg(&endpoint_id),
             endpoint_id,
             trusted,
-            interfaces: lock(&self.inner.interfaces).clone(),
+            interfaces: self.interfaces_setting(),
             theme: theme_of(self.store().read(|d| d.theme.clone()).as_deref()),
             vault_location: backend.describe(),
             vault_persistent: backend.persistence() == VaultPersistence::UntilDeleted,
@@ -96,7 +96,7 @@ impl Home {
                 "Use \"all\", \"lo\", or interface names separated by commas, like eth0,wlan0.".into(),
             )
         })?;
-        let text = super::interfaces_text(&interfaces);
+        let text = crate::home::interfaces_text(&interfaces);
         self.store().update(|d| d.interfaces = Some(text.clone()))?;
         tracing::info!(interfaces = %text, "discovery interfaces changed");
         self.start_discovery(interfaces);

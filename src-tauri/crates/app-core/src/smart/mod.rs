@@ -1,11 +1,13 @@
 //! `impl Home` for the Smart home page: `IoTCapability` rows of every paired agent as switches,
 //! sliders, choices and sensors, grouped by agent and Node; `thing_set` changes one control.
 
+pub mod rules;
+
 use ipc_types::{SmartHomeView, Thing, ThingSet, Topic};
 
-use super::wifi::{get_params, per_agent, set_params, supported};
-use super::{AppError, AppResult, Home};
-use crate::features::smart as logic;
+use crate::agent_io::{get_params, per_agent, set_params, supported};
+use crate::home::{AppError, AppResult, Home};
+use crate::smart::rules as logic;
 
 /// `Device.IoTCapability.3`, `Device.Node.1.IoTCapability.2`, ... only.
 fn check_thing_path(path: &str) -> AppResult<()> {
@@ -28,7 +30,7 @@ impl Home {
     /// # Errors
     /// None in practice (agents that fail are left out).
     pub async fn smart_home(&self) -> AppResult<SmartHomeView> {
-        self.within(super::COMMAND_DEADLINE, None, self.smart_home_inner()).await
+        self.within(crate::home::COMMAND_DEADLINE, None, self.smart_home_inner()).await
     }
 
     async fn smart_home_inner(&self) -> AppResult<SmartHomeView> {
@@ -54,7 +56,7 @@ impl Home {
     /// [`AppError::InvalidInput`] with what is expected; agent errors in words.
     pub async fn thing_set(&self, args: ThingSet) -> AppResult<Thing> {
         let who = args.agent.clone();
-        self.within(super::COMMAND_DEADLINE, Some(&who), self.thing_set_inner(args)).await
+        self.within(crate::home::COMMAND_DEADLINE, Some(&who), self.thing_set_inner(args)).await
     }
 
     async fn thing_set_inner(&self, args: ThingSet) -> AppResult<Thing> {
@@ -67,13 +69,14 @@ impl Home {
         };
         let p = read("read smart-home devices").await?;
         let dm = supported(&conn, &[obj.as_str()]).await;
-        let thing = logic::thing(&p, &conn.eid, &obj, dm.as_ref())
-            .ok_or_else(|| AppError::NotFound("That smart-home control no longer exists.".into()))?;
+        let thing_in = |p: &crate::params::Params| {
+            logic::thing(p, &conn.eid, &obj, dm.as_ref())
+                .ok_or_else(|| AppError::NotFound("That smart-home control no longer exists.".into()))
+        };
+        let thing = thing_in(&p)?;
         let (param, value) = logic::set_value(&thing, &args.value).map_err(AppError::InvalidInput)?;
         set_params(&conn, &[(param, value)], "control smart-home devices").await?;
-        let p = read("read smart-home devices").await?;
-        let fresh = logic::thing(&p, &conn.eid, &obj, dm.as_ref())
-            .ok_or_else(|| AppError::NotFound("That smart-home control no longer exists.".into()))?;
+        let fresh = thing_in(&read("read smart-home devices").await?)?;
         self.changed(&[Topic::SmartHome]);
         Ok(fresh)
     }

@@ -1,4 +1,4 @@
-//! Connected devices: `Device.Hosts.Host.{i}` of every agent merged by MAC address, with WiFi
+//! Hosts, the devices on the LAN (`ConnectedDevice` in the UI): `Device.Hosts.Host.{i}` of every agent merged by MAC address, with WiFi
 //! signal (`AccessPoint.{i}.AssociatedDevice.{i}.SignalStrength`, or the EasyMesh station RCPI),
 //! and the access-control rows (`Device.Hosts.AccessControl.{i}`) that pause a device.
 //!
@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use ipc_types::{ConnectedDevice, Link};
 
-use super::params::{list, norm_mac, obj_ref, rcpi_to_dbm, Params};
+use crate::params::{list, norm_mac, obj_ref, rcpi_to_dbm, Params};
 
 /// Alias prefix of every row this app creates.
 pub const OUR_ALIAS: &str = "uh-";
@@ -291,6 +291,22 @@ pub fn our_alias(kind: &str, mac: &str) -> String {
     format!("{OUR_ALIAS}{kind}-{}", mac.replace(':', ""))
 }
 
+/// The parameters of a new `Device.Hosts.AccessControl.` row this app makes for `mac`: our
+/// alias for `kind` (`pause`, `bed`), the MAC as agents store it, `policy` (`Deny`, `Allow`),
+/// enabled, and the host name when it is a sensible one. The one builder for pauses and bedtimes.
+pub fn access_row(kind: &str, mac: &str, host_name: Option<&str>, policy: &str) -> Vec<(String, String)> {
+    let mut params = vec![
+        ("Alias".to_owned(), our_alias(kind, mac)),
+        ("PhysAddress".to_owned(), agent_mac(mac)),
+        ("AccessPolicy".to_owned(), policy.to_owned()),
+        ("Enable".to_owned(), "true".to_owned()),
+    ];
+    if let Some(h) = host_name.filter(|h| !h.is_empty() && h.len() <= 64) {
+        params.push(("HostName".to_owned(), h.to_owned()));
+    }
+    params
+}
+
 /// One step of pausing or resuming.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
@@ -322,15 +338,7 @@ pub fn pause_steps(rows: &[AccessRow], mac: &str, host_name: Option<&str>, pause
                 (format!("{}Enable", r.path), "true".to_owned()),
             ])];
         }
-        let mut params = vec![
-            ("Alias".to_owned(), our_alias("pause", mac)),
-            ("PhysAddress".to_owned(), agent_mac(mac)),
-            ("AccessPolicy".to_owned(), "Deny".to_owned()),
-            ("Enable".to_owned(), "true".to_owned()),
-        ];
-        if let Some(h) = host_name.filter(|h| !h.is_empty() && h.len() <= 64) {
-            params.push(("HostName".to_owned(), h.to_owned()));
-        }
+        let params = access_row("pause", mac, host_name, "Deny");
         return vec![Step::Add { table: "Device.Hosts.AccessControl.".to_owned(), params }];
     }
     mine.into_iter()

@@ -1,4 +1,4 @@
-//! One device's page: what it says about itself, restarting it, and a ping from it
+//! One agent's page (a gateway, extender or hub; `Page::Device` in the UI): what it says about itself, restarting it, and a ping from it
 //! (`Device.IP.Diagnostics.IPPing()`, asynchronous: its result comes as an
 //! OperationComplete notification).
 
@@ -10,7 +10,7 @@ use usp_client::{Client, NotifKind};
 use usp_core::msg::{Notification, OperationCompleteResp, Params};
 use usp_core::request::{CommandOutcome, SupportedDmOptions};
 
-use super::{device_text, AgentConn, AppError, AppResult, Home};
+use crate::home::{device_text, AgentConn, AppError, AppResult, Home};
 
 const IPPING: &str = "Device.IP.Diagnostics.IPPing()";
 const REBOOT: &str = "Device.Reboot()";
@@ -52,7 +52,7 @@ async fn firmware_of(conn: &AgentConn) -> Vec<FirmwareImage> {
         "Device.DeviceInfo.ActiveFirmwareImage",
         "Device.DeviceInfo.BootFirmwareImage",
     ];
-    let Ok(p) = super::wifi::get_params(conn, &paths, "read its firmware images").await else { return Vec::new() };
+    let Ok(p) = crate::agent_io::get_params(conn, &paths, "read its firmware images").await else { return Vec::new() };
     let reference =
         |name: &str| p.raw(&format!("Device.DeviceInfo.{name}")).map(|r| r.trim().trim_end_matches('.').to_owned());
     let (active, boot) = (reference("ActiveFirmwareImage"), reference("BootFirmwareImage"));
@@ -82,7 +82,7 @@ async fn controllers_of(conn: &AgentConn) -> Vec<ControllerEntry> {
         "Device.LocalAgent.Controller.*.Alias",
         "Device.LocalAgent.Controller.*.Enable",
     ];
-    let Ok(p) = super::wifi::get_params(conn, &paths, "read its controllers").await else { return Vec::new() };
+    let Ok(p) = crate::agent_io::get_params(conn, &paths, "read its controllers").await else { return Vec::new() };
     let own = conn.client.own_id().as_str().to_owned();
     p.instances(TABLE)
         .into_iter()
@@ -168,7 +168,7 @@ impl Home {
     /// [`AppError::UnknownAgent`], [`AppError::Offline`], or the agent's refusal.
     pub async fn device_details(&self, args: AgentArgs) -> AppResult<DeviceDetails> {
         let who = args.agent.clone();
-        self.within(super::COMMAND_DEADLINE, Some(&who), self.device_details_inner(args)).await
+        self.within(crate::home::COMMAND_DEADLINE, Some(&who), self.device_details_inner(args)).await
     }
 
     async fn device_details_inner(&self, args: AgentArgs) -> AppResult<DeviceDetails> {
@@ -195,7 +195,7 @@ impl Home {
         let root = commands_of(&conn.client, "Device.").await;
         let diag = commands_of(&conn.client, "Device.IP.Diagnostics.").await;
         let (firmware, controllers) = tokio::join!(firmware_of(&conn), controllers_of(&conn));
-        let objects = super::agents::read_objects(&conn.client).await;
+        let objects = crate::home::read_objects(&conn.client).await;
         let (mut offers, mut lacks) = (Vec::new(), Vec::new());
         if let Some(objects) = &objects {
             for (object, words) in FEATURES {
@@ -229,7 +229,7 @@ impl Home {
     /// [`AppError::Permission`] when our role may not, [`AppError::Offline`], refusals.
     pub async fn device_reboot(&self, args: AgentArgs) -> AppResult<()> {
         let who = args.agent.clone();
-        self.within(super::COMMAND_DEADLINE, Some(&who), self.device_reboot_inner(args)).await
+        self.within(crate::home::COMMAND_DEADLINE, Some(&who), self.device_reboot_inner(args)).await
     }
 
     async fn device_reboot_inner(&self, args: AgentArgs) -> AppResult<()> {
@@ -258,7 +258,7 @@ impl Home {
     /// the result does not come, [`AppError::Permission`], [`AppError::Offline`], refusals.
     pub async fn device_ping(&self, args: PingArgs) -> AppResult<PingResult> {
         let who = args.agent.clone();
-        self.within(super::PING_DEADLINE, Some(&who), self.device_ping_inner(args)).await
+        self.within(crate::home::PING_DEADLINE, Some(&who), self.device_ping_inner(args)).await
     }
 
     async fn device_ping_inner(&self, args: PingArgs) -> AppResult<PingResult> {
