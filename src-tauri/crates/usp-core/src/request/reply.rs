@@ -216,35 +216,32 @@ impl msg::SetResp {
 impl msg::AddResp {
     /// Per requested table: the created instance, or why it was not created.
     pub fn per_object(&self) -> Vec<(&str, Result<&msg::AddSuccess, UspError>)> {
-        let mut meter = Meter::new(Budget::default());
-        self.created_obj_results
-            .iter()
-            .map(|r| {
-                let res = match &r.oper_status {
-                    OperStatus::Success(s) => Ok(s),
-                    OperStatus::Failure(f) => Err(failure(f, &mut meter)),
-                };
-                (&*r.requested_path, res)
-            })
-            .collect()
+        per_requested(self.created_obj_results.iter().map(|r| (&*r.requested_path, &r.oper_status)))
     }
 }
 
 impl msg::DeleteResp {
     /// Per requested path: the deleted paths, or why nothing was deleted.
     pub fn per_object(&self) -> Vec<(&str, Result<&msg::DeleteSuccess, UspError>)> {
-        let mut meter = Meter::new(Budget::default());
-        self.deleted_obj_results
-            .iter()
-            .map(|r| {
-                let res = match &r.oper_status {
-                    OperStatus::Success(s) => Ok(s),
-                    OperStatus::Failure(f) => Err(failure(f, &mut meter)),
-                };
-                (&*r.requested_path, res)
-            })
-            .collect()
+        per_requested(self.deleted_obj_results.iter().map(|r| (&*r.requested_path, &r.oper_status)))
     }
+}
+
+/// Each requested path of an Add or Delete answer with its outcome, failures worded once each
+/// within one [`Budget`].
+fn per_requested<'a, S>(
+    results: impl Iterator<Item = (&'a str, &'a OperStatus<S>)>,
+) -> Vec<(&'a str, Result<&'a S, UspError>)> {
+    let mut meter = Meter::new(Budget::default());
+    results
+        .map(|(path, status)| {
+            let res = match status {
+                OperStatus::Success(s) => Ok(s),
+                OperStatus::Failure(f) => Err(failure(f, &mut meter)),
+            };
+            (path, res)
+        })
+        .collect()
 }
 
 /// How one command of an Operate went.
