@@ -1,11 +1,9 @@
-//! DTOs and command specs of the app's pages. Every page reads one `*View` (re-fetched when a
+//! DTOs of the app's pages (the commands that carry them are in [`crate::commands`]). Every page reads one `*View` (re-fetched when a
 //! [`crate::live::LiveEvent::Changed`] names its [`crate::live::Topic`]) and changes things with
 //! small commands. Agents are addressed by their Endpoint ID string (`agent`), objects by their
 //! full instance path on that agent (`Device.WiFi.SSID.3`), never by display names.
 
 use serde::{Deserialize, Serialize};
-
-use crate::{cmd, NoArgs};
 
 // ---------------------------------------------------------------------------------------------
 // Home and pairing
@@ -823,43 +821,3 @@ pub struct SetInterfaces {
 pub struct SetTheme {
     pub theme: Theme,
 }
-
-// ---------------------------------------------------------------------------------------------
-// Command specs
-
-cmd!(GetHome, "home", NoArgs, HomeView);
-cmd!(TrustAgent, "trust_agent", TrustArgs, AgentSummary);
-cmd!(ForgetAgent, "forget_agent", AgentArgs, ());
-cmd!(AllowUnencrypted, "agent_allow_unencrypted", AgentConsent, AgentSummary);
-cmd!(AddAgent, "agent_add", AgentAddress, AgentSummary);
-cmd!(CheckAgentNow, "agent_check_now", AgentArgs, AgentSummary);
-cmd!(PairingStart, "pairing_start", AgentArgs, PairingPrompt);
-cmd!(PairingFinish, "pairing_submit", PairingSubmit, PairingDone);
-cmd!(GetWifi, "wifi", NoArgs, WifiView);
-cmd!(SetWifiName, "wifi_rename", WifiRename, ());
-cmd!(SetWifiEnabled, "wifi_enable", WifiEnable, ());
-cmd!(SetWifiPassphrase, "wifi_passphrase", WifiPassphrase, ());
-cmd!(GetGuest, "guest", NoArgs, GuestView);
-cmd!(SetGuestEnabled, "guest_enable", GuestEnable, GuestView);
-cmd!(SetGuestPassphrase, "guest_passphrase", GuestPassphrase, GuestView);
-cmd!(MarkGuest, "guest_mark", GuestMark, GuestView);
-cmd!(GetDevices, "devices", NoArgs, DevicesView);
-cmd!(RenameDevice, "device_rename", DeviceRename, ());
-cmd!(PauseDevice, "device_pause", DevicePause, ());
-cmd!(MarkDevicesSeen, "devices_seen", NoArgs, ());
-cmd!(GetParental, "parental", NoArgs, ParentalView);
-cmd!(CreateBedtime, "bedtime_create", BedtimeCreate, Bedtime);
-cmd!(DeleteBedtime, "bedtime_delete", BedtimeDelete, ());
-cmd!(GetMesh, "mesh", NoArgs, MeshView);
-cmd!(GetSmartHome, "smart_home", NoArgs, SmartHomeView);
-cmd!(SetThing, "thing_set", ThingSet, Thing);
-cmd!(GetDeviceDetails, "device_details", AgentArgs, DeviceDetails);
-cmd!(Reboot, "device_reboot", AgentArgs, ());
-cmd!(Ping, "device_ping", PingArgs, PingResult);
-cmd!(Explore, "explore", ExploreArgs, ExplorerView);
-cmd!(SetParam, "param_set", ParamSet, ());
-cmd!(GetSettings, "settings", NoArgs, Settings);
-cmd!(SetDiscoveryInterfaces, "settings_interfaces", SetInterfaces, Settings);
-cmd!(SetThemeCmd, "settings_theme", SetTheme, Settings);
-cmd!(ForgetCertificate, "trust_forget", AgentArgs, Settings);
-cmd!(SaveCertificate, "certificate_save", NoArgs, String);
