@@ -1,7 +1,7 @@
 //! The app's commands, each declared once in [`with_commands!`]: its kind, spec type, name,
 //! arguments and result. Everything else that lists commands is generated from that table:
 //!
-//! - here: one spec type per command implementing [`Command`](crate::Command), and
+//! - here: one spec type per command implementing [`Command`], and
 //!   [`COMMAND_NAMES`];
 //! - in the UI (`ui/src/api.rs`): one typed `async fn` per command, named like it;
 //! - in the shell (`src-tauri/src/commands/mod.rs`, `lib.rs`): the `#[tauri::command]` wrappers
@@ -28,7 +28,7 @@ macro_rules! with_commands {
         $callback! {
             /// Name and version of the running app.
             shell GetAppInfo = app_info() -> AppInfo;
-            /// Opens the stream of [`LiveEvent`](crate::LiveEvent)s. The Rust command takes one
+            /// Opens the stream of `LiveEvent`s. The Rust command takes one
             /// parameter `on_event: tauri::ipc::Channel<LiveEvent>`, which the UI passes as
             /// `{"onEvent": <Channel>}` (a JS `Channel` object, so this command is invoked by
             /// `ui::ipc::subscribe`, not `invoke`). Subscribing again replaces the previous channel.

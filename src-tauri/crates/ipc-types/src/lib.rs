@@ -14,11 +14,27 @@
 //! This crate depends on serde alone and builds for `wasm32-unknown-unknown` and native targets.
 
 pub mod commands;
-pub mod home;
 pub mod live;
+pub mod pages;
 
 pub use commands::*;
 pub use home::*;
+
+/// Every page's DTOs under one name (`ipc_types::home::WifiView`), as before they were split by
+/// page into [`pages`].
+pub mod home {
+    pub use crate::pages::agent::*;
+    pub use crate::pages::explorer::*;
+    pub use crate::pages::guest::*;
+    pub use crate::pages::home::*;
+    pub use crate::pages::hosts::*;
+    pub use crate::pages::mesh::*;
+    pub use crate::pages::pair::*;
+    pub use crate::pages::parental::*;
+    pub use crate::pages::settings::*;
+    pub use crate::pages::smart::*;
+    pub use crate::pages::wifi::*;
+}
 pub use live::{LiveEvent, Topic};
 
 use std::fmt;
