@@ -9,15 +9,12 @@ use crate::api;
 use crate::components::{load_status, ready, Busy, InlineSvg, NotOffered, PageFrame, Switch};
 use crate::model::route::Page;
 use crate::model::wifi::passphrase_problem;
-use crate::state::use_app;
+use crate::state::{use_app, use_view};
 
 #[component]
 pub fn GuestPage() -> impl IntoView {
     let app = use_app();
-    let guest = LocalResource::new(move || {
-        app.track(Topic::Guest);
-        api::guest()
-    });
+    let guest = use_view(Page::Guest.topic(), api::guest);
     // Commands answer with the new view: show it at once.
     let apply = move |result: Result<GuestView, IpcError>| match result {
         Ok(view) => {

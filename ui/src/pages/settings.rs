@@ -7,15 +7,12 @@ use leptos::task::spawn_local;
 use crate::api;
 use crate::components::{copy_text, load_status, ready, InlineSvg, PageFrame};
 use crate::model::route::Page;
-use crate::state::use_app;
+use crate::state::{use_app, use_view};
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
     let app = use_app();
-    let settings = LocalResource::new(move || {
-        app.track(Topic::Settings);
-        api::settings()
-    });
+    let settings = use_view(Page::Settings.topic(), api::settings);
     let apply = Callback::new(move |result: Result<Settings, IpcError>| match result {
         Ok(view) => {
             settings.set(Some(Ok(view)));
