@@ -163,8 +163,9 @@ mod tests {
         assert_eq!(serde_json::to_value(NoArgs {}).expect("serialise"), json!({}));
     }
 
-    // That every command spec has a shell function, a permission and a capability grant is
-    // checked where both sides are known: src-tauri's `lib.rs` tests.
+    // Every command's shell function, handler, permission and grant are generated from the table
+    // of `commands.rs` (a missing `Home` method fails to compile); src-tauri's `lib.rs` tests
+    // check the generated permission set and the capability files.
 }
 
 /// The DOM id fragment for a key (an Endpoint ID, a MAC, a path): lower case, every character
