@@ -14,11 +14,17 @@ mod notify;
 pub mod rendering;
 mod state;
 
-include!("command_names.rs");
-
 use tauri::Manager;
 
 use crate::state::{Env, Shell};
+
+/// `tauri::generate_handler!` of every command of the table of `ipc-types`: a command of kind
+/// `home`, `shell` or `live` is `commands::<kind>::<name>`.
+macro_rules! handler {
+    ($( $(#[$doc:meta])* $kind:ident $spec:ident = $name:ident ( $($args:ty)? ) -> $out:ty; )*) => {
+        tauri::generate_handler![$(commands::$kind::$name),*]
+    };
+}
 
 /// Starts the app: installs logging, starts the home, registers the commands and runs the event
 /// loop until the last window closes. Desktop calls it from `main`; mobile enters here directly.
@@ -58,46 +64,7 @@ pub fn run() {
             });
             Ok(())
         })
-        .invoke_handler(tauri::generate_handler![
-            commands::app::app_info,
-            commands::live::live_subscribe,
-            commands::home::home,
-            commands::home::trust_agent,
-            commands::home::forget_agent,
-            commands::home::agent_allow_unencrypted,
-            commands::home::agent_add,
-            commands::home::agent_check_now,
-            commands::home::pairing_start,
-            commands::home::pairing_submit,
-            commands::network::wifi,
-            commands::network::wifi_rename,
-            commands::network::wifi_enable,
-            commands::network::wifi_passphrase,
-            commands::network::guest,
-            commands::network::guest_enable,
-            commands::network::guest_passphrase,
-            commands::network::guest_mark,
-            commands::devices::devices,
-            commands::devices::device_rename,
-            commands::devices::device_pause,
-            commands::devices::devices_seen,
-            commands::devices::parental,
-            commands::devices::bedtime_create,
-            commands::devices::bedtime_delete,
-            commands::network::mesh,
-            commands::things::smart_home,
-            commands::things::thing_set,
-            commands::things::device_details,
-            commands::things::device_reboot,
-            commands::things::device_ping,
-            commands::things::explore,
-            commands::things::param_set,
-            commands::home::settings,
-            commands::home::settings_interfaces,
-            commands::home::settings_theme,
-            commands::home::trust_forget,
-            commands::home::certificate_save,
-        ])
+        .invoke_handler(ipc_types::with_commands!(handler))
         .build(tauri::generate_context!());
 
     let app = match app {
@@ -133,71 +100,38 @@ fn fail(err: &tauri::Error) -> ! {
 
 #[cfg(test)]
 mod tests {
-    /// Every command spec of `ipc-types`, by its wire name.
-    fn spec_names() -> Vec<&'static str> {
-        use ipc_types::*;
-        vec![
-            GetAppInfo::NAME,
-            Subscribe::NAME,
-            GetHome::NAME,
-            TrustAgent::NAME,
-            ForgetAgent::NAME,
-            AllowUnencrypted::NAME,
-            AddAgent::NAME,
-            CheckAgentNow::NAME,
-            PairingStart::NAME,
-            PairingFinish::NAME,
-            GetWifi::NAME,
-            SetWifiName::NAME,
-            SetWifiEnabled::NAME,
-            SetWifiPassphrase::NAME,
-            GetGuest::NAME,
-            SetGuestEnabled::NAME,
-            SetGuestPassphrase::NAME,
-            MarkGuest::NAME,
-            GetDevices::NAME,
-            RenameDevice::NAME,
-            PauseDevice::NAME,
-            MarkDevicesSeen::NAME,
-            GetParental::NAME,
-            CreateBedtime::NAME,
-            DeleteBedtime::NAME,
-            GetMesh::NAME,
-            GetSmartHome::NAME,
-            SetThing::NAME,
-            GetDeviceDetails::NAME,
-            Reboot::NAME,
-            Ping::NAME,
-            Explore::NAME,
-            SetParam::NAME,
-            GetSettings::NAME,
-            SetDiscoveryInterfaces::NAME,
-            SetThemeCmd::NAME,
-            ForgetCertificate::NAME,
-            SaveCertificate::NAME,
-        ]
+    use ipc_types::COMMAND_NAMES;
+
+    fn read(file: &str) -> String {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+        std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{file} unreadable: {err}"))
     }
 
+    /// Both capability files grant the commands as the set `build.rs` generates from the table,
+    /// and no command one by one (a grant by name would outlive the command's removal).
     #[test]
-    fn every_command_spec_has_a_permission_and_nothing_else_does() {
-        let mut specs = spec_names();
-        let mut ours = super::COMMAND_NAMES.to_vec();
-        specs.sort_unstable();
-        ours.sort_unstable();
-        assert_eq!(ours, specs);
-    }
-
-    /// Each command is granted one by one, on desktop and mobile alike.
-    #[test]
-    fn capabilities_grant_each_command() {
+    fn capabilities_grant_the_command_set() {
         for file in ["capabilities/default.json", "capabilities/mobile.json"] {
-            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
-            let text = std::fs::read_to_string(&path).expect("capability file readable");
-            for name in super::COMMAND_NAMES {
+            let text = read(file);
+            assert!(text.contains("\"app-commands\""), "{file} does not grant app-commands");
+            for name in COMMAND_NAMES {
                 let permission = format!("\"allow-{}\"", name.replace('_', "-"));
-                assert!(text.contains(&permission), "{file} lacks {permission}");
+                assert!(!text.contains(&permission), "{file} grants {permission} by hand");
             }
             assert!(!text.contains("core:webview:allow-internal-toggle-devtools"), "{file}: devtools granted");
+        }
+    }
+
+    /// The set holds every command of the table and nothing else, and each has its permission
+    /// file (both written by `build.rs`; this catches a stale checkout of them).
+    #[test]
+    fn the_command_set_is_the_table() {
+        let set = read("permissions/app-commands.toml");
+        let granted: Vec<&str> = set.lines().filter_map(|l| l.trim().strip_prefix('"')?.strip_suffix("\",")).collect();
+        let wanted: Vec<String> = COMMAND_NAMES.iter().map(|n| format!("allow-{}", n.replace('_', "-"))).collect();
+        assert_eq!(granted, wanted);
+        for name in COMMAND_NAMES {
+            assert!(read(&format!("permissions/autogenerated/{name}.toml")).contains(&format!("\"{name}\"")));
         }
     }
 

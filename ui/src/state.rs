@@ -1,8 +1,11 @@
 //! App-wide state, provided once as context: the page shown, live-update counters per topic,
 //! the latest notice, the theme, and which agent the pairing dialog and device pages are about.
 
+use std::future::Future;
+
 use ipc_types::{IpcError, LiveEvent, Theme, Topic};
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
 use crate::ipc;
 use crate::model::errors::advise;
@@ -32,7 +35,7 @@ pub struct Toast {
 #[derive(Clone, Copy)]
 pub struct AppState {
     pub page: RwSignal<Page>,
-    versions: [RwSignal<u32>; 9],
+    versions: [RwSignal<u32>; Topic::ALL.len()],
     pub toast: RwSignal<Option<Toast>>,
     pub theme: RwSignal<Theme>,
     /// The agent whose passcode dialog is open.
@@ -77,6 +80,25 @@ impl AppState {
     /// Makes every page that shows `topic` fetch again.
     pub fn bump(&self, topic: Topic) {
         self.versions[topic_index(topic)].update(|v| *v = v.wrapping_add(1));
+    }
+
+    /// A person's action: runs `call` (a command) with `busy` set while it runs; then hands its
+    /// result to `done` (to say so, refresh pages...), or shows its error.
+    pub fn act<T: 'static>(
+        &self,
+        busy: RwSignal<bool>,
+        call: impl Future<Output = Result<T, IpcError>> + 'static,
+        done: impl FnOnce(T) + 'static,
+    ) {
+        let app = *self;
+        busy.set(true);
+        spawn_local(async move {
+            match call.await {
+                Ok(value) => done(value),
+                Err(err) => app.fail(&err),
+            }
+            busy.try_set(false);
+        });
     }
 
     /// Shows a confirmation or information.
@@ -129,7 +151,7 @@ impl AppState {
             }
             LiveEvent::DeviceJoined { name, .. } => {
                 self.notify(format!("New device joined: {name}"));
-                self.bump(Topic::Devices);
+                self.bump(Topic::Hosts);
             }
             LiveEvent::PingProgress { message, .. } => self.ping_progress.set(Some(message)),
             // Shown in place where a card shows that value (smart home); pages also re-fetch on `Changed`.
@@ -141,4 +163,19 @@ impl AppState {
 /// The state from context.
 pub fn use_app() -> AppState {
     expect_context::<AppState>()
+}
+
+/// A page's view: `fetch`ed at once and again whenever `topic` changes (a live event, or
+/// [`AppState::bump`] after an action). `fetch` may read signals (the agent shown...): a change
+/// of them fetches again too.
+pub fn use_view<T, F>(topic: Topic, fetch: impl Fn() -> F + 'static) -> LocalResource<Result<T, IpcError>>
+where
+    T: 'static,
+    F: Future<Output = Result<T, IpcError>> + 'static,
+{
+    let app = use_app();
+    LocalResource::new(move || {
+        app.track(topic);
+        fetch()
+    })
 }

@@ -1,4 +1,5 @@
-//! The live channel: the home's events, pushed to the window as they happen (no polling).
+//! The live channel (kind `live` in the command table of `ipc-types`): the home's events, pushed
+//! to the window as they happen (no polling).
 
 use ipc_types::{LiveEvent, Topic};
 use tauri::ipc::Channel;

@@ -109,6 +109,33 @@ pub fn ready<T: Clone + Send + Sync + 'static>(res: LocalResource<Result<T, IpcE
     Signal::derive(move || res.with(|r| matches!(r, Some(Ok(_)))))
 }
 
+/// One part of a page's view (`|v| v.networks`), empty until the view has loaded or when it failed.
+pub fn part<T, U>(res: LocalResource<Result<T, IpcError>>, pick: impl Fn(&T) -> U + Send + Sync + 'static) -> Memo<U>
+where
+    T: Clone + Send + Sync + 'static,
+    U: Default + PartialEq + Send + Sync + 'static,
+{
+    Memo::new(move |_| res.with(|r| r.as_ref().and_then(|r| r.as_ref().ok()).map(&pick)).unwrap_or_default())
+}
+
+/// What a page says when it has nothing to show: the [`NotOffered`] notes while `empty`, else
+/// `children` (`<p class="empty">`) once the view has loaded with nothing in it.
+#[component]
+pub fn NothingToShow(
+    #[prop(into)] ready: Signal<bool>,
+    #[prop(into)] empty: Signal<bool>,
+    not_offered: Memo<Vec<String>>,
+    what: &'static str,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <NotOffered names=not_offered.into() empty=empty what=what />
+        <p class="empty" hidden=move || !ready.get() || !empty.get() || !not_offered.with(Vec::is_empty)>
+            {children()}
+        </p>
+    }
+}
+
 /// An SVG made by our own Rust code (QR codes), inlined in a container.
 #[component]
 pub fn InlineSvg(id: String, svg: String, label: String) -> impl IntoView {

@@ -1,67 +1,63 @@
 //! The pages and their addresses (`#/wifi`), so the back button and reloads keep the page.
 
-/// One page of the app.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Page {
-    Home,
-    Wifi,
-    Guest,
-    Devices,
-    Parental,
-    Mesh,
-    Smart,
-    Device,
-    Explorer,
-    Settings,
+use ipc_types::Topic;
+
+/// Declares [`Page`] and its table (navigation order, name, label, topic) from one list.
+macro_rules! pages {
+    ($( $(#[$doc:meta])* $page:ident => $name:literal, $label:literal, $topic:ident; )*) => {
+        /// One page of the app.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Page {
+            $( $(#[$doc])* $page, )*
+        }
+
+        impl Page {
+            /// Navigation order.
+            pub const ALL: [Page; [$(Page::$page),*].len()] = [$(Page::$page),*];
+
+            /// The id fragment: `nav-<name>`, `page-<name>`, `#/<name>`.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $( Page::$page => $name, )*
+                }
+            }
+
+            /// The navigation label.
+            pub fn label(self) -> &'static str {
+                match self {
+                    $( Page::$page => $label, )*
+                }
+            }
+
+            /// The live topic whose changes this page shows (it re-fetches its view on them).
+            pub fn topic(self) -> Topic {
+                match self {
+                    $( Page::$page => Topic::$topic, )*
+                }
+            }
+        }
+    };
+}
+
+// Names and labels are what the window shows and the end-to-end tests find: homeowners say
+// "Devices" for the hosts and "Device" for an agent.
+pages! {
+    Home => "home", "Home", Home;
+    Wifi => "wifi", "WiFi", Wifi;
+    Guest => "guest", "Guest WiFi", Guest;
+    /// The hosts: devices on the home's network.
+    Hosts => "devices", "Devices", Hosts;
+    Parental => "parental", "Parental", Parental;
+    Mesh => "mesh", "Mesh", Mesh;
+    Smart => "smart", "Smart home", SmartHome;
+    /// One agent (gateway, extender, hub).
+    Agent => "device", "Device", Agent;
+    /// One agent's data model.
+    Explorer => "explorer", "Explorer", Agent;
+    Settings => "settings", "Settings", Settings;
 }
 
 impl Page {
-    /// Navigation order.
-    pub const ALL: [Page; 10] = [
-        Page::Home,
-        Page::Wifi,
-        Page::Guest,
-        Page::Devices,
-        Page::Parental,
-        Page::Mesh,
-        Page::Smart,
-        Page::Device,
-        Page::Explorer,
-        Page::Settings,
-    ];
-
-    /// The id fragment: `nav-<name>`, `page-<name>`, `#/<name>`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Page::Home => "home",
-            Page::Wifi => "wifi",
-            Page::Guest => "guest",
-            Page::Devices => "devices",
-            Page::Parental => "parental",
-            Page::Mesh => "mesh",
-            Page::Smart => "smart",
-            Page::Device => "device",
-            Page::Explorer => "explorer",
-            Page::Settings => "settings",
-        }
-    }
-
-    /// The navigation label.
-    pub fn label(self) -> &'static str {
-        match self {
-            Page::Home => "Home",
-            Page::Wifi => "WiFi",
-            Page::Guest => "Guest WiFi",
-            Page::Devices => "Devices",
-            Page::Parental => "Parental",
-            Page::Mesh => "Mesh",
-            Page::Smart => "Smart home",
-            Page::Device => "Device",
-            Page::Explorer => "Explorer",
-            Page::Settings => "Settings",
-        }
-    }
-
     /// `#/wifi`
     pub fn href(self) -> String {
         format!("#/{}", self.name())
@@ -97,7 +93,7 @@ mod tests {
             assert_eq!(Page::from_hash(&page.href()), page);
         }
         assert_eq!(Page::from_hash(""), Page::Home);
-        assert_eq!(Page::from_hash("#devices"), Page::Devices);
+        assert_eq!(Page::from_hash("#devices"), Page::Hosts);
         assert_eq!(Page::from_hash("#/nowhere"), Page::Home);
         assert_eq!(Page::from_hash("#/explorer/Device.WiFi."), Page::Explorer);
     }
@@ -108,6 +104,14 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), Page::ALL.len());
+    }
+
+    /// Every live topic is shown by some page.
+    #[test]
+    fn every_topic_has_a_page() {
+        for topic in Topic::ALL {
+            assert!(Page::ALL.iter().any(|p| p.topic() == topic), "no page shows {topic:?}");
+        }
     }
 
     #[test]

@@ -1,15 +1,15 @@
 //! Explorer: walk a device's data model one level at a time, with current values; edit a value
 //! only where our role may write it.
 
-use ipc_types::{dom_id, DmEntry, DmKind, ExploreArgs, ParamSet, Topic, EXPLORER_PAGE};
+use ipc_types::{dom_id, DmEntry, DmKind, ExploreArgs, ParamSet, EXPLORER_PAGE};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api;
 use crate::components::{load_status, ready, PageFrame};
 use crate::model::route::{crumbs, Page};
-use crate::pages::device::{agent_picker, AgentSelect};
-use crate::state::use_app;
+use crate::pages::agent::{agent_picker, AgentSelect};
+use crate::state::{use_app, use_view};
 
 #[cfg(test)]
 mod tests {
@@ -39,8 +39,7 @@ pub fn ExplorerPage() -> impl IntoView {
         }
         agent
     });
-    let level = LocalResource::new(move || {
-        app.track(Topic::Device);
+    let level = use_view(Page::Explorer.topic(), move || {
         let (agent, path, offset) = (chosen.get(), path.get(), offset.get());
         async move {
             match agent {

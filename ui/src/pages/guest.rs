@@ -1,34 +1,23 @@
 //! Guest WiFi: one big switch, the QR code to share it, and a new password when the device
 //! hides the current one.
 
-use ipc_types::{GuestEnable, GuestMark, GuestPassphrase, GuestSource, GuestView, IpcError, Topic};
+use ipc_types::{GuestEnable, GuestMark, GuestPassphrase, GuestSource, GuestView, Topic};
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
 use crate::api;
 use crate::components::{load_status, ready, Busy, InlineSvg, NotOffered, PageFrame, Switch};
 use crate::model::route::Page;
 use crate::model::wifi::passphrase_problem;
-use crate::state::use_app;
+use crate::state::{use_app, use_view};
 
 #[component]
 pub fn GuestPage() -> impl IntoView {
     let app = use_app();
-    let guest = LocalResource::new(move || {
-        app.track(Topic::Guest);
-        api::guest()
-    });
+    let guest = use_view(Page::Guest.topic(), api::guest);
     // Commands answer with the new view: show it at once.
-    let apply = move |result: Result<GuestView, IpcError>| match result {
-        Ok(view) => {
-            guest.set(Some(Ok(view)));
-            app.bump(Topic::Wifi);
-            true
-        }
-        Err(err) => {
-            app.fail(&err);
-            false
-        }
+    let apply = move |view: GuestView| {
+        guest.set(Some(Ok(view)));
+        app.bump(Topic::Wifi);
     };
     let view_of = move || guest.get().and_then(Result::ok);
     let not_offered = Memo::new(move |_| view_of().map(|v| v.not_offered).unwrap_or_default());
@@ -49,20 +38,16 @@ pub fn GuestPage() -> impl IntoView {
 }
 
 #[component]
-fn GuestNetwork(view: GuestView, apply: Callback<Result<GuestView, IpcError>, bool>) -> impl IntoView {
+fn GuestNetwork(view: GuestView, apply: Callback<GuestView>) -> impl IntoView {
     let app = use_app();
     let Some(network) = view.network.clone() else { return ().into_any() };
     let enabled = RwSignal::new(network.enabled);
     let toggling = RwSignal::new(false);
     let writable = network.writable;
     let toggle = Callback::new(move |on: bool| {
-        toggling.set(true);
-        spawn_local(async move {
-            let result = api::guest_enable(GuestEnable { enabled: on }).await;
-            if apply.run(result) {
-                app.notify(if on { "Guest WiFi is on." } else { "Guest WiFi is off." });
-            }
-            toggling.try_set(false);
+        app.act(toggling, api::guest_enable(GuestEnable { enabled: on }), move |view| {
+            apply.run(view);
+            app.notify(if on { "Guest WiFi is on." } else { "Guest WiFi is off." });
         });
     });
     let source = match view.source {
@@ -136,7 +121,7 @@ fn GuestNetwork(view: GuestView, apply: Callback<Result<GuestView, IpcError>, bo
 }
 
 #[component]
-fn PassphraseForm(apply: Callback<Result<GuestView, IpcError>, bool>) -> impl IntoView {
+fn PassphraseForm(apply: Callback<GuestView>) -> impl IntoView {
     let app = use_app();
     let pass = RwSignal::new(String::new());
     let problem = RwSignal::new(None::<&'static str>);
@@ -149,12 +134,9 @@ fn PassphraseForm(apply: Callback<Result<GuestView, IpcError>, bool>) -> impl In
             return;
         }
         pass.set(String::new());
-        saving.set(true);
-        spawn_local(async move {
-            if apply.run(api::guest_passphrase(GuestPassphrase { passphrase }).await) {
-                app.notify("New guest password saved. Share the QR code with your guests.");
-            }
-            saving.try_set(false);
+        app.act(saving, api::guest_passphrase(GuestPassphrase { passphrase }), move |view| {
+            apply.run(view);
+            app.notify("New guest password saved. Share the QR code with your guests.");
         });
     };
     view! {
@@ -180,7 +162,7 @@ fn PassphraseForm(apply: Callback<Result<GuestView, IpcError>, bool>) -> impl In
 }
 
 #[component]
-fn NoGuest(view: GuestView, apply: Callback<Result<GuestView, IpcError>, bool>) -> impl IntoView {
+fn NoGuest(view: GuestView, apply: Callback<GuestView>) -> impl IntoView {
     let app = use_app();
     let busy = RwSignal::new(false);
     view! {
@@ -200,13 +182,9 @@ fn NoGuest(view: GuestView, apply: Callback<Result<GuestView, IpcError>, bool>) 
                                 <span class="muted">{format!(" · {} · {}", network.agent_name, network.bands.join(" + "))}</span>
                             </span>
                             <button type="button" class="secondary" disabled=move || busy.get() on:click=move |_| {
-                                let args = args.clone();
-                                busy.set(true);
-                                spawn_local(async move {
-                                    if apply.run(api::guest_mark(args).await) {
-                                        app.notify("Guest network chosen.");
-                                    }
-                                    busy.try_set(false);
+                                app.act(busy, api::guest_mark(args.clone()), move |view| {
+                                    apply.run(view);
+                                    app.notify("Guest network chosen.");
                                 });
                             }>"Use for guests"</button>
                         </li>

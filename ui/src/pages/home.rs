@@ -12,15 +12,11 @@ use crate::model::home::{
     CONSENT_EXPLANATION,
 };
 use crate::model::route::Page;
-use crate::state::use_app;
+use crate::state::{use_app, use_view};
 
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let app = use_app();
-    let home = LocalResource::new(move || {
-        app.track(Topic::Home);
-        api::home()
-    });
+    let home = use_view(Page::Home.topic(), api::home);
     view! {
         <PageFrame page=Page::Home ready=ready(home) intro="Your router, extenders and smart home hubs.">
             {load_status(home, "your home")}
@@ -133,7 +129,7 @@ fn AgentCard(agent: AgentSummary, qr_svg: String, refetch: Callback<()>) -> impl
         let agent_id = agent.agent.clone();
         move |_| {
             app.agent.set(Some(agent_id.clone()));
-            app.go(Page::Device);
+            app.go(Page::Agent);
         }
     };
     let pair = {

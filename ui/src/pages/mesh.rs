@@ -1,31 +1,26 @@
 //! Mesh: a map of the WiFi nodes and how they connect, updated live, and who is on each node.
 
-use ipc_types::{dom_id, MeshNode, Topic};
+use ipc_types::{dom_id, MeshNode};
 use leptos::prelude::*;
 
 use crate::api;
-use crate::components::{load_status, ready, NotOffered, PageFrame};
+use crate::components::{load_status, part, ready, NothingToShow, PageFrame};
 use crate::model::format;
 use crate::model::mesh::layout;
 use crate::model::route::Page;
-use crate::state::use_app;
+use crate::state::use_view;
 
 #[component]
 pub fn MeshPage() -> impl IntoView {
-    let app = use_app();
-    let mesh = LocalResource::new(move || {
-        app.track(Topic::Mesh);
-        api::mesh()
-    });
-    let nodes = Memo::new(move |_| mesh.get().and_then(Result::ok).map(|v| v.nodes).unwrap_or_default());
-    let not_offered = Memo::new(move |_| mesh.get().and_then(Result::ok).map(|v| v.not_offered).unwrap_or_default());
+    let mesh = use_view(Page::Mesh.topic(), api::mesh);
+    let nodes = part(mesh, |v| v.nodes.clone());
+    let not_offered = part(mesh, |v| v.not_offered.clone());
     view! {
         <PageFrame page=Page::Mesh ready=ready(mesh) intro="How your WiFi points connect, and who is on each one.">
             {load_status(mesh, "the mesh")}
-            <NotOffered names=not_offered.into() empty=Signal::derive(move || nodes.with(Vec::is_empty)) what="WiFi or mesh information" />
-            <p class="empty" hidden=move || !ready(mesh).get() || !nodes.with(Vec::is_empty) || !not_offered.with(Vec::is_empty)>
+            <NothingToShow ready=ready(mesh) empty=Signal::derive(move || nodes.with(Vec::is_empty)) not_offered what="WiFi or mesh information">
                 "No mesh information: your router does not report EasyMesh data."
-            </p>
+            </NothingToShow>
             <article class="card map" hidden=move || nodes.with(Vec::is_empty)>
                 {move || nodes.with(|nodes| map(nodes))}
                 <p class="legend muted small">

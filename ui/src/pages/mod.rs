@@ -4,11 +4,11 @@ use leptos::prelude::*;
 
 use crate::model::route::Page;
 
-pub mod device;
-pub mod devices;
+pub mod agent;
 pub mod explorer;
 pub mod guest;
 pub mod home;
+pub mod hosts;
 pub mod mesh;
 pub mod pair;
 pub mod parental;
@@ -22,11 +22,11 @@ pub fn view(page: Page) -> AnyView {
         Page::Home => home::HomePage().into_any(),
         Page::Wifi => wifi::WifiPage().into_any(),
         Page::Guest => guest::GuestPage().into_any(),
-        Page::Devices => devices::DevicesPage().into_any(),
+        Page::Hosts => hosts::HostsPage().into_any(),
         Page::Parental => parental::ParentalPage().into_any(),
         Page::Mesh => mesh::MeshPage().into_any(),
         Page::Smart => smart::SmartPage().into_any(),
-        Page::Device => device::DevicePage().into_any(),
+        Page::Agent => agent::AgentPage().into_any(),
         Page::Explorer => explorer::ExplorerPage().into_any(),
         Page::Settings => settings::SettingsPage().into_any(),
     }

@@ -3,25 +3,17 @@
 
 use ipc_types::{dom_id, Bedtime, BedtimeDelete, RuleOrigin, ScheduleModel, Topic, Weekday};
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
 use crate::api;
 use crate::components::{load_status, ready, NotOffered, PageFrame};
 use crate::model::route::Page;
 use crate::model::schedule::{day_id, days_summary, overnight, rule_line, span, BedtimeForm};
-use crate::state::use_app;
+use crate::state::{use_app, use_view};
 
 #[component]
 pub fn ParentalPage() -> impl IntoView {
-    let app = use_app();
-    let parental = LocalResource::new(move || {
-        app.track(Topic::Parental);
-        api::parental()
-    });
-    let devices = LocalResource::new(move || {
-        app.track(Topic::Devices);
-        api::devices()
-    });
+    let parental = use_view(Page::Parental.topic(), api::parental);
+    let devices = use_view(Topic::Hosts, api::devices);
     let both_ready = Signal::derive(move || ready(parental).get() && ready(devices).get());
     // Hosts coming and going refresh this page; the editor is built again only if the router's
     // support for schedules changes, and what is typed lives here, so a refresh never wipes it.
@@ -111,23 +103,16 @@ fn BedtimeEditor(
             }
         };
         problem.set(None);
-        saving.set(true);
-        spawn_local(async move {
-            match api::bedtime_create(request).await {
-                Ok(bedtime) => {
-                    app.notify(format!(
-                        "Bedtime set for {}: {}, {}.",
-                        bedtime.device_name,
-                        days_summary(&bedtime.days),
-                        span(&bedtime.start, &bedtime.end)
-                    ));
-                    // Saved: the form is ready for the next one.
-                    form.try_set(BedtimeForm::default());
-                    app.bump(Topic::Parental);
-                }
-                Err(err) => app.fail(&err),
-            }
-            saving.try_set(false);
+        app.act(saving, api::bedtime_create(request), move |bedtime| {
+            app.notify(format!(
+                "Bedtime set for {}: {}, {}.",
+                bedtime.device_name,
+                days_summary(&bedtime.days),
+                span(&bedtime.start, &bedtime.end)
+            ));
+            // Saved: the form is ready for the next one.
+            form.try_set(BedtimeForm::default());
+            app.bump(Topic::Parental);
         });
     };
     let options = move || devices.get().and_then(Result::ok).map(|v| v.devices).unwrap_or_default();
@@ -217,16 +202,9 @@ fn BedtimeRow(bedtime: Bedtime) -> impl IntoView {
         let (id, name) = (bedtime.id.clone(), bedtime.device_name.clone());
         move |_| {
             let (args, name) = (BedtimeDelete { id: id.clone() }, name.clone());
-            deleting.set(true);
-            spawn_local(async move {
-                match api::bedtime_delete(args).await {
-                    Ok(()) => {
-                        app.notify(format!("Bedtime for {name} removed."));
-                        app.bump(Topic::Parental);
-                    }
-                    Err(err) => app.fail(&err),
-                }
-                deleting.try_set(false);
+            app.act(deleting, api::bedtime_delete(args), move |()| {
+                app.notify(format!("Bedtime for {name} removed."));
+                app.bump(Topic::Parental);
             });
         }
     };

@@ -1,31 +1,19 @@
 //! Settings: this app's identity, trusted certificates, where to look for devices, and the theme.
 
-use ipc_types::{dom_id, AgentArgs, IpcError, SetInterfaces, SetTheme, Settings, Theme, Topic};
+use ipc_types::{dom_id, AgentArgs, SetInterfaces, SetTheme, Settings, Theme, Topic};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api;
 use crate::components::{copy_text, load_status, ready, InlineSvg, PageFrame};
 use crate::model::route::Page;
-use crate::state::use_app;
+use crate::state::{use_app, use_view};
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
-    let app = use_app();
-    let settings = LocalResource::new(move || {
-        app.track(Topic::Settings);
-        api::settings()
-    });
-    let apply = Callback::new(move |result: Result<Settings, IpcError>| match result {
-        Ok(view) => {
-            settings.set(Some(Ok(view)));
-            true
-        }
-        Err(err) => {
-            app.fail(&err);
-            false
-        }
-    });
+    let settings = use_view(Page::Settings.topic(), api::settings);
+    // Commands answer with the new settings: show them at once.
+    let apply = Callback::new(move |view: Settings| settings.set(Some(Ok(view))));
     view! {
         <PageFrame page=Page::Settings ready=ready(settings)>
             {load_status(settings, "settings")}
@@ -35,28 +23,29 @@ pub fn SettingsPage() -> impl IntoView {
 }
 
 #[component]
-fn SettingsView(settings: Settings, apply: Callback<Result<Settings, IpcError>, bool>) -> impl IntoView {
+fn SettingsView(settings: Settings, apply: Callback<Settings>) -> impl IntoView {
     let app = use_app();
     let interfaces = RwSignal::new(settings.interfaces.clone());
     let saving = RwSignal::new(false);
     let save_interfaces = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let value = interfaces.get_untracked().trim().to_owned();
-        saving.set(true);
-        spawn_local(async move {
-            if apply.run(api::settings_interfaces(SetInterfaces { interfaces: value }).await) {
-                app.notify("Discovery restarted on the chosen network interfaces.");
-                app.bump(Topic::Home);
-            }
-            saving.try_set(false);
+        app.act(saving, api::settings_interfaces(SetInterfaces { interfaces: value }), move |view| {
+            apply.run(view);
+            app.notify("Discovery restarted on the chosen network interfaces.");
+            app.bump(Topic::Home);
         });
     };
     let set_theme = move |theme: Theme| {
         let before = app.theme.get_untracked();
         app.apply_theme(theme);
         spawn_local(async move {
-            if !apply.run(api::settings_theme(SetTheme { theme }).await) {
-                app.apply_theme(before);
+            match api::settings_theme(SetTheme { theme }).await {
+                Ok(view) => apply.run(view),
+                Err(err) => {
+                    app.fail(&err);
+                    app.apply_theme(before);
+                }
             }
         });
     };
@@ -149,9 +138,13 @@ fn SettingsView(settings: Settings, apply: Callback<Result<Settings, IpcError>, 
                                     <button id=format!("cert-forget-{c}") type="button" class="ghost danger-text" aria-label=label on:click=move |_| {
                                         let (args, name) = (AgentArgs { agent: agent.clone() }, name.clone());
                                         spawn_local(async move {
-                                            if apply.run(api::trust_forget(args).await) {
-                                                app.notify(format!("Certificate of {name} forgotten."));
-                                                app.bump(Topic::Home);
+                                            match api::trust_forget(args).await {
+                                                Ok(view) => {
+                                                    apply.run(view);
+                                                    app.notify(format!("Certificate of {name} forgotten."));
+                                                    app.bump(Topic::Home);
+                                                }
+                                                Err(err) => app.fail(&err),
                                             }
                                         });
                                     }>"Forget"</button>

@@ -1,32 +1,26 @@
 //! Smart home: lights, plugs, dimmers, modes and sensors from the hubs' IoT capabilities.
 
-use ipc_types::{dom_id, Thing, ThingGroup, ThingSet, ThingState, Topic};
+use ipc_types::{dom_id, Thing, ThingGroup, ThingSet, ThingState};
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
 use crate::api;
-use crate::components::{load_status, ready, NotOffered, PageFrame, Switch};
+use crate::components::{load_status, part, ready, NothingToShow, PageFrame, Switch};
 use crate::model::format;
 use crate::model::route::Page;
 use crate::model::things::apply_value;
-use crate::state::use_app;
+use crate::state::{use_app, use_view};
 
 #[component]
 pub fn SmartPage() -> impl IntoView {
-    let app = use_app();
-    let smart = LocalResource::new(move || {
-        app.track(Topic::SmartHome);
-        api::smart_home()
-    });
-    let groups = Memo::new(move |_| smart.get().and_then(Result::ok).map(|v| v.groups).unwrap_or_default());
-    let not_offered = Memo::new(move |_| smart.get().and_then(Result::ok).map(|v| v.not_offered).unwrap_or_default());
+    let smart = use_view(Page::Smart.topic(), api::smart_home);
+    let groups = part(smart, |v| v.groups.clone());
+    let not_offered = part(smart, |v| v.not_offered.clone());
     view! {
         <PageFrame page=Page::Smart ready=ready(smart) intro="Lights, plugs and sensors connected to your hubs.">
             {load_status(smart, "your smart home")}
-            <NotOffered names=not_offered.into() empty=Signal::derive(move || groups.with(Vec::is_empty)) what="smart-home things" />
-            <p class="empty" hidden=move || !ready(smart).get() || !groups.with(Vec::is_empty) || !not_offered.with(Vec::is_empty)>
+            <NothingToShow ready=ready(smart) empty=Signal::derive(move || groups.with(Vec::is_empty)) not_offered what="smart-home things">
                 "No smart home devices found on the paired hubs."
-            </p>
+            </NothingToShow>
             // Keyed by what stays (a group's title, a thing's agent, path and kind): readings
             // arriving live update the cards in place instead of building them again under a
             // person's finger.
@@ -78,15 +72,8 @@ fn ThingCard(thing: Thing, groups: Memo<Vec<ThingGroup>>) -> impl IntoView {
     let (agent, path, name) = (thing.agent.clone(), thing.path.clone(), thing.name.clone());
     let set = Callback::new(move |value: String| {
         let args = ThingSet { agent: agent.clone(), path: path.clone(), value };
-        busy.set(true);
-        spawn_local(async move {
-            match api::thing_set(args).await {
-                Ok(updated) => {
-                    current.try_set(updated);
-                }
-                Err(err) => app.fail(&err),
-            }
-            busy.try_set(false);
+        app.act(busy, api::thing_set(args), move |updated| {
+            current.try_set(updated);
         });
     });
     // Values pushed live for this thing update the card at once.

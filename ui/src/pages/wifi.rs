@@ -2,30 +2,24 @@
 
 use ipc_types::{dom_id, Topic, WifiEnable, WifiNetwork, WifiPassphrase, WifiRename};
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
 use crate::api;
-use crate::components::{load_status, ready, NotOffered, PageFrame, Switch};
+use crate::components::{load_status, part, ready, NothingToShow, PageFrame, Switch};
 use crate::model::route::Page;
 use crate::model::wifi::{mode_label, passphrase_problem, ssid_problem};
-use crate::state::use_app;
+use crate::state::{use_app, use_view};
 
 #[component]
 pub fn WifiPage() -> impl IntoView {
-    let app = use_app();
-    let wifi = LocalResource::new(move || {
-        app.track(Topic::Wifi);
-        api::wifi()
-    });
-    let networks = Memo::new(move |_| wifi.get().and_then(Result::ok).map(|v| v.networks).unwrap_or_default());
-    let not_offered = Memo::new(move |_| wifi.get().and_then(Result::ok).map(|v| v.not_offered).unwrap_or_default());
+    let wifi = use_view(Page::Wifi.topic(), api::wifi);
+    let networks = part(wifi, |v| v.networks.clone());
+    let not_offered = part(wifi, |v| v.not_offered.clone());
     view! {
         <PageFrame page=Page::Wifi ready=ready(wifi) intro="Your wireless networks, on every router and extender.">
             {load_status(wifi, "your WiFi networks")}
-            <NotOffered names=not_offered.into() empty=Signal::derive(move || networks.with(Vec::is_empty)) what="WiFi settings" />
-            <p class="empty" hidden=move || !ready(wifi).get() || !networks.with(Vec::is_empty) || !not_offered.with(Vec::is_empty)>
+            <NothingToShow ready=ready(wifi) empty=Signal::derive(move || networks.with(Vec::is_empty)) not_offered what="WiFi settings">
                 "No WiFi networks found on the paired devices."
-            </p>
+            </NothingToShow>
             <div class="cards">
                 // Keyed by device and SSID: a live change to a network updates its card in place,
                 // so a name or password being typed there stays.
@@ -74,40 +68,24 @@ fn WifiCard(network: WifiNetwork, networks: Memo<Vec<WifiNetwork>>) -> impl Into
             if name_problem.get_untracked().is_some() {
                 return;
             }
-            renaming.set(true);
             let args = WifiRename { agent: agent.clone(), ssid_path: ssid_path.clone(), ssid: wanted.clone() };
-            spawn_local(async move {
-                match api::wifi_rename(args).await {
-                    Ok(()) => {
-                        typed_name.try_set(None);
-                        app.notify(format!(
-                            "The network is now called “{wanted}”. Devices reconnect with the new name."
-                        ));
-                        app.bump(Topic::Wifi);
-                        app.bump(Topic::Guest);
-                    }
-                    Err(err) => app.fail(&err),
-                }
-                renaming.try_set(false);
+            app.act(renaming, api::wifi_rename(args), move |()| {
+                typed_name.try_set(None);
+                app.notify(format!("The network is now called “{wanted}”. Devices reconnect with the new name."));
+                app.bump(Topic::Wifi);
+                app.bump(Topic::Guest);
             });
         }
     };
     let toggle = {
         let (agent, ssid_path) = (network.agent.clone(), network.ssid_path.clone());
         Callback::new(move |on: bool| {
-            toggling.set(true);
             let args = WifiEnable { agent: agent.clone(), ssid_path: ssid_path.clone(), enabled: on };
             let name = ssid();
-            spawn_local(async move {
-                match api::wifi_enable(args).await {
-                    Ok(()) => {
-                        app.notify(format!("“{name}” is {}.", if on { "on" } else { "off" }));
-                        app.bump(Topic::Wifi);
-                        app.bump(Topic::Guest);
-                    }
-                    Err(err) => app.fail(&err),
-                }
-                toggling.try_set(false);
+            app.act(toggling, api::wifi_enable(args), move |()| {
+                app.notify(format!("“{name}” is {}.", if on { "on" } else { "off" }));
+                app.bump(Topic::Wifi);
+                app.bump(Topic::Guest);
             });
         })
     };
@@ -122,7 +100,6 @@ fn WifiCard(network: WifiNetwork, networks: Memo<Vec<WifiNetwork>>) -> impl Into
                 return;
             }
             pass.set(String::new());
-            saving.set(true);
             let wanted =
                 typed_mode.get_untracked().or_else(|| now.with_untracked(|n| n.security.clone())).unwrap_or_default();
             let args = WifiPassphrase {
@@ -132,17 +109,11 @@ fn WifiCard(network: WifiNetwork, networks: Memo<Vec<WifiNetwork>>) -> impl Into
                 mode: (!wanted.is_empty()).then_some(wanted),
             };
             let name = ssid();
-            spawn_local(async move {
-                match api::wifi_passphrase(args).await {
-                    Ok(()) => {
-                        typed_mode.try_set(None);
-                        app.notify(format!("New password saved for “{name}”. Reconnect your devices with it."));
-                        app.bump(Topic::Wifi);
-                        app.bump(Topic::Guest);
-                    }
-                    Err(err) => app.fail(&err),
-                }
-                saving.try_set(false);
+            app.act(saving, api::wifi_passphrase(args), move |()| {
+                typed_mode.try_set(None);
+                app.notify(format!("New password saved for “{name}”. Reconnect your devices with it."));
+                app.bump(Topic::Wifi);
+                app.bump(Topic::Guest);
             });
         }
     };

@@ -246,7 +246,7 @@ impl Home {
         // A restarting device forgets our subscriptions (and usually drops the connection):
         // connect afresh, which subscribes again once it is back.
         self.restart_connection(&conn.eid).await;
-        self.changed(&[Topic::Home, Topic::Device]);
+        self.changed(&[Topic::Home, Topic::Agent]);
         Ok(())
     }
 

@@ -145,7 +145,7 @@ async fn a_new_host_is_announced_live_once() {
     bounded("Changed(Devices)", async {
         loop {
             if let LiveEvent::Changed { topics } = rx.recv().await.expect("events") {
-                if topics.contains(&ipc_types::Topic::Devices) {
+                if topics.contains(&ipc_types::Topic::Hosts) {
                     break;
                 }
             }

@@ -1,7 +1,8 @@
 //! Typed IPC between the Leptos UI (wasm32) and the Tauri shell (native).
 //!
-//! Every command the shell exposes is described once here by a type implementing [`Command`]:
-//! its name on the wire, its argument object and its result. The UI invokes commands only through
+//! Every command the shell exposes is declared once, in the table of [`with_commands!`]
+//! ([`commands`]): its name on the wire, its argument object and its result; each gets a spec
+//! type implementing [`Command`]. The UI invokes commands only through
 //! these specs, and the shell's `#[tauri::command]` functions take and return these types, so both
 //! sides agree at compile time. Errors cross the boundary as [`IpcError`] (`{code, message}`), never
 //! as free text to be parsed.
@@ -12,29 +13,31 @@
 //!
 //! This crate depends on serde alone and builds for `wasm32-unknown-unknown` and native targets.
 
-pub mod home;
+pub mod commands;
 pub mod live;
+pub mod pages;
 
+pub use commands::*;
 pub use home::*;
+
+/// Every page's DTOs under one name (`ipc_types::home::WifiView`), as before they were split by
+/// page into [`pages`].
+pub mod home {
+    pub use crate::pages::agent::*;
+    pub use crate::pages::explorer::*;
+    pub use crate::pages::guest::*;
+    pub use crate::pages::home::*;
+    pub use crate::pages::hosts::*;
+    pub use crate::pages::mesh::*;
+    pub use crate::pages::pair::*;
+    pub use crate::pages::parental::*;
+    pub use crate::pages::settings::*;
+    pub use crate::pages::smart::*;
+    pub use crate::pages::wifi::*;
+}
 pub use live::{LiveEvent, Topic};
 
 use std::fmt;
-
-/// Declares a unit struct implementing [`Command`].
-#[macro_export]
-macro_rules! cmd {
-    ($ty:ident, $name:literal, $args:ty, $out:ty) => {
-        #[doc = concat!("`", $name, "`: takes [`", stringify!($args), "`], returns `", stringify!($out), "`.")]
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub struct $ty;
-
-        impl $crate::Command for $ty {
-            const NAME: &'static str = $name;
-            type Args = $args;
-            type Output = $out;
-        }
-    };
-}
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -52,29 +55,6 @@ pub trait Command {
 /// Arguments of a command that takes none: serialises as `{}`, as Tauri expects an object.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NoArgs {}
-
-/// `app_info`: name and version of the running app.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GetAppInfo;
-
-impl Command for GetAppInfo {
-    const NAME: &'static str = "app_info";
-    type Args = NoArgs;
-    type Output = AppInfo;
-}
-
-/// `live_subscribe`: opens the stream of [`LiveEvent`]s. The Rust command takes one parameter
-/// `on_event: tauri::ipc::Channel<LiveEvent>`, which the UI passes as `{"onEvent": <Channel>}`
-/// (a JS `Channel` object, so this command is invoked by `ui::ipc::subscribe`, not `invoke`).
-/// Subscribing again replaces the previous channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Subscribe;
-
-impl Command for Subscribe {
-    const NAME: &'static str = "live_subscribe";
-    type Args = NoArgs;
-    type Output = ();
-}
 
 /// Name and version of the running app.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -183,8 +163,9 @@ mod tests {
         assert_eq!(serde_json::to_value(NoArgs {}).expect("serialise"), json!({}));
     }
 
-    // That every command spec has a shell function, a permission and a capability grant is
-    // checked where both sides are known: src-tauri's `lib.rs` tests.
+    // Every command's shell function, handler, permission and grant are generated from the table
+    // of `commands.rs` (a missing `Home` method fails to compile); src-tauri's `lib.rs` tests
+    // check the generated permission set and the capability files.
 }
 
 /// The DOM id fragment for a key (an Endpoint ID, a MAC, a path): lower case, every character

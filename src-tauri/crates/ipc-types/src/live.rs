@@ -3,34 +3,38 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Which page's data changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Topic {
+/// Declares [`Topic`] and [`Topic::ALL`] from one list.
+macro_rules! topics {
+    ($( $(#[$attr:meta])* $topic:ident, )*) => {
+        /// Which page's data changed. The UI's pages name the topic they show
+        /// (`ui/src/model/route.rs`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum Topic {
+            $( $(#[$attr])* $topic, )*
+        }
+
+        impl Topic {
+            /// Every topic, for "everything may have changed" (e.g. after pairing).
+            pub const ALL: [Topic; [$(Topic::$topic),*].len()] = [$(Topic::$topic),*];
+        }
+    };
+}
+
+topics! {
     Home,
     Wifi,
     Guest,
-    Devices,
+    /// The hosts: devices on the home's network (the Devices page).
+    #[serde(rename = "devices")]
+    Hosts,
     Parental,
     Mesh,
     SmartHome,
-    Device,
+    /// One agent (gateway, extender, hub): the Device and Explorer pages.
+    #[serde(rename = "device")]
+    Agent,
     Settings,
-}
-
-impl Topic {
-    /// Every topic, for "everything may have changed" (e.g. after pairing).
-    pub const ALL: [Topic; 9] = [
-        Topic::Home,
-        Topic::Wifi,
-        Topic::Guest,
-        Topic::Devices,
-        Topic::Parental,
-        Topic::Mesh,
-        Topic::SmartHome,
-        Topic::Device,
-        Topic::Settings,
-    ];
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,4 +48,20 @@ pub enum LiveEvent {
     DeviceJoined { mac: String, name: String, agent: String },
     /// Progress of a running diagnostic started with `device_ping`.
     PingProgress { agent: String, message: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names on the wire stay those of before the rename to agent and host.
+    #[test]
+    fn topics_keep_their_wire_names() {
+        let names: Vec<String> = Topic::ALL.iter().map(|t| serde_json::to_string(t).expect("serialise")).collect();
+        assert_eq!(
+            names,
+            ["home", "wifi", "guest", "devices", "parental", "mesh", "smart_home", "device", "settings"]
+                .map(|n| format!("\"{n}\""))
+        );
+    }
 }

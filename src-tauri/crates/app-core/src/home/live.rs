@@ -80,15 +80,15 @@ pub(crate) fn topics_of(path: &str) -> Vec<Topic> {
     } else if path.starts_with("Device.WiFi.") {
         vec![Topic::Wifi, Topic::Guest]
     } else if path.starts_with("Device.Hosts.AccessControl.") || path.starts_with("Device.Schedules.") {
-        vec![Topic::Parental, Topic::Devices]
+        vec![Topic::Parental, Topic::Hosts]
     } else if path.starts_with("Device.Hosts.") {
-        vec![Topic::Devices, Topic::Mesh, Topic::Parental]
+        vec![Topic::Hosts, Topic::Mesh, Topic::Parental]
     } else if path.starts_with("Device.IoTCapability.") {
         vec![Topic::SmartHome]
     } else if path.starts_with("Device.DeviceInfo.") {
-        vec![Topic::Home, Topic::Device]
+        vec![Topic::Home, Topic::Agent]
     } else {
-        vec![Topic::Device]
+        vec![Topic::Agent]
     }
 }
 
@@ -257,10 +257,10 @@ impl Home {
                 }
                 self.changed(&topics_of(path));
             }
-            Notification::OperComplete(_) => self.changed(&[Topic::Device]),
+            Notification::OperComplete(_) => self.changed(&[Topic::Agent]),
             Notification::Event(e) => {
                 tracing::info!(eid, event = %for_log(&e.event_name), "agent event");
-                self.changed(&[Topic::Home, Topic::Device]);
+                self.changed(&[Topic::Home, Topic::Agent]);
             }
             Notification::OnBoardReq(_) => {}
         }
@@ -318,9 +318,9 @@ mod tests {
     fn paths_map_to_pages() {
         assert_eq!(topics_of("Device.WiFi.SSID.3.Enable"), vec![Topic::Wifi, Topic::Guest]);
         assert_eq!(topics_of("Device.WiFi.DataElements.Network."), vec![Topic::Mesh]);
-        assert_eq!(topics_of("Device.Hosts.AccessControl.2."), vec![Topic::Parental, Topic::Devices]);
+        assert_eq!(topics_of("Device.Hosts.AccessControl.2."), vec![Topic::Parental, Topic::Hosts]);
         assert_eq!(topics_of("Device.IoTCapability.1.BinaryControl.Value"), vec![Topic::SmartHome]);
-        assert!(topics_of("Device.Hosts.Host.4.Active").contains(&Topic::Devices));
+        assert!(topics_of("Device.Hosts.Host.4.Active").contains(&Topic::Hosts));
         assert_eq!(root_of("Device.Hosts.Host.*.Active"), "Device.Hosts.");
         assert_eq!(root_of("Device.IP.Diagnostics.IPPing()"), "Device.IP.");
         assert_eq!(root_of("Device.Boot!"), "Device.");

@@ -83,7 +83,7 @@ impl Home {
                 d.labels.insert(mac.clone(), name.clone());
             }
         })?;
-        self.changed(&[Topic::Devices, Topic::Mesh, Topic::Parental]);
+        self.changed(&[Topic::Hosts, Topic::Mesh, Topic::Parental]);
         Ok(())
     }
 
@@ -107,7 +107,7 @@ impl Home {
         let steps = logic::pause_steps(&rows, &mac, dev.host_name.as_deref(), args.paused);
         let action = if args.paused { "pause devices" } else { "resume devices" };
         run_steps(conn, &steps, action).await?;
-        self.changed(&[Topic::Devices, Topic::Parental]);
+        self.changed(&[Topic::Hosts, Topic::Parental]);
         Ok(())
     }
 
@@ -130,7 +130,7 @@ impl Home {
             d.seen.len() != before
         })?;
         if added {
-            self.changed(&[Topic::Devices]);
+            self.changed(&[Topic::Hosts]);
         }
         Ok(())
     }

@@ -161,7 +161,7 @@ impl Home {
                 return Err(AppError::Unsupported(format!("{} can't schedule internet access.", conn.name)))
             }
         };
-        self.changed(&[Topic::Parental, Topic::Devices]);
+        self.changed(&[Topic::Parental, Topic::Hosts]);
         // Read it back: what the agent stored is what we show.
         let id = format!("{} {}", conn.eid, row.trim_end_matches('.'));
         let fresh = get_params(conn, &GET, "read access rules").await?;
@@ -210,7 +210,7 @@ impl Home {
         if let Err(e) = delete_rows(&conn, &orphans, action).await {
             tracing::warn!(error = %e, "a bedtime schedule could not be removed");
         }
-        self.changed(&[Topic::Parental, Topic::Devices]);
+        self.changed(&[Topic::Parental, Topic::Hosts]);
         Ok(())
     }
 }

@@ -1,12 +1,23 @@
-//! Commands about the app itself.
+//! The commands written by hand (kind `shell` in the command table of `ipc-types`): those that
+//! need the app handle.
 
 use ipc_types::AppInfo;
 
-/// Name and version of the running app (`ipc_types::GetAppInfo`).
+use super::{Reply, Shell};
+
+/// `app_info`: name and version of the running app (`ipc_types::GetAppInfo`).
 #[tauri::command]
 pub async fn app_info(app: tauri::AppHandle) -> AppInfo {
     let package = app.package_info();
     app_info_of(&package.name, &package.version.to_string())
+}
+
+/// `certificate_save`: write this app's certificate (PEM) to a file; returns where.
+#[tauri::command]
+pub async fn certificate_save(app: tauri::AppHandle, shell: Shell<'_>) -> Reply<String> {
+    use tauri::Manager as _;
+    let downloads = app.path().download_dir().ok();
+    shell.home().await?.certificate_save(downloads).await.map_err(|e| e.to_ipc())
 }
 
 /// The [`AppInfo`] DTO for a product name and version.

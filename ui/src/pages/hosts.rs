@@ -4,25 +4,21 @@ use ipc_types::{dom_id, ConnectedDevice, DevicePause, DeviceRename, Topic};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::components::{load_status, ready, NotOffered, PageFrame};
-use crate::model::devices::{connection, presence, sort, usage};
+use crate::components::{load_status, part, ready, NothingToShow, PageFrame};
+use crate::model::hosts::{connection, presence, sort, usage};
 use crate::model::route::Page;
-use crate::state::use_app;
+use crate::state::{use_app, use_view};
 use crate::{api, ipc};
 
 #[component]
-pub fn DevicesPage() -> impl IntoView {
-    let app = use_app();
-    let devices = LocalResource::new(move || {
-        app.track(Topic::Devices);
-        api::devices()
-    });
-    let list = Memo::new(move |_| {
-        let mut list = devices.get().and_then(Result::ok).map(|v| v.devices).unwrap_or_default();
+pub fn HostsPage() -> impl IntoView {
+    let devices = use_view(Page::Hosts.topic(), api::devices);
+    let list = part(devices, |v| {
+        let mut list = v.devices.clone();
         sort(&mut list);
         list
     });
-    let not_offered = Memo::new(move |_| devices.get().and_then(Result::ok).map(|v| v.not_offered).unwrap_or_default());
+    let not_offered = part(devices, |v| v.not_offered.clone());
     // Leaving the page: what was shown is no longer new.
     on_cleanup(|| {
         spawn_local(async {
@@ -31,15 +27,14 @@ pub fn DevicesPage() -> impl IntoView {
     });
     let online = move || list.with(|l| l.iter().filter(|d| d.online).count());
     view! {
-        <PageFrame page=Page::Devices ready=ready(devices) intro="Everything connected to your network.">
+        <PageFrame page=Page::Hosts ready=ready(devices) intro="Everything connected to your network.">
             {load_status(devices, "connected devices")}
             <p class="muted" hidden=move || !ready(devices).get()>
                 {move || format!("{} online, {} known", online(), list.with(Vec::len))}
             </p>
-            <NotOffered names=not_offered.into() empty=Signal::derive(move || list.with(Vec::is_empty)) what="its list of connected devices" />
-            <p class="empty" hidden=move || !ready(devices).get() || !list.with(Vec::is_empty) || !not_offered.with(Vec::is_empty)>
+            <NothingToShow ready=ready(devices) empty=Signal::derive(move || list.with(Vec::is_empty)) not_offered what="its list of connected devices">
                 "No devices reported yet."
-            </p>
+            </NothingToShow>
             <ul class="device-list">
                 // Keyed by MAC: a row stays while its device's data changes live, so a rename being
                 // typed is not lost when the list refreshes.
@@ -80,22 +75,15 @@ fn DeviceRow(device: ConnectedDevice, list: Memo<Vec<ConnectedDevice>>) -> impl 
             let want = !paused.get_untracked();
             let args = DevicePause { mac: mac.clone(), paused: want };
             let name = device.with_untracked(|d| d.name.clone());
-            pausing.set(true);
-            spawn_local(async move {
-                match api::device_pause(args).await {
-                    Ok(()) => {
-                        paused.try_set(want);
-                        app.notify(if want {
-                            format!("Internet paused for {name}.")
-                        } else {
-                            format!("Internet is back for {name}.")
-                        });
-                        app.bump(Topic::Devices);
-                        app.bump(Topic::Parental);
-                    }
-                    Err(err) => app.fail(&err),
-                }
-                pausing.try_set(false);
+            app.act(pausing, api::device_pause(args), move |()| {
+                paused.try_set(want);
+                app.notify(if want {
+                    format!("Internet paused for {name}.")
+                } else {
+                    format!("Internet is back for {name}.")
+                });
+                app.bump(Topic::Hosts);
+                app.bump(Topic::Parental);
             });
         }
     };
@@ -105,21 +93,10 @@ fn DeviceRow(device: ConnectedDevice, list: Memo<Vec<ConnectedDevice>>) -> impl 
             ev.prevent_default();
             let name = label.get_untracked().trim().to_owned();
             let args = DeviceRename { mac: mac.clone(), name: name.clone() };
-            saving.set(true);
-            spawn_local(async move {
-                match api::device_rename(args).await {
-                    Ok(()) => {
-                        editing.try_set(false);
-                        app.notify(if name.is_empty() {
-                            "Name cleared.".to_owned()
-                        } else {
-                            format!("Renamed to {name}.")
-                        });
-                        app.bump(Topic::Devices);
-                    }
-                    Err(err) => app.fail(&err),
-                }
-                saving.try_set(false);
+            app.act(saving, api::device_rename(args), move |()| {
+                editing.try_set(false);
+                app.notify(if name.is_empty() { "Name cleared.".to_owned() } else { format!("Renamed to {name}.") });
+                app.bump(Topic::Hosts);
             });
         }
     };

@@ -8,14 +8,11 @@ use crate::api;
 use crate::components::{load_status, ready, Busy, ErrorNote, PageFrame};
 use crate::model::format;
 use crate::model::route::Page;
-use crate::state::{use_app, AppState};
+use crate::state::{use_app, use_view, AppState};
 
 /// The agents to pick from, and the chosen one (the app-wide choice, else the first paired).
 pub fn agent_picker(app: AppState) -> (LocalResource<Result<ipc_types::HomeView, IpcError>>, Memo<Option<String>>) {
-    let home = LocalResource::new(move || {
-        app.track(Topic::Home);
-        api::home()
-    });
+    let home = use_view(Topic::Home, api::home);
     let chosen = Memo::new(move |_| {
         let agents: Vec<AgentSummary> = home.get().and_then(Result::ok).map(|h| h.agents).unwrap_or_default();
         let wanted = app.agent.get();
@@ -49,11 +46,10 @@ pub fn AgentSelect(
 }
 
 #[component]
-pub fn DevicePage() -> impl IntoView {
+pub fn AgentPage() -> impl IntoView {
     let app = use_app();
     let (home, chosen) = agent_picker(app);
-    let details = LocalResource::new(move || {
-        app.track(Topic::Device);
+    let details = use_view(Page::Agent.topic(), move || {
         let agent = chosen.get();
         async move {
             match agent {
@@ -66,7 +62,7 @@ pub fn DevicePage() -> impl IntoView {
     let ping_target =
         Memo::new(move |_| details.get().and_then(Result::ok).flatten().map(|d| (d.agent.clone(), d.can_ping)));
     view! {
-        <PageFrame page=Page::Device ready=page_ready intro="Details of one device, restart it, and test its connection.">
+        <PageFrame page=Page::Agent ready=page_ready intro="Details of one device, restart it, and test its connection.">
             {load_status(home, "your devices")}
             <AgentSelect id="device-agent" home=home chosen=chosen />
             {load_status(details, "device details")}
@@ -93,13 +89,8 @@ fn Details(details: DeviceDetails) -> impl IntoView {
         move |_| {
             let (args, name) = (AgentArgs { agent: agent.clone() }, name.clone());
             confirming.set(false);
-            rebooting.set(true);
-            spawn_local(async move {
-                match api::device_reboot(args).await {
-                    Ok(()) => app.notify(format!("{name} is restarting. It will be back in a minute or two.")),
-                    Err(err) => app.fail(&err),
-                }
-                rebooting.try_set(false);
+            app.act(rebooting, api::device_reboot(args), move |()| {
+                app.notify(format!("{name} is restarting. It will be back in a minute or two."));
             });
         }
     };

@@ -1,0 +1,69 @@
+//! The Devices page: the hosts (devices on the LAN) of the home, renaming and pausing one.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Link {
+    Wired,
+    Wifi,
+    Unknown,
+}
+
+/// One device seen in `Device.Hosts.Host.` (merged across agents by MAC address).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectedDevice {
+    /// MAC address, lower case `aa:bb:cc:dd:ee:ff`: the key of device commands.
+    pub mac: String,
+    /// The user's label if set, else HostName, else the MAC.
+    pub name: String,
+    /// The user gave it a label.
+    pub labelled: bool,
+    pub host_name: Option<String>,
+    pub ip: Option<String>,
+    pub link: Link,
+    /// Name of the agent / mesh node it is connected through.
+    pub node: Option<String>,
+    /// WiFi signal in dBm.
+    pub signal_dbm: Option<i32>,
+    pub online: bool,
+    /// RFC 3339 time of the last activity change (`ActiveLastChange`).
+    pub last_seen: Option<String>,
+    /// From `WANStats`.
+    pub bytes_sent: Option<u64>,
+    pub bytes_received: Option<u64>,
+    /// Joined since the user last looked at the Devices page.
+    pub new: bool,
+    /// Internet paused by a Deny access rule.
+    pub paused: bool,
+    /// The agent that reports it (where pause rules go).
+    pub agent: String,
+}
+
+/// The Devices page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DevicesView {
+    pub devices: Vec<ConnectedDevice>,
+    /// Names of paired devices that don't offer this page's settings to usp-home (their data
+    /// model lacks the objects, or our role may not see them).
+    #[serde(default)]
+    pub not_offered: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceRename {
+    pub mac: String,
+    /// Empty clears the label.
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DevicePause {
+    pub mac: String,
+    pub paused: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MacArgs {
+    pub mac: String,
+}
