@@ -98,6 +98,27 @@ fn fail(err: &tauri::Error) -> ! {
     std::process::exit(1);
 }
 
+/// The data folder when `USP_HOME_DATA_DIR` names none. On desktops it is the one uspctl uses too
+/// ([`usp_client::identity::default_data_dir`], the same path as Tauri's `app_data_dir`), after
+/// uspctl's old folder is moved into it; on phones, the app's own sandboxed folder.
+fn default_data_dir(app: &tauri::App) -> tauri::Result<std::path::PathBuf> {
+    #[cfg(desktop)]
+    {
+        use usp_client::identity::{migrate_old_data_dir, Migration};
+        let _ = app;
+        match migrate_old_data_dir() {
+            Ok(Migration::NothingToDo) => {}
+            Ok(done) => tracing::info!(?done, "uspctl's old data folder moved"),
+            Err(err) => tracing::warn!(error = %err, "uspctl's old data folder could not be moved"),
+        }
+        Ok(usp_client::identity::default_data_dir())
+    }
+    #[cfg(mobile)]
+    {
+        app.path().app_data_dir()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use ipc_types::COMMAND_NAMES;
@@ -147,26 +168,5 @@ mod tests {
         assert!(conf.contains("\"script-src\": \"'self' 'wasm-unsafe-eval'\""), "script-src changed");
         assert!(conf.contains("\"object-src\": \"'none'\""));
         assert!(!conf.contains("unsafe-inline") && !conf.contains("http://*") && !conf.contains("https:"));
-    }
-}
-
-/// The data folder when `USP_HOME_DATA_DIR` names none. On desktops it is the one uspctl uses too
-/// ([`usp_client::identity::default_data_dir`], the same path as Tauri's `app_data_dir`), after
-/// uspctl's old folder is moved into it; on phones, the app's own sandboxed folder.
-fn default_data_dir(app: &tauri::App) -> tauri::Result<std::path::PathBuf> {
-    #[cfg(desktop)]
-    {
-        use usp_client::identity::{migrate_old_data_dir, Migration};
-        let _ = app;
-        match migrate_old_data_dir() {
-            Ok(Migration::NothingToDo) => {}
-            Ok(done) => tracing::info!(?done, "uspctl's old data folder moved"),
-            Err(err) => tracing::warn!(error = %err, "uspctl's old data folder could not be moved"),
-        }
-        Ok(usp_client::identity::default_data_dir())
-    }
-    #[cfg(mobile)]
-    {
-        app.path().app_data_dir()
     }
 }

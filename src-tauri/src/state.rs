@@ -137,7 +137,7 @@ pub async fn start_home(env: Env, data_dir: PathBuf) -> Result<Home, IpcError> {
         .map_err(|e| internal(format!("the vault could not be opened: {e}")))?
         .map_err(|e| internal(format!("the vault could not be opened: {e}")))?;
     tracing::info!(vault = %vault.backend().kind(), "vault opened");
-    Home::start(config, Arc::new(vault)).await.map_err(|e| e.to_ipc())
+    Home::start(config, Arc::new(vault)).await.map_err(IpcError::from)
 }
 
 #[cfg(test)]

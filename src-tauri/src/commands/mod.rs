@@ -3,7 +3,7 @@
 //! call into `app_core::home::Home` (the method of the same name), so the logic is testable
 //! without Tauri; its wrapper is generated here in [`home`]. The few commands that need the app
 //! handle or a channel are written by hand in [`shell`] and [`live`]. App errors become
-//! [`ipc_types::IpcError`] in one place, the generated wrapper (`AppError::to_ipc`).
+//! [`ipc_types::IpcError`] through one conversion, `From<AppError> for IpcError` (app-core), by `?`.
 //!
 //! All commands are `async`: they run on the async runtime, never on the window's thread.
 //!
@@ -26,14 +26,14 @@ macro_rules! home_command {
         $(#[$doc])*
         #[tauri::command]
         pub async fn $name(shell: Shell<'_>) -> Reply<$out> {
-            shell.home().await?.$name().await.map_err(|e| e.to_ipc())
+            Ok(shell.home().await?.$name().await?)
         }
     };
     (home $(#[$doc:meta])* $name:ident ($args:ty) -> $out:ty) => {
         $(#[$doc])*
         #[tauri::command]
         pub async fn $name(shell: Shell<'_>, args: $args) -> Reply<$out> {
-            shell.home().await?.$name(args).await.map_err(|e| e.to_ipc())
+            Ok(shell.home().await?.$name(args).await?)
         }
     };
     ($other:ident $($rest:tt)*) => {};

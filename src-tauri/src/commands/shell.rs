@@ -17,7 +17,7 @@ pub async fn app_info(app: tauri::AppHandle) -> AppInfo {
 pub async fn certificate_save(app: tauri::AppHandle, shell: Shell<'_>) -> Reply<String> {
     use tauri::Manager as _;
     let downloads = app.path().download_dir().ok();
-    shell.home().await?.certificate_save(downloads).await.map_err(|e| e.to_ipc())
+    Ok(shell.home().await?.certificate_save(downloads).await?)
 }
 
 /// The [`AppInfo`] DTO for a product name and version.

@@ -99,10 +99,12 @@ impl AppError {
             AppError::Internal(_) => code::INTERNAL,
         }
     }
+}
 
-    /// As it crosses the IPC boundary.
-    pub fn to_ipc(&self) -> ipc_types::IpcError {
-        ipc_types::IpcError::new(self.code(), self.to_string())
+/// As an error crosses the IPC boundary: its code and its words, nothing else.
+impl From<AppError> for ipc_types::IpcError {
+    fn from(e: AppError) -> Self {
+        ipc_types::IpcError::new(e.code(), e.to_string())
     }
 }
 
