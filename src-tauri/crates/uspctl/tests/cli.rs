@@ -17,7 +17,8 @@ async fn home() -> Home {
 
 /// Runs uspctl in a blocking thread so the simulated home keeps serving meanwhile.
 async fn uspctl(args: Vec<String>) -> Output {
-    let data = std::env::temp_dir().join(format!("uspctl-cli-{}", std::process::id()));
+    // In the build's scratch folder, so runs leave nothing in the system's temporary folder.
+    let data = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("uspctl-cli");
     tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_uspctl"))
             .args(&args)
@@ -154,7 +155,7 @@ async fn decode_prints_a_vector_as_json() {
         get_resp["req_path_results"][0]["resolved_path_results"][0]["result_params"]["ModelName"], "USP Agent",
         "{v}"
     );
-    let garbage = std::env::temp_dir().join(format!("uspctl-garbage-{}", std::process::id()));
+    let garbage = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("uspctl-garbage");
     std::fs::write(&garbage, b"\xff\xff\xff").expect("write");
     let o = uspctl(vec!["decode".into(), garbage.display().to_string()]).await;
     assert_eq!(o.status.code(), Some(1));

@@ -55,7 +55,7 @@ fn text(b: &[u8]) -> String {
 }
 
 fn tempdir(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("uspctl-pair-{name}-{}", std::process::id()));
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("uspctl-pair-{name}"));
     let _ = std::fs::remove_dir_all(&d);
     d
 }

@@ -51,7 +51,10 @@ fn bins() -> &'static Path {
 fn parent() -> PathBuf {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let d = std::env::temp_dir().join(format!("uspctl-ref-{}-{n}", std::process::id()));
+    // In the build's scratch folder, by number: a later run reuses (and empties) it, so runs
+    // leave nothing behind in the system's temporary folder.
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("uspctl-ref-{n}"));
+    let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
 }
