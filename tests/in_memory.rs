@@ -4,8 +4,9 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use sim_home::agent::{Agent, UnknownControllerPolicy};
+use sim_home::agent::Agent;
 use sim_home::scenario::Scenario;
+use sim_home::spec::UnknownControllerPolicy;
 use usp_core::engine::{Event, Link, LinkConfig, RequestError, RequestId};
 use usp_core::msg::{self, Body, Msg, Notification, Response};
 use usp_core::record::{Record, RecordType};

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use sim_home::agent::UnknownControllerPolicy;
+use sim_home::spec::UnknownControllerPolicy;
 use usp_client::{ClientError, NotifKind};
 use usp_core::msg::{self, Notification, ObjAccess, ParamAccess, ValueType};
 use usp_core::request::{self, CommandOutcome, SupportedDmOptions};

@@ -6,9 +6,9 @@ use std::time::Duration;
 /// The reference agent (OB-USPA) as a test peer.
 pub mod obuspa;
 
-use sim_home::agent::UnknownControllerPolicy;
 use sim_home::home::{Home, HomeConfig};
 use sim_home::scenario::Scenario;
+use sim_home::spec::UnknownControllerPolicy;
 use usp_client::{AgentNotification, Backoff, Client, ClientConfig};
 use usp_core::EndpointId;
 

@@ -278,8 +278,7 @@ async fn bedtime_on_a_2_18_agent_round_trips_through_schedules() {
 fn legacy_scenario() -> Scenario {
     let mut s = Scenario::builtin();
     let gw = s.agents.iter_mut().find(|a| a.key == "gateway").expect("gateway");
-    let schedules: sim_home::agent::schema::Feature =
-        serde_json::from_value(serde_json::json!("schedules")).expect("feature");
+    let schedules: sim_home::spec::Feature = serde_json::from_value(serde_json::json!("schedules")).expect("feature");
     gw.features.retain(|f| *f != schedules);
     gw.features.push(serde_json::from_value(serde_json::json!("legacy-schedules")).expect("legacy feature"));
     gw.data.remove("Device.Schedules.Schedule.");
@@ -713,8 +712,7 @@ async fn home_as_full_access_controller_shares_the_guest_network_it_can_read() {
 async fn mesh_without_data_elements_shows_the_wifi_agents_and_their_clients() {
     let mut scenario = Scenario::builtin();
     let gw = scenario.agents.iter_mut().find(|a| a.key == "gateway").expect("gateway");
-    let mesh_feature: sim_home::agent::schema::Feature =
-        serde_json::from_value(serde_json::json!("mesh")).expect("feature");
+    let mesh_feature: sim_home::spec::Feature = serde_json::from_value(serde_json::json!("mesh")).expect("feature");
     gw.features.retain(|f| *f != mesh_feature);
     gw.data.remove("Device.WiFi.DataElements.Network.");
     let (sim, home, _dir) = admin_home("feat-e", scenario).await;

@@ -9,8 +9,8 @@ use ipc_types::{
     code, AgentAddress, AgentArgs, AgentAuth, AgentKind, DmKind, ExploreArgs, LiveEvent, PairingSubmit, ParamSet,
     PingArgs, SetInterfaces, SetTheme, Theme, TrustArgs,
 };
-use sim_home::agent::UnknownControllerPolicy;
 use sim_home::scenario::Scenario;
+use sim_home::spec::UnknownControllerPolicy;
 use usp_client::discovery::Interfaces;
 
 /// The built-in home with Endpoint IDs of its own, so homes of tests running side by side

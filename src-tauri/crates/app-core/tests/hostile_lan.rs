@@ -25,8 +25,8 @@ use ipc_types::{
     WifiPassphrase, WifiRename,
 };
 use sim_home::advertise::{Advertiser, RawAdvert};
-use sim_home::agent::UnknownControllerPolicy;
 use sim_home::scenario::Scenario;
+use sim_home::spec::UnknownControllerPolicy;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};

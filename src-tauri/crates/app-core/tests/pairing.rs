@@ -9,8 +9,8 @@ use app_core::pairing::{self, AuthState, ChallengeInfo, Instruction, PairingErro
 use app_core::secret::Secret;
 use app_core::vault::{SecretKind, Vault, VaultBackendKind, VaultConfig};
 use base64::Engine as _;
-use sim_home::agent::UnknownControllerPolicy;
 use sim_home::scenario::Scenario;
+use sim_home::spec::UnknownControllerPolicy;
 use sim_home::tls::TlsMode;
 use sim_home::{Home, HomeConfig};
 use usp_client::tls::{self, AgentTrust, Identity, MemoryPinStore, ObservedCert, PinStore};

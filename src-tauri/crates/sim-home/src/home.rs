@@ -20,10 +20,12 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 use usp_core::eid::EndpointId;
 
-use crate::agent::{Agent, UnknownControllerPolicy};
+use crate::agent::Agent;
 use crate::life;
-use crate::scenario::{Scenario, ScenarioError};
+use crate::scenario::Scenario;
 use crate::server::{self, Cmd};
+use crate::spec::ScenarioError;
+use crate::spec::UnknownControllerPolicy;
 use crate::tls::{ControllerPins, Fingerprint, TlsMode};
 
 /// How long [`Home::shutdown`] waits for connections to close before cutting them.

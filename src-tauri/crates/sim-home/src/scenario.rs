@@ -23,7 +23,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::spec::{AgentSpec, ChallengeSpec, ControllerSpec, PermissionSpec, ScenarioError};
+use crate::spec::{AgentSpec, ScenarioError};
 
 /// The shipped home (three agents), compiled in.
 pub const BUILTIN_HOME: &str = include_str!("../scenarios/home.json");

@@ -16,7 +16,7 @@
 //!   connection (TOFU, R-SEC.8), in memory, for the life of the agent: a later connection
 //!   of the same EID with another certificate gets HTTP 403. This applies to every EID,
 //!   provisioned or not; what an unknown controller may do then follows the
-//!   `unknown_controllers` policy ([`crate::agent::UnknownControllerPolicy`]): `Ignore`
+//!   `unknown_controllers` policy ([`crate::spec::UnknownControllerPolicy`]): `Ignore`
 //!   answers nothing, `Untrusted` gives it a Controller row with the Untrusted role on its
 //!   first message (R-SEC.6), which a Challenge can raise (R-SEC.7).
 //!
@@ -162,10 +162,10 @@ mod tests {
     use usp_proto::usp::{self, body::MsgBody, header::MsgType, request::ReqType, response::RespType, Msg};
     use usp_proto::usp_record::record::RecordType;
 
-    use crate::agent::UnknownControllerPolicy;
     use crate::home::{AgentHandle, Home, HomeConfig};
     use crate::scenario::Scenario;
     use crate::server::tests::{get, next_frame, next_record, request, send, wrap};
+    use crate::spec::UnknownControllerPolicy;
 
     const ME: &str = "self::usp-home-pairing-test";
     const WAIT: Duration = Duration::from_secs(10);

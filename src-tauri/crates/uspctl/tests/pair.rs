@@ -6,9 +6,9 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use sim_home::agent::UnknownControllerPolicy;
 use sim_home::home::{Home, HomeConfig};
 use sim_home::scenario::Scenario;
+use sim_home::spec::UnknownControllerPolicy;
 use sim_home::TlsMode;
 
 async fn home(tls: Option<TlsMode>) -> Home {

@@ -59,8 +59,7 @@ use usp_core::eid::EndpointId;
 use usp_core::path::PathKind;
 use usp_proto::usp::{self, body::MsgBody, header::MsgType, request::ReqType, response::RespType, Msg};
 
-pub use crate::spec::UnknownControllerPolicy;
-use crate::spec::{AgentSpec, ScenarioError};
+use crate::spec::{AgentSpec, ScenarioError, UnknownControllerPolicy};
 use dm::{Dm, Loc};
 use perm::PermCtx;
 use resolve::Target;

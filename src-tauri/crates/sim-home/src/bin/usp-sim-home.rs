@@ -18,8 +18,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use sim_home::agent::UnknownControllerPolicy;
 use sim_home::scenario::Scenario;
+use sim_home::spec::UnknownControllerPolicy;
 use sim_home::{Home, HomeConfig};
 use usp_core::eid::EndpointId;
 

@@ -25,9 +25,9 @@ use usp_proto::usp_record::{
 use super::handshake::controller_eid;
 use super::record::{classify_record, encode_no_session, encode_record, record_prefix, RecordAction};
 use super::*;
-use crate::agent::UnknownControllerPolicy;
 use crate::home::{Home, HomeConfig};
 use crate::scenario::Scenario;
+use crate::spec::UnknownControllerPolicy;
 
 pub(crate) const AGENT: &str = "proto::sim-test-gw";
 pub(crate) const CTRL: &str = "self::test-ctrl";

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-pub use crate::spec::Feature;
+use crate::spec::Feature;
 use tables::UINT;
 pub use tables::{ODecl, PDecl, CONTROLLER_TABLE, NOTIF_TYPES, OBJECTS, ROLE_TABLE, SECURITY_MODES};
 
