@@ -10,6 +10,7 @@
 //! - [`path`] / [`eid`]: parsed data-model paths and Endpoint IDs;
 //! - [`request`]: typed request builders and typed results;
 //! - [`engine`]: msg_id correlation, timeouts as data, notifications, record rules;
+//! - [`stomp`]: STOMP 1.2 framing for the USP STOMP MTP (bounded, incremental);
 //! - [`text`]: agent-written text made safe for logs;
 //! - `convert` (feature `prost-convert`, for tests and fuzzers): lossless conversions to and
 //!   from the prost types of `usp-proto`, the reference the codec is tested against.
@@ -24,6 +25,7 @@ pub mod msg;
 pub mod path;
 pub mod record;
 pub mod request;
+pub mod stomp;
 pub mod text;
 pub mod wire;
 pub use eid::{EidError, EndpointId, Scheme};
