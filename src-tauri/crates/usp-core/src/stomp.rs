@@ -295,13 +295,9 @@ impl Decoder {
                 if escaped { (unescape(name)?, unescape(value)?) } else { (name.to_owned(), value.to_owned()) };
             headers.push((name, value));
         }
-        let frame = |body: &[u8]| Frame {
-            command: command.to_owned(),
-            headers: headers.clone(),
-            body: Bytes::copy_from_slice(body),
-        };
         let length = headers.iter().find(|(n, _)| n == "content-length").map(|(_, v)| v);
-        match length {
+        // Where the body lies, and where the frame ends (after its NUL).
+        let (body, used) = match length {
             Some(v) => {
                 let n: usize =
                     v.trim().parse().map_err(|_| FrameError::BadContentLength(crate::text::for_log(v).to_string()))?;
@@ -315,15 +311,17 @@ impl Decoder {
                 if buf[end] != 0 {
                     return Err(FrameError::MissingNul);
                 }
-                Ok(Some((frame(&buf[pos..end]), end + 1)))
+                (pos..end, end + 1)
             }
             None => match buf[pos..].iter().position(|&b| b == 0) {
-                Some(n) if n > limits.max_body => Err(FrameError::BodyTooLarge(limits.max_body)),
-                Some(n) => Ok(Some((frame(&buf[pos..pos + n]), pos + n + 1))),
-                None if buf.len() - pos > limits.max_body => Err(FrameError::BodyTooLarge(limits.max_body)),
-                None => Ok(None),
+                Some(n) if n > limits.max_body => return Err(FrameError::BodyTooLarge(limits.max_body)),
+                Some(n) => (pos..pos + n, pos + n + 1),
+                None if buf.len() - pos > limits.max_body => return Err(FrameError::BodyTooLarge(limits.max_body)),
+                None => return Ok(None),
             },
-        }
+        };
+        let frame = Frame { command: command.to_owned(), headers, body: Bytes::copy_from_slice(&buf[body]) };
+        Ok(Some((frame, used)))
     }
 }
 
