@@ -16,14 +16,18 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
+use usp_client::mtp::memory::MemoryListener;
 use usp_core::eid::EndpointId;
+use usp_proto::usp_record::record::RecordType;
+use usp_proto::usp_record::WebSocketConnectRecord;
 
 use crate::agent::Agent;
 use crate::life;
 use crate::scenario::Scenario;
-use crate::server::{self, Cmd};
+use crate::server::{self, Cmd, RecordPipe};
 use crate::spec::ScenarioError;
 use crate::spec::UnknownControllerPolicy;
 use crate::tls::{ControllerPins, Fingerprint, TlsMode};
@@ -271,6 +275,45 @@ pub struct AgentHandle {
 }
 
 impl AgentHandle {
+    /// Serves one controller over a connection of any MTP (see [`RecordPipe`]) until either
+    /// side ends it. Spawned on the current runtime; the task ends with the agent too.
+    pub fn attach(&self, pipe: RecordPipe) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(crate::server::serve_pipe(self.cmd.clone(), self.key.clone(), self.endpoint_id.clone(), pipe))
+    }
+
+    /// Serves every connection made through the in-memory transport's `listener` (tests on
+    /// a virtual clock), until its connectors are gone.
+    pub fn serve_memory(&self, mut listener: MemoryListener) -> tokio::task::JoinHandle<()> {
+        let agent = self.clone();
+        tokio::spawn(async move {
+            while let Some(peer) = listener.accept().await {
+                let (controller, to_client, mut from_client) = peer.into_parts();
+                let (in_tx, incoming) = mpsc::channel(64);
+                let (outgoing, mut out_rx) = mpsc::channel::<Bytes>(64);
+                // Bridge the unbounded memory channels; a keepalive is answered at once.
+                let answer = to_client.clone();
+                tokio::spawn(async move {
+                    while let Some(b) = from_client.recv().await {
+                        if b.is_empty() {
+                            let _ = answer.send(Bytes::new());
+                        } else if in_tx.send(b).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                tokio::spawn(async move {
+                    while let Some(b) = out_rx.recv().await {
+                        if to_client.send(b).is_err() {
+                            break;
+                        }
+                    }
+                });
+                let connect_record = Some(RecordType::WebsocketConnect(WebSocketConnectRecord {}));
+                agent.attach(RecordPipe { controller, incoming, outgoing, connect_record });
+            }
+        })
+    }
+
     /// Runs `f` on the agent (inside its actor), then routes the Notifies it caused.
     pub async fn with_agent<R, F>(&self, f: F) -> Result<R, HomeError>
     where

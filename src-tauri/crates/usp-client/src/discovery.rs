@@ -34,6 +34,8 @@ pub const SERVICE_WS: &str = "_usp-agt-ws._tcp.local.";
 pub const SERVICE_MQTT: &str = "_usp-agt-mqtt._tcp.local.";
 /// DNS-SD service type of STOMP agents.
 pub const SERVICE_STOMP: &str = "_usp-agt-stomp._tcp.local.";
+/// DNS-SD service type of agents reachable over CoAP.
+pub const SERVICE_COAP: &str = "_usp-agt-coap._udp.local.";
 
 /// Events waiting to be read at most (the reader is slower than a flood of adverts: the
 /// browse then waits, it does not grow).
@@ -114,29 +116,13 @@ impl std::str::FromStr for Interfaces {
     }
 }
 
-/// The message transfer protocol an agent advertises.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Mtp {
-    /// WebSocket (`_usp-agt-ws._tcp`): the only one we can connect to directly.
-    Ws,
-    /// MQTT (`_usp-agt-mqtt._tcp`; the address is the broker's).
-    Mqtt,
-    /// STOMP (`_usp-agt-stomp._tcp`; the address is the broker's).
-    Stomp,
-}
+pub use crate::mtp::Mtp;
 
 impl Mtp {
-    /// The DNS-SD service type (`_usp-agt-ws._tcp.local.`, …).
-    pub fn service_type(self) -> &'static str {
-        match self {
-            Mtp::Ws => SERVICE_WS,
-            Mtp::Mqtt => SERVICE_MQTT,
-            Mtp::Stomp => SERVICE_STOMP,
-        }
-    }
-
     fn from_service_type(ty: &str) -> Option<Mtp> {
-        [Mtp::Ws, Mtp::Mqtt, Mtp::Stomp].into_iter().find(|m| m.service_type().eq_ignore_ascii_case(ty))
+        [Mtp::Ws, Mtp::Mqtt, Mtp::Stomp, Mtp::Coap]
+            .into_iter()
+            .find(|m| m.service_type().is_some_and(|t| t.eq_ignore_ascii_case(ty)))
     }
 }
 
@@ -238,8 +224,8 @@ impl Discovery {
     pub fn start(interfaces: Interfaces) -> Result<Discovery, DiscoveryError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| DiscoveryError::NoRuntime)?;
         let daemon = interfaces.daemon()?;
-        let browse = |mtp: Mtp| daemon.browse(mtp.service_type()).map_err(DiscoveryError::Mdns);
-        let receivers = match (browse(Mtp::Ws), browse(Mtp::Mqtt), browse(Mtp::Stomp)) {
+        let browse = |ty: &str| daemon.browse(ty).map_err(DiscoveryError::Mdns);
+        let receivers = match (browse(SERVICE_WS), browse(SERVICE_MQTT), browse(SERVICE_STOMP)) {
             (Ok(ws), Ok(mqtt), Ok(stomp)) => [ws, mqtt, stomp],
             (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
                 let _ = daemon.shutdown();
@@ -462,7 +448,7 @@ fn agent_from_service(service: &ResolvedService, scope: Scope) -> Result<Discove
         .unwrap_or_default();
     let url = match mtp {
         Mtp::Ws => best_address(&addresses).map(|ip| ws_url(encrypt, ip, service.port, path.as_deref())),
-        Mtp::Mqtt | Mtp::Stomp => None,
+        Mtp::Mqtt | Mtp::Stomp | Mtp::Coap | Mtp::Memory => None,
     };
     if service.port == 0 {
         return Err("SRV port 0".to_owned());

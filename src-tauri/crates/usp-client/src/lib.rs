@@ -23,8 +23,10 @@ pub mod client;
 pub mod discovery;
 pub mod error;
 pub mod identity;
+pub mod mtp;
 pub mod tls;
 pub mod ws;
 
-pub use client::{AgentNotification, Backoff, Client, ClientConfig, ConnectionState, NotifKind, Subscription};
+pub use client::{AgentNotification, Backoff, Client, ClientConfig, ConnectionState, Login, NotifKind, Subscription};
 pub use error::{ClientError, ConnectError};
+pub use mtp::{Carrier, Mtp};

@@ -7,8 +7,13 @@
 //! Real agents send `Sec-WebSocket-Extensions: bbf-usp-protocol; eid="..."` even when
 //! the client did not offer it; we tolerate it and read the agent's Endpoint ID from it.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{Sink, StreamExt};
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -16,12 +21,16 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::client::Response;
 use tokio_tungstenite::tungstenite::http::{HeaderValue, Uri};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use usp_core::EndpointId;
 
 use crate::error::ConnectError;
+use crate::mtp::{BoxFuture, Carrier, Close, Inbound, Mtp, Opened, Outbound, Transport};
+use crate::ClientConfig;
 
 /// The only WebSocket subprotocol USP defines.
 pub const USP_SUBPROTOCOL: &str = "v1.usp";
@@ -37,14 +46,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Stream for T {}
 /// An open WebSocket to an agent.
 pub type Socket = WebSocketStream<Box<dyn Stream>>;
 
-/// What the handshake told us.
-#[derive(Debug, Clone, Default)]
-pub struct Handshake {
-    /// The agent's Endpoint ID from `Sec-WebSocket-Extensions: bbf-usp-protocol; eid="..."`.
-    pub agent_id_hint: Option<EndpointId>,
-    /// The agent's TLS certificate chain (DER), on wss.
-    pub peer_certificates: Vec<Vec<u8>>,
-}
+pub use crate::mtp::Handshake;
 
 /// The request URI for `url`, with `eid=<own id>` appended to its query.
 ///
@@ -157,6 +159,111 @@ async fn connect_inner(
         .filter_map(|v| v.to_str().ok())
         .find_map(agent_id_from_extensions);
     Ok((socket, handshake))
+}
+
+/// Opens the WebSocket MTP for a client: [`connect`] with the client's settings, as a
+/// [`Transport`].
+///
+/// # Errors
+/// As [`connect`].
+pub async fn open(config: &ClientConfig) -> Result<Opened, ConnectError> {
+    let max = config.limits.max_record_size;
+    // tungstenite zero-fills its whole read buffer before every read attempt, even one
+    // that would block; the 128 KiB default costs several microseconds per poll. The
+    // buffer still grows for large messages.
+    let ws_config = WebSocketConfig::default()
+        .read_buffer_size(crate::client::READ_BUFFER_SIZE)
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max));
+    let (socket, handshake) =
+        connect(&config.url, &config.own_id, config.tls.clone(), ws_config, config.connect_timeout).await?;
+    let carrier = Carrier::new(Mtp::Ws, !handshake.peer_certificates.is_empty());
+    Ok(Opened { transport: Box::new(WsTransport::new(socket, carrier)), handshake })
+}
+
+/// One WebSocket connection as a [`Transport`]: Records in binary messages, the keepalive
+/// a ping, a text message a violation (R-WS.14).
+pub struct WsTransport<S = Box<dyn Stream>> {
+    socket: WebSocketStream<S>,
+    pings: u8,
+    carrier: Carrier,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> WsTransport<S> {
+    /// Wraps an open WebSocket (either side of the handshake).
+    pub fn new(socket: WebSocketStream<S>, carrier: Carrier) -> Self {
+        Self { socket, pings: 0, carrier }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> Transport for WsTransport<S> {
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), String>> {
+        Pin::new(&mut self.socket).poll_ready(cx).map_err(|e| describe_ws_error(&e))
+    }
+
+    fn start_send(&mut self, item: Outbound) -> Result<(), String> {
+        let m = match item {
+            Outbound::Record(bytes) => Message::Binary(bytes),
+            Outbound::KeepAlive => {
+                self.pings = self.pings.wrapping_add(1);
+                Message::Ping(Bytes::copy_from_slice(&[self.pings]))
+            }
+        };
+        Pin::new(&mut self.socket).start_send(m).map_err(|e| describe_ws_error(&e))
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), String>> {
+        Pin::new(&mut self.socket).poll_flush(cx).map_err(|e| describe_ws_error(&e))
+    }
+
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Inbound> {
+        self.socket.poll_next_unpin(cx).map(|frame| match frame {
+            None => Inbound::Lost("the agent closed the connection".into()),
+            Some(Err(e)) => Inbound::Lost(describe_ws_error(&e)),
+            Some(Ok(Message::Binary(bytes))) => Inbound::Record(bytes),
+            Some(Ok(Message::Text(_))) => {
+                Inbound::Violation("the agent sent a text frame, which USP does not allow".into())
+            }
+            Some(Ok(Message::Close(frame))) => {
+                let why = frame
+                    .map(|f| format!("code {}, {}", u16::from(f.code), usp_core::text::for_log(f.reason.as_str())))
+                    .unwrap_or_else(|| "no reason".into());
+                Inbound::Lost(format!("the agent closed the connection ({why})"))
+            }
+            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => Inbound::Alive,
+        })
+    }
+
+    fn close(&mut self, why: Close) -> BoxFuture<'_, ()> {
+        let frame = match why {
+            Close::Normal => Some(CloseFrame { code: CloseCode::Normal, reason: "controller closing".into() }),
+            Close::Violation => {
+                Some(CloseFrame { code: CloseCode::Unsupported, reason: "USP records travel in binary frames".into() })
+            }
+            Close::Silent => None,
+        };
+        Box::pin(async move {
+            let _ = self.socket.close(frame).await;
+        })
+    }
+
+    fn carrier(&self) -> Carrier {
+        self.carrier
+    }
+}
+
+/// A WebSocket error in words for the connection state.
+pub fn describe_ws_error(e: &tokio_tungstenite::tungstenite::Error) -> String {
+    use tokio_tungstenite::tungstenite::error::{CapacityError, Error};
+    match e {
+        Error::Capacity(CapacityError::MessageTooLong { size, max_size }) => {
+            format!("the agent sent a {size}-byte record, over our {max_size}-byte limit")
+        }
+        Error::Io(io) => format!("network error: {io}"),
+        Error::Protocol(p) => format!("WebSocket protocol violation by the agent: {p}"),
+        Error::ConnectionClosed | Error::AlreadyClosed => "the connection is closed".into(),
+        other => other.to_string(),
+    }
 }
 
 /// First probe after this much silence on the connection.

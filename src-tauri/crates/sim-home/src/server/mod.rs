@@ -62,6 +62,7 @@ use crate::tls::{ControllerPins, Fingerprint};
 mod actor;
 mod conn;
 mod handshake;
+mod pipe;
 mod record;
 #[cfg(test)]
 pub(crate) mod tests;
@@ -69,6 +70,8 @@ mod writer;
 
 use actor::Actor;
 use conn::accept_loop;
+pub(crate) use pipe::serve_pipe;
+pub use pipe::RecordPipe;
 
 /// The only WebSocket subprotocol accepted (R-WS.9..12a).
 pub const USP_SUBPROTOCOL: &str = "v1.usp";

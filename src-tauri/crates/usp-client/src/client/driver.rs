@@ -74,7 +74,7 @@ impl RateLimit {
 /// peer that stops reading never stops the timers.
 #[derive(Default)]
 pub(super) struct Outgoing {
-    queue: VecDeque<Message>,
+    queue: VecDeque<Outbound>,
     /// Frames handed to the socket but not flushed yet.
     unflushed: bool,
     /// Since when data has been waiting without the socket taking any of it.
@@ -82,7 +82,7 @@ pub(super) struct Outgoing {
 }
 
 impl Outgoing {
-    fn push(&mut self, m: Message) {
+    fn push(&mut self, m: Outbound) {
         self.queue.push_back(m);
         self.stalled_since.get_or_insert_with(tokio::time::Instant::now);
     }
@@ -92,37 +92,37 @@ impl Outgoing {
     }
 }
 
-/// What the socket did.
+/// What the transport did.
 pub(super) enum Io {
-    /// A frame came (or the stream ended).
-    Frame(Option<Result<Message, tokio_tungstenite::tungstenite::Error>>),
+    /// Something came from the agent (or the connection ended).
+    In(Inbound),
     /// Writing failed.
     WriteFailed(String),
 }
 
 /// Moves queued frames into the socket as far as it takes them now and flushes, without
 /// waiting. Cancel-safe: a frame leaves the queue only when the socket has accepted it.
-pub(super) fn poll_write(socket: &mut ws::Socket, out: &mut Outgoing, cx: &mut Context<'_>) -> Result<(), String> {
+pub(super) fn poll_write(socket: &mut dyn Transport, out: &mut Outgoing, cx: &mut Context<'_>) -> Result<(), String> {
     let mut progress = false;
     while !out.queue.is_empty() {
-        match Pin::new(&mut *socket).poll_ready(cx) {
+        match socket.poll_ready(cx) {
             Poll::Ready(Ok(())) => {
                 let Some(m) = out.queue.pop_front() else { break };
-                Pin::new(&mut *socket).start_send(m).map_err(|e| describe_ws_error(&e))?;
+                socket.start_send(m)?;
                 out.unflushed = true;
                 progress = true;
             }
-            Poll::Ready(Err(e)) => return Err(describe_ws_error(&e)),
+            Poll::Ready(Err(e)) => return Err(e),
             Poll::Pending => break,
         }
     }
     if out.unflushed {
-        match Pin::new(&mut *socket).poll_flush(cx) {
+        match socket.poll_flush(cx) {
             Poll::Ready(Ok(())) => {
                 out.unflushed = false;
                 progress = true;
             }
-            Poll::Ready(Err(e)) => return Err(describe_ws_error(&e)),
+            Poll::Ready(Err(e)) => return Err(e),
             Poll::Pending => {}
         }
     }
@@ -135,11 +135,11 @@ pub(super) fn poll_write(socket: &mut ws::Socket, out: &mut Outgoing, cx: &mut C
 }
 
 /// Writes what it can (see [`poll_write`]), then reads.
-pub(super) fn poll_io(socket: &mut ws::Socket, out: &mut Outgoing, cx: &mut Context<'_>) -> Poll<Io> {
+pub(super) fn poll_io(socket: &mut dyn Transport, out: &mut Outgoing, cx: &mut Context<'_>) -> Poll<Io> {
     if let Err(e) = poll_write(socket, out, cx) {
         return Poll::Ready(Io::WriteFailed(e));
     }
-    socket.poll_next_unpin(cx).map(Io::Frame)
+    socket.poll_recv(cx).map(Io::In)
 }
 
 impl Driver {
@@ -175,28 +175,17 @@ impl Driver {
         }
     }
 
-    fn ws_config(&self) -> WebSocketConfig {
-        let max = self.config.limits.max_record_size;
-        // tungstenite zero-fills its whole read buffer before every read attempt, even one
-        // that would block; the 128 KiB default costs several microseconds per poll. The
-        // buffer still grows for large messages.
-        WebSocketConfig::default()
-            .read_buffer_size(READ_BUFFER_SIZE)
-            .max_message_size(Some(max))
-            .max_frame_size(Some(max))
-    }
-
     pub(super) async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
         let mut attempt: u32 = 0;
         loop {
             self.state.send_replace(ConnectionState::Connecting { attempt });
-            let connect = ws::connect(
-                &self.config.url,
-                &self.config.own_id,
-                self.config.tls.clone(),
-                self.ws_config(),
-                self.config.connect_timeout,
-            );
+            let config = self.config.clone();
+            let connect = async move {
+                match tokio::time::timeout(config.connect_timeout, mtp::connect(&config)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(ConnectError::Timeout(config.connect_timeout)),
+                }
+            };
             // Requests made while connecting fail at once with a clear error.
             let outcome = tokio::select! {
                 r = connect => Some(r),
@@ -206,19 +195,22 @@ impl Driver {
             };
             let reason = match outcome {
                 None => break,
-                Some(Ok((socket, handshake))) => {
+                Some(Ok(Opened { transport, handshake })) => {
                     if let Err(e) = self.learn_agent_id(&handshake) {
                         self.stop_for_user(e);
                         break;
                     }
-                    let started = Instant::now();
+                    let started = now();
                     self.answered = false;
-                    match self.session(socket, &mut commands).await {
+                    self.set_carrier(Some(transport.carrier()));
+                    let end = self.session(transport, &mut commands).await;
+                    self.set_carrier(None);
+                    match end {
                         SessionEnd::Closed => break,
                         SessionEnd::Lost(reason) => {
                             // Only a healthy session starts the backoff over: an agent
                             // that accepts and drops us at once is retried ever slower.
-                            if self.answered || started.elapsed() >= HEALTHY_AFTER {
+                            if self.answered || now().duration_since(started) >= HEALTHY_AFTER {
                                 attempt = 0;
                             }
                             reason
@@ -258,7 +250,7 @@ impl Driver {
     /// The agent's Endpoint ID from the handshake: on wss the certificate's SAN decides
     /// (R-SEC.0a: the WebSocketConnect record and every `from_id` must then match it, which
     /// the link enforces); otherwise the extensions header, when nothing better is known.
-    fn learn_agent_id(&mut self, handshake: &ws::Handshake) -> Result<(), ConnectError> {
+    fn learn_agent_id(&mut self, handshake: &Handshake) -> Result<(), ConnectError> {
         if let Some(cert) = handshake.peer_certificates.first() {
             // The verifier accepted a certificate naming the expected EID, possibly among
             // others (L2): the same rule here, so such a device connects.
@@ -277,6 +269,10 @@ impl Driver {
             self.link.set_agent_id(hint);
         }
         Ok(())
+    }
+
+    fn set_carrier(&self, carrier: Option<Carrier>) {
+        *self.shared.carrier.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = carrier;
     }
 
     fn stop_for_user(&mut self, error: ConnectError) {
@@ -308,13 +304,12 @@ impl Driver {
         }
     }
 
-    async fn session(&mut self, mut socket: ws::Socket, commands: &mut mpsc::Receiver<Command>) -> SessionEnd {
-        let started = Instant::now();
+    async fn session(&mut self, mut socket: Box<dyn Transport>, commands: &mut mpsc::Receiver<Command>) -> SessionEnd {
+        let started = now();
         let mut connected = false;
-        let mut last_rx = Instant::now();
+        let mut last_rx = now();
         let ping_every = self.config.ping_interval;
         let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
-        let mut ping_counter: u8 = 0;
         // One timer for the link's deadlines, moved only when a deadline comes earlier than
         // the one armed: each request brings a later deadline and each reply removes one, and
         // moving a tokio timer for each of those costs on the hot path. A timer that fires
@@ -331,12 +326,12 @@ impl Driver {
         }
         loop {
             while let Some(bytes) = self.link.poll_transmit() {
-                out.push(Message::Binary(bytes));
+                out.push(Outbound::Record(bytes));
             }
             // Hand the socket what it takes right now, without waiting: writes go on even
             // while commands or frames keep the select below busy.
             if out.pending() {
-                let wrote = std::future::poll_fn(|cx| Poll::Ready(poll_write(&mut socket, &mut out, cx))).await;
+                let wrote = std::future::poll_fn(|cx| Poll::Ready(poll_write(&mut *socket, &mut out, cx))).await;
                 if let Err(e) = wrote {
                     return SessionEnd::Lost(e);
                 }
@@ -378,37 +373,31 @@ impl Driver {
                     }
                     self.dispatch_events();
                 }
-                io = std::future::poll_fn(|cx| poll_io(&mut socket, &mut out, cx)) => {
-                    let frame = match io {
-                        Io::Frame(frame) => frame,
+                io = std::future::poll_fn(|cx| poll_io(&mut *socket, &mut out, cx)) => {
+                    let inbound = match io {
+                        Io::In(inbound) => inbound,
                         Io::WriteFailed(e) => return SessionEnd::Lost(e),
                     };
-                    last_rx = Instant::now();
-                    match frame {
-                        None => return SessionEnd::Lost("the agent closed the connection".into()),
-                        Some(Err(e)) => return SessionEnd::Lost(describe_ws_error(&e)),
-                        Some(Ok(Message::Binary(bytes))) => {
-                            self.link.handle_record(bytes, Instant::now());
+                    last_rx = now();
+                    match inbound {
+                        Inbound::Record(bytes) => {
+                            self.link.handle_record(bytes, now());
                             self.dispatch_events();
                         }
-                        Some(Ok(Message::Text(_))) => {
-                            let frame = CloseFrame { code: CloseCode::Unsupported, reason: "USP records travel in binary frames".into() };
-                            let _ = tokio::time::timeout(CLOSE_WAIT, socket.close(Some(frame))).await;
-                            return SessionEnd::Lost("the agent sent a text frame, which USP does not allow".into());
+                        Inbound::Alive => {}
+                        Inbound::Lost(why) => return SessionEnd::Lost(why),
+                        Inbound::Violation(why) => {
+                            let _ = tokio::time::timeout(CLOSE_WAIT, socket.close(Close::Violation)).await;
+                            return SessionEnd::Lost(why);
                         }
-                        Some(Ok(Message::Close(frame))) => {
-                            let why = frame.map(|f| format!("code {}, {}", u16::from(f.code), usp_core::text::for_log(f.reason.as_str()))).unwrap_or_else(|| "no reason".into());
-                            return SessionEnd::Lost(format!("the agent closed the connection ({why})"));
-                        }
-                        Some(Ok(Message::Ping(_))) | Some(Ok(Message::Pong(_))) | Some(Ok(Message::Frame(_))) => {}
                     }
                 }
                 _ = ping.tick() => {
-                    if last_rx.elapsed() > ping_every * 3 {
-                        return SessionEnd::Lost(format!("the agent stopped answering (nothing for {:?})", last_rx.elapsed()));
+                    let quiet = now().duration_since(last_rx);
+                    if quiet > ping_every * 3 {
+                        return SessionEnd::Lost(format!("the agent stopped answering (nothing for {quiet:?})"));
                     }
-                    ping_counter = ping_counter.wrapping_add(1);
-                    out.push(Message::Ping(Bytes::copy_from_slice(&[ping_counter])));
+                    out.push(Outbound::KeepAlive);
                 }
                 _ = &mut timer => {
                     armed = idle;
@@ -421,11 +410,11 @@ impl Driver {
                             ));
                         }
                     }
-                    if !connected && Instant::now() >= started + self.config.connect_timeout {
-                        let _ = tokio::time::timeout(CLOSE_WAIT, socket.close(None)).await;
+                    if !connected && now() >= started + self.config.connect_timeout {
+                        let _ = tokio::time::timeout(CLOSE_WAIT, socket.close(Close::Silent)).await;
                         return SessionEnd::Lost(ConnectError::AgentSilent(self.config.connect_timeout).to_string());
                     }
-                    self.link.handle_timeout(Instant::now());
+                    self.link.handle_timeout(now());
                     self.dispatch_events();
                 }
             }
@@ -443,7 +432,7 @@ impl Driver {
                     return Ok(());
                 }
                 let timeout = timeout.unwrap_or(self.config.request_timeout);
-                match self.link.send_with_timeout(request, timeout, Instant::now()) {
+                match self.link.send_with_timeout(request, timeout, now()) {
                     Ok(id) => {
                         self.waiters.insert(id, reply);
                     }
@@ -469,7 +458,7 @@ impl Driver {
         // An Add of an ID that still exists fails with 7025 (duplicate key): fine.
         for sub in self.subscriptions.clone() {
             let Ok(req) = Subscription::add_request(&sub.id, sub.kind, &sub.references) else { continue };
-            if let Ok(id) = self.link.send(req, Instant::now()) {
+            if let Ok(id) = self.link.send(req, now()) {
                 self.internal.insert(id, sub.id.clone());
             }
         }
@@ -519,7 +508,7 @@ impl Driver {
                         self.notif_missed += 1;
                         self.shared.stats.notifications_missed.fetch_add(1, Ordering::Relaxed);
                     }
-                    match self.drop_log.allow(Instant::now()) {
+                    match self.drop_log.allow(now()) {
                         Allow::Log { suppressed: 0 } => warn!(%why, "ignored a record from the agent"),
                         Allow::Log { suppressed } => {
                             warn!(%why, suppressed, "ignored a record from the agent (and {suppressed} more not logged)")
@@ -544,7 +533,7 @@ impl Driver {
         if held + size > NOTIFY_QUEUE_BUDGET {
             self.notif_missed += 1;
             self.shared.stats.notifications_missed.fetch_add(1, Ordering::Relaxed);
-            if let Allow::Log { suppressed } = self.drop_log.allow(Instant::now()) {
+            if let Allow::Log { suppressed } = self.drop_log.allow(now()) {
                 warn!(queued, held, suppressed, "notifications are not being read; leaving this one out");
             }
             return;
@@ -558,10 +547,9 @@ impl Driver {
         }
     }
 
-    async fn close_socket(&mut self, mut socket: ws::Socket, ack: Option<oneshot::Sender<()>>) -> SessionEnd {
+    async fn close_socket(&mut self, mut socket: Box<dyn Transport>, ack: Option<oneshot::Sender<()>>) -> SessionEnd {
         self.close_ack = ack;
-        let frame = CloseFrame { code: CloseCode::Normal, reason: "controller closing".into() };
-        let _ = tokio::time::timeout(CLOSE_WAIT, socket.close(Some(frame))).await;
+        let _ = tokio::time::timeout(CLOSE_WAIT, socket.close(Close::Normal)).await;
         SessionEnd::Closed
     }
 }
@@ -575,17 +563,10 @@ pub(super) fn notification_size(n: &AgentNotification) -> usize {
 /// How long a closing handshake may take before the socket is simply dropped.
 pub(super) const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
-pub(super) fn describe_ws_error(e: &tokio_tungstenite::tungstenite::Error) -> String {
-    use tokio_tungstenite::tungstenite::error::{CapacityError, Error};
-    match e {
-        Error::Capacity(CapacityError::MessageTooLong { size, max_size }) => {
-            format!("the agent sent a {size}-byte record, over our {max_size}-byte limit")
-        }
-        Error::Io(io) => format!("network error: {io}"),
-        Error::Protocol(p) => format!("WebSocket protocol violation by the agent: {p}"),
-        Error::ConnectionClosed | Error::AlreadyClosed => "the connection is closed".into(),
-        other => other.to_string(),
-    }
+/// The clock the driver and its [`Link`] run on: tokio's, so that a test with the clock
+/// paused runs a whole session in virtual time.
+pub(super) fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
 }
 
 #[cfg(test)]

@@ -6,19 +6,13 @@
 //! re-creates the subscriptions made through [`Client::subscribe`] after a reconnect.
 
 use std::collections::{HashMap, VecDeque};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use futures_util::{Sink, StreamExt};
 use rand::Rng;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
-use tokio_tungstenite::tungstenite::Message;
 use tracing::{debug, info, warn};
 
 use usp_core::engine::{Event, Link, LinkConfig, RequestId};
@@ -29,7 +23,7 @@ use usp_core::wire::Limits;
 use usp_core::EndpointId;
 
 use crate::error::{ClientError, ConnectError};
-use crate::ws;
+use crate::mtp::{self, Carrier, Close, Connector, Handshake, Inbound, Opened, Outbound, Transport};
 
 /// How to retry after the connection fails: exponential backoff with jitter.
 #[derive(Clone, Debug)]
@@ -96,8 +90,29 @@ pub struct ClientConfig {
     pub backoff: Backoff,
     /// Size limits for received Records.
     pub limits: Limits,
-    /// TLS settings for wss:// (certificates, trust).
+    /// TLS settings for wss:// (certificates, trust), and for TLS to a broker.
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// User name and password at the broker (MQTT, STOMP), from the vault.
+    pub login: Option<Login>,
+    /// Opens the connections instead of the connector `url`'s scheme names (the in-memory
+    /// transport, the listener for agents that dial us).
+    pub connector: Option<Arc<dyn Connector>>,
+}
+
+/// A user name and password at a message broker. The password never reaches logs: `Debug`
+/// leaves it out, and it is wiped from memory when dropped.
+#[derive(Clone)]
+pub struct Login {
+    /// User name.
+    pub username: String,
+    /// Password.
+    pub password: zeroize::Zeroizing<String>,
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login").field("username", &self.username).field("password", &"<hidden>").finish()
+    }
 }
 
 impl ClientConfig {
@@ -114,6 +129,8 @@ impl ClientConfig {
             backoff: Backoff::default(),
             limits: Limits::controller(),
             tls: None,
+            login: None,
+            connector: None,
         }
     }
 }
@@ -279,6 +296,8 @@ struct Shared {
     stats: Stats,
     sub_counter: AtomicU64,
     sub_prefix: String,
+    /// What carries the open connection, if one is open.
+    carrier: std::sync::Mutex<Option<Carrier>>,
 }
 
 /// A handle to one agent. Cheap to clone; every clone talks to the same connection.
@@ -310,6 +329,7 @@ impl Client {
             stats: Stats::default(),
             sub_counter: AtomicU64::new(1),
             sub_prefix: format!("usphome-{tag:08x}"),
+            carrier: std::sync::Mutex::new(None),
         });
         let config = Arc::new(config);
         let driver = Driver::new(config.clone(), shared.clone(), state_tx, tag);
@@ -371,6 +391,11 @@ impl Client {
             ConnectionState::Connected { agent } => Some(agent.clone()),
             _ => None,
         }
+    }
+
+    /// What carries the open connection, if one is open.
+    pub fn carrier(&self) -> Option<Carrier> {
+        *self.shared.carrier.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Our own Endpoint ID.
