@@ -50,6 +50,8 @@ APT_PACKAGES=(
     # `ip netns` for network tests confined to namespaces
     iproute2
     keyutils dbus gnome-keyring libsecret-tools libdbus-1-dev  # vault: real keyrings in tests; libdbus for keyring's Secret Service
+    # real message brokers for the MQTT and STOMP MTPs (tests start their own on loopback ports)
+    mosquitto rabbitmq-server
 )
 
 apt_ensure "${APT_PACKAGES[@]}"

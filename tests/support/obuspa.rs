@@ -195,8 +195,43 @@ impl Agent {
         );
     }
 
+    /// Starts `variant` as `eid` with exactly the MTPs that `lines` (reset lines) configure and no
+    /// WebSocket server of its own: an agent that reaches its controller through a broker
+    /// (MQTT, STOMP) or dials it (agent-initiated WebSocket). Ready when its command line is.
+    /// [`Agent::port`] is 0.
+    pub fn start_reset(bins: &Path, variant: Variant, parent: &Path, name: &str, eid: &str, lines: &str) -> Agent {
+        let dir = parent.join(format!("obuspa-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("agent folder");
+        let bin = bins.join(variant.file());
+        assert!(bin.is_file(), "{} is missing", bin.display());
+        let reset =
+            format!("Device.LocalAgent.EndpointID \"{eid}\"\n{lines}Internal.Reboot.Cause \"LocalFactoryReset\"\n");
+        std::fs::write(dir.join("reset.txt"), reset).expect("reset file");
+        let args: Vec<String> = vec![
+            "-v".into(),
+            "1".into(),
+            "-i".into(),
+            "lo".into(),
+            "-r".into(),
+            dir.join("reset.txt").display().to_string(),
+            "-f".into(),
+            dir.join("usp.db").display().to_string(),
+            "-s".into(),
+            dir.join("cli").display().to_string(),
+        ];
+        let mut agent = Agent { dir: dir.clone(), port: 0, eid: eid.to_owned(), bin, args, child: None };
+        assert!(
+            agent.run(),
+            "the reference agent did not start; its log: {}",
+            std::fs::read_to_string(dir.join("agent.log")).unwrap_or_default()
+        );
+        agent
+    }
+
     /// Starts the process (again: its database in the folder keeps what it was told) and waits
-    /// until it listens; false when it exits or never does within 20 s.
+    /// until it listens (or, without a port of its own, until its command line is up); false
+    /// when it exits or never does within 20 s.
     pub fn run(&mut self) -> bool {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("agent.log")).expect("log");
         let child = Command::new(&self.bin)
@@ -213,8 +248,9 @@ impl Agent {
             if !self.running() {
                 return false;
             }
-            if TcpStream::connect_timeout(&([127, 0, 0, 1], self.port).into(), Duration::from_millis(200)).is_ok()
-                && self.dir.join("cli").exists()
+            let listens = self.port == 0
+                || TcpStream::connect_timeout(&([127, 0, 0, 1], self.port).into(), Duration::from_millis(200)).is_ok();
+            if listens && self.dir.join("cli").exists()
             {
                 return true;
             }
