@@ -110,6 +110,12 @@ async fn pair_over_wss_trusts_on_first_use_then_whoami_and_trust() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert_eq!(text(&o.stdout).trim(), format!("{} {fp}", gw.endpoint_id));
 
+    // After pairing, the data-model commands use wss:// with the same identity and pin: the
+    // passcode's role (Home User) may read the device's name.
+    let o = uspctl(&data, &["--agent", &gw.url, "--timeout", "5", "get", "Device.DeviceInfo.FriendlyName"], "").await;
+    assert_eq!(o.status.code(), Some(0), "stdout: {}\nstderr: {}", text(&o.stdout), text(&o.stderr));
+    assert!(text(&o.stdout).contains(&gw.friendly_name), "{}", text(&o.stdout));
+
     let o = uspctl(&data, &["whoami"], "").await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let out = text(&o.stdout);
@@ -121,6 +127,10 @@ async fn pair_over_wss_trusts_on_first_use_then_whoami_and_trust() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let o = uspctl(&data, &["trust", "list"], "").await;
     assert!(text(&o.stdout).contains("No agent certificate is trusted yet."), "{}", text(&o.stdout));
+    // Forgotten, the agent's certificate is not trusted any more: get says to pair first.
+    let o = uspctl(&data, &["--agent", &gw.url, "--timeout", "5", "get", "Device.DeviceInfo.FriendlyName"], "").await;
+    assert_eq!(o.status.code(), Some(3), "stdout: {}\nstderr: {}", text(&o.stdout), text(&o.stderr));
+    assert!(text(&o.stderr).contains("pair with it first"), "{}", text(&o.stderr));
     let _ = std::fs::remove_dir_all(&data);
 }
 
