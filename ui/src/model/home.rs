@@ -65,6 +65,25 @@ pub fn link_badge(agent: &AgentSummary) -> (&'static str, &'static str) {
     }
 }
 
+/// What carries the connection, for the card ("MQTT · not protected end to end").
+pub fn transport_text(agent: &AgentSummary) -> String {
+    if agent.transport.is_empty() {
+        return String::new();
+    }
+    let crosses_broker = agent.url.starts_with("mqtt") || agent.url.starts_with("stomp");
+    match (agent.end_to_end, crosses_broker) {
+        (true, _) => format!("{} · protected end to end", agent.transport),
+        (false, true) => format!("{} · through a broker, not protected end to end", agent.transport),
+        (false, false) => agent.transport.clone(),
+    }
+}
+
+/// Whether an address typed in "Add a device" names a message broker (and may need a login).
+pub fn is_broker_address(address: &str) -> bool {
+    let a = address.trim_start().to_ascii_lowercase();
+    ["mqtt://", "mqtts://", "mqtt+ws://", "mqtt+wss://", "stomp://", "stomps://"].iter().any(|s| a.starts_with(s))
+}
+
 /// Whether the card offers the "send passcodes and passwords unencrypted" choice.
 pub fn offers_consent(agent: &AgentSummary) -> bool {
     !agent.encrypted && !agent.local
@@ -120,7 +139,24 @@ mod tests {
             verified,
             local,
             allow_unencrypted: false,
+            transport: String::new(),
+            end_to_end: false,
         }
+    }
+
+    #[test]
+    fn the_card_says_what_carries_the_connection() {
+        let mut a = summary(false, false, false);
+        assert_eq!(transport_text(&a), "", "nothing while not connected");
+        a.transport = "WebSocket".into();
+        assert_eq!(transport_text(&a), "WebSocket");
+        a.url = "mqtt://10.0.0.1:1883/usp/agent/gw".into();
+        a.transport = "MQTT".into();
+        assert_eq!(transport_text(&a), "MQTT · through a broker, not protected end to end");
+        a.end_to_end = true;
+        assert_eq!(transport_text(&a), "MQTT · protected end to end");
+        assert!(is_broker_address(" MQTT+WSS://b/x") && is_broker_address("stomp://b/q"));
+        assert!(!is_broker_address("ws://10.0.0.1/usp") && !is_broker_address("coap://h/usp"));
     }
 
     #[test]

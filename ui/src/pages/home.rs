@@ -1,6 +1,8 @@
 //! Home: every agent of the home with its state, and the way to pair, trust or forget it.
 
-use ipc_types::{dom_id, AgentAddress, AgentArgs, AgentConsent, AgentSummary, Impersonation, Topic, TrustArgs};
+use ipc_types::{
+    dom_id, AgentAddress, AgentArgs, AgentConsent, AgentSummary, BrokerLogin, Impersonation, Topic, TrustArgs,
+};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -8,8 +10,8 @@ use crate::api;
 use crate::components::{copy_text, load_status, ready, Busy, ErrorNote, InlineSvg, PageFrame};
 use crate::model::format;
 use crate::model::home::{
-    auth_text, auth_tone, can_pair, changed_certificate, fingerprint_to_trust, kind_label, link_badge, offers_consent,
-    CONSENT_EXPLANATION,
+    auth_text, auth_tone, can_pair, changed_certificate, fingerprint_to_trust, is_broker_address, kind_label,
+    link_badge, offers_consent, transport_text, CONSENT_EXPLANATION,
 };
 use crate::model::route::Page;
 use crate::state::{use_app, use_view};
@@ -184,6 +186,10 @@ fn AgentCard(agent: AgentSummary, qr_svg: String, refetch: Callback<()>) -> impl
                 {agent.uptime_secs.map(|up| view! { <dt>"Running for"</dt><dd>{format::uptime(up)}</dd> })}
                 <dt>"Address"</dt>
                 <dd class="mono small">{agent.url.clone()}</dd>
+                {(!agent.transport.is_empty()).then(|| view! {
+                    <dt>"Connected over"</dt>
+                    <dd id=format!("agent-{id}-transport")>{transport_text(&agent)}</dd>
+                })}
             </dl>
             {fingerprint.map(|fp| view! {
                 <div class="notice">
@@ -349,6 +355,9 @@ fn AddByAddress() -> impl IntoView {
     let app = use_app();
     let address = RwSignal::new(String::new());
     let endpoint_id = RwSignal::new(String::new());
+    let broker_user = RwSignal::new(String::new());
+    let broker_password = RwSignal::new(String::new());
+    let via_broker = move || is_broker_address(&address.get());
     let adding = RwSignal::new(false);
     let error = RwSignal::new(None);
     let add = move |ev: leptos::ev::SubmitEvent| {
@@ -357,8 +366,14 @@ fn AddByAddress() -> impl IntoView {
             return;
         }
         let eid = endpoint_id.get_untracked();
-        let args =
-            AgentAddress { address: address.get_untracked(), endpoint_id: (!eid.trim().is_empty()).then_some(eid) };
+        let user = broker_user.get_untracked();
+        let broker_login = (is_broker_address(&address.get_untracked()) && !user.trim().is_empty())
+            .then(|| BrokerLogin { username: user, password: broker_password.get_untracked() });
+        let args = AgentAddress {
+            address: address.get_untracked(),
+            endpoint_id: (!eid.trim().is_empty()).then_some(eid),
+            broker_login,
+        };
         adding.set(true);
         error.set(None);
         spawn_local(async move {
@@ -367,6 +382,8 @@ fn AddByAddress() -> impl IntoView {
                     app.notify(format!("Found {}. Pair it with the passcode on its label.", summary.name));
                     address.set(String::new());
                     endpoint_id.set(String::new());
+                    broker_user.set(String::new());
+                    broker_password.set(String::new());
                     app.bump(Topic::Home);
                 }
                 Err(err) => error.set(Some(err)),
@@ -385,17 +402,32 @@ fn AddByAddress() -> impl IntoView {
                 <PlainField
                     id="add-address"
                     label="Address"
-                    placeholder="192.168.1.1:8080/usp"
+                    placeholder="192.168.1.1:8080/usp or mqtt://broker/topic"
                     value=address
                     required=true
                     inputmode="url"
                 />
                 <PlainField
                     id="add-eid"
-                    label="Endpoint ID (needed for wss:// addresses)"
+                    label="Endpoint ID (needed for wss://, broker and CoAP addresses)"
                     placeholder="os::012345-ABCDEF (optional)"
                     value=endpoint_id
                 />
+                <Show when=via_broker>
+                    <p class="muted small">
+                        "This device is reached through a message broker. If the broker asks for a login, "
+                        "type it here: it is kept in this computer's keyring."
+                    </p>
+                    <PlainField id="add-broker-user" label="Broker user name" placeholder="(optional)" value=broker_user />
+                    <label for="add-broker-password">"Broker password"</label>
+                    <input
+                        id="add-broker-password"
+                        type="password"
+                        autocomplete="off"
+                        prop:value=move || broker_password.get()
+                        on:input=move |ev| broker_password.set(event_target_value(&ev))
+                    />
+                </Show>
                 <div class="row">
                     <button id="add-submit" type="submit" class="primary" disabled=move || adding.get()>
                         {move || if adding.get() { "Looking…" } else { "Add device" }}

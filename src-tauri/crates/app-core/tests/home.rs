@@ -6,8 +6,8 @@ mod common;
 use app_core::home::{Home, HomeConfig};
 use common::{app, auth_of, bounded, is_paired, is_untrusted, pair, vault, wait_home, GW_PASSCODE};
 use ipc_types::{
-    code, AgentAddress, AgentArgs, AgentAuth, AgentKind, DmKind, ExploreArgs, LiveEvent, PairingSubmit, ParamSet,
-    PingArgs, SetInterfaces, SetTheme, Theme, TrustArgs,
+    code, AgentAddress, AgentArgs, AgentAuth, AgentKind, BrokerLogin, DmKind, ExploreArgs, LiveEvent, PairingSubmit,
+    ParamSet, PingArgs, SetInterfaces, SetTheme, Theme, TrustArgs,
 };
 use sim_home::scenario::Scenario;
 use sim_home::spec::UnknownControllerPolicy;
@@ -444,7 +444,11 @@ async fn a_device_is_added_by_the_address_a_person_types() {
     let dir = tempfile::tempdir().expect("tempdir");
     let home = app(dir.path(), None, Vec::new()).await;
     let add = |address: &str, endpoint_id: Option<&str>| {
-        home.agent_add(AgentAddress { address: address.to_owned(), endpoint_id: endpoint_id.map(str::to_owned) })
+        home.agent_add(AgentAddress {
+            address: address.to_owned(),
+            endpoint_id: endpoint_id.map(str::to_owned),
+            broker_login: None,
+        })
     };
 
     // Typed without the scheme, without the Endpoint ID: the app asks the device who it is.
@@ -455,6 +459,8 @@ async fn a_device_is_added_by_the_address_a_person_types() {
     let view = wait_home(&home, "the added gateway connected", |v| is_untrusted(v, &eid)).await;
     assert_eq!(view.agents.len(), 1);
     bounded("pairing", pair(&home, &eid, GW_PASSCODE)).await.expect("an added device pairs like a discovered one");
+    let card = home.home().await.expect("view").agents.into_iter().find(|a| a.agent == eid).expect("card");
+    assert_eq!((card.transport.as_str(), card.end_to_end), ("WebSocket", false), "the card says what carries it");
 
     // Adding it again changes nothing.
     let again = bounded("add again", add(&gw.url, Some(&eid))).await.expect("added again");
@@ -480,6 +486,36 @@ async fn a_device_is_added_by_the_address_a_person_types() {
     assert_eq!(c, code::OFFLINE);
     assert!(m.starts_with("127.0.0.1:9/usp can't be reached"), "{m}");
     assert_eq!(home.home().await.expect("view").agents.len(), 1);
+
+    // A device behind a broker: its Endpoint ID is needed, and a login only makes sense there.
+    let (c, m) = wrong(add("mqtt://127.0.0.1:9/usp/agent/gw", None).await.expect_err("broker without eid"));
+    assert_eq!(c, code::INVALID_INPUT);
+    assert!(m.contains("message broker") && m.contains("Endpoint ID"), "{m}");
+    let login = BrokerLogin { username: "home".into(), password: "s3cret-broker".into() };
+    let e = home
+        .agent_add(AgentAddress {
+            address: gw.url.clone(),
+            endpoint_id: Some(eid.clone()),
+            broker_login: Some(login.clone()),
+        })
+        .await
+        .expect_err("a login for a ws device");
+    assert_eq!(e.code(), code::INVALID_INPUT);
+    assert!(!format!("{e:?}{e}").contains("s3cret-broker"), "the password never shows in errors");
+    let broker_eid = "proto::behind-a-broker";
+    let added = bounded(
+        "add behind a broker",
+        home.agent_add(AgentAddress {
+            address: "mqtt://127.0.0.1:9/usp/agent/gw".into(),
+            endpoint_id: Some(broker_eid.into()),
+            broker_login: Some(login),
+        }),
+    )
+    .await
+    .expect("added with its Endpoint ID");
+    assert_eq!(added.url, "mqtt://127.0.0.1:9/usp/agent/gw");
+    assert_eq!(home.home().await.expect("view").agents.len(), 2);
+    bounded("forget", home.forget_agent(AgentArgs { agent: broker_eid.into() })).await.expect("forgotten");
     home.shutdown().await;
     sim.shutdown().await;
 }

@@ -426,10 +426,12 @@ async fn downgrade_by_address() {
     let (p, home) = paired_over_wss(false).await;
     let saved = home_json(p.dir.path());
     let rogue = Rogue::start().await;
-    let e =
-        bounded("agent_add", home.agent_add(AgentAddress { address: rogue.url(), endpoint_id: Some(p.eid.clone()) }))
-            .await
-            .expect_err("a ws:// address for a wss device is refused");
+    let e = bounded(
+        "agent_add",
+        home.agent_add(AgentAddress { address: rogue.url(), endpoint_id: Some(p.eid.clone()), broker_login: None }),
+    )
+    .await
+    .expect_err("a ws:// address for a wss device is refused");
     assert_eq!(e.code(), code::CERTIFICATE, "{e}");
     assert!(e.to_string().contains("pretending"), "{e}");
     let view = home.home().await.unwrap();

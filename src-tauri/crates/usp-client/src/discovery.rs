@@ -493,22 +493,24 @@ fn ws_url(encrypt: bool, ip: IpAddr, port: u16, path: Option<&str>) -> String {
     format!("{scheme}://{host}:{port}{slash}{path}")
 }
 
-/// The "add by address" fallback: validates a `ws://` / `wss://` URL and describes the
-/// agent behind it. Without `endpoint_id` the agent gets a placeholder id
-/// (`endpoint_id_known == false`) until its WebSocketConnect Record tells the real one.
+/// The "add by address" fallback: validates an agent address of any MTP (`ws://`, `wss://`,
+/// `mqtt://`, `mqtts://`, `mqtt+ws://`, `mqtt+wss://`, `stomp://`, `stomps://`, `coap://`;
+/// for a broker the host and port are the broker's and the path names the agent's topic or
+/// destination) and describes the agent behind it, with the port made explicit. Without
+/// `endpoint_id` the agent gets a placeholder id (`endpoint_id_known == false`) until its
+/// connect Record tells the real one.
 ///
 /// # Errors
-/// [`DiscoveryError::BadUrl`] for anything but `ws[s]://host[:port][/path]` with a
-/// non-empty host and a port 1..=65535 (no user info, no fragment).
+/// [`DiscoveryError::BadUrl`] for anything but `scheme://host[:port][/path]` with a known
+/// scheme, a non-empty host and a port 1..=65535 (no user info, no fragment).
 pub fn manual_agent(url: &str, endpoint_id: Option<EndpointId>) -> Result<DiscoveredAgent, DiscoveryError> {
     let bad = |reason: &str| DiscoveryError::BadUrl { url: url.to_owned(), reason: reason.to_owned() };
     let trimmed = url.trim();
     let (scheme, rest) = trimmed.split_once("://").ok_or_else(|| bad("expected ws:// or wss://"))?;
-    let encrypt = match scheme.to_ascii_lowercase().as_str() {
-        "ws" => false,
-        "wss" => true,
-        _ => return Err(bad("the scheme must be ws or wss")),
-    };
+    let scheme = scheme.to_ascii_lowercase();
+    let carrier = crate::mtp::carrier_of(trimmed)
+        .map_err(|_| bad("the scheme must be ws, wss, mqtt, mqtts, mqtt+ws, mqtt+wss, stomp, stomps or coap"))?;
+    let (mtp, encrypt) = (carrier.mtp, carrier.tls);
     if rest.contains('#') {
         return Err(bad("a fragment is not allowed"));
     }
@@ -543,13 +545,7 @@ pub fn manual_agent(url: &str, endpoint_id: Option<EndpointId>) -> Result<Discov
         return Err(bad("bad host name"));
     }
     let port: u16 = match port {
-        None => {
-            if encrypt {
-                443
-            } else {
-                80
-            }
-        }
+        None => default_port(&scheme),
         Some(p) => match p.parse::<u16>() {
             Ok(n) if n > 0 => n,
             _ => return Err(bad("bad port")),
@@ -558,7 +554,6 @@ pub fn manual_agent(url: &str, endpoint_id: Option<EndpointId>) -> Result<Discov
     let path = if path_and_query.is_empty() { "/".to_owned() } else { path_and_query.to_owned() };
     let path = if path.starts_with('?') { format!("/{path}") } else { path };
     let ip: Option<IpAddr> = host.trim_start_matches('[').trim_end_matches(']').parse().ok();
-    let scheme = if encrypt { "wss" } else { "ws" };
     let (endpoint_id, endpoint_id_known) = match endpoint_id {
         Some(eid) => (eid, true),
         None => {
@@ -574,7 +569,7 @@ pub fn manual_agent(url: &str, endpoint_id: Option<EndpointId>) -> Result<Discov
         endpoint_id,
         endpoint_id_known,
         name: None,
-        mtp: Mtp::Ws,
+        mtp,
         url: Some(format!("{scheme}://{host}:{port}{path}")),
         encrypt,
         path: Some(path),
@@ -582,6 +577,20 @@ pub fn manual_agent(url: &str, endpoint_id: Option<EndpointId>) -> Result<Discov
         addresses: ip.into_iter().collect(),
         port,
     })
+}
+
+/// The port a scheme means when the address names none (IANA: MQTT 1883/8883, STOMP
+/// 61613/61614 as brokers use them, CoAP 5683).
+fn default_port(scheme: &str) -> u16 {
+    match scheme {
+        "wss" | "mqtt+wss" => 443,
+        "mqtt" => 1883,
+        "mqtts" => 8883,
+        "stomp" => 61613,
+        "stomps" => 61614,
+        "coap" => 5683,
+        _ => 80,
+    }
 }
 
 #[cfg(test)]

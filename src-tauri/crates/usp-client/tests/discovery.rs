@@ -236,6 +236,21 @@ fn manual_agents_are_validated() {
     assert_eq!(a.url.as_deref(), Some("ws://gateway.local:80/"));
     assert!(a.addresses.is_empty());
 
+    // Broker and CoAP addresses: the MTP and its usual port.
+    for (url, mtp, tls, normal) in [
+        ("mqtt://192.168.1.1/usp/agent/gw", Mtp::Mqtt, false, "mqtt://192.168.1.1:1883/usp/agent/gw"),
+        ("mqtts://broker.lan/usp/agent/gw", Mtp::Mqtt, true, "mqtts://broker.lan:8883/usp/agent/gw"),
+        ("mqtt+wss://broker.lan/mqtt", Mtp::Mqtt, true, "mqtt+wss://broker.lan:443/mqtt"),
+        ("stomp://10.0.0.2/queue/usp.agent", Mtp::Stomp, false, "stomp://10.0.0.2:61613/queue/usp.agent"),
+        ("stomps://10.0.0.2:61999/queue/a", Mtp::Stomp, true, "stomps://10.0.0.2:61999/queue/a"),
+        ("coap://10.0.0.3/usp", Mtp::Coap, false, "coap://10.0.0.3:5683/usp"),
+    ] {
+        let a = manual_agent(url, Some(eid.clone())).unwrap();
+        assert_eq!((a.mtp, a.encrypt, a.url.as_deref()), (mtp, tls, Some(normal)), "{url}");
+    }
+    // Credentials never go in the address.
+    assert!(manual_agent("mqtt://user:secret@broker.lan/usp", None).is_err());
+
     for bad in [
         "http://1.2.3.4/usp",
         "1.2.3.4:80",

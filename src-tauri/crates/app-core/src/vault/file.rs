@@ -230,6 +230,7 @@ fn kind_tag(kind: SecretKind) -> u8 {
         SecretKind::PinnedCert => 2,
         SecretKind::Passcode => 3,
         SecretKind::WifiPassphrase => 4,
+        SecretKind::BrokerLogin => 5,
     }
 }
 

@@ -50,12 +50,20 @@ pub enum SecretKind {
     Passcode,
     /// Network id → WiFi passphrase.
     WifiPassphrase,
+    /// Agent endpoint id → the user name and password at the message broker (MQTT, STOMP)
+    /// through which the app reaches it.
+    BrokerLogin,
 }
 
 impl SecretKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [SecretKind; 4] =
-        [SecretKind::ControllerKey, SecretKind::PinnedCert, SecretKind::Passcode, SecretKind::WifiPassphrase];
+    pub const ALL: [SecretKind; 5] = [
+        SecretKind::ControllerKey,
+        SecretKind::PinnedCert,
+        SecretKind::Passcode,
+        SecretKind::WifiPassphrase,
+        SecretKind::BrokerLogin,
+    ];
 
     /// The stable name used in keyring entry names (`<slug>/<id>`).
     pub fn slug(self) -> &'static str {
@@ -64,6 +72,7 @@ impl SecretKind {
             SecretKind::PinnedCert => "pinned-cert",
             SecretKind::Passcode => "passcode",
             SecretKind::WifiPassphrase => "wifi-passphrase",
+            SecretKind::BrokerLogin => "broker-login",
         }
     }
 }
@@ -75,6 +84,7 @@ impl fmt::Display for SecretKind {
             SecretKind::PinnedCert => "pinned certificate",
             SecretKind::Passcode => "passcode",
             SecretKind::WifiPassphrase => "WiFi passphrase",
+            SecretKind::BrokerLogin => "broker login",
         })
     }
 }

@@ -82,6 +82,13 @@ pub struct AgentSummary {
     /// ([`AgentConsent`]); only meaningful when neither `encrypted` nor `local`.
     #[serde(default)]
     pub allow_unencrypted: bool,
+    /// What carries the connection, in words ("WebSocket", "MQTT through 192.168.1.1:1883");
+    /// empty while not connected.
+    #[serde(default)]
+    pub transport: String,
+    /// Messages are protected end to end (a USP session context), whatever sits between.
+    #[serde(default)]
+    pub end_to_end: bool,
 }
 
 /// An advert or address that claimed to be a device the app knows as encrypted, but offered a
@@ -138,11 +145,31 @@ pub struct AgentArgs {
 /// subnet, a phone without multicast access).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentAddress {
-    /// As typed: `192.168.1.1:8080/usp`, `ws://…` or `wss://…` (no scheme means `ws://`).
+    /// As typed: `192.168.1.1:8080/usp`, `ws://…` or `wss://…` (no scheme means `ws://`), or a
+    /// message broker's address with the device's topic or destination (`mqtt://…`,
+    /// `mqtts://…`, `mqtt+ws://…`, `mqtt+wss://…`, `stomp://…`, `stomps://…`), or `coap://…`.
     pub address: String,
     /// The device's USP Endpoint ID, when the user has it (needed for `wss://` devices the
-    /// app has not met: their certificate is checked against it).
+    /// app has not met: their certificate is checked against it, and for devices behind a
+    /// broker).
     pub endpoint_id: Option<String>,
+    /// The user name and password at the broker, for broker addresses that need them. Kept in
+    /// the vault, never shown again.
+    #[serde(default)]
+    pub broker_login: Option<BrokerLogin>,
+}
+
+/// A user name and password at a message broker. `Debug` leaves the password out.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokerLogin {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for BrokerLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrokerLogin").field("username", &self.username).field("password", &"<hidden>").finish()
+    }
 }
 
 /// Accept (or re-accept after a change) the certificate the agent shows now.

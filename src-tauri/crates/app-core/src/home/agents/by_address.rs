@@ -162,6 +162,12 @@ impl Home {
         let url = agent.url.clone().unwrap_or(url);
         let eid = if agent.endpoint_id_known {
             agent.endpoint_id.to_string()
+        } else if agent.mtp != discovery::Mtp::Ws {
+            return Err(AppError::InvalidInput(
+                "For a device reached through a message broker or over CoAP, add its Endpoint ID too (on its label \
+                 or its settings page): the broker's address alone does not say which device it is."
+                    .into(),
+            ));
         } else if agent.encrypt {
             return Err(AppError::InvalidInput(
                 "This device uses an encrypted connection: add its Endpoint ID too (on its label or its settings \
@@ -181,6 +187,16 @@ impl Home {
                 .to_string()
         };
         self.check_offered(&eid, &url, "an address typed without encryption").await?;
+        match (&args.broker_login, agent.mtp) {
+            (Some(login), discovery::Mtp::Mqtt | discovery::Mtp::Stomp) => self.save_broker_login(&eid, login)?,
+            (Some(_), _) => {
+                return Err(AppError::InvalidInput(
+                    "A user name and password are only for devices reached through a broker (mqtt://, stomp://)."
+                        .into(),
+                ))
+            }
+            (None, _) => {}
+        }
         self.add_or_switch(&eid, &url);
         self.agent_summary(&eid)
     }

@@ -85,6 +85,7 @@ impl Home {
             c.backoff.initial = Duration::from_secs(1);
             c.backoff.max = Duration::from_secs(300);
         }
+        c.login = self.broker_login(eid);
         if is_wss(url) {
             let trust = AgentTrust::new(self.pins().clone() as Arc<dyn PinStore>);
             c.tls = Some(

@@ -11,6 +11,7 @@
 //! in the background (30 s growing to 10 min), so the genuine device comes back by itself.
 //! Adverts never make a device "the gateway": only its own ProductClass does.
 
+mod broker;
 mod by_address;
 mod connection;
 mod discovery;

@@ -38,6 +38,8 @@ impl Home {
             verified: e.verified(),
             local: is_loopback_url(&e.url),
             allow_unencrypted: e.allow_unencrypted,
+            transport: e.client.as_ref().and_then(|c| c.carrier()).map(|c| c.to_string()).unwrap_or_default(),
+            end_to_end: false,
         }
     }
 
@@ -186,6 +188,7 @@ impl Home {
         }
         lock(&self.inner.pending).remove(&args.agent);
         lock(&self.inner.impostors).remove(&args.agent);
+        self.forget_broker_login(&args.agent);
         if let Ok(eid) = args.agent.parse::<EndpointId>() {
             let pins = self.pins().clone();
             let dropped = tokio::task::spawn_blocking(move || match pins.pinned(&eid) {
