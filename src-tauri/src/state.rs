@@ -87,7 +87,7 @@ impl Env {
             Some(text) => parse_agents(text)?,
             None => Vec::new(),
         };
-        Ok(HomeConfig { data_dir, interfaces, manual_agents })
+        Ok(HomeConfig { data_dir, interfaces, manual_agents, connectors: Vec::new() })
     }
 
     /// The vault configuration for `data_dir`.

@@ -426,6 +426,7 @@ async fn paired_home(tag: &str, scenario: Scenario) -> (sim_home::Home, Home, te
         data_dir: dir.path().to_owned(),
         interfaces: Some(usp_client::discovery::Interfaces::Named(Vec::new())),
         manual_agents: manual,
+        connectors: Vec::new(),
     };
     let home = Home::start(config, vault).await.expect("the app's home starts");
     let eids: Vec<String> = sim.agents().iter().map(|a| a.endpoint_id.as_str().to_owned()).collect();
@@ -677,6 +678,7 @@ async fn admin_home(tag: &str, mut scenario: Scenario) -> (sim_home::Home, Home,
         data_dir: dir.path().to_owned(),
         interfaces: Some(usp_client::discovery::Interfaces::Named(Vec::new())),
         manual_agents: manual,
+        connectors: Vec::new(),
     };
     let home = Home::start(config, vault).await.expect("app");
     let count = sim.agents().len();

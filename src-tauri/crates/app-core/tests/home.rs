@@ -334,6 +334,7 @@ async fn a_paired_agent_is_remembered_across_restarts() {
         data_dir: dir.path().to_owned(),
         interfaces: Some(Interfaces::Named(Vec::new())),
         manual_agents: Vec::new(),
+        connectors: Vec::new(),
     };
     let again = Home::start(config, vault(dir.path())).await.expect("restart");
     let view = wait_home(&again, "the gateway back, paired", |v| is_paired(v, &gw)).await;

@@ -724,6 +724,7 @@ async fn settings_show_where_secrets_are_kept() {
             data_dir: dir,
             interfaces: Some(usp_client::discovery::Interfaces::Named(Vec::new())),
             manual_agents: Vec::new(),
+            connectors: Vec::new(),
         };
         Home::start(config, Arc::new(vault)).await.expect("home starts")
     };

@@ -48,6 +48,9 @@ pub struct HomeConfig {
     pub interfaces: Option<Interfaces>,
     /// Agents to add without discovery (`ws://127.0.0.1:PORT/usp`, optional Endpoint ID).
     pub manual_agents: Vec<(String, Option<String>)>,
+    /// Connections to some addresses are opened by these connectors instead of the network
+    /// (the in-memory transport, so that tests run on a virtual clock): address, connector.
+    pub connectors: Vec<(String, Arc<dyn usp_client::mtp::Connector>)>,
 }
 
 /// The home: cheap to clone, shared by every command.
@@ -57,6 +60,8 @@ pub struct Home {
 }
 
 struct Inner {
+    /// [`HomeConfig::connectors`].
+    connectors: Vec<(String, Arc<dyn usp_client::mtp::Connector>)>,
     vault: Arc<Vault>,
     store: Store,
     events: broadcast::Sender<LiveEvent>,
@@ -149,6 +154,7 @@ impl Home {
         };
         let home = Home {
             inner: Arc::new(Inner {
+                connectors: config.connectors.clone(),
                 vault,
                 store,
                 events,
@@ -342,6 +348,11 @@ impl Home {
     }
 
     /// The vault (e.g. WiFi passphrases this app set, under `SecretKind::WifiPassphrase`).
+    /// The connector [`HomeConfig::connectors`] gives for `url`, if any.
+    pub(crate) fn connector_for(&self, url: &str) -> Option<Arc<dyn usp_client::mtp::Connector>> {
+        self.inner.connectors.iter().find(|(u, _)| u == url).map(|(_, c)| c.clone())
+    }
+
     pub(crate) fn vault(&self) -> &Vault {
         &self.inner.vault
     }

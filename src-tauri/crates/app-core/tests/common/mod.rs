@@ -39,6 +39,7 @@ pub async fn app(dir: &std::path::Path, interfaces: Option<Interfaces>, manual: 
         data_dir: dir.to_owned(),
         interfaces: Some(interfaces.unwrap_or(Interfaces::Named(Vec::new()))),
         manual_agents: manual,
+        connectors: Vec::new(),
     };
     Home::start(config, vault(dir)).await.expect("the app's home starts")
 }

@@ -178,6 +178,7 @@ impl Home {
             let shown = args.address.trim().to_owned();
             let mut config = ClientConfig::new(&url, self.identity().eid().clone());
             config.connect_timeout = ADD_BY_ADDRESS_TIMEOUT;
+            config.connector = self.connector_for(&url);
             let found = first_attempt(config).await;
             found
                 .map_err(|reason| {
@@ -207,6 +208,7 @@ impl Home {
         loop {
             let mut config = ClientConfig::new(&url, self.identity().eid().clone());
             config.connect_timeout = Duration::from_secs(10);
+            config.connector = self.connector_for(&url);
             if is_wss(&url) {
                 let trust = AgentTrust::new(self.pins().clone() as Arc<dyn PinStore>);
                 match tls::client_config(self.identity().tls(), trust, None, ObservedCert::new()) {

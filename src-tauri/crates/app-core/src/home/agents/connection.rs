@@ -86,6 +86,7 @@ impl Home {
             c.backoff.max = Duration::from_secs(300);
         }
         c.login = self.broker_login(eid);
+        c.connector = self.connector_for(url);
         if is_wss(url) {
             let trust = AgentTrust::new(self.pins().clone() as Arc<dyn PinStore>);
             c.tls = Some(
