@@ -139,7 +139,9 @@ pub struct DiscoveredAgent {
     pub name: Option<String>,
     /// Which MTP the record is for.
     pub mtp: Mtp,
-    /// WebSocket agents only: `ws://` (or `wss://` when `encrypt`) + address:port + `path`.
+    /// The address to reach it: `ws(s)://` or `coap://` + its address:port + `path`; for MQTT and
+    /// STOMP `mqtt(s)://` or `stomp(s)://` + the broker's address:port + the agent's topic or
+    /// destination (`path`). `None` when no usable address was heard.
     pub url: Option<String>,
     /// TXT `encrypt` present: TLS is required to connect.
     pub encrypt: bool,
@@ -447,8 +449,8 @@ fn agent_from_service(service: &ResolvedService, scope: Scope) -> Result<Discove
         .map(|s| vec![s.to_owned()])
         .unwrap_or_default();
     let url = match mtp {
-        Mtp::Ws => best_address(&addresses).map(|ip| ws_url(encrypt, ip, service.port, path.as_deref())),
-        Mtp::Mqtt | Mtp::Stomp | Mtp::Coap | Mtp::Memory => None,
+        Mtp::Memory => None,
+        _ => best_address(&addresses).map(|ip| agent_url(mtp, encrypt, ip, service.port, path.as_deref())),
     };
     if service.port == 0 {
         return Err("SRV port 0".to_owned());
@@ -482,8 +484,18 @@ fn best_address(addresses: &[IpAddr]) -> Option<IpAddr> {
     addresses.iter().copied().filter(|a| address_rank(a) < 3).min_by_key(address_rank)
 }
 
-fn ws_url(encrypt: bool, ip: IpAddr, port: u16, path: Option<&str>) -> String {
-    let scheme = if encrypt { "wss" } else { "ws" };
+/// The address of an advertised agent: for WebSocket and CoAP the agent's own (path = its
+/// resource), for MQTT and STOMP the broker's (path = the agent's topic or destination).
+fn agent_url(mtp: Mtp, encrypt: bool, ip: IpAddr, port: u16, path: Option<&str>) -> String {
+    let scheme = match (mtp, encrypt) {
+        (Mtp::Mqtt, false) => "mqtt",
+        (Mtp::Mqtt, true) => "mqtts",
+        (Mtp::Stomp, false) => "stomp",
+        (Mtp::Stomp, true) => "stomps",
+        (Mtp::Coap, _) => "coap",
+        (_, true) => "wss",
+        (_, false) => "ws",
+    };
     let host = match ip {
         IpAddr::V4(v4) => v4.to_string(),
         IpAddr::V6(v6) => format!("[{v6}]"),
@@ -618,8 +630,12 @@ mod tests {
         assert_eq!(best_address(&[ll, v6, v4]), Some(v4));
         assert_eq!(best_address(&[ll, v6]), Some(v6));
         assert_eq!(best_address(&[ll]), None);
-        assert_eq!(ws_url(false, v6, 80, Some("usp")), "ws://[fd00::1]:80/usp");
-        assert_eq!(ws_url(true, v4, 443, None), "wss://10.0.0.2:443/");
+        assert_eq!(agent_url(Mtp::Ws, false, v6, 80, Some("usp")), "ws://[fd00::1]:80/usp");
+        assert_eq!(agent_url(Mtp::Ws, true, v4, 443, None), "wss://10.0.0.2:443/");
+        // Brokers: the broker's address, the agent's topic or destination as the path.
+        assert_eq!(agent_url(Mtp::Mqtt, false, v4, 1883, Some("usp/agent/gw")), "mqtt://10.0.0.2:1883/usp/agent/gw");
+        assert_eq!(agent_url(Mtp::Stomp, true, v4, 61614, Some("/queue/a")), "stomps://10.0.0.2:61614/queue/a");
+        assert_eq!(agent_url(Mtp::Coap, false, v4, 5683, Some("usp")), "coap://10.0.0.2:5683/usp");
     }
 
     #[test]

@@ -22,6 +22,7 @@ use usp_core::EndpointId;
 use crate::error::ConnectError;
 use crate::ClientConfig;
 
+pub mod fallback;
 pub mod memory;
 
 /// A boxed future that can be sent between threads.
