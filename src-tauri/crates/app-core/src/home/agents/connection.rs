@@ -87,6 +87,17 @@ impl Home {
         }
         c.login = self.broker_login(eid);
         c.connector = self.connector_for(url);
+        if c.connector.is_none() {
+            // Other MTPs it announced, tried after this address (never for a secure agent).
+            let others =
+                self.with_agent(eid, |e| if e.secure { Vec::new() } else { e.alternates.values().cloned().collect() });
+            let mut urls: Vec<String> = std::iter::once(url.to_owned()).chain(others.unwrap_or_default()).collect();
+            if urls.len() > 1 {
+                urls.sort_by_key(|u| usp_client::mtp::fallback::preference(u));
+                urls.dedup();
+                c.connector = Some(Arc::new(usp_client::mtp::fallback::Fallback::new(urls)));
+            }
+        }
         if is_wss(url) {
             let trust = AgentTrust::new(self.pins().clone() as Arc<dyn PinStore>);
             c.tls = Some(

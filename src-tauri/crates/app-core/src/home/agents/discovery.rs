@@ -56,9 +56,10 @@ impl Home {
             Full,
         }
         match event {
+            DiscoveryEvent::Appeared(a) | DiscoveryEvent::Updated(a) if a.mtp != Mtp::Ws => self.on_other_mtp(a),
             DiscoveryEvent::Appeared(a) | DiscoveryEvent::Updated(a) => {
-                let Some(url) = a.url.clone().filter(|_| a.mtp == Mtp::Ws) else {
-                    tracing::debug!(eid = %a.endpoint_id, mtp = ?a.mtp, "agent without a WebSocket address skipped");
+                let Some(url) = a.url.clone() else {
+                    tracing::debug!(eid = %a.endpoint_id, "agent without a usable WebSocket address skipped");
                     return;
                 };
                 let eid = a.endpoint_id.as_str().to_owned();
@@ -123,9 +124,54 @@ impl Home {
                 });
                 self.changed(&[Topic::Home]);
             }
-            DiscoveryEvent::Disappeared { .. } => {}
+            DiscoveryEvent::Disappeared { endpoint_id, mtp } => {
+                if self.with_agent(endpoint_id.as_str(), |e| e.alternates.remove(&mtp).is_some()) == Some(true) {
+                    self.changed(&[Topic::Home]);
+                }
+            }
             DiscoveryEvent::Skipped { instance, reason } => {
                 tracing::debug!(instance = %device_text(&instance, 200), reason = %device_text(&reason, 300), "mDNS instance skipped");
+            }
+        }
+    }
+}
+
+impl Home {
+    /// An advert over another MTP than WebSocket (MQTT or STOMP through a broker, CoAP): for a
+    /// known agent, another way to reach it when its address fails; an agent heard only so is
+    /// added with it. A secure agent (encrypted, its certificate pinned) is never reached
+    /// through a broker, whose path cannot prove who answers.
+    fn on_other_mtp(&self, a: usp_client::discovery::DiscoveredAgent) {
+        let Some(url) = a.url.clone() else {
+            tracing::debug!(eid = %a.endpoint_id, mtp = ?a.mtp, "advert without a usable address skipped");
+            return;
+        };
+        let eid = a.endpoint_id.as_str().to_owned();
+        let known = self.with_agents(|m| match m.get_mut(&eid) {
+            Some(e) if e.secure => Some(false),
+            Some(e) => {
+                let changed = e.alternates.get(&a.mtp) != Some(&url);
+                e.alternates.insert(a.mtp, url.clone());
+                Some(changed)
+            }
+            None => None,
+        });
+        match known {
+            Some(true) => self.changed(&[Topic::Home]),
+            Some(false) => {}
+            None => {
+                let full = self.with_agents(|m| m.values().filter(|e| e.discovered).count() >= MAX_DISCOVERED);
+                if full {
+                    self.inner.dropped_adverts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    return;
+                }
+                let name = a.name.as_deref().map(|n| device_text(n, MAX_NAME_CHARS)).filter(|n| !n.is_empty());
+                tracing::info!(eid, url = %device_text(&url, 200), "agent discovered (over {:?})", a.mtp);
+                self.add_agent(&eid, &url, |e| {
+                    e.mdns_name = name;
+                    e.announced = true;
+                    e.discovered = true;
+                });
             }
         }
     }

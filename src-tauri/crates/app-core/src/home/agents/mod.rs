@@ -21,11 +21,12 @@ mod state;
 pub(crate) use state::read_objects;
 pub(crate) use state::{auth_of, read_facts, role_label};
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use ipc_types::{AgentAuth, AgentKind, Topic};
 use tokio::task::JoinHandle;
+use usp_client::discovery::Mtp;
 use usp_client::tls::Fingerprint;
 
 use crate::home::{is_loopback_url, is_wss, AppResult, Home, KnownAgent};
@@ -84,6 +85,9 @@ pub(crate) struct AgentEntry {
     /// The objects right under `Device.` that the device offers (`WiFi`, `Hosts`...), read once
     /// paired; `None` when unknown (every page then simply tries).
     pub objects: Option<BTreeSet<String>>,
+    /// Other addresses it announces over other MTPs (MQTT or STOMP through a broker, CoAP),
+    /// tried after `url` when that fails; never used for a secure agent.
+    pub alternates: BTreeMap<Mtp, String>,
 }
 
 impl AgentEntry {
@@ -122,6 +126,7 @@ impl AgentEntry {
             checks: 0,
             check_now: Arc::new(tokio::sync::Notify::new()),
             objects: None,
+            alternates: BTreeMap::new(),
         }
     }
 
