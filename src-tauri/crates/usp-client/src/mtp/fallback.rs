@@ -62,6 +62,11 @@ impl Connector for Fallback {
             let share = config.connect_timeout / tries;
             for url in &self.urls {
                 let mut one = config.clone();
+                if *url != config.url {
+                    // A broker login belongs to the broker it was given for (the address the
+                    // settings name): never sent to another address an advert offered.
+                    one.login = None;
+                }
                 one.url = url.clone();
                 one.connector = None;
                 one.connect_timeout = share;

@@ -189,7 +189,7 @@ impl Home {
         };
         self.check_offered(&eid, &url, "an address typed without encryption").await?;
         match (&args.broker_login, agent.mtp) {
-            (Some(login), discovery::Mtp::Mqtt | discovery::Mtp::Stomp) => self.save_broker_login(&eid, login)?,
+            (Some(login), discovery::Mtp::Mqtt | discovery::Mtp::Stomp) => self.save_broker_login(&eid, &url, login)?,
             (Some(_), _) => {
                 return Err(AppError::InvalidInput(
                     "A user name and password are only for devices reached through a broker (mqtt://, stomp://)."

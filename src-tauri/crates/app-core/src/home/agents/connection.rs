@@ -85,7 +85,7 @@ impl Home {
             c.backoff.initial = Duration::from_secs(1);
             c.backoff.max = Duration::from_secs(300);
         }
-        c.login = self.broker_login(eid);
+        c.login = self.broker_login(eid, url);
         c.connector = self.connector_for(url);
         if c.connector.is_none() {
             // Other MTPs it announced, tried after this address (never for a secure agent).
