@@ -2,7 +2,7 @@
 //!
 //! Agents advertise `<EndpointID>._usp-agt-<mtp>._tcp.local.` with an SRV record (host,
 //! port), A/AAAA records and TXT keys `path`, `name` and `encrypt` (boolean, no value).
-//! [`Discovery`] browses the WebSocket, MQTT and STOMP agent services and turns what it
+//! [`Discovery`] browses the WebSocket, MQTT, STOMP and CoAP (`._udp`) agent services and turns what it
 //! hears into [`DiscoveryEvent`]s; [`manual_agent`] is the "add by address" fallback.
 //!
 //! Which interfaces are used is explicit ([`Interfaces`]): the app uses
@@ -201,7 +201,7 @@ pub enum DiscoveryError {
 
 type Known = Arc<Mutex<BTreeMap<String, DiscoveredAgent>>>;
 
-/// A running browse of the three USP agent service types.
+/// A running browse of the four USP agent service types.
 ///
 /// Events arrive on [`Discovery::next_event`] (or the receiver from
 /// [`Discovery::take_events`]); [`Discovery::snapshot`] is the current set. Dropping it
@@ -216,7 +216,8 @@ pub struct Discovery {
 
 impl Discovery {
     /// Starts an mDNS daemon confined to `interfaces` and browses `_usp-agt-ws._tcp`,
-    /// `_usp-agt-mqtt._tcp` and `_usp-agt-stomp._tcp`. Must run inside a tokio runtime.
+    /// `_usp-agt-mqtt._tcp`, `_usp-agt-stomp._tcp` and `_usp-agt-coap._udp`. Must run inside
+    /// a tokio runtime.
     ///
     /// # Errors
     /// [`DiscoveryError::NoRuntime`] outside tokio; [`DiscoveryError::Mdns`] when the
@@ -225,9 +226,9 @@ impl Discovery {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| DiscoveryError::NoRuntime)?;
         let daemon = interfaces.daemon()?;
         let browse = |ty: &str| daemon.browse(ty).map_err(DiscoveryError::Mdns);
-        let receivers = match (browse(SERVICE_WS), browse(SERVICE_MQTT), browse(SERVICE_STOMP)) {
-            (Ok(ws), Ok(mqtt), Ok(stomp)) => [ws, mqtt, stomp],
-            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+        let receivers = match (browse(SERVICE_WS), browse(SERVICE_MQTT), browse(SERVICE_STOMP), browse(SERVICE_COAP)) {
+            (Ok(ws), Ok(mqtt), Ok(stomp), Ok(coap)) => [ws, mqtt, stomp, coap],
+            (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), _) | (.., Err(e)) => {
                 let _ = daemon.shutdown();
                 return Err(e);
             }
@@ -330,18 +331,19 @@ fn plain_path(path: &str) -> bool {
 }
 
 async fn run(
-    receivers: [mdns_sd::Receiver<ServiceEvent>; 3],
+    receivers: [mdns_sd::Receiver<ServiceEvent>; 4],
     tx: mpsc::Sender<DiscoveryEvent>,
     known: Known,
     scope: Scope,
 ) {
-    let [ws, mqtt, stomp] = receivers;
+    let [ws, mqtt, stomp, coap] = receivers;
     let mut skipped = BTreeSet::new();
     loop {
         let event = tokio::select! {
             e = ws.recv_async() => e,
             e = mqtt.recv_async() => e,
             e = stomp.recv_async() => e,
+            e = coap.recv_async() => e,
         };
         let Ok(event) = event else { break };
         for out in handle(event, &known, &mut skipped, scope) {
@@ -448,7 +450,9 @@ fn agent_from_service(service: &ResolvedService, scope: Scope) -> Result<Discove
         .unwrap_or_default();
     let url = match mtp {
         Mtp::Ws => best_address(&addresses).map(|ip| ws_url(encrypt, ip, service.port, path.as_deref())),
-        Mtp::Mqtt | Mtp::Stomp | Mtp::Coap | Mtp::Memory => None,
+        // The agent itself serves CoAP (no broker): its resource is the TXT path.
+        Mtp::Coap => best_address(&addresses).map(|ip| coap_url(ip, service.port, path.as_deref())),
+        Mtp::Mqtt | Mtp::Stomp | Mtp::Memory => None,
     };
     if service.port == 0 {
         return Err("SRV port 0".to_owned());
@@ -483,7 +487,16 @@ fn best_address(addresses: &[IpAddr]) -> Option<IpAddr> {
 }
 
 fn ws_url(encrypt: bool, ip: IpAddr, port: u16, path: Option<&str>) -> String {
-    let scheme = if encrypt { "wss" } else { "ws" };
+    url(if encrypt { "wss" } else { "ws" }, ip, port, path)
+}
+
+/// `coap://ip:port/path` (no DTLS: an `encrypt` key cannot be honoured, and the card says
+/// the hop is not protected).
+fn coap_url(ip: IpAddr, port: u16, path: Option<&str>) -> String {
+    url("coap", ip, port, path)
+}
+
+fn url(scheme: &str, ip: IpAddr, port: u16, path: Option<&str>) -> String {
     let host = match ip {
         IpAddr::V4(v4) => v4.to_string(),
         IpAddr::V6(v6) => format!("[{v6}]"),
@@ -493,7 +506,8 @@ fn ws_url(encrypt: bool, ip: IpAddr, port: u16, path: Option<&str>) -> String {
     format!("{scheme}://{host}:{port}{slash}{path}")
 }
 
-/// The "add by address" fallback: validates a `ws://` / `wss://` URL and describes the
+/// The "add by address" fallback: validates a `ws://` / `wss://` (or `coap://`, with the
+/// agent's Endpoint ID, which a CoAP agent never tells first) URL and describes the
 /// agent behind it. Without `endpoint_id` the agent gets a placeholder id
 /// (`endpoint_id_known == false`) until its WebSocketConnect Record tells the real one.
 ///
@@ -507,7 +521,8 @@ pub fn manual_agent(url: &str, endpoint_id: Option<EndpointId>) -> Result<Discov
     let encrypt = match scheme.to_ascii_lowercase().as_str() {
         "ws" => false,
         "wss" => true,
-        _ => return Err(bad("the scheme must be ws or wss")),
+        "coap" => return crate::mtp::coap::manual_agent(trimmed, endpoint_id).map_err(|r| bad(&r)),
+        _ => return Err(bad("the scheme must be ws, wss or coap")),
     };
     if rest.contains('#') {
         return Err(bad("a fragment is not allowed"));
@@ -611,6 +626,7 @@ mod tests {
         assert_eq!(best_address(&[ll]), None);
         assert_eq!(ws_url(false, v6, 80, Some("usp")), "ws://[fd00::1]:80/usp");
         assert_eq!(ws_url(true, v4, 443, None), "wss://10.0.0.2:443/");
+        assert_eq!(coap_url(v4, 5683, Some("usp")), "coap://10.0.0.2:5683/usp");
     }
 
     #[test]

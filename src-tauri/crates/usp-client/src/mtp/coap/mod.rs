@@ -19,3 +19,31 @@ pub mod uri;
 
 pub(crate) use transport::open;
 pub use transport::CoapConnector;
+
+use usp_core::EndpointId;
+
+use crate::discovery::DiscoveredAgent;
+use crate::mtp::Mtp;
+
+/// "Add by address" for a `coap://` URL: the agent's Endpoint ID is required (it names
+/// the agent in our Records; a CoAP agent never speaks first).
+pub(crate) fn manual_agent(url: &str, endpoint_id: Option<EndpointId>) -> Result<DiscoveredAgent, String> {
+    let uri = uri::CoapUri::parse(url)?;
+    if uri.host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("white space in the host".into());
+    }
+    let endpoint_id = endpoint_id.ok_or("a CoAP agent's Endpoint ID must be given with its address")?;
+    let path = uri.to_uri().split_once("://").and_then(|(_, r)| r.find('/').map(|i| r[i..].to_owned()));
+    Ok(DiscoveredAgent {
+        endpoint_id,
+        endpoint_id_known: true,
+        name: None,
+        mtp: Mtp::Coap,
+        url: Some(uri.to_uri()),
+        encrypt: false,
+        path,
+        subtypes: Vec::new(),
+        addresses: uri.ip_addr().map(|a| a.ip()).into_iter().collect(),
+        port: uri.port,
+    })
+}
