@@ -278,7 +278,7 @@ mod reference {
         let all = bounded(c.get(&["Device."], 0)).await.expect("get everything");
         assert!(all.params().len() > 100, "{} parameters", all.params().len());
         // A large request: blocks to the agent.
-        let many: Vec<&str> = std::iter::repeat("Device.DeviceInfo.ModelName").take(60).collect();
+        let many: Vec<&str> = std::iter::repeat_n("Device.DeviceInfo.ModelName", 60).collect();
         bounded(c.get(&many, 0)).await.expect("a large request");
 
         // Subscribe to creations, Add (and its Notify), Set, Delete.

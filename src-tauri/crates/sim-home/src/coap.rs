@@ -107,7 +107,7 @@ impl Server {
                     Ok(_) => {} // larger than any CoAP datagram we accept
                     Err(e) => debug!(agent = %self.agent.key, "CoAP receive: {e}"),
                 },
-                Some((eid, record)) = out_rx.recv() => self.to_controller(&eid, record),
+                Some((eid, record)) = out_rx.recv() => self.send_to_controller(&eid, record),
                 () = sleep_until(deadline) => self.engine.handle_timeout(Instant::now()),
             }
         }
@@ -162,7 +162,7 @@ impl Server {
     }
 
     /// A Record from the agent: POSTed to the controller's latest reply-to.
-    fn to_controller(&mut self, eid: &EndpointId, record: Bytes) {
+    fn send_to_controller(&mut self, eid: &EndpointId, record: Bytes) {
         let Some(c) = self.controllers.get(eid) else { return };
         let post = Post { path: c.path.clone(), reply_to: Some(self.own_uri.clone()), record };
         if self.engine.send(c.reply_to, post, Instant::now()).is_err() {

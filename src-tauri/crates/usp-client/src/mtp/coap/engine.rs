@@ -158,6 +158,9 @@ struct Reassembly {
     touched: Instant,
 }
 
+/// When a message ID from a peer was seen, and the answer it got (resent for duplicates).
+type Seen = (Instant, Option<Vec<u8>>);
+
 /// Counters, for logs and tests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -179,7 +182,7 @@ pub struct Engine {
     next_mid: u16,
     next_token: u64,
     dests: HashMap<SocketAddr, Dest>,
-    seen: HashMap<(SocketAddr, u16), (Instant, Option<Vec<u8>>)>,
+    seen: HashMap<(SocketAddr, u16), Seen>,
     seen_order: VecDeque<(SocketAddr, u16, Instant)>,
     reassembly: HashMap<SocketAddr, Reassembly>,
     transmit: VecDeque<(SocketAddr, Vec<u8>)>,
