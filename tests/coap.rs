@@ -303,3 +303,30 @@ mod reference {
         drop(agent);
     }
 }
+
+#[tokio::test]
+async fn pipelined_requests_all_come_back() {
+    let me = test_eid("coap-pipe");
+    let home = start_home(&[(&me, "Full Access")], None).await;
+    let gw = home.agent("gateway").expect("gateway");
+    let server = serve(gw).await;
+    let c = Arc::new(coap_client(&server.url, &me, &gw.endpoint_id, None).await);
+    let done = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..600 {
+        let (c, done) = (c.clone(), done.clone());
+        tasks.push(tokio::spawn(async move {
+            let r = c.get(&["Device.DeviceInfo.SoftwareVersion"], 0).await;
+            done.fetch_add(1, Ordering::SeqCst);
+            r
+        }));
+    }
+    let started = std::time::Instant::now();
+    for t in tasks {
+        let r = bounded(t).await.expect("join");
+        if let Err(e) = r {
+            panic!("after {:?}, {} done: {e}", started.elapsed(), done.load(Ordering::SeqCst));
+        }
+    }
+    eprintln!("600 concurrent Gets over CoAP: {:?}", started.elapsed());
+}

@@ -28,8 +28,10 @@ use crate::AgentHandle;
 /// Controllers one agent keeps pipes for at once (a flood of made-up Endpoint IDs
 /// replaces the oldest ones).
 const MAX_CONTROLLERS: usize = 64;
-/// Records queued per controller.
-const PIPE_QUEUE: usize = 64;
+/// Records queued per controller, each way. CoAP acknowledges a Record as soon as it has
+/// arrived, so a controller that pipelines requests is held back by nothing but this: more
+/// waiting requests than this are dropped (and time out at the controller).
+const PIPE_QUEUE: usize = 1024;
 
 /// A running CoAP server of one agent; dropping it stops it.
 #[derive(Debug)]
@@ -59,7 +61,7 @@ pub async fn serve(agent: &AgentHandle, addr: SocketAddr, path: &str) -> std::io
     let max = usp_core::wire::Limits::default().max_record_size;
     let server = Server {
         agent: agent.clone(),
-        engine: Engine::new(Settings::new(segments, max)),
+        engine: Engine::new(Settings { max_queue: PIPE_QUEUE, ..Settings::new(segments, max) }),
         own_uri: url.clone(),
         controllers: HashMap::new(),
     };
@@ -137,7 +139,9 @@ impl Server {
             c.path = path;
             c.last = now;
             // UDP semantics: a controller that floods faster than the agent answers loses Records.
-            let _ = c.incoming.try_send(record);
+            if c.incoming.try_send(record).is_err() {
+                debug!(agent = %key, controller = %eid, "CoAP: too many Records wait for the agent; one dropped");
+            }
             return;
         }
         self.controllers.retain(|_, c| !c.incoming.is_closed());
