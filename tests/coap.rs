@@ -73,8 +73,8 @@ async fn the_suite_against_sim_home_over_coap() {
     c.close().await;
 }
 
-/// A UDP relay between the client and the agent that drops the first copy of the first
-/// POST it relays each way... (see the test).
+/// A UDP relay between the client and the agent that loses a POST and then an
+/// acknowledgement (the agent POSTs its answers straight to the client's reply-to).
 struct Relay {
     url: String,
     posts_to_agent: Arc<AtomicUsize>,
@@ -89,8 +89,8 @@ impl Drop for Relay {
 
 impl Relay {
     /// Relays to `agent` (its resource `path`), dropping the first POST from the client
-    /// and the first 2.04 acknowledgement from the agent.
-    async fn lossy(agent: SocketAddr, path: &str) -> Relay {
+    /// after `pass` POSTs, and then the first 2.04 acknowledgement from the agent.
+    async fn lossy(agent: SocketAddr, path: &str, pass: usize) -> Relay {
         let front = tokio::net::UdpSocket::bind(LOOPBACK).await.expect("bind");
         let back = tokio::net::UdpSocket::bind(LOOPBACK).await.expect("bind");
         let url = format!("coap://{}{path}", front.local_addr().expect("addr"));
@@ -105,8 +105,8 @@ impl Relay {
                     Ok((n, from)) = front.recv_from(&mut a) => {
                         client = Some(from);
                         if n >= 4 && a[1] == 0x02 {
-                            count.fetch_add(1, Ordering::SeqCst);
-                            if !dropped_post {
+                            let seen = count.fetch_add(1, Ordering::SeqCst);
+                            if !dropped_post && seen >= pass {
                                 dropped_post = true;
                                 continue;
                             }
@@ -114,7 +114,7 @@ impl Relay {
                         let _ = back.send_to(&a[..n], agent).await;
                     }
                     Ok((n, _)) = back.recv_from(&mut b) => {
-                        if n >= 4 && b[1] == 0x44 && !dropped_ack {
+                        if n >= 4 && b[1] == 0x44 && dropped_post && !dropped_ack {
                             dropped_ack = true;
                             continue;
                         }
@@ -135,7 +135,7 @@ async fn a_lost_datagram_is_retransmitted_and_done_once() {
     let home = start_home(&[(&me, "Full Access")], None).await;
     let gw = home.agent("gateway").expect("gateway");
     let server = serve(gw).await;
-    let relay = Relay::lossy(server.addr, "/usp").await;
+    let relay = Relay::lossy(server.addr, "/usp", 0).await;
     let c = coap_client(&relay.url, &me, &gw.endpoint_id, None).await;
     // The Add's POST is lost once, then its acknowledgement: two retransmissions, one Add.
     let started = std::time::Instant::now();
@@ -214,6 +214,26 @@ async fn a_hostile_peer_does_no_harm() {
     }
     assert!(answers <= 20_000, "at most one answer per datagram: {answers}");
     c.close().await;
+}
+
+#[tokio::test]
+async fn nobody_there_is_a_clear_connect_error() {
+    use usp_client::mtp::Connector as _;
+    let me = test_eid("coap-none");
+    let port = std::net::UdpSocket::bind(LOOPBACK).expect("bind").local_addr().expect("addr").port();
+    let mut config = test_config(&format!("coap://127.0.0.1:{port}/usp"), &me);
+    config.agent_id = Some("proto::nobody".parse().expect("eid"));
+    config.connect_timeout = Duration::from_secs(1);
+    let err = bounded(CoapConnector::new().connect(&config)).await.expect_err("nobody answers");
+    assert!(err.to_string().contains("longer than 1s"), "{err}");
+    // Without the agent's Endpoint ID: refused at once, saying why.
+    config.agent_id = None;
+    let err = bounded(CoapConnector::new().connect(&config)).await.expect_err("no agent id");
+    assert!(err.needs_user() && err.to_string().contains("Endpoint ID"), "{err}");
+    config.url = "coaps://127.0.0.1/usp".into();
+    config.agent_id = Some("proto::nobody".parse().expect("eid"));
+    let err = bounded(CoapConnector::new().connect(&config)).await.expect_err("no DTLS");
+    assert!(err.to_string().contains("DTLS"), "{err}");
 }
 
 mod reference {
@@ -300,6 +320,21 @@ mod reference {
         let n = next_notification(&mut rx, &oc.id).await;
         assert!(matches!(n.notify.notification, Notification::OperComplete(_)), "{n:?}");
         c.close().await;
+
+        // Through a relay that loses the first POST and the first 2.04: retransmitted, done once.
+        let target: SocketAddr = url.trim_start_matches("coap://").trim_end_matches("/usp").parse().expect("addr");
+        let relay = Relay::lossy(target, "/usp", 1).await;
+        let lossy = coap_client(&relay.url, &me, &AGENT.parse().expect("eid"), None).await;
+        let before = bounded(lossy.get(&["Device.BulkData.Profile.*.Alias"], 0)).await.expect("get").params().len();
+        bounded(lossy.add("Device.BulkData.Profile.", &[])).await.expect("add through loss");
+        let after = bounded(lossy.get(&["Device.BulkData.Profile.*.Alias"], 0)).await.expect("get").params().len();
+        assert_eq!(after, before + 1, "one Add, however many copies");
+        assert_eq!(
+            relay.posts_to_agent.load(Ordering::SeqCst),
+            5,
+            "the Get's POST once, the Add's three times, the Get's once"
+        );
+        lossy.close().await;
         drop(agent);
     }
 }
