@@ -275,3 +275,47 @@ fn block_values_round_trip() {
     assert_eq!(encode_uint(0), Vec::<u8>::new());
     assert_eq!(encode_uint(0x1_0000), vec![1, 0, 0]);
 }
+
+#[test]
+fn mutated_valid_traffic_never_panics_and_stays_bounded() {
+    // Real datagrams of a multi-block exchange, each with a few random bytes changed, fed to
+    // both ends in the middle of their transfers.
+    let (mut a, mut b) = (engine(1 << 16), engine(1 << 16));
+    let now = Instant::now();
+    let mut corpus: Vec<(bool, Vec<u8>)> = Vec::new();
+    a.send(addr(2), post(vec![5; 6000]), now).expect("queued");
+    pump(&mut a, &mut b, now, |to_b, d| {
+        corpus.push((to_b, d.to_vec()));
+        false
+    });
+    b.ping(addr(1), now);
+    pump(&mut a, &mut b, now, |to_b, d| {
+        corpus.push((to_b, d.to_vec()));
+        false
+    });
+    while a.poll_event().is_some() || b.poll_event().is_some() {}
+    a.send(addr(2), post(vec![6; 9000]), now).expect("queued");
+    for round in 0..30_000usize {
+        let (to_b, d) = &corpus[round % corpus.len()];
+        let mut d = d.clone();
+        for _ in 0..1 + rand::random::<u8>() % 4 {
+            let i = rand::random::<u32>() as usize % d.len().max(1);
+            if let Some(byte) = d.get_mut(i) {
+                *byte = rand::random();
+            }
+        }
+        if rand::random::<u8>() % 8 == 0 {
+            d.truncate(rand::random::<u32>() as usize % (d.len() + 1));
+        }
+        if *to_b {
+            b.handle_datagram(addr(1), &d, now);
+        } else {
+            a.handle_datagram(addr(2), &d, now);
+        }
+        while a.poll_transmit().is_some() || b.poll_transmit().is_some() {}
+        while a.poll_event().is_some() || b.poll_event().is_some() {}
+    }
+    assert!(b.reassembly.len() <= MAX_REASSEMBLIES);
+    assert!(b.seen.len() <= SEEN_CAPACITY + 1 && a.seen.len() <= SEEN_CAPACITY + 1);
+    assert!(b.reassembly.values().all(|r| r.data.len() <= 1 << 16));
+}
