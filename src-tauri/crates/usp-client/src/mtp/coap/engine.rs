@@ -367,6 +367,8 @@ impl Engine {
         let mut p = Packet::new();
         p.header.set_type(MessageType::Confirmable);
         p.header.message_id = flight.mid;
+        // A ping is an empty message (code 0.00; coap-lite's default is GET).
+        p.header.code = MessageClass::Empty;
         p.set_token(flight.token.clone());
         if let Job::Post(post) = &flight.job {
             p.header.code = MessageClass::Request(RequestType::Post);

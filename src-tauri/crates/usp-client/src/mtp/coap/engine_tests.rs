@@ -142,7 +142,12 @@ fn pings_are_answered_with_a_reset() {
     let now = Instant::now();
     a.ping(addr(2), now);
     a.ping(addr(2), now); // one at a time
-    let (ab, ba) = pump(&mut a, &mut b, now, |_, _| false);
+    let (ab, ba) = pump(&mut a, &mut b, now, |to_b, d| {
+        // An empty confirmable message, answered by a Reset with its message ID.
+        assert_eq!(d.len(), 4, "{d:?}");
+        assert_eq!((d[0], d[1]), if to_b { (0x40, 0x00) } else { (0x70, 0x00) }, "{d:?}");
+        false
+    });
     assert_eq!((ab, ba), (1, 1));
     assert_eq!(events(&mut a), [Event::Pong { from: addr(2) }]);
     assert!(events(&mut b).is_empty());
