@@ -309,7 +309,7 @@ fn mutated_valid_traffic_never_panics_and_stays_bounded() {
                 *byte = rand::random();
             }
         }
-        if rand::random::<u8>() % 8 == 0 {
+        if rand::random::<u8>().is_multiple_of(8) {
             d.truncate(rand::random::<u32>() as usize % (d.len() + 1));
         }
         if *to_b {
