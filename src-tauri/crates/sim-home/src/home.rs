@@ -281,6 +281,15 @@ impl AgentHandle {
         tokio::spawn(crate::server::serve_pipe(self.cmd.clone(), self.key.clone(), self.endpoint_id.clone(), pipe))
     }
 
+    /// Serves this agent over CoAP too, on `addr` (port 0: a free one) at `path`, until
+    /// the returned server is dropped (see [`crate::coap`]).
+    ///
+    /// # Errors
+    /// When the UDP socket cannot be bound.
+    pub async fn serve_coap(&self, addr: SocketAddr, path: &str) -> std::io::Result<crate::coap::CoapServer> {
+        crate::coap::serve(self, addr, path).await
+    }
+
     /// Serves every connection made through the in-memory transport's `listener` (tests on
     /// a virtual clock), until its connectors are gone.
     pub fn serve_memory(&self, mut listener: MemoryListener) -> tokio::task::JoinHandle<()> {

@@ -12,6 +12,7 @@
 
 pub mod advertise;
 pub mod agent;
+pub mod coap;
 pub mod home;
 pub mod life;
 pub mod scenario;

@@ -2,7 +2,7 @@
 //!
 //! Agents advertise `<EndpointID>._usp-agt-<mtp>._tcp.local.` with an SRV record (host,
 //! port), A/AAAA records and TXT keys `path`, `name` and `encrypt` (boolean, no value).
-//! [`Discovery`] browses the WebSocket, MQTT and STOMP agent services and turns what it
+//! [`Discovery`] browses the WebSocket, MQTT, STOMP and CoAP (`._udp`) agent services and turns what it
 //! hears into [`DiscoveryEvent`]s; [`manual_agent`] is the "add by address" fallback.
 //!
 //! Which interfaces are used is explicit ([`Interfaces`]): the app uses
@@ -203,7 +203,7 @@ pub enum DiscoveryError {
 
 type Known = Arc<Mutex<BTreeMap<String, DiscoveredAgent>>>;
 
-/// A running browse of the three USP agent service types.
+/// A running browse of the four USP agent service types.
 ///
 /// Events arrive on [`Discovery::next_event`] (or the receiver from
 /// [`Discovery::take_events`]); [`Discovery::snapshot`] is the current set. Dropping it
@@ -218,7 +218,8 @@ pub struct Discovery {
 
 impl Discovery {
     /// Starts an mDNS daemon confined to `interfaces` and browses `_usp-agt-ws._tcp`,
-    /// `_usp-agt-mqtt._tcp` and `_usp-agt-stomp._tcp`. Must run inside a tokio runtime.
+    /// `_usp-agt-mqtt._tcp`, `_usp-agt-stomp._tcp` and `_usp-agt-coap._udp`. Must run inside
+    /// a tokio runtime.
     ///
     /// # Errors
     /// [`DiscoveryError::NoRuntime`] outside tokio; [`DiscoveryError::Mdns`] when the
@@ -227,9 +228,9 @@ impl Discovery {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| DiscoveryError::NoRuntime)?;
         let daemon = interfaces.daemon()?;
         let browse = |ty: &str| daemon.browse(ty).map_err(DiscoveryError::Mdns);
-        let receivers = match (browse(SERVICE_WS), browse(SERVICE_MQTT), browse(SERVICE_STOMP)) {
-            (Ok(ws), Ok(mqtt), Ok(stomp)) => [ws, mqtt, stomp],
-            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+        let receivers = match (browse(SERVICE_WS), browse(SERVICE_MQTT), browse(SERVICE_STOMP), browse(SERVICE_COAP)) {
+            (Ok(ws), Ok(mqtt), Ok(stomp), Ok(coap)) => [ws, mqtt, stomp, coap],
+            (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), _) | (.., Err(e)) => {
                 let _ = daemon.shutdown();
                 return Err(e);
             }
@@ -332,18 +333,19 @@ fn plain_path(path: &str) -> bool {
 }
 
 async fn run(
-    receivers: [mdns_sd::Receiver<ServiceEvent>; 3],
+    receivers: [mdns_sd::Receiver<ServiceEvent>; 4],
     tx: mpsc::Sender<DiscoveryEvent>,
     known: Known,
     scope: Scope,
 ) {
-    let [ws, mqtt, stomp] = receivers;
+    let [ws, mqtt, stomp, coap] = receivers;
     let mut skipped = BTreeSet::new();
     loop {
         let event = tokio::select! {
             e = ws.recv_async() => e,
             e = mqtt.recv_async() => e,
             e = stomp.recv_async() => e,
+            e = coap.recv_async() => e,
         };
         let Ok(event) = event else { break };
         for out in handle(event, &known, &mut skipped, scope) {
@@ -523,6 +525,10 @@ pub fn manual_agent(url: &str, endpoint_id: Option<EndpointId>) -> Result<Discov
     let carrier = crate::mtp::carrier_of(trimmed)
         .map_err(|_| bad("the scheme must be ws, wss, mqtt, mqtts, mqtt+ws, mqtt+wss, stomp, stomps or coap"))?;
     let (mtp, encrypt) = (carrier.mtp, carrier.tls);
+    if mtp == Mtp::Coap && endpoint_id.is_none() {
+        // A CoAP agent never sends a Record first: nothing else would tell who it is.
+        return Err(bad("a CoAP agent's Endpoint ID is needed (it never speaks first)"));
+    }
     if rest.contains('#') {
         return Err(bad("a fragment is not allowed"));
     }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use mdns_sd::{ServiceDaemon, ServiceInfo};
 use sim_home::scenario::Scenario;
 use sim_home::{Home, HomeConfig};
-use usp_client::discovery::{manual_agent, Discovery, DiscoveryEvent, Interfaces, Mtp, SERVICE_WS};
+use usp_client::discovery::{manual_agent, Discovery, DiscoveryEvent, Interfaces, Mtp, SERVICE_COAP, SERVICE_WS};
 use usp_core::eid::EndpointId;
 
 /// The goal for an agent to appear after it is advertised.
@@ -217,6 +217,61 @@ async fn bad_names_are_skipped_and_changes_are_updates() {
     let _ = daemon.shutdown();
 }
 
+/// A CoAP agent (`_usp-agt-coap._udp`; no broker: the advert is the agent itself) is found
+/// with a `coap://` URL built from its address, port and TXT path, and that URL works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coap_agent_is_found_and_reached_over_coap() {
+    let me: EndpointId = format!("self::usp-disc-coap-{}", std::process::id()).parse().unwrap();
+    let mut config = HomeConfig::new(unique_home());
+    config.extra_controllers = vec![(me.clone(), "Full Access".to_owned())];
+    let home = Home::start(config).await.unwrap();
+    let gw = home.agent("gateway").unwrap();
+    let server = gw.serve_coap(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), "/usp").await.unwrap();
+    let mut discovery = Discovery::start(Interfaces::Loopback).unwrap();
+    let daemon = loopback_daemon();
+    let info = ServiceInfo::new(
+        SERVICE_COAP,
+        gw.endpoint_id.as_str(),
+        "usp-test-coap.local.",
+        "127.0.0.1",
+        server.addr.port(),
+        &[("path", "/usp"), ("name", "old gateway")][..],
+    )
+    .unwrap();
+    let fullname = info.get_fullname().to_owned();
+    daemon.register(info).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let Some(DiscoveryEvent::Appeared(a)) = next_matching(
+        &mut discovery,
+        deadline,
+        |e| matches!(e, DiscoveryEvent::Appeared(a) if a.endpoint_id == gw.endpoint_id && a.mtp == Mtp::Coap),
+    )
+    .await
+    else {
+        panic!("the CoAP agent appears");
+    };
+    assert_eq!(a.url.as_deref(), Some(server.url.as_str()));
+    assert_eq!(a.name.as_deref(), Some("old gateway"));
+
+    let mut config = usp_client::ClientConfig::new(a.url.clone().unwrap(), me);
+    config.agent_id = Some(a.endpoint_id.clone());
+    config.connect_timeout = Duration::from_secs(5);
+    config.request_timeout = Duration::from_secs(10);
+    let client = tokio::time::timeout(Duration::from_secs(20), usp_client::Client::connect(config))
+        .await
+        .expect("in time")
+        .expect("connects over CoAP");
+    let r = tokio::time::timeout(Duration::from_secs(20), client.get(&["Device.DeviceInfo.FriendlyName"], 0))
+        .await
+        .expect("in time")
+        .expect("get");
+    assert_eq!(r.value("Device.DeviceInfo.FriendlyName"), Some(gw.friendly_name.as_str()));
+    client.close().await;
+    let status = daemon.unregister(&fullname).unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(3), status.recv_async()).await;
+    let _ = daemon.shutdown();
+}
+
 #[test]
 fn manual_agents_are_validated() {
     let a = manual_agent("ws://192.168.1.20:8080/usp", None).unwrap();
@@ -231,6 +286,12 @@ fn manual_agents_are_validated() {
     assert_eq!(a.url.as_deref(), Some("wss://[fd00::5]:443/"));
     assert!(a.encrypt && a.endpoint_id_known);
     assert_eq!(a.endpoint_id, eid);
+
+    let a = manual_agent("coap://192.168.1.30/usp", Some(eid.clone())).unwrap();
+    assert_eq!(a.url.as_deref(), Some("coap://192.168.1.30:5683/usp"));
+    assert_eq!((a.port, a.encrypt, a.mtp, a.path.as_deref()), (5683, false, Mtp::Coap, Some("/usp")));
+    assert!(manual_agent("coap://192.168.1.30/usp", None).is_err(), "a CoAP agent's EID is required");
+    assert!(manual_agent("coaps://192.168.1.30/usp", Some(eid.clone())).is_err(), "no DTLS");
 
     let a = manual_agent("WS://gateway.local", None).unwrap();
     assert_eq!(a.url.as_deref(), Some("ws://gateway.local:80/"));

@@ -8,10 +8,12 @@ use usp_client::NotifKind;
 #[derive(Parser, Debug)]
 #[command(name = "uspctl", version, about = "Talk to USP (TR-369) agents from the command line")]
 pub(crate) struct Cli {
-    /// The agent's WebSocket URL, e.g. ws://127.0.0.1:8080/usp
+    /// The agent's address, e.g. ws://127.0.0.1:8080/usp, or coap://192.168.1.1:5683/usp for
+    /// a legacy CoAP agent (with --agent-eid)
     #[arg(long, env = "USPCTL_AGENT", global = true)]
     pub(crate) agent: Option<String>,
-    /// The agent's Endpoint ID, when it is known in advance (otherwise learnt on connect)
+    /// The agent's Endpoint ID, when it is known in advance (otherwise learnt on connect;
+    /// required over coap://)
     #[arg(long, global = true)]
     pub(crate) agent_eid: Option<String>,
     /// Use this Endpoint ID instead of this installation's (for agents with a

@@ -80,10 +80,18 @@ pub(crate) async fn connect(cli: &Cli) -> Result<Client, Failure> {
         config
     } else {
         let own_id = own_endpoint_id(cli)?;
+        let mut config = ClientConfig::new(url.clone(), own_id);
+        if url.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("coap://")) {
+            // A CoAP agent never speaks first: we must name it in our Records' to_id.
+            let agent = wanted
+                .clone()
+                .ok_or_else(|| Failure::usage("over coap:// the agent's Endpoint ID is needed: add --agent-eid EID"))?;
+            config.agent_id = Some(agent);
+        }
         // Over ws:// we learn who answers (the agent names itself in the WebSocket handshake
         // and its WebSocketConnect record) and compare below: told in advance whom to expect,
         // the client would only wait for records from that ID and time out.
-        ClientConfig::new(url.clone(), own_id)
+        config
     };
     config.connect_timeout = timeout;
     config.request_timeout = timeout;

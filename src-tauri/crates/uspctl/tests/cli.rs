@@ -65,6 +65,23 @@ async fn get_prints_path_equals_value_and_exits_0() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_over_coap_like_over_ws() {
+    let home = home().await;
+    let gw = home.agent("gateway").expect("gateway");
+    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let server = gw.serve_coap(loopback, "/usp").await.expect("CoAP socket");
+    let mut a = args(&server.url, &["--agent-eid", gw.endpoint_id.as_str()]);
+    a.extend(["get", "Device.DeviceInfo.FriendlyName"].map(str::to_owned));
+    let o = uspctl(a).await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), format!("Device.DeviceInfo.FriendlyName = {}", gw.friendly_name));
+    // Without the agent's Endpoint ID: a usage error that says what is missing.
+    let o = uspctl(args(&server.url, &["get", "Device.DeviceInfo.FriendlyName"])).await;
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--agent-eid"), "{}", stderr(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_add_delete_operate_instances_supported_protocol() {
     let home = home().await;
     let gw = home.agent("gateway").expect("gateway");

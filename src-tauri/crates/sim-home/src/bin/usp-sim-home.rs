@@ -1,7 +1,8 @@
 //! `usp-sim-home`: runs a simulated home of USP agents on 127.0.0.1.
 //!
 //! Once every agent listens it prints one line per agent on stdout and nothing else:
-//! `READY <endpoint-id> <ws-url>` (`wss://` URLs with `--tls`; `--print-fingerprints`
+//! `READY <endpoint-id> <ws-url>` (then `COAP <endpoint-id> <coap-url>` per agent with
+//! `--coap-port-base`; `wss://` URLs with `--tls`; `--print-fingerprints`
 //! then prints `FINGERPRINT <endpoint-id> SHA-256 <AB:CD:…>` per agent on stderr, before
 //! the READY lines). Logs go to stderr. It exits on SIGINT, SIGTERM, and
 //! (with `--exit-on-stdin-close`) when its stdin is closed, so that a test harness that
@@ -74,6 +75,11 @@ struct Cli {
     /// Prints `ADVERTISED <EID> <URL>` per advert, then says goodbye on exit.
     #[arg(long = "advertise-only", value_name = "EID=URL[,SUBTYPE][,name=NAME]")]
     advertise_only: Vec<sim_home::advertise::RawAdvert>,
+    /// Also serve every agent over CoAP (the legacy USP 1.0-1.2 MTP, plain UDP) on
+    /// 127.0.0.1, at `/usp`: agent i on port N+i, or free ports with 0. Prints
+    /// `COAP <endpoint-id> <coap-url>` per agent after the READY lines.
+    #[arg(long, value_name = "N")]
+    coap_port_base: Option<u16>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -202,14 +208,33 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         err.flush().map_err(|e| e.to_string())?;
     }
+    let mut coap = Vec::new();
+    if let Some(base) = cli.coap_port_base {
+        for (i, agent) in home.agents().iter().enumerate() {
+            let port = match base {
+                0 => 0,
+                _ => u16::try_from(i)
+                    .ok()
+                    .and_then(|i| base.checked_add(i))
+                    .ok_or_else(|| format!("--coap-port-base {base} leaves no port for agent {}", agent.key))?,
+            };
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+            let server = agent.serve_coap(addr, "/usp").await.map_err(|e| format!("CoAP on {addr}: {e}"))?;
+            coap.push((agent.endpoint_id.clone(), server));
+        }
+    }
     {
         let mut out = std::io::stdout().lock();
         for agent in home.agents() {
             writeln!(out, "READY {} {}", agent.endpoint_id, agent.url).map_err(|e| e.to_string())?;
         }
+        for (eid, server) in &coap {
+            writeln!(out, "COAP {eid} {}", server.url).map_err(|e| e.to_string())?;
+        }
         out.flush().map_err(|e| e.to_string())?;
     }
     let reason = exit.wait().await;
+    drop(coap);
     tracing::info!("{reason}: shutting down");
     home.shutdown().await;
     Ok(())

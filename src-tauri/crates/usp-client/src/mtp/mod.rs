@@ -22,6 +22,7 @@ use usp_core::EndpointId;
 use crate::error::ConnectError;
 use crate::ClientConfig;
 
+pub mod coap;
 pub mod fallback;
 pub mod memory;
 
@@ -219,6 +220,7 @@ pub async fn connect(config: &ClientConfig) -> Result<Opened, ConnectError> {
     }
     match carrier_of(&config.url)?.mtp {
         Mtp::Ws => crate::ws::open(config).await,
+        Mtp::Coap => coap::open(config).await,
         other => Err(ConnectError::BadUrl(format!(
             "{:?}: usp-home cannot reach agents over {other:?} yet",
             usp_core::text::for_log(&config.url)
