@@ -1,7 +1,8 @@
 //! The STOMP MTP through a real RabbitMQ (rabbitmq_stomp, started here on loopback ports):
 //! the same Get / Set / Add / Delete / Operate / subscription suite against usp-sim-home and
 //! against the reference agent, TLS to the broker, a refused login, an agent learnt from its
-//! STOMPConnectRecord, uspctl over STOMP, and a broker restart in the middle.
+//! STOMPConnectRecord, heart-beats, and a broker restart in the middle. (uspctl over STOMP:
+//! src-tauri/crates/uspctl/tests/stomp.rs.)
 //!
 //! One broker takes seconds to start, so one test runs every part in turn against it (and
 //! the broker can only die with the thread that started it: see support/rabbitmq.rs).
@@ -62,7 +63,6 @@ fn stomp_through_rabbitmq() {
         the_agent_is_learnt_from_its_connect_record(&rabbit).await;
     });
     reference_agent(&rt, &rabbit);
-    uspctl_over_stomp(&rt, &rabbit);
     broker_restart(&rt, &mut rabbit);
     drop(rt);
 }
@@ -120,6 +120,18 @@ async fn suite_against_sim_home(rabbit: &Rabbit) {
     let op = bounded(c.operate("Device.IP.Diagnostics.IPPing()", &[("Host", "192.0.2.1")], "stomp")).await.expect("op");
     let (_, outcome) = op.outcomes().into_iter().next().expect("one");
     assert!(matches!(outcome, CommandOutcome::Started(_)), "{outcome:?}");
+
+    // Heart-beats both ways keep an idle session up: the driver gives up after three ping
+    // intervals without a sign of life, and the broker's heart-beats are that sign.
+    let mut quick = stomp_config(&url, &me);
+    quick.ping_interval = Duration::from_secs(1);
+    let q = connect(quick).await;
+    let mut state = q.state();
+    assert!(matches!(*state.borrow_and_update(), ConnectionState::Connected { .. }));
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(!state.has_changed().expect("client alive"), "{:?}", *state.borrow());
+    assert!(matches!(*state.borrow(), ConnectionState::Connected { .. }));
+    q.close().await;
 
     // A second agent of the home over the same broker: each answers as itself.
     let hub = home.agent("hub").expect("hub");
@@ -261,10 +273,6 @@ fn reference_agent(rt: &tokio::runtime::Runtime, rabbit: &Rabbit) {
         assert_eq!(info.value("Device.DeviceInfo.ProductClass"), Some("USP Agent"));
         c.close().await;
     });
-}
-
-fn uspctl_over_stomp(rt: &tokio::runtime::Runtime, rabbit: &Rabbit) {
-    let _ = (rt, rabbit);
 }
 
 /// The broker goes away in the middle: requests fail clearly while it is down; the client

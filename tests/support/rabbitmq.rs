@@ -11,14 +11,12 @@
 //! - it runs `/usr/lib/rabbitmq/bin/rabbitmq-server` directly (the `/usr/sbin` wrapper would
 //!   `su rabbitmq` and write to /var/log); that works as root and as any user;
 //! - it cannot outlive the test process: the Erlang VM reads its standard input, a pipe
-//!   only we hold (when it closes, the VM halts), and both it and epmd get SIGKILL when the
-//!   thread that started them ends (`PR_SET_PDEATHSIG`). Drop stops both by PID.
-//!
-//! Start it from the thread that lives as long as it is needed (the test function itself).
+//!   only we hold, and halts when it closes (as the kernel does when the test process ends,
+//!   however it ends); epmd runs under a `sh` that waits for the end of its own such pipe
+//!   and then kills it. Drop closes both pipes and stops both by PID.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -55,20 +53,21 @@ pub struct Rabbit {
     dist_port: u16,
     epmd_port: u16,
     node: String,
-    epmd: Option<Child>,
+    epmd: Option<(Child, ChildStdin)>,
     beam: Option<(Child, ChildStdin)>,
     /// How long the last start took.
     pub started_in: Duration,
 }
 
-/// Makes the child die with the thread that spawned it.
-fn die_with_parent(cmd: &mut Command) {
-    // SAFETY: prctl is async-signal-safe and touches nothing of the parent's memory.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
+/// Folders of earlier runs killed before their Drop (their process is gone).
+fn remove_stale_folders() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix("usphome-").and_then(|r| r.split('-').next()) else { continue };
+        if pid.parse::<u32>().is_ok() && !std::path::Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
     }
 }
 
@@ -104,6 +103,7 @@ impl Rabbit {
         use std::sync::atomic::{AtomicU32, Ordering};
         static N: AtomicU32 = AtomicU32::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);
+        remove_stale_folders();
         let node = format!("usphome-{}-{n}", std::process::id());
         let dir = std::env::temp_dir().join(&node);
         let _ = std::fs::remove_dir_all(&dir);
@@ -151,13 +151,17 @@ impl Rabbit {
     }
 
     fn start_epmd(&mut self) {
-        let mut cmd = Command::new("epmd");
-        cmd.args(["-port", &self.epmd_port.to_string(), "-address", "127.0.0.1"])
-            .stdin(Stdio::null())
+        // epmd does not read its input: the shell does, and ends it at end of input.
+        let mut child = Command::new("sh")
+            .args(["-c", "epmd -port \"$1\" -address 127.0.0.1 & e=$!; cat >/dev/null; kill $e; wait $e", "sh"])
+            .arg(self.epmd_port.to_string())
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        die_with_parent(&mut cmd);
-        self.epmd = Some(cmd.spawn().expect("epmd starts (Debian package erlang-base)"));
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("epmd starts (Debian package erlang-base)");
+        let stdin = child.stdin.take().expect("stdin pipe");
+        self.epmd = Some((child, stdin));
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", self.epmd_port)).is_err() {
             assert!(Instant::now() < deadline, "our epmd never listened");
@@ -193,7 +197,6 @@ impl Rabbit {
             .stdin(Stdio::piped())
             .stdout(log.try_clone().expect("log handle"))
             .stderr(log);
-        die_with_parent(&mut cmd);
         let mut child = cmd.spawn().expect("rabbitmq-server starts (Debian package rabbitmq-server)");
         let stdin = child.stdin.take().expect("stdin pipe");
         self.beam = Some((child, stdin));
@@ -280,9 +283,14 @@ impl Rabbit {
 impl Drop for Rabbit {
     fn drop(&mut self) {
         self.stop_node();
-        if let Some(mut e) = self.epmd.take() {
-            let _ = e.kill();
-            let _ = e.wait();
+        if let Some((mut sh, stdin)) = self.epmd.take() {
+            drop(stdin);
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while matches!(sh.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = sh.kill();
+            let _ = sh.wait();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
