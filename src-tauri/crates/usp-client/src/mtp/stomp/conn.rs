@@ -20,8 +20,9 @@ use crate::ws::Stream;
 
 /// Bytes read from the socket at a time.
 const READ_CHUNK: usize = 16 * 1024;
-/// Frames a broker may deliver between our `SUBSCRIBE` and its receipt.
+/// Frames a broker may deliver between our `SUBSCRIBE` and its receipt, and their bytes.
 const MAX_EARLY_FRAMES: usize = 1024;
+const MAX_EARLY_BYTES: usize = 16 * 1024 * 1024;
 /// The most characters of a broker's error message kept.
 pub const MAX_BROKER_TEXT: usize = 300;
 
@@ -198,6 +199,7 @@ impl StompConn {
         self.queue(&Frame::subscribe(id, destination).with("receipt", &receipt));
         self.flush().await?;
         let mut early = Vec::new();
+        let mut held = 0usize;
         loop {
             match self.next().await? {
                 Incoming::HeartBeat => {}
@@ -212,9 +214,11 @@ impl StompConn {
                     )))
                 }
                 Incoming::Frame(f) => {
-                    if early.len() == MAX_EARLY_FRAMES {
+                    held += f.body.len();
+                    if early.len() == MAX_EARLY_FRAMES || held > MAX_EARLY_BYTES {
                         return Err(ConnEnd::Violation(format!(
-                            "the broker sent more than {MAX_EARLY_FRAMES} frames before confirming the subscription"
+                            "the broker sent more than {MAX_EARLY_FRAMES} frames or {MAX_EARLY_BYTES} bytes before \
+                             confirming the subscription"
                         )));
                     }
                     early.push(f);
