@@ -8,7 +8,8 @@
 //!   (two trips through the broker, as a USP request and its answer make);
 //! - sequential Get p50/p99 through usp-client to usp-sim-home over STOMP, and its ratios to
 //!   both floors (the target: within 1.3× of the broker's own floor);
-//! - pipelined Gets per second on one STOMP connection.
+//! - pipelined Gets per second on one STOMP connection, and the bare peer's pipelined echo rate
+//!   through the same broker (its floor).
 //!
 //! The three sequential measurements run in interleaved rounds so that they see the same
 //! machine load. Every party (the agent, the echo peer, the measuring client) has its own
@@ -239,6 +240,26 @@ fn main() {
         println!(
             "pipelined Gets on one STOMP connection ({} requests, window {}): {rate:.0} per second",
             sizes.pipelined, sizes.window
+        );
+
+        // The broker's own pipelined floor: the bare echo peer, same window, same count.
+        let t = Instant::now();
+        let (mut sent, mut done) = (0usize, 0usize);
+        while done < sizes.pipelined {
+            while sent < sizes.pipelined && sent - done < sizes.window {
+                two.queue(&Frame::send(&echo_peer, &back_dest, body.clone()));
+                sent += 1;
+            }
+            two.flush().await.expect("send");
+            next_message(&mut two).await;
+            done += 1;
+        }
+        let floor = sizes.pipelined as f64 / t.elapsed().as_secs_f64();
+        println!(
+            "pipelined floor: bare STOMP peer echoing ({} messages, window {}): {floor:.0} per second; Gets reach {:.0}% of it",
+            sizes.pipelined,
+            sizes.window,
+            100.0 * rate / floor
         );
         client.close().await;
     });

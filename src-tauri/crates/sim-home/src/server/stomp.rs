@@ -174,7 +174,12 @@ pub(crate) async fn serve_agent(
                     }
                     Ok(Incoming::Frame(f)) => {
                         last_rx = tokio::time::Instant::now();
-                        pending.extend(on_frame(&actor, &key, &agent, &out_tx, &mut controllers, f));
+                        // Straight into the pipe when it has room; else the branch below waits.
+                        if let Some((to, record)) = on_frame(&actor, &key, &agent, &out_tx, &mut controllers, f) {
+                            if let Err(mpsc::error::TrySendError::Full(record)) = to.try_send(record) {
+                                pending.push_back((to, record));
+                            }
+                        }
                     }
                 },
                 // A Record for a pipe: the broker's frames wait meanwhile (the branch above is
