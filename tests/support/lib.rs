@@ -6,6 +6,9 @@ use std::time::Duration;
 /// The reference agent (OB-USPA) as a test peer.
 pub mod obuspa;
 
+/// A real RabbitMQ with its STOMP plugin, started by the test.
+pub mod rabbitmq;
+
 use sim_home::home::{Home, HomeConfig};
 use sim_home::scenario::Scenario;
 use sim_home::spec::UnknownControllerPolicy;

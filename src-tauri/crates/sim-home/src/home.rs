@@ -189,6 +189,25 @@ impl Home {
         Ok(())
     }
 
+    /// Serves every agent through a STOMP broker too (see [`crate::server::stomp`]): each
+    /// subscribes to [`crate::server::stomp::agent_destination`] of its Endpoint ID and sends a
+    /// `STOMPConnectRecord` to each of `broker.controllers`. Returns (agent, its destination)
+    /// in scenario order. The agents reconnect to the broker until the home stops.
+    pub fn serve_stomp(&mut self, broker: &crate::server::stomp::StompBroker) -> Vec<(EndpointId, String)> {
+        let mut served = Vec::new();
+        for agent in &self.agents {
+            self.tasks.spawn(crate::server::stomp::serve_agent(
+                agent.cmd.clone(),
+                agent.key.clone(),
+                agent.endpoint_id.clone(),
+                broker.clone(),
+                self.shutdown.subscribe(),
+            ));
+            served.push((agent.endpoint_id.clone(), crate::server::stomp::agent_destination(&agent.endpoint_id)));
+        }
+        served
+    }
+
     /// Every agent, in scenario order.
     pub fn agents(&self) -> &[AgentHandle] {
         &self.agents

@@ -30,6 +30,13 @@ pub enum ConnectError {
     /// The attempt took too long.
     #[error("connecting took longer than {0:?}")]
     Timeout(Duration),
+    /// The message broker (MQTT, STOMP) refused our login: a wrong user name or password.
+    #[error("the broker refused the login (check the user name and password): {0}")]
+    LoginRefused(String),
+    /// The message broker refused the connection or broke its protocol (for another reason
+    /// than the login).
+    #[error("the broker refused the connection: {0}")]
+    Broker(String),
     /// Connected, but the agent never said who it is (no WebSocketConnect record).
     #[error("the agent did not identify itself within {0:?}")]
     AgentSilent(Duration),
@@ -85,6 +92,7 @@ impl ConnectError {
                 | ConnectError::UntrustedCertificate { .. }
                 | ConnectError::TlsNotConfigured
                 | ConnectError::BadUrl(_)
+                | ConnectError::LoginRefused(_)
         )
     }
 }

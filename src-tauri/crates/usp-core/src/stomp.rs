@@ -152,15 +152,21 @@ impl Frame {
     /// The frame as octets on the wire (LF line ends). A body with a NUL needs a
     /// `content-length` header, which [`Frame::send`] always gives.
     pub fn encode(&self) -> Vec<u8> {
-        let escaped = Frame::escaped(&self.command);
         let mut out = Vec::with_capacity(self.command.len() + 64 * self.headers.len() + self.body.len() + 2);
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Appends [`Frame::encode`]'s octets to `out` (a connection's write buffer).
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        let escaped = Frame::escaped(&self.command);
         out.extend_from_slice(self.command.as_bytes());
         out.push(b'\n');
         for (name, value) in &self.headers {
             if escaped {
-                escape_into(name, &mut out);
+                escape_into(name, out);
                 out.push(b':');
-                escape_into(value, &mut out);
+                escape_into(value, out);
             } else {
                 out.extend_from_slice(name.as_bytes());
                 out.push(b':');
@@ -171,7 +177,6 @@ impl Frame {
         out.push(b'\n');
         out.extend_from_slice(&self.body);
         out.push(0);
-        out
     }
 }
 

@@ -8,8 +8,10 @@ use usp_client::NotifKind;
 #[derive(Parser, Debug)]
 #[command(name = "uspctl", version, about = "Talk to USP (TR-369) agents from the command line")]
 pub(crate) struct Cli {
-    /// The agent's address, e.g. ws://127.0.0.1:8080/usp, or coap://192.168.1.1:5683/usp for
-    /// a legacy CoAP agent (with --agent-eid)
+    /// The agent's address: ws://127.0.0.1:8080/usp, wss://…, coap://192.168.1.1:5683/usp for
+    /// a legacy CoAP agent (with --agent-eid), or through a STOMP broker
+    /// stomp://[USER@]BROKER[:PORT]/DESTINATION?agent=EID (the broker password comes from
+    /// the environment variable USPCTL_BROKER_PASSWORD, never from a flag)
     #[arg(long, env = "USPCTL_AGENT", global = true)]
     pub(crate) agent: Option<String>,
     /// The agent's Endpoint ID, when it is known in advance (otherwise learnt on connect;

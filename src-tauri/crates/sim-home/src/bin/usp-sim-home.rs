@@ -4,7 +4,8 @@
 //! `READY <endpoint-id> <ws-url>` (then `COAP <endpoint-id> <coap-url>` per agent with
 //! `--coap-port-base`; `wss://` URLs with `--tls`; `--print-fingerprints`
 //! then prints `FINGERPRINT <endpoint-id> SHA-256 <AB:CD:…>` per agent on stderr, before
-//! the READY lines). Logs go to stderr. It exits on SIGINT, SIGTERM, and
+//! the READY lines), and with `--stomp <broker URL>` one `STOMP <endpoint-id> <stomp-url>`
+//! line per agent after them (the agents serve through the broker too). Logs go to stderr. It exits on SIGINT, SIGTERM, and
 //! (with `--exit-on-stdin-close`) when its stdin is closed, so that a test harness that
 //! dies never leaves it behind.
 //!
@@ -80,6 +81,13 @@ struct Cli {
     /// `COAP <endpoint-id> <coap-url>` per agent after the READY lines.
     #[arg(long, value_name = "N")]
     coap_port_base: Option<u16>,
+    /// Serve every agent through this STOMP broker too, `stomp://[USER@]HOST[:PORT][?vhost=V]`:
+    /// each subscribes to `/queue/usp.agent.<its EID>` and sends a STOMPConnectRecord to
+    /// each `--controller` at `/queue/usp.controller.<its EID>`. The password comes from
+    /// the environment variable USP_SIM_HOME_BROKER_PASSWORD, never from a flag. Prints
+    /// `STOMP <endpoint-id> <address for a controller>` per agent after the READY lines.
+    #[arg(long, value_name = "URL")]
+    stomp: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -186,10 +194,11 @@ async fn run(cli: Cli) -> Result<(), String> {
             };
         }
     }
+    let controllers: Vec<EndpointId> = cli.controllers.iter().map(|(e, _)| e.clone()).collect();
     let config = HomeConfig {
         scenario,
         unknown_controllers: cli.unknown_controllers.map(Into::into),
-        extra_controllers: cli.controllers,
+        extra_controllers: cli.controllers.clone(),
         tick: cli.tick.map(Duration::from_millis),
         tls: cli.tls.then(sim_home::TlsMode::self_signed),
         advertise: match cli.mdns_interfaces.trim() {
@@ -223,6 +232,11 @@ async fn run(cli: Cli) -> Result<(), String> {
             coap.push((agent.endpoint_id.clone(), server));
         }
     }
+    let mut home = home;
+    let served = match &cli.stomp {
+        Some(url) => serve_stomp(&mut home, url, &controllers)?,
+        None => Vec::new(),
+    };
     {
         let mut out = std::io::stdout().lock();
         for agent in home.agents() {
@@ -231,6 +245,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         for (eid, server) in &coap {
             writeln!(out, "COAP {eid} {}", server.url).map_err(|e| e.to_string())?;
         }
+        for (eid, address) in &served {
+            writeln!(out, "STOMP {eid} {address}").map_err(|e| e.to_string())?;
+        }
         out.flush().map_err(|e| e.to_string())?;
     }
     let reason = exit.wait().await;
@@ -238,6 +255,29 @@ async fn run(cli: Cli) -> Result<(), String> {
     tracing::info!("{reason}: shutting down");
     home.shutdown().await;
     Ok(())
+}
+
+/// `--stomp`: every agent through the broker too; (agent, the address a controller uses).
+fn serve_stomp(home: &mut Home, url: &str, controllers: &[EndpointId]) -> Result<Vec<(EndpointId, String)>, String> {
+    let address = usp_client::mtp::stomp::StompAddress::parse(url).map_err(|e| format!("--stomp: {e}"))?;
+    if address.tls {
+        return Err("--stomp: stomps:// is not offered here (no broker trust settings); use stomp://".to_owned());
+    }
+    let mut broker = sim_home::server::stomp::StompBroker::new(url, controllers);
+    if let Ok(password) = std::env::var("USP_SIM_HOME_BROKER_PASSWORD") {
+        let username = address.user.clone().unwrap_or_else(|| "guest".to_owned());
+        broker.login = Some(usp_client::Login { username, password: password.into() });
+    }
+    let host = if address.host.contains(':') { format!("[{}]", address.host) } else { address.host.clone() };
+    let vhost = if address.vhost == "/" { String::new() } else { format!("&vhost={}", address.vhost) };
+    Ok(home
+        .serve_stomp(&broker)
+        .into_iter()
+        .map(|(eid, dest)| {
+            let url = format!("stomp://{host}:{}{dest}?agent={eid}{vhost}", address.port);
+            (eid, url)
+        })
+        .collect())
 }
 
 /// What stops the process: SIGINT, SIGTERM and (if asked) the end of stdin. Installed

@@ -64,6 +64,7 @@ mod conn;
 mod handshake;
 mod pipe;
 mod record;
+pub mod stomp;
 #[cfg(test)]
 pub(crate) mod tests;
 mod writer;

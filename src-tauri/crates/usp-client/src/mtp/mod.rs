@@ -25,6 +25,7 @@ use crate::ClientConfig;
 pub mod coap;
 pub mod fallback;
 pub mod memory;
+pub mod stomp;
 
 /// A boxed future that can be sent between threads.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -221,6 +222,7 @@ pub async fn connect(config: &ClientConfig) -> Result<Opened, ConnectError> {
     match carrier_of(&config.url)?.mtp {
         Mtp::Ws => crate::ws::open(config).await,
         Mtp::Coap => coap::open(config).await,
+        Mtp::Stomp => stomp::open(config).await,
         other => Err(ConnectError::BadUrl(format!(
             "{:?}: usp-home cannot reach agents over {other:?} yet",
             usp_core::text::for_log(&config.url)

@@ -234,3 +234,12 @@ pub fn encoded_record_len(rec: &Record) -> usize {
 pub fn peek_msg_id(buf: &[u8]) -> Option<String> {
     decode::peek_msg_id(buf)
 }
+
+pub use decode::RecordPeek;
+
+/// A Record's `to_id`, `from_id` and STOMP connect destination without decoding the rest
+/// (an MTP routing or filtering Records by sender). `None` when the Record's top level is
+/// not well formed.
+pub fn peek_record(buf: &[u8]) -> Option<RecordPeek<'_>> {
+    decode::peek_record(buf)
+}

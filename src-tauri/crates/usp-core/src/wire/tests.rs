@@ -495,6 +495,31 @@ fn peek_msg_id_reads_broken_payloads() {
     assert_eq!(peek_msg_id(&[]), None);
 }
 
+// --- peek_record ---------------------------------------------------------------------------
+
+#[test]
+fn peek_record_reads_ids_and_the_stomp_destination() {
+    let rec = |rt: RecordType| Record {
+        version: "1.3".into(),
+        to_id: "self::c".into(),
+        from_id: "proto::a".into(),
+        payload_security: 0,
+        mac_signature: Bytes::new(),
+        sender_cert: Bytes::new(),
+        record_type: rt,
+    };
+    let b = enc_rec(&rec(RecordType::NoSessionContext { payload: Bytes::from_static(b"xyz") }));
+    let p = peek_record(&b).expect("well formed");
+    assert_eq!((p.to_id, p.from_id, p.stomp_destination), ("self::c", "proto::a", None));
+    let b = enc_rec(&rec(RecordType::StompConnect { version: 0, subscribed_destination: "/queue/a".into() }));
+    assert_eq!(peek_record(&b).expect("well formed").stomp_destination, Some("/queue/a"));
+    // Truncated, not UTF-8, a broken connect record: nothing.
+    assert_eq!(peek_record(&b[..b.len() - 1]), None);
+    assert_eq!(peek_record(&ld(3, b"\xff")), None);
+    assert_eq!(peek_record(&ld(11, &[0x12, 0x05, b'a'])), None);
+    assert_eq!(peek_record(&[]), Some(RecordPeek::default()));
+}
+
 // --- known-answer vectors (shared/vectors, captured from OB-USPA) ------------------------
 
 /// The vectors; a missing folder fails the test (a known-answer test that skips itself

@@ -419,5 +419,6 @@ use notify::*;
 use tables::*;
 
 pub(super) use message::msg;
-pub(super) use peek::peek_msg_id;
+pub use peek::RecordPeek;
+pub(super) use peek::{peek_msg_id, peek_record};
 pub(super) use record::record;

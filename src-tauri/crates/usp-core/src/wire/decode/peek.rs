@@ -54,3 +54,44 @@ pub(in crate::wire) fn peek_msg_id(buf: &[u8]) -> Option<String> {
     let id = std::str::from_utf8(found?).ok()?;
     (!id.is_empty()).then(|| id.to_owned())
 }
+
+/// What an MTP needs to know of a Record before handing it on: who sent it, to whom, and
+/// where a `STOMPConnectRecord` says its sender listens.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecordPeek<'a> {
+    /// `to_id` (field 2).
+    pub to_id: &'a str,
+    /// `from_id` (field 3).
+    pub from_id: &'a str,
+    /// `stomp_connect.subscribed_destination` (fields 11 and 2), when it is a STOMP connect
+    /// Record.
+    pub stomp_destination: Option<&'a str>,
+}
+
+/// Scans a Record's top-level fields for [`RecordPeek`]; the last value wins, as in full
+/// decoding. `None` on a structural error or a field that is not UTF-8.
+pub(in crate::wire) fn peek_record(buf: &[u8]) -> Option<RecordPeek<'_>> {
+    let mut peek = RecordPeek::default();
+    let mut fields = RawFields { data: buf, pos: 0 };
+    for (key, value) in fields.by_ref() {
+        match (key, value) {
+            (0x12, Some(v)) => peek.to_id = std::str::from_utf8(v).ok()?,
+            (0x1a, Some(v)) => peek.from_id = std::str::from_utf8(v).ok()?,
+            (0x5a, Some(v)) => {
+                let mut dest = "";
+                let mut inner = RawFields { data: v, pos: 0 };
+                for (k, w) in inner.by_ref() {
+                    if let (0x12, Some(w)) = (k, w) {
+                        dest = std::str::from_utf8(w).ok()?;
+                    }
+                }
+                if inner.pos != v.len() {
+                    return None;
+                }
+                peek.stomp_destination = Some(dest);
+            }
+            _ => {}
+        }
+    }
+    (fields.pos == buf.len()).then_some(peek)
+}
