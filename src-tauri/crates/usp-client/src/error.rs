@@ -48,6 +48,15 @@ pub enum ConnectError {
         /// Fingerprint of the certificate presented now.
         presented_sha256: Fingerprint,
     },
+    /// The message broker refused our user name and password (or the user may not connect).
+    #[error(
+        "the message broker refused the login: the user name or password is wrong, or the user may not \
+         connect; check the broker login for this device ({0})"
+    )]
+    BrokerLogin(String),
+    /// The message broker refused or ended the session for another reason.
+    #[error("the message broker did not let us in: {0}")]
+    Broker(String),
     /// The agent's certificate belongs to another Endpoint ID than the one we wanted to reach.
     #[error(
         "The device at this address is {in_certificate}, not {expected}, according to its security \
@@ -85,6 +94,7 @@ impl ConnectError {
                 | ConnectError::UntrustedCertificate { .. }
                 | ConnectError::TlsNotConfigured
                 | ConnectError::BadUrl(_)
+                | ConnectError::BrokerLogin(_)
         )
     }
 }

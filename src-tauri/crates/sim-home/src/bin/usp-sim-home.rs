@@ -74,6 +74,13 @@ struct Cli {
     /// Prints `ADVERTISED <EID> <URL>` per advert, then says goodbye on exit.
     #[arg(long = "advertise-only", value_name = "EID=URL[,SUBTYPE][,name=NAME]")]
     advertise_only: Vec<sim_home::advertise::RawAdvert>,
+    /// Also serve every agent over MQTT through this broker (`mqtt://127.0.0.1:1883`, with
+    /// `?version=3.1.1` for MQTT 3.1.1; `mqtt://user@host` takes the password from the
+    /// environment variable USP_SIM_HOME_MQTT_PASSWORD). Each agent subscribes to
+    /// `usp/agent/<key>` and sends an MQTTConnectRecord to `usp/controller/<EID>` of each
+    /// `--controller`; the READY lines then give the agents' MQTT addresses.
+    #[arg(long, value_name = "BROKER")]
+    mqtt: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -183,7 +190,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     let config = HomeConfig {
         scenario,
         unknown_controllers: cli.unknown_controllers.map(Into::into),
-        extra_controllers: cli.controllers,
+        extra_controllers: cli.controllers.clone(),
         tick: cli.tick.map(Duration::from_millis),
         tls: cli.tls.then(sim_home::TlsMode::self_signed),
         advertise: match cli.mdns_interfaces.trim() {
@@ -202,15 +209,45 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         err.flush().map_err(|e| e.to_string())?;
     }
+    let mut mqtt_addresses = Vec::new();
+    let mut serving = Vec::new();
+    if let Some(broker) = &cli.mqtt {
+        usp_client::mtp::mqtt::Address::parse(broker).map_err(|e| format!("--mqtt: {e}"))?;
+        let login = std::env::var("USP_SIM_HOME_MQTT_PASSWORD")
+            .ok()
+            .map(|p| usp_client::Login { username: String::new(), password: p.into() });
+        for agent in home.agents() {
+            let serve = sim_home::mqtt::MqttServe {
+                broker: broker.clone(),
+                topic: format!("usp/agent/{}", agent.key),
+                controllers: cli
+                    .controllers
+                    .iter()
+                    .map(|(eid, _)| (eid.clone(), sim_home::mqtt::controller_topic(eid)))
+                    .collect(),
+                login: login.clone(),
+                tls: None,
+            };
+            mqtt_addresses.push(serve.agent_address());
+            serving.push(agent.serve_mqtt(serve));
+        }
+        for s in &mut serving {
+            if !s.wait_up(Duration::from_secs(15)).await {
+                return Err(format!("--mqtt: the agents could not subscribe at {broker} within 15 s"));
+            }
+        }
+    }
     {
         let mut out = std::io::stdout().lock();
-        for agent in home.agents() {
-            writeln!(out, "READY {} {}", agent.endpoint_id, agent.url).map_err(|e| e.to_string())?;
+        for (i, agent) in home.agents().iter().enumerate() {
+            let url = mqtt_addresses.get(i).unwrap_or(&agent.url);
+            writeln!(out, "READY {} {url}", agent.endpoint_id).map_err(|e| e.to_string())?;
         }
         out.flush().map_err(|e| e.to_string())?;
     }
     let reason = exit.wait().await;
     tracing::info!("{reason}: shutting down");
+    drop(serving);
     home.shutdown().await;
     Ok(())
 }

@@ -23,6 +23,7 @@ use crate::error::ConnectError;
 use crate::ClientConfig;
 
 pub mod memory;
+pub mod mqtt;
 
 /// A boxed future that can be sent between threads.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -218,11 +219,24 @@ pub async fn connect(config: &ClientConfig) -> Result<Opened, ConnectError> {
     }
     match carrier_of(&config.url)?.mtp {
         Mtp::Ws => crate::ws::open(config).await,
+        // One session alone: a client keeps one connector for all its sessions
+        // ([`with_lasting_connector`]), which remembers the broker-assigned client id.
+        Mtp::Mqtt => mqtt::open(&mqtt::MqttConnector::new(), config).await,
         other => Err(ConnectError::BadUrl(format!(
             "{:?}: usp-home cannot reach agents over {other:?} yet",
             usp_core::text::for_log(&config.url)
         ))),
     }
+}
+
+/// `config` with a connector that lives as long as the client, for the MTPs whose
+/// sessions remember something across reconnects (MQTT: the broker-assigned client id and
+/// the agent's learnt topic).
+pub fn with_lasting_connector(mut config: ClientConfig) -> ClientConfig {
+    if config.connector.is_none() && carrier_of(&config.url).map(|c| c.mtp) == Ok(Mtp::Mqtt) {
+        config.connector = Some(std::sync::Arc::new(mqtt::MqttConnector::new()));
+    }
+    config
 }
 
 #[cfg(test)]
