@@ -63,11 +63,9 @@ impl Broker {
         let mut conf = String::from(
             "per_listener_settings false\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\n",
         );
-        // As root mosquitto would switch to its own user, which cannot read our files.
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } == 0 {
-            conf.push_str("user root\n");
-        }
+        // Run as root, mosquitto would switch to its own user, which cannot read our files;
+        // as anyone else it stays who it is anyway.
+        conf.push_str("user root\n");
         match &options.login {
             Some((user, password)) => {
                 let file = dir.join("passwords");

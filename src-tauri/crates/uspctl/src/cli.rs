@@ -8,7 +8,10 @@ use usp_client::NotifKind;
 #[derive(Parser, Debug)]
 #[command(name = "uspctl", version, about = "Talk to USP (TR-369) agents from the command line")]
 pub(crate) struct Cli {
-    /// The agent's WebSocket URL, e.g. ws://127.0.0.1:8080/usp
+    /// The agent's address: its WebSocket URL, e.g. ws://127.0.0.1:8080/usp, or its broker
+    /// and topic, e.g. mqtt://127.0.0.1:1883/usp/agent/gw?agent-id=os::012345-GW0001 (the
+    /// broker password from USPCTL_BROKER_PASSWORD or a prompt; mqtts:// trusts the
+    /// certificates in the PEM file USPCTL_BROKER_CA)
     #[arg(long, env = "USPCTL_AGENT", global = true)]
     pub(crate) agent: Option<String>,
     /// The agent's Endpoint ID, when it is known in advance (otherwise learnt on connect)

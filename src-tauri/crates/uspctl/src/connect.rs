@@ -57,10 +57,9 @@ pub(crate) fn own_endpoint_id(cli: &Cli) -> Result<EndpointId, Failure> {
 /// Connects to `--agent`. Over wss:// this installation's certificate identifies us and the
 /// agent's certificate must be the one trusted when it was paired (`uspctl pair`).
 pub(crate) async fn connect(cli: &Cli) -> Result<Client, Failure> {
-    let url = cli
-        .agent
-        .clone()
-        .ok_or_else(|| Failure::usage("no agent given: use --agent ws://HOST:PORT/PATH (or set USPCTL_AGENT)"))?;
+    let url = cli.agent.clone().ok_or_else(|| {
+        Failure::usage("no agent given: use --agent ws://HOST:PORT/PATH or mqtt://BROKER/TOPIC (or set USPCTL_AGENT)")
+    })?;
     let timeout = timeout(cli)?;
     let wanted = wanted_agent(cli)?;
     let secure = url.starts_with("wss://");
@@ -83,7 +82,12 @@ pub(crate) async fn connect(cli: &Cli) -> Result<Client, Failure> {
         // Over ws:// we learn who answers (the agent names itself in the WebSocket handshake
         // and its WebSocketConnect record) and compare below: told in advance whom to expect,
         // the client would only wait for records from that ID and time out.
-        ClientConfig::new(url.clone(), own_id)
+        let mut config = ClientConfig::new(url.clone(), own_id);
+        // Through a broker the agent must be named: it does not announce itself to us.
+        if crate::broker::is_broker(&url) {
+            crate::broker::apply(&mut config, wanted.clone())?;
+        }
+        config
     };
     config.connect_timeout = timeout;
     config.request_timeout = timeout;
