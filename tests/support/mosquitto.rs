@@ -61,7 +61,7 @@ impl Broker {
         std::fs::create_dir_all(&dir).expect("broker folder");
         let port = free_port();
         let mut conf = String::from(
-            "per_listener_settings false\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\n",
+            "per_listener_settings false\npersistence false\nset_tcp_nodelay true\nlog_dest stderr\nlog_type error\nlog_type warning\n",
         );
         // Run as root, mosquitto would switch to its own user, which cannot read our files;
         // as anyone else it stays who it is anyway.
