@@ -454,8 +454,12 @@ impl Driver {
         debug!(agent = %agent, "connected");
         self.shared.stats.connects.fetch_add(1, Ordering::Relaxed);
         self.state.send_replace(ConnectionState::Connected { agent });
-        // Re-create subscriptions the agent may have lost (reboot, non-persistent rows).
-        // An Add of an ID that still exists fails with 7025 (duplicate key): fine.
+        self.restore_subscriptions();
+    }
+
+    /// Re-creates subscriptions the agent may have lost (reboot, non-persistent rows).
+    /// An Add of an ID that still exists fails with 7025 (duplicate key): fine.
+    fn restore_subscriptions(&mut self) {
         for sub in self.subscriptions.clone() {
             let Ok(req) = Subscription::add_request(&sub.id, sub.kind, &sub.references) else { continue };
             if let Ok(id) = self.link.send(req, now()) {
@@ -498,7 +502,17 @@ impl Driver {
                         self.queue_notification(AgentNotification { agent, msg_id, notify, missed: 0 });
                     }
                 }
-                Event::Connected { agent } => debug!(agent = %agent, "agent connect record"),
+                Event::Connected { agent } => {
+                    debug!(agent = %agent, "agent connect record");
+                    // Through a broker, a connect record while we are connected means the agent
+                    // (re)joined the broker: what we sent before it did (the subscriptions made
+                    // again after a broker restart) may never have reached it.
+                    let via_broker =
+                        self.shared.carrier.lock().ok().and_then(|c| *c).is_some_and(|c| c.mtp.crosses_broker());
+                    if via_broker && matches!(*self.state.borrow(), ConnectionState::Connected { .. }) {
+                        self.restore_subscriptions();
+                    }
+                }
                 Event::Disconnect { reason_code, reason } => {
                     info!(reason_code, reason = %for_log(&reason), "the agent announced a disconnect")
                 }

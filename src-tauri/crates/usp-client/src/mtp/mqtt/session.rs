@@ -311,7 +311,10 @@ fn failure5(e: v5::ConnectionError) -> Failure {
             "the broker disconnected us ({reason_code:?}{})",
             reason_string.map(|r| format!(": {}", usp_core::text::for_log(&r))).unwrap_or_default()
         )),
-        E::MqttState(v5::StateError::Io(io)) => Failure::Io(io.to_string()),
+        E::MqttState(v5::StateError::Io(io))
+        | E::MqttState(v5::StateError::Deserialization(rumqttc::v5::mqttbytes::Error::Io(io))) => {
+            Failure::Io(io.to_string())
+        }
         E::MqttState(v5::StateError::ConnectionAborted) => Failure::Io("the broker closed the connection".into()),
         E::MqttState(v5::StateError::AwaitPingResp) => Failure::Io("the broker stopped answering pings".into()),
         other => Failure::Other(usp_core::text::for_log(&other.to_string()).to_string()),
@@ -331,7 +334,8 @@ fn failure4(e: rumqttc::ConnectionError) -> Failure {
         E::MqttState(rumqttc::StateError::Deserialization(rumqttc::Error::PayloadSizeLimitExceeded(n))) => {
             Failure::TooLarge(format!("{n} bytes"))
         }
-        E::MqttState(rumqttc::StateError::Io(io)) => Failure::Io(io.to_string()),
+        E::MqttState(rumqttc::StateError::Io(io))
+        | E::MqttState(rumqttc::StateError::Deserialization(rumqttc::Error::Io(io))) => Failure::Io(io.to_string()),
         E::MqttState(rumqttc::StateError::ConnectionAborted) => Failure::Io("the broker closed the connection".into()),
         E::MqttState(rumqttc::StateError::AwaitPingResp) => Failure::Io("the broker stopped answering pings".into()),
         other => Failure::Other(usp_core::text::for_log(&other.to_string()).to_string()),
