@@ -7,7 +7,7 @@
 //!   an echo client publishes it back to the Response Topic;
 //! - sequential Get p50/p99 through usp-client over MQTT 5 to a usp-sim-home gateway serving
 //!   over the same broker, and its ratio to the floor (target <= 1.3);
-//! - pipelined Gets per second on one MQTT session.
+//! - pipelined Gets per second on one MQTT session (QoS 1, then our requests at QoS 0).
 //!
 //! `cargo test --bench mtp_mqtt` runs the same with a few iterations, as a check that it works.
 //! The broker, the agent, the echo and the measuring client each run on their own thread
@@ -230,6 +230,8 @@ fn main() {
         "  pipelined Gets on one MQTT session ({} requests, window {}): {rate:.0} per second",
         sizes.pipelined, sizes.window
     );
+    let rate = pipelined_gets(&format!("{agent_url}?qos=0"), &me, &agent, &sizes);
+    println!("  the same with our requests at QoS 0 (no PUBACK): {rate:.0} per second");
     if !bench {
         println!("(a short check run; `cargo bench -p usp-home-tests --bench mtp_mqtt` measures)");
     }

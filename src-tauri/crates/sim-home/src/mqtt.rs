@@ -15,7 +15,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
-use usp_client::mtp::mqtt::address::Address;
+use usp_client::mtp::mqtt::address::{is_topic_name, Address};
 use usp_client::mtp::mqtt::{Event, Publisher, Session, SessionOptions};
 use usp_client::Login;
 use usp_core::eid::EndpointId;
@@ -24,6 +24,9 @@ use usp_proto::usp_record::MqttConnectRecord;
 
 use crate::server::RecordPipe;
 use crate::AgentHandle;
+
+/// The most controllers one agent serves over MQTT at a time (each has a pipe).
+const MAX_PEERS: usize = 64;
 
 /// How one agent reaches its broker.
 #[derive(Clone, Debug)]
@@ -169,7 +172,7 @@ async fn session(agent: &AgentHandle, serve: &MqttServe, up: &watch::Sender<bool
             }
         };
         if let Some(peer) = peers.get(&from) {
-            if let Some(t) = reply_to {
+            if let Some(t) = reply_to.filter(|t| is_topic_name(t)) {
                 let mut current = peer.reply_to.lock().unwrap_or_else(|p| p.into_inner());
                 if *current != t {
                     *current = t;
@@ -177,10 +180,14 @@ async fn session(agent: &AgentHandle, serve: &MqttServe, up: &watch::Sender<bool
             }
             return Some((peer.incoming.clone(), payload));
         }
-        let (Ok(eid), Some(reply_to)) = (from.parse::<EndpointId>(), reply_to) else {
-            debug!(agent = %agent.key, "left out a Record with no sender or no reply-to topic");
+        let (Ok(eid), Some(reply_to)) = (from.parse::<EndpointId>(), reply_to.filter(|t| is_topic_name(t))) else {
+            debug!(agent = %agent.key, "left out a Record with no sender or no usable reply-to topic");
             return None;
         };
+        if peers.len() >= MAX_PEERS {
+            debug!(agent = %agent.key, "left out a Record from one controller too many");
+            return None;
+        }
         let peer = open_pipe(agent, &publisher, &serve.topic, eid, reply_to, None);
         let tx = peer.incoming.clone();
         peers.insert(from, peer);

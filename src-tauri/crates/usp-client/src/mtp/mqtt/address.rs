@@ -208,9 +208,14 @@ impl Address {
     }
 }
 
-/// A topic we publish to or subscribe to exactly: no wildcards, no NUL, not empty.
+/// Whether `topic` is one we can publish to: not empty, no wildcards, no NUL, at most 1024
+/// bytes.
+pub fn is_topic_name(topic: &str) -> bool {
+    !topic.is_empty() && !topic.contains(['+', '#', '\0']) && topic.len() <= 1024
+}
+
 fn check_topic(url: &str, topic: &str) -> Result<(), ConnectError> {
-    if topic.is_empty() || topic.contains(['+', '#', '\0']) || topic.len() > 1024 {
+    if !is_topic_name(topic) {
         return Err(bad(url, "a topic must be a plain topic name without + or #"));
     }
     Ok(())

@@ -229,11 +229,11 @@ impl Filter {
         }
         if self.learn_topic {
             match &record.record_type {
-                RecordType::MqttConnect { subscribed_topic, .. } if !subscribed_topic.is_empty() => {
+                RecordType::MqttConnect { subscribed_topic, .. } if address::is_topic_name(subscribed_topic) => {
                     self.shared.learn_topic(subscribed_topic.to_string())
                 }
                 _ => {
-                    if let Some(t) = reply_to {
+                    if let Some(t) = reply_to.filter(|t| address::is_topic_name(t)) {
                         if self.shared.memory().agent_topic.is_none() {
                             self.shared.learn_topic(t);
                         }
@@ -410,5 +410,13 @@ mod tests {
         assert_eq!(shared.memory().agent_topic.as_deref(), Some("usp/agent/a"));
         assert!(f.accept(&record("proto::a", other), None));
         assert!(f.accept(&Bytes::from_static(b"\xff\xff"), None), "undecodable records are the Link's to judge");
+
+        // A topic we could not publish to is not learnt.
+        let shared = Arc::new(Shared::default());
+        let mut f =
+            Filter { agent: None, learn_topic: true, limits: Default::default(), shared: shared.clone(), dropped: 0 };
+        let wild = RecordType::MqttConnect { version: 1, subscribed_topic: "usp/agent/#".into() };
+        assert!(f.accept(&record("proto::a", wild), Some("usp/+/x".into())));
+        assert_eq!(shared.memory().agent_topic, None);
     }
 }
