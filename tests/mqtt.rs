@@ -4,10 +4,12 @@
 //! middle; a refused broker login.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sim_home::mqtt::{controller_topic, MqttServe, MqttServing};
 use sim_home::AgentHandle;
+use usp_client::mtp::mqtt::MqttConnector;
 use usp_client::mtp::{Carrier, Mtp};
 use usp_client::{Client, ClientConfig, ClientError, ConnectionState, Login, NotifKind};
 use usp_core::msg::{self, Notification};
@@ -93,7 +95,7 @@ async fn sim_suite(c: &Client, gw: &AgentHandle, n: u8, how: &str) {
 }
 
 #[tokio::test]
-async fn sim_home_over_mqtt_5_and_3_1_1_plain_tls_and_websocket() {
+async fn sim_home_over_mqtt_5_and_3_1_1_plain_tls_websocket_and_wss() {
     logs();
     let broker = Broker::start(Options { tls: true, websockets: true, login: None });
     let me = test_eid("mqtt-sim");
@@ -111,6 +113,7 @@ async fn sim_home_over_mqtt_5_and_3_1_1_plain_tls_and_websocket() {
         (format!("{}/{topic}?version=3.1.1", broker.tls_url()), true, "MQTT 3.1.1 over TLS"),
         (format!("{}/{topic}", broker.ws_url()), false, "MQTT 5 over WebSocket"),
         (format!("{}/{topic}?version=3.1.1&qos=0", broker.ws_url()), false, "MQTT 3.1.1 over WebSocket, QoS 0"),
+        (format!("{}/{topic}", broker.wss_url()), true, "MQTT 5 over WebSocket over TLS"),
     ];
     for (n, (url, tls, how)) in cases.into_iter().enumerate() {
         let mut config = mqtt_config(&url, &me, gw.endpoint_id.as_str());
@@ -170,14 +173,29 @@ async fn a_broker_restart_brings_the_session_and_the_subscription_back() {
     // The controller comes back to the broker before the agent (its backoff starts at 20 ms,
     // the agent's at 200 ms): the subscription it makes again reaches nobody, so it makes it
     // once more when the agent's MQTTConnectRecord says the agent is back.
-    let config = mqtt_config(&format!("{}/usp/agent/gateway", broker.url()), &me, gw.endpoint_id.as_str());
+    let mut config = mqtt_config(&format!("{}/usp/agent/gateway", broker.url()), &me, gw.endpoint_id.as_str());
+    // The connector the client keeps for all its sessions, to see what it remembers.
+    let connector = Arc::new(MqttConnector::new());
+    config.connector = Some(connector.clone());
     let c = connect(config).await;
+    let assigned = connector.assigned_client_id().expect("mosquitto assigned a client id");
     let mut rx = c.notifications();
     let sub = bounded(c.subscribe(NotifKind::ValueChange, &["Device.WiFi.SSID.3.Enable"])).await.expect("subscribe");
     gw.set("Device.WiFi.SSID.3.Enable", "false").await.expect("set");
     next_notification(&mut rx, &sub.id).await;
 
+    // A request outstanding when the broker goes: the agent left first, so nobody answers.
+    drop(serving);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let outstanding = tokio::spawn({
+        let c = c.clone();
+        async move { c.get(&["Device.DeviceInfo.FriendlyName"], 0).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
     broker.stop();
+    let err = bounded(outstanding).await.expect("join").expect_err("no answer");
+    assert!(matches!(err, ClientError::Disconnected(_)), "{err}");
+    assert!(err.to_string().contains("connection to the agent was lost"), "{err}");
     let mut state = c.state();
     bounded(state.wait_for(|s| !matches!(s, ConnectionState::Connected { .. }))).await.expect("state");
     let err = bounded(c.get(&["Device.DeviceInfo.FriendlyName"], 0)).await.expect_err("the broker is down");
@@ -185,8 +203,12 @@ async fn a_broker_restart_brings_the_session_and_the_subscription_back() {
     assert!(err.to_string().contains("not connected"), "{err}");
 
     broker.start_again();
+    let mut serving = serve(gw, &broker.url(), &me, None);
     bounded(state.wait_for(|s| matches!(s, ConnectionState::Connected { .. }))).await.expect("reconnected");
     assert!(serving.wait_up(BOUND).await, "the agent is back at the broker");
+    // The client id the broker assigned at first was used again (else it would have assigned
+    // another).
+    assert_eq!(connector.assigned_client_id().as_deref(), Some(assigned.as_str()));
     // The subscription was made again: a change on the agent reaches us.
     let got = bounded(async {
         loop {

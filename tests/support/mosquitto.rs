@@ -30,6 +30,8 @@ pub struct Broker {
     pub tls_port: Option<u16>,
     /// MQTT over WebSocket port.
     pub ws_port: Option<u16>,
+    /// MQTT over WebSocket over TLS port (with both [`Options::tls`] and [`Options::websockets`]).
+    pub wss_port: Option<u16>,
     /// The broker's certificate (DER), with TLS.
     pub cert_der: Option<Vec<u8>>,
     dir: PathBuf,
@@ -102,14 +104,23 @@ impl Broker {
             tls_port = Some(p);
             cert_der = Some(der);
         }
-        let mut ws_port = None;
+        let (mut ws_port, mut wss_port) = (None, None);
         if options.websockets {
             let p = free_port();
             conf.push_str(&format!("listener {p} 127.0.0.1\nprotocol websockets\n"));
             ws_port = Some(p);
+            if options.tls {
+                let p = free_port();
+                conf.push_str(&format!(
+                    "listener {p} 127.0.0.1\nprotocol websockets\ncertfile {}\nkeyfile {}\n",
+                    dir.join("cert.pem").display(),
+                    dir.join("key.pem").display()
+                ));
+                wss_port = Some(p);
+            }
         }
         std::fs::write(dir.join("mosquitto.conf"), conf).expect("config");
-        let mut broker = Broker { port, tls_port, ws_port, cert_der, dir, child: None };
+        let mut broker = Broker { port, tls_port, ws_port, wss_port, cert_der, dir, child: None };
         broker.run();
         broker
     }
@@ -126,7 +137,8 @@ impl Broker {
             .expect("mosquitto starts (Debian package mosquitto)");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
-        let ports: Vec<u16> = [Some(self.port), self.tls_port, self.ws_port].into_iter().flatten().collect();
+        let ports: Vec<u16> =
+            [Some(self.port), self.tls_port, self.ws_port, self.wss_port].into_iter().flatten().collect();
         while Instant::now() < deadline {
             let up = ports
                 .iter()
@@ -174,6 +186,11 @@ impl Broker {
     /// `mqtt+ws://127.0.0.1:PORT` (needs [`Options::websockets`]).
     pub fn ws_url(&self) -> String {
         format!("mqtt+ws://127.0.0.1:{}", self.ws_port.expect("a WebSocket listener"))
+    }
+
+    /// `mqtt+wss://127.0.0.1:PORT` (needs [`Options::tls`] and [`Options::websockets`]).
+    pub fn wss_url(&self) -> String {
+        format!("mqtt+wss://127.0.0.1:{}", self.wss_port.expect("a WebSocket listener with TLS"))
     }
 
     /// TLS settings that trust this broker's certificate.
