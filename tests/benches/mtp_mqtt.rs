@@ -7,7 +7,8 @@
 //!   an echo client publishes it back to the Response Topic;
 //! - sequential Get p50/p99 through usp-client over MQTT 5 to a usp-sim-home gateway serving
 //!   over the same broker, and its ratio to the floor (target <= 1.3);
-//! - pipelined Gets per second on one MQTT session (QoS 1, then our requests at QoS 0).
+//! - pipelined: the echo's messages per second with a window in flight (the floor), then Gets
+//!   per second on one MQTT session (QoS 1, then our requests at QoS 0).
 //!
 //! `cargo test --bench mtp_mqtt` runs the same with a few iterations, as a check that it works.
 //! The broker, the agent, the echo and the measuring client each run on their own thread
@@ -146,6 +147,34 @@ fn echo_floor(url: &str, sizes: &Sizes) -> Vec<Duration> {
     })
 }
 
+/// Echoes per second with `window` in flight: the pipelined floor.
+fn echo_pipelined(url: &str, sizes: &Sizes) -> f64 {
+    runtime().block_on(async {
+        let Session { publisher, mut events, .. } = subscribed(url, "self::bench-client-2", CLIENT_TOPIC).await;
+        let payload = bytes::Bytes::from(vec![0x5au8; 100]);
+        let window = std::sync::Arc::new(tokio::sync::Semaphore::new(sizes.window));
+        let (n, w) = (sizes.pipelined, window.clone());
+        let t = Instant::now();
+        let sender = tokio::spawn(async move {
+            for _ in 0..n {
+                w.acquire().await.expect("window").forget();
+                publisher.publish(ECHO_TOPIC, CLIENT_TOPIC, payload.clone()).await.expect("publish");
+            }
+            publisher
+        });
+        let mut back = 0;
+        while back < n {
+            if let Event::Publish { .. } = events.next().await.expect("echo") {
+                back += 1;
+                window.add_permits(1);
+            }
+        }
+        let rate = n as f64 / t.elapsed().as_secs_f64();
+        sender.await.expect("sender").disconnect();
+        rate
+    })
+}
+
 fn config(url: &str, me: &EndpointId, agent: &EndpointId) -> ClientConfig {
     let mut c = ClientConfig::new(url, me.clone());
     c.agent_id = Some(agent.clone());
@@ -224,6 +253,11 @@ fn main() {
         "  ratio to the floor: p50 {:.2}, p99 {:.2} (target <= 1.3)",
         micros(g50) / micros(f50),
         micros(g99) / micros(f99)
+    );
+    let floor_rate = echo_pipelined(&url, &sizes);
+    println!(
+        "  floor, pipelined: {floor_rate:.0} echoes per second ({} messages, window {})",
+        sizes.pipelined, sizes.window
     );
     let rate = pipelined_gets(&agent_url, &me, &agent, &sizes);
     println!(
