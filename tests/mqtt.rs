@@ -389,3 +389,63 @@ async fn reference_agent_over_mqtt_3_1_1() {
     obuspa_suite(&c, eid, 1, "MQTT 3.1.1").await;
     c.close().await;
 }
+
+/// What usp-client's PUBLISHes carry, seen by a bare MQTT 5 client at the agent's topic: the
+/// Record, the Response Topic and the Content Type `usp.msg`; with 3.1.1, the reply-to suffix.
+#[tokio::test]
+async fn our_publishes_carry_the_reply_topic_and_content_type() {
+    use rumqttc::v5::mqttbytes::v5::Packet;
+    use rumqttc::v5::mqttbytes::QoS;
+    logs();
+    let broker = Broker::start(Options::default());
+    let me = test_eid("mqtt-wire");
+    let mut o = rumqttc::v5::MqttOptions::new("wire-watcher", "127.0.0.1", broker.port);
+    o.set_keep_alive(Duration::from_secs(30));
+    let (watcher, mut events) = rumqttc::v5::AsyncClient::new(o, 16);
+    watcher.subscribe("usp/agent/watched/#", QoS::AtLeastOnce).await.expect("subscribe");
+    // Subscribed once the SubAck went by.
+    bounded(async {
+        loop {
+            if let rumqttc::v5::Event::Incoming(Packet::SubAck(_)) = events.poll().await.expect("watcher") {
+                break;
+            }
+        }
+    })
+    .await;
+    for (query, v5) in [("", true), ("?version=3.1.1", false)] {
+        let url = format!("{}/usp/agent/watched{query}", broker.url());
+        let mut config = mqtt_config(&url, &me, "proto::watched-agent");
+        config.request_timeout = Duration::from_secs(1);
+        let c = connect(config).await;
+        let get = tokio::spawn({
+            let c = c.clone();
+            async move { c.get(&["Device.DeviceInfo."], 0).await }
+        });
+        let p = bounded(async {
+            loop {
+                if let rumqttc::v5::Event::Incoming(Packet::Publish(p)) = events.poll().await.expect("watcher") {
+                    return p;
+                }
+            }
+        })
+        .await;
+        let record = usp_core::wire::decode_record(p.payload.clone(), &Default::default()).expect("a USP Record");
+        assert_eq!(&*record.from_id, me.as_str());
+        assert_eq!(&*record.to_id, "proto::watched-agent");
+        let reply = controller_topic(&me);
+        let topic = String::from_utf8_lossy(&p.topic).into_owned();
+        if v5 {
+            assert_eq!(topic, "usp/agent/watched");
+            let props = p.properties.expect("properties");
+            assert_eq!(props.response_topic.as_deref(), Some(reply.as_str()));
+            assert_eq!(props.content_type.as_deref(), Some("usp.msg"));
+        } else {
+            assert_eq!(topic, format!("usp/agent/watched/reply-to={}", reply.replace('/', "%2F")));
+        }
+        // Nobody answers: the request fails in time, and says so.
+        let err = bounded(get).await.expect("join").expect_err("no agent");
+        assert!(err.is_timeout(), "{err}");
+        c.close().await;
+    }
+    drop(watcher);
+}
