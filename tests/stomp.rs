@@ -69,11 +69,11 @@ fn stomp_through_rabbitmq() {
 
 async fn wrong_password_is_a_login_error(rabbit: &Rabbit) {
     let me = test_eid("stomp-badpw");
-    let mut config = stomp_config(&rabbit.url("/queue/nobody?agent=proto::nobody"), &me);
+    let mut config = stomp_config(&rabbit.url("/queue/nobody?agent-id=proto::nobody"), &me);
     config.login = login("not-the-password");
     let err = bounded(Client::connect(config)).await.expect_err("refused");
     match &err {
-        ClientError::Connect(e @ ConnectError::LoginRefused(why)) => {
+        ClientError::Connect(e @ ConnectError::BrokerLogin(why)) => {
             assert!(e.needs_user());
             assert!(!why.contains("not-the-password"), "{why}");
             assert!(err.to_string().contains("refused the login"), "{err}");
@@ -88,7 +88,7 @@ async fn suite_against_sim_home(rabbit: &Rabbit) {
     let (home, served) = stomp_home(rabbit, &me).await;
     let gw = home.agent("gateway").expect("gateway");
     let dest = &served.iter().find(|(e, _)| *e == gw.endpoint_id).expect("served").1;
-    let url = rabbit.url(&format!("{dest}?agent={}", gw.endpoint_id));
+    let url = rabbit.url(&format!("{dest}?agent-id={}", gw.endpoint_id));
     let c = connect(stomp_config(&url, &me)).await;
     assert_eq!(c.agent_id().as_ref(), Some(&gw.endpoint_id));
     let carrier = c.carrier().expect("carrier");
@@ -136,7 +136,7 @@ async fn suite_against_sim_home(rabbit: &Rabbit) {
     // A second agent of the home over the same broker: each answers as itself.
     let hub = home.agent("hub").expect("hub");
     let hub_dest = &served.iter().find(|(e, _)| *e == hub.endpoint_id).expect("served").1;
-    let c2 = connect(stomp_config(&rabbit.url(&format!("{hub_dest}?agent={}", hub.endpoint_id)), &me)).await;
+    let c2 = connect(stomp_config(&rabbit.url(&format!("{hub_dest}?agent-id={}", hub.endpoint_id)), &me)).await;
     let hub_info = bounded(c2.get(&["Device.DeviceInfo.FriendlyName"], 0)).await.expect("get");
     assert_eq!(hub_info.value("Device.DeviceInfo.FriendlyName"), Some(hub.friendly_name.as_str()));
     c2.close().await;
@@ -149,7 +149,7 @@ async fn tls_to_the_broker(rabbit: &Rabbit) {
     let (home, served) = stomp_home(rabbit, &me).await;
     let gw = home.agent("gateway").expect("gateway");
     let dest = &served.iter().find(|(e, _)| *e == gw.endpoint_id).expect("served").1;
-    let url = rabbit.tls_url(&format!("{dest}?agent={}", gw.endpoint_id));
+    let url = rabbit.tls_url(&format!("{dest}?agent-id={}", gw.endpoint_id));
     // stomps:// without TLS settings needs the user.
     let err = bounded(Client::connect(stomp_config(&url, &me))).await.expect_err("no TLS settings");
     assert!(matches!(err, ClientError::Connect(ConnectError::TlsNotConfigured)), "{err}");
@@ -267,7 +267,7 @@ fn reference_agent(rt: &tokio::runtime::Runtime, rabbit: &Rabbit) {
         c.close().await;
 
         // The address names the agent and its destination: connected at once.
-        let url = rabbit.url(&format!("{agent_dest}?reply-to={controller_dest}&agent={eid}"));
+        let url = rabbit.url(&format!("{agent_dest}?reply-to={controller_dest}&agent-id={eid}"));
         let c = connect(stomp_config(&url, &me)).await;
         let info = bounded(c.get(&["Device.DeviceInfo.ProductClass"], 0)).await.expect("get");
         assert_eq!(info.value("Device.DeviceInfo.ProductClass"), Some("USP Agent"));
@@ -283,7 +283,7 @@ fn broker_restart(rt: &tokio::runtime::Runtime, rabbit: &mut Rabbit) {
         let (home, served) = stomp_home(rabbit, &me).await;
         let gw = home.agent("gateway").expect("gateway").clone();
         let dest = served.iter().find(|(e, _)| *e == gw.endpoint_id).expect("served").1.clone();
-        let mut config = stomp_config(&rabbit.url(&format!("{dest}?agent={}", gw.endpoint_id)), &me);
+        let mut config = stomp_config(&rabbit.url(&format!("{dest}?agent-id={}", gw.endpoint_id)), &me);
         config.ping_interval = Duration::from_secs(2);
         let c = connect(config).await;
         let rx = c.notifications();

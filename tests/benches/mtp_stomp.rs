@@ -111,7 +111,7 @@ fn start_agent(rabbit: &Rabbit, me: &EndpointId) -> String {
         broker.login = Some(login());
         let served = home.serve_stomp(&broker);
         let (gw, dest) = served.into_iter().next().expect("an agent");
-        tx.send(format!("stomp://127.0.0.1:{port}{dest}?agent={gw}")).expect("send url");
+        tx.send(format!("stomp://127.0.0.1:{port}{dest}?agent-id={gw}")).expect("send url");
         std::future::pending::<()>().await;
         drop(home);
     });

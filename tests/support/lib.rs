@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+/// A mosquitto broker as a test peer.
+pub mod mosquitto;
 /// The reference agent (OB-USPA) as a test peer.
 pub mod obuspa;
 

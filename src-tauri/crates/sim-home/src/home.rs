@@ -288,7 +288,7 @@ pub struct AgentHandle {
     pub addr: SocketAddr,
     /// The WebSocket resource path.
     pub path: String,
-    cmd: mpsc::Sender<Cmd>,
+    pub(crate) cmd: mpsc::Sender<Cmd>,
     connected: watch::Receiver<Vec<EndpointId>>,
     tls_pins: Option<Arc<ControllerPins>>,
 }

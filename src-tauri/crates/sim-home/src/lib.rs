@@ -7,6 +7,7 @@
 //! - [`server`]: one agent on the wire (USP WebSocket MTP, like the reference agent);
 //! - [`home`]: start / reach / edit / stop every agent of a scenario ([`Home`]);
 //! - [`life`]: the seeded life loop (`--tick`);
+//! - [`mqtt`]: an agent served over MQTT through a broker ([`AgentHandle::serve_mqtt`]);
 //! - [`advertise`]: mDNS / DNS-SD records of the agents ([`Home::advertise`]);
 //! - [`tls`]: `wss://` with mutual TLS and TOFU of controller certificates (`--tls`).
 
@@ -15,6 +16,7 @@ pub mod agent;
 pub mod coap;
 pub mod home;
 pub mod life;
+pub mod mqtt;
 pub mod scenario;
 pub mod server;
 pub mod spec;

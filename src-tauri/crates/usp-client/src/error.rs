@@ -30,13 +30,6 @@ pub enum ConnectError {
     /// The attempt took too long.
     #[error("connecting took longer than {0:?}")]
     Timeout(Duration),
-    /// The message broker (MQTT, STOMP) refused our login: a wrong user name or password.
-    #[error("the broker refused the login (check the user name and password): {0}")]
-    LoginRefused(String),
-    /// The message broker refused the connection or broke its protocol (for another reason
-    /// than the login).
-    #[error("the broker refused the connection: {0}")]
-    Broker(String),
     /// Connected, but the agent never said who it is (no WebSocketConnect record).
     #[error("the agent did not identify itself within {0:?}")]
     AgentSilent(Duration),
@@ -55,6 +48,15 @@ pub enum ConnectError {
         /// Fingerprint of the certificate presented now.
         presented_sha256: Fingerprint,
     },
+    /// The message broker refused our user name and password (or the user may not connect).
+    #[error(
+        "the message broker refused the login: the user name or password is wrong, or the user may not \
+         connect; check the broker login for this device ({0})"
+    )]
+    BrokerLogin(String),
+    /// The message broker refused or ended the session for another reason.
+    #[error("the message broker did not let us in: {0}")]
+    Broker(String),
     /// The agent's certificate belongs to another Endpoint ID than the one we wanted to reach.
     #[error(
         "The device at this address is {in_certificate}, not {expected}, according to its security \
@@ -92,7 +94,7 @@ impl ConnectError {
                 | ConnectError::UntrustedCertificate { .. }
                 | ConnectError::TlsNotConfigured
                 | ConnectError::BadUrl(_)
-                | ConnectError::LoginRefused(_)
+                | ConnectError::BrokerLogin(_)
         )
     }
 }

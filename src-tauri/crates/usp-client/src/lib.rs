@@ -1,7 +1,8 @@
 //! `usp-client`: the tokio side of usp-home's USP controller.
 //!
 //! A thin driver around the sans-IO [`usp_core::engine::Link`]: it opens the WebSocket
-//! MTP (`ws://`, `wss://` with rustls), keeps it alive (pings, reconnect with jittered
+//! MTP (`ws://`, `wss://` with rustls) or the MQTT MTP through a broker (`mqtt://`,
+//! `mqtts://`, `mqtt+ws://`, `mqtt+wss://`; [`mtp::mqtt`]), keeps it alive (pings, reconnect with jittered
 //! exponential backoff), routes replies to the callers and notifications to a stream,
 //! and keeps the subscriptions it made alive across reconnects.
 //!

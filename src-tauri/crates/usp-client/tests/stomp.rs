@@ -105,7 +105,7 @@ async fn sends_usp_frames_and_ends_on_a_broker_error() {
     let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = l.local_addr().expect("addr").port();
     let me: EndpointId = "self::stomp-unit".parse().expect("eid");
-    let url = format!("stomp://127.0.0.1:{port}/queue/usp.agent.x?agent={AGENT}");
+    let url = format!("stomp://127.0.0.1:{port}/queue/usp.agent.x?agent-id={AGENT}");
     let client = tokio::spawn(Client::connect(config(&url, &me)));
     let (mut broker, our_dest) = accept(&l, &me).await;
     assert_eq!(our_dest, "/queue/usp.controller.self__stomp-unit.proto__scripted-agent");
@@ -160,7 +160,7 @@ async fn an_oversized_body_is_a_violation() {
     let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = l.local_addr().expect("addr").port();
     let me: EndpointId = "self::stomp-unit-big".parse().expect("eid");
-    let mut cfg = config(&format!("stomp://127.0.0.1:{port}/queue/a?agent={AGENT}"), &me);
+    let mut cfg = config(&format!("stomp://127.0.0.1:{port}/queue/a?agent-id={AGENT}"), &me);
     cfg.limits.max_record_size = 1024;
     let client = tokio::spawn(Client::connect(cfg));
     let (mut broker, dest) = accept(&l, &me).await;

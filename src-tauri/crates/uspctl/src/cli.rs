@@ -8,10 +8,12 @@ use usp_client::NotifKind;
 #[derive(Parser, Debug)]
 #[command(name = "uspctl", version, about = "Talk to USP (TR-369) agents from the command line")]
 pub(crate) struct Cli {
-    /// The agent's address: ws://127.0.0.1:8080/usp, wss://…, coap://192.168.1.1:5683/usp for
-    /// a legacy CoAP agent (with --agent-eid), or through a STOMP broker
-    /// stomp://[USER@]BROKER[:PORT]/DESTINATION?agent=EID (the broker password comes from
-    /// the environment variable USPCTL_BROKER_PASSWORD, never from a flag)
+    /// The agent's address: its WebSocket URL (ws://127.0.0.1:8080/usp, wss://…); its broker and
+    /// topic, mqtt://127.0.0.1:1883/usp/agent/gw?agent-id=os::012345-GW0001 (mqtts://, mqtt+ws://,
+    /// mqtt+wss:// alike; mqtts:// trusts the certificates in the PEM file USPCTL_BROKER_CA); its
+    /// broker and destination, stomp://[USER@]BROKER[:PORT]/DESTINATION?agent-id=EID; or a legacy
+    /// CoAP agent, coap://192.168.1.1:5683/usp (with --agent-eid). A broker password comes from
+    /// USPCTL_BROKER_PASSWORD (or a prompt), never from a flag
     #[arg(long, env = "USPCTL_AGENT", global = true)]
     pub(crate) agent: Option<String>,
     /// The agent's Endpoint ID, when it is known in advance (otherwise learnt on connect;

@@ -57,10 +57,9 @@ pub(crate) fn own_endpoint_id(cli: &Cli) -> Result<EndpointId, Failure> {
 /// Connects to `--agent`. Over wss:// this installation's certificate identifies us and the
 /// agent's certificate must be the one trusted when it was paired (`uspctl pair`).
 pub(crate) async fn connect(cli: &Cli) -> Result<Client, Failure> {
-    let url = cli
-        .agent
-        .clone()
-        .ok_or_else(|| Failure::usage("no agent given: use --agent ws://HOST:PORT/PATH (or set USPCTL_AGENT)"))?;
+    let url = cli.agent.clone().ok_or_else(|| {
+        Failure::usage("no agent given: use --agent ws://HOST:PORT/PATH or mqtt://BROKER/TOPIC (or set USPCTL_AGENT)")
+    })?;
     let timeout = timeout(cli)?;
     let wanted = wanted_agent(cli)?;
     let secure = url.starts_with("wss://");
@@ -78,12 +77,11 @@ pub(crate) async fn connect(cli: &Cli) -> Result<Client, Failure> {
         config.agent_id = wanted.clone();
         our_certificate = Some(OurCertificate::of(&me));
         config
-    } else if is_broker_url(&url) {
-        // Over a broker the agent is reached by its destination; told whom to expect, the
-        // client uses a queue of its own for that agent and drops Records from others.
+    } else if crate::broker::is_broker(&url) {
+        // Through a broker the agent is reached by its topic or destination; told whom to
+        // expect, the client drops Records from others.
         let mut config = ClientConfig::new(url.clone(), own_endpoint_id(cli)?);
-        config.agent_id = wanted.clone();
-        config.login = broker_login(&url)?;
+        crate::broker::apply(&mut config, wanted.clone())?;
         config
     } else {
         let own_id = own_endpoint_id(cli)?;
@@ -111,38 +109,6 @@ pub(crate) async fn connect(cli: &Cli) -> Result<Client, Failure> {
         check_reached(&client, &wanted, &url).await?;
     }
     Ok(client)
-}
-
-/// The environment variable holding the broker password (MQTT, STOMP): never a flag, so it
-/// stays out of shell histories and process lists.
-pub(crate) const BROKER_PASSWORD_VAR: &str = "USPCTL_BROKER_PASSWORD";
-
-/// Whether `url` reaches the agent through a message broker.
-pub(crate) fn is_broker_url(url: &str) -> bool {
-    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase()).unwrap_or_default();
-    matches!(scheme.as_str(), "stomp" | "stomps" | "mqtt" | "mqtts" | "mqtt+ws" | "mqtt+wss")
-}
-
-/// The broker login: the user named in the address (`stomp://USER@HOST/…`) and the password
-/// from [`BROKER_PASSWORD_VAR`].
-pub(crate) fn broker_login(url: &str) -> Result<Option<usp_client::Login>, Failure> {
-    let authority = url.split_once("://").map(|(_, r)| r).unwrap_or_default();
-    let authority = authority.split(['/', '?']).next().unwrap_or_default();
-    let user = authority.rsplit_once('@').map(|(u, _)| u.to_owned());
-    if user.as_deref().is_some_and(|u| u.contains(':')) {
-        return Err(Failure::usage(format!(
-            "the broker password never goes in the address: give the user as USER@HOST and the password in {BROKER_PASSWORD_VAR}"
-        )));
-    }
-    let password = std::env::var(BROKER_PASSWORD_VAR).ok();
-    match (user, password) {
-        (Some(username), Some(p)) => Ok(Some(usp_client::Login { username, password: p.into() })),
-        (Some(username), None) => Ok(Some(usp_client::Login { username, password: String::new().into() })),
-        (None, Some(_)) => Err(Failure::usage(format!(
-            "{BROKER_PASSWORD_VAR} is set but the address names no user: use stomp://USER@HOST/…"
-        ))),
-        (None, None) => Ok(None),
-    }
 }
 
 /// Why [`start`] has no connection.

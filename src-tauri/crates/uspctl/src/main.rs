@@ -18,6 +18,7 @@ macro_rules! outln {
 macro_rules! errln {
     ($($arg:tt)*) => { $crate::output::err_line(format_args!($($arg)*)) };
 }
+mod broker;
 mod cli;
 mod connect;
 mod decode;

@@ -47,7 +47,7 @@ fn get_over_stomp_and_a_refused_login() {
     });
     let gw = home.agent("gateway").expect("gateway");
     let dest = &served.iter().find(|(e, _)| *e == gw.endpoint_id).expect("served").1;
-    let url = format!("stomp://{}@127.0.0.1:{}{dest}?agent={}", rabbitmq::USER, rabbit.stomp_port, gw.endpoint_id);
+    let url = format!("stomp://{}@127.0.0.1:{}{dest}?agent-id={}", rabbitmq::USER, rabbit.stomp_port, gw.endpoint_id);
     let get = ["--agent", &url, "--eid", ME, "--timeout", "10", "get", "Device.DeviceInfo.FriendlyName"];
 
     let o = uspctl(&get, rabbitmq::PASSWORD);

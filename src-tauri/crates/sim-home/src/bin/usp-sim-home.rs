@@ -88,6 +88,14 @@ struct Cli {
     /// `STOMP <endpoint-id> <address for a controller>` per agent after the READY lines.
     #[arg(long, value_name = "URL")]
     stomp: Option<String>,
+    /// Also serve every agent over MQTT through this broker (`mqtt://127.0.0.1:1883`, with
+    /// `?version=3.1.1` for MQTT 3.1.1; `mqtt://user@host` takes the password from the
+    /// environment variable USP_SIM_HOME_BROKER_PASSWORD, never from a flag). Each agent
+    /// subscribes to `usp/agent/<key>` and sends an MQTTConnectRecord to
+    /// `usp/controller/<EID>` of each `--controller`. Prints `MQTT <endpoint-id> <address
+    /// for a controller>` per agent after the READY lines.
+    #[arg(long, value_name = "BROKER")]
+    mqtt: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -237,10 +245,41 @@ async fn run(cli: Cli) -> Result<(), String> {
         Some(url) => serve_stomp(&mut home, url, &controllers)?,
         None => Vec::new(),
     };
+    let mut mqtt_addresses = Vec::new();
+    let mut serving = Vec::new();
+    if let Some(broker) = &cli.mqtt {
+        usp_client::mtp::mqtt::Address::parse(broker).map_err(|e| format!("--mqtt: {e}"))?;
+        let login = std::env::var("USP_SIM_HOME_BROKER_PASSWORD")
+            .ok()
+            .map(|p| usp_client::Login { username: String::new(), password: p.into() });
+        for agent in home.agents() {
+            let serve = sim_home::mqtt::MqttServe {
+                broker: broker.clone(),
+                topic: format!("usp/agent/{}", agent.key),
+                controllers: cli
+                    .controllers
+                    .iter()
+                    .map(|(eid, _)| (eid.clone(), sim_home::mqtt::controller_topic(eid)))
+                    .collect(),
+                login: login.clone(),
+                tls: None,
+            };
+            mqtt_addresses.push(serve.agent_address());
+            serving.push(agent.serve_mqtt(serve));
+        }
+        for s in &mut serving {
+            if !s.wait_up(Duration::from_secs(15)).await {
+                return Err(format!("--mqtt: the agents could not subscribe at {broker} within 15 s"));
+            }
+        }
+    }
     {
         let mut out = std::io::stdout().lock();
         for agent in home.agents() {
             writeln!(out, "READY {} {}", agent.endpoint_id, agent.url).map_err(|e| e.to_string())?;
+        }
+        for (agent, address) in home.agents().iter().zip(&mqtt_addresses) {
+            writeln!(out, "MQTT {} {address}", agent.endpoint_id).map_err(|e| e.to_string())?;
         }
         for (eid, server) in &coap {
             writeln!(out, "COAP {eid} {}", server.url).map_err(|e| e.to_string())?;
@@ -253,6 +292,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     let reason = exit.wait().await;
     drop(coap);
     tracing::info!("{reason}: shutting down");
+    drop(serving);
     home.shutdown().await;
     Ok(())
 }
@@ -274,7 +314,7 @@ fn serve_stomp(home: &mut Home, url: &str, controllers: &[EndpointId]) -> Result
         .serve_stomp(&broker)
         .into_iter()
         .map(|(eid, dest)| {
-            let url = format!("stomp://{host}:{}{dest}?agent={eid}{vhost}", address.port);
+            let url = format!("stomp://{host}:{}{dest}?agent-id={eid}{vhost}", address.port);
             (eid, url)
         })
         .collect())

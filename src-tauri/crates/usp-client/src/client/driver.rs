@@ -28,6 +28,8 @@ pub(super) struct Driver {
     notif_sizes: VecDeque<usize>,
     /// Notifications left out since the last one sent.
     notif_missed: u64,
+    /// When an agent's connect record last made us send the subscriptions again.
+    last_restore: Option<Instant>,
 }
 
 /// At most [`RateLimit::BURST`] log lines per [`RateLimit::WINDOW`]; the next line after a
@@ -172,6 +174,7 @@ impl Driver {
             drop_log: RateLimit::new(),
             notif_sizes: VecDeque::new(),
             notif_missed: 0,
+            last_restore: None,
         }
     }
 
@@ -454,8 +457,12 @@ impl Driver {
         debug!(agent = %agent, "connected");
         self.shared.stats.connects.fetch_add(1, Ordering::Relaxed);
         self.state.send_replace(ConnectionState::Connected { agent });
-        // Re-create subscriptions the agent may have lost (reboot, non-persistent rows).
-        // An Add of an ID that still exists fails with 7025 (duplicate key): fine.
+        self.restore_subscriptions();
+    }
+
+    /// Re-creates subscriptions the agent may have lost (reboot, non-persistent rows).
+    /// An Add of an ID that still exists fails with 7025 (duplicate key): fine.
+    fn restore_subscriptions(&mut self) {
         for sub in self.subscriptions.clone() {
             let Ok(req) = Subscription::add_request(&sub.id, sub.kind, &sub.references) else { continue };
             if let Ok(id) = self.link.send(req, now()) {
@@ -498,7 +505,21 @@ impl Driver {
                         self.queue_notification(AgentNotification { agent, msg_id, notify, missed: 0 });
                     }
                 }
-                Event::Connected { agent } => debug!(agent = %agent, "agent connect record"),
+                Event::Connected { agent } => {
+                    debug!(agent = %agent, "agent connect record");
+                    // Through a broker, a connect record while we are connected means the agent
+                    // (re)joined the broker: what we sent before it did (the subscriptions made
+                    // again after a broker restart) may never have reached it.
+                    let via_broker =
+                        self.shared.carrier.lock().ok().and_then(|c| *c).is_some_and(|c| c.mtp.crosses_broker());
+                    // At most once per RESTORE_GAP: a peer repeating connect records must not make
+                    // us repeat every subscription each time.
+                    let due = self.last_restore.is_none_or(|t| now().duration_since(t) >= RESTORE_GAP);
+                    if via_broker && due && matches!(*self.state.borrow(), ConnectionState::Connected { .. }) {
+                        self.last_restore = Some(now());
+                        self.restore_subscriptions();
+                    }
+                }
                 Event::Disconnect { reason_code, reason } => {
                     info!(reason_code, reason = %for_log(&reason), "the agent announced a disconnect")
                 }
@@ -559,6 +580,10 @@ pub(super) fn notification_size(n: &AgentNotification) -> usize {
     let m = msg::Msg::new(n.msg_id.clone(), msg::Body::Request(Request::Notify(n.notify.clone())));
     usp_core::wire::encoded_msg_len(&m) + std::mem::size_of::<AgentNotification>()
 }
+
+/// Shortest time between two restorations of the subscriptions asked by an agent's connect
+/// records through a broker.
+pub(super) const RESTORE_GAP: Duration = Duration::from_secs(5);
 
 /// How long a closing handshake may take before the socket is simply dropped.
 pub(super) const CLOSE_WAIT: Duration = Duration::from_secs(2);

@@ -331,7 +331,7 @@ impl Client {
             sub_prefix: format!("usphome-{tag:08x}"),
             carrier: std::sync::Mutex::new(None),
         });
-        let config = Arc::new(config);
+        let config = Arc::new(crate::mtp::with_lasting_connector(config));
         let driver = Driver::new(config.clone(), shared.clone(), state_tx, tag);
         let span = tracing::info_span!("agent", url = %for_log(&config.url));
         tokio::spawn(tracing::Instrument::instrument(driver.run(cmd_rx), span));

@@ -25,6 +25,7 @@ use crate::ClientConfig;
 pub mod coap;
 pub mod fallback;
 pub mod memory;
+pub mod mqtt;
 pub mod stomp;
 
 /// A boxed future that can be sent between threads.
@@ -223,11 +224,24 @@ pub async fn connect(config: &ClientConfig) -> Result<Opened, ConnectError> {
         Mtp::Ws => crate::ws::open(config).await,
         Mtp::Coap => coap::open(config).await,
         Mtp::Stomp => stomp::open(config).await,
+        // One session alone: a client keeps one connector for all its sessions
+        // ([`with_lasting_connector`]), which remembers the broker-assigned client id.
+        Mtp::Mqtt => mqtt::open(&mqtt::MqttConnector::new(), config).await,
         other => Err(ConnectError::BadUrl(format!(
             "{:?}: usp-home cannot reach agents over {other:?} yet",
             usp_core::text::for_log(&config.url)
         ))),
     }
+}
+
+/// `config` with a connector that lives as long as the client, for the MTPs whose
+/// sessions remember something across reconnects (MQTT: the broker-assigned client id and
+/// the agent's learnt topic).
+pub fn with_lasting_connector(mut config: ClientConfig) -> ClientConfig {
+    if config.connector.is_none() && carrier_of(&config.url).map(|c| c.mtp) == Ok(Mtp::Mqtt) {
+        config.connector = Some(std::sync::Arc::new(mqtt::MqttConnector::new()));
+    }
+    config
 }
 
 #[cfg(test)]

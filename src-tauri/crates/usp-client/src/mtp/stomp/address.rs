@@ -1,7 +1,7 @@
 //! The address of an agent behind a STOMP broker.
 //!
 //! ```text
-//! stomp://[user@]host[:port][/<agent destination>][?reply-to=<our destination>&vhost=<vhost>&agent=<agent EID>]
+//! stomp://[user@]host[:port][/<agent destination>][?reply-to=<our destination>&vhost=<vhost>&agent-id=<agent EID>]
 //! stomps://…                                     (TLS to the broker; port 61614 by default)
 //! ```
 //!
@@ -163,7 +163,7 @@ impl StompAddress {
                     address.reply_to = Some(v);
                 }
                 "vhost" => address.vhost = v,
-                "agent" => {
+                "agent-id" => {
                     address.agent = Some(v.parse().map_err(|e| bad(url, &format!("agent: not an Endpoint ID ({e})")))?)
                 }
                 other => {
@@ -208,7 +208,7 @@ mod tests {
     #[test]
     fn a_full_address() {
         let a = StompAddress::parse(
-            "stomp://guest@127.0.0.1:28613/queue/usp.agent.obuspa?reply-to=/queue/usp.controller.me&vhost=%2Fhome&agent=proto::a",
+            "stomp://guest@127.0.0.1:28613/queue/usp.agent.obuspa?reply-to=/queue/usp.controller.me&vhost=%2Fhome&agent-id=proto::a",
         )
         .expect("parses");
         assert!(!a.tls);
@@ -239,7 +239,7 @@ mod tests {
             ("stomp://b:0", "port"),
             ("stomp://b:99999", "port"),
             ("stomp://b/q?x=1", "unknown setting"),
-            ("stomp://b/q?agent=nope", "agent"),
+            ("stomp://b/q?agent-id=nope", "agent-id"),
             ("stomp://b/a%0Ab", "control"),
         ] {
             match StompAddress::parse(url) {

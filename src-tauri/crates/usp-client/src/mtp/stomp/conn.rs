@@ -116,7 +116,7 @@ impl StompConn {
     /// time.
     ///
     /// # Errors
-    /// [`ConnectError::Tcp`], [`ConnectError::Tls`], [`ConnectError::LoginRefused`] when the
+    /// [`ConnectError::Tcp`], [`ConnectError::Tls`], [`ConnectError::BrokerLogin`] when the
     /// broker refuses the login, [`ConnectError::Broker`] for its other refusals and
     /// anything that is not STOMP 1.2.
     pub async fn connect(p: ConnectParams<'_>) -> Result<StompConn, ConnectError> {
@@ -173,7 +173,7 @@ impl StompConn {
                 Incoming::Frame(f) if f.command == "ERROR" => {
                     let text = error_text(&f, p.login.map(|l| l.1));
                     return Err(if is_login_refusal(&text) {
-                        ConnectError::LoginRefused(text)
+                        ConnectError::BrokerLogin(text)
                     } else {
                         ConnectError::Broker(text)
                     });

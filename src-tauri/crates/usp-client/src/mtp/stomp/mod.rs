@@ -18,7 +18,7 @@
 //!   broker's EOLs are liveness; a broker that beats too seldom for the driver's check is
 //!   watched here and the keepalive answered locally;
 //! - `ERROR` frames end the session with the broker's words (escaped, capped); a refused login
-//!   is [`ConnectError::LoginRefused`], which needs the user;
+//!   is [`ConnectError::BrokerLogin`], which needs the user;
 //! - Records for other controllers or from other agents on a shared destination are dropped
 //!   quietly; frames are bounded (body ≤ the client's `max_record_size`).
 //!
