@@ -250,8 +250,7 @@ impl Agent {
             }
             let listens = self.port == 0
                 || TcpStream::connect_timeout(&([127, 0, 0, 1], self.port).into(), Duration::from_millis(200)).is_ok();
-            if listens && self.dir.join("cli").exists()
-            {
+            if listens && self.dir.join("cli").exists() {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(50));

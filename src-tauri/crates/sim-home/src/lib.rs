@@ -8,10 +8,12 @@
 //! - [`home`]: start / reach / edit / stop every agent of a scenario ([`Home`]);
 //! - [`life`]: the seeded life loop (`--tick`);
 //! - [`advertise`]: mDNS / DNS-SD records of the agents ([`Home::advertise`]);
+//! - [`dial`]: an agent that dials its controller's listener (agent-initiated WebSocket);
 //! - [`tls`]: `wss://` with mutual TLS and TOFU of controller certificates (`--tls`).
 
 pub mod advertise;
 pub mod agent;
+pub mod dial;
 pub mod home;
 pub mod life;
 pub mod scenario;
