@@ -188,7 +188,7 @@ async fn the_client_gets_the_agent_back_after_a_drop_with_its_subscription() {
     let second = gw.dial(DialConfig::new(listener.url("127.0.0.1"), me.clone()));
     bounded(second.connects().wait_for(|n| *n >= 1)).await.expect("second dial");
     bounded(async {
-        while !c.get(&["Device.DeviceInfo.UpTime"], 0).await.is_ok()
+        while c.get(&["Device.DeviceInfo.UpTime"], 0).await.is_err()
             || listener.stats().replaced.load(std::sync::atomic::Ordering::Relaxed) == 0
         {
             tokio::time::sleep(Duration::from_millis(50)).await;

@@ -116,6 +116,7 @@ async fn handshake(inner: &Inner, tcp: TcpStream, address: SocketAddr) -> Result
     let config = &inner.config;
     let chain_ref = &chain;
     let decided_ref = &mut decided;
+    #[allow(clippy::result_large_err)] // the callback type is tungstenite's
     let callback = move |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
         match check_request(config, chain_ref, req, resp) {
             Ok((agent, resp)) => {
@@ -204,7 +205,7 @@ fn arrived(inner: &Arc<Inner>, mut conn: Conn) {
     let fingerprint = conn.chain.first().map(|c| Fingerprint::of(c));
     let event =
         |trusted| ListenerEvent::Dialled { agent: conn.agent.clone(), address: conn.address, fingerprint, trusted };
-    match inner.judge(&conn.agent, &conn.chain) {
+    match inner.judge(&conn.agent, &conn.chain).map_err(|b| *b) {
         Ok(()) => {
             tracing::info!(agent = %conn.agent, address = %conn.address, "an agent dialled in");
             inner.event(event(true));

@@ -316,24 +316,24 @@ impl Inner {
     }
 
     /// Whether a connection of `agent` with this certificate chain may serve a client now.
-    fn judge(&self, agent: &EndpointId, chain: &[Vec<u8>]) -> Result<(), (TlsError, Option<Observed>)> {
+    fn judge(&self, agent: &EndpointId, chain: &[Vec<u8>]) -> Result<(), Box<(TlsError, Option<Observed>)>> {
         let Some(tls) = &self.config.tls else { return Ok(()) };
         if chain.is_empty() {
             // Plain ws:// proves nothing: an agent paired by its certificate must use wss://.
             return match tls.trust.pins.lookup(agent) {
                 Ok(None) => Ok(()),
-                Ok(Some(pin)) => Err((
+                Ok(Some(pin)) => Err(Box::new((
                     TlsError::NotTrusted(format!(
                         "{agent} was paired with its certificate (SHA-256 {}), so it must connect with wss://",
                         pin.fingerprint()
                     )),
                     None,
-                )),
-                Err(e) => Err((e, None)),
+                ))),
+                Err(e) => Err(Box::new((e, None))),
             };
         }
         let slot = ObservedCert::new();
-        crate::tls::check_dialling_agent(&tls.trust, agent, chain, &slot).map_err(|e| (e, slot.take()))
+        crate::tls::check_dialling_agent(&tls.trust, agent, chain, &slot).map_err(|e| Box::new((e, slot.take())))
     }
 
     /// Keeps `conn` until a client asks for it, replacing an older waiting connection of the
@@ -440,7 +440,7 @@ impl Connector for DialledConnector {
                 tokio::pin!(arrived);
                 arrived.as_mut().enable();
                 if let Some((conn, observed)) = self.inner.take(&self.agent).await {
-                    match self.inner.judge(&self.agent, &conn.chain) {
+                    match self.inner.judge(&self.agent, &conn.chain).map_err(|b| *b) {
                         Ok(()) => return Ok(accept::open(&self.inner, conn)),
                         Err((e @ TlsError::Untrusted { .. }, seen)) => {
                             // Still waiting for the user: keep the connection for after.
