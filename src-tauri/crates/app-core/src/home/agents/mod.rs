@@ -83,6 +83,8 @@ pub(crate) struct AgentEntry {
     /// The objects right under `Device.` that the device offers (`WiFi`, `Hosts`...), read once
     /// paired; `None` when unknown (every page then simply tries).
     pub objects: Option<BTreeSet<String>>,
+    /// It connects to usp-home (it dialled the listener): waited for, never dialled.
+    pub dialled: bool,
 }
 
 impl AgentEntry {
@@ -121,6 +123,7 @@ impl AgentEntry {
             checks: 0,
             check_now: Arc::new(tokio::sync::Notify::new()),
             objects: None,
+            dialled: false,
         }
     }
 
@@ -243,8 +246,8 @@ impl Home {
 
     /// Keeps `eid` in the settings file (paired or trusted agents).
     pub(crate) fn remember(&self, eid: &str) -> AppResult<()> {
-        let Some((url, name, secure, allow)) =
-            self.with_agent(eid, |e| (e.url.clone(), e.name(), e.secure, e.allow_unencrypted))
+        let Some((url, name, secure, allow, dialled)) =
+            self.with_agent(eid, |e| (e.url.clone(), e.name(), e.secure, e.allow_unencrypted, e.dialled))
         else {
             return Ok(());
         };
@@ -256,8 +259,16 @@ impl Home {
                 k.name = name;
                 k.secure |= secure;
                 k.allow_unencrypted = allow;
+                k.dialled = dialled;
             }
-            None => d.agents.push(KnownAgent { agent: eid.to_owned(), url, name, secure, allow_unencrypted: allow }),
+            None => d.agents.push(KnownAgent {
+                agent: eid.to_owned(),
+                url,
+                name,
+                secure,
+                allow_unencrypted: allow,
+                dialled,
+            }),
         })
     }
 }
