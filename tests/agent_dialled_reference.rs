@@ -22,12 +22,16 @@ fn bins() -> PathBuf {
 
 /// Reset lines: `me` as Controller.1 with full access, reached by WebSocket at `port`.
 fn dial_lines(me: &str, port: u16) -> String {
+    dial_lines_with(me, port, false)
+}
+
+fn dial_lines_with(me: &str, port: u16, tls: bool) -> String {
     let m = "Device.LocalAgent.Controller.1.MTP.1";
     obuspa::controller_lines(1, me, "Device.LocalAgent.ControllerTrust.Role.1")
         + &format!(
             "{m}.Alias \"usp-home\"\n{m}.Enable \"true\"\n{m}.Protocol \"WebSocket\"\n\
              {m}.WebSocket.Host \"127.0.0.1\"\n{m}.WebSocket.Port \"{port}\"\n{m}.WebSocket.Path \"/usp\"\n\
-             {m}.WebSocket.EnableEncryption \"false\"\n{m}.WebSocket.KeepAliveInterval \"30\"\n\
+             {m}.WebSocket.EnableEncryption \"{tls}\"\n{m}.WebSocket.KeepAliveInterval \"30\"\n\
              {m}.WebSocket.SessionRetryMinimumWaitInterval \"1\"\n\
              {m}.WebSocket.SessionRetryIntervalMultiplier \"1000\"\n"
         )
@@ -90,6 +94,10 @@ async fn the_reference_agent_dials_usp_home() {
     let mut state = c.state();
     agent.stop();
     bounded(state.wait_for(|s| !matches!(s, ConnectionState::Connected { .. }))).await.expect("noticed");
+    // OB-USPA names its Notifies `<kind>-<unix seconds>-<counter>` and restarts the counter
+    // with the process: restarted within the same second it repeats the msg_id of its last
+    // Notify, which the client drops as a repeat. A reboot takes longer than a second.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let mut agent = tokio::task::spawn_blocking(move || {
         assert!(agent.run(), "the agent starts again");
         agent
@@ -110,7 +118,17 @@ async fn the_reference_agent_dials_usp_home() {
         add_role(&c, "dialled-2").await
     })
     .await;
-    let n = next_notification(&mut rx, &oc.id).await;
+    let n = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            match rx.recv().await {
+                Ok(n) if *n.notify.subscription_id == *oc.id => return n,
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no ObjectCreation after the restart; the agent's log: {}", agent.log()));
     let Notification::ObjCreation(created) = n.notify.notification else { panic!("{n:?}") };
     assert_eq!(&*created.obj_path, again.as_str());
     c.close().await;
@@ -123,4 +141,75 @@ async fn add_role(c: &Client, name: &str) -> String {
         .expect("add");
     let (_, created) = added.per_object().into_iter().next().expect("one");
     created.expect("created").instantiated_path.to_string()
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+/// Over `wss://`: the agent presents its certificate (`-a`) and checks ours against its trust
+/// store (`-t`); the listener offers it on first use, and once trusted serves it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_agent_dials_usp_home_over_wss() {
+    use usp_client::listen::ListenerTls;
+    use usp_client::tls::{AgentTrust, Identity, MemoryPinStore};
+    let me = test_eid("obuspa-dial-wss");
+    let agent_eid = "proto::obuspa-wss-dialler";
+    let eid: usp_core::EndpointId = agent_eid.parse().expect("eid");
+    // The agent checks the address it dials against our certificate (OpenSSL "IP address
+    // mismatch" otherwise): it must name 127.0.0.1.
+    let ours = Identity::generate_with_addresses(&me, &[[127, 0, 0, 1].into()]).expect("our identity");
+    let theirs = Identity::generate(&eid).expect("agent identity");
+    let mut config = ListenerConfig::new(([127, 0, 0, 1], 0).into(), me.clone());
+    config.tls = Some(ListenerTls {
+        identity: ours.clone(),
+        trust: AgentTrust::new(std::sync::Arc::new(MemoryPinStore::new())),
+    });
+    let listener = Listener::bind(config).await.expect("listen");
+    let mut events = listener.events();
+    let lines = dial_lines_with(me.as_str(), listener.local_addr().port(), true);
+    let tls = obuspa::Tls {
+        identity_pem: format!("{}{}", theirs.cert_pem(), pem("PRIVATE KEY", theirs.private_key_der().expose_secret())),
+        trust_pem: ours.cert_pem(),
+    };
+    let dir = std::env::temp_dir();
+    let agent = tokio::task::spawn_blocking(move || {
+        Agent::start_reset_tls(&bins(), Variant::Stock, &dir, "wss-dialler", agent_eid, &lines, &tls)
+    })
+    .await
+    .expect("the agent starts");
+    let event = tokio::time::timeout(BOUND, async {
+        loop {
+            match events.recv().await {
+                Ok(e @ ListenerEvent::Dialled { .. }) => return e,
+                Ok(_) => continue,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the agent never completed a wss handshake; its log: {}", agent.log()));
+    let ListenerEvent::Dialled { agent: who, trusted, fingerprint, .. } = event else { unreachable!() };
+    assert_eq!(who, eid);
+    assert!(!trusted, "first use");
+    assert_eq!(fingerprint, Some(theirs.fingerprint()));
+    assert_eq!(listener.trust(&eid), Ok(theirs.fingerprint()));
+    let mut cc = test_config(&listener.url("127.0.0.1"), &me);
+    cc.agent_id = Some(eid.clone());
+    cc.connector = Some(listener.connector_for(eid.clone()));
+    cc.connect_timeout = Duration::from_secs(10);
+    let c = bounded(Client::connect(cc)).await.expect("served over wss");
+    assert!(c.carrier().is_some_and(|k| k.tls && k.agent_dialled));
+    let info = bounded(c.get(&["Device.DeviceInfo.ProductClass"], 0)).await.expect("get");
+    assert_eq!(info.value("Device.DeviceInfo.ProductClass"), Some("USP Agent"));
+    c.close().await;
+    drop(agent);
 }

@@ -206,15 +206,18 @@ fn arrived(inner: &Arc<Inner>, mut conn: Conn) {
     let event =
         |trusted| ListenerEvent::Dialled { agent: conn.agent.clone(), address: conn.address, fingerprint, trusted };
     match inner.judge(&conn.agent, &conn.chain).map_err(|b| *b) {
+        // Kept first, then told: whoever reacts to the event finds the connection.
         Ok(()) => {
             tracing::info!(agent = %conn.agent, address = %conn.address, "an agent dialled in");
-            inner.event(event(true));
+            let told = event(true);
             inner.replace_active(&conn.agent);
             inner.park(conn, None);
+            inner.event(told);
         }
         Err((TlsError::Untrusted { .. }, seen)) => {
-            inner.event(event(false));
+            let told = event(false);
             inner.park(conn, seen);
+            inner.event(told);
         }
         Err((e, _)) => {
             inner.refused(conn.address, Some(conn.agent.clone()), e.to_string());

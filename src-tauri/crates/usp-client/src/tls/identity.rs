@@ -38,6 +38,17 @@ impl Identity {
     /// # Errors
     /// [`TlsError::Generate`] when key generation or signing fails.
     pub fn generate(eid: &EndpointId) -> Result<Identity, TlsError> {
+        Self::generate_with_addresses(eid, &[])
+    }
+
+    /// [`Identity::generate`], also naming these IP addresses (subjectAltName iPAddress): a
+    /// server certificate for agents that dial usp-home check the address they dialled
+    /// against it (the reference agent refuses a certificate without it: "IP address
+    /// mismatch").
+    ///
+    /// # Errors
+    /// [`TlsError::Generate`] when key generation or signing fails.
+    pub fn generate_with_addresses(eid: &EndpointId, addresses: &[std::net::IpAddr]) -> Result<Identity, TlsError> {
         let gen_err = |e: rcgen::Error| TlsError::Generate(e.to_string());
         let mut key_pair = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(gen_err)?;
         let mut params = CertificateParams::default();
@@ -45,6 +56,7 @@ impl Identity {
         params.not_after = date_time_ymd(2050, 1, 1);
         let urn = rcgen::string::Ia5String::try_from(eid.to_urn()).map_err(gen_err)?;
         params.subject_alt_names = vec![SanType::URI(urn)];
+        params.subject_alt_names.extend(addresses.iter().map(|ip| SanType::IpAddress(*ip)));
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, eid.as_str());
         params.distinguished_name = dn;
