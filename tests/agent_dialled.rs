@@ -276,3 +276,41 @@ async fn hostile_diallers_are_refused_without_harm() {
     assert!(refused >= 100, "refused {refused}");
     c.close().await;
 }
+
+#[tokio::test]
+async fn a_device_that_dials_a_thousand_times_keeps_one_connection() {
+    let me = test_eid("dial-1000");
+    let listener = listen(&me, None, |_| {}).await;
+    let addr = listener.local_addr();
+    let url = listener.url("127.0.0.1");
+    let request = || {
+        let mut r = format!("{url}?eid=proto::redialler").into_client_request().expect("request");
+        r.headers_mut().insert("Sec-WebSocket-Protocol", "v1.usp".parse().expect("header"));
+        r
+    };
+    let mut previous: Option<tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>> = None;
+    for _ in 0..1000 {
+        let (ws, _) = bounded(ws_to(addr, request())).await.expect("accepted");
+        if let Some(mut old) = previous.take() {
+            // The newer connection replaces it: the listener closes it.
+            use futures_util::StreamExt;
+            loop {
+                match bounded(old.next()).await {
+                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+                    Some(Ok(_)) => {}
+                }
+            }
+        }
+        previous = Some(ws);
+    }
+    // The last connection's handshake is over when the client has it, but the listener may
+    // still be parking it.
+    bounded(async {
+        while listener.waiting().len() != 1 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    let replaced = listener.stats().replaced.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(replaced >= 999, "replaced {replaced}");
+}
