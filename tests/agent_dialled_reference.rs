@@ -165,7 +165,9 @@ async fn the_reference_agent_dials_usp_home_over_wss() {
     let agent_eid = "proto::obuspa-wss-dialler";
     let eid: usp_core::EndpointId = agent_eid.parse().expect("eid");
     // The agent checks the address it dials against our certificate (OpenSSL "IP address
-    // mismatch" otherwise): it must name 127.0.0.1.
+    // mismatch" otherwise): it must name 127.0.0.1. (The same key in another certificate that
+    // names it is not enough: the trust store must hold the very certificate, "self-signed
+    // certificate", OpenSSL error 18.)
     let ours = Identity::generate_with_addresses(&me, &[[127, 0, 0, 1].into()]).expect("our identity");
     let theirs = Identity::generate(&eid).expect("agent identity");
     let mut config = ListenerConfig::new(([127, 0, 0, 1], 0).into(), me.clone());
