@@ -72,3 +72,47 @@ async fn a_device_that_dials_in_is_trusted_then_paired_like_a_discovered_one() {
         .await;
     home.shutdown().await;
 }
+
+/// Made-up devices that dial once and go away can't fill the home: past the cap, one that is
+/// neither connected, paired nor remembered makes room for the next.
+#[tokio::test]
+async fn devices_that_dialled_once_make_room_for_new_ones() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let dir = tempfile::tempdir().expect("data folder");
+    let home = app(dir.path(), None, Vec::new()).await;
+    let view =
+        bounded("listener on", home.listener_set(ListenerSettings { enabled: true, port: 0, all_interfaces: false }))
+            .await
+            .expect("listening");
+    let plain = view.urls.iter().find(|u| u.starts_with("ws://")).expect("a ws:// URL").clone();
+    let dial_once = |eid: String| {
+        let plain = plain.clone();
+        async move {
+            let mut r = format!("{plain}?eid={eid}").into_client_request().expect("request");
+            r.headers_mut().insert("Sec-WebSocket-Protocol", "v1.usp".parse().expect("header"));
+            let port = r.uri().port_u16().expect("port");
+            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("tcp");
+            let (mut ws, _) = bounded("dial", tokio_tungstenite::client_async(r, tcp)).await.expect("accepted");
+            let _ = ws.close(None).await;
+        }
+    };
+    for i in 0..70 {
+        dial_once(format!("proto::made-up-{i}")).await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let count = |v: &ipc_types::HomeView| v.agents.iter().filter(|a| a.agent.starts_with("proto::made-up-")).count();
+    let v = home.home().await.expect("view");
+    assert!(count(&v) <= 64, "{} made-up devices kept", count(&v));
+    // A new one still gets in.
+    let mut joined = false;
+    for _ in 0..20 {
+        dial_once("proto::latecomer".to_owned()).await;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        if auth_of(&home.home().await.expect("view"), "proto::latecomer").is_some() {
+            joined = true;
+            break;
+        }
+    }
+    assert!(joined, "a new device could not join");
+    home.shutdown().await;
+}

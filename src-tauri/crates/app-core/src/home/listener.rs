@@ -140,7 +140,7 @@ impl Home {
             Some(_) => {}
             None => {
                 let dialled = self.with_agents(|m| m.values().filter(|e| e.dialled).count());
-                if dialled >= MAX_DISCOVERED {
+                if dialled >= MAX_DISCOVERED && !self.drop_stale_dialled() {
                     tracing::debug!(agent = %eid, "too many devices connect to usp-home; not adding another");
                     return;
                 }
@@ -150,6 +150,23 @@ impl Home {
                 self.add_agent(&eid, &url, |e| e.dialled = true);
             }
         }
+    }
+
+    /// Makes room for a new dialling device: drops one that is neither connected, paired nor
+    /// remembered (a device that dialled once, or a made-up one). False when there is none.
+    fn drop_stale_dialled(&self) -> bool {
+        let candidates: Vec<String> = self.with_agents(|m| {
+            m.values().filter(|e| e.dialled && !e.connected && !e.is_paired()).map(|e| e.eid.clone()).collect()
+        });
+        let Some(stale) = candidates.into_iter().find(|eid| self.saved_url(eid).is_none()) else { return false };
+        let client = self.with_agents(|m| m.remove(&stale).and_then(|mut e| e.disconnect()));
+        if let Some(client) = client {
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(2), client.close()).await;
+            });
+        }
+        tracing::debug!(agent = %stale, "dropped a device that connected to usp-home once, to make room");
+        true
     }
 
     /// Reconnects the devices that connect to usp-home (the listener changed).

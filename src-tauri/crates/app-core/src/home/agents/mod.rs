@@ -240,7 +240,7 @@ impl Home {
     }
 
     /// The address saved for `eid` (the last one that worked), if it is remembered.
-    fn saved_url(&self, eid: &str) -> Option<String> {
+    pub(crate) fn saved_url(&self, eid: &str) -> Option<String> {
         self.store().read(|d| d.agents.iter().find(|k| k.agent == eid).map(|k| k.url.clone()))
     }
 
