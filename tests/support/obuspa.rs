@@ -342,3 +342,47 @@ impl Drop for Agent {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+impl Agent {
+    /// [`Agent::start_reset`] with a TLS identity (`-a`, the certificate it presents as a client
+    /// too) and a trust store (`-t`): a dialling agent that uses `wss://`.
+    pub fn start_reset_tls(
+        bins: &Path,
+        variant: Variant,
+        parent: &Path,
+        name: &str,
+        eid: &str,
+        lines: &str,
+        tls: &Tls,
+    ) -> Agent {
+        let dir = parent.join(format!("obuspa-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("agent folder");
+        let bin = bins.join(variant.file());
+        assert!(bin.is_file(), "{} is missing", bin.display());
+        std::fs::write(dir.join("agent.pem"), &tls.identity_pem).expect("agent.pem");
+        std::fs::write(dir.join("trust.pem"), &tls.trust_pem).expect("trust.pem");
+        let reset =
+            format!("Device.LocalAgent.EndpointID \"{eid}\"\n{lines}Internal.Reboot.Cause \"LocalFactoryReset\"\n");
+        std::fs::write(dir.join("reset.txt"), reset).expect("reset file");
+        let file = |f: &str| dir.join(f).display().to_string();
+        let args: Vec<String> = ["-v", "1", "-i", "lo", "-r"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .chain([file("reset.txt"), "-f".into(), file("usp.db"), "-s".into(), file("cli")])
+            .chain(["-a".into(), file("agent.pem"), "-t".into(), file("trust.pem")])
+            .collect();
+        let mut agent = Agent { dir: dir.clone(), port: 0, eid: eid.to_owned(), bin, args, child: None };
+        assert!(
+            agent.run(),
+            "the reference agent did not start; its log: {}",
+            std::fs::read_to_string(dir.join("agent.log")).unwrap_or_default()
+        );
+        agent
+    }
+
+    /// What the agent logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("agent.log")).unwrap_or_default()
+    }
+}

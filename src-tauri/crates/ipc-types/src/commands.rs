@@ -113,6 +113,11 @@ macro_rules! with_commands {
             home SetDiscoveryInterfaces = settings_interfaces(SetInterfaces) -> Settings;
             /// Light, dark or the system's.
             home SetThemeCmd = settings_theme(SetTheme) -> Settings;
+            /// Devices that connect to usp-home: the setting and the address and Endpoint ID to
+            /// enter in the device.
+            home GetListener = listener() -> ListenerView;
+            /// Listen (or stop listening) for devices that connect to usp-home.
+            home SetListener = listener_set(ListenerSettings) -> ListenerView;
             /// Forget a pinned certificate.
             home ForgetCertificate = trust_forget(AgentArgs) -> Settings;
             /// Write this app's certificate (PEM) to a file (the downloads folder, else the data
@@ -173,7 +178,7 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), COMMAND_NAMES.len());
-        assert_eq!(COMMAND_NAMES.len(), 38);
+        assert_eq!(COMMAND_NAMES.len(), 40);
     }
 
     #[test]

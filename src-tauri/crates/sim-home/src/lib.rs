@@ -9,11 +9,13 @@
 //! - [`life`]: the seeded life loop (`--tick`);
 //! - [`mqtt`]: an agent served over MQTT through a broker ([`AgentHandle::serve_mqtt`]);
 //! - [`advertise`]: mDNS / DNS-SD records of the agents ([`Home::advertise`]);
+//! - [`dial`]: an agent that dials its controller's listener (agent-initiated WebSocket);
 //! - [`tls`]: `wss://` with mutual TLS and TOFU of controller certificates (`--tls`).
 
 pub mod advertise;
 pub mod agent;
 pub mod coap;
+pub mod dial;
 pub mod home;
 pub mod life;
 pub mod mqtt;

@@ -30,6 +30,9 @@ pub enum ConnectError {
     /// The attempt took too long.
     #[error("connecting took longer than {0:?}")]
     Timeout(Duration),
+    /// The agent is one that dials usp-home, and it did not connect in this time.
+    #[error("the device has not connected to usp-home (waited {0:?}); it connects by itself when it is on and set up with usp-home's address")]
+    NotDialledIn(Duration),
     /// Connected, but the agent never said who it is (no WebSocketConnect record).
     #[error("the agent did not identify itself within {0:?}")]
     AgentSilent(Duration),

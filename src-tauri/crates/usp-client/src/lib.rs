@@ -24,6 +24,7 @@ pub mod client;
 pub mod discovery;
 pub mod error;
 pub mod identity;
+pub mod listen;
 pub mod mtp;
 pub mod tls;
 pub mod ws;

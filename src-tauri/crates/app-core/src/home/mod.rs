@@ -11,6 +11,7 @@
 
 mod agents;
 mod error;
+mod listener;
 mod live;
 mod pairing;
 mod store;
@@ -20,7 +21,7 @@ pub use crate::agent_details::NOT_GIVEN;
 pub(crate) use agents::{read_objects, AgentConn, AgentEntry};
 pub use error::{AppError, AppResult};
 pub(crate) use live::topics_of;
-pub use store::{GuestMarkData, KnownAgent, Store, StoreData};
+pub use store::{GuestMarkData, KnownAgent, ListenerSetting, Store, StoreData};
 pub use text::device_text;
 pub(crate) use text::{is_loopback_url, is_wss};
 
@@ -84,6 +85,8 @@ struct Inner {
     /// Discovered agents dropped because of [`MAX_DISCOVERED`] (logged once).
     dropped_adverts: std::sync::atomic::AtomicU64,
     stopped: std::sync::atomic::AtomicBool,
+    /// The listener for devices that connect to usp-home, when on.
+    listener: Mutex<listener::ListenerState>,
 }
 
 struct DiscoveryRun {
@@ -169,8 +172,13 @@ impl Home {
                 recheck: Mutex::new(RECHECK),
                 dropped_adverts: std::sync::atomic::AtomicU64::new(0),
                 stopped: std::sync::atomic::AtomicBool::new(false),
+                listener: Mutex::new(listener::ListenerState::default()),
             }),
         };
+        // The listener before the agents that connect to it.
+        if let Some(setting) = home.store().read(|d| d.listener).filter(|s| s.enabled) {
+            home.start_listener(setting).await;
+        }
         // Remembered agents first, then the ones given by address, then discovery.
         let remembered = home.store().read(|d| d.agents.clone());
         for known in remembered {
@@ -182,8 +190,10 @@ impl Home {
                 }
                 e.secure = known.secure || pinned;
                 e.allow_unencrypted = known.allow_unencrypted;
+                e.dialled = known.dialled;
             });
         }
+
         for (url, eid) in &config.manual_agents {
             if let Err(e) = home.add_manual(url, eid.as_deref()).await {
                 match e {
@@ -376,6 +386,7 @@ impl Home {
     pub async fn shutdown(&self) {
         self.inner.stopped.store(true, std::sync::atomic::Ordering::SeqCst);
         self.stop_discovery();
+        self.stop_listener();
         for t in lock(&self.inner.side_tasks).drain(..) {
             t.abort();
         }

@@ -38,6 +38,20 @@ pub struct KnownAgent {
     /// The person agreed to send passcodes and passwords to it over an unencrypted link.
     #[serde(default)]
     pub allow_unencrypted: bool,
+    /// It connects to usp-home (it dialled the listener): it is waited for, never dialled.
+    #[serde(default)]
+    pub dialled: bool,
+}
+
+/// The listener for devices that connect to usp-home.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListenerSetting {
+    /// Listening.
+    pub enabled: bool,
+    /// The port; 0: any free port.
+    pub port: u16,
+    /// On every network interface (else this computer only).
+    pub all_interfaces: bool,
 }
 
 /// Everything in `home.json`. Unknown fields are ignored and missing ones default, so old and
@@ -60,6 +74,8 @@ pub struct StoreData {
     pub interfaces: Option<String>,
     /// `system`, `light` or `dark`.
     pub theme: Option<String>,
+    /// Devices that connect to usp-home; `None` = off.
+    pub listener: Option<ListenerSetting>,
 }
 
 /// The MACs already announced, oldest first, at most [`KnownMacs::CAP`]: adding one more drops

@@ -60,3 +60,35 @@ pub struct SetInterfaces {
 pub struct SetTheme {
     pub theme: Theme,
 }
+
+/// Devices that connect to usp-home (agents configured to dial their controller): the
+/// listener setting and what to enter in the device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListenerView {
+    /// usp-home listens for devices.
+    pub enabled: bool,
+    /// The port set (0: any free port) and the one in use (0 when off).
+    pub port: u16,
+    pub port_in_use: u16,
+    /// Listens on every network interface (else on this computer only).
+    pub all_interfaces: bool,
+    /// What to enter in the device as its controller's address: one URL per address of this
+    /// computer (`wss://` with mutual TLS; `ws://` is accepted on the same port).
+    pub urls: Vec<String>,
+    /// The first URL as an SVG QR code ("" when off).
+    pub url_qr_svg: String,
+    /// The Endpoint ID to enter in the device as its controller's.
+    pub endpoint_id: String,
+    /// Why it is not listening, when it should.
+    pub error: Option<String>,
+}
+
+/// The listener setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListenerSettings {
+    pub enabled: bool,
+    /// 0: any free port.
+    pub port: u16,
+    /// Every network interface (else this computer only).
+    pub all_interfaces: bool,
+}

@@ -96,6 +96,17 @@ struct Cli {
     /// for a controller>` per agent after the READY lines.
     #[arg(long, value_name = "BROKER")]
     mqtt: Option<String>,
+    /// Every agent also dials this controller listener, as agents configured with a
+    /// controller's address do: `ws://HOST:PORT/PATH`, or `wss://…` (each agent then
+    /// presents a self-signed certificate made at start, printed as `DIAL-FINGERPRINT
+    /// <endpoint-id> SHA-256 <AB:CD:…>` on stderr, and trusts the controller's certificate
+    /// on first use). It dials again with a backoff when the connection drops.
+    #[arg(long, value_name = "URL")]
+    dial: Option<String>,
+    /// The Endpoint ID of the controller that `--dial` reaches (default: the first
+    /// `--controller`). It must be provisioned (`--controller`) to be served.
+    #[arg(long, value_name = "EID", requires = "dial")]
+    dial_controller: Option<EndpointId>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -214,8 +225,16 @@ async fn run(cli: Cli) -> Result<(), String> {
             list => Some(list.parse::<sim_home::advertise::Interfaces>().map_err(|e| e.to_string())?),
         },
     };
+    let dial_controller = cli.dial_controller.clone().or_else(|| config.extra_controllers.first().map(|c| c.0.clone()));
     let exit = ExitSignals::install(cli.exit_on_stdin_close)?;
     let home = Home::start(config).await.map_err(|e| e.to_string())?;
+    let _diallers = match &cli.dial {
+        Some(url) => {
+            let controller = dial_controller.ok_or("--dial needs --dial-controller or a --controller")?;
+            dial_all(&home, url, &controller)?
+        }
+        None => Vec::new(),
+    };
     if cli.print_fingerprints {
         let mut err = std::io::stderr().lock();
         for agent in home.agents() {
@@ -318,6 +337,24 @@ fn serve_stomp(home: &mut Home, url: &str, controllers: &[EndpointId]) -> Result
             (eid, url)
         })
         .collect())
+}
+
+/// Starts every agent dialling `url` (see `--dial`).
+fn dial_all(home: &Home, url: &str, controller: &EndpointId) -> Result<Vec<sim_home::dial::Dialler>, String> {
+    let secure = url.to_ascii_lowercase().starts_with("wss://");
+    let mut diallers = Vec::new();
+    let mut err = std::io::stderr().lock();
+    for agent in home.agents() {
+        let mut config = sim_home::dial::DialConfig::new(url, controller.clone());
+        if secure {
+            let identity = usp_client::tls::Identity::generate(&agent.endpoint_id).map_err(|e| e.to_string())?;
+            writeln!(err, "DIAL-FINGERPRINT {} SHA-256 {}", agent.endpoint_id, identity.fingerprint())
+                .map_err(|e| e.to_string())?;
+            config.identity = Some(identity);
+        }
+        diallers.push(agent.dial(config));
+    }
+    Ok(diallers)
 }
 
 /// What stops the process: SIGINT, SIGTERM and (if asked) the end of stdin. Installed

@@ -38,24 +38,40 @@ impl Identity {
     /// # Errors
     /// [`TlsError::Generate`] when key generation or signing fails.
     pub fn generate(eid: &EndpointId) -> Result<Identity, TlsError> {
+        Self::generate_with_addresses(eid, &[])
+    }
+
+    /// [`Identity::generate`], also naming these IP addresses (subjectAltName iPAddress): a
+    /// server certificate for agents that dial usp-home check the address they dialled
+    /// against it (the reference agent refuses a certificate without it: "IP address
+    /// mismatch").
+    ///
+    /// # Errors
+    /// [`TlsError::Generate`] when key generation or signing fails.
+    pub fn generate_with_addresses(eid: &EndpointId, addresses: &[std::net::IpAddr]) -> Result<Identity, TlsError> {
         let gen_err = |e: rcgen::Error| TlsError::Generate(e.to_string());
         let mut key_pair = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(gen_err)?;
+        let signed = Self::params(eid, addresses)?.self_signed(&key_pair);
+        let key = SecretBytes::new(key_pair.serialized_der().to_vec());
+        key_pair.zeroize();
+        let cert = signed.map_err(gen_err)?;
+        Self::from_parts(eid, cert.der().clone(), key)
+    }
+
+    fn params(eid: &EndpointId, addresses: &[std::net::IpAddr]) -> Result<CertificateParams, TlsError> {
         let mut params = CertificateParams::default();
         params.not_before = date_time_ymd(2020, 1, 1);
         params.not_after = date_time_ymd(2050, 1, 1);
-        let urn = rcgen::string::Ia5String::try_from(eid.to_urn()).map_err(gen_err)?;
+        let urn = rcgen::string::Ia5String::try_from(eid.to_urn()).map_err(|e| TlsError::Generate(e.to_string()))?;
         params.subject_alt_names = vec![SanType::URI(urn)];
+        params.subject_alt_names.extend(addresses.iter().map(|ip| SanType::IpAddress(*ip)));
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, eid.as_str());
         params.distinguished_name = dn;
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth, ExtendedKeyUsagePurpose::ServerAuth];
-        let signed = params.self_signed(&key_pair);
-        let key = SecretBytes::new(key_pair.serialized_der().to_vec());
-        key_pair.zeroize();
-        let cert = signed.map_err(gen_err)?;
-        Self::from_parts(eid, cert.der().clone(), key)
+        Ok(params)
     }
 
     /// An identity from a DER certificate and its PKCS#8 DER private key, for example as

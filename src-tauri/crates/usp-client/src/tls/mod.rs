@@ -36,8 +36,9 @@ use zeroize::Zeroize;
 pub use identity::Identity;
 pub use pins::{trust_on_first_use, AgentTrust, MemoryPinStore, Observed, ObservedCert, Pin, PinStore};
 pub use verify::{
-    client_config, endpoint_id_matching, endpoint_id_of, peer_endpoint_id, server_config, spki_fingerprint_of,
-    AgentCertVerifier, ClientCertPolicy, ControllerCertVerifier,
+    check_dialling_agent, client_config, endpoint_id_matching, endpoint_id_of, listener_config, peer_endpoint_id,
+    server_config, spki_fingerprint_of, AgentCertVerifier, ClientCertPolicy, ControllerCertVerifier,
+    DiallingAgentVerifier,
 };
 
 /// Why a TLS identity or trust operation failed, or why a peer certificate was refused.

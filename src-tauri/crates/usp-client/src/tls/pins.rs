@@ -252,7 +252,7 @@ impl ObservedCert {
         self.slot.lock().unwrap_or_else(PoisonError::into_inner).take()
     }
 
-    pub(super) fn set(&self, value: Option<Observed>) {
+    pub(crate) fn set(&self, value: Option<Observed>) {
         *self.slot.lock().unwrap_or_else(PoisonError::into_inner) = value;
     }
 }

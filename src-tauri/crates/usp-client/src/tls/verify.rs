@@ -186,6 +186,8 @@ pub struct AgentCertVerifier {
     expected: Option<EndpointId>,
     observed: Arc<ObservedCert>,
     algs: WebPkiSupportedAlgorithms,
+    /// serverAuth when we dial the agent, clientAuth when it dials us (CA chains only).
+    usage: fn() -> webpki::KeyUsage,
 }
 
 impl std::fmt::Debug for AgentCertVerifier {
@@ -206,6 +208,7 @@ impl AgentCertVerifier {
             expected,
             observed,
             algs: rustls::crypto::ring::default_provider().signature_verification_algorithms,
+            usage: webpki::KeyUsage::server_auth,
         }
     }
 
@@ -219,7 +222,7 @@ impl AgentCertVerifier {
         let ee = parse(end_entity)?;
         let agent = endpoint_id_for(&ee, self.expected.as_ref())?;
         if let Some(roots) = self.trust.roots.as_deref().filter(|r| !r.is_empty()) {
-            match verify_chain(&ee, intermediates, &roots.roots, now, webpki::KeyUsage::server_auth, &self.algs) {
+            match verify_chain(&ee, intermediates, &roots.roots, now, self.usage, &self.algs) {
                 Ok(()) => return Ok(()),
                 Err(e) => {
                     debug!(%agent, error = %e, "agent certificate not vouched for by a configured CA")
@@ -270,6 +273,91 @@ impl ServerCertVerifier for AgentCertVerifier {
     }
 
     handshake_signatures!();
+}
+
+/// Whether an agent that dialled our listener over `wss://` and presented the client
+/// certificate `chain` (DER, end entity first) is trusted as `agent`: the same rules as when
+/// we dial it ([`AgentCertVerifier`]: the certificate names `agent`, and chains to a
+/// configured CA (for clientAuth) or matches its pin). Refused certificates of unknown or
+/// changed agents are left in `observed` for the first-use flow.
+///
+/// # Errors
+/// [`TlsError::Untrusted`] (first use), [`TlsError::CertificateChanged`],
+/// [`TlsError::EidMismatch`], or why the certificate cannot be read.
+pub fn check_dialling_agent(
+    trust: &AgentTrust,
+    agent: &EndpointId,
+    chain: &[Vec<u8>],
+    observed: &Arc<ObservedCert>,
+) -> Result<(), TlsError> {
+    let Some((ee, rest)) = chain.split_first() else {
+        return Err(TlsError::BadCertificate("the device presented no certificate".into()));
+    };
+    let mut v = AgentCertVerifier::new(trust.clone(), Some(agent.clone()), observed.clone());
+    v.usage = webpki::KeyUsage::client_auth;
+    let intermediates: Vec<CertificateDer<'_>> = rest.iter().map(|c| CertificateDer::from(c.as_slice())).collect();
+    observed.set(None);
+    v.check(&CertificateDer::from(ee.as_slice()), &intermediates, UnixTime::now())
+}
+
+/// Accepts, at the TLS level, the client certificate of any agent dialling our listener
+/// that names at least one Endpoint ID and proves it holds the key (the handshake
+/// signature). Whether the agent is trusted is decided after the WebSocket handshake, once
+/// it said which Endpoint ID it is ([`check_dialling_agent`]): an unknown agent can then
+/// be offered to the user (first use) instead of being cut off with a TLS alert.
+pub struct DiallingAgentVerifier {
+    algs: WebPkiSupportedAlgorithms,
+}
+
+impl std::fmt::Debug for DiallingAgentVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiallingAgentVerifier").finish_non_exhaustive()
+    }
+}
+
+impl ClientCertVerifier for DiallingAgentVerifier {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        true
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        let ee = parse(end_entity).map_err(refuse)?;
+        ids_of(&ee).map_err(refuse)?;
+        Ok(ClientCertVerified::assertion())
+    }
+
+    handshake_signatures!();
+}
+
+/// The rustls server configuration of the listener for agents that dial usp-home over
+/// `wss://`: presents `identity` and requires a client certificate naming an Endpoint ID
+/// (mutual TLS; see [`DiallingAgentVerifier`]).
+///
+/// # Errors
+/// [`TlsError::Config`] when rustls refuses the settings.
+pub fn listener_config(identity: &Identity) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let verifier = Arc::new(DiallingAgentVerifier {
+        algs: rustls::crypto::ring::default_provider().signature_verification_algorithms,
+    });
+    let config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Config(e.to_string()))?
+        .with_client_cert_verifier(verifier)
+        .with_cert_resolver(Arc::new(SingleCertAndKey::from(identity.certified_key())));
+    Ok(Arc::new(config))
 }
 
 /// The rustls client configuration for `wss://` to agents: presents `identity`'s

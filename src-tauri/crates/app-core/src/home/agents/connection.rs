@@ -85,6 +85,17 @@ impl Home {
             c.backoff.initial = Duration::from_secs(1);
             c.backoff.max = Duration::from_secs(300);
         }
+        if self.with_agent(eid, |e| e.dialled).unwrap_or(false) {
+            // It connects to us: wait for it at the listener.
+            let agent = c.agent_id.clone().ok_or("the device has no valid Endpoint ID")?;
+            c.connector = Some(self.dialled_connector(agent).ok_or(
+                "This device connects to usp-home, but usp-home is not listening for devices now \
+                 (Settings: devices that connect to usp-home).",
+            )?);
+            c.connect_timeout = Duration::from_secs(30);
+            c.backoff = usp_client::Backoff::doubling(Duration::from_millis(200), Duration::from_secs(2));
+            return Ok(c);
+        }
         c.login = self.broker_login(eid, url);
         c.connector = self.connector_for(url);
         if c.connector.is_none() {

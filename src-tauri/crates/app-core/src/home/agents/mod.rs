@@ -88,6 +88,8 @@ pub(crate) struct AgentEntry {
     /// Other addresses it announces over other MTPs (MQTT or STOMP through a broker, CoAP),
     /// tried after `url` when that fails; never used for a secure agent.
     pub alternates: BTreeMap<Mtp, String>,
+    /// It connects to usp-home (it dialled the listener): waited for, never dialled.
+    pub dialled: bool,
 }
 
 impl AgentEntry {
@@ -127,6 +129,7 @@ impl AgentEntry {
             check_now: Arc::new(tokio::sync::Notify::new()),
             objects: None,
             alternates: BTreeMap::new(),
+            dialled: false,
         }
     }
 
@@ -243,14 +246,14 @@ impl Home {
     }
 
     /// The address saved for `eid` (the last one that worked), if it is remembered.
-    fn saved_url(&self, eid: &str) -> Option<String> {
+    pub(crate) fn saved_url(&self, eid: &str) -> Option<String> {
         self.store().read(|d| d.agents.iter().find(|k| k.agent == eid).map(|k| k.url.clone()))
     }
 
     /// Keeps `eid` in the settings file (paired or trusted agents).
     pub(crate) fn remember(&self, eid: &str) -> AppResult<()> {
-        let Some((url, name, secure, allow)) =
-            self.with_agent(eid, |e| (e.url.clone(), e.name(), e.secure, e.allow_unencrypted))
+        let Some((url, name, secure, allow, dialled)) =
+            self.with_agent(eid, |e| (e.url.clone(), e.name(), e.secure, e.allow_unencrypted, e.dialled))
         else {
             return Ok(());
         };
@@ -262,8 +265,16 @@ impl Home {
                 k.name = name;
                 k.secure |= secure;
                 k.allow_unencrypted = allow;
+                k.dialled = dialled;
             }
-            None => d.agents.push(KnownAgent { agent: eid.to_owned(), url, name, secure, allow_unencrypted: allow }),
+            None => d.agents.push(KnownAgent {
+                agent: eid.to_owned(),
+                url,
+                name,
+                secure,
+                allow_unencrypted: allow,
+                dialled,
+            }),
         })
     }
 }

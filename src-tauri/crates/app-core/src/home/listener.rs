@@ -1,0 +1,199 @@
+//! Devices that connect to usp-home (agent-initiated WebSocket): the listener setting, the
+//! address and Endpoint ID to enter in the device, and dialling devices joining the home like
+//! discovered ones. The same trust and pairing flow follows: over `wss://` an unknown
+//! certificate is a first use the person compares and trusts (`trust_agent`), a changed one is
+//! refused; then the device's passcode pairs the app as for any other device.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use ipc_types::{ListenerSettings, ListenerView, Topic};
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+use usp_client::listen::{Listener, ListenerConfig, ListenerEvent, ListenerTls};
+use usp_client::mtp::Connector;
+use usp_client::tls::{AgentTrust, PinStore};
+use usp_core::EndpointId;
+
+use super::{lock, AppResult, Home, ListenerSetting, MAX_DISCOVERED};
+
+/// The running listener (and the task that follows its events), or why it is not running.
+#[derive(Default)]
+pub(super) struct ListenerState {
+    run: Option<(Arc<Listener>, JoinHandle<()>)>,
+    error: Option<String>,
+}
+
+/// The port devices dial when the person gives none; TR-181 has no default for the
+/// controller's side, and 8443 is the agents' own server default, so another one.
+pub const DEFAULT_PORT: u16 = 8444;
+
+impl Home {
+    /// `listener`: whether usp-home listens for devices that connect to it, and what to enter
+    /// in such a device (the address and usp-home's Endpoint ID).
+    ///
+    /// # Errors
+    /// None today; the result type is the commands'.
+    pub async fn listener(&self) -> AppResult<ListenerView> {
+        let setting = self.store().read(|d| d.listener).unwrap_or(ListenerSetting {
+            enabled: false,
+            port: DEFAULT_PORT,
+            all_interfaces: false,
+        });
+        let (listener, error) = {
+            let state = lock(&self.inner.listener);
+            (state.run.as_ref().map(|(l, _)| l.clone()), state.error.clone())
+        };
+        let (port_in_use, urls) = match &listener {
+            Some(l) => (l.local_addr().port(), urls_of(l, setting.all_interfaces)),
+            None => (0, Vec::new()),
+        };
+        Ok(ListenerView {
+            enabled: setting.enabled,
+            port: setting.port,
+            port_in_use,
+            all_interfaces: setting.all_interfaces,
+            url_qr_svg: urls.first().map(|u| crate::qr::svg(u)).unwrap_or_default(),
+            urls,
+            endpoint_id: self.identity().eid().to_string(),
+            error,
+        })
+    }
+
+    /// `listener_set`: listen (or stop) for devices that connect to usp-home, on this port, on
+    /// this computer only or on every interface; saved, and applied at once.
+    ///
+    /// # Errors
+    /// [`super::AppError::Internal`] when the setting can't be saved. A port that can't be used
+    /// is not an error: the view says why it is not listening.
+    pub async fn listener_set(&self, args: ListenerSettings) -> AppResult<ListenerView> {
+        let setting = ListenerSetting { enabled: args.enabled, port: args.port, all_interfaces: args.all_interfaces };
+        self.store().update(|d| d.listener = Some(setting))?;
+        self.stop_listener();
+        if setting.enabled {
+            self.start_listener(setting).await;
+        }
+        tracing::info!(?setting, "listener for devices that connect to usp-home changed");
+        self.restart_dialled().await;
+        self.changed(&[Topic::Settings, Topic::Home]);
+        self.listener().await
+    }
+
+    /// Starts listening with `setting` (`wss://` with this app's identity and the pins of the
+    /// vault, and `ws://` on the same port).
+    pub(super) async fn start_listener(&self, setting: ListenerSetting) {
+        let ip =
+            if setting.all_interfaces { IpAddr::V4(Ipv4Addr::UNSPECIFIED) } else { IpAddr::V4(Ipv4Addr::LOCALHOST) };
+        let mut config = ListenerConfig::new(SocketAddr::new(ip, setting.port), self.identity().eid().clone());
+        config.tls = Some(ListenerTls {
+            identity: self.identity().tls().clone(),
+            trust: AgentTrust::new(self.pins().clone() as Arc<dyn PinStore>),
+        });
+        config.allow_plain = true;
+        match Listener::bind(config).await {
+            Ok(listener) => {
+                let listener = Arc::new(listener);
+                let task = tokio::spawn(self.clone().follow_listener(listener.events()));
+                *lock(&self.inner.listener) = ListenerState { run: Some((listener, task)), error: None };
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, port = setting.port, "cannot listen for devices that connect to usp-home");
+                *lock(&self.inner.listener) = ListenerState {
+                    run: None,
+                    error: Some(format!("usp-home cannot listen on port {}: {e}. Choose another port.", setting.port)),
+                };
+            }
+        }
+    }
+
+    /// Stops listening.
+    pub(super) fn stop_listener(&self) {
+        let old = std::mem::take(&mut *lock(&self.inner.listener));
+        if let Some((_, task)) = old.run {
+            task.abort();
+        }
+    }
+
+    /// Waits for `agent` at the listener, when it runs.
+    pub(crate) fn dialled_connector(&self, agent: EndpointId) -> Option<Arc<dyn Connector>> {
+        lock(&self.inner.listener).run.as_ref().map(|(l, _)| l.connector_for(agent))
+    }
+
+    async fn follow_listener(self, mut events: broadcast::Receiver<ListenerEvent>) {
+        loop {
+            match events.recv().await {
+                Ok(ListenerEvent::Dialled { agent, address, fingerprint, .. }) => {
+                    self.on_dialled(&agent, address, fingerprint.is_some())
+                }
+                Ok(ListenerEvent::Refused { .. }) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }
+
+    /// A device connected: a new one joins the home (its card then offers trust and pairing);
+    /// a device found otherwise keeps its own address.
+    fn on_dialled(&self, agent: &EndpointId, address: SocketAddr, tls: bool) {
+        let eid = agent.to_string();
+        match self.with_agent(&eid, |e| e.dialled) {
+            Some(_) => {}
+            None => {
+                let dialled = self.with_agents(|m| m.values().filter(|e| e.dialled).count());
+                if dialled >= MAX_DISCOVERED && !self.drop_stale_dialled() {
+                    tracing::debug!(agent = %eid, "too many devices connect to usp-home; not adding another");
+                    return;
+                }
+                // Its card shows where it connects from.
+                let url = format!("{}://{}/", if tls { "wss" } else { "ws" }, SocketAddr::new(address.ip(), 0).ip());
+                tracing::info!(agent = %eid, %address, tls, "a device connected to usp-home");
+                self.add_agent(&eid, &url, |e| e.dialled = true);
+            }
+        }
+    }
+
+    /// Makes room for a new dialling device: drops one that is neither connected, paired nor
+    /// remembered (a device that dialled once, or a made-up one). False when there is none.
+    fn drop_stale_dialled(&self) -> bool {
+        let candidates: Vec<String> = self.with_agents(|m| {
+            m.values().filter(|e| e.dialled && !e.connected && !e.is_paired()).map(|e| e.eid.clone()).collect()
+        });
+        let Some(stale) = candidates.into_iter().find(|eid| self.saved_url(eid).is_none()) else { return false };
+        let client = self.with_agents(|m| m.remove(&stale).and_then(|mut e| e.disconnect()));
+        if let Some(client) = client {
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(2), client.close()).await;
+            });
+        }
+        tracing::debug!(agent = %stale, "dropped a device that connected to usp-home once, to make room");
+        true
+    }
+
+    /// Reconnects the devices that connect to usp-home (the listener changed).
+    async fn restart_dialled(&self) {
+        let dialled: Vec<String> =
+            self.with_agents(|m| m.values().filter(|e| e.dialled).map(|e| e.eid.clone()).collect());
+        for eid in dialled {
+            self.restart_connection(&eid).await;
+        }
+    }
+}
+
+/// The URLs to enter in a device: `wss://` then `ws://`, for every address of this computer
+/// (loopback only when not listening on every interface).
+fn urls_of(listener: &Listener, all_interfaces: bool) -> Vec<String> {
+    let mut hosts: Vec<IpAddr> = Vec::new();
+    if all_interfaces {
+        if let Ok(ifs) = if_addrs::get_if_addrs() {
+            hosts = ifs.iter().filter(|i| !i.is_loopback() && !i.is_link_local()).map(|i| i.ip()).collect();
+        }
+        hosts.sort_by_key(|ip| (ip.is_ipv6(), *ip));
+        hosts.dedup();
+    }
+    if hosts.is_empty() {
+        hosts.push(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    }
+    let secure: Vec<String> = hosts.iter().map(|h| listener.url(&h.to_string())).collect();
+    let plain: Vec<String> = secure.iter().map(|u| u.replacen("wss://", "ws://", 1)).collect();
+    secure.into_iter().chain(plain).collect()
+}
