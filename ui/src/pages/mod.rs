@@ -9,6 +9,7 @@ pub mod explorer;
 pub mod guest;
 pub mod home;
 pub mod hosts;
+pub mod listener;
 pub mod mesh;
 pub mod pair;
 pub mod parental;
