@@ -17,6 +17,10 @@ use crate::wire;
 const RETIRED: usize = 16;
 /// The longest DER ECDSA P-256 signature.
 const MAX_SIGNATURE: usize = 72;
+/// The longest [`E2eConfig::retransmit_interval`] taken (a day).
+const MAX_INTERVAL: std::time::Duration = std::time::Duration::from_secs(86_400);
+/// The most [`E2eConfig::max_retransmit_tries`] taken.
+const MAX_TRIES: u32 = 1000;
 /// The longest peer text kept from a DisconnectRecord.
 const MAX_REASON: usize = 1024;
 
@@ -111,6 +115,10 @@ impl E2eSession {
     /// A session layer with no context yet: the first [`send`](Self::send) starts one, or
     /// the peer's first session-context Record does.
     pub fn new(mut cfg: E2eConfig) -> Self {
+        // Settings that would make time arithmetic overflow or a restart loop forever.
+        cfg.retransmit_interval = cfg.retransmit_interval.min(MAX_INTERVAL);
+        cfg.max_retransmit_tries = cfg.max_retransmit_tries.min(MAX_TRIES);
+        cfg.max_unacked_records = cfg.max_unacked_records.max(4);
         let signer = cfg.signer.take();
         let verifier = cfg.peer_trust.take().map(Verifier::new);
         let next_session_id = cfg.first_session_id.unwrap_or_else(|| uuid::Uuid::new_v4().as_u64_pair().0 >> 2).max(2);
@@ -134,7 +142,8 @@ impl E2eSession {
         }
     }
 
-    /// The settings (signer and peer trust were taken out of them).
+    /// The settings (signer and peer trust were taken out of them; the retransmit interval
+    /// is at most a day, the tries at most 1000, `max_unacked_records` at least 4).
     pub fn config(&self) -> &E2eConfig {
         &self.cfg
     }

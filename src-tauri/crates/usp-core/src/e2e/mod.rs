@@ -38,6 +38,39 @@
 //!   Context not allowed") become [`E2eEvent::Terminated`] and [`E2eEvent::NotAllowed`];
 //!   [`E2eSession::terminate`] sends our 7105, [`not_allowed_record`] builds a 7106.
 //!
+//! Decisions where the spec leaves room (each one tested in `tests/`):
+//! - Our session ids are >= 2 (R-E2E.3 says "greater than 1"); any non-zero id of the peer's
+//!   is accepted (whether 1 is really excluded is unverified).
+//! - A Record that only acknowledges or asks for a retransmission is an empty
+//!   session-context Record (allowed since USP 1.2) with its own `sequence_id`: R-E2E.20 only
+//!   processes `retransmit_id` of a Record taken in order, so it needs one. An acknowledgement
+//!   goes out when data arrived (also a duplicate: the peer lost our earlier one) and nothing
+//!   we sent since carries our `expected_id`; empty Records are not acknowledged themselves
+//!   and not resent on a timer (a later gap asks for them), so two idle layers stay quiet.
+//! - `expected_id` is taken from every Record of the current context that passed the
+//!   integrity check, also one buffered ahead or behind (it is cumulative: the highest wins),
+//!   and a `retransmit_id` is honoured when its Record arrives, also ahead of order (our lost
+//!   acknowledgement may be what keeps it waiting). A request for a Record the peer has since
+//!   acknowledged is stale and ignored; one for a Record never sent fails the context.
+//! - A Record sent again carries our current `expected_id` and no `retransmit_id` (and a new
+//!   signature). `MaxRetransmitTries` counts every resend of one Record, asked for or timed
+//!   out; a Record already sent again that many times fails the context ("greater than or
+//!   equal", as SPEC-E2E puts it). A gap asked for that many times fails it too.
+//! - A session id we used before (ours or the peer's, the last 16) is a late Record of a
+//!   context left behind: ignored, not a restart (R-E2E.6 read literally would restart on
+//!   it, and a reordering broker would then make the two sides chase each other).
+//! - Both sides starting at once ("glare"): while our own context is younger than
+//!   `max_retransmit_tries` × `retransmit_interval`, a *smaller* new id from the peer is the
+//!   loser's and ignored; a larger one wins and we follow it. The same rule on both sides
+//!   ends in one context. (A peer that restarts with a smaller id in that window is heard
+//!   only when its retransmissions give up and it restarts again.)
+//! - On a restart our Messages not yet acknowledged are sent again in the new context (the
+//!   spec leaves that policy to the sender), so across a restart delivery is at least once
+//!   (the USP msg_id tells a repeat); without a restart it is exactly once. On the peer's
+//!   7105 they are dropped and counted in the event instead.
+//! - PLAINTEXT: `payloadrec_sar_state` must equal `payload_sar_state` and a Record carries at
+//!   most one `payload`; anything else fails the context.
+//!
 //! Only `payload_security = PLAINTEXT` is implemented: a Record with `TLS12` fails the context
 //! (E2E TLS is not done). Not wired to an MTP yet: the transports and the app use it later.
 

@@ -360,3 +360,43 @@ fn records_far_ahead_fill_the_buffer_and_restart() {
     assert_eq!(restarts(&events(&mut c)), vec![RestartReason::BufferFull]);
     assert_eq!(c.buffered_bytes(), 0);
 }
+
+#[test]
+fn a_request_for_a_record_already_acknowledged_is_stale_and_ignored() {
+    let (mut c, mut a) = pair();
+    let t0 = Instant::now();
+    c.send(msg(1, 10), t0).expect("send");
+    exchange(&mut c, &mut a, t0);
+    events(&mut c);
+    // The agent acknowledged record 1 (expected_id 2); a late request for it changes nothing.
+    let s = SessionContext { session_id: 100, sequence_id: 2, expected_id: 2, retransmit_id: 1, ..Default::default() };
+    c.handle_record(record(A, C, s), t0);
+    assert!(drain(&mut c).is_empty());
+    assert!(events(&mut c).is_empty());
+    assert_eq!(c.session_id(), Some(100));
+}
+
+#[test]
+fn a_resent_record_carries_the_current_expected_id_and_no_request() {
+    let (mut c, _) = pair();
+    let t0 = Instant::now();
+    c.send(msg(1, 10), t0).expect("send");
+    assert_eq!(sc(&drain(&mut c)[0]).expected_id, 1);
+    // Meanwhile the agent's records 1 and 2 arrive (record 2 asks for a record of ours).
+    for n in 1..=2u64 {
+        let s = SessionContext {
+            session_id: 100,
+            sequence_id: n,
+            expected_id: 1,
+            payload: vec![msg(n as usize, 5)],
+            ..Default::default()
+        };
+        c.handle_record(record(A, C, s), t0);
+    }
+    drain(&mut c);
+    c.handle_timeout(t0 + Duration::from_secs(1));
+    let again = drain(&mut c);
+    assert_eq!(again.len(), 1);
+    let s = sc(&again[0]);
+    assert_eq!((s.sequence_id, s.expected_id, s.retransmit_id), (1, 3, 0));
+}

@@ -84,6 +84,42 @@ fn a_1_mib_message_is_segmented_at_1024_and_reassembled_both_ways() {
     }
 }
 
+/// A GetResp of a little over 1 MiB, encoded.
+fn big_get_resp() -> Bytes {
+    use crate::msg::{Body, GetRequestedPathResult, GetResp, Msg, Response};
+    let params: crate::msg::Params = (0..9000).map(|i| (format!("X_Counter{i}"), format!("{i:0>100}"))).collect();
+    let resp = GetResp {
+        req_path_results: vec![GetRequestedPathResult {
+            requested_path: "Device.X_Stats.".into(),
+            err_code: 0,
+            err_msg: Default::default(),
+            resolved_path_results: vec![crate::msg::ResolvedPathResult {
+                resolved_path: "Device.X_Stats.".into(),
+                result_params: params,
+            }],
+        }],
+    };
+    let mut out = Vec::new();
+    wire::encode_msg(&Msg::new("big", Body::Response(Response::GetResp(resp))), &mut out);
+    assert!(out.len() > 1024 * 1024, "{} bytes", out.len());
+    Bytes::from(out)
+}
+
+#[test]
+fn a_1_mib_get_resp_arrives_whole_and_decodes() {
+    let mut a = E2eSession::new(with_max_record(A, C, 9000, 1024));
+    let mut c = E2eSession::new(config(C, A, 100));
+    let t0 = Instant::now();
+    let m = big_get_resp();
+    a.send(m.clone(), t0).expect("send");
+    let n = exchange(&mut a, &mut c, t0);
+    assert!(n > 1000, "{n} records moved");
+    let got = delivered(&mut c);
+    assert_eq!(got, vec![m]);
+    let msg = wire::decode_msg(got[0].clone(), &Limits::default()).expect("a GetResp");
+    assert_eq!(&*msg.msg_id, "big");
+}
+
 #[test]
 fn a_reassembly_over_its_bound_is_refused_and_restarts() {
     let mut c = E2eSession::new(with_max_record(C, A, 100, 1024));
