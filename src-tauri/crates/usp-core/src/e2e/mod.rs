@@ -77,14 +77,17 @@
 mod config;
 pub mod integrity;
 mod layer;
+mod receive;
 mod sar;
+mod send;
 #[cfg(test)]
 mod tests;
 
 pub use config::{E2eConfig, E2eDropped, E2eEvent, E2eSendError, E2eStats, RestartReason};
 pub use integrity::{IntegrityError, PeerTrust, RecordSigner};
-pub use layer::{not_allowed_record, E2eSession};
+pub use layer::E2eSession;
 pub use sar::SarError;
+pub use send::not_allowed_record;
 
 /// `SessionContextRecord.PayloadSARState`: the Message fits in this one Record.
 pub const SAR_NONE: i32 = 0;
