@@ -327,3 +327,18 @@ fn a_key_that_is_not_the_certificates_is_refused() {
     assert_eq!(leaf_der(&Bytes::from(der_to_pem(&a.1))).expect("pem"), Bytes::from(a.1.clone()));
     assert_eq!(leaf_der(&Bytes::from(a.1.clone())).expect("der"), Bytes::from(a.1.clone()));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Any Message at any record size: every Record fits, the Message comes back whole.
+    #[test]
+    fn any_message_at_any_record_size_fits_and_comes_back(len in 1usize..20_000, max in 200usize..3000) {
+        let mut c = E2eSession::new(with_max_record(C, A, 100, max));
+        let mut a = E2eSession::new(config(A, C, 9000));
+        let (seen, got) = transfer(&mut c, &mut a, len, max);
+        proptest::prop_assert_eq!(got, vec![big(len)]);
+        let chunk = c.segment_size().expect("fits");
+        proptest::prop_assert_eq!(seen.len(), len.div_ceil(chunk));
+    }
+}
