@@ -10,6 +10,8 @@
 //! - [`path`] / [`eid`]: parsed data-model paths and Endpoint IDs;
 //! - [`request`]: typed request builders and typed results;
 //! - [`engine`]: msg_id correlation, timeouts as data, notifications, record rules;
+//! - [`e2e`]: the end-to-end session context (sequencing, retransmission, segmentation,
+//!   record integrity) between Messages and `session_context` Records;
 //! - [`stomp`]: STOMP 1.2 framing for the USP STOMP MTP (bounded, incremental);
 //! - [`text`]: agent-written text made safe for logs;
 //! - `convert` (feature `prost-convert`, for tests and fuzzers): lossless conversions to and
@@ -18,6 +20,7 @@
 
 #[cfg(feature = "prost-convert")]
 pub mod convert;
+pub mod e2e;
 pub mod eid;
 pub mod engine;
 pub mod error;
