@@ -57,7 +57,7 @@ rm -rf "$out"/*.png "$out"/failure.html "$out"/app-* "$out"/uspctl-* "$out"/meas
 step "the suite, in a virtual display (screenshots: $out)"
 export USP_E2E_APP="$app" USP_E2E_BIN_DIR="$target/debug" USP_E2E_OUT="$out"
 # Compile the test first, out here where crates.io is reachable (the namespace has no network).
-cargo test --no-run --quiet -p usp-home-tests --features e2e --test e2e --test e2e_reference --test measure
+cargo test --no-run --quiet -p usp-home-tests --features e2e --test e2e --test e2e_reference --test e2e_broker --test measure
 wrap=()
 if [ "$netns" = auto ]; then
     if unshare --net -- sh -c 'ip link set lo up' 2>/dev/null; then netns=1; else netns=0; fi
@@ -69,6 +69,6 @@ fi
 # A screen larger than the 1280x800 window, so the window is never clipped. Built already, so
 # cargo needs no network (there is none in the namespace).
 "${wrap[@]}" xvfb-run -a --server-args="-screen 0 1600x1000x24" \
-    cargo test --offline -p usp-home-tests --features e2e --test e2e --test e2e_reference -- --nocapture
+    cargo test --offline -p usp-home-tests --features e2e --test e2e --test e2e_reference --test e2e_broker -- --nocapture
 step "passed; screenshots:"
 ls "$out"/*.png | sed 's/^/  /'
