@@ -22,6 +22,7 @@ use usp_core::EndpointId;
 use crate::error::ConnectError;
 use crate::ClientConfig;
 
+pub mod broker_url;
 pub mod coap;
 pub mod fallback;
 pub mod memory;

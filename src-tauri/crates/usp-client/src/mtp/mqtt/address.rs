@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use percent_encoding::percent_decode_str;
+use crate::mtp::broker_url::{bad, BrokerUrl};
 
 use usp_core::EndpointId;
 
@@ -88,75 +88,27 @@ pub struct Address {
     pub agent_id: Option<EndpointId>,
 }
 
-fn bad(url: &str, why: impl fmt::Display) -> ConnectError {
-    ConnectError::BadUrl(format!("{:?}: {why}", usp_core::text::for_log(url)))
-}
-
-fn decode(url: &str, s: &str) -> Result<String, ConnectError> {
-    percent_decode_str(s).decode_utf8().map(|c| c.into_owned()).map_err(|_| bad(url, "an escape is not UTF-8"))
-}
-
 impl Address {
     /// Reads an `mqtt://`, `mqtts://`, `mqtt+ws://` or `mqtt+wss://` address.
     ///
     /// # Errors
     /// [`ConnectError::BadUrl`] saying what is wrong (a password in the address among them).
     pub fn parse(url: &str) -> Result<Address, ConnectError> {
-        let (scheme, rest) = url.split_once("://").ok_or_else(|| bad(url, "no scheme"))?;
-        let (tls, ws, default_port) = match scheme.to_ascii_lowercase().as_str() {
+        let parts = BrokerUrl::parse(url)?;
+        let (tls, ws, default_port) = match parts.scheme.as_str() {
             "mqtt" => (false, false, 1883),
             "mqtts" => (true, false, 8883),
             "mqtt+ws" => (false, true, 80),
             "mqtt+wss" => (true, true, 443),
             _ => return Err(bad(url, "an MQTT address starts with mqtt://, mqtts://, mqtt+ws:// or mqtt+wss://")),
         };
-        let (rest, query) = match rest.split_once('?') {
-            Some((r, q)) => (r, Some(q)),
-            None => (rest, None),
-        };
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i + 1..]),
-            None => (rest, ""),
-        };
-        let (username, hostport) = match authority.rsplit_once('@') {
-            Some((user, hp)) => {
-                if user.contains(':') {
-                    // Not even the address goes into the words: it holds the password.
-                    return Err(ConnectError::BadUrl(
-                        "a password does not belong in an MQTT address; give it as the broker login instead".into(),
-                    ));
-                }
-                (Some(decode(url, user)?).filter(|u| !u.is_empty()), hp)
-            }
-            None => (None, authority),
-        };
-        let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
-            let (h, after) = v6.split_once(']').ok_or_else(|| bad(url, "unclosed [ in the host"))?;
-            let port = match after.strip_prefix(':') {
-                Some(p) => Some(p),
-                None if after.is_empty() => None,
-                None => return Err(bad(url, "unexpected text after the host")),
-            };
-            (h, port)
-        } else {
-            match hostport.rsplit_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (hostport, None),
-            }
-        };
-        if host.is_empty() {
-            return Err(bad(url, "no broker host"));
-        }
-        let port = match port {
-            Some(p) => p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| bad(url, "the port is not a number"))?,
-            None => default_port,
-        };
-        let agent_topic = Some(decode(url, path)?).filter(|t| !t.is_empty());
+        let (host, port, username) = (parts.host, parts.port.unwrap_or(default_port), parts.user);
+        let agent_topic = Some(parts.path.trim_start_matches('/').to_owned()).filter(|t| !t.is_empty());
         if let Some(t) = &agent_topic {
             check_topic(url, t)?;
         }
         let mut address = Address {
-            host: host.to_owned(),
+            host,
             port,
             tls,
             link: if ws { Link::WebSocket { path: "/mqtt".into() } } else { Link::Tcp },
@@ -168,10 +120,8 @@ impl Address {
             qos: 1,
             agent_id: None,
         };
-        for pair in query.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let v = decode(url, v)?;
-            match k {
+        for (k, v) in parts.args {
+            match k.as_str() {
                 "reply-to" => {
                     check_topic(url, &v)?;
                     address.reply_to = Some(v);

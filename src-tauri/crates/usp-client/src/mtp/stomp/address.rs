@@ -27,7 +27,7 @@
 //!
 //! Query values and the path are percent-decoded.
 
-use percent_encoding::percent_decode_str;
+use crate::mtp::broker_url::{bad, BrokerUrl};
 
 use usp_core::EndpointId;
 
@@ -61,15 +61,6 @@ pub struct StompAddress {
     pub agent: Option<EndpointId>,
 }
 
-fn bad(url: &str, why: &str) -> ConnectError {
-    ConnectError::BadUrl(format!("{:?}: {why}", usp_core::text::for_log(url)))
-}
-
-fn decode(url: &str, s: &str) -> Result<String, ConnectError> {
-    let d = percent_decode_str(s).decode_utf8().map_err(|_| bad(url, "a part is not UTF-8 after percent-decoding"))?;
-    Ok(d.into_owned())
-}
-
 /// Checks a destination name: not empty, no control characters, bounded.
 pub fn check_destination(d: &str) -> Result<(), String> {
     if d.is_empty() {
@@ -90,53 +81,14 @@ impl StompAddress {
     /// # Errors
     /// [`ConnectError::BadUrl`] saying what is wrong.
     pub fn parse(url: &str) -> Result<StompAddress, ConnectError> {
-        let (scheme, rest) = url.split_once("://").ok_or_else(|| bad(url, "not a stomp:// address"))?;
-        let tls = match scheme.to_ascii_lowercase().as_str() {
+        let parts = BrokerUrl::parse(url)?;
+        let tls = match parts.scheme.as_str() {
             "stomp" => false,
             "stomps" => true,
             _ => return Err(bad(url, "the address must start with stomp:// or stomps://")),
         };
-        let (before_query, query) = match rest.split_once('?') {
-            Some((a, q)) => (a, Some(q)),
-            None => (rest, None),
-        };
-        let (authority, path) = match before_query.find('/') {
-            Some(i) => (&before_query[..i], &before_query[i..]),
-            None => (before_query, ""),
-        };
-        let (user, hostport) = match authority.rsplit_once('@') {
-            Some((u, h)) => {
-                if u.contains(':') {
-                    // Not even the address goes into this error: it holds the password.
-                    return Err(ConnectError::BadUrl(
-                        "the broker password never goes in the address: give it as the login's password".into(),
-                    ));
-                }
-                (Some(decode(url, u)?).filter(|u| !u.is_empty()), h)
-            }
-            None => (None, authority),
-        };
-        let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
-            let (h, after) = v6.split_once(']').ok_or_else(|| bad(url, "an IPv6 address without its closing ]"))?;
-            (h, after.strip_prefix(':'))
-        } else {
-            match hostport.rsplit_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (hostport, None),
-            }
-        };
-        if host.is_empty() {
-            return Err(bad(url, "no broker host"));
-        }
-        let port = match port {
-            Some(p) => p.parse().map_err(|_| bad(url, "the port is not a number from 1 to 65535"))?,
-            None if tls => DEFAULT_TLS_PORT,
-            None => DEFAULT_PORT,
-        };
-        if port == 0 {
-            return Err(bad(url, "the port is not a number from 1 to 65535"));
-        }
-        let path = decode(url, path)?;
+        let port = parts.port.unwrap_or(if tls { DEFAULT_TLS_PORT } else { DEFAULT_PORT });
+        let path = parts.path;
         let agent_destination = match path.as_str() {
             "" | "/" => None,
             d => {
@@ -146,18 +98,16 @@ impl StompAddress {
         };
         let mut address = StompAddress {
             tls,
-            host: host.to_owned(),
+            host: parts.host,
             port,
-            user,
+            user: parts.user,
             agent_destination,
             reply_to: None,
             vhost: "/".into(),
             agent: None,
         };
-        for pair in query.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let v = decode(url, v)?;
-            match k {
+        for (k, v) in parts.args {
+            match k.as_str() {
                 "reply-to" => {
                     check_destination(&v).map_err(|e| bad(url, &format!("reply-to: {e}")))?;
                     address.reply_to = Some(v);
@@ -233,7 +183,7 @@ mod tests {
     #[test]
     fn refusals_say_why() {
         for (url, why) in [
-            ("stomp://u:secret@b/q", "password never goes in the address"),
+            ("stomp://u:secret@b/q", "password does not belong in a broker's address"),
             ("mqtt://b", "stomp://"),
             ("stomp:///queue/x", "no broker host"),
             ("stomp://b:0", "port"),
