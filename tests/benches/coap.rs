@@ -16,6 +16,7 @@ use sim_home::scenario::Scenario;
 use usp_client::{Client, ClientConfig};
 use usp_core::request;
 use usp_core::EndpointId;
+use usp_home_tests::bench::percentile;
 
 const WARMUP: usize = 500;
 const SEQUENTIAL: usize = 5_000;
@@ -23,11 +24,6 @@ const PIPELINED: usize = 20_000;
 const WINDOW: usize = 256;
 const PATH: &str = "Device.DeviceInfo.SoftwareVersion";
 const LOOPBACK: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
 
 fn line(name: &str, mut samples: Vec<Duration>) -> Duration {
     samples.sort();

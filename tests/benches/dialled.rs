@@ -14,17 +14,13 @@ use usp_client::listen::{Listener, ListenerConfig};
 use usp_client::{Client, ClientConfig};
 use usp_core::request;
 use usp_core::EndpointId;
+use usp_home_tests::bench::percentile;
 
 const WARMUP: usize = 1_000;
 const SEQUENTIAL: usize = 10_000;
 const PIPELINED: usize = 100_000;
 const WINDOW: usize = 1_000;
 const PATH: &str = "Device.DeviceInfo.SoftwareVersion";
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
 
 async fn sequential(c: &Client) -> (Duration, Duration) {
     for _ in 0..WARMUP {

@@ -24,6 +24,7 @@ use usp_client::mtp::mqtt::{Address, Event, Session, SessionOptions};
 use usp_client::{Client, ClientConfig};
 use usp_core::request;
 use usp_core::EndpointId;
+use usp_home_tests::bench::{micros, percentile, runtime};
 use usp_home_tests::mosquitto::{Broker, Options};
 
 const PATH: &str = "Device.DeviceInfo.SoftwareVersion";
@@ -35,19 +36,6 @@ struct Sizes {
     sequential: usize,
     pipelined: usize,
     window: usize,
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn micros(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
 }
 
 fn session_options(url: &str, who: &str) -> SessionOptions {

@@ -29,6 +29,7 @@ use usp_client::{Client, ClientConfig, Login};
 use usp_core::request;
 use usp_core::stomp::{Frame, Incoming, Limits};
 use usp_core::EndpointId;
+use usp_home_tests::bench::{micros, percentile, runtime};
 use usp_home_tests::rabbitmq::{Rabbit, PASSWORD, USER};
 
 const PATH: &str = "Device.DeviceInfo.SoftwareVersion";
@@ -40,21 +41,8 @@ struct Sizes {
     window: usize,
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
-}
-
 fn login() -> Login {
     Login { username: USER.to_owned(), password: PASSWORD.to_owned().into() }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn micros(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
 }
 
 async fn raw_conn(port: u16, me: &EndpointId) -> StompConn {

@@ -31,6 +31,7 @@ use sim_home::scenario::Scenario;
 use usp_client::{Client, ClientConfig};
 use usp_core::request;
 use usp_core::EndpointId;
+use usp_home_tests::bench::{micros, percentile, runtime};
 
 const WARMUP: usize = 2_000;
 const SEQUENTIAL: usize = 20_000;
@@ -38,19 +39,6 @@ const PIPELINED: usize = 200_000;
 const WINDOW: usize = 2_000;
 const PATH: &str = "Device.DeviceInfo.SoftwareVersion";
 const CANNED_AGENT: &str = "proto::canned-agent";
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn micros(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
-}
 
 /// Starts the simulated home on its own thread; returns the gateway URL.
 fn start_agent(me: &EndpointId) -> String {

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 /// A mosquitto broker as a test peer.
+pub mod bench;
 pub mod mosquitto;
 /// The reference agent (OB-USPA) as a test peer.
 pub mod obuspa;

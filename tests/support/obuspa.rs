@@ -107,6 +107,13 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port").local_addr().expect("bound").port()
 }
 
+/// The agent's command line for its folder `dir`: loopback only, its reset file, database and
+/// command-line socket there.
+fn base_args(dir: &Path) -> Vec<String> {
+    let at = |name: &str| dir.join(name).display().to_string();
+    ["-v", "1", "-i", "lo", "-r", &at("reset.txt"), "-f", &at("usp.db"), "-s", &at("cli")].map(str::to_owned).to_vec()
+}
+
 /// One running reference agent. Ended with TERM (then KILL) when dropped.
 pub struct Agent {
     pub dir: PathBuf,
@@ -170,18 +177,7 @@ impl Agent {
             );
             let _ = std::fs::remove_file(dir.join("usp.db"));
             std::fs::write(dir.join("reset.txt"), reset).expect("reset file");
-            let mut args = vec![
-                "-v".to_owned(),
-                "1".to_owned(),
-                "-i".to_owned(),
-                "lo".to_owned(),
-                "-r".to_owned(),
-                dir.join("reset.txt").display().to_string(),
-                "-f".to_owned(),
-                dir.join("usp.db").display().to_string(),
-                "-s".to_owned(),
-                dir.join("cli").display().to_string(),
-            ];
+            let mut args = base_args(&dir);
             args.extend(tls_args.iter().cloned());
             let mut agent = Agent { dir: dir.clone(), port, eid: eid.to_owned(), bin: bin.clone(), args, child: None };
             if agent.run() {
@@ -200,33 +196,7 @@ impl Agent {
     /// (MQTT, STOMP) or dials it (agent-initiated WebSocket). Ready when its command line is.
     /// [`Agent::port`] is 0.
     pub fn start_reset(bins: &Path, variant: Variant, parent: &Path, name: &str, eid: &str, lines: &str) -> Agent {
-        let dir = parent.join(format!("obuspa-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("agent folder");
-        let bin = bins.join(variant.file());
-        assert!(bin.is_file(), "{} is missing", bin.display());
-        let reset =
-            format!("Device.LocalAgent.EndpointID \"{eid}\"\n{lines}Internal.Reboot.Cause \"LocalFactoryReset\"\n");
-        std::fs::write(dir.join("reset.txt"), reset).expect("reset file");
-        let args: Vec<String> = vec![
-            "-v".into(),
-            "1".into(),
-            "-i".into(),
-            "lo".into(),
-            "-r".into(),
-            dir.join("reset.txt").display().to_string(),
-            "-f".into(),
-            dir.join("usp.db").display().to_string(),
-            "-s".into(),
-            dir.join("cli").display().to_string(),
-        ];
-        let mut agent = Agent { dir: dir.clone(), port: 0, eid: eid.to_owned(), bin, args, child: None };
-        assert!(
-            agent.run(),
-            "the reference agent did not start; its log: {}",
-            std::fs::read_to_string(dir.join("agent.log")).unwrap_or_default()
-        );
-        agent
+        Agent::start_reset_with(bins, variant, parent, name, eid, lines, None)
     }
 
     /// Starts the process (again: its database in the folder keeps what it was told) and waits
@@ -355,23 +325,34 @@ impl Agent {
         lines: &str,
         tls: &Tls,
     ) -> Agent {
+        Agent::start_reset_with(bins, variant, parent, name, eid, lines, Some(tls))
+    }
+
+    /// [`Agent::start_reset`], with `tls` as the agent's identity and trust store when given.
+    fn start_reset_with(
+        bins: &Path,
+        variant: Variant,
+        parent: &Path,
+        name: &str,
+        eid: &str,
+        lines: &str,
+        tls: Option<&Tls>,
+    ) -> Agent {
         let dir = parent.join(format!("obuspa-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("agent folder");
         let bin = bins.join(variant.file());
         assert!(bin.is_file(), "{} is missing", bin.display());
-        std::fs::write(dir.join("agent.pem"), &tls.identity_pem).expect("agent.pem");
-        std::fs::write(dir.join("trust.pem"), &tls.trust_pem).expect("trust.pem");
         let reset =
             format!("Device.LocalAgent.EndpointID \"{eid}\"\n{lines}Internal.Reboot.Cause \"LocalFactoryReset\"\n");
         std::fs::write(dir.join("reset.txt"), reset).expect("reset file");
-        let file = |f: &str| dir.join(f).display().to_string();
-        let args: Vec<String> = ["-v", "1", "-i", "lo", "-r"]
-            .iter()
-            .map(|s| (*s).to_owned())
-            .chain([file("reset.txt"), "-f".into(), file("usp.db"), "-s".into(), file("cli")])
-            .chain(["-a".into(), file("agent.pem"), "-t".into(), file("trust.pem")])
-            .collect();
+        let mut args = base_args(&dir);
+        if let Some(tls) = tls {
+            std::fs::write(dir.join("agent.pem"), &tls.identity_pem).expect("agent.pem");
+            std::fs::write(dir.join("trust.pem"), &tls.trust_pem).expect("trust.pem");
+            let file = |f: &str| dir.join(f).display().to_string();
+            args.extend(["-a".into(), file("agent.pem"), "-t".into(), file("trust.pem")]);
+        }
         let mut agent = Agent { dir: dir.clone(), port: 0, eid: eid.to_owned(), bin, args, child: None };
         assert!(
             agent.run(),
