@@ -12,7 +12,7 @@ mod harness;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use harness::{app_env, patience, Driver, Paths, Scratch, Step, Ui, Uspctl};
+use harness::{app_env, patience, stdout_lines, Driver, Paths, Proc, Scratch, Step, Ui, Uspctl};
 use ipc_types::dom_id;
 use usp_home_tests::mosquitto::{Broker, Options};
 
@@ -22,8 +22,9 @@ const GW_PASSCODE: &str = "482913";
 /// usp-sim-home with its agents on `broker`, and the gateway's MQTT address from its output.
 struct MqttHome {
     gateway: String,
+    /// Keeps its stdin open: closing it stops the home (`--exit-on-stdin-close`).
     _stdin: std::process::ChildStdin,
-    child: std::process::Child,
+    _proc: Proc,
 }
 
 impl MqttHome {
@@ -37,33 +38,16 @@ impl MqttHome {
             .spawn()
             .expect("usp-sim-home starts");
         let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = std::io::BufReader::new(child.stdout.take().expect("piped stdout"));
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in stdout.lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = stdout_lines(child.stdout.take().expect("piped stdout"));
+        let proc = Proc::new("usp-sim-home --mqtt", child);
         let deadline = Instant::now() + patience();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let line = rx.recv_timeout(left).expect("usp-sim-home announces its agents' MQTT addresses");
-            if let ["MQTT", eid, address] = line.split_whitespace().collect::<Vec<_>>()[..] {
-                if eid == GATEWAY {
-                    return MqttHome { gateway: address.to_owned(), _stdin: stdin, child };
-                }
+            let line = lines.recv_timeout(left).expect("usp-sim-home announces its agents' MQTT addresses");
+            if let ["MQTT", GATEWAY, address] = line.split_whitespace().collect::<Vec<_>>()[..] {
+                return MqttHome { gateway: address.to_owned(), _stdin: stdin, _proc: proc };
             }
         }
-    }
-}
-
-impl Drop for MqttHome {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

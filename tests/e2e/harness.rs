@@ -83,6 +83,11 @@ pub struct Proc {
 }
 
 impl Proc {
+    /// `child`, ended when dropped; `name` for the messages.
+    pub fn new(name: &'static str, child: Child) -> Proc {
+        Proc { name, child }
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -115,7 +120,7 @@ impl Drop for Proc {
 
 /// The lines a child prints on `stdout`, as they come: a thread reads them until the output
 /// ends or the receiver is dropped.
-fn stdout_lines(stdout: ChildStdout) -> mpsc::Receiver<String> {
+pub fn stdout_lines(stdout: ChildStdout) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
