@@ -16,18 +16,27 @@ use usp_core::request;
 use usp_core::EndpointId;
 use usp_home_tests::bench::percentile;
 
-const WARMUP: usize = 1_000;
-const SEQUENTIAL: usize = 10_000;
-const PIPELINED: usize = 100_000;
+const FULL_WARMUP: usize = 1_000;
+const FULL_SEQUENTIAL: usize = 10_000;
+const FULL_PIPELINED: usize = 100_000;
 const WINDOW: usize = 1_000;
+
+/// `cargo bench` passes `--bench`; without it (the test command's quick check) a hundredth.
+fn sized(full: usize) -> usize {
+    if std::env::args().any(|a| a == "--bench") {
+        full
+    } else {
+        (full / 100).max(10)
+    }
+}
 const PATH: &str = "Device.DeviceInfo.SoftwareVersion";
 
 async fn sequential(c: &Client) -> (Duration, Duration) {
-    for _ in 0..WARMUP {
+    for _ in 0..sized(FULL_WARMUP) {
         c.get(&[PATH], 0).await.expect("get");
     }
-    let mut times = Vec::with_capacity(SEQUENTIAL);
-    for _ in 0..SEQUENTIAL {
+    let mut times = Vec::with_capacity(sized(FULL_SEQUENTIAL));
+    for _ in 0..sized(FULL_SEQUENTIAL) {
         let t = Instant::now();
         c.get(&[PATH], 0).await.expect("get");
         times.push(t.elapsed());
@@ -43,15 +52,16 @@ async fn pipelined(c: &Client) -> f64 {
     let mut sent = 0;
     let mut done = 0;
     use futures_util::StreamExt;
-    while done < PIPELINED {
-        while sent < PIPELINED && in_flight.len() < WINDOW {
+    let total = sized(FULL_PIPELINED);
+    while done < total {
+        while sent < total && in_flight.len() < WINDOW {
             in_flight.push(c.request(req.clone()));
             sent += 1;
         }
         in_flight.next().await.expect("in flight").expect("get");
         done += 1;
     }
-    PIPELINED as f64 / t.elapsed().as_secs_f64()
+    total as f64 / t.elapsed().as_secs_f64()
 }
 
 fn main() {
@@ -88,11 +98,11 @@ fn main() {
         let direct_rate = pipelined(&direct).await;
         let dialled_rate = pipelined(&dialled).await;
         let us = |d: Duration| d.as_secs_f64() * 1e6;
-        println!("sequential Get, {SEQUENTIAL} after {WARMUP} warm-up (µs):");
+        println!("sequential Get, {} after {} warm-up (µs):", sized(FULL_SEQUENTIAL), sized(FULL_WARMUP));
         println!("  we dial the agent      p50 {:7.1}  p99 {:7.1}", us(d50), us(d99));
         println!("  the agent dials us     p50 {:7.1}  p99 {:7.1}", us(a50), us(a99));
         println!("  ratio dialled/direct   p50 {:7.2}", a50.as_secs_f64() / d50.as_secs_f64());
-        println!("pipelined Gets/s ({PIPELINED}, window {WINDOW}):");
+        println!("pipelined Gets/s ({}, window {WINDOW}):", sized(FULL_PIPELINED));
         println!("  we dial the agent      {direct_rate:10.0}");
         println!("  the agent dials us     {dialled_rate:10.0}");
         println!("from the agent's first dial to a served Get: {:.1} ms", first.as_secs_f64() * 1e3);
