@@ -9,10 +9,9 @@
 
 mod harness;
 
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use harness::{app_env, patience, stdout_lines, Driver, Paths, Proc, Scratch, Step, Ui, Uspctl};
+use harness::{app_env, patience, spawn_sim, Driver, Paths, Proc, Scratch, Step, Ui, Uspctl};
 use ipc_types::dom_id;
 use usp_home_tests::mosquitto::{Broker, Options};
 
@@ -29,17 +28,7 @@ struct MqttHome {
 
 impl MqttHome {
     fn start(paths: &Paths, broker: &Broker) -> MqttHome {
-        let log = std::fs::File::create(paths.out.join("usp-sim-home-mqtt.log")).expect("sim log file");
-        let mut child = Command::new(&paths.sim)
-            .args(["--mqtt", &broker.url(), "--exit-on-stdin-close", "--log", "info"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("usp-sim-home starts");
-        let stdin = child.stdin.take().expect("piped stdin");
-        let lines = stdout_lines(child.stdout.take().expect("piped stdout"));
-        let proc = Proc::new("usp-sim-home --mqtt", child);
+        let (stdin, lines, proc) = spawn_sim(paths, &["--mqtt", &broker.url()], "usp-sim-home-mqtt.log");
         let deadline = Instant::now() + patience();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());

@@ -83,11 +83,6 @@ pub struct Proc {
 }
 
 impl Proc {
-    /// `child`, ended when dropped; `name` for the messages.
-    pub fn new(name: &'static str, child: Child) -> Proc {
-        Proc { name, child }
-    }
-
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -120,7 +115,7 @@ impl Drop for Proc {
 
 /// The lines a child prints on `stdout`, as they come: a thread reads them until the output
 /// ends or the receiver is dropped.
-pub fn stdout_lines(stdout: ChildStdout) -> mpsc::Receiver<String> {
+fn stdout_lines(stdout: ChildStdout) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -130,6 +125,23 @@ pub fn stdout_lines(stdout: ChildStdout) -> mpsc::Receiver<String> {
         }
     });
     rx
+}
+
+/// Starts `usp-sim-home` with `args`, stopped when its stdin closes (`--exit-on-stdin-close`),
+/// its log in `<out>/<log>`: its stdin (keep it open), the lines it prints, and the process.
+pub fn spawn_sim(paths: &Paths, args: &[&str], log: &str) -> (ChildStdin, mpsc::Receiver<String>, Proc) {
+    let log = std::fs::File::create(paths.out.join(log)).expect("sim log file");
+    let mut child = Command::new(&paths.sim)
+        .args(args)
+        .args(["--exit-on-stdin-close", "--log", "info"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("usp-sim-home starts");
+    let stdin = child.stdin.take().expect("piped stdin");
+    let lines = stdout_lines(child.stdout.take().expect("piped stdout"));
+    (stdin, lines, Proc { name: "usp-sim-home", child })
 }
 
 /// The simulated home: three agents on 127.0.0.1, announced over mDNS on `lo` only.
@@ -145,22 +157,12 @@ impl SimHome {
     /// Starts `usp-sim-home` and waits until its three agents listen. `tick_ms`: the life loop
     /// (devices join and leave), deterministic for the scenario's seed.
     pub fn start(paths: &Paths, tick_ms: Option<u64>) -> SimHome {
-        let log = std::fs::File::create(paths.out.join("usp-sim-home.log")).expect("sim log file");
-        let mut cmd = Command::new(&paths.sim);
-        cmd.args(["--mdns-interfaces", "lo", "--exit-on-stdin-close", "--log", "info"]);
-        if let Some(ms) = tick_ms {
-            cmd.args(["--tick", &ms.to_string()]);
+        let tick = tick_ms.map(|ms| ms.to_string());
+        let mut args = vec!["--mdns-interfaces", "lo"];
+        if let Some(ms) = &tick {
+            args.extend(["--tick", ms.as_str()]);
         }
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("usp-sim-home starts");
-        let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let proc = Proc { name: "usp-sim-home", child };
-        let rx = stdout_lines(stdout);
+        let (stdin, rx, proc) = spawn_sim(paths, &args, "usp-sim-home.log");
         let deadline = Instant::now() + patience();
         let mut agents = BTreeMap::new();
         while agents.len() < 3 {

@@ -114,6 +114,25 @@ fn base_args(dir: &Path) -> Vec<String> {
     ["-v", "1", "-i", "lo", "-r", &at("reset.txt"), "-f", &at("usp.db"), "-s", &at("cli")].map(str::to_owned).to_vec()
 }
 
+/// A fresh folder for the agent `name` under `parent`, and the binary of `variant` (which
+/// must exist).
+fn prepare(bins: &Path, variant: Variant, parent: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let dir = parent.join(format!("obuspa-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("agent folder");
+    let bin = bins.join(variant.file());
+    assert!(bin.is_file(), "{} is missing", bin.display());
+    (dir, bin)
+}
+
+/// `tls` written into `dir` as the agent's identity (`-a`) and trust store (`-t`): the arguments.
+fn tls_args(dir: &Path, tls: &Tls) -> Vec<String> {
+    let file = |f: &str| dir.join(f).display().to_string();
+    std::fs::write(dir.join("agent.pem"), &tls.identity_pem).expect("agent.pem");
+    std::fs::write(dir.join("trust.pem"), &tls.trust_pem).expect("trust.pem");
+    vec!["-a".into(), file("agent.pem"), "-t".into(), file("trust.pem")]
+}
+
 /// One running reference agent. Ended with TERM (then KILL) when dropped.
 pub struct Agent {
     pub dir: PathBuf,
@@ -142,22 +161,8 @@ impl Agent {
         extra: &str,
         tls: Option<&Tls>,
     ) -> Agent {
-        let dir = parent.join(format!("obuspa-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("agent folder");
-        let bin = bins.join(variant.file());
-        assert!(bin.is_file(), "{} is missing", bin.display());
-        let mut tls_args: Vec<String> = Vec::new();
-        if let Some(tls) = tls {
-            std::fs::write(dir.join("agent.pem"), &tls.identity_pem).expect("agent.pem");
-            std::fs::write(dir.join("trust.pem"), &tls.trust_pem).expect("trust.pem");
-            tls_args = vec![
-                "-a".to_owned(),
-                dir.join("agent.pem").display().to_string(),
-                "-t".to_owned(),
-                dir.join("trust.pem").display().to_string(),
-            ];
-        }
+        let (dir, bin) = prepare(bins, variant, parent, name);
+        let tls_extra = tls.map(|tls| tls_args(&dir, tls)).unwrap_or_default();
         // A port taken between our check and the agent's bind leaves it without a listener: try
         // another one.
         for _ in 0..3 {
@@ -178,7 +183,7 @@ impl Agent {
             let _ = std::fs::remove_file(dir.join("usp.db"));
             std::fs::write(dir.join("reset.txt"), reset).expect("reset file");
             let mut args = base_args(&dir);
-            args.extend(tls_args.iter().cloned());
+            args.extend(tls_extra.iter().cloned());
             let mut agent = Agent { dir: dir.clone(), port, eid: eid.to_owned(), bin: bin.clone(), args, child: None };
             if agent.run() {
                 return agent;
@@ -338,21 +343,12 @@ impl Agent {
         lines: &str,
         tls: Option<&Tls>,
     ) -> Agent {
-        let dir = parent.join(format!("obuspa-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("agent folder");
-        let bin = bins.join(variant.file());
-        assert!(bin.is_file(), "{} is missing", bin.display());
+        let (dir, bin) = prepare(bins, variant, parent, name);
         let reset =
             format!("Device.LocalAgent.EndpointID \"{eid}\"\n{lines}Internal.Reboot.Cause \"LocalFactoryReset\"\n");
         std::fs::write(dir.join("reset.txt"), reset).expect("reset file");
         let mut args = base_args(&dir);
-        if let Some(tls) = tls {
-            std::fs::write(dir.join("agent.pem"), &tls.identity_pem).expect("agent.pem");
-            std::fs::write(dir.join("trust.pem"), &tls.trust_pem).expect("trust.pem");
-            let file = |f: &str| dir.join(f).display().to_string();
-            args.extend(["-a".into(), file("agent.pem"), "-t".into(), file("trust.pem")]);
-        }
+        args.extend(tls.map(|tls| tls_args(&dir, tls)).unwrap_or_default());
         let mut agent = Agent { dir: dir.clone(), port: 0, eid: eid.to_owned(), bin, args, child: None };
         assert!(
             agent.run(),
