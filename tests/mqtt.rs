@@ -449,3 +449,72 @@ async fn our_publishes_carry_the_reply_topic_and_content_type() {
     }
     drop(watcher);
 }
+
+/// A hostile sender on the broker publishes to our reply topic: garbage, Records from another
+/// endpoint, a flood, and a message over our size limit. The client drops what is not its
+/// agent's without losing its session (one connection from start to end), the oversized one
+/// never reaches it (our CONNECT's Maximum Packet Size, which the broker honours), and its
+/// agent's answers still come.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_sender_on_the_broker_costs_nothing() {
+    use prost::Message as _;
+    use rumqttc::v5::mqttbytes::QoS;
+    use usp_proto::usp_record::record::RecordType;
+    use usp_proto::usp_record::{NoSessionContextRecord, Record};
+    logs();
+    let broker = Broker::start(Options::default());
+    let me = test_eid("mqtt-hostile");
+    let home = start_home(&[(&me, "Full Access")], None).await;
+    let gw = home.agent("gateway").expect("gateway");
+    let mut serving = serve(gw, &broker.url(), &me, None);
+    assert!(serving.wait_up(BOUND).await, "the agent subscribed: {}", broker.log());
+    let mut config = mqtt_config(&format!("{}/usp/agent/gateway", broker.url()), &me, gw.endpoint_id.as_str());
+    config.limits.max_record_size = 64 * 1024;
+    let c = connect(config).await;
+    bounded(c.get(&["Device.DeviceInfo.FriendlyName"], 0)).await.expect("get before");
+
+    let mut o = rumqttc::v5::MqttOptions::new("hostile-sender", "127.0.0.1", broker.port);
+    o.set_keep_alive(Duration::from_secs(30));
+    let (hostile, mut events) = rumqttc::v5::AsyncClient::new(o, 64);
+    let pump = tokio::spawn(async move { while events.poll().await.is_ok() {} });
+    let reply = controller_topic(&me);
+    let stranger = Record {
+        version: "1.3".into(),
+        to_id: me.to_string(),
+        from_id: "proto::stranger".into(),
+        record_type: Some(RecordType::NoSessionContext(NoSessionContextRecord { payload: b"not a msg".to_vec() })),
+        ..Default::default()
+    }
+    .encode_to_vec();
+    // The oversized one first: what comes after it from the same sender arrives after it.
+    hostile.publish(reply.as_str(), QoS::AtMostOnce, false, vec![0u8; 1024 * 1024]).await.expect("publish big");
+    for i in 0..300u32 {
+        let payload = match i % 3 {
+            0 => vec![0xff; 1 + (i as usize % 200)],
+            1 => stranger.clone(),
+            _ => Vec::new(),
+        };
+        hostile.publish(reply.as_str(), QoS::AtMostOnce, false, payload).await.expect("publish");
+    }
+    // Every one of them reached the client and was dropped (so the oversized one, sent first, is
+    // behind us too)...
+    let dropped = || c.stats().dropped.load(std::sync::atomic::Ordering::Relaxed);
+    bounded(async {
+        while dropped() < 200 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    // ...and the agent's answers still come, on the same session.
+    for _ in 0..20 {
+        bounded(c.get(&["Device.DeviceInfo.FriendlyName"], 0)).await.expect("get after");
+    }
+    let stats = c.stats();
+    assert_eq!(stats.connects.load(std::sync::atomic::Ordering::Relaxed), 1, "the session was never lost");
+    assert!(matches!(*c.state().borrow(), ConnectionState::Connected { .. }));
+    drop(hostile);
+    pump.abort();
+    c.close().await;
+    drop(serving);
+    home.shutdown().await;
+}
