@@ -228,8 +228,9 @@ pub async fn connect(config: &ClientConfig) -> Result<Opened, ConnectError> {
         // One session alone: a client keeps one connector for all its sessions
         // ([`with_lasting_connector`]), which remembers the broker-assigned client id.
         Mtp::Mqtt => mqtt::open(&mqtt::MqttConnector::new(), config).await,
-        other => Err(ConnectError::BadUrl(format!(
-            "{:?}: usp-home cannot reach agents over {other:?} yet",
+        // No scheme names it: an in-memory connection always comes with its connector.
+        Mtp::Memory => Err(ConnectError::BadUrl(format!(
+            "{:?}: an in-memory address needs its connector",
             usp_core::text::for_log(&config.url)
         ))),
     }
