@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let proto_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../proto");
+    // Read when the script runs, not when it is compiled: a build cache shared by two checkouts
+    // reuses the compiled script, and a path baked in at compile time names the other one.
+    let proto_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../../proto");
     let files = [proto_dir.join("usp-record-1-4.proto"), proto_dir.join("usp-msg-1-4.proto")];
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
