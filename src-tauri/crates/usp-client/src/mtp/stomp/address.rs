@@ -92,7 +92,7 @@ impl StompAddress {
         let agent_destination = match path.as_str() {
             "" | "/" => None,
             d => {
-                check_destination(d).map_err(|e| bad(url, &format!("the agent's destination: {e}")))?;
+                check_destination(d).map_err(|e| bad(url, format!("the agent's destination: {e}")))?;
                 Some(d.to_owned())
             }
         };
@@ -109,18 +109,19 @@ impl StompAddress {
         for (k, v) in parts.args {
             match k.as_str() {
                 "reply-to" => {
-                    check_destination(&v).map_err(|e| bad(url, &format!("reply-to: {e}")))?;
+                    check_destination(&v).map_err(|e| bad(url, format!("reply-to: {e}")))?;
                     address.reply_to = Some(v);
                 }
                 "vhost" => address.vhost = v,
                 "agent-id" => {
-                    address.agent = Some(v.parse().map_err(|e| bad(url, &format!("agent: not an Endpoint ID ({e})")))?)
+                    address.agent =
+                        Some(v.parse().map_err(|e| bad(url, format!("agent-id: not an Endpoint ID ({e})")))?)
                 }
                 other => {
                     return Err(bad(
                         url,
-                        &format!(
-                            "unknown setting {:?} (reply-to, vhost and agent are known)",
+                        format!(
+                            "unknown setting {:?} (reply-to, vhost and agent-id are known)",
                             usp_core::text::for_log(other)
                         ),
                     ))
