@@ -216,6 +216,103 @@ async fn a_hostile_peer_does_no_harm() {
     c.close().await;
 }
 
+/// The app's way: one CoAP endpoint at a fixed address for every agent, the address each
+/// device is configured to send its Notifies to. Answers and Notifies of two agents reach
+/// their own sessions; a stranger's Records reach none; closed sessions leave the endpoint.
+#[tokio::test]
+async fn one_endpoint_serves_every_agent_and_their_notifies() {
+    use prost::Message as _;
+    use usp_client::mtp::coap::engine::{Engine, Post, Settings};
+    use usp_client::mtp::coap::CoapEndpoint;
+    use usp_proto::usp_record::{record::RecordType, NoSessionContextRecord, Record};
+
+    let me = test_eid("coap-shared");
+    let home = start_home(&[(&me, "Full Access")], None).await;
+    let (gw, hub) = (home.agent("gateway").expect("gateway"), home.agent("hub").expect("hub"));
+    let (gw_server, hub_server) = (serve(gw).await, serve(hub).await);
+    let endpoint =
+        CoapEndpoint::bind(LOOPBACK, "/usp/controller", usp_core::wire::Limits::controller()).await.expect("endpoint");
+    let ours = endpoint.local_addr();
+    assert_eq!(endpoint.uri_for(ours.ip()), format!("coap://127.0.0.1:{}/usp/controller", ours.port()));
+    let connector = || Some(CoapConnector::shared(endpoint.clone()));
+    let a = coap_client(&gw_server.url, &me, &gw.endpoint_id, connector()).await;
+    let b = coap_client(&hub_server.url, &me, &hub.endpoint_id, connector()).await;
+    assert_eq!(endpoint.sessions(), 2);
+
+    // Answers go to the session that asked, also when both ask at once.
+    let name = "Device.DeviceInfo.FriendlyName";
+    let paths = [name];
+    let (ra, rb) = tokio::join!(bounded(a.get(&paths, 0)), bounded(b.get(&paths, 0)));
+    assert_eq!(ra.expect("gateway answers").value(name), Some(gw.friendly_name.as_str()));
+    assert_eq!(rb.expect("hub answers").value(name), Some(hub.friendly_name.as_str()));
+
+    // Each agent's Notify reaches its own session (the agents send them to the endpoint).
+    let (mut rx_a, mut rx_b) = (a.notifications(), b.notifications());
+    let sa = bounded(a.subscribe(NotifKind::ValueChange, &[name])).await.expect("subscribe");
+    let sb = bounded(b.subscribe(NotifKind::ValueChange, &[name])).await.expect("subscribe");
+    gw.set(name, "Gateway renamed").await.expect("set");
+    hub.set(name, "Hub renamed").await.expect("set");
+    let na = next_notification(&mut rx_a, &sa.id).await;
+    let nb = next_notification(&mut rx_b, &sb.id).await;
+    assert!(
+        matches!(&na.notify.notification, Notification::ValueChange(v) if v.param_value == "Gateway renamed"),
+        "{na:?}"
+    );
+    assert!(
+        matches!(&nb.notify.notification, Notification::ValueChange(v) if v.param_value == "Hub renamed"),
+        "{nb:?}"
+    );
+
+    // A stranger POSTs Records to the endpoint: acknowledged by CoAP, given to nobody.
+    let stranger = Record {
+        version: "1.3".into(),
+        to_id: me.to_string(),
+        from_id: "proto::stranger".into(),
+        record_type: Some(RecordType::NoSessionContext(NoSessionContextRecord { payload: b"not a msg".to_vec() })),
+        ..Default::default()
+    }
+    .encode_to_vec();
+    let hostile = tokio::net::UdpSocket::bind(LOOPBACK).await.expect("bind");
+    let mut engine = Engine::new(Settings::new(vec!["stranger".into()], 65536));
+    let now = tokio::time::Instant::now();
+    for _ in 0..3 {
+        let post =
+            Post { path: vec!["usp".into(), "controller".into()], reply_to: None, record: stranger.clone().into() };
+        engine.send(ours, post, now).expect("queued");
+    }
+    let mut buf = [0u8; 2048];
+    bounded(async {
+        while endpoint.unrouted() < 3 {
+            while let Some((to, d)) = engine.poll_transmit() {
+                hostile.send_to(&d, to).await.expect("send");
+            }
+            if let Ok(Ok((n, from))) =
+                tokio::time::timeout(Duration::from_millis(100), hostile.recv_from(&mut buf)).await
+            {
+                engine.handle_datagram(from, &buf[..n], tokio::time::Instant::now());
+            }
+        }
+    })
+    .await;
+    while let Some(event) = engine.poll_event() {
+        assert!(!matches!(event, usp_client::mtp::coap::engine::Event::Failed { .. }), "{event:?}");
+    }
+    let info = bounded(a.get(&[name], 0)).await.expect("the gateway still answers");
+    assert_eq!(info.value(name), Some("Gateway renamed"));
+
+    // Closed sessions leave the endpoint; the one left still works.
+    b.close().await;
+    drop(b);
+    bounded(async {
+        while endpoint.sessions() != 1 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    bounded(a.get(&[name], 0)).await.expect("the gateway still answers");
+    a.close().await;
+}
+
 #[tokio::test]
 async fn nobody_there_is_a_clear_connect_error() {
     use usp_client::mtp::Connector as _;
@@ -289,7 +386,15 @@ mod reference {
         let me: EndpointId = "self::usp-home-coap".parse().expect("eid");
         let our_port = free_udp_port();
         let (agent, url) = start(&me, our_port);
-        let connector = CoapConnector::new().bind(SocketAddr::new(LOOPBACK.ip(), our_port)).path("/usp/controller");
+        // The app's shared endpoint, at the address configured for the agent's controller.
+        let endpoint = usp_client::mtp::coap::CoapEndpoint::bind(
+            SocketAddr::new(LOOPBACK.ip(), our_port),
+            "/usp/controller",
+            usp_core::wire::Limits::controller(),
+        )
+        .await
+        .expect("endpoint");
+        let connector = CoapConnector::shared(endpoint.clone());
         let c = coap_client(&url, &me, &AGENT.parse().expect("eid"), Some(connector)).await;
 
         let info = bounded(c.get(&["Device.DeviceInfo."], 0)).await.expect("get");
@@ -338,6 +443,7 @@ mod reference {
         );
         lossy.close().await;
         c.close().await;
+        assert_eq!(endpoint.unrouted(), 0, "every Record of the agent reached the session");
         drop(agent);
     }
 }

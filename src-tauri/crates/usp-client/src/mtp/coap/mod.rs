@@ -11,11 +11,15 @@
 //! is the keepalive: the agent's Reset (or any acknowledgement) is the sign of life.
 //!
 //! [`engine`] is the sans-IO message layer both ends use (sim-home serves its agents over
-//! it); [`CoapConnector`] opens the controller's side.
+//! it); [`CoapConnector`] opens the controller's side, on a socket of its own per session or
+//! through a [`CoapEndpoint`] shared by every agent (the app's: devices send Notifies to one
+//! fixed address).
 
 pub mod engine;
+mod shared;
 mod transport;
 pub mod uri;
 
+pub use shared::CoapEndpoint;
 pub(crate) use transport::open;
 pub use transport::CoapConnector;

@@ -13,17 +13,18 @@ use tracing::{debug, warn};
 use usp_core::text::for_log;
 
 use super::engine::{Engine, Event, Post, Settings};
+use super::shared::CoapEndpoint;
 use super::uri::CoapUri;
 use crate::error::ConnectError;
 use crate::mtp::{BoxFuture, Carrier, Close, Connector, Handshake, Inbound, Mtp, Opened, Outbound, Transport};
 use crate::ClientConfig;
 
 /// Refusals in a row (error codes for our Records) after which the session is lost.
-const REFUSALS_LOST: u32 = 3;
+pub(super) const REFUSALS_LOST: u32 = 3;
 /// The receive buffer: a datagram that fills it is larger than any CoAP peer may send us.
-const DATAGRAM_BUFFER: usize = 2048;
+pub(super) const DATAGRAM_BUFFER: usize = 2048;
 /// The longest `reply-to` URI the reference agent stores (its 128-byte URI-Query buffer).
-const MAX_REPLY_TO: usize = 110;
+pub(super) const MAX_REPLY_TO: usize = 110;
 
 /// Opens CoAP sessions, with our own endpoint where the caller wants it (the reference
 /// agent sends Notifies to the address configured for its controller, so that one must be
@@ -33,6 +34,7 @@ const MAX_REPLY_TO: usize = 110;
 pub struct CoapConnector {
     bind: Option<SocketAddr>,
     path: Option<Vec<String>>,
+    shared: Option<CoapEndpoint>,
 }
 
 impl CoapConnector {
@@ -52,11 +54,20 @@ impl CoapConnector {
         self.path = Some(path.split('/').filter(|s| !s.is_empty()).map(str::to_owned).collect());
         self
     }
+
+    /// Sessions through `endpoint`, one socket shared with every other agent's session
+    /// (its address and path replace [`CoapConnector::bind`] and [`CoapConnector::path`]).
+    pub fn shared(endpoint: CoapEndpoint) -> CoapConnector {
+        CoapConnector { shared: Some(endpoint), ..CoapConnector::default() }
+    }
 }
 
 impl Connector for CoapConnector {
     fn connect<'a>(&'a self, config: &'a ClientConfig) -> BoxFuture<'a, Result<Opened, ConnectError>> {
-        Box::pin(open_with(config, self))
+        match &self.shared {
+            Some(endpoint) => Box::pin(endpoint.open(config)),
+            None => Box::pin(open_with(config, self)),
+        }
     }
 }
 
@@ -121,7 +132,7 @@ async fn open_with(config: &ClientConfig, options: &CoapConnector) -> Result<Ope
 }
 
 /// The local address that routes to `target` (a UDP socket "connected" to it sends nothing).
-async fn route_to(target: SocketAddr) -> Result<IpAddr, ConnectError> {
+pub(super) async fn route_to(target: SocketAddr) -> Result<IpAddr, ConnectError> {
     let any = if target.is_ipv4() { IpAddr::V4(Ipv4Addr::UNSPECIFIED) } else { IpAddr::V6(Ipv6Addr::UNSPECIFIED) };
     let probe = UdpSocket::bind((any, 0)).await.map_err(|e| ConnectError::Tcp(e.to_string()))?;
     probe.connect(target).await.map_err(|e| ConnectError::Tcp(format!("no route to {target}: {e}")))?;
