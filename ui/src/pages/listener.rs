@@ -1,6 +1,6 @@
 //! Settings, "Devices that connect to usp-home": the listener for devices configured to dial
 //! their controller, and what to enter in such a device (its controller's address, as text and
-//! QR code, and this app's Endpoint ID).
+//! QR code, and this app's Endpoint ID), and usp-home's CoAP address for older devices.
 
 use ipc_types::{ListenerSettings, ListenerView, Topic};
 use leptos::prelude::*;
@@ -94,6 +94,19 @@ fn ListenerForm(view: ListenerView, apply: Callback<ListenerView>) -> impl IntoV
                 <dd id="listener-eid" class="mono small">{view.endpoint_id.clone()}</dd>
             </dl>
             <InlineSvg id="listener-qr".into() svg=view.url_qr_svg.clone() label="QR code of the address to enter in the device".into() />
+        })}
+        {view.coap_error.clone().map(|e| view! { <p id="listener-coap-error" class="notice" role="alert">{e}</p> })}
+        {(view.enabled && !view.coap_urls.is_empty()).then(|| view! {
+            <p class="muted">
+                "Older devices that speak CoAP send their notifications to their controller's CoAP address: enter this one there."
+            </p>
+            <ul id="listener-coap-urls" class="list mono small">
+                {view.coap_urls.iter().map(|u| view! { <li>{u.clone()}</li> }).collect_view()}
+            </ul>
+            {(view.coap_sessions > 0).then(|| {
+                let n = view.coap_sessions;
+                view! { <p id="listener-coap-sessions" class="muted small">{format!("{n} CoAP {} use{} it now.", if n == 1 { "device" } else { "devices" }, if n == 1 { "s" } else { "" })}</p> }
+            })}
         })}
     }
 }

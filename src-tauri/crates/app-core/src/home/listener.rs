@@ -3,6 +3,11 @@
 //! discovered ones. The same trust and pairing flow follows: over `wss://` an unknown
 //! certificate is a first use the person compares and trusts (`trust_agent`), a changed one is
 //! refused; then the device's passcode pairs the app as for any other device.
+//!
+//! While it listens, usp-home also opens its CoAP endpoint on the same port number (UDP) and
+//! interfaces: the address a CoAP device is configured to send its Notifies to. The sessions
+//! with every CoAP device then go through it; without it each session has a socket of its own
+//! and a device's Notifies, sent to its configured address, are lost.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -11,6 +16,7 @@ use ipc_types::{ListenerSettings, ListenerView, Topic};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use usp_client::listen::{Listener, ListenerConfig, ListenerEvent, ListenerTls};
+use usp_client::mtp::coap::CoapEndpoint;
 use usp_client::mtp::Connector;
 use usp_client::tls::{AgentTrust, PinStore};
 use usp_core::EndpointId;
@@ -22,7 +28,13 @@ use super::{lock, AppResult, Home, ListenerSetting, MAX_DISCOVERED};
 pub(super) struct ListenerState {
     run: Option<(Arc<Listener>, JoinHandle<()>)>,
     error: Option<String>,
+    /// usp-home's CoAP endpoint (see the module docs), or why it could not open.
+    coap: Option<CoapEndpoint>,
+    coap_error: Option<String>,
 }
+
+/// Our CoAP resource's path (short: the reference agent keeps at most 110 characters of it).
+pub const COAP_PATH: &str = "/usp";
 
 /// The port devices dial when the person gives none; TR-181 has no default for the
 /// controller's side, and 8443 is the agents' own server default, so another one.
@@ -40,13 +52,22 @@ impl Home {
             port: DEFAULT_PORT,
             all_interfaces: false,
         });
-        let (listener, error) = {
+        let (listener, error, coap, coap_error) = {
             let state = lock(&self.inner.listener);
-            (state.run.as_ref().map(|(l, _)| l.clone()), state.error.clone())
+            (
+                state.run.as_ref().map(|(l, _)| l.clone()),
+                state.error.clone(),
+                state.coap.clone(),
+                state.coap_error.clone(),
+            )
         };
         let (port_in_use, urls) = match &listener {
             Some(l) => (l.local_addr().port(), urls_of(l, setting.all_interfaces)),
             None => (0, Vec::new()),
+        };
+        let coap_urls = match &coap {
+            Some(c) => hosts(setting.all_interfaces).into_iter().map(|ip| c.uri_for(ip)).collect(),
+            None => Vec::new(),
         };
         Ok(ListenerView {
             enabled: setting.enabled,
@@ -57,6 +78,9 @@ impl Home {
             urls,
             endpoint_id: self.identity().eid().to_string(),
             error,
+            coap_urls,
+            coap_error,
+            coap_sessions: coap.as_ref().map_or(0, CoapEndpoint::sessions),
         })
     }
 
@@ -75,6 +99,7 @@ impl Home {
         }
         tracing::info!(?setting, "listener for devices that connect to usp-home changed");
         self.restart_dialled().await;
+        self.restart_coap().await;
         self.changed(&[Topic::Settings, Topic::Home]);
         self.listener().await
     }
@@ -90,19 +115,57 @@ impl Home {
             trust: AgentTrust::new(self.pins().clone() as Arc<dyn PinStore>),
         });
         config.allow_plain = true;
-        match Listener::bind(config).await {
+        let state = match Listener::bind(config).await {
             Ok(listener) => {
                 let listener = Arc::new(listener);
                 let task = tokio::spawn(self.clone().follow_listener(listener.events()));
-                *lock(&self.inner.listener) = ListenerState { run: Some((listener, task)), error: None };
+                ListenerState { run: Some((listener, task)), ..ListenerState::default() }
             }
             Err(e) => {
                 tracing::warn!(error = %e, port = setting.port, "cannot listen for devices that connect to usp-home");
-                *lock(&self.inner.listener) = ListenerState {
-                    run: None,
+                ListenerState {
                     error: Some(format!("usp-home cannot listen on port {}: {e}. Choose another port.", setting.port)),
-                };
+                    ..ListenerState::default()
+                }
             }
+        };
+        // CoAP on the same port number (the one in use when the setting leaves it free).
+        let port = state.run.as_ref().map_or(setting.port, |(l, _)| l.local_addr().port());
+        let (coap, coap_error) = match CoapEndpoint::bind(
+            SocketAddr::new(ip, port),
+            COAP_PATH,
+            usp_core::wire::Limits::controller(),
+        )
+        .await
+        {
+            Ok(endpoint) => (Some(endpoint), None),
+            Err(e) => {
+                tracing::warn!(error = %e, port, "cannot open usp-home's CoAP endpoint");
+                (None, Some(format!("usp-home cannot receive CoAP on UDP port {port}: {e}. Choose another port.")))
+            }
+        };
+        *lock(&self.inner.listener) = ListenerState { coap, coap_error, ..state };
+    }
+
+    /// usp-home's CoAP endpoint, while it listens.
+    pub(crate) fn coap_endpoint(&self) -> Option<CoapEndpoint> {
+        lock(&self.inner.listener).coap.clone()
+    }
+
+    /// Reconnects the CoAP devices (the endpoint changed).
+    async fn restart_coap(&self) {
+        let coap: Vec<String> = self.with_agents(|m| {
+            m.values()
+                .filter(|e| {
+                    std::iter::once(&e.url)
+                        .chain(e.alternates.values())
+                        .any(|u| usp_client::mtp::carrier_of(u).is_ok_and(|c| c.mtp == usp_client::mtp::Mtp::Coap))
+                })
+                .map(|e| e.eid.clone())
+                .collect()
+        });
+        for eid in coap {
+            self.restart_connection(&eid).await;
         }
     }
 
@@ -182,6 +245,14 @@ impl Home {
 /// The URLs to enter in a device: `wss://` then `ws://`, for every address of this computer
 /// (loopback only when not listening on every interface).
 fn urls_of(listener: &Listener, all_interfaces: bool) -> Vec<String> {
+    let secure: Vec<String> = hosts(all_interfaces).iter().map(|h| listener.url(&h.to_string())).collect();
+    let plain: Vec<String> = secure.iter().map(|u| u.replacen("wss://", "ws://", 1)).collect();
+    secure.into_iter().chain(plain).collect()
+}
+
+/// The addresses of this computer a device may reach it at (loopback only when not listening
+/// on every interface).
+fn hosts(all_interfaces: bool) -> Vec<IpAddr> {
     let mut hosts: Vec<IpAddr> = Vec::new();
     if all_interfaces {
         if let Ok(ifs) = if_addrs::get_if_addrs() {
@@ -193,7 +264,5 @@ fn urls_of(listener: &Listener, all_interfaces: bool) -> Vec<String> {
     if hosts.is_empty() {
         hosts.push(IpAddr::V4(Ipv4Addr::LOCALHOST));
     }
-    let secure: Vec<String> = hosts.iter().map(|h| listener.url(&h.to_string())).collect();
-    let plain: Vec<String> = secure.iter().map(|u| u.replacen("wss://", "ws://", 1)).collect();
-    secure.into_iter().chain(plain).collect()
+    hosts
 }

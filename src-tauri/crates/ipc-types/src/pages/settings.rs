@@ -81,6 +81,16 @@ pub struct ListenerView {
     pub endpoint_id: String,
     /// Why it is not listening, when it should.
     pub error: Option<String>,
+    /// What to enter in a CoAP device as its controller's CoAP address (usp-home's CoAP
+    /// endpoint, on the same port number over UDP, while listening): where it sends Notifies.
+    #[serde(default)]
+    pub coap_urls: Vec<String>,
+    /// Why the CoAP endpoint is not open, when listening.
+    #[serde(default)]
+    pub coap_error: Option<String>,
+    /// Sessions with CoAP devices going through the endpoint now.
+    #[serde(default)]
+    pub coap_sessions: usize,
 }
 
 /// The listener setting.

@@ -97,6 +97,9 @@ pub struct ClientConfig {
     /// Opens the connections instead of the connector `url`'s scheme names (the in-memory
     /// transport, the listener for agents that dial us).
     pub connector: Option<Arc<dyn Connector>>,
+    /// The shared endpoint for `coap://` addresses (devices send their Notifies to its fixed
+    /// address); without it each CoAP session has a socket of its own.
+    pub coap: Option<crate::mtp::coap::CoapEndpoint>,
 }
 
 /// A user name and password at a message broker. The password never reaches logs: `Debug`
@@ -131,6 +134,7 @@ impl ClientConfig {
             tls: None,
             login: None,
             connector: None,
+            coap: None,
         }
     }
 }

@@ -223,7 +223,10 @@ pub async fn connect(config: &ClientConfig) -> Result<Opened, ConnectError> {
     }
     match carrier_of(&config.url)?.mtp {
         Mtp::Ws => crate::ws::open(config).await,
-        Mtp::Coap => coap::open(config).await,
+        Mtp::Coap => match &config.coap {
+            Some(endpoint) => endpoint.open(config).await,
+            None => coap::open(config).await,
+        },
         Mtp::Stomp => stomp::open(config).await,
         // One session alone: a client keeps one connector for all its sessions
         // ([`with_lasting_connector`]), which remembers the broker-assigned client id.

@@ -178,7 +178,7 @@ impl CoapEndpoint {
     }
 
     /// Opens a session with the agent of `config` through this endpoint.
-    pub(super) async fn open(&self, config: &ClientConfig) -> Result<Opened, ConnectError> {
+    pub(crate) async fn open(&self, config: &ClientConfig) -> Result<Opened, ConnectError> {
         let url = &config.url;
         let bad = |why: String| ConnectError::BadUrl(format!("{:?}: {why}", for_log(url)));
         let uri = CoapUri::parse(url).map_err(bad)?;
