@@ -152,7 +152,11 @@ impl Store {
 
     /// Gives free pages back to the file system.
     fn reclaim(&self) -> Result<()> {
-        self.conn.execute_batch("PRAGMA incremental_vacuum")?;
+        // Each step of this pragma frees pages; it must be stepped until done (a single
+        // `execute` stops after the first).
+        let mut stmt = self.conn.prepare("PRAGMA incremental_vacuum")?;
+        let mut rows = stmt.query([])?;
+        while rows.next()?.is_some() {}
         Ok(())
     }
 
