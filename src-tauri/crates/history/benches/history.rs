@@ -29,23 +29,12 @@ struct Scale {
     daily_days: i64,
 }
 
-const FULL: Scale = Scale {
-    devices: 200,
-    raw_days: 7,
-    hourly_days: 90,
-    daily_days: 730,
-};
-const SMOKE: Scale = Scale {
-    devices: 10,
-    raw_days: 1,
-    hourly_days: 3,
-    daily_days: 10,
-};
+const FULL: Scale = Scale { devices: 200, raw_days: 7, hourly_days: 90, daily_days: 730 };
+const SMOKE: Scale = Scale { devices: 10, raw_days: 1, hourly_days: 3, daily_days: 10 };
 
 /// A deterministic per-device, per-step traffic amount (bytes), a few MB a minute at most.
 fn amount(device: u64, step: i64) -> u64 {
-    let x = (device.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (step as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9))
-        >> 40;
+    let x = (device.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (step as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9)) >> 40;
     x % 4_000_000
 }
 
@@ -57,11 +46,7 @@ struct Feeder {
 
 impl Feeder {
     fn new(devices: u64) -> Self {
-        Feeder {
-            down: vec![0; devices as usize],
-            up: vec![0; devices as usize],
-            step: 0,
-        }
+        Feeder { down: vec![0; devices as usize], up: vec![0; devices as usize], step: 0 }
     }
 
     /// One batch at `at`: every device's counters, and signal for the even ones if asked.
@@ -72,12 +57,7 @@ impl Feeder {
             let a = amount(d as u64, self.step).saturating_mul(scale_factor);
             self.down[d] = self.down[d].wrapping_add(a);
             self.up[d] = self.up[d].wrapping_add(a / 8);
-            out.push(Sample::Traffic {
-                key: key(d as u64),
-                at,
-                down_total: self.down[d],
-                up_total: self.up[d],
-            });
+            out.push(Sample::Traffic { key: key(d as u64), at, down_total: self.down[d], up_total: self.up[d] });
             if signal && d % 2 == 0 {
                 out.push(Sample::Signal {
                     key: key(d as u64),
@@ -136,16 +116,8 @@ fn build_history(dir: &std::path::Path, sc: &Scale) -> (Store, Duration) {
         let batch: Vec<Sample> = (0..sc.devices)
             .flat_map(|d| {
                 [
-                    Sample::Presence {
-                        key: key(d),
-                        at: base + 7 * H,
-                        online: true,
-                    },
-                    Sample::Presence {
-                        key: key(d),
-                        at: base + 23 * H,
-                        online: false,
-                    },
+                    Sample::Presence { key: key(d), at: base + 7 * H, online: true },
+                    Sample::Presence { key: key(d), at: base + 23 * H, online: false },
                 ]
             })
             .collect();
@@ -177,20 +149,35 @@ fn queries(devices: u64) -> Vec<Query> {
     let dev7 = dev.clone();
     vec![
         ("device today by hour", Box::new(move |s: &Store| s.device_usage(&dev, s.today(NOW - 1)).expect("q").len())),
-        ("device 7 days by day", Box::new(move |s: &Store| s.device_usage(&dev2, s.last_days(NOW - 1, 7)).expect("q").len())),
-        ("device 30 days by day", Box::new(move |s: &Store| s.device_usage(&dev3, s.last_days(NOW - 1, 30)).expect("q").len())),
+        (
+            "device 7 days by day",
+            Box::new(move |s: &Store| s.device_usage(&dev2, s.last_days(NOW - 1, 7)).expect("q").len()),
+        ),
+        (
+            "device 30 days by day",
+            Box::new(move |s: &Store| s.device_usage(&dev3, s.last_days(NOW - 1, 30)).expect("q").len()),
+        ),
         ("home today by hour", Box::new(|s: &Store| s.home_usage(s.today(NOW - 1)).expect("q").len())),
         ("home 7 days by day", Box::new(|s: &Store| s.home_usage(s.last_days(NOW - 1, 7)).expect("q").len())),
         ("home 30 days by day", Box::new(|s: &Store| s.home_usage(s.last_days(NOW - 1, 30)).expect("q").len())),
-        ("signal 7 days by hour", Box::new(move |s: &Store| {
-            let span = Span { from: NOW - 7 * D, to: NOW, step: Step::Hour };
-            s.signal(&dev4, span).expect("q").len()
-        })),
-        ("signal 2 years by day", Box::new(move |s: &Store| {
-            let span = Span { from: NOW - 730 * D, to: NOW, step: Step::Day };
-            s.signal(&dev5, span).expect("q").len()
-        })),
-        ("online timeline 30 days", Box::new(move |s: &Store| s.online_timeline(&dev6, NOW - 30 * D, NOW).expect("q").len())),
+        (
+            "signal 7 days by hour",
+            Box::new(move |s: &Store| {
+                let span = Span { from: NOW - 7 * D, to: NOW, step: Step::Hour };
+                s.signal(&dev4, span).expect("q").len()
+            }),
+        ),
+        (
+            "signal 2 years by day",
+            Box::new(move |s: &Store| {
+                let span = Span { from: NOW - 730 * D, to: NOW, step: Step::Day };
+                s.signal(&dev5, span).expect("q").len()
+            }),
+        ),
+        (
+            "online timeline 30 days",
+            Box::new(move |s: &Store| s.online_timeline(&dev6, NOW - 30 * D, NOW).expect("q").len()),
+        ),
         ("speed tests 2 years", Box::new(|s: &Store| s.speed_tests(NOW - 730 * D, NOW, 2000).expect("q").len())),
         ("last seen", Box::new(move |s: &Store| usize::from(s.last_seen(&dev7).expect("q").is_some()))),
         ("device list", Box::new(|s: &Store| s.devices().expect("q").len())),

@@ -66,11 +66,7 @@ pub fn counter_step(prev: u64, cur: u64, dt_secs: i64, max_rate: u64) -> Counter
     let bound = max_rate.saturating_mul(dt);
     if cur >= prev {
         let d = cur - prev;
-        return if d <= bound {
-            CounterStep::Delta(d)
-        } else {
-            CounterStep::Implausible
-        };
+        return if d <= bound { CounterStep::Delta(d) } else { CounterStep::Implausible };
     }
     if (TWO_POW_31..TWO_POW_32).contains(&prev) {
         let d = (TWO_POW_32 - prev).saturating_add(cur);
@@ -138,10 +134,7 @@ mod tests {
         assert_eq!(counter_step(0, 1 << 62, 60, RATE), CounterStep::Implausible);
         assert_eq!(CounterStep::Implausible.usage(), 0);
         // Going down to an absurd value that is neither a wrap nor a plausible restart.
-        assert_eq!(
-            counter_step(u64::MAX / 4, u64::MAX / 8, 60, RATE),
-            CounterStep::Implausible
-        );
+        assert_eq!(counter_step(u64::MAX / 4, u64::MAX / 8, 60, RATE), CounterStep::Implausible);
     }
 
     #[test]

@@ -72,9 +72,9 @@ impl OpenNote {
     pub fn message(&self) -> Option<String> {
         match self {
             OpenNote::Created | OpenNote::Opened => None,
-            OpenNote::Migrated { from, to } => Some(format!(
-                "The usage history was upgraded (format {from} to {to}); nothing was lost."
-            )),
+            OpenNote::Migrated { from, to } => {
+                Some(format!("The usage history was upgraded (format {from} to {to}); nothing was lost."))
+            }
             OpenNote::Recovered { moved_to, reason } => Some(format!(
                 "The usage history file was damaged ({reason}). It was moved aside to {} and a \
                  new, empty history was started.",

@@ -41,10 +41,7 @@ impl StoreHandle {
                     let _ = opened_tx.send(Err(e));
                 }
             })
-            .map_err(|source| Error::Io {
-                path: PathBuf::from("usp-history thread"),
-                source,
-            })?;
+            .map_err(|source| Error::Io { path: PathBuf::from("usp-history thread"), source })?;
         let note = opened.await.map_err(|_| Error::Closed)??;
         Ok((StoreHandle { jobs }, note))
     }

@@ -54,10 +54,7 @@ mod store;
 pub use error::{Error, OpenNote, Result};
 pub use handle::StoreHandle;
 pub use maintain::MaintainReport;
-pub use query::{
-    DeviceKind, DeviceSummary, Event, OnlinePeriod, SignalPoint, Span, SpeedTest, Step,
-    UsagePoint,
-};
+pub use query::{DeviceKind, DeviceSummary, Event, OnlinePeriod, SignalPoint, Span, SpeedTest, Step, UsagePoint};
 pub use schema::CURRENT_VERSION;
 pub use store::{RecordOutcome, Sample, Store, FILE_NAME};
 

@@ -44,15 +44,7 @@ pub struct MaintainReport {
 const TIERS: &[(&[(&str, &str)], i64)] = &[
     (&[("traffic_raw", "ts"), ("signal_raw", "ts")], DAY),
     (&[("traffic_hour", "bucket"), ("signal_hour", "bucket")], 7 * DAY),
-    (
-        &[
-            ("traffic_day", "bucket"),
-            ("signal_day", "bucket"),
-            ("speed_test", "ts"),
-            ("event", "ts"),
-        ],
-        30 * DAY,
-    ),
+    (&[("traffic_day", "bucket"), ("signal_day", "bucket"), ("speed_test", "ts"), ("event", "ts")], 30 * DAY),
 ];
 
 /// Tables with a `device_id` column, swept when devices are forgotten.
@@ -71,10 +63,7 @@ impl Store {
     /// Applies retention and the size cap as of `now` (Unix seconds). Run it now and then (for
     /// example hourly); it takes a moment on a large file.
     pub fn maintain(&mut self, now: i64) -> Result<MaintainReport> {
-        let mut report = MaintainReport {
-            bytes_before: self.used_bytes()?,
-            ..MaintainReport::default()
-        };
+        let mut report = MaintainReport { bytes_before: self.used_bytes()?, ..MaintainReport::default() };
         let raw_cut = now.saturating_sub(self.cfg.raw_retention_secs);
         let hour_cut = now.saturating_sub(self.cfg.hourly_retention_secs);
         let day_cut = now.saturating_sub(self.cfg.daily_retention_secs);
@@ -111,12 +100,8 @@ impl Store {
         report.forgotten_devices = gone.len() as u64;
         if self.orphans || !gone.is_empty() {
             for table in DEVICE_TABLES {
-                expired += tx.execute(
-                    &format!(
-                        "DELETE FROM {table} WHERE device_id NOT IN (SELECT id FROM device)"
-                    ),
-                    [],
-                )?;
+                expired +=
+                    tx.execute(&format!("DELETE FROM {table} WHERE device_id NOT IN (SELECT id FROM device)"), [])?;
             }
         }
         tx.commit()?;
@@ -124,8 +109,7 @@ impl Store {
         report.expired_rows = expired as u64;
         self.reclaim()?;
         report.trimmed_rows = self.enforce_size_cap()?;
-        self.conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         report.bytes_after = self.used_bytes()?;
         Ok(report)
     }
@@ -134,20 +118,14 @@ impl Store {
     pub fn used_bytes(&self) -> Result<u64> {
         let page_size: i64 = self.conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
         let pages: i64 = self.conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
-        let free: i64 = self
-            .conn
-            .query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+        let free: i64 = self.conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
         Ok(u64::try_from((pages - free).max(0) * page_size).unwrap_or(0))
     }
 
     /// The size of the file and its WAL on disk, bytes.
     pub fn file_bytes(&self) -> u64 {
         let wal = self.path.with_file_name(format!("{}-wal", crate::FILE_NAME));
-        [&self.path, &wal]
-            .iter()
-            .filter_map(|p| std::fs::metadata(p).ok())
-            .map(|m| m.len())
-            .sum()
+        [&self.path, &wal].iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum()
     }
 
     /// Gives free pages back to the file system.
@@ -174,10 +152,9 @@ impl Store {
             };
             let tx = self.conn.transaction()?;
             for (table, col) in tables {
-                removed += tx.execute(
-                    &format!("DELETE FROM {table} WHERE {col} < ?1"),
-                    params![oldest.saturating_add(slice)],
-                )? as u64;
+                removed += tx
+                    .execute(&format!("DELETE FROM {table} WHERE {col} < ?1"), params![oldest.saturating_add(slice)])?
+                    as u64;
             }
             tx.commit()?;
             self.reclaim()?;
@@ -192,10 +169,7 @@ impl Store {
             let mut oldest: Option<i64> = None;
             for (table, col) in *tables {
                 let min: Option<i64> =
-                    self.conn
-                        .query_row(&format!("SELECT MIN({col}) FROM {table}"), [], |r| {
-                            r.get(0)
-                        })?;
+                    self.conn.query_row(&format!("SELECT MIN({col}) FROM {table}"), [], |r| r.get(0))?;
                 oldest = match (oldest, min) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),

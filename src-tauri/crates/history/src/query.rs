@@ -124,21 +124,13 @@ impl Store {
     /// Today (the local day holding `now`) in hours.
     pub fn today(&self, now: i64) -> Span {
         let from = day_start(now, self.cfg.utc_offset_secs);
-        Span {
-            from,
-            to: from + DAY,
-            step: Step::Hour,
-        }
+        Span { from, to: from + DAY, step: Step::Hour }
     }
 
     /// The last `days` local days, today included, in days (7 and 30 for the charts).
     pub fn last_days(&self, now: i64, days: u32) -> Span {
         let today = day_start(now, self.cfg.utc_offset_secs);
-        Span {
-            from: today - (i64::from(days.max(1)) - 1) * DAY,
-            to: today + DAY,
-            step: Step::Day,
-        }
+        Span { from: today - (i64::from(days.max(1)) - 1) * DAY, to: today + DAY, step: Step::Day }
     }
 
     /// A host's usage per bucket; empty if the key is unknown.
@@ -157,8 +149,12 @@ impl Store {
             return Ok(Vec::new());
         };
         let sql = match span.step {
-            Step::Hour => "SELECT bucket, down, up FROM traffic_hour WHERE bucket >= ?1 AND bucket < ?2 AND device_id = ?3",
-            Step::Day => "SELECT bucket, down, up FROM traffic_day WHERE bucket >= ?1 AND bucket < ?2 AND device_id = ?3",
+            Step::Hour => {
+                "SELECT bucket, down, up FROM traffic_hour WHERE bucket >= ?1 AND bucket < ?2 AND device_id = ?3"
+            }
+            Step::Day => {
+                "SELECT bucket, down, up FROM traffic_day WHERE bucket >= ?1 AND bucket < ?2 AND device_id = ?3"
+            }
         };
         self.fill_usage(sql, params![buckets.0, span.to, id], buckets)
     }
@@ -211,10 +207,7 @@ impl Store {
         let rows = stmt.query_map(params![id, from, to], |r| {
             let start: i64 = r.get(0)?;
             let end: Option<i64> = r.get(1)?;
-            Ok(OnlinePeriod {
-                start: start.max(from),
-                end: end.map(|e| e.min(to)),
-            })
+            Ok(OnlinePeriod { start: start.max(from), end: end.map(|e| e.min(to)) })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -244,12 +237,7 @@ impl Store {
              WHERE ts >= ?1 AND ts < ?2 ORDER BY ts DESC, id DESC LIMIT ?3",
         )?;
         let rows = stmt.query_map(params![from, to, limit.min(2000)], |r| {
-            Ok(Event {
-                at: r.get(0)?,
-                kind: r.get(1)?,
-                device: r.get(2)?,
-                message: r.get(3)?,
-            })
+            Ok(Event { at: r.get(0)?, kind: r.get(1)?, device: r.get(2)?, message: r.get(3)? })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -274,11 +262,7 @@ impl Store {
             let kind: i64 = r.get(1)?;
             Ok(DeviceSummary {
                 key: r.get(0)?,
-                kind: if kind == 1 {
-                    DeviceKind::Line
-                } else {
-                    DeviceKind::Host
-                },
+                kind: if kind == 1 { DeviceKind::Line } else { DeviceKind::Host },
                 first_seen: r.get(2)?,
                 last_seen: r.get(3)?,
                 online: r.get(4)?,
@@ -304,16 +288,10 @@ impl Store {
             Step::Hour => (hour_start(span.from), HOUR),
             Step::Day => (day_start(span.from, self.cfg.utc_offset_secs), DAY),
         };
-        let count = if span.to > first {
-            u64::try_from((span.to - first + width - 1) / width).unwrap_or(u64::MAX)
-        } else {
-            0
-        };
+        let count =
+            if span.to > first { u64::try_from((span.to - first + width - 1) / width).unwrap_or(u64::MAX) } else { 0 };
         if count > MAX_POINTS {
-            return Err(Error::RangeTooLarge {
-                asked: count,
-                max: MAX_POINTS,
-            });
+            return Err(Error::RangeTooLarge { asked: count, max: MAX_POINTS });
         }
         Ok((first, width, count))
     }
@@ -324,13 +302,8 @@ impl Store {
         params: impl rusqlite::Params,
         (first, width, count): (i64, i64, u64),
     ) -> Result<Vec<UsagePoint>> {
-        let mut points: Vec<UsagePoint> = (0..count as i64)
-            .map(|i| UsagePoint {
-                start: first + i * width,
-                down: 0,
-                up: 0,
-            })
-            .collect();
+        let mut points: Vec<UsagePoint> =
+            (0..count as i64).map(|i| UsagePoint { start: first + i * width, down: 0, up: 0 }).collect();
         let mut stmt = self.conn.prepare_cached(sql)?;
         let mut rows = stmt.query(params)?;
         while let Some(r) = rows.next()? {

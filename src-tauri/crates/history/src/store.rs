@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Transaction};
 
-use crate::counter::{counter_step, CounterStep};
+use crate::counter::counter_step;
 use crate::query::{DeviceKind, Event, SpeedTest};
 use crate::schema::{self, CURRENT_VERSION};
 use crate::{day_start, hour_start, Config, Error, OpenNote, Result};
@@ -107,9 +107,7 @@ enum OpenFailure {
 impl From<rusqlite::Error> for OpenFailure {
     fn from(e: rusqlite::Error) -> Self {
         match e.sqlite_error_code() {
-            Some(ErrorCode::NotADatabase) | Some(ErrorCode::DatabaseCorrupt) => {
-                OpenFailure::Damaged(e.to_string())
-            }
+            Some(ErrorCode::NotADatabase) | Some(ErrorCode::DatabaseCorrupt) => OpenFailure::Damaged(e.to_string()),
             _ => OpenFailure::Other(Error::Sqlite(e)),
         }
     }
@@ -120,10 +118,7 @@ impl Store {
     /// schema, and moving a damaged file aside (to `history.sqlite3.damaged-<now>`) to start a
     /// fresh one. `now` (Unix seconds) only names the moved file. Never panics on a bad file.
     pub fn open(dir: &Path, cfg: Config, now: i64) -> Result<(Store, OpenNote)> {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_path_buf(), source })?;
         let path = dir.join(FILE_NAME);
         let existed = std::fs::metadata(&path).map(|m| m.len() > 0).unwrap_or(false);
         match Self::try_open(&path) {
@@ -131,10 +126,7 @@ impl Store {
                 let note = match from {
                     _ if !existed => OpenNote::Created,
                     f if f == CURRENT_VERSION => OpenNote::Opened,
-                    f => OpenNote::Migrated {
-                        from: f,
-                        to: CURRENT_VERSION,
-                    },
+                    f => OpenNote::Migrated { from: f, to: CURRENT_VERSION },
                 };
                 Ok((Self::new(conn, cfg, path), note))
             }
@@ -143,26 +135,15 @@ impl Store {
                 let moved_to = move_aside(&path, now)?;
                 let (conn, _) = Self::try_open(&path).map_err(|f| match f {
                     OpenFailure::Other(e) => e,
-                    OpenFailure::Damaged(r) => Error::Io {
-                        path: path.clone(),
-                        source: std::io::Error::other(r),
-                    },
+                    OpenFailure::Damaged(r) => Error::Io { path: path.clone(), source: std::io::Error::other(r) },
                 })?;
-                Ok((
-                    Self::new(conn, cfg, path),
-                    OpenNote::Recovered { moved_to, reason },
-                ))
+                Ok((Self::new(conn, cfg, path), OpenNote::Recovered { moved_to, reason }))
             }
         }
     }
 
     fn new(conn: Connection, cfg: Config, path: PathBuf) -> Store {
-        Store {
-            conn,
-            cfg,
-            path,
-            orphans: false,
-        }
+        Store { conn, cfg, path, orphans: false }
     }
 
     /// Opens, checks and migrates; returns the version the file had.
@@ -178,19 +159,14 @@ impl Store {
                 source: std::io::Error::other(format!("journal mode {mode}, not WAL")),
             }));
         }
-        conn.execute_batch(
-            "PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = 16777216;",
-        )?;
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = 16777216;")?;
         let check: String = conn.query_row("PRAGMA quick_check(1)", [], |r| r.get(0))?;
         if check != "ok" {
             return Err(OpenFailure::Damaged(format!("integrity check: {check}")));
         }
         let from = schema::version(&conn)?;
         if from > CURRENT_VERSION {
-            return Err(OpenFailure::Other(Error::NewerSchema {
-                found: from,
-                supported: CURRENT_VERSION,
-            }));
+            return Err(OpenFailure::Other(Error::NewerSchema { found: from, supported: CURRENT_VERSION }));
         }
         schema::migrate(&mut conn, from)?;
         let auto_vacuum: i64 = conn.query_row("PRAGMA auto_vacuum", [], |r| r.get(0))?;
@@ -219,9 +195,9 @@ impl Store {
         let mut evicted = false;
         for s in samples {
             let (kind, key, at) = match s {
-                Sample::Traffic { key, at, .. }
-                | Sample::Signal { key, at, .. }
-                | Sample::Presence { key, at, .. } => (DeviceKind::Host, key, *at),
+                Sample::Traffic { key, at, .. } | Sample::Signal { key, at, .. } | Sample::Presence { key, at, .. } => {
+                    (DeviceKind::Host, key, *at)
+                }
                 Sample::Line { key, at, .. } => (DeviceKind::Line, key, *at),
             };
             if !valid_key(key) || !(0..MAX_TS).contains(&at) {
@@ -248,16 +224,9 @@ impl Store {
                 }
             };
             let fresh = match s {
-                Sample::Traffic {
-                    down_total,
-                    up_total,
-                    ..
+                Sample::Traffic { down_total, up_total, .. } | Sample::Line { down_total, up_total, .. } => {
+                    record_counters(&tx, &cfg, id, at, *down_total, *up_total, &mut out)?
                 }
-                | Sample::Line {
-                    down_total,
-                    up_total,
-                    ..
-                } => record_counters(&tx, &cfg, id, at, *down_total, *up_total, &mut out)?,
                 Sample::Signal { dbm, .. } => record_signal(&tx, &cfg, id, at, *dbm)?,
                 Sample::Presence { online, .. } => record_presence(&tx, id, at, *online)?,
             };
@@ -306,20 +275,14 @@ impl Store {
 
 /// Moves the damaged file (and its WAL and shared-memory files) aside; returns the new name.
 fn move_aside(path: &Path, now: i64) -> Result<PathBuf> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| FILE_NAME.to_owned());
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| FILE_NAME.to_owned());
     let mut target = path.with_file_name(format!("{name}.damaged-{now}"));
     let mut n = 1;
     while target.exists() && n < 1000 {
         target = path.with_file_name(format!("{name}.damaged-{now}-{n}"));
         n += 1;
     }
-    let io = |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io = |source| Error::Io { path: path.to_path_buf(), source };
     std::fs::rename(path, &target).map_err(io)?;
     for suffix in ["-wal", "-shm"] {
         let side = path.with_file_name(format!("{name}{suffix}"));
@@ -382,17 +345,14 @@ fn device_id(
         .optional()?;
     if let Some((id, last_seen)) = found {
         if at > last_seen {
-            tx.prepare_cached("UPDATE device SET last_seen = ?2 WHERE id = ?1")?
-                .execute(params![id, at])?;
+            tx.prepare_cached("UPDATE device SET last_seen = ?2 WHERE id = ?1")?.execute(params![id, at])?;
         }
         return Ok(DeviceSlot::Id(id));
     }
     if !create {
         return Ok(DeviceSlot::Unknown);
     }
-    let count: i64 = tx
-        .prepare_cached("SELECT COUNT(*) FROM device")?
-        .query_row([], |r| r.get(0))?;
+    let count: i64 = tx.prepare_cached("SELECT COUNT(*) FROM device")?.query_row([], |r| r.get(0))?;
     if count >= i64::from(cfg.max_devices) {
         let victim: Option<i64> = tx
             .prepare_cached(
@@ -400,9 +360,7 @@ fn device_id(
                  AND id NOT IN (SELECT device_id FROM presence WHERE end IS NULL) \
                  ORDER BY last_seen LIMIT 1",
             )?
-            .query_row(params![at.saturating_sub(EVICT_AFTER_IDLE_SECS)], |r| {
-                r.get(0)
-            })
+            .query_row(params![at.saturating_sub(EVICT_AFTER_IDLE_SECS)], |r| r.get(0))
             .optional()?;
         let Some(victim) = victim else {
             return Ok(DeviceSlot::Full);
@@ -410,21 +368,16 @@ fn device_id(
         forget_device(tx, victim)?;
         *evicted = true;
     }
-    tx.prepare_cached(
-        "INSERT INTO device (kind, key, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)",
-    )?
-    .execute(params![kind as i64, key, at])?;
+    tx.prepare_cached("INSERT INTO device (kind, key, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)")?
+        .execute(params![kind as i64, key, at])?;
     Ok(DeviceSlot::Id(tx.last_insert_rowid()))
 }
 
 /// Removes a device and its small per-device state; its bucket rows are swept by maintain.
 pub(crate) fn forget_device(tx: &Transaction<'_>, id: i64) -> rusqlite::Result<()> {
-    tx.prepare_cached("DELETE FROM device WHERE id = ?1")?
-        .execute([id])?;
-    tx.prepare_cached("DELETE FROM counter_state WHERE device_id = ?1")?
-        .execute([id])?;
-    tx.prepare_cached("DELETE FROM presence WHERE device_id = ?1")?
-        .execute([id])?;
+    tx.prepare_cached("DELETE FROM device WHERE id = ?1")?.execute([id])?;
+    tx.prepare_cached("DELETE FROM counter_state WHERE device_id = ?1")?.execute([id])?;
+    tx.prepare_cached("DELETE FROM presence WHERE device_id = ?1")?.execute([id])?;
     Ok(())
 }
 
@@ -463,7 +416,7 @@ fn record_counters(
     let u = counter_step(pup as u64, up, at - pts, cfg.max_rate_bytes_per_sec);
     out.counter_discontinuities += u32::from(d.is_discontinuity()) + u32::from(u.is_discontinuity());
     let (dd, du) = (to_sql_u64(d.usage()), to_sql_u64(u.usage()));
-    if matches!((d, u), (CounterStep::Delta(0), CounterStep::Delta(0))) || (dd == 0 && du == 0) {
+    if dd == 0 && du == 0 {
         return Ok(true); // nothing used: no rows (idle devices cost nothing)
     }
     tx.prepare_cached("INSERT OR IGNORE INTO traffic_raw (ts, device_id, down, up) VALUES (?1,?2,?3,?4)")?
@@ -513,9 +466,7 @@ fn record_signal(tx: &Transaction<'_>, cfg: &Config, id: i64, at: i64, dbm: i32)
 
 fn record_presence(tx: &Transaction<'_>, id: i64, at: i64, online: bool) -> Result<bool> {
     let last: Option<(i64, i64, Option<i64>)> = tx
-        .prepare_cached(
-            "SELECT id, start, end FROM presence WHERE device_id = ?1 ORDER BY start DESC LIMIT 1",
-        )?
+        .prepare_cached("SELECT id, start, end FROM presence WHERE device_id = ?1 ORDER BY start DESC LIMIT 1")?
         .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
     match (online, last) {
@@ -523,8 +474,7 @@ fn record_presence(tx: &Transaction<'_>, id: i64, at: i64, online: bool) -> Resu
         (true, Some((_, start, None))) => Ok(at >= start),
         (true, Some((_, _, Some(end)))) if at < end => Ok(false),
         (true, Some((pid, _, Some(end)))) if at - end <= PRESENCE_MERGE_SECS => {
-            tx.prepare_cached("UPDATE presence SET end = NULL WHERE id = ?1")?
-                .execute([pid])?;
+            tx.prepare_cached("UPDATE presence SET end = NULL WHERE id = ?1")?.execute([pid])?;
             Ok(true)
         }
         (true, _) => {
@@ -533,8 +483,7 @@ fn record_presence(tx: &Transaction<'_>, id: i64, at: i64, online: bool) -> Resu
             Ok(true)
         }
         (false, Some((pid, start, None))) if at >= start => {
-            tx.prepare_cached("UPDATE presence SET end = ?2 WHERE id = ?1")?
-                .execute(params![pid, at])?;
+            tx.prepare_cached("UPDATE presence SET end = ?2 WHERE id = ?1")?.execute(params![pid, at])?;
             Ok(true)
         }
         (false, _) => Ok(false),

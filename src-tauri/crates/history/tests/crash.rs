@@ -41,25 +41,17 @@ fn write_and_kill(dir: &std::path::Path, start: i64, commits: u64) -> u64 {
                 panic!("the writer stopped reporting: {e:?}");
             }
         };
-        last = line
-            .strip_prefix("committed ")
-            .and_then(|n| n.parse::<u64>().ok());
+        last = line.strip_prefix("committed ").and_then(|n| n.parse::<u64>().ok());
     }
     // SIGKILL by PID, while it is in the middle of its next batches.
-    let status = Command::new("kill")
-        .args(["-KILL", &child.id().to_string()])
-        .status()
-        .expect("run kill");
+    let status = Command::new("kill").args(["-KILL", &child.id().to_string()]).status().expect("run kill");
     assert!(status.success(), "kill failed");
     let exit = child.wait().expect("reap the writer");
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(exit.signal(), Some(9), "the writer died of SIGKILL: {exit:?}");
     // Whatever the pipe still held was committed too; take the last.
     while let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
-        if let Some(n) = line
-            .strip_prefix("committed ")
-            .and_then(|n| n.parse::<u64>().ok())
-        {
+        if let Some(n) = line.strip_prefix("committed ").and_then(|n| n.parse::<u64>().ok()) {
             last = Some(n);
         }
     }
@@ -67,17 +59,8 @@ fn write_and_kill(dir: &std::path::Path, start: i64, commits: u64) -> u64 {
 }
 
 fn total_down(store: &Store, key: &str) -> u64 {
-    let span = Span {
-        from: START - 86_400,
-        to: START + 10 * 86_400,
-        step: Step::Day,
-    };
-    store
-        .device_usage(key, span)
-        .expect("query")
-        .iter()
-        .map(|p| p.down)
-        .sum()
+    let span = Span { from: START - 86_400, to: START + 10 * 86_400, step: Step::Day };
+    store.device_usage(key, span).expect("query").iter().map(|p| p.down).sum()
 }
 
 #[test]
@@ -97,21 +80,10 @@ fn killed_mid_write_keeps_every_commit_and_no_corruption() {
             .expect("integrity_check");
         assert_eq!(check, "ok", "round {round}");
         // Every device saw the same batches: a batch is all or nothing.
-        let totals: Vec<u64> = (0..DEVICES)
-            .map(|d| total_down(&store, &format!("dev-{d}")))
-            .collect();
-        assert!(
-            totals.iter().all(|t| *t == totals[0]),
-            "round {round}: a batch was half written: {totals:?}"
-        );
+        let totals: Vec<u64> = (0..DEVICES).map(|d| total_down(&store, &format!("dev-{d}"))).collect();
+        assert!(totals.iter().all(|t| *t == totals[0]), "round {round}: a batch was half written: {totals:?}");
         // What the writer reported committed is there (this round adds >= last * 1000).
-        assert!(
-            totals[0] >= floor + last * 1000,
-            "round {round}: {} < {} + {}",
-            totals[0],
-            floor,
-            last * 1000
-        );
+        assert!(totals[0] >= floor + last * 1000, "round {round}: {} < {} + {}", totals[0], floor, last * 1000);
         floor = totals[0];
     }
 }
@@ -125,17 +97,10 @@ fn garbage_then_open(bytes: &[u8]) {
         panic!("expected a recovery, got {note:?}");
     };
     assert!(!reason.is_empty());
-    assert_eq!(
-        moved_to.file_name().and_then(|n| n.to_str()),
-        Some("history.sqlite3.damaged-1234567")
-    );
+    assert_eq!(moved_to.file_name().and_then(|n| n.to_str()), Some("history.sqlite3.damaged-1234567"));
     let kept = std::fs::read(moved_to).expect("moved file");
     // Kept as it was (SQLite may have touched the 100-byte file header while checking it).
-    let first_diff = kept
-        .iter()
-        .zip(bytes)
-        .skip(100)
-        .position(|(a, b)| a != b);
+    let first_diff = kept.iter().zip(bytes).skip(100).position(|(a, b)| a != b);
     assert!(
         kept.len() == bytes.len() && first_diff.is_none(),
         "kept as it was: {} vs {} bytes, first difference past the header at {first_diff:?}",
@@ -145,22 +110,14 @@ fn garbage_then_open(bytes: &[u8]) {
     let msg = note.message().expect("a message for the user");
     assert!(msg.contains("damaged") && msg.contains("moved aside"), "{msg}");
     // The fresh store works.
-    let out = store
-        .record(&[Sample::Presence {
-            key: "a".into(),
-            at: 10,
-            online: true,
-        }])
-        .expect("record");
+    let out = store.record(&[Sample::Presence { key: "a".into(), at: 10, online: true }]).expect("record");
     assert_eq!(out.stored, 1);
     assert_eq!(store.last_seen("a").expect("last_seen"), Some(10));
 }
 
 #[test]
 fn a_garbage_file_is_moved_aside_and_a_fresh_store_starts() {
-    let garbage: Vec<u8> = (0..64 * 1024u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect();
+    let garbage: Vec<u8> = (0..64 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     garbage_then_open(&garbage);
 }
 
@@ -170,13 +127,8 @@ fn a_file_with_a_valid_header_and_garbage_pages_is_moved_aside() {
     let dir = tempfile::tempdir().expect("tempdir");
     {
         let (mut store, _) = Store::open(dir.path(), Config::default(), 0).expect("open");
-        let batch: Vec<Sample> = (0..500)
-            .map(|d| Sample::Signal {
-                key: format!("dev-{d}"),
-                at: 100,
-                dbm: -50,
-            })
-            .collect();
+        let batch: Vec<Sample> =
+            (0..500).map(|d| Sample::Signal { key: format!("dev-{d}"), at: 100, dbm: -50 }).collect();
         store.record(&batch).expect("record");
         store.maintain(200).expect("checkpoint");
     }

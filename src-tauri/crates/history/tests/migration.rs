@@ -54,13 +54,7 @@ fn a_version_1_file_is_migrated_with_its_data() {
     let dir = tempfile::tempdir().expect("tempdir");
     write_v1(dir.path());
     let (mut s, note) = Store::open(dir.path(), Config::default(), T0).expect("open");
-    assert_eq!(
-        note,
-        OpenNote::Migrated {
-            from: 1,
-            to: CURRENT_VERSION
-        }
-    );
+    assert_eq!(note, OpenNote::Migrated { from: 1, to: CURRENT_VERSION });
     assert!(note.message().expect("said").contains("nothing was lost"));
 
     // The old data reads back through today's queries.
@@ -73,17 +67,8 @@ fn a_version_1_file_is_migrated_with_its_data() {
 
     // The counters carry on from the old state; new kinds of data work.
     s.record(&[
-        Sample::Traffic {
-            key: "aa:bb:cc:00:00:01".into(),
-            at: T0 + 2 * H + 60,
-            down_total: 5100,
-            up_total: 510,
-        },
-        Sample::Signal {
-            key: "aa:bb:cc:00:00:01".into(),
-            at: T0 + 2 * H + 60,
-            dbm: -61,
-        },
+        Sample::Traffic { key: "aa:bb:cc:00:00:01".into(), at: T0 + 2 * H + 60, down_total: 5100, up_total: 510 },
+        Sample::Signal { key: "aa:bb:cc:00:00:01".into(), at: T0 + 2 * H + 60, dbm: -61 },
     ])
     .expect("record");
     let h = s.device_usage("aa:bb:cc:00:00:01", today).expect("usage");

@@ -1,8 +1,7 @@
 //! Recording samples and reading them back through the chart queries.
 
 use usp_history::{
-    Config, DeviceKind, Event, OnlinePeriod, OpenNote, Sample, Span, SpeedTest, Step, Store,
-    UsagePoint,
+    Config, DeviceKind, Event, OnlinePeriod, OpenNote, Sample, Span, SpeedTest, Step, Store, UsagePoint,
 };
 
 /// 2024-01-01 00:00:00 UTC.
@@ -19,12 +18,7 @@ fn store() -> (tempfile::TempDir, Store) {
 }
 
 fn traffic(key: &str, at: i64, down_total: u64, up_total: u64) -> Sample {
-    Sample::Traffic {
-        key: key.into(),
-        at,
-        down_total,
-        up_total,
-    }
+    Sample::Traffic { key: key.into(), at, down_total, up_total }
 }
 
 #[test]
@@ -102,20 +96,10 @@ fn home_total_sums_hosts_and_not_the_line() {
     s.record(&[
         traffic("a", T0, 0, 0),
         traffic("b", T0, 0, 0),
-        Sample::Line {
-            key: "gw".into(),
-            at: T0,
-            down_total: 0,
-            up_total: 0,
-        },
+        Sample::Line { key: "gw".into(), at: T0, down_total: 0, up_total: 0 },
         traffic("a", T0 + 60, 100, 1),
         traffic("b", T0 + 60, 200, 2),
-        Sample::Line {
-            key: "gw".into(),
-            at: T0 + 60,
-            down_total: 350,
-            up_total: 4,
-        },
+        Sample::Line { key: "gw".into(), at: T0 + 60, down_total: 350, up_total: 4 },
     ])
     .expect("record");
     let home = s.home_usage(s.today(T0)).expect("home");
@@ -135,11 +119,7 @@ fn signal_keeps_average_lowest_and_highest_per_bucket() {
     let (_dir, mut s) = store();
     let samples: Vec<Sample> = [(0, -40), (600, -60), (1200, -50), (H + 5, -70)]
         .iter()
-        .map(|&(dt, dbm)| Sample::Signal {
-            key: "laptop".into(),
-            at: T0 + dt,
-            dbm,
-        })
+        .map(|&(dt, dbm)| Sample::Signal { key: "laptop".into(), at: T0 + dt, dbm })
         .collect();
     let out = s.record(&samples).expect("record");
     assert_eq!(out.stored, 4);
@@ -163,11 +143,7 @@ fn signal_keeps_average_lowest_and_highest_per_bucket() {
 #[test]
 fn online_periods_form_a_timeline() {
     let (_dir, mut s) = store();
-    let p = |at, online| Sample::Presence {
-        key: "anna".into(),
-        at,
-        online,
-    };
+    let p = |at, online| Sample::Presence { key: "anna".into(), at, online };
     s.record(&[
         p(T0 + 100, true),
         p(T0 + 200, true), // already online
@@ -178,23 +154,14 @@ fn online_periods_form_a_timeline() {
     ])
     .expect("record");
     // An offline report for a device never seen adds nothing.
-    let out = s
-        .record(&[Sample::Presence {
-            key: "ghost".into(),
-            at: T0,
-            online: false,
-        }])
-        .expect("record");
+    let out = s.record(&[Sample::Presence { key: "ghost".into(), at: T0, online: false }]).expect("record");
     assert_eq!(out.stale, 1);
     assert_eq!(s.last_seen("ghost").expect("ghost"), None);
 
     let tl = s.online_timeline("anna", T0, T0 + D).expect("timeline");
     assert_eq!(
         tl,
-        vec![
-            OnlinePeriod { start: T0 + 100, end: Some(T0 + 2000) },
-            OnlinePeriod { start: T0 + 5000, end: None },
-        ]
+        vec![OnlinePeriod { start: T0 + 100, end: Some(T0 + 2000) }, OnlinePeriod { start: T0 + 5000, end: None },]
     );
     // Clipped to the range asked.
     let tl = s.online_timeline("anna", T0 + 1500, T0 + 6000).expect("clip");
@@ -219,13 +186,8 @@ fn speed_tests_and_events_are_kept_newest_first() {
     let tests = s.speed_tests(T0, T0 + D, 10).expect("tests");
     assert_eq!(tests.len(), 3);
     assert_eq!((tests[0].at, tests[0].down_mbps, tests[0].up_mbps), (T0 + 2 * H, 102.0, 0.0));
-    s.record_event(&Event {
-        at: T0,
-        kind: "firmware".into(),
-        device: Some("gw".into()),
-        message: "x".repeat(5000),
-    })
-    .expect("event");
+    s.record_event(&Event { at: T0, kind: "firmware".into(), device: Some("gw".into()), message: "x".repeat(5000) })
+        .expect("event");
     let ev = s.events(T0, T0 + 1, 10).expect("events");
     assert_eq!((ev[0].kind.as_str(), ev[0].message.len()), ("firmware", 1024));
 }
@@ -243,11 +205,7 @@ fn hostile_keys_are_refused_and_long_ranges_too() {
         ])
         .expect("record");
     assert_eq!((out.invalid, out.stored), (4, 1));
-    let huge = Span {
-        from: 0,
-        to: T0,
-        step: Step::Hour,
-    };
+    let huge = Span { from: 0, to: T0, step: Step::Hour };
     let err = s.device_usage("ok", huge).expect_err("too many points");
     assert!(err.to_string().contains("points"), "{err}");
 }
@@ -255,25 +213,16 @@ fn hostile_keys_are_refused_and_long_ranges_too() {
 #[test]
 fn the_device_cap_keeps_active_devices_and_replaces_idle_ones() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = Config {
-        max_devices: 3,
-        ..Config::default()
-    };
+    let cfg = Config { max_devices: 3, ..Config::default() };
     let (mut s, _) = Store::open(dir.path(), cfg, T0).expect("open");
-    s.record(&[
-        traffic("old", T0, 0, 0),
-        traffic("a", T0 + 2 * D, 0, 0),
-        traffic("b", T0 + 2 * D, 0, 0),
-    ])
-    .expect("record");
+    s.record(&[traffic("old", T0, 0, 0), traffic("a", T0 + 2 * D, 0, 0), traffic("b", T0 + 2 * D, 0, 0)])
+        .expect("record");
     // A fourth device: "old" has not been seen for two days, so it makes room.
     let out = s.record(&[traffic("c", T0 + 2 * D + 10, 0, 0)]).expect("c");
     assert_eq!((out.stored, out.over_device_cap), (1, 0));
     assert_eq!(s.last_seen("old").expect("old"), None);
     // A flood of new devices cannot push out a, b and c, seen within the day.
-    let flood: Vec<Sample> = (0..100)
-        .map(|i| traffic(&format!("fake-{i}"), T0 + 2 * D + 20, 0, 0))
-        .collect();
+    let flood: Vec<Sample> = (0..100).map(|i| traffic(&format!("fake-{i}"), T0 + 2 * D + 20, 0, 0)).collect();
     let out = s.record(&flood).expect("flood");
     assert_eq!((out.stored, out.over_device_cap), (0, 100));
     let keys: Vec<String> = s.devices().expect("devices").into_iter().map(|d| d.key).collect();

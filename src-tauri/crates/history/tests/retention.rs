@@ -8,12 +8,7 @@ const H: i64 = 3600;
 const D: i64 = 86_400;
 
 fn traffic(key: &str, at: i64, total: u64) -> Sample {
-    Sample::Traffic {
-        key: key.into(),
-        at,
-        down_total: total,
-        up_total: total / 10,
-    }
+    Sample::Traffic { key: key.into(), at, down_total: total, up_total: total / 10 }
 }
 
 fn rows(dir: &std::path::Path, table: &str) -> i64 {
@@ -54,46 +49,22 @@ fn each_tier_is_kept_for_its_own_time() {
     assert_eq!(rows(dir.path(), "traffic_day"), 3);
     // The charts still show it all at the resolution kept.
     assert_eq!(sum_down(&s, "pc", s.last_days(NOW, 30)), 2000);
-    let two_years = Span {
-        from: NOW - 730 * D,
-        to: NOW,
-        step: Step::Day,
-    };
+    let two_years = Span { from: NOW - 730 * D, to: NOW, step: Step::Day };
     assert_eq!(sum_down(&s, "pc", two_years), 3000);
-    let hours = Span {
-        from: NOW - 89 * D,
-        to: NOW,
-        step: Step::Hour,
-    };
+    let hours = Span { from: NOW - 89 * D, to: NOW, step: Step::Hour };
     assert!(s.device_usage("pc", hours).is_err(), "2136 points is over the limit");
-    let hours = Span {
-        from: NOW - 80 * D,
-        to: NOW,
-        step: Step::Hour,
-    };
+    let hours = Span { from: NOW - 80 * D, to: NOW, step: Step::Hour };
     assert_eq!(sum_down(&s, "pc", hours), 2000);
 }
 
 #[test]
 fn retention_times_are_configurable_and_signal_and_presence_follow_them() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = Config {
-        raw_retention_secs: H,
-        hourly_retention_secs: D,
-        daily_retention_secs: 3 * D,
-        ..Config::default()
-    };
+    let cfg =
+        Config { raw_retention_secs: H, hourly_retention_secs: D, daily_retention_secs: 3 * D, ..Config::default() };
     let (mut s, _) = Store::open(dir.path(), cfg, NOW).expect("open");
-    let sig = |at| Sample::Signal {
-        key: "tab".into(),
-        at,
-        dbm: -55,
-    };
-    let pres = |at, online| Sample::Presence {
-        key: "tab".into(),
-        at,
-        online,
-    };
+    let sig = |at| Sample::Signal { key: "tab".into(), at, dbm: -55 };
+    let pres = |at, online| Sample::Presence { key: "tab".into(), at, online };
     s.record(&[
         sig(NOW - 2 * D),
         pres(NOW - 2 * D, true),
@@ -111,13 +82,7 @@ fn retention_times_are_configurable_and_signal_and_presence_follow_them() {
     assert_eq!(tl.len(), 1, "the period that ended two days ago is gone: {tl:?}");
     assert_eq!(tl[0].end, None);
     // Days later the device (still online) is kept; events past 3 days go.
-    s.record_event(&Event {
-        at: NOW,
-        kind: "alert".into(),
-        device: None,
-        message: "m".into(),
-    })
-    .expect("event");
+    s.record_event(&Event { at: NOW, kind: "alert".into(), device: None, message: "m".into() }).expect("event");
     s.maintain(NOW + 10 * D).expect("maintain later");
     assert_eq!(s.devices().expect("devices").len(), 1, "online devices are kept");
     assert!(s.events(0, i64::MAX, 10).expect("events").is_empty());
@@ -131,19 +96,11 @@ fn retention_times_are_configurable_and_signal_and_presence_follow_them() {
 #[test]
 fn the_event_log_keeps_the_newest_up_to_its_limit() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = Config {
-        max_events: 5,
-        ..Config::default()
-    };
+    let cfg = Config { max_events: 5, ..Config::default() };
     let (mut s, _) = Store::open(dir.path(), cfg, NOW).expect("open");
     for i in 0..12 {
-        s.record_event(&Event {
-            at: NOW + i,
-            kind: "alert".into(),
-            device: None,
-            message: format!("event {i}"),
-        })
-        .expect("event");
+        s.record_event(&Event { at: NOW + i, kind: "alert".into(), device: None, message: format!("event {i}") })
+            .expect("event");
     }
     s.maintain(NOW + 20).expect("maintain");
     let ev = s.events(0, i64::MAX, 100).expect("events");
@@ -155,18 +112,14 @@ fn the_event_log_keeps_the_newest_up_to_its_limit() {
 fn the_size_cap_drops_the_oldest_detail_first() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cap = 400 * 1024;
-    let cfg = Config {
-        max_bytes: cap,
-        ..Config::default()
-    };
+    let cfg = Config { max_bytes: cap, ..Config::default() };
     let (mut s, _) = Store::open(dir.path(), cfg, NOW).expect("open");
     // 30 devices, one sample a minute for 3 days: ~130 000 raw rows, several MB.
     let start = NOW - 3 * D;
     for minute in 0..(3 * 24 * 60) {
         let at = start + minute * 60;
-        let batch: Vec<Sample> = (0..30)
-            .map(|d| traffic(&format!("dev-{d}"), at, (minute as u64) * 1000 + d))
-            .collect();
+        let batch: Vec<Sample> =
+            (0..30).map(|d| traffic(&format!("dev-{d}"), at, (minute as u64) * 1000 + d)).collect();
         s.record(&batch).expect("record");
     }
     let week = s.last_days(NOW - 1, 7);

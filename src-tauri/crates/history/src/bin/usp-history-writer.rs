@@ -28,21 +28,13 @@ fn main() -> std::process::ExitCode {
     for i in 0u64.. {
         let at = start + i as i64;
         let batch: Vec<Sample> = (0..devices)
-            .map(|d| Sample::Traffic {
-                key: format!("dev-{d}"),
-                at,
-                down_total: i * 1000,
-                up_total: i * 10,
-            })
+            .map(|d| Sample::Traffic { key: format!("dev-{d}"), at, down_total: i * 1000, up_total: i * 10 })
             .collect();
         if let Err(e) = store.record(&batch) {
             eprintln!("record: {e}");
             return std::process::ExitCode::from(1);
         }
-        if writeln!(stdout, "committed {i}")
-            .and_then(|_| stdout.flush())
-            .is_err()
-        {
+        if writeln!(stdout, "committed {i}").and_then(|_| stdout.flush()).is_err() {
             break;
         }
     }
