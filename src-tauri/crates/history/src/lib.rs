@@ -16,6 +16,12 @@
 //! power cut or OS crash can lose the last few commits, never corrupt the file. FULL would add an
 //! fsync per commit for data that is, at worst, a minute of usage statistics.
 //!
+//! # Opening
+//! [`Store::open`] checks the whole file (`PRAGMA quick_check`) before using it, so a damaged
+//! file is found at start rather than in the middle of a chart: about 0.5 s for two years of 200
+//! devices (65 MiB) on the 2-core development machine. [`StoreHandle::open`] does it on the
+//! store's own thread.
+//!
 //! # Time
 //! Every time is Unix seconds (UTC) passed in by the caller; nothing reads the wall clock, so
 //! tests run under any clock. Day buckets are local days for the fixed UTC offset in [`Config`].

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use usp_history::{Config, OpenNote, Sample, Span, Step, Store, FILE_NAME};
 
-const DEVICES: u64 = 50;
+/// Devices per batch: enough that each transaction takes a while, so the kill lands inside one.
+const DEVICES: u64 = 200;
 const START: i64 = 1_700_000_000;
 
 /// Starts the writer, waits until it has committed `commits` batches (bounded wait), kills it
