@@ -155,4 +155,35 @@ mod tests {
         assert_eq!(counter_step(0, week, MAX_GAP_SECS, 1000), CounterStep::Delta(week));
         assert_eq!(counter_step(0, week + 1, i64::MAX, 1000), CounterStep::Implausible);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn usage_never_exceeds_what_the_line_can_carry(
+            prev: u64,
+            cur: u64,
+            dt in -10i64..10_000_000,
+            rate in 0u64..100_000_000_000,
+        ) {
+            let bound = rate.saturating_mul(dt.clamp(1, MAX_GAP_SECS) as u64);
+            proptest::prop_assert!(counter_step(prev, cur, dt, rate).usage() <= bound);
+        }
+
+        #[test]
+        fn steady_growth_adds_up_through_a_32_bit_wrap(
+            start in 0u64..(1u64 << 32),
+            steps in proptest::collection::vec(0u64..50_000_000, 1..60),
+        ) {
+            // A 32-bit counter read every minute, wrapping any number of times: the usage sums
+            // to what was really sent.
+            let mut raw = start;
+            let mut used = 0u64;
+            for s in &steps {
+                let next = (raw + s) % (1u64 << 32);
+                used += counter_step(raw, next, 60, RATE).usage();
+                raw = next;
+            }
+            // Each step is far below 2^31, so a wrap always comes from the upper half.
+            proptest::prop_assert_eq!(used, steps.iter().sum::<u64>());
+        }
+    }
 }
