@@ -1,0 +1,90 @@
+//! A file written by the first release (schema version 1) opens with today's code, data kept.
+
+use rusqlite::Connection;
+use usp_history::{Config, OpenNote, Sample, Store, CURRENT_VERSION, FILE_NAME};
+
+const T0: i64 = 1_704_067_200; // 2024-01-01 00:00:00 UTC
+const H: i64 = 3600;
+
+/// Version 1 as the first release wrote it (rollback journal, no auto_vacuum), written here
+/// by hand so that this test does not depend on the code it checks.
+fn write_v1(dir: &std::path::Path) {
+    let conn = Connection::open(dir.join(FILE_NAME)).expect("create v1");
+    conn.execute_batch(
+        "
+        CREATE TABLE device (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            key TEXT NOT NULL UNIQUE,
+            first_seen INTEGER NOT NULL,
+            last_seen INTEGER NOT NULL
+        );
+        CREATE TABLE counter_state (
+            device_id INTEGER PRIMARY KEY, ts INTEGER NOT NULL,
+            down INTEGER NOT NULL, up INTEGER NOT NULL
+        );
+        CREATE TABLE traffic_raw (
+            ts INTEGER NOT NULL, device_id INTEGER NOT NULL,
+            down INTEGER NOT NULL, up INTEGER NOT NULL, PRIMARY KEY (ts, device_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE traffic_hour (
+            bucket INTEGER NOT NULL, device_id INTEGER NOT NULL,
+            down INTEGER NOT NULL, up INTEGER NOT NULL, PRIMARY KEY (bucket, device_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE traffic_day (
+            bucket INTEGER NOT NULL, device_id INTEGER NOT NULL,
+            down INTEGER NOT NULL, up INTEGER NOT NULL, PRIMARY KEY (bucket, device_id)
+        ) WITHOUT ROWID;
+        INSERT INTO device (id, key, first_seen, last_seen) VALUES
+            (1, 'aa:bb:cc:00:00:01', 1704067200, 1704074400),
+            (2, 'aa:bb:cc:00:00:02', 1704067200, 1704070800);
+        INSERT INTO counter_state VALUES (1, 1704074400, 5000, 500), (2, 1704070800, 70, 7);
+        INSERT INTO traffic_raw VALUES (1704070800, 1, 1000, 100), (1704074400, 1, 4000, 400),
+            (1704070800, 2, 70, 7);
+        INSERT INTO traffic_hour VALUES (1704070800, 1, 1000, 100), (1704074400, 1, 4000, 400),
+            (1704070800, 2, 70, 7);
+        INSERT INTO traffic_day VALUES (1704067200, 1, 5000, 500), (1704067200, 2, 70, 7);
+        PRAGMA user_version = 1;
+        ",
+    )
+    .expect("write v1");
+}
+
+#[test]
+fn a_version_1_file_is_migrated_with_its_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_v1(dir.path());
+    let (mut s, note) = Store::open(dir.path(), Config::default(), T0).expect("open");
+    assert_eq!(note, OpenNote::Migrated { from: 1, to: CURRENT_VERSION });
+    assert!(note.message().expect("said").contains("nothing was lost"));
+
+    // The old data reads back through today's queries.
+    let today = s.today(T0);
+    let h = s.device_usage("aa:bb:cc:00:00:01", today).expect("usage");
+    assert_eq!((h[1].down, h[2].down, h[2].up), (1000, 4000, 400));
+    let days = s.home_usage(s.last_days(T0, 1)).expect("home");
+    assert_eq!((days[0].down, days[0].up), (5070, 507));
+    assert_eq!(s.last_seen("aa:bb:cc:00:00:02").expect("seen"), Some(T0 + H));
+
+    // The counters carry on from the old state; new kinds of data work.
+    s.record(&[
+        Sample::Traffic { key: "aa:bb:cc:00:00:01".into(), at: T0 + 2 * H + 60, down_total: 5100, up_total: 510 },
+        Sample::Signal { key: "aa:bb:cc:00:00:01".into(), at: T0 + 2 * H + 60, dbm: -61 },
+    ])
+    .expect("record");
+    let h = s.device_usage("aa:bb:cc:00:00:01", today).expect("usage");
+    assert_eq!((h[2].down, h[2].up), (4100, 410));
+    assert_eq!(s.signal("aa:bb:cc:00:00:01", today).expect("signal").len(), 1);
+    drop(s);
+
+    // The file is now in WAL mode with incremental vacuum, at the current version.
+    let c = Connection::open(dir.path().join(FILE_NAME)).expect("open");
+    let q = |p: &str| c.query_row(p, [], |r| r.get::<_, String>(0)).expect(p);
+    assert_eq!(q("PRAGMA journal_mode"), "wal");
+    let q = |p: &str| c.query_row(p, [], |r| r.get::<_, i64>(0)).expect(p);
+    assert_eq!(q("PRAGMA auto_vacuum"), 2);
+    assert_eq!(q("PRAGMA user_version"), i64::from(CURRENT_VERSION));
+    drop(c);
+    // And it opens again as it is.
+    let (_, note) = Store::open(dir.path(), Config::default(), T0).expect("reopen");
+    assert_eq!(note, OpenNote::Opened);
+}
