@@ -82,7 +82,15 @@ pub fn set_document_theme(theme: Option<&str>) {
     };
 }
 
-/// Moves keyboard focus to the element with this id, if it exists.
+/// Puts a `<select>` that raised `ev` back on its first option (a menu of actions, not a
+/// setting).
+pub fn reset_select(ev: &leptos::ev::Event) {
+    if let Some(target) = ev.target() {
+        let _ = js_sys::Reflect::set(target.as_ref(), &JsValue::from_str("value"), &JsValue::from_str(""));
+    }
+}
+
+/// Moves the keyboard focus to the element with this id, if any.
 pub fn focus(id: &str) {
     if let Some(element) = leptos::prelude::document().get_element_by_id(id) {
         if let Ok(element) = element.dyn_into::<leptos::web_sys::HtmlElement>() {

@@ -72,6 +72,7 @@ mod tests {
             bytes_received: None,
             new,
             paused: false,
+            paused_until: None,
             agent: "gw".into(),
         }
     }

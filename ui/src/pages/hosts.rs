@@ -1,6 +1,6 @@
 //! Connected devices: who is on the network, pause their internet, give them names.
 
-use ipc_types::{dom_id, ConnectedDevice, DevicePause, DeviceRename, Topic};
+use ipc_types::{dom_id, ConnectedDevice, DevicePause, DevicePauseFor, DeviceRename, Topic};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -87,6 +87,27 @@ fn DeviceRow(device: ConnectedDevice, list: Memo<Vec<ConnectedDevice>>) -> impl 
             });
         }
     };
+    let pause_for = {
+        let mac = mac.clone();
+        move |ev: leptos::ev::Event| {
+            let choice = event_target_value(&ev);
+            let minutes = match choice.as_str() {
+                "30" => Some(30),
+                "60" => Some(60),
+                "morning" => None,
+                _ => return,
+            };
+            ipc::reset_select(&ev);
+            let args = DevicePauseFor { mac: mac.clone(), minutes };
+            let name = device.with_untracked(|d| d.name.clone());
+            app.act(pausing, api::device_pause_for(args), move |()| {
+                paused.try_set(true);
+                app.notify(format!("Internet paused for {name} for a while. The router lets it back on by itself."));
+                app.bump(Topic::Hosts);
+                app.bump(Topic::Parental);
+            });
+        }
+    };
     let save = {
         let mac = mac.clone();
         move |ev: leptos::ev::SubmitEvent| {
@@ -131,7 +152,12 @@ fn DeviceRow(device: ConnectedDevice, list: Memo<Vec<ConnectedDevice>>) -> impl 
                     <p class="device-title">
                         <strong id=format!("device-name-{m}")>{name}</strong>
                         {let new_id = format!("new-{m}"); move || device.with(|d| d.new).then(|| view! { <span id=new_id.clone() class="chip accent">"New"</span> })}
-                        <span class="chip warn" hidden=move || !paused.get()>"Paused"</span>
+                        <span id=format!("paused-{m}") class="chip warn" hidden=move || !paused.get()>
+                            {move || match device.with(|d| d.paused_until.clone()) {
+                                Some(t) => format!("Paused until {t}"),
+                                None => "Paused".to_owned(),
+                            }}
+                        </span>
                     </p>
                     <p class="muted small">{presence_text}</p>
                     <p class="muted small">{details}</p>
@@ -148,6 +174,19 @@ fn DeviceRow(device: ConnectedDevice, list: Memo<Vec<ConnectedDevice>>) -> impl 
                     >
                         {move || if paused.get() { "Resume" } else { "Pause" }}
                     </button>
+                    <select
+                        id=format!("pause-for-{m}")
+                        class="compact"
+                        aria-label=move || format!("Pause internet for {} for a while", name())
+                        hidden=move || paused.get()
+                        disabled=move || pausing.get()
+                        on:change=pause_for
+                    >
+                        <option value="" selected>"For a while…"</option>
+                        <option value="30">"30 minutes"</option>
+                        <option value="60">"1 hour"</option>
+                        <option value="morning">"Until tomorrow"</option>
+                    </select>
                     <button
                         type="button"
                         id=format!("rename-{m}")

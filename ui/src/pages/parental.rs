@@ -1,7 +1,7 @@
 //! Parental controls: bedtimes (no internet for a device at set hours) and the other access
 //! rules on the network, ours apart from others'.
 
-use ipc_types::{dom_id, Bedtime, BedtimeDelete, RuleOrigin, ScheduleModel, Topic, Weekday};
+use ipc_types::{dom_id, Bedtime, BedtimeDelete, BedtimeExtra, RuleOrigin, ScheduleModel, Topic, Weekday};
 use leptos::prelude::*;
 
 use crate::api;
@@ -208,7 +208,19 @@ fn BedtimeRow(bedtime: Bedtime) -> impl IntoView {
             });
         }
     };
+    let extending = RwSignal::new(false);
+    let extra = {
+        let (id, name) = (bedtime.id.clone(), bedtime.device_name.clone());
+        move |_| {
+            let (args, name) = (BedtimeExtra { id: id.clone(), minutes: 30 }, name.clone());
+            app.act(extending, api::bedtime_extra(args), move |()| {
+                app.notify(format!("30 more minutes tonight for {name}."));
+                app.bump(Topic::Parental);
+            });
+        }
+    };
     let ours = bedtime.origin == RuleOrigin::Ours;
+    let extra_until = bedtime.extra_until.clone();
     view! {
         <li id=format!("bedtime-{b}") class="row bedtime">
             <span>
@@ -217,8 +229,20 @@ fn BedtimeRow(bedtime: Bedtime) -> impl IntoView {
                     {format!(" · {} · {}", days_summary(&bedtime.days), span(&bedtime.start, &bedtime.end))}
                     {(!bedtime.enabled).then_some(" · off")}
                 </span>
+                {extra_until.clone().map(|t| view! { <span id=format!("bedtime-extra-until-{b}") class="chip accent">{format!("Tonight from {t}")}</span> })}
             </span>
             <OriginChip origin=bedtime.origin />
+            <button
+                type="button"
+                id=format!("bedtime-extra-{b}")
+                class="secondary"
+                aria-label=format!("30 more minutes tonight for {}", bedtime.device_name)
+                hidden=!ours || !bedtime.enabled || extra_until.is_some()
+                disabled=move || extending.get()
+                on:click=extra
+            >
+                {move || if extending.get() { "Saving…" } else { "+30 min tonight" }}
+            </button>
             <button
                 type="button"
                 id=format!("bedtime-delete-{b}")

@@ -756,3 +756,156 @@ async fn guest_network_recognised_by_its_easymesh_type() {
     assert_eq!((found.main, found.source, found.siblings.clone()), (2, GuestSource::Type, vec![2]));
     home.shutdown().await;
 }
+
+// Pause for a while and extra time, enforced by the gateway's schedules
+
+/// The gateway's clock (`Device.Time.CurrentLocalTime`) as minutes of the day.
+async fn gateway_minute(gw: &sim_home::AgentHandle) -> u32 {
+    let t = gw.get("Device.Time.CurrentLocalTime").await.expect("the gateway's clock");
+    let hh: u32 = t[11..13].parse().expect("hours");
+    let mm: u32 = t[14..16].parse().expect("minutes");
+    hh * 60 + mm
+}
+
+fn hhmm(m: u32) -> String {
+    format!("{:02}:{:02}", (m % 1440) / 60, m % 60)
+}
+
+fn later(minutes: u64) -> std::time::SystemTime {
+    std::time::SystemTime::now() + Duration::from_secs(minutes * 60)
+}
+
+#[tokio::test]
+async fn home_pause_for_a_while_and_extra_time_on_a_2_18_gateway() {
+    use ipc_types::{BedtimeExtra, DevicePauseFor};
+    let (sim, home, _dir) = paired_home("feat-p", Scenario::builtin()).await;
+    let gw = sim.agent("gateway").expect("gw");
+    let anna = "a4:83:e7:10:20:01";
+    let row_of = |mac: &str| format!("Device.Hosts.AccessControl.[PhysAddress==\"{}\"].", mac.to_uppercase());
+    let rule = row_of(anna);
+
+    // Bad lengths are refused in words.
+    let e = home.device_pause_for(DevicePauseFor { mac: anna.into(), minutes: Some(0) }).await.expect_err("0 min");
+    assert_eq!(e.code(), code::INVALID_INPUT);
+    let e = home.device_pause_for(DevicePauseFor { mac: anna.into(), minutes: Some(2000) }).await.expect_err("long");
+    assert!(e.to_string().contains("24 hours"), "{e}");
+
+    // 30 minutes: a rule whose one allowed window starts when the pause ends; the gateway's own
+    // schedule status says the device is off now.
+    let now = gateway_minute(gw).await;
+    bounded("pause 30", home.device_pause_for(DevicePauseFor { mac: anna.into(), minutes: Some(30) }))
+        .await
+        .expect("paused for a while");
+    assert_eq!(gw.get(&format!("{rule}AccessPolicy")).await.as_deref(), Some("Allow"));
+    let sched = gw.get(&format!("{rule}ScheduleRef")).await.expect("a schedule");
+    assert!(!sched.contains(','), "one window: {sched}");
+    let start = gw.get(&format!("{sched}.StartTime")).await.expect("start");
+    assert!(start == hhmm(now + 30) || start == hhmm(now + 31), "{start} (now {})", hhmm(now));
+    assert_eq!(
+        gw.get(&format!("{sched}.Duration")).await.as_deref(),
+        Some(((7 * 1440 - 30) * 60).to_string().as_str())
+    );
+    assert_eq!(gw.get(&format!("{sched}.Status")).await.as_deref(), Some("Inactive"), "no internet now");
+    let list = bounded("devices", home.devices()).await.expect("devices").devices;
+    let d = list.iter().find(|d| d.mac == anna).expect("anna");
+    assert!(d.paused, "{d:?}");
+    let until = d.paused_until.clone().expect("until");
+    assert!(until == hhmm(now + 30) || until == hhmm(now + 31), "{until}");
+    // Its time over, the rule goes away.
+    home.check_timed_overrides(later(10)).await;
+    assert_eq!(gw.get("Device.Hosts.AccessControlNumberOfEntries").await.as_deref(), Some("2"), "not yet");
+    home.check_timed_overrides(later(31)).await;
+    assert_eq!(gw.get("Device.Hosts.AccessControlNumberOfEntries").await.as_deref(), Some("1"));
+    assert_eq!(gw.get("Device.Schedules.ScheduleNumberOfEntries").await.as_deref(), Some("2"));
+    let list = bounded("devices", home.devices()).await.expect("devices").devices;
+    assert!(!list.iter().find(|d| d.mac == anna).expect("anna").paused);
+
+    // A bedtime every night starting in an hour; paused now for 45 minutes on top of it.
+    let req = BedtimeCreate {
+        mac: anna.into(),
+        days: Weekday::ALL.to_vec(),
+        start: hhmm(now + 60),
+        end: hhmm(now + 60 + 600),
+    };
+    let bed = bounded("bedtime", home.bedtime_create(req)).await.expect("bedtime");
+    let bed_sched = gw.get(&format!("{rule}ScheduleRef")).await.expect("bedtime schedule");
+    bounded("pause 45", home.device_pause_for(DevicePauseFor { mac: anna.into(), minutes: Some(45) }))
+        .await
+        .expect("paused over a bedtime");
+    let temp = gw.get(&format!("{rule}ScheduleRef")).await.expect("windows");
+    assert_ne!(temp, bed_sched);
+    assert!(temp.split(',').count() >= 2, "windows around the pause and the bedtimes: {temp}");
+    let p = bounded("parental", home.parental()).await.expect("parental");
+    assert_eq!(p.bedtimes, std::slice::from_ref(&bed), "the bedtime is still shown as it is");
+    home.check_timed_overrides(later(46)).await;
+    assert_eq!(gw.get(&format!("{rule}ScheduleRef")).await, Some(bed_sched.clone()), "the bedtime is back");
+    assert_eq!(gw.get("Device.Schedules.ScheduleNumberOfEntries").await.as_deref(), Some("3"), "windows deleted");
+
+    // 30 more minutes tonight: the bedtime starts 30 minutes later, then is as before.
+    let e = home.bedtime_extra(BedtimeExtra { id: bed.id.clone(), minutes: 0 }).await.expect_err("0 min");
+    assert_eq!(e.code(), code::INVALID_INPUT);
+    bounded("extra", home.bedtime_extra(BedtimeExtra { id: bed.id.clone(), minutes: 30 })).await.expect("extra time");
+    assert_ne!(gw.get(&format!("{rule}ScheduleRef")).await, Some(bed_sched.clone()));
+    let p = bounded("parental", home.parental()).await.expect("parental");
+    assert_eq!(p.bedtimes.len(), 1);
+    assert_eq!(p.bedtimes[0].extra_until.as_deref(), Some(hhmm(now + 90).as_str()), "{:?}", p.bedtimes[0]);
+    let list = bounded("devices", home.devices()).await.expect("devices").devices;
+    assert!(!list.iter().find(|d| d.mac == anna).expect("anna").paused, "extra time is no pause");
+    home.check_timed_overrides(later(91)).await;
+    assert_eq!(gw.get(&format!("{rule}ScheduleRef")).await, Some(bed_sched.clone()));
+    let p = bounded("parental", home.parental()).await.expect("parental");
+    assert_eq!(p.bedtimes, std::slice::from_ref(&bed));
+
+    // Resuming a device paused for a while puts its rule back at once.
+    bounded("pause 60", home.device_pause_for(DevicePauseFor { mac: anna.into(), minutes: None }))
+        .await
+        .expect("until tomorrow");
+    let list = bounded("devices", home.devices()).await.expect("devices").devices;
+    assert_eq!(list.iter().find(|d| d.mac == anna).expect("anna").paused_until.as_deref(), Some("07:00"));
+    bounded("resume", home.device_pause(DevicePause { mac: anna.into(), paused: false })).await.expect("resumed");
+    assert_eq!(gw.get(&format!("{rule}ScheduleRef")).await, Some(bed_sched));
+    // Someone else's rule is left alone.
+    let kid = DevicePauseFor { mac: "f0:d4:15:30:40:04".into(), minutes: Some(30) };
+    let e = home.device_pause_for(kid).await.expect_err("someone else's rule");
+    assert!(e.to_string().contains("made elsewhere"), "{e}");
+    home.shutdown().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn home_pause_for_a_while_on_a_legacy_gateway() {
+    use ipc_types::DevicePauseFor;
+    let (sim, home, _dir) = paired_home("feat-pl", legacy_scenario()).await;
+    let gw = sim.agent("gateway").expect("gw");
+    let mac = "3c:22:fb:50:60:03";
+    let rule = format!("Device.Hosts.AccessControl.[PhysAddress==\"{}\"].", mac.to_uppercase());
+    let now = gateway_minute(gw).await;
+    bounded("pause", home.device_pause_for(DevicePauseFor { mac: mac.into(), minutes: Some(20) }))
+        .await
+        .expect("paused");
+    assert_eq!(gw.get(&format!("{rule}ScheduleNumberOfEntries")).await.as_deref(), Some("1"));
+    let start = gw.get(&format!("{rule}Schedule.1.StartTime")).await.expect("window");
+    assert!(start == hhmm(now + 20) || start == hhmm(now + 21), "{start}");
+    home.check_timed_overrides(later(21)).await;
+    assert_eq!(gw.get("Device.Hosts.AccessControlNumberOfEntries").await.as_deref(), Some("1"), "the pause's row gone");
+
+    // Over a bedtime: its windows are switched off meanwhile, then on again.
+    let req =
+        BedtimeCreate { mac: mac.into(), days: vec![Weekday::Sunday], start: "22:00".into(), end: "06:30".into() };
+    let bed = bounded("bedtime", home.bedtime_create(req)).await.expect("bedtime");
+    bounded("pause", home.device_pause_for(DevicePauseFor { mac: mac.into(), minutes: Some(20) }))
+        .await
+        .expect("paused");
+    assert_eq!(gw.get(&format!("{rule}Schedule.1.Enable")).await.as_deref(), Some("false"), "the bedtime's window off");
+    let n: u32 = gw.get(&format!("{rule}ScheduleNumberOfEntries")).await.expect("n").parse().expect("number");
+    assert!(n >= 3, "the bedtime's window and the pause's: {n}");
+    let p = bounded("parental", home.parental()).await.expect("parental");
+    assert_eq!(p.bedtimes, std::slice::from_ref(&bed));
+    home.check_timed_overrides(later(21)).await;
+    assert_eq!(gw.get(&format!("{rule}ScheduleNumberOfEntries")).await.as_deref(), Some("1"));
+    assert_eq!(gw.get(&format!("{rule}Schedule.1.Enable")).await.as_deref(), Some("true"));
+    let p = bounded("parental", home.parental()).await.expect("parental");
+    assert_eq!(p.bedtimes, std::slice::from_ref(&bed));
+    home.shutdown().await;
+    sim.shutdown().await;
+}

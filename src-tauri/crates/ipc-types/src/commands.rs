@@ -77,6 +77,9 @@ macro_rules! with_commands {
             home RenameDevice = device_rename(DeviceRename) -> ();
             /// Pause or resume a device's internet access now.
             home PauseDevice = device_pause(DevicePause) -> ();
+            /// No internet for a device for a while (30 min, 1 h, until tomorrow), ended by the
+            /// gateway itself.
+            home PauseDeviceFor = device_pause_for(DevicePauseFor) -> ();
             /// The user has seen the list; nothing is "new" any more.
             home MarkDevicesSeen = devices_seen() -> ();
             /// Bedtime schedules and other access rules.
@@ -85,6 +88,8 @@ macro_rules! with_commands {
             home CreateBedtime = bedtime_create(BedtimeCreate) -> Bedtime;
             /// Remove a bedtime schedule this app created.
             home DeleteBedtime = bedtime_delete(BedtimeDelete) -> ();
+            /// More time tonight before a bedtime starts.
+            home ExtraBedtime = bedtime_extra(BedtimeExtra) -> ();
 
             // mesh and smart home
             /// Nodes, backhaul links and the clients on each node.

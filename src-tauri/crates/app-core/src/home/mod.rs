@@ -203,6 +203,8 @@ impl Home {
             }
         }
         home.start_discovery(interfaces);
+        let check = home.spawn_override_check();
+        lock(&home.inner.side_tasks).push(check);
         Ok(home)
     }
 

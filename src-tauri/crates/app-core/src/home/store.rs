@@ -76,6 +76,8 @@ pub struct StoreData {
     pub theme: Option<String>,
     /// Devices that connect to usp-home; `None` = off.
     pub listener: Option<ListenerSetting>,
+    /// Access rules changed for a while (a pause, extra time), to put back when it is over.
+    pub overrides: Vec<crate::parental::pause_for::TimedOverride>,
 }
 
 /// The MACs already announced, oldest first, at most [`KnownMacs::CAP`]: adding one more drops

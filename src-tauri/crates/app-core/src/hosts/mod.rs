@@ -42,7 +42,9 @@ impl Home {
     pub(crate) fn hosts_from(&self, data: &[(AgentConn, Params)]) -> Vec<ConnectedDevice> {
         let agents: Vec<AgentData<'_>> =
             data.iter().map(|(c, p)| AgentData { agent: &c.eid, name: &c.name, params: p }).collect();
-        self.store().read(|d| logic::devices(&agents, Known { labels: &d.labels, seen: &d.seen }))
+        let mut devices = self.store().read(|d| logic::devices(&agents, Known { labels: &d.labels, seen: &d.seen }));
+        self.mark_paused_for(&mut devices);
+        devices
     }
 
     /// `devices`: every device of the home, online first.
@@ -99,6 +101,8 @@ impl Home {
 
     async fn device_pause_inner(&self, args: DevicePause) -> AppResult<()> {
         let mac = mac_arg(&args.mac)?;
+        // A pause for a while ends (or makes way for a pause until resumed) first.
+        self.end_override(&mac).await?;
         let data = self.hosts_data().await;
         let devices = self.hosts_from(&data);
         let dev = host(&devices, &mac)?;

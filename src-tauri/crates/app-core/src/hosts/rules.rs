@@ -265,6 +265,7 @@ pub fn devices(agents: &[AgentData<'_>], known: Known<'_>) -> Vec<ConnectedDevic
                 bytes_received: h.bytes_received,
                 new: false,
                 paused: false,
+                paused_until: None,
                 agent: a.agent.to_owned(),
                 mac: h.mac,
             });

@@ -4,7 +4,9 @@
 //! `ScheduleRef`) and on 2.14-2.17 agents (`AccessControl.{i}.Schedule.{i}`) is described in
 //! [`rules`]; which one an agent uses is read from its GetSupportedDM.
 
+pub mod pause_for;
 pub mod rules;
+pub mod timed;
 
 use std::collections::HashMap;
 
@@ -88,7 +90,8 @@ impl Home {
             if view.model == ScheduleModel::None {
                 view.model = a.model;
             }
-            let (beds, others) = logic::rules(&a.conn.eid, &a.params, &a.rows, &name_of);
+            let (mut beds, mut others) = logic::rules(&a.conn.eid, &a.params, &a.rows, &name_of);
+            self.parental_overrides(&a.conn.eid, &mut beds, &mut others, &name_of);
             view.bedtimes.extend(beds);
             view.other_rules.extend(others);
         }

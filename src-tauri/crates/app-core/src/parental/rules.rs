@@ -31,8 +31,8 @@ use ipc_types::{AccessRule, Bedtime, RuleOrigin, ScheduleModel, Weekday};
 use crate::hosts::rules::{access_row, our_alias, AccessRow};
 use crate::params::{list, Params};
 
-const DAY_MIN: u32 = 24 * 60;
-const WEEK_MIN: u32 = 7 * DAY_MIN;
+pub const DAY_MIN: u32 = 24 * 60;
+pub const WEEK_MIN: u32 = 7 * DAY_MIN;
 
 /// Parses `hh:mm` (00:00-23:59) into minutes after midnight.
 ///
@@ -108,7 +108,7 @@ impl Spec {
     }
 
     /// Blocked spans as week minutes `[from, to)` (`to` may pass the end of the week).
-    fn blocked(&self) -> Vec<(u32, u32)> {
+    pub fn blocked_spans(&self) -> Vec<(u32, u32)> {
         self.days.iter().map(|d| day_index(*d) * DAY_MIN + self.start).map(|f| (f, f + self.minutes)).collect()
     }
 
@@ -146,7 +146,7 @@ impl Spec {
     /// Legacy: the `AccessControl.{i}.Schedule.` rows, i.e. the allowed windows (see the module
     /// doc): `(Day, StartTime, Duration seconds)`.
     pub fn legacy_windows(&self) -> Vec<(Weekday, String, u32)> {
-        let mut blocked = self.blocked();
+        let mut blocked = self.blocked_spans();
         blocked.sort_unstable();
         let n = blocked.len();
         let mut out = Vec::new();
@@ -280,6 +280,7 @@ pub fn rules(
                 end: spec.end(),
                 enabled,
                 origin,
+                extra_until: None,
             }),
             None => others.push(AccessRule {
                 agent: agent.to_owned(),

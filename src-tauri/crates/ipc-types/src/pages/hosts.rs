@@ -34,8 +34,11 @@ pub struct ConnectedDevice {
     pub bytes_received: Option<u64>,
     /// Joined since the user last looked at the Devices page.
     pub new: bool,
-    /// Internet paused by a Deny access rule.
+    /// Internet paused by a Deny access rule, or for a while ([`ConnectedDevice::paused_until`]).
     pub paused: bool,
+    /// Paused for a while: the device's own time (`hh:mm`) when the gateway lets it back on.
+    #[serde(default)]
+    pub paused_until: Option<String>,
     /// The agent that reports it (where pause rules go).
     pub agent: String,
 }
@@ -61,6 +64,15 @@ pub struct DeviceRename {
 pub struct DevicePause {
     pub mac: String,
     pub paused: bool,
+}
+
+/// No internet for a device for a while, enforced by the gateway's own schedule (it holds with
+/// the app closed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DevicePauseFor {
+    pub mac: String,
+    /// How long: 1 minute to 24 hours; `None` = until 07:00 the next morning (device time).
+    pub minutes: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -77,6 +77,10 @@ pub struct Bedtime {
     pub end: String,
     pub enabled: bool,
     pub origin: RuleOrigin,
+    /// Extra time given tonight: the device's own time (`hh:mm`) when this bedtime starts
+    /// after all.
+    #[serde(default)]
+    pub extra_until: Option<String>,
 }
 
 /// A pause or allow rule that is not a bedtime we understand (shown read-only).
@@ -113,6 +117,15 @@ pub struct BedtimeCreate {
     pub start: String,
     /// `hh:mm`; before `start` means the next morning.
     pub end: String,
+}
+
+/// More minutes before a bedtime starts tonight (or, during it, from now), enforced by the
+/// gateway; the bedtime is back to normal afterwards.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BedtimeExtra {
+    pub id: String,
+    /// 1 to 240.
+    pub minutes: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

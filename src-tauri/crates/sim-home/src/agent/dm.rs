@@ -272,6 +272,7 @@ impl Dm {
                 Some(self.tables.get(&t).map(|t| t.rows.len()).unwrap_or(0).to_string())
             }
             Some(Computed::ScheduleStatus) => Some(self.schedule_status(schema, obj_path)),
+            Some(Computed::LocalTime) => Some(value::format_datetime(self.now)),
         }
     }
 

@@ -41,7 +41,7 @@ struct RoleDecl {
 pub const HOME_USER: &str = "Home User";
 
 const HOME_USER_AREAS: &str =
-    "Device.DeviceInfo.,Device.WiFi.,Device.Hosts.,Device.Schedules.,Device.IoTCapability.,Device.IP.";
+    "Device.DeviceInfo.,Device.Time.,Device.WiFi.,Device.Hosts.,Device.Schedules.,Device.IoTCapability.,Device.IP.";
 const CHALLENGE_COMMANDS: &str =
     "Device.LocalAgent.ControllerTrust.RequestChallenge(),Device.LocalAgent.ControllerTrust.ChallengeResponse()";
 

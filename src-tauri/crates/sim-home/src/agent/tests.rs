@@ -1365,6 +1365,7 @@ fn get_supported_dm() {
         [
             "Device.",
             "Device.DeviceInfo.",
+            "Device.Time.",
             "Device.LocalAgent.",
             "Device.WiFi.",
             "Device.Hosts.",

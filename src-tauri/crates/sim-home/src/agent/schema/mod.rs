@@ -58,6 +58,8 @@ pub enum Computed {
     Count(ObjId),
     /// `Device.Schedules.Schedule.{i}.Status` from Enable/Day/StartTime/Duration and now.
     ScheduleStatus,
+    /// `Device.Time.CurrentLocalTime`: the (simulated) clock.
+    LocalTime,
 }
 
 /// An input argument of a command.
@@ -221,6 +223,8 @@ impl Schema {
                         Some(Computed::UpTime)
                     } else if d.schedule_status {
                         Some(Computed::ScheduleStatus)
+                    } else if d.local_time {
+                        Some(Computed::LocalTime)
                     } else {
                         None
                     },

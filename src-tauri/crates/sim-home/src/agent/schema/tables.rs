@@ -16,6 +16,7 @@ pub struct PDecl {
     pub(super) write_once: bool,
     pub(super) schedule_status: bool,
     pub(super) uptime: bool,
+    pub(super) local_time: bool,
     /// Only present when this feature is enabled too.
     pub(super) needs: Option<Feature>,
 }
@@ -32,6 +33,7 @@ const fn p(name: &'static str, ty: Ty) -> PDecl {
         write_once: false,
         schedule_status: false,
         uptime: false,
+        local_time: false,
         needs: None,
     }
 }
@@ -59,6 +61,9 @@ impl PDecl {
     }
     const fn uptime(self) -> Self {
         PDecl { uptime: true, volatile: true, ..self }
+    }
+    const fn local_time(self) -> Self {
+        PDecl { local_time: true, volatile: true, ..self }
     }
     const fn schedule_status(self) -> Self {
         PDecl { schedule_status: true, ..self }
@@ -445,6 +450,13 @@ const ACCESS_CONTROL_SCHEDULE: &[PDecl] = &[
     p("StartTime", Ty::HhMm).w().def("00:00"),
     p("Duration", UINT).w().def("0"),
 ];
+/// The device's clock: its local time is UTC (the schedules use the same clock).
+const TIME: &[PDecl] = &[
+    p("Enable", BOOL).w().def("true"),
+    p("Status", STR64).def("Synchronized"),
+    p("CurrentLocalTime", Ty::DateTime).local_time(),
+    p("LocalTimeZone", STR256).w().def("UTC0"),
+];
 const SCHEDULES: &[PDecl] = &[p("Enable", BOOL).w().def("true")];
 const SCHEDULE: &[PDecl] = &[
     p("Alias", ALIAS).w(),
@@ -524,6 +536,7 @@ const ALIAS_KEY: &[&str] = &["Alias"];
 pub const OBJECTS: &[ODecl] = &[
     obj("Device.", Core, &[]).cmds(DEVICE_CMDS).events(DEVICE_EVENTS),
     obj("Device.DeviceInfo.", Core, DEVICE_INFO),
+    obj("Device.Time.", Core, TIME),
     // Local agent
     obj("Device.LocalAgent.", Core, LOCAL_AGENT),
     table("Device.LocalAgent.MTP.{i}.", Core, AddDelete, &[ALIAS_KEY], LA_MTP).max_rows(8),
