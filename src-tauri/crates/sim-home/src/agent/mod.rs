@@ -34,6 +34,7 @@
 //!   reconnects; the others are dropped. There are no retries (NotifyResp is ignored).
 //! - Instance numbers are never reused while the agent runs (FactoryReset() starts over).
 
+mod bulkdata;
 mod challenge;
 mod dm;
 mod edit;
@@ -161,6 +162,8 @@ pub struct Agent {
     controllers: ControllerCache,
     /// Requested paths already parsed (controllers tend to ask for the same paths).
     parsed_paths: RefCell<HashMap<String, Arc<usp_core::path::Path>>>,
+    /// When each active BulkData profile reports next.
+    bulk: bulkdata::Schedule,
 }
 
 impl Agent {
@@ -172,7 +175,7 @@ impl Agent {
             .map_err(|e| ScenarioError::agent(&spec.key, format!("invalid endpoint_id {:?}: {e}", spec.endpoint_id)))?;
         let schema = Schema::build(&spec.features);
         let dm = setup::build_dm(&schema, spec, now)?;
-        Ok(Agent {
+        let mut agent = Agent {
             spec: spec.clone(),
             eid,
             policy,
@@ -187,7 +190,10 @@ impl Agent {
             extra_controllers: Vec::new(),
             controllers: ControllerCache::default(),
             parsed_paths: RefCell::new(HashMap::new()),
-        })
+            bulk: bulkdata::Schedule::default(),
+        };
+        agent.sync_bulkdata();
+        Ok(agent)
     }
 
     /// The agent's Endpoint ID.
@@ -283,13 +289,14 @@ impl Agent {
         let ops = self.ops.iter().map(|o| o.due);
         let challenges = self.challenges.next_deadline();
         let subs = self.subscription_expiries().into_iter().map(|(t, _)| t);
-        ops.chain(challenges).chain(subs).min()
+        ops.chain(challenges).chain(subs).chain(self.bulk.next_due()).min()
     }
 
     /// Completes due asynchronous operations, expires challenges and subscriptions.
     pub fn handle_timeout(&mut self, now: SystemTime) {
         self.set_now(now);
         self.complete_due_ops(now);
+        self.push_due_reports(now);
         self.challenges.expire(now);
         for (t, row) in self.subscription_expiries() {
             if t <= now {

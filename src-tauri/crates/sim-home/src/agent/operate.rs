@@ -154,6 +154,8 @@ impl Agent {
             }
         }
         self.challenges = Default::default();
+        super::life::reset_counters(&self.schema, &mut self.dm);
+        self.bulk = Default::default();
         // A reboot announces itself with Boot!, not with deletions.
         self.dm.take_changes();
         self.dm.boot = self.now();
