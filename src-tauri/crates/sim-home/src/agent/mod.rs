@@ -36,9 +36,12 @@
 
 mod bulkdata;
 mod challenge;
+mod diagnostics;
 mod dm;
 mod edit;
+mod firmware;
 mod get;
+mod job;
 mod life;
 mod notify;
 mod operate;
@@ -140,6 +143,10 @@ pub(crate) struct PendingOp {
     pub eid: String,
     pub msg_id: String,
     pub result: Result<BTreeMap<String, String>, UspErr>,
+    /// Real I/O still running (the result comes from it, `due` does not count).
+    pub job: Option<job::Job>,
+    /// Activate() of this FirmwareImage row: the agent restarts once it completes.
+    pub activate: Option<String>,
 }
 
 /// A simulated USP Agent.
@@ -164,6 +171,11 @@ pub struct Agent {
     parsed_paths: RefCell<HashMap<String, Arc<usp_core::path::Path>>>,
     /// When each active BulkData profile reports next.
     bulk: bulkdata::Schedule,
+    /// While set, notifications for disconnected controllers are all held (Boot! after a
+    /// restart waits for their reconnection).
+    hold_all: bool,
+    /// The agent restarted (new firmware): its connections must close.
+    restart: bool,
 }
 
 impl Agent {
@@ -191,6 +203,8 @@ impl Agent {
             controllers: ControllerCache::default(),
             parsed_paths: RefCell::new(HashMap::new()),
             bulk: bulkdata::Schedule::default(),
+            hold_all: false,
+            restart: false,
         };
         agent.sync_bulkdata();
         Ok(agent)
@@ -286,7 +300,8 @@ impl Agent {
 
     /// Earliest time at which [`Agent::handle_timeout`] has work.
     pub fn next_deadline(&self) -> Option<SystemTime> {
-        let ops = self.ops.iter().map(|o| o.due);
+        let poll = value::add_ms(self.now(), job::POLL_MS);
+        let ops = self.ops.iter().map(|o| if o.job.is_some() { poll } else { o.due });
         let challenges = self.challenges.next_deadline();
         let subs = self.subscription_expiries().into_iter().map(|(t, _)| t);
         ops.chain(challenges).chain(subs).chain(self.bulk.next_due()).min()
@@ -362,6 +377,12 @@ impl Agent {
     pub fn get_internal(&self, param_path: &str) -> Option<String> {
         let (loc, idx) = self.internal_param(param_path).ok()?;
         self.dm.value(&self.schema, &loc.path, idx)
+    }
+
+    /// True once after the agent restarted (Activate() of a firmware image): the transport
+    /// must close every controller connection (1001), as a rebooting device does.
+    pub fn take_restart(&mut self) -> bool {
+        std::mem::take(&mut self.restart)
     }
 
     /// The transport connected this controller: held notifications are released.

@@ -260,7 +260,7 @@ impl Agent {
             }),
         };
         if self.disconnected.contains(to.as_str()) {
-            if send_resp {
+            if send_resp || self.hold_all {
                 let held = self.held.entry(to.as_str().to_owned()).or_default();
                 // Keep the newest notifications if a controller stays away for long.
                 if held.len() >= MAX_HELD {

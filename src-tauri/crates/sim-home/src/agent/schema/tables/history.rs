@@ -26,7 +26,7 @@ const IP_INTERFACE_STATS: &[PDecl] = &[
 // ----------------------------------------------------------------------------------------
 // Diagnostics (TR-143 next to IPPing)
 
-const TR143_STATUS_OUT: &[&str] = &[
+const DOWNLOAD_OUT: &[&str] = &[
     "Status",
     "IPAddressUsed",
     "ROMTime",
@@ -34,9 +34,31 @@ const TR143_STATUS_OUT: &[&str] = &[
     "EOMTime",
     "TCPOpenRequestTime",
     "TCPOpenResponseTime",
+    "TestBytesReceived",
     "TotalBytesReceived",
     "TotalBytesSent",
+    "TestBytesReceivedUnderFullLoading",
+    "TotalBytesReceivedUnderFullLoading",
+    "TotalBytesSentUnderFullLoading",
     "PeriodOfFullLoading",
+    "PerConnectionResult.",
+];
+const UPLOAD_OUT: &[&str] = &[
+    "Status",
+    "IPAddressUsed",
+    "ROMTime",
+    "BOMTime",
+    "EOMTime",
+    "TCPOpenRequestTime",
+    "TCPOpenResponseTime",
+    "TestBytesSent",
+    "TotalBytesReceived",
+    "TotalBytesSent",
+    "TestBytesSentUnderFullLoading",
+    "TotalBytesReceivedUnderFullLoading",
+    "TotalBytesSentUnderFullLoading",
+    "PeriodOfFullLoading",
+    "PerConnectionResult.",
 ];
 
 /// `Device.IP.Diagnostics.` commands.
@@ -77,7 +99,7 @@ pub(in super::super) const IP_DIAGNOSTICS_CMDS: &[CmdDef] = &[
             opt("NumberOfConnections"),
             opt("EnablePerConnectionResults"),
         ],
-        TR143_STATUS_OUT,
+        DOWNLOAD_OUT,
     ),
     async_cmd(
         "UploadDiagnostics",
@@ -92,7 +114,7 @@ pub(in super::super) const IP_DIAGNOSTICS_CMDS: &[CmdDef] = &[
             opt("NumberOfConnections"),
             opt("EnablePerConnectionResults"),
         ],
-        TR143_STATUS_OUT,
+        UPLOAD_OUT,
     ),
 ];
 
