@@ -290,6 +290,6 @@ mod tests {
         assert_eq!(parse_hex("0"), None);
         assert_eq!(parse_hex("zz"), None);
         assert!(digest_algorithm("SHA-256").is_ok());
-        assert_eq!(digest_algorithm("MD5").map(|_| ()).unwrap_err().code, 7027);
+        assert_eq!(digest_algorithm("MD5").map(|_| ()).expect_err("MD5").code, 7027);
     }
 }
