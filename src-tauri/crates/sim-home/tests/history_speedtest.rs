@@ -121,3 +121,31 @@ async fn failures_are_statuses_not_hangs() {
     c.close().await;
     home.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_selection_picks_a_host_that_answers() {
+    let server = HttpServer::start(Vec::new(), ("", "")).await;
+    let home = home().await;
+    let c = client(&home, "gateway", USER).await;
+    let mut rx = c.notifications();
+    tokio::time::timeout(WAIT, c.subscribe(NotifKind::OperationComplete, &["Device.IP.Diagnostics."]))
+        .await
+        .expect("in time")
+        .expect("subscribe");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
+    let live = server.addr.to_string();
+    let hosts = format!("{closed},nowhere.invalid,{live}");
+    let cmd = "Device.IP.Diagnostics.ServerSelectionDiagnostics()";
+    let out = run(&c, &mut rx, cmd, &[("HostList", &hosts), ("NumberOfRepetitions", "2"), ("Timeout", "2000")]).await;
+    assert_eq!(out["Status"], "Complete", "{out:?}");
+    assert_eq!(out["FastestHost"], live, "{out:?}");
+    let (min, max): (u64, u64) =
+        (out["MinimumResponseTime"].parse().expect("n"), out["MaximumResponseTime"].parse().expect("n"));
+    assert!(min <= max, "{out:?}");
+    let out = run(&c, &mut rx, cmd, &[("HostList", &closed.to_string()), ("Timeout", "500")]).await;
+    assert_eq!(out["Status"], "Error_Other", "nobody answers: {out:?}");
+    let out = run(&c, &mut rx, cmd, &[("HostList", "nowhere.invalid")]).await;
+    assert_eq!(out["Status"], "Error_CannotResolveHostName", "{out:?}");
+    c.close().await;
+    home.shutdown().await;
+}

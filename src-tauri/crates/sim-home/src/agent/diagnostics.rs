@@ -7,6 +7,11 @@
 //! `PerConnectionResult.{i}.…` when `EnablePerConnectionResults` is true. Throughput is
 //! the test bytes over EOM − BOM. The bytes also count on the WAN interface's Stats.
 //! Bounds: 10 s to connect, 60 s per test, 1 GiB down, 256 MiB up.
+//!
+//! `ServerSelectionDiagnostics()` times `NumberOfRepetitions` TCP connections to each host
+//! of `HostList` (`host`, `host:port` or an `http://` URL; port 80 by default), whatever
+//! `Protocol` says (the agent sends no ICMP or UDP echo), and names the `FastestHost` by
+//! average; times are in microseconds.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -156,6 +161,34 @@ impl Agent {
         out
     }
 
+    pub(super) fn start_server_selection(
+        &mut self,
+        caller: &Caller,
+        loc: &Loc,
+        key: &str,
+        args: &BTreeMap<String, String>,
+    ) -> Result<String, UspErr> {
+        let hosts: Vec<String> = value::split_list(args.get("HostList").map(String::as_str).unwrap_or(""))
+            .into_iter()
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .collect();
+        if hosts.is_empty() || hosts.len() > 10 || hosts.iter().any(|h| h.len() > 256) {
+            return Err(err(7027, "HostList must name 1 to 10 hosts"));
+        }
+        let reps = arg_u64(args, "NumberOfRepetitions", 3, 1, 20)?;
+        let timeout = Duration::from_millis(arg_u64(args, "Timeout", 1000, 1, 10_000)?);
+        let job = Job::spawn(async move {
+            let mut outcomes = Vec::new();
+            for host in &hosts {
+                outcomes.push(time_host(host, reps, timeout).await);
+            }
+            let finish: Finish = Box::new(move |_agent: &mut Agent| Ok(selection_outputs(&hosts, outcomes)));
+            finish
+        })?;
+        self.start_job(caller, loc, "ServerSelectionDiagnostics", key, job)
+    }
+
     /// Traffic of the agent itself, on its WAN interface (the first named `wan…`).
     pub(super) fn count_on_wan(&mut self, received: u64, sent: u64) {
         let (schema, dm) = (&self.schema, &mut self.dm);
@@ -169,4 +202,64 @@ impl Agent {
             add_counter(schema, dm, &stats, "BytesSent", sent);
         }
     }
+}
+
+/// One host of a server selection: its connect times (µs) and the local address used, or
+/// None when its name does not resolve.
+type HostTimes = Option<(Vec<u64>, String)>;
+
+/// `host`, `host:port` or `http://host:port/…` → (host, port).
+fn host_port(entry: &str) -> Option<(String, u16)> {
+    if entry.starts_with("http://") {
+        return HttpUrl::parse(entry).ok().map(|u| (u.host, u.port));
+    }
+    HttpUrl::parse(&format!("http://{entry}/")).ok().map(|u| (u.host, u.port))
+}
+
+async fn time_host(entry: &str, reps: u64, timeout: Duration) -> HostTimes {
+    let (host, port) = host_port(entry)?;
+    let addr =
+        tokio::time::timeout(timeout, tokio::net::lookup_host((host.as_str(), port))).await.ok()?.ok()?.next()?;
+    let mut times = Vec::new();
+    let mut ip_used = String::new();
+    for _ in 0..reps {
+        let start = std::time::Instant::now();
+        if let Ok(Ok(tcp)) = tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await {
+            times.push(start.elapsed().as_micros() as u64);
+            ip_used = tcp.local_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+        }
+    }
+    Some((times, ip_used))
+}
+
+fn selection_outputs(hosts: &[String], outcomes: Vec<HostTimes>) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    if outcomes.iter().all(Option::is_none) {
+        out.insert("Status".to_owned(), "Error_CannotResolveHostName".to_owned());
+        return out;
+    }
+    let best = hosts
+        .iter()
+        .zip(&outcomes)
+        .filter_map(|(h, o)| {
+            let (times, ip) = o.as_ref()?;
+            let avg = times.iter().sum::<u64>().checked_div(times.len() as u64)?;
+            Some((avg, h, times, ip))
+        })
+        .min_by_key(|(avg, ..)| *avg);
+    let Some((avg, host, times, ip)) = best else {
+        out.insert("Status".to_owned(), "Error_Other".to_owned());
+        return out;
+    };
+    for (k, v) in [
+        ("Status", "Complete".to_owned()),
+        ("FastestHost", host.clone()),
+        ("AverageResponseTime", avg.to_string()),
+        ("MinimumResponseTime", times.iter().min().copied().unwrap_or(0).to_string()),
+        ("MaximumResponseTime", times.iter().max().copied().unwrap_or(0).to_string()),
+        ("IPAddressUsed", ip.clone()),
+    ] {
+        out.insert(k.to_owned(), v);
+    }
+    out
 }

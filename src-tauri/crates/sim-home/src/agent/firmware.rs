@@ -112,6 +112,10 @@ impl Agent {
             .filter(|c| c.len() == algorithm.output_len())
             .ok_or_else(|| err(7027, format!("CheckSum must be {} hex digits", algorithm.output_len() * 2)))?;
         let (user, pass) = (get("Username").to_owned(), get("Password").to_owned());
+        let control = user.chars().chain(pass.chars()).any(char::is_control);
+        if user.len() > 256 || pass.len() > 256 || user.contains(':') || control {
+            return Err(err(7027, "Username and Password: at most 256 characters, no ':' in the user name"));
+        }
         let expect = Expect {
             image: image.clone(),
             url: url_text.trim().to_owned(),

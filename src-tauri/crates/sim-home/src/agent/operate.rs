@@ -109,6 +109,9 @@ impl Agent {
             ("Device.IP.Diagnostics.", "DownloadDiagnostics" | "UploadDiagnostics") => {
                 self.start_speed_test(caller, loc, name, key, args).map(CmdOut::Async)
             }
+            ("Device.IP.Diagnostics.", "ServerSelectionDiagnostics") => {
+                self.start_server_selection(caller, loc, key, args).map(CmdOut::Async)
+            }
             ("Device.DeviceInfo.FirmwareImage.{i}.", "Download") => {
                 self.start_firmware_download(caller, loc, key, args).map(CmdOut::Async)
             }

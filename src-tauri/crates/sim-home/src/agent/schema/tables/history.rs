@@ -116,6 +116,25 @@ pub(in super::super) const IP_DIAGNOSTICS_CMDS: &[CmdDef] = &[
         ],
         UPLOAD_OUT,
     ),
+    async_cmd(
+        "ServerSelectionDiagnostics",
+        &[
+            opt("Interface"),
+            opt("ProtocolVersion"),
+            opt("Protocol"),
+            req("HostList"),
+            opt("NumberOfRepetitions"),
+            opt("Timeout"),
+        ],
+        &[
+            "Status",
+            "FastestHost",
+            "MinimumResponseTime",
+            "AverageResponseTime",
+            "MaximumResponseTime",
+            "IPAddressUsed",
+        ],
+    ),
 ];
 
 // ----------------------------------------------------------------------------------------
