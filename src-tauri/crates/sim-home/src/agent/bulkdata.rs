@@ -279,6 +279,74 @@ pub(super) fn reduce_to_alt_name(reference: &str, path: &str, alt: &str) -> Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::Scenario;
+    use crate::spec::UnknownControllerPolicy;
+
+    /// The Push! events in the outbox: (profile, Data).
+    fn pushes(a: &mut Agent) -> Vec<(String, String)> {
+        use usp_proto::usp::{body::MsgBody, notify::Notification, request::ReqType};
+        a.drain_outbox()
+            .into_iter()
+            .filter_map(|o| match o.msg.body?.msg_body? {
+                MsgBody::Request(r) => match r.req_type? {
+                    ReqType::Notify(n) => match n.notification? {
+                        Notification::Event(e) if e.event_name == "Push!" => {
+                            Some((e.obj_path, e.params.get("Data").cloned().unwrap_or_default()))
+                        }
+                        _ => None,
+                    },
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reports_follow_the_agent_clock() {
+        let at = |s: u64| value::add_secs(SystemTime::UNIX_EPOCH, 1_717_243_200 + s);
+        let spec = Scenario::builtin().agent("gateway").cloned().expect("gateway");
+        let mut a = Agent::new(&spec, UnknownControllerPolicy::Ignore, at(0)).expect("agent");
+        a.add_internal(
+            "Device.LocalAgent.Subscription.",
+            &[
+                ("Recipient", "Device.LocalAgent.Controller.1"),
+                ("Enable", "true"),
+                ("NotifType", "Event"),
+                ("ReferenceList", "Device.BulkData.Profile.*.Push!"),
+            ],
+            at(0),
+        )
+        .expect("subscription");
+        let reference = value::format_datetime(at(5));
+        let row = a
+            .add_internal(
+                PROFILES,
+                &[("Enable", "true"), ("ReportingInterval", "60"), ("TimeReference", &reference)],
+                at(0),
+            )
+            .expect("profile");
+        a.add_internal(&format!("{row}Parameter."), &[("Reference", "Device.IP.Interface.*.Stats.BytesSent")], at(0))
+            .expect("parameter");
+        assert_eq!(a.next_deadline(), Some(at(5)), "phased by TimeReference (here 5 s ahead)");
+        a.handle_timeout(at(4));
+        assert!(pushes(&mut a).is_empty());
+        a.handle_timeout(at(5));
+        let p = pushes(&mut a);
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].0, row);
+        let json: Json = serde_json::from_str(&p[0].1).expect("json");
+        assert_eq!(json["Report"][0]["CollectionTime"], Json::from(value::unix_secs(at(5))));
+        assert_eq!(a.next_deadline(), Some(at(65)));
+        assert!(json["Report"][0]["Device.IP.Interface.2.Stats.BytesSent"].is_u64(), "{json}");
+        // A long pause: the missed reports are skipped, not sent in a burst.
+        a.handle_timeout(at(400));
+        assert_eq!(pushes(&mut a).len(), 1);
+        assert_eq!(a.next_deadline(), Some(at(425)));
+        // Off with the whole BulkData switch.
+        a.set_internal("Device.BulkData.Enable", "false", at(401)).expect("off");
+        assert_eq!(a.next_deadline(), None);
+    }
 
     #[test]
     fn alternative_names_follow_tr157() {
