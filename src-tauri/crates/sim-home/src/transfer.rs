@@ -113,6 +113,9 @@ pub struct Limits {
     pub total: Duration,
     /// Most body bytes accepted.
     pub max_body: u64,
+    /// A time-based download (TR-143 `TimeBasedTestDuration`): stop reading this long after
+    /// the request, successfully, with the bytes received by then.
+    pub stop_after: Option<Duration>,
 }
 
 /// TR-143 times of one connection.
@@ -297,8 +300,20 @@ async fn download_inner(
         Ok(())
     };
     let mut wire = head.bytes;
+    let stop = limits.stop_after.map(|d| tokio::time::Instant::now() + d);
+    // `None` when the time of a time-based test is up.
+    async fn read_until<R: AsyncRead + Unpin>(
+        r: &mut R,
+        buf: &mut [u8],
+        stop: Option<tokio::time::Instant>,
+    ) -> Option<std::io::Result<usize>> {
+        match stop {
+            Some(at) => tokio::time::timeout_at(at, r.read(buf)).await.ok(),
+            None => Some(r.read(buf).await),
+        }
+    }
     if head.chunked {
-        loop {
+        'chunks: loop {
             let mut line = String::new();
             let n = (&mut r).take(128).read_line(&mut line).await.map_err(|e| broken(got, e))?;
             wire += n as u64;
@@ -310,7 +325,8 @@ async fn download_inner(
             let mut left = size;
             while left > 0 {
                 let want = left.min(CHUNK as u64) as usize;
-                let n = r.read(&mut buf[..want]).await.map_err(|e| broken(got, e))?;
+                let Some(n) = read_until(&mut r, &mut buf[..want], stop).await else { break 'chunks };
+                let n = n.map_err(|e| broken(got, e))?;
                 if n == 0 {
                     return Err(TransferError::Broken { got, reason: "the server closed the connection".to_owned() });
                 }
@@ -326,7 +342,8 @@ async fn download_inner(
             if head.content_length.is_some_and(|n| got >= n) {
                 break;
             }
-            let n = r.read(&mut buf).await.map_err(|e| broken(got, e))?;
+            let Some(n) = read_until(&mut r, &mut buf, stop).await else { break };
+            let n = n.map_err(|e| broken(got, e))?;
             if n == 0 {
                 if let Some(expected) = head.content_length {
                     return Err(TransferError::Broken {

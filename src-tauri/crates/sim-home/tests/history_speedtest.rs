@@ -82,6 +82,14 @@ async fn download_and_upload_move_real_bytes() {
     assert_eq!(out["TestBytesReceived"], "300000", "{out:?}");
     assert_eq!(out["PerConnectionResult.3.TestBytesReceived"], "100000", "{out:?}");
     assert!(!out.contains_key("PerConnectionResult.4.TestBytesReceived"));
+
+    // Time-based: a slow server announcing 10 MB; the test stops after 1 s with what it got.
+    let out =
+        run(&c, &mut rx, DOWN, &[("DownloadURL", &server.url("/slow/10000000")), ("TimeBasedTestDuration", "1")]).await;
+    assert_eq!(out["Status"], "Complete", "{out:?}");
+    let got: u64 = out["TestBytesReceived"].parse().expect("n");
+    assert!(got > 0 && got < 10_000_000, "{out:?}");
+    check_times(&out);
     c.close().await;
     home.shutdown().await;
 }

@@ -6,7 +6,9 @@
 //! `TestBytesReceived` / `TestBytesSent`, `TotalBytesReceived`, `TotalBytesSent`, …, and
 //! `PerConnectionResult.{i}.…` when `EnablePerConnectionResults` is true. Throughput is
 //! the test bytes over EOM − BOM. The bytes also count on the WAN interface's Stats.
-//! Bounds: 10 s to connect, 60 s per test, 1 GiB down, 256 MiB up.
+//! Bounds: 10 s to connect, 60 s per test, 1 GiB down, 256 MiB up. A download with
+//! `TimeBasedTestDuration` (1..=60 s) stops reading after that long and reports what it
+//! got as `Complete` (an upload always sends `TestFileLength`).
 //!
 //! `ServerSelectionDiagnostics()` times `NumberOfRepetitions` TCP connections to each host
 //! of `HostList` (`host`, `host:port` or an `http://` URL; port 80 by default), whatever
@@ -31,8 +33,14 @@ pub const MAX_DOWNLOAD: u64 = 1 << 30;
 /// Most bytes one upload test sends, and the default size.
 pub const MAX_UPLOAD: u64 = 256 << 20;
 const DEFAULT_UPLOAD: u64 = 1 << 20;
-const LIMITS: Limits =
-    Limits { connect: Duration::from_secs(10), total: Duration::from_secs(60), max_body: MAX_DOWNLOAD };
+const LIMITS: Limits = Limits {
+    connect: Duration::from_secs(10),
+    total: Duration::from_secs(60),
+    max_body: MAX_DOWNLOAD,
+    stop_after: None,
+};
+/// Longest time-based download (`TimeBasedTestDuration`, seconds).
+pub const MAX_TIME_BASED: u64 = 60;
 
 /// One connection's measurement.
 struct Measure {
@@ -69,13 +77,20 @@ impl Agent {
             .map_err(|e| err(7027, format!("{url_arg}: {e}")))?;
         let conns = arg_u64(args, "NumberOfConnections", 1, 1, MAX_CONNECTIONS)?;
         let len = arg_u64(args, "TestFileLength", DEFAULT_UPLOAD, 1, MAX_UPLOAD)?;
+        let time_based = arg_u64(args, "TimeBasedTestDuration", 0, 0, MAX_TIME_BASED)?;
+        let limits = if time_based > 0 && !upload {
+            let d = Duration::from_secs(time_based);
+            Limits { stop_after: Some(d), total: d + LIMITS.total, ..LIMITS }
+        } else {
+            LIMITS
+        };
         let per_conn = matches!(args.get("EnablePerConnectionResults").map(String::as_str), Some("true" | "1"));
         let job = Job::spawn(async move {
             let tests = (0..conns).map(|_| {
                 let url = url.clone();
                 async move {
                     if upload {
-                        transfer::upload(&url, len, LIMITS).await.map(|u| Measure {
+                        transfer::upload(&url, len, limits).await.map(|u| Measure {
                             times: u.times,
                             ip_used: u.ip_used,
                             test_bytes: u.body_bytes,
@@ -83,7 +98,7 @@ impl Agent {
                             total_sent: u.total_sent,
                         })
                     } else {
-                        transfer::download(&url, None, None, LIMITS).await.map(|d| Measure {
+                        transfer::download(&url, None, None, limits).await.map(|d| Measure {
                             times: d.times,
                             ip_used: d.ip_used,
                             test_bytes: d.body_bytes,

@@ -36,7 +36,7 @@ pub const MAX_IMAGE: u64 = 64 << 20;
 /// From Activate() to the restart.
 const ACTIVATE_DELAY_MS: u64 = 200;
 const LIMITS: Limits =
-    Limits { connect: Duration::from_secs(10), total: Duration::from_secs(120), max_body: MAX_IMAGE };
+    Limits { connect: Duration::from_secs(10), total: Duration::from_secs(120), max_body: MAX_IMAGE, stop_after: None };
 /// TransferComplete! FaultCode of a failed download.
 const FAULT: u32 = 7022;
 

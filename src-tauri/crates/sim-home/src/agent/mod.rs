@@ -24,9 +24,13 @@
 //!   message (7005). Deleting a missing instance succeeds with no affected paths.
 //! - Get: at most 100,000 resolved objects per message (7005 for the paths beyond).
 //! - Operate: `send_resp=false` suppresses the OperateResp but not an Error. IPPing() is
-//!   the asynchronous command (300 ms, results computed from `Host`); Reboot() drops
-//!   volatile state (running requests, challenges, non-persistent subscriptions), restarts
-//!   UpTime and sends `Device.Boot!` to the remaining Event subscriptions; FactoryReset()
+//!   an asynchronous command (300 ms, results computed from `Host`); the TR-143 speed tests
+//!   (`diagnostics`) and firmware `Download()` (`firmware`) do real HTTP transfers as I/O
+//!   jobs (`job`) polled from `handle_timeout`; firmware `Activate()` restarts the agent
+//!   ([`Agent::take_restart`] tells the transport to close its connections). BulkData
+//!   profiles push their reports on the agent's clock (`bulkdata`). Reboot() drops
+//!   volatile state (running requests, challenges, non-persistent subscriptions), sets the
+//!   traffic counters back to 0, restarts UpTime and sends `Device.Boot!` to the remaining Event subscriptions; FactoryReset()
 //!   rebuilds the scenario's data model.
 //! - Notifications are queued at the moment of the change. A ValueChange of a secured
 //!   parameter carries "" for controllers without a secured role. For a controller the

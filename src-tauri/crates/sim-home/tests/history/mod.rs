@@ -70,6 +70,7 @@ pub async fn next_notification<T>(
 /// A loopback HTTP/1.1 server for the agents' transfers:
 /// - `GET /bytes/N`: N bytes (`Content-Length`);
 /// - `GET /broken/N`: announces N bytes, sends half, closes;
+/// - `GET /slow/N`: N bytes, 1,000 every 10 ms;
 /// - `GET /file`: the bytes given to [`HttpServer::start`];
 /// - `GET /secret`: the same, only with `Authorization: Basic` of `user:pass`, else 401;
 /// - `PUT` anything: reads the body (`Content-Length`), answers 201, counts the bytes.
@@ -157,6 +158,19 @@ impl HttpServer {
                                 return;
                             }
                             left -= k;
+                        }
+                    } else if let Some(n) = path.strip_prefix("/slow/") {
+                        // N bytes announced, 1,000 every 10 ms.
+                        let n: usize = n.parse().unwrap_or(0);
+                        let _ = tcp.write_all(ok(n).as_bytes()).await;
+                        let mut left = n;
+                        while left > 0 {
+                            let k = left.min(1000);
+                            if tcp.write_all(&vec![b's'; k]).await.is_err() {
+                                return;
+                            }
+                            left -= k;
+                            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                         }
                     } else if let Some(n) = path.strip_prefix("/broken/") {
                         let n: usize = n.parse().unwrap_or(0);
