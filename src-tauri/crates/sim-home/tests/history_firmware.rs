@@ -120,6 +120,24 @@ async fn download_validate_activate_and_switch_back() {
     assert!(!format!("{tc:?}").contains("not-it-password"));
     assert!(next_completion(&mut rx, "Download()").await.is_err());
 
+    // A download canceled half-way (a slow server): DownloadFailed, no TransferComplete wait.
+    let slow = server.url("/slow/1000000");
+    let resp = tokio::time::timeout(
+        WAIT,
+        c.operate(&format!("{IMG2}Download()"), &download_args(&slow, "1000000", &sum), "fw-slow"),
+    )
+    .await
+    .expect("in time")
+    .expect("operate");
+    let OperationResp::ReqObjPath(request) = &resp.operation_results[0].operation_resp else { panic!("{resp:?}") };
+    assert_eq!(get(&c, &format!("{IMG2}Status")).await.as_deref(), Some("Downloading"));
+    tokio::time::timeout(WAIT, c.operate(&format!("{request}Cancel()"), &[], "cancel"))
+        .await
+        .expect("in time")
+        .expect("cancel");
+    assert_eq!(next_completion(&mut rx, "Download()").await.map_err(|e| e.0), Err(7023));
+    assert_eq!(get(&c, &format!("{IMG2}Status")).await.as_deref(), Some("DownloadFailed"));
+
     // The right file.
     start(&c, &format!("{IMG2}Download()"), &download_args(&secret, &size, &sum)).await.expect("starts");
     let tc = transfer_complete(&mut rx).await;

@@ -246,6 +246,18 @@ impl Agent {
         });
     }
 
+    /// Images left `Downloading` by a download that no longer runs (Cancel(), a reboot)
+    /// become `DownloadFailed`.
+    pub(super) fn abandon_downloads(&mut self) {
+        for row in self.dm.rows("Device.DeviceInfo.FirmwareImage.") {
+            let downloading = self.dm.raw_by_name(&self.schema, &row, "Status") == Some("Downloading");
+            if downloading && !self.ops.iter().any(|o| o.obj == row) {
+                self.dm.set_by_name(&self.schema, &row, "Status", "DownloadFailed");
+                self.dm.set_by_name(&self.schema, &row, "Available", "false");
+            }
+        }
+    }
+
     /// Restarts the agent on the image at `image` (a FirmwareImage row path).
     pub(super) fn restart_on_image(&mut self, image: &str, key: &str) {
         let version = self.dm.raw_by_name(&self.schema, image, "Version").unwrap_or("").to_owned();

@@ -171,6 +171,7 @@ impl Agent {
             }
         }
         self.challenges = Default::default();
+        self.abandon_downloads();
         super::life::reset_counters(&self.schema, &mut self.dm);
         self.bulk = Default::default();
         // A reboot announces itself with Boot!, not with deletions.
@@ -251,6 +252,7 @@ impl Agent {
         let canceled = Err(err(7023, "canceled by Device.LocalAgent.Request.{i}.Cancel()"));
         self.emit_oper_complete(&op.obj, &op.command, &op.command_key, &canceled);
         self.dm.delete_row(&self.schema, &op.request);
+        self.abandon_downloads();
         Ok(CmdOut::Sync(BTreeMap::new()))
     }
 
