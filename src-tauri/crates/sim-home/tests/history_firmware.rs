@@ -86,6 +86,18 @@ async fn download_validate_activate_and_switch_back() {
     assert_eq!(get(&c, "Device.DeviceInfo.SoftwareVersion").await.as_deref(), Some("6.2.1"));
     let secret = server.url("/secret");
 
+    // A controller the gateway does not trust may not run it at all.
+    let stranger = client(&home, "gateway", "self::history-stranger").await;
+    let e = tokio::time::timeout(
+        WAIT,
+        stranger.operate(&format!("{IMG2}Download()"), &download_args(&secret, &size, &sum), "x"),
+    )
+    .await
+    .expect("in time")
+    .expect_err("refused");
+    assert!(matches!(&e, usp_client::ClientError::Usp(u) if u.code == 7006), "{e}");
+    stranger.close().await;
+
     // Not over the active image.
     let active = download_args(&secret, &size, &sum);
     assert_eq!(start(&c, "Device.DeviceInfo.FirmwareImage.1.Download()", &active).await, Err(7022));
