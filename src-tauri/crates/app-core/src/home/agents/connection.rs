@@ -97,6 +97,7 @@ impl Home {
             return Ok(c);
         }
         c.login = self.broker_login(eid, url);
+        c.tls = self.broker_tls(eid, url)?;
         c.connector = self.connector_for(url);
         if c.connector.is_none() {
             // Other MTPs it announced, tried after this address (never for a secure agent).
