@@ -81,6 +81,13 @@ pub struct ListenerView {
     pub endpoint_id: String,
     /// Why it is not listening, when it should.
     pub error: Option<String>,
+    /// The certificate usp-home presents to devices that connect over `wss://` (PEM), naming
+    /// the addresses it listens on: what goes in the device's trust store ("" when off).
+    #[serde(default)]
+    pub certificate_pem: String,
+    /// Its SHA-256 fingerprint, as the device shows it ("" when off).
+    #[serde(default)]
+    pub certificate_sha256: String,
 }
 
 /// The listener setting.
