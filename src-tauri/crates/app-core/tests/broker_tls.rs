@@ -3,22 +3,28 @@
 //! broker's certificate (first use) and the card shows its fingerprint; a broker restarted with
 //! the same certificate is used again; a broker restarted with another certificate is refused in
 //! words, the pin stays, and adding the device again does not re-pin; forgetting the device
-//! drops the pin, and adding it again trusts the new certificate.
+//! drops the pin, and adding it again trusts the new certificate. The same over `mqtt+wss://`,
+//! and over `stomps://` through a real RabbitMQ (a CA made by the test, restarted with another).
 //! The simulated gateway serves over the broker's plain port; only the app's side uses TLS.
 
 mod common;
 #[allow(dead_code)]
 #[path = "../../../../tests/support/mosquitto.rs"]
 mod mosquitto;
+#[allow(dead_code)]
+#[path = "../../../../tests/support/rabbitmq.rs"]
+mod rabbitmq;
 
-use app_core::home::Home;
+use app_core::home::{AppError, Home};
 use app_core::identity::VaultPinStore;
 use common::{app, auth_of, bounded, wait_home};
-use ipc_types::{AgentAddress, AgentArgs, AgentAuth, AgentSummary, HomeView};
+use ipc_types::{AgentAddress, AgentArgs, AgentAuth, AgentSummary, BrokerLogin, HomeView};
 use mosquitto::{Broker, Options};
 use sim_home::mqtt::{controller_topic, MqttServe, MqttServing};
+use sim_home::server::stomp::{agent_destination, StompBroker};
 use sim_home::spec::UnknownControllerPolicy;
 use usp_client::tls::{Fingerprint, Pin};
+use usp_client::Login;
 use usp_core::EndpointId;
 
 fn card<'a>(view: &'a HomeView, eid: &str) -> Option<&'a AgentSummary> {
@@ -27,15 +33,20 @@ fn card<'a>(view: &'a HomeView, eid: &str) -> Option<&'a AgentSummary> {
 
 /// Connected, and the card says it goes through the broker over TLS.
 fn connected_over_tls(view: &HomeView, eid: &str) -> bool {
+    connected_by(view, eid, "MQTT, encrypted")
+}
+
+/// Connected, and the card's transport starts with `carrier`.
+fn connected_by(view: &HomeView, eid: &str, carrier: &str) -> bool {
     matches!(auth_of(view, eid), Some(AgentAuth::Untrusted { .. }))
-        && card(view, eid).is_some_and(|c| c.transport.starts_with("MQTT, encrypted"))
+        && card(view, eid).is_some_and(|c| c.transport.starts_with(carrier))
 }
 
 fn offline_with(view: &HomeView, eid: &str, words: &str) -> bool {
     matches!(auth_of(view, eid), Some(AgentAuth::Offline { message }) if message.contains(words))
 }
 
-async fn add(home: &Home, address: &str, eid: &str) -> Result<AgentSummary, app_core::home::AppError> {
+async fn add(home: &Home, address: &str, eid: &str) -> Result<AgentSummary, AppError> {
     bounded(
         "add by the broker's address",
         home.agent_add(AgentAddress {
@@ -45,6 +56,12 @@ async fn add(home: &Home, address: &str, eid: &str) -> Result<AgentSummary, app_
         }),
     )
     .await
+}
+
+async fn add_with_login(home: &Home, address: &str, eid: &str, login: BrokerLogin) -> Result<AgentSummary, AppError> {
+    let args =
+        AgentAddress { address: address.to_owned(), endpoint_id: Some(eid.to_owned()), broker_login: Some(login) };
+    bounded("add by the broker's address", home.agent_add(args)).await
 }
 
 /// The simulated home (the gateway served through `broker`'s plain port, to the app's topic)
@@ -174,4 +191,58 @@ async fn mqtt_over_wss_pins_and_refuses_a_changed_certificate_too() {
     home.shutdown().await;
     sim.shutdown().await;
     drop(broker);
+}
+
+/// STOMP over TLS (`stomps://`) through a real RabbitMQ whose certificate comes from a CA made by
+/// the test (no system authority vouches for it): pinned on first use with the login kept, and a
+/// RabbitMQ restarted with another certificate refused in the same words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stomps_through_rabbitmq_pins_and_refuses_a_changed_certificate() {
+    let mut rabbit = tokio::task::spawn_blocking(rabbitmq::Rabbit::start).await.expect("RabbitMQ");
+    let first = Fingerprint::of(&rabbit.cert_der());
+    let mut c = sim_home::HomeConfig::new(sim_home::scenario::Scenario::builtin());
+    c.unknown_controllers = Some(UnknownControllerPolicy::Untrusted);
+    for a in &mut c.scenario.agents {
+        a.endpoint_id = format!("{}-stomps", a.endpoint_id);
+    }
+    let mut sim = sim_home::Home::start(c).await.expect("the simulated home starts");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = app(dir.path(), None, Vec::new()).await;
+    let me: EndpointId = home.settings().await.expect("settings").endpoint_id.parse().expect("our eid");
+    let mut broker = StompBroker::new(&rabbit.url(""), std::slice::from_ref(&me));
+    broker.login = Some(Login { username: rabbitmq::USER.into(), password: rabbitmq::PASSWORD.to_owned().into() });
+    sim.serve_stomp(&broker);
+    let gw = sim.agent("gateway").expect("gateway").endpoint_id.clone();
+    let eid = gw.as_str().to_owned();
+    let address = rabbit.tls_url(&agent_destination(&gw));
+    let key = rabbit.tls_url("");
+    let pin = || VaultPinStore::new(common::vault(dir.path())).broker_pin(&eid, &key);
+    let login = BrokerLogin { username: rabbitmq::USER.into(), password: rabbitmq::PASSWORD.into() };
+
+    add_with_login(&home, &address, &eid, login.clone()).await.expect("added");
+    assert_eq!(pin(), Ok(Some(Pin::Certificate(first))), "pinned on first use");
+    let view = wait_home(&home, "connected over stomps", |v| connected_by(v, &eid, "STOMP, encrypted")).await;
+    assert!(card(&view, &eid).expect("card").transport.contains(&first.to_string()));
+
+    rabbit = tokio::task::spawn_blocking(move || {
+        rabbit.stop_node();
+        rabbit.new_certificate();
+        rabbit.start_node();
+        rabbit
+    })
+    .await
+    .expect("RabbitMQ restarted with another certificate");
+    let second = Fingerprint::of(&rabbit.cert_der());
+    assert_ne!(first, second);
+    let changed = "The broker's certificate changed since you added this device";
+    let view = wait_home(&home, "the changed certificate refused", |v| offline_with(v, &eid, changed)).await;
+    let Some(AgentAuth::Offline { message }) = auth_of(&view, &eid) else { unreachable!() };
+    assert!(message.contains(&second.to_string()), "{message}");
+    assert_eq!(pin(), Ok(Some(Pin::Certificate(first))), "never re-pinned");
+    let err = add_with_login(&home, &address, &eid, login).await.expect_err("refused");
+    assert!(err.to_string().contains(changed), "{err}");
+    assert_eq!(pin(), Ok(Some(Pin::Certificate(first))), "never re-pinned");
+    home.shutdown().await;
+    sim.shutdown().await;
+    drop(rabbit);
 }
