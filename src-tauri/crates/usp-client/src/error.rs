@@ -79,9 +79,11 @@ pub enum ConnectError {
     /// The broker's certificate is not valid under the system's authorities, and none is
     /// pinned for it.
     #[error(
-        "The broker at {broker} has a certificate that no authority vouches for and that was never \
-         trusted for this device (SHA-256 {sha256}), so usp-home did not connect. Add the device by its \
-         broker address to check and trust the broker's certificate."
+        "The broker at {broker} presents a certificate that no authority vouches for and that was not \
+         trusted when this device was added (SHA-256 {sha256}), so usp-home did not connect. If this is \
+         the broker you use and its certificate really is this one (compare the fingerprint with the \
+         broker's settings), forget this device and add it again by the broker's address; otherwise \
+         someone may be intercepting the connection to it."
     )]
     BrokerCertificateUntrusted {
         /// The broker (`host:port`).
