@@ -23,6 +23,7 @@ use mosquitto::{Broker, Options};
 use sim_home::mqtt::{controller_topic, MqttServe, MqttServing};
 use sim_home::server::stomp::{agent_destination, StompBroker};
 use sim_home::spec::UnknownControllerPolicy;
+use usp_client::discovery::Interfaces;
 use usp_client::tls::{Fingerprint, Pin};
 use usp_client::Login;
 use usp_core::EndpointId;
@@ -77,7 +78,7 @@ struct Homes {
     _serving: MqttServing,
 }
 
-async fn homes(broker: &Broker, tag: &str) -> Homes {
+async fn homes(broker: &Broker, tag: &str, discover: bool) -> Homes {
     let mut c = sim_home::HomeConfig::new(sim_home::scenario::Scenario::builtin());
     c.unknown_controllers = Some(UnknownControllerPolicy::Untrusted);
     for a in &mut c.scenario.agents {
@@ -85,7 +86,7 @@ async fn homes(broker: &Broker, tag: &str) -> Homes {
     }
     let sim = sim_home::Home::start(c).await.expect("the simulated home starts");
     let dir = tempfile::tempdir().expect("tempdir");
-    let home = app(dir.path(), None, Vec::new()).await;
+    let home = app(dir.path(), discover.then_some(Interfaces::Loopback), Vec::new()).await;
     let me: EndpointId = home.settings().await.expect("settings").endpoint_id.parse().expect("our eid");
     let gw = sim.agent("gateway").expect("gateway");
     let topic = format!("usp/agent/{}", gw.key);
@@ -107,7 +108,7 @@ async fn a_self_signed_broker_is_pinned_when_added_and_a_changed_certificate_is_
         .expect("broker");
     let first = Fingerprint::of(broker.cert_der.as_deref().expect("a certificate"));
 
-    let Homes { sim, home, dir, eid, topic, _serving } = homes(&broker, "brokertls").await;
+    let Homes { sim, home, dir, eid, topic, _serving } = homes(&broker, "brokertls", false).await;
     let address = format!("{}/{topic}", broker.tls_url());
     let key = broker.tls_url();
     // The pins as the vault holds them now (a store reads the vault when it is made).
@@ -173,7 +174,7 @@ async fn mqtt_over_wss_pins_and_refuses_a_changed_certificate_too() {
     let broker = Options { tls: true, websockets: true, ..Options::default() };
     let mut broker = tokio::task::spawn_blocking(move || Broker::start(broker)).await.expect("broker");
     let first = Fingerprint::of(broker.cert_der.as_deref().expect("a certificate"));
-    let Homes { sim, home, dir, eid, topic, _serving } = homes(&broker, "brokerwss").await;
+    let Homes { sim, home, dir, eid, topic, _serving } = homes(&broker, "brokerwss", false).await;
     let key = broker.wss_url();
     let pin = || VaultPinStore::new(common::vault(dir.path())).broker_pin(&eid, &key);
     add(&home, &format!("{}/{topic}", broker.wss_url()), &eid).await.expect("added");
@@ -245,4 +246,77 @@ async fn stomps_through_rabbitmq_pins_and_refuses_a_changed_certificate() {
     home.shutdown().await;
     sim.shutdown().await;
     drop(rabbit);
+}
+
+/// A hostile device announces the genuine device's Endpoint ID at a broker of its own (plain
+/// MQTT, relaying the device), and a made-up device there too (the witness that the app heard
+/// the adverts). The device added by its TLS broker address keeps its pin, no pin is made for
+/// anything announced, and when its broker goes away it is not reached through the announced
+/// plain broker: it waits for its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adverts_of_other_brokers_neither_pin_nor_carry_a_device_added_over_tls() {
+    let mut genuine = tokio::task::spawn_blocking(|| Broker::start(Options { tls: true, ..Options::default() }))
+        .await
+        .expect("broker");
+    let hostile = tokio::task::spawn_blocking(|| Broker::start(Options::default())).await.expect("hostile broker");
+    let first = Fingerprint::of(genuine.cert_der.as_deref().expect("a certificate"));
+    let Homes { sim, home, dir, eid, topic, _serving } = homes(&genuine, "brokeradvert", true).await;
+    let me: EndpointId = home.settings().await.expect("settings").endpoint_id.parse().expect("our eid");
+    // The attacker relays the device through its own broker.
+    let _relayed = sim.agent("gateway").expect("gateway").serve_mqtt(MqttServe {
+        broker: hostile.url(),
+        topic: topic.clone(),
+        controllers: vec![(me.clone(), controller_topic(&me))],
+        login: None,
+        tls: None,
+    });
+    let key = genuine.tls_url();
+    let pin = |eid: &str, key: &str| VaultPinStore::new(common::vault(dir.path())).broker_pin(eid, key);
+    add(&home, &format!("{}/{topic}", genuine.tls_url()), &eid).await.expect("added");
+    wait_home(&home, "connected through its own broker", |v| connected_over_tls(v, &eid)).await;
+
+    let witness = "proto::advert-witness";
+    let adverts = [
+        sim_home::advertise::RawAdvert {
+            endpoint_id: eid.clone(),
+            url: format!("{}/{topic}", hostile.url()),
+            subtype: None,
+            name: None,
+        },
+        sim_home::advertise::RawAdvert {
+            endpoint_id: witness.to_owned(),
+            url: format!("{}/usp/agent/witness", hostile.url()),
+            subtype: None,
+            name: None,
+        },
+    ];
+    let advertiser = tokio::task::spawn_blocking(move || {
+        let mut a = sim_home::advertise::Advertiser::start(&Interfaces::Loopback).expect("advertiser on loopback");
+        for advert in &adverts {
+            a.register_raw(advert).expect("advert");
+        }
+        a
+    })
+    .await
+    .expect("adverts");
+    wait_home(&home, "the adverts heard", |v| card(v, witness).is_some()).await;
+
+    genuine.stop();
+    let offline = |v: &HomeView| matches!(auth_of(v, &eid), Some(AgentAuth::Offline { .. }));
+    wait_home(&home, "offline without its broker", offline).await;
+    // "Check now" starts its connection afresh (with what the adverts said); it keeps trying its
+    // own broker for a while, and the announced one never carries it.
+    bounded("check now", home.agent_check_now(AgentArgs { agent: eid.clone() })).await.expect("check now");
+    for _ in 0..30 {
+        let view = home.home().await.expect("view");
+        let now = card(&view, &eid).expect("card");
+        assert!(now.transport.is_empty(), "reached through an advertised broker: {now:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(pin(&eid, &key), Ok(Some(Pin::Certificate(first))), "the pin stays");
+    assert_eq!(pin(&eid, &hostile.url()), Ok(None));
+    assert_eq!(pin(witness, &hostile.url()), Ok(None));
+    drop(advertiser);
+    home.shutdown().await;
+    sim.shutdown().await;
 }
