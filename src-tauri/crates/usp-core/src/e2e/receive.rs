@@ -97,7 +97,7 @@ impl E2eSession {
             // Behind or a duplicate (R-E2E.20, 25): ignored; acknowledged again when it
             // carries data, so the peer stops resending it.
             self.stats.duplicates += 1;
-            ctx.ack_due |= !sc.payload.is_empty();
+            ctx.ack_due |= carries_data(&sc);
             return;
         }
         if seq > ctx.expected {
@@ -150,7 +150,7 @@ impl E2eSession {
         let Some(ctx) = self.ctx.as_mut() else { return Ok(()) };
         ctx.expected = sc.sequence_id + 1;
         ctx.confirmed = true;
-        if !sc.payload.is_empty() {
+        if carries_data(&sc) {
             ctx.ack_due = true;
         }
         self.honour_retransmit(sc.retransmit_id)?;
@@ -219,4 +219,10 @@ pub(super) fn acknowledge(ctx: &mut Context, expected_id: u64, now: Instant, int
     }
     let data_left = ctx.unacked.values().any(|s| !s.payload.is_empty());
     ctx.resend_at = data_left.then(|| now + interval);
+}
+
+/// The Record carries Message bytes (a control Record has no `payload` entry, or one empty
+/// entry, as OB-USPA requires and as we send it).
+pub(super) fn carries_data(sc: &SessionContext) -> bool {
+    sc.payload.iter().any(|p| !p.is_empty())
 }

@@ -90,7 +90,8 @@ impl E2eSession {
             retransmit_id: sent.retransmit_id,
             payload_sar_state: sent.state,
             payloadrec_sar_state: sent.state,
-            payload: if sent.payload.is_empty() { Vec::new() } else { vec![sent.payload.clone()] },
+            // Exactly one entry, also when empty (see `tests/reference.rs`).
+            payload: vec![sent.payload.clone()],
         };
         ctx.ack_due = false;
         ctx.unacked.insert(seq, sent);
@@ -110,7 +111,8 @@ impl E2eSession {
             retransmit_id: 0,
             payload_sar_state: sent.state,
             payloadrec_sar_state: sent.state,
-            payload: if sent.payload.is_empty() { Vec::new() } else { vec![sent.payload.clone()] },
+            // Exactly one entry, also when empty (see `tests/reference.rs`).
+            payload: vec![sent.payload.clone()],
         };
         ctx.ack_due = false;
         self.stats.records_resent += 1;
