@@ -31,6 +31,20 @@ pub struct E2eConfig {
     /// How long a gap in the received sequence, or an unacknowledged data Record, waits
     /// before we ask for (or send) a retransmission. Default 2 s.
     pub retransmit_interval: Duration,
+    /// Send a data Record again when it is still unacknowledged after
+    /// `retransmit_interval` (default true). False for a peer that never acknowledges on its
+    /// own and executes a Record again when it comes twice: OB-USPA's experimental session
+    /// context only acknowledges (`expected_id`) on the Records of its next Message and
+    /// processes duplicates (see the README, "The reference agent's session context"), so a
+    /// resend of a Set or Add would run it twice. Records the peer asks for with
+    /// `retransmit_id` are sent again either way.
+    pub resend_unacknowledged: bool,
+    /// Take a DisconnectRecord 7105 that ends a context of ours the peer never took part in
+    /// (no Record of its processed) as 7106, "not allowed" (default false). OB-USPA's
+    /// experimental session context answers every session-context Record with 7105 when
+    /// its `SessionMode` is Forbid, where the spec asks for 7106 (R-E2E.6a); without this,
+    /// each Message starts a context that the agent ends again, and is lost.
+    pub early_7105_means_not_allowed: bool,
     /// The largest Message a reassembly may hold, in bytes; beyond it the Message is refused
     /// and the context restarted. Default 8 MiB.
     pub max_message_size: usize,
@@ -72,6 +86,8 @@ impl E2eConfig {
             max_record_size: 0,
             max_retransmit_tries: 5,
             retransmit_interval: Duration::from_secs(2),
+            resend_unacknowledged: true,
+            early_7105_means_not_allowed: false,
             max_message_size: 8 * 1024 * 1024,
             max_ahead_records: 1024,
             max_ahead_bytes: 8 * 1024 * 1024,

@@ -91,7 +91,8 @@ impl E2eSession {
             self.start_ours(Some(RestartReason::Processing(why)), now);
             return;
         }
-        acknowledge(ctx, sc.expected_id, now, self.cfg.retransmit_interval);
+        let resend = self.cfg.resend_unacknowledged.then_some(self.cfg.retransmit_interval);
+        acknowledge(ctx, sc.expected_id, now, resend);
         let seq = sc.sequence_id;
         if seq < ctx.expected || ctx.ahead.contains_key(&seq) {
             // Behind or a duplicate (R-E2E.20, 25): ignored; acknowledged again when it
@@ -192,6 +193,11 @@ impl E2eSession {
             end -= 1;
         }
         let reason = reason[..end].to_owned();
+        // (See `E2eConfig::early_7105_means_not_allowed`.)
+        let refused = code == CODE_TERMINATED
+            && self.cfg.early_7105_means_not_allowed
+            && self.ctx.as_ref().is_some_and(|c| !c.by_peer && !c.confirmed);
+        let code = if refused { CODE_NOT_ALLOWED } else { code };
         match code {
             CODE_TERMINATED => {
                 let lost_messages = self.drop_context();
@@ -208,7 +214,8 @@ impl E2eSession {
 }
 
 /// Takes the peer's `expected_id`: Records of ours below it are acknowledged (R-E2E.16).
-pub(super) fn acknowledge(ctx: &mut Context, expected_id: u64, now: Instant, interval: std::time::Duration) {
+/// `resend`: the resend interval, `None` when unacknowledged Records are not resent on a timer.
+pub(super) fn acknowledge(ctx: &mut Context, expected_id: u64, now: Instant, resend: Option<std::time::Duration>) {
     if expected_id <= ctx.peer_expected {
         return;
     }
@@ -218,7 +225,7 @@ pub(super) fn acknowledge(ctx: &mut Context, expected_id: u64, now: Instant, int
         ctx.in_flight -= sent.payload.len();
     }
     let data_left = ctx.unacked.values().any(|s| !s.payload.is_empty());
-    ctx.resend_at = data_left.then(|| now + interval);
+    ctx.resend_at = resend.filter(|_| data_left).map(|interval| now + interval);
 }
 
 /// The Record carries Message bytes (a control Record has no `payload` entry, or one empty

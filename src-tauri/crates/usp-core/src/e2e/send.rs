@@ -81,7 +81,9 @@ impl E2eSession {
         ctx.next_seq += 1;
         if !sent.payload.is_empty() {
             ctx.in_flight += sent.payload.len();
-            ctx.resend_at.get_or_insert(now + interval);
+            if self.cfg.resend_unacknowledged {
+                ctx.resend_at.get_or_insert(now + interval);
+            }
         }
         let sc = SessionContext {
             session_id: ctx.session_id,

@@ -3,6 +3,7 @@
 
 mod context;
 mod props;
+mod reference;
 mod sar_integrity;
 
 use std::time::{Duration, Instant};
