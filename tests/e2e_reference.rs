@@ -119,6 +119,7 @@ async fn segmented_both_ways_at_1024_bytes() {
         .await;
     // A large GetResp: the agent cuts it into Records of at most 1024 bytes.
     let before = p.received.len();
+    let sent_before = p.sent.len();
     let all = p.get(&["Device."; 20]).await;
     let params = all.params().into_vec();
     assert!(params.len() > 2000, "the whole data model 20 times: {} parameters", params.len());
@@ -134,6 +135,8 @@ async fn segmented_both_ways_at_1024_bytes() {
         assert_eq!(w[1].1.sequence_id, w[0].1.sequence_id + 1);
         assert_eq!(w[1].1.payloadrec_sar_state, w[1].1.payload_sar_state);
     }
+    let acks = p.sent.len() - sent_before - 1;
+    println!("our layer sent {acks} acknowledgements for them (the agent never acknowledges on its own)");
     println!(
         "GetResp of Device. x 20: {} parameters, {} bytes in {} Records of at most {} bytes",
         params.len(),
@@ -435,4 +438,47 @@ async fn restarts_on_both_sides() {
     // A new context of ours afterwards works.
     let got = p.get(&["Device.LocalAgent.EndpointID"]).await;
     assert_eq!(got.value("Device.LocalAgent.EndpointID"), Some(p.agent.as_str()));
+}
+
+/// A Message the agent does not answer (a NotifyResp) stays unacknowledged: the agent
+/// acknowledges only on the Records of its next Message. With timer resends on (the
+/// default) the layer sends it again (the agent runs each copy) and gives up with a restart
+/// after `max_retransmit_tries`; with `resend_unacknowledged` off it waits quietly, and the
+/// next answer acknowledges it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unanswered_message_and_timer_resends() {
+    let setup = Setup::start("unanswered", "Require", 0);
+    for resend in [true, false] {
+        let mut p = setup
+            .peer(|c| {
+                c.resend_unacknowledged = resend;
+                c.retransmit_interval = Duration::from_millis(200);
+                c.max_retransmit_tries = 2;
+            })
+            .await;
+        p.get(&["Device.LocalAgent.EndpointID"]).await;
+        let notify_resp = usp_core::msg::Msg::new(
+            "nr-1",
+            Body::Response(Response::NotifyResp(usp_core::msg::NotifyResp { subscription_id: "none".into() })),
+        );
+        let mut out = Vec::new();
+        wire::encode_msg(&notify_resp, &mut out);
+        p.session.send(Bytes::from(out), std::time::Instant::now()).expect("send");
+        p.flush().await;
+        p.idle(Duration::from_millis(1500)).await;
+        let restarts = p.events_of(|e| matches!(e, E2eEvent::Restarted { .. }));
+        if resend {
+            assert!(p.session.stats().records_resent >= 2, "{:?}", p.session.stats());
+            assert!(restarts >= 1, "gave up and restarted: {:?}", p.events);
+        } else {
+            assert_eq!(p.session.stats().records_resent, 0);
+            assert_eq!(restarts, 0, "{:?}", p.events);
+            assert!(p.session.unacknowledged() >= 1);
+            let got = p.get(&["Device.LocalAgent.EndpointID"]).await;
+            assert_eq!(got.value("Device.LocalAgent.EndpointID"), Some(p.agent.as_str()));
+            // Only our acknowledgement of that answer is left.
+            assert_eq!(p.session.unacknowledged(), 1);
+        }
+        drop(p);
+    }
 }
