@@ -482,3 +482,27 @@ async fn an_unanswered_message_and_timer_resends() {
         drop(p);
     }
 }
+
+/// The same through RabbitMQ over STOMP: every request in our context, and a GetResp cut
+/// at 1024 bytes by the agent, reassembled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_stomp_through_rabbitmq() {
+    let setup = Setup::start_stomp("stomp", "Require", 1024);
+    let mut p = setup
+        .peer(|c| {
+            c.max_record_size = 1024;
+            c.resend_unacknowledged = false;
+        })
+        .await;
+    suite(&mut p, 1).await;
+    let before = p.received.len();
+    let all = p.get(&["Device."; 5]).await;
+    assert!(all.params().into_vec().len() > 500);
+    let recs = session_records(&p.received[before..]);
+    assert!(recs.len() > 20, "{} Records", recs.len());
+    assert_eq!(recs[0].1.payload_sar_state, SAR_BEGIN);
+    assert!(p.received_sizes[before..].iter().all(|s| *s <= 1024));
+    let sid = p.session.session_id().expect("ours");
+    assert!(session_records(&p.received).iter().all(|(_, sc)| sc.session_id == sid));
+    assert_eq!(p.events_of(|e| matches!(e, E2eEvent::Restarted { .. } | E2eEvent::Terminated { .. })), 0);
+}

@@ -17,15 +17,67 @@ use usp_core::wire::{self, Limits};
 use usp_core::EndpointId;
 use usp_home_tests::mosquitto::{Broker, Options};
 use usp_home_tests::obuspa::{self, Agent, Variant};
+use usp_home_tests::rabbitmq::{Rabbit, PASSWORD, USER};
 use usp_home_tests::{test_config, test_eid, BOUND};
+
+/// The broker between us and the agent.
+pub enum Via {
+    Mqtt(Broker),
+    Stomp(Rabbit),
+}
 
 /// A broker, and what the agent will be told.
 pub struct Setup {
-    pub broker: Broker,
+    pub via: Via,
     pub me: EndpointId,
     pub agent: String,
     pub name: String,
     pub lines: String,
+    /// Our transport's address (the agent's topic or destination in it).
+    pub url: String,
+}
+
+/// The reference agent's reset lines for STOMP: RabbitMQ on `port`, its destination
+/// `agent_dest`, and `me` (Full Access) at `controller_dest` with its `E2ESession`.
+pub fn agent_stomp_lines(
+    port: u16,
+    agent_dest: &str,
+    controller_dest: &str,
+    me: &EndpointId,
+    mode: &str,
+    max_record_size: u32,
+) -> String {
+    let c = "Device.LocalAgent.Controller.1";
+    format!(
+        "Device.STOMP.Connection.1.Alias \"loopback-rabbitmq\"\n\
+         Device.STOMP.Connection.1.Enable \"true\"\n\
+         Device.STOMP.Connection.1.Host \"127.0.0.1\"\n\
+         Device.STOMP.Connection.1.Port \"{port}\"\n\
+         Device.STOMP.Connection.1.Username \"{USER}\"\n\
+         Device.STOMP.Connection.1.Password \"{PASSWORD}\"\n\
+         Device.STOMP.Connection.1.EnableEncryption \"false\"\n\
+         Device.STOMP.Connection.1.VirtualHost \"/\"\n\
+         Device.STOMP.Connection.1.EnableHeartbeats \"true\"\n\
+         Device.STOMP.Connection.1.OutgoingHeartbeat \"30000\"\n\
+         Device.STOMP.Connection.1.IncomingHeartbeat \"300000\"\n\
+         Device.STOMP.Connection.1.ServerRetryInitialInterval \"1\"\n\
+         Device.STOMP.Connection.1.ServerRetryIntervalMultiplier \"2000\"\n\
+         Device.STOMP.Connection.1.ServerRetryMaxInterval \"30720\"\n\
+         Device.LocalAgent.MTP.1.Alias \"stomp\"\n\
+         Device.LocalAgent.MTP.1.Enable \"true\"\n\
+         Device.LocalAgent.MTP.1.Protocol \"STOMP\"\n\
+         Device.LocalAgent.MTP.1.STOMP.Reference \"Device.STOMP.Connection.1\"\n\
+         Device.LocalAgent.MTP.1.STOMP.Destination \"{agent_dest}\"\n\
+         {controller}\
+         {c}.MTP.1.Alias \"stomp\"\n\
+         {c}.MTP.1.Enable \"true\"\n\
+         {c}.MTP.1.Protocol \"STOMP\"\n\
+         {c}.MTP.1.STOMP.Reference \"Device.STOMP.Connection.1\"\n\
+         {c}.MTP.1.STOMP.Destination \"{controller_dest}\"\n\
+         {c}.E2ESession.SessionMode \"{mode}\"\n\
+         {c}.E2ESession.MaxUSPRecordSize \"{max_record_size}\"\n",
+        controller = obuspa::controller_lines(1, me.as_str(), "Device.LocalAgent.ControllerTrust.Role.1"),
+    )
 }
 
 /// The reference agent's reset lines: MQTT 5 to the broker on `port`, its topic
@@ -80,14 +132,34 @@ impl Setup {
         let broker = Broker::start(Options::default());
         let me = test_eid(&format!("e2e-{name}"));
         let lines = agent_lines(broker.port, &format!("e2e-{name}"), &me, mode, max_record_size);
-        Setup { broker, me, agent: format!("proto::obuspa-e2e-{name}"), name: name.to_owned(), lines }
+        let url = format!("{}/usp/agent/e2e-{name}", broker.url());
+        let agent = format!("proto::obuspa-e2e-{name}");
+        Setup { via: Via::Mqtt(broker), me, agent, name: name.to_owned(), lines, url }
+    }
+
+    /// A RabbitMQ (about 25 s to start); the agent starts with [`Setup::peer`].
+    pub fn start_stomp(name: &str, mode: &str, max_record_size: u32) -> Setup {
+        let rabbit = Rabbit::start();
+        let me = test_eid(&format!("e2e-{name}"));
+        let tag = format!("{name}-{:x}", std::process::id());
+        let agent_dest = format!("/queue/usp.agent.e2e-{tag}");
+        let controller_dest = format!("/queue/usp.controller.e2e-{tag}");
+        let lines = agent_stomp_lines(rabbit.stomp_port, &agent_dest, &controller_dest, &me, mode, max_record_size);
+        let agent = format!("proto::obuspa-e2e-{name}");
+        let url = rabbit.url(&format!("{agent_dest}?reply-to={controller_dest}"));
+        Setup { via: Via::Stomp(rabbit), me, agent, name: name.to_owned(), lines, url }
     }
 
     /// Our MQTT session first (subscribed to our reply topic), then the agent; ready once
     /// its MQTTConnectRecord came (it is subscribed then). `tune` adjusts the layer's settings.
     pub async fn peer(&self, tune: impl FnOnce(&mut E2eConfig)) -> E2ePeer {
-        let url = format!("{}/usp/agent/e2e-{}", self.broker.url(), self.name);
-        let mut config = test_config(&url, &self.me);
+        let mut config = test_config(&self.url, &self.me);
+        if matches!(self.via, Via::Stomp(_)) {
+            config.login = Some(usp_client::Login {
+                username: USER.to_owned(),
+                password: zeroize::Zeroizing::new(PASSWORD.to_owned()),
+            });
+        }
         config.agent_id = Some(self.agent.parse().expect("agent eid"));
         config.connect_timeout = BOUND;
         let opened = tokio::time::timeout(BOUND, mtp::connect(&config)).await.expect("in time").expect("MQTT opens");
@@ -236,11 +308,14 @@ impl E2ePeer {
         }
     }
 
-    /// Waits for the agent's MQTTConnectRecord (it is subscribed to its topic by then).
+    /// Waits for the agent's MQTTConnectRecord or STOMPConnectRecord (it is subscribed to
+    /// its topic or destination by then).
     pub async fn wait_connect_record(&mut self) {
         let seen = self.received.len();
-        self.until("the agent's MQTTConnectRecord", |p| {
-            p.received[seen..].iter().any(|r| matches!(r.record_type, RecordType::MqttConnect { .. }))
+        self.until("the agent's connect record", |p| {
+            p.received[seen..]
+                .iter()
+                .any(|r| matches!(r.record_type, RecordType::MqttConnect { .. } | RecordType::StompConnect { .. }))
         })
         .await;
     }
