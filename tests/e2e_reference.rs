@@ -506,3 +506,64 @@ async fn over_stomp_through_rabbitmq() {
     assert!(session_records(&p.received).iter().all(|(_, sc)| sc.session_id == sid));
     assert_eq!(p.events_of(|e| matches!(e, E2eEvent::Restarted { .. } | E2eEvent::Terminated { .. })), 0);
 }
+
+/// After a restart of its process the agent opens its first context with session id 2
+/// again. When that is the context we are in (the agent opened it before its restart) and
+/// the agent speaks first (a notification of a persistent subscription), its Records pass
+/// for old duplicates: the notification and the answers to our requests are ignored. With
+/// `peer_reuses_session_ids` its Record 1 opens a new context and both come through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_id_2_again_after_its_restart() {
+    let setup = Setup::start("reuse", "Require", 0);
+    for tolerate in [false, true] {
+        let mut p = setup
+            .peer(|c| {
+                c.resend_unacknowledged = false;
+                c.peer_reuses_session_ids = tolerate;
+            })
+            .await;
+        p.get(&["Device.LocalAgent.EndpointID"]).await;
+        // Into the agent's context 2: it restarts and refuses our next Record with 7105
+        // and its own context.
+        p.proc_.stop();
+        assert!(p.proc_.run());
+        p.wait_connect_record().await;
+        p.send_request(get("Device.LocalAgent.EndpointID")).await;
+        p.until("the agent's context", |p| p.session.session_id() == Some(2)).await;
+        let sub = request::add()
+            .object(
+                "Device.LocalAgent.Subscription.",
+                [
+                    ("Enable", "true", true),
+                    ("ID", "reuse", true),
+                    ("NotifType", "ObjectCreation", true),
+                    ("ReferenceList", "Device.LocalAgent.Controller.", true),
+                    ("Persistent", "true", true),
+                ],
+            )
+            .build()
+            .expect("add");
+        let Response::AddResp(_) = p.request(sub).await else { panic!("not an AddResp") };
+        // It restarts and speaks first: the notification opens session 2 again.
+        p.proc_.stop();
+        assert!(p.proc_.run());
+        p.wait_connect_record().await;
+        let before = p.received.len();
+        let out = p.proc_.cli(&["add", "Device.LocalAgent.Controller."]);
+        assert!(out.contains("Device.LocalAgent.Controller."), "{out}");
+        p.until("the notification's Record", |p| !session_records(&p.received[before..]).is_empty()).await;
+        let (_, open) = session_records(&p.received[before..]).into_iter().next().expect("one");
+        assert_eq!((open.session_id, open.sequence_id, open.expected_id), (2, 1, 1));
+        let id = p.send_request(get("Device.LocalAgent.EndpointID")).await;
+        p.idle(Duration::from_secs(2)).await;
+        let notified = p.inbox.iter().any(|m| matches!(m.body, Body::Request(usp_core::msg::Request::Notify(_))));
+        let answered = p.inbox.iter().any(|m| *m.msg_id == *id);
+        if tolerate {
+            assert!(notified && answered, "events: {:?}", p.events);
+        } else {
+            assert!(!notified && !answered, "taken for duplicates; events: {:?}", p.events);
+            assert!(p.session.stats().duplicates >= 2, "{:?}", p.session.stats());
+        }
+        drop(p);
+    }
+}

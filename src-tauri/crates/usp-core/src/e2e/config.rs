@@ -45,6 +45,14 @@ pub struct E2eConfig {
     /// its `SessionMode` is Forbid, where the spec asks for 7106 (R-E2E.6a); without this,
     /// each Message starts a context that the agent ends again, and is lost.
     pub early_7105_means_not_allowed: bool,
+    /// Take a Record with `sequence_id` 1 and `expected_id` 1 as the opening of a new context
+    /// of the peer's even when its session id is the current one (and we are past its
+    /// Record 1) or one we left (default false). OB-USPA's experimental session context opens
+    /// its first context after every start of its process with session id 2 again: without
+    /// this, its Records would pass for duplicates of an old context and be ignored. The
+    /// price: a late copy of a peer's first Record restarts the context (our Messages not
+    /// yet acknowledged are sent again in it).
+    pub peer_reuses_session_ids: bool,
     /// The largest Message a reassembly may hold, in bytes; beyond it the Message is refused
     /// and the context restarted. Default 8 MiB.
     pub max_message_size: usize,
@@ -88,6 +96,7 @@ impl E2eConfig {
             retransmit_interval: Duration::from_secs(2),
             resend_unacknowledged: true,
             early_7105_means_not_allowed: false,
+            peer_reuses_session_ids: false,
             max_message_size: 8 * 1024 * 1024,
             max_ahead_records: 1024,
             max_ahead_bytes: 8 * 1024 * 1024,
@@ -99,6 +108,20 @@ impl E2eConfig {
             signer: None,
             peer_trust: None,
         }
+    }
+}
+
+impl E2eConfig {
+    /// These settings with every tolerance the reference agent's experimental session
+    /// context (OB-USPA 11.0.4) needs: [`resend_unacknowledged`](Self::resend_unacknowledged)
+    /// off, [`early_7105_means_not_allowed`](Self::early_7105_means_not_allowed) and
+    /// [`peer_reuses_session_ids`](Self::peer_reuses_session_ids) on. Leave `peer_trust`
+    /// unset for it: it signs nothing.
+    pub fn with_reference_agent_tolerances(mut self) -> Self {
+        self.resend_unacknowledged = false;
+        self.early_7105_means_not_allowed = true;
+        self.peer_reuses_session_ids = true;
+        self
     }
 }
 

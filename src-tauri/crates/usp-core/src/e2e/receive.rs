@@ -51,9 +51,12 @@ impl E2eSession {
             New,
         }
         let race_window = self.cfg.retransmit_interval * self.cfg.max_retransmit_tries;
+        // (See `E2eConfig::peer_reuses_session_ids`.)
+        let reopened = self.cfg.peer_reuses_session_ids && sc.sequence_id == 1 && sc.expected_id == 1;
         let which = match &self.ctx {
+            Some(c) if c.session_id == sid && reopened && c.expected > 1 => Which::New,
             Some(c) if c.session_id == sid => Which::Current,
-            _ if self.retired.contains(&sid) => Which::Stale,
+            _ if self.retired.contains(&sid) && !reopened => Which::Stale,
             // Both sides started a context at once: the larger id wins on both sides. A
             // smaller new id from the peer soon after we started ours is the loser's (its
             // Records may arrive late, after the peer has joined ours).

@@ -136,3 +136,69 @@ fn an_early_7105_can_mean_not_allowed() {
     assert!(matches!(events(&mut c).last(), Some(E2eEvent::Terminated { lost_messages: 1, .. })));
     assert!(!c.is_not_allowed());
 }
+
+/// With `peer_reuses_session_ids`, a Record 1 that acknowledges nothing (`expected_id` 1)
+/// opens a new context of the peer's even with the current session id once we are past
+/// its Record 1, or with an id we left; without it, it is a duplicate or a stale Record.
+#[test]
+fn a_peer_that_reuses_its_session_id_is_followed() {
+    let t0 = Instant::now();
+    let first = |n: usize| SessionContext {
+        session_id: 2,
+        sequence_id: 1,
+        expected_id: 1,
+        retransmit_id: 0,
+        payload_sar_state: SAR_NONE,
+        payloadrec_sar_state: SAR_NONE,
+        payload: vec![msg(n, 12)],
+    };
+    let second = SessionContext { sequence_id: 2, expected_id: 1, payload: vec![msg(2, 12)], ..first(0) };
+    for reuse in [false, true] {
+        let mut c = E2eSession::new(E2eConfig { peer_reuses_session_ids: reuse, ..config(C, A, 100) });
+        c.handle_record(record(A, C, first(1)), t0);
+        c.handle_record(record(A, C, second.clone()), t0);
+        assert_eq!(delivered(&mut c), vec![msg(1, 12), msg(2, 12)]);
+        c.send(msg(3, 12), t0).expect("send");
+        let _ = drain(&mut c);
+        let _ = events(&mut c);
+        // The agent restarted and opens session 2 again.
+        c.handle_record(record(A, C, first(4)), t0);
+        if reuse {
+            assert_eq!(delivered(&mut c), vec![msg(4, 12)]);
+            let evs = events(&mut c);
+            assert!(
+                matches!(evs[..], [E2eEvent::Restarted { old: 2, new: 2, reason: RestartReason::PeerNewSession }]),
+                "{evs:?}"
+            );
+            // Our unacknowledged Message goes again in the new context.
+            let again: Vec<_> = drain(&mut c).iter().map(sc).filter(|s| s.payload == vec![msg(3, 12)]).collect();
+            assert_eq!(again.len(), 1);
+            assert_eq!((again[0].session_id, again[0].sequence_id), (2, 1));
+        } else {
+            assert!(delivered(&mut c).is_empty(), "taken for a duplicate");
+            assert_eq!(c.stats().duplicates, 1);
+        }
+        // After we left session 2, its Record 1 again.
+        c.terminate("bye");
+        let _ = drain(&mut c);
+        let _ = events(&mut c);
+        c.handle_record(record(A, C, first(5)), t0);
+        if reuse {
+            assert_eq!(delivered(&mut c), vec![msg(5, 12)]);
+            assert_eq!(events(&mut c), vec![E2eEvent::Started { session_id: 2, by_peer: true }]);
+        } else {
+            assert!(delivered(&mut c).is_empty());
+            assert_eq!(events(&mut c), vec![E2eEvent::Dropped(E2eDropped::StaleSession { session_id: 2 })]);
+        }
+    }
+    // A Record 1 that acknowledges something is an ordinary (late) duplicate either way.
+    let mut c = E2eSession::new(E2eConfig::new(C, A).with_reference_agent_tolerances());
+    assert!(!c.config().resend_unacknowledged && c.config().early_7105_means_not_allowed);
+    c.handle_record(record(A, C, first(1)), t0);
+    c.handle_record(record(A, C, second), t0);
+    let _ = delivered(&mut c);
+    let _ = events(&mut c);
+    c.handle_record(record(A, C, SessionContext { expected_id: 2, ..first(1) }), t0);
+    assert!(delivered(&mut c).is_empty());
+    assert!(events(&mut c).is_empty());
+}
