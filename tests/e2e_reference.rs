@@ -322,6 +322,35 @@ async fn the_agent_neither_orders_nor_deduplicates_nor_retransmits() {
     let (_, open) = &session_records(&p.received[before..])[0];
     assert_eq!((open.session_id, open.sequence_id, open.expected_id), (sid + 1, 1, 1));
     assert_eq!(open.payload, vec![Bytes::new()], "its opening Record: one empty payload entry");
+
+    // A segmented Message with an acknowledgement between its Records: the reassembly
+    // fails with 7105 and the Message is never answered.
+    let before = p.received.len();
+    let sid = 5_200_000;
+    let whole = E2ePeer::encode(get("Device.LocalAgent.EndpointID"), "split");
+    let (a, b) = whole.split_at(whole.len() / 2);
+    let part = |seq: u64, state: i32, payload: &[u8]| SessionContext {
+        session_id: sid,
+        sequence_id: seq,
+        expected_id: 1,
+        retransmit_id: 0,
+        payload_sar_state: state,
+        payloadrec_sar_state: state,
+        payload: vec![Bytes::copy_from_slice(payload)],
+    };
+    p.send_record(&raw(&p, part(1, SAR_BEGIN, a))).await;
+    p.send_record(&raw(&p, part(2, SAR_NONE, &[]))).await;
+    p.send_record(&raw(&p, part(3, SAR_COMPLETE, b))).await;
+    p.until("a DisconnectRecord", |p| !p.disconnects_since(before).is_empty()).await;
+    p.idle(Duration::from_millis(500)).await;
+    assert_eq!(p.disconnects_since(before)[0].0, 7105);
+    assert!(replies_to(&p, "split").is_empty());
+    // The same three Records back to back, in a new context: answered.
+    let sid = 5_300_000;
+    let part = |seq: u64, state: i32, payload: &[u8]| SessionContext { session_id: sid, ..part(seq, state, payload) };
+    p.send_record(&raw(&p, part(1, SAR_BEGIN, a))).await;
+    p.send_record(&raw(&p, part(2, SAR_COMPLETE, b))).await;
+    wait_replies(&mut p, "split", 1).await;
 }
 
 /// The agent checks no signature and signs nothing; it refuses TLS12 payloads with a

@@ -380,8 +380,8 @@ impl E2ePeer {
     pub async fn request_no_session(&mut self, req: Request) -> Response {
         let id = self.fresh_id();
         self.send_no_session(req, &id).await;
-        self.until(&format!("the plain reply to {id}"), |p| p.plain_inbox.iter().any(|m| &*m.msg_id == id)).await;
-        let at = self.plain_inbox.iter().position(|m| &*m.msg_id == id).expect("there");
+        self.until(&format!("the plain reply to {id}"), |p| p.plain_inbox.iter().any(|m| *m.msg_id == id)).await;
+        let at = self.plain_inbox.iter().position(|m| *m.msg_id == id).expect("there");
         match self.plain_inbox.remove(at).body {
             Body::Response(r) => r,
             other => panic!("{id}: the agent answered {other:?}"),
