@@ -14,7 +14,7 @@ mod peer;
 use std::time::Duration;
 
 use bytes::Bytes;
-use usp_core::e2e::{E2eEvent, SAR_BEGIN, SAR_COMPLETE, SAR_INPROCESS, SAR_NONE};
+use usp_core::e2e::{E2eConfig, E2eEvent, SAR_BEGIN, SAR_COMPLETE, SAR_INPROCESS, SAR_NONE};
 use usp_core::msg::{Body, Response};
 use usp_core::record::{Record, RecordType, SessionContext};
 use usp_core::request;
@@ -595,4 +595,46 @@ async fn session_id_2_again_after_its_restart() {
         }
         drop(p);
     }
+}
+
+/// `E2ESession.Reset()` in Require mode: answered in the context, then the agent ends it
+/// (7105) and opens one of its own; `SessionMode` set to Forbid ends it too (7105) and a
+/// plain Record is answered afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_and_session_mode_changes() {
+    let setup = Setup::start("reset", "Require", 0);
+    let mut p =
+        setup.peer(|c| *c = std::mem::replace(c, E2eConfig::new("", "")).with_reference_agent_tolerances()).await;
+    p.get(&["Device.LocalAgent.EndpointID"]).await;
+    let ours = p.session.session_id().expect("ours");
+    let before = p.received.len();
+    let reset = request::operate("Device.LocalAgent.Controller.1.E2ESession.Reset()").build().expect("operate");
+    let Response::OperateResp(op) = p.request(reset).await else { panic!("not an OperateResp") };
+    let (_, outcome) = op.outcomes().into_iter().next().expect("one");
+    assert!(!matches!(outcome, CommandOutcome::Failed(_)), "{outcome:?}");
+    p.until("the agent's new context", |p| p.session.session_id().is_some_and(|s| s != ours)).await;
+    assert_eq!(p.disconnects_since(before).first().map(|d| d.0), Some(7105));
+    assert_eq!(p.session.session_id(), Some(ours + 1), "the agent's new context: our id + 1");
+    p.get(&["Device.LocalAgent.EndpointID"]).await;
+
+    // Forbid while the context is up: the Set is answered, then 7105.
+    let before = p.received.len();
+    let set = request::set()
+        .param("Device.LocalAgent.Controller.1.E2ESession.SessionMode", "Forbid", true)
+        .build()
+        .expect("set");
+    let Response::SetResp(_) = p.request(set).await else { panic!("not a SetResp") };
+    p.until("the agent's 7105", |p| !p.disconnects_since(before).is_empty()).await;
+    assert_eq!(p.disconnects_since(before)[0].0, 7105);
+    let plain = p.request_no_session(get("Device.LocalAgent.EndpointID")).await;
+    assert!(matches!(plain, Response::GetResp(_)));
+    // Our DisconnectRecord 7106: answered with a DisconnectRecord, and the agent reconnects.
+    let before = p.received.len();
+    let seen_connects = p.received.iter().filter(|r| matches!(r.record_type, RecordType::MqttConnect { .. })).count();
+    p.send_raw(usp_core::e2e::not_allowed_record("1.3", &p.me, &p.agent)).await;
+    p.until("the agent's reconnection", |p| {
+        p.received.iter().filter(|r| matches!(r.record_type, RecordType::MqttConnect { .. })).count() > seen_connects
+    })
+    .await;
+    assert_eq!(p.disconnects_since(before).first().map(|d| d.0), Some(7105));
 }

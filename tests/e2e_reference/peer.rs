@@ -295,9 +295,35 @@ impl E2ePeer {
     pub async fn until(&mut self, what: &str, mut done: impl FnMut(&Self) -> bool) {
         let deadline = Instant::now() + BOUND;
         while !done(self) {
-            assert!(Instant::now() < deadline, "waited {BOUND:?} for {what}; events: {:?}", self.events);
+            assert!(
+                Instant::now() < deadline,
+                "waited {BOUND:?} for {what}; events: {:?}\n{}",
+                self.events,
+                self.trace()
+            );
             self.step(Duration::from_millis(200)).await;
         }
+    }
+
+    /// What went by, one line per Record (for failure messages).
+    pub fn trace(&self) -> String {
+        let line = |dir: &str, r: &Record| match &r.record_type {
+            RecordType::SessionContext(sc) => format!(
+                "{dir} session {} seq {} exp {} rt {} sar {} payload {:?}\n",
+                sc.session_id,
+                sc.sequence_id,
+                sc.expected_id,
+                sc.retransmit_id,
+                sc.payload_sar_state,
+                sc.payload.iter().map(|p| p.len()).collect::<Vec<_>>()
+            ),
+            other => format!("{dir} {other:?}\n"),
+        };
+        let mut out = String::from("received:\n");
+        self.received.iter().for_each(|r| out.push_str(&line("<-", r)));
+        out.push_str("sent:\n");
+        self.sent_decoded().iter().for_each(|r| out.push_str(&line("->", r)));
+        out
     }
 
     /// Steps for `d`, whatever comes.

@@ -39,6 +39,13 @@ pub struct E2eConfig {
     /// resend of a Set or Add would run it twice. Records the peer asks for with
     /// `retransmit_id` are sent again either way.
     pub resend_unacknowledged: bool,
+    /// Send an empty Record to acknowledge the peer's data Records when nothing of ours
+    /// carries our `expected_id` (default true). False for a peer that keeps nothing it sent
+    /// and never resends, so an acknowledgement is of no use to it: OB-USPA's experimental
+    /// session context (a GetResp in 117 Records drew 117 acknowledgements); worse, an
+    /// acknowledgement that reaches it after it reset the context (`E2ESession.Reset()`)
+    /// makes it end its new context too (7105).
+    pub send_acknowledgements: bool,
     /// Take a DisconnectRecord 7105 that ends a context of ours the peer never took part in
     /// (no Record of its processed) as 7106, "not allowed" (default false). OB-USPA's
     /// experimental session context answers every session-context Record with 7105 when
@@ -95,6 +102,7 @@ impl E2eConfig {
             max_retransmit_tries: 5,
             retransmit_interval: Duration::from_secs(2),
             resend_unacknowledged: true,
+            send_acknowledgements: true,
             early_7105_means_not_allowed: false,
             peer_reuses_session_ids: false,
             max_message_size: 8 * 1024 * 1024,
@@ -114,11 +122,13 @@ impl E2eConfig {
 impl E2eConfig {
     /// These settings with every tolerance the reference agent's experimental session
     /// context (OB-USPA 11.0.4) needs: [`resend_unacknowledged`](Self::resend_unacknowledged)
-    /// off, [`early_7105_means_not_allowed`](Self::early_7105_means_not_allowed) and
+    /// and [`send_acknowledgements`](Self::send_acknowledgements) off,
+    /// [`early_7105_means_not_allowed`](Self::early_7105_means_not_allowed) and
     /// [`peer_reuses_session_ids`](Self::peer_reuses_session_ids) on. Leave `peer_trust`
     /// unset for it: it signs nothing.
     pub fn with_reference_agent_tolerances(mut self) -> Self {
         self.resend_unacknowledged = false;
+        self.send_acknowledgements = false;
         self.early_7105_means_not_allowed = true;
         self.peer_reuses_session_ids = true;
         self

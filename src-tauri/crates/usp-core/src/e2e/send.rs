@@ -51,7 +51,11 @@ impl E2eSession {
 
     /// Sends an acknowledgement when Records with data came in and nothing we sent since
     /// carried our `expected_id`.
+    /// (Never with `send_acknowledgements` off: our next Message carries `expected_id`.)
     pub(super) fn ack_if_due(&mut self, now: Instant) {
+        if !self.cfg.send_acknowledgements {
+            return;
+        }
         if self.ctx.as_ref().is_some_and(|c| c.ack_due) {
             self.send_control(0, now);
         }

@@ -196,9 +196,43 @@ fn a_peer_that_reuses_its_session_id_is_followed() {
     assert!(!c.config().resend_unacknowledged && c.config().early_7105_means_not_allowed);
     c.handle_record(record(A, C, first(1)), t0);
     c.handle_record(record(A, C, second), t0);
+    c.send(msg(3, 12), t0).expect("send");
+    let _ = drain(&mut c);
     let _ = delivered(&mut c);
     let _ = events(&mut c);
     c.handle_record(record(A, C, SessionContext { expected_id: 2, ..first(1) }), t0);
     assert!(delivered(&mut c).is_empty());
     assert!(events(&mut c).is_empty());
+}
+
+/// With `send_acknowledgements` off, the peer's data Records draw no empty Record; our next
+/// Message carries the acknowledgement, and a gap is still asked for.
+#[test]
+fn without_acknowledgements_only_messages_and_requests_go_out() {
+    let t0 = Instant::now();
+    let mut c = E2eSession::new(E2eConfig { send_acknowledgements: false, ..config(C, A, 100) });
+    let mut a = E2eSession::new(config(A, C, 9000));
+    a.send(msg(1, 10), t0).expect("send");
+    a.send(msg(2, 10), t0).expect("send");
+    a.send(msg(3, 10), t0).expect("send");
+    let out = drain(&mut a);
+    c.handle_bytes(out[0].clone(), t0);
+    c.handle_bytes(out[1].clone(), t0);
+    assert_eq!(delivered(&mut c), vec![msg(1, 10), msg(2, 10)]);
+    assert!(drain(&mut c).is_empty(), "no acknowledgement");
+    c.send(msg(9, 10), t0).expect("send");
+    let reply = drain(&mut c);
+    assert_eq!(reply.len(), 1);
+    assert_eq!(sc(&reply[0]).expected_id, 3, "the Message acknowledges");
+    // A gap (4 lost, 5 arrives) is still asked for.
+    a.send(msg(4, 10), t0).expect("send");
+    a.send(msg(5, 10), t0).expect("send");
+    let out2 = drain(&mut a);
+    c.handle_bytes(out[2].clone(), t0);
+    c.handle_bytes(out2[1].clone(), t0);
+    assert!(drain(&mut c).is_empty());
+    c.handle_timeout(t0 + Duration::from_secs(2));
+    let asks: Vec<_> = drain(&mut c).iter().map(sc).filter(|s| s.retransmit_id != 0).collect();
+    assert_eq!(asks.len(), 1);
+    assert_eq!(asks[0].retransmit_id, 4, "asks for the agent's Record 4");
 }
