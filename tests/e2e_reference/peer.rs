@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use usp_client::mtp::{self, Inbound, Outbound, Transport};
-use usp_core::e2e::{E2eConfig, E2eEvent, E2eSession};
+use usp_core::e2e::{E2eConfig, E2eEvent, E2eSession, SAR_NONE};
 use usp_core::msg::{Body, GetResp, Msg, Request, Response};
 use usp_core::record::{Record, RecordType, SessionContext};
 use usp_core::wire::{self, Limits};
@@ -442,4 +442,49 @@ impl E2ePeer {
             })
             .collect()
     }
+}
+
+/// A session-context Record of ours, built by hand (not through the layer).
+pub fn raw(p: &E2ePeer, sc: SessionContext) -> Record {
+    Record::new("1.3", p.agent.as_str(), p.me.as_str(), RecordType::SessionContext(sc))
+}
+
+/// A one-Record Message in context `sid` as Record `seq`.
+pub fn raw_msg(p: &E2ePeer, sid: u64, seq: u64, req: Request, msg_id: &str) -> Record {
+    raw(
+        p,
+        SessionContext {
+            session_id: sid,
+            sequence_id: seq,
+            expected_id: 1,
+            retransmit_id: 0,
+            payload_sar_state: SAR_NONE,
+            payloadrec_sar_state: SAR_NONE,
+            payload: vec![E2ePeer::encode(req, msg_id)],
+        },
+    )
+}
+
+/// The agent's session-context Records carrying a reply to `msg_id`.
+pub fn replies_to(p: &E2ePeer, msg_id: &str) -> Vec<SessionContext> {
+    session_records(&p.received)
+        .into_iter()
+        .filter(|(_, sc)| {
+            sc.payload
+                .first()
+                .is_some_and(|b| wire::decode_msg(b.clone(), &Limits::default()).is_ok_and(|m| &*m.msg_id == msg_id))
+        })
+        .map(|(_, sc)| sc)
+        .collect()
+}
+
+/// Waits until `n` Records of the agent carry a reply to `msg_id`.
+pub async fn wait_replies(p: &mut E2ePeer, msg_id: &str, n: usize) -> Vec<SessionContext> {
+    p.until(&format!("{n} replies to {msg_id}"), |p| replies_to(p, msg_id).len() >= n).await;
+    replies_to(p, msg_id)
+}
+
+/// A Get of one path.
+pub fn get(path: &str) -> Request {
+    usp_core::request::get([path]).build().expect("get")
 }
