@@ -80,26 +80,14 @@ impl Connection<'_> {
         let mut unanswered: u32 = 0;
         // Frames received since the last Ping.
         let mut heard = false;
+        // Armed once, not at every turn of the loop.
+        let mut shutdown = self.shutdown.clone();
+        let stop = stopped(&mut shutdown);
+        tokio::pin!(stop);
         loop {
-            if self.unflushed > 0 {
-                // Requests the controller already sent are answered before the replies are
-                // flushed, so that pipelined requests cost one write, not one each.
-                if self.unflushed < WRITE_BATCH {
-                    if let Some(frame) = self.ws.next().now_or_never() {
-                        heard = true;
-                        if let Some(end) = self.on_frame(frame).await {
-                            return end;
-                        }
-                        continue;
-                    }
-                }
-                if let Some(end) = self.flush().await {
-                    return end;
-                }
-            }
             let step = tokio::select! {
                 biased;
-                () = stopped(&mut self.shutdown) => Step::Close(close::GOING_AWAY, close::GOING_AWAY_REASON),
+                () = &mut stop => Step::Close(close::GOING_AWAY, close::GOING_AWAY_REASON),
                 asked = async {
                     match self.close.as_mut() {
                         Some(rx) => rx.await,
@@ -124,7 +112,10 @@ impl Connection<'_> {
             let end = match step {
                 Step::Frame(frame) => {
                     heard = true;
-                    self.on_frame(frame).await
+                    match self.on_frame(frame).await {
+                        None => self.answer_waiting().await,
+                        end => end,
+                    }
                 }
                 Step::Queued(first) => match timeout(WRITE_STALL_TIMEOUT, self.write_batch(first)).await {
                     Ok(end) => end,
@@ -153,6 +144,29 @@ impl Connection<'_> {
                 return end;
             }
         }
+    }
+
+    /// After a request that came after a wait: its reply goes out at once, then the requests
+    /// already read or readable are answered without waiting, their replies flushed together
+    /// (pipelined requests cost one write per batch, not one each). Flushing first keeps the
+    /// read that finds nothing more off the path of a lone request's reply.
+    async fn answer_waiting(&mut self) -> Option<End> {
+        if self.unflushed == 0 {
+            return None;
+        }
+        if let Some(end) = self.flush().await {
+            return Some(end);
+        }
+        while self.unflushed < WRITE_BATCH {
+            let Some(frame) = self.ws.next().now_or_never() else { break };
+            if let Some(end) = self.on_frame(frame).await {
+                return Some(end);
+            }
+        }
+        if self.unflushed > 0 {
+            return self.flush().await;
+        }
+        None
     }
 
     /// Handles one frame from the controller; `Some` ends the connection.
