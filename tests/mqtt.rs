@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use sim_home::mqtt::{controller_topic, MqttServe, MqttServing};
 use sim_home::AgentHandle;
+use usp_client::mtp::fallback::Fallback;
 use usp_client::mtp::mqtt::MqttConnector;
 use usp_client::mtp::{Carrier, Mtp};
 use usp_client::{Client, ClientConfig, ClientError, ConnectionState, Login, NotifKind};
@@ -225,6 +226,49 @@ async fn a_broker_restart_brings_the_session_and_the_subscription_back() {
     gw.set("Device.WiFi.SSID.3.Enable", "true").await.expect("set");
     let n = next_notification(&mut rx, &sub.id).await;
     assert!(matches!(n.notify.notification, Notification::ValueChange(ref v) if &*v.param_value == "true"), "{n:?}");
+    c.close().await;
+}
+
+#[tokio::test]
+async fn a_fallback_to_mqtt_keeps_the_assigned_client_id_across_reconnects() {
+    logs();
+    let mut broker = Broker::start(Options::default());
+    let me = test_eid("mqtt-fallback");
+    let home = start_home(&[(&me, "Full Access")], None).await;
+    let gw = home.agent("gateway").expect("gateway");
+    let mut serving = serve(gw, &broker.url(), &me, None);
+    assert!(serving.wait_up(BOUND).await);
+    let url = format!("{}/usp/agent/gateway", broker.url());
+    // Nothing listens on loopback's discard port: every attempt falls back to the broker.
+    let fallback = Arc::new(Fallback::new(vec!["ws://127.0.0.1:9/usp".to_owned(), url.clone()]));
+    let mut config = mqtt_config(&url, &me, gw.endpoint_id.as_str());
+    config.connector = Some(fallback.clone());
+    let c = connect(config).await;
+    assert_eq!(fallback.last_used().as_deref(), Some(url.as_str()));
+    assert!(bounded(c.get(&["Device.DeviceInfo.FriendlyName"], 0)).await.is_ok());
+    let assigned =
+        fallback.mqtt_connector(&url).and_then(|m| m.assigned_client_id()).expect("mosquitto assigned a client id");
+
+    drop(serving);
+    broker.stop();
+    let mut state = c.state();
+    bounded(state.wait_for(|s| !matches!(s, ConnectionState::Connected { .. }))).await.expect("state");
+    broker.start_again();
+    let mut serving = serve(gw, &broker.url(), &me, None);
+    bounded(state.wait_for(|s| matches!(s, ConnectionState::Connected { .. }))).await.expect("reconnected");
+    assert!(serving.wait_up(BOUND).await, "the agent is back at the broker");
+    let answered = bounded(async {
+        loop {
+            if c.get(&["Device.DeviceInfo.FriendlyName"], 0).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    answered.await;
+    // The new session asked for the id the broker assigned at first (a fresh connector would
+    // have asked for none, and mosquitto would have assigned another).
+    assert_eq!(fallback.mqtt_connector(&url).and_then(|m| m.assigned_client_id()), Some(assigned));
     c.close().await;
 }
 

@@ -1,15 +1,24 @@
-//! The actor of one agent: it owns the [`Agent`], runs every request, timer, life tick and
-//! internal edit in turn, and routes each Notify to the connection of its controller.
+//! The agent of one server and the task that runs its clock.
+//!
+//! The [`Agent`] lives in an [`AgentCore`] behind a short async lock. A WebSocket
+//! connection task takes the lock to answer a request itself (no message to another task
+//! and back: see `conn`); the **actor** task takes it for timers, life ticks, internal edits,
+//! connection changes and the requests of record pipes. The lock is never held across an
+//! `.await`, and it is fair (first come, first served), so a busy connection cannot starve
+//! another one or the clock. After every step, whoever holds the lock routes the agent's
+//! outbox: each Notify to the connection of its controller.
 
 use std::collections::HashMap;
 use std::future::pending;
 use std::time::{Duration, SystemTime};
 
 use rand::rngs::StdRng;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch, Mutex, Notify};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 use usp_core::eid::EndpointId;
+use usp_proto::usp::request::ReqType;
+use usp_proto::usp::{body::MsgBody, Msg};
 
 use super::{close, stopped, Cmd, Out, ACTOR_BATCH, MAX_IN_FLIGHT, TIMER_MIN_GAP};
 use crate::agent::{Agent, Outgoing};
@@ -20,7 +29,15 @@ pub(super) struct ConnEntry {
     close: Option<oneshot::Sender<(u16, &'static str)>>,
 }
 
-pub(super) struct Actor {
+/// One agent and its connections, shared by the actor and the connection tasks.
+pub(crate) struct AgentCore {
+    state: Mutex<AgentState>,
+    /// Told when a request may have moved the agent's next deadline (the actor then sleeps
+    /// until the new one).
+    deadline_moved: Notify,
+}
+
+pub(super) struct AgentState {
     pub(super) key: String,
     pub(super) agent: Agent,
     pub(super) rng: StdRng,
@@ -30,54 +47,93 @@ pub(super) struct Actor {
     pub(super) connected: watch::Sender<Vec<EndpointId>>,
 }
 
-impl Actor {
-    pub(super) async fn run(mut self, mut rx: mpsc::Receiver<Cmd>, mut shutdown: watch::Receiver<bool>) {
+impl AgentCore {
+    pub(super) fn new(state: AgentState) -> Self {
+        Self { state: Mutex::new(state), deadline_moved: Notify::new() }
+    }
+
+    /// Answers a Msg from the controller of `conn` (None: no answer, or `conn` is gone),
+    /// and routes the Notifies it caused.
+    pub(super) async fn answer(&self, conn: u64, msg: Msg) -> Option<Msg> {
+        // Reads change no deadline: only other requests wake the actor.
+        let reads_only = matches!(
+            msg.body.as_ref().and_then(|b| b.msg_body.as_ref()),
+            Some(MsgBody::Request(r)) if matches!(
+                r.req_type,
+                Some(ReqType::Get(_) | ReqType::GetSupportedDm(_) | ReqType::GetInstances(_) | ReqType::GetSupportedProtocol(_))
+            )
+        );
+        let reply = {
+            let mut state = self.state.lock().await;
+            let reply = state.handle_msg(conn, msg, SystemTime::now());
+            state.route_outbox();
+            reply
+        };
+        if !reads_only {
+            self.deadline_moved.notify_one();
+        }
+        reply
+    }
+
+    /// Runs the agent's clock and the commands of `rx` until the home shuts down.
+    pub(super) async fn run(&self, mut rx: mpsc::Receiver<Cmd>, mut shutdown: watch::Receiver<bool>) {
         let mut batch = Vec::with_capacity(ACTOR_BATCH);
         let mut earliest_timer = Instant::now();
+        let key = self.state.lock().await.key.clone();
         loop {
-            let deadline = self.agent.next_deadline().map(|d| to_instant(d).max(earliest_timer));
+            let next = self.state.lock().await.agent.next_deadline();
+            let deadline = next.map(|d| to_instant(d).max(earliest_timer));
             tokio::select! {
                 biased;
                 () = stopped(&mut shutdown) => break,
                 () = sleep_until(deadline) => {
-                    self.agent.handle_timeout(SystemTime::now());
-                    self.route_outbox();
+                    let mut state = self.state.lock().await;
+                    state.agent.handle_timeout(SystemTime::now());
+                    state.route_outbox();
                     earliest_timer = Instant::now() + TIMER_MIN_GAP;
                 }
+                () = self.deadline_moved.notified() => {}
                 n = rx.recv_many(&mut batch, ACTOR_BATCH) => {
                     if n == 0 {
                         break;
                     }
                     let now = SystemTime::now();
+                    let mut state = self.state.lock().await;
                     for cmd in batch.drain(..) {
-                        self.handle(cmd, now);
+                        state.handle(cmd, now);
                     }
                 }
             }
         }
-        debug!(agent = %self.key, "agent actor stopped");
+        debug!(agent = %key, "agent actor stopped");
+    }
+}
+
+impl AgentState {
+    /// The agent's answer to a Msg from the controller of `conn`.
+    fn handle_msg(&mut self, conn: u64, msg: Msg, now: SystemTime) -> Option<Msg> {
+        let entry = self.conns.get(&conn)?; // replaced or gone: nobody to answer
+                                            // Whatever a controller sends must not take the agent down: a panic in the brain
+                                            // loses this message only.
+        let agent = &mut self.agent;
+        let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| agent.handle_msg(&entry.eid, msg, now)));
+        match handled {
+            Ok(reply) => reply,
+            Err(_) => {
+                tracing::error!(agent = %self.key, controller = %entry.eid, "the agent panicked on a message: ignored");
+                None
+            }
+        }
     }
 
     fn handle(&mut self, cmd: Cmd, now: SystemTime) {
         match cmd {
             Cmd::Msg { conn, msg, permit } => {
-                let Some(entry) = self.conns.get(&conn) else {
-                    return; // replaced or gone: nobody to answer
-                };
-                // Whatever a controller sends must not take the agent down: a panic in the
-                // brain loses this message only.
-                let agent = &mut self.agent;
-                let handled =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| agent.handle_msg(&entry.eid, msg, now)));
-                match handled {
-                    Ok(Some(reply)) => {
+                if let Some(reply) = self.handle_msg(conn, msg, now) {
+                    if let Some(entry) = self.conns.get(&conn) {
                         if let Err(e) = entry.out.try_send(Out::Msg(reply, Some(permit))) {
                             debug!(agent = %self.key, controller = %entry.eid, "reply dropped: {e}");
                         }
-                    }
-                    Ok(None) => {}
-                    Err(_) => {
-                        tracing::error!(agent = %self.key, controller = %entry.eid, "the agent panicked on a message: ignored");
                     }
                 }
             }

@@ -1,32 +1,29 @@
 //! The acceptor and one task per connection: TLS and WebSocket handshakes, then the
-//! reader, which decodes Records and forwards Msgs to the actor.
+//! connection loop (`connection`).
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::stream::SplitStream;
-use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinSet;
 use tokio::time::{timeout, timeout_at, Instant};
 use tokio_rustls::TlsAcceptor;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
-use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 use tracing::{debug, info, warn};
 use usp_core::eid::EndpointId;
 use usp_proto::usp_record::record::RecordType;
-use usp_proto::usp_record::{DisconnectRecord, WebSocketConnectRecord};
+use usp_proto::usp_record::WebSocketConnectRecord;
 
+use super::connection::Connection;
 use super::handshake::{check_certificate, check_handshake};
-use super::record::{classify_record, encode_record, record_prefix, RecordAction};
-use super::writer::{Writer, WriterEnd};
+use super::record::{encode_record, record_prefix};
 use super::{
-    close, stopped, Cmd, ConnLink, Io, Out, PeerCert, ServerCtx, WsStream, CLOSE_GRACE, HANDSHAKE_TIMEOUT,
-    MAX_BUSY_ANSWERS, MAX_CONNECTIONS, MAX_IN_FLIGHT, OUT_QUEUE,
+    stopped, Cmd, ConnLink, Io, Out, PeerCert, ServerCtx, CLOSE_GRACE, HANDSHAKE_TIMEOUT, MAX_BUSY_ANSWERS,
+    MAX_CONNECTIONS, OUT_QUEUE,
 };
 use crate::tls::Fingerprint;
 
@@ -99,15 +96,6 @@ async fn answer_busy(tcp: TcpStream, tls: Option<TlsAcceptor>, _slot: OwnedSemap
     .await;
 }
 
-/// Drops (aborts) a spawned task with its owner.
-struct AbortOnDrop<T>(JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 // The handshake callback's error type is tungstenite's (an HTTP response).
 #[allow(clippy::result_large_err)]
 async fn serve_connection(tcp: TcpStream, peer: SocketAddr, ctx: Arc<ServerCtx>, _slot: OwnedSemaphorePermit) {
@@ -171,106 +159,23 @@ async fn serve_connection(tcp: TcpStream, peer: SocketAddr, ctx: Arc<ServerCtx>,
     if out_tx.try_send(Out::Raw(connect)).is_err() {
         return;
     }
-    let link = ConnLink { out: out_tx.clone(), close: close_tx };
+    // The actor keeps the only sender: the queue closes when the actor forgets this connection.
+    let link = ConnLink { out: out_tx, close: close_tx };
     if ctx.actor.send(Cmd::Connected { conn, eid: eid.clone(), link }).await.is_err() {
         return; // the agent is stopped
     }
-
-    let (sink, stream) = ws.split();
-    let liveness = Arc::new(AtomicU64::new(0));
-    let writer = Writer {
-        sink,
+    let connection = Connection {
+        ws,
+        ctx: &ctx,
+        conn,
+        eid: eid.clone(),
         out: out_rx,
         close: Some(close_rx),
         shutdown: ctx.shutdown.clone(),
         prefix: record_prefix(eid.as_str(), ctx.agent_eid.as_str()),
-        keep_alive: ctx.keep_alive,
-        liveness: liveness.clone(),
+        unflushed: 0,
     };
-    let mut writer = AbortOnDrop(tokio::spawn(writer.run()));
-    let reader = read_loop(stream, &ctx, conn, &eid, out_tx, liveness);
-    tokio::pin!(reader);
-
-    tokio::select! {
-        () = &mut reader => {
-            // The controller closed (or broke) the connection.
-            let _ = ctx.actor.send(Cmd::Disconnected { conn }).await;
-            let _ = timeout(CLOSE_GRACE, &mut writer.0).await;
-        }
-        end = &mut writer.0 => {
-            if matches!(end, Ok(WriterEnd::Closing)) {
-                // Wait (a little) for the controller's close frame.
-                let _ = timeout(CLOSE_GRACE, &mut reader).await;
-            }
-            let _ = ctx.actor.send(Cmd::Disconnected { conn }).await;
-        }
-    }
+    connection.run().await;
+    let _ = ctx.actor.send(Cmd::Disconnected { conn }).await;
     info!(agent = %ctx.key, controller = %eid, conn, "controller disconnected");
-}
-
-async fn read_loop(
-    mut stream: SplitStream<WsStream>,
-    ctx: &ServerCtx,
-    conn: u64,
-    eid: &EndpointId,
-    out: mpsc::Sender<Out>,
-    liveness: Arc<AtomicU64>,
-) {
-    let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-    // Set once a close is requested: frames are then read (for the close handshake and
-    // auto-pongs) but no longer handled.
-    let mut closing = false;
-    while let Some(frame) = stream.next().await {
-        liveness.fetch_add(1, Ordering::Relaxed);
-        let frame = match frame {
-            Ok(frame) => frame,
-            Err(WsError::Capacity(e)) => {
-                warn!(agent = %ctx.key, controller = %eid, "closing: {e}");
-                let _ = out.send(Out::Close(close::TOO_BIG, "USP record larger than 5 MiB")).await;
-                return;
-            }
-            Err(e) => {
-                debug!(agent = %ctx.key, controller = %eid, "connection error: {e}");
-                return;
-            }
-        };
-        if closing {
-            continue;
-        }
-        match frame {
-            WsMessage::Binary(data) => match classify_record(&data, ctx.agent_eid.as_str(), eid.as_str()) {
-                RecordAction::Ignore => {}
-                RecordAction::Msg(msg) => {
-                    let Ok(permit) = in_flight.clone().acquire_owned().await else {
-                        return;
-                    };
-                    if ctx.actor.send(Cmd::Msg { conn, msg, permit }).await.is_err() {
-                        return;
-                    }
-                }
-                RecordAction::Disconnect { code, reason } => {
-                    let record = encode_record(
-                        eid.as_str(),
-                        ctx.agent_eid.as_str(),
-                        RecordType::Disconnect(DisconnectRecord { reason: reason.to_owned(), reason_code: code }),
-                    );
-                    if out.send(Out::Raw(record)).await.is_err()
-                        || out.send(Out::Close(close::POLICY, reason)).await.is_err()
-                    {
-                        return;
-                    }
-                    closing = true;
-                }
-            },
-            WsMessage::Text(_) => {
-                debug!(agent = %ctx.key, controller = %eid, "text frame: closing with 1003");
-                if out.send(Out::Close(close::UNSUPPORTED_DATA, close::TEXT_REASON)).await.is_err() {
-                    return;
-                }
-                closing = true;
-            }
-            // Pongs to our Pings are counted above; tungstenite answers Pings and Close.
-            WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Close(_) | WsMessage::Frame(_) => {}
-        }
-    }
 }

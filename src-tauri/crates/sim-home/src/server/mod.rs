@@ -2,16 +2,19 @@
 //! WebSocket MTP the way the reference agent does (spec notes §6 and §14.4).
 //!
 //! Tasks of one agent:
-//! - the **actor** owns the [`Agent`]. Requests, timers, life ticks and internal edits all
-//!   go through its queue, so no lock is ever held across an `.await`. After every step it
-//!   drains the agent's outbox and routes each Notify to the connection of its controller;
+//! - the [`Agent`] sits behind a short, fair async lock (never held across an `.await`);
+//!   the **actor** runs its timers, life ticks, internal edits and connection changes from
+//!   its queue. Whoever steps the agent then drains its outbox and routes each Notify to the
+//!   queue of its controller's connection;
 //! - the **acceptor** takes TCP connections (at most [`MAX_CONNECTIONS`] at once);
-//! - per connection, a task runs the handshake and then the **reader** (decodes Records and
-//!   forwards Msgs to the actor), plus a **writer** task, the only one that writes frames:
-//!   replies in request order, Notifies, keep-alive Pings and close frames.
+//! - per connection, one task runs the handshake and then the **connection loop**: it
+//!   decodes Records, answers each request itself under the agent's lock and writes the
+//!   reply at once (so replies go in request order, with no hop to another task), and writes
+//!   what the actor queued for it (Notifies, close requests) and the keep-alive Pings.
 //!
-//! Files: `actor`, `conn` (acceptor, connection, reader), `handshake`, `writer`,
-//! `record` (Records received and sent); this one holds what they share and `start`.
+//! Files: `actor` (the agent's lock and clock), `conn` (acceptor, handshakes),
+//! `connection` (the connection loop), `handshake`, `record` (Records received and sent),
+//! `pipe` (controllers over other MTPs); this one holds what they share and `start`.
 //!
 //! Wire rules (as the reference agent, unless said otherwise):
 //! - handshake: `Sec-WebSocket-Protocol` must be exactly `v1.usp` (else HTTP 400), the
@@ -61,15 +64,15 @@ use crate::tls::{ControllerPins, Fingerprint};
 
 mod actor;
 mod conn;
+mod connection;
 mod handshake;
 mod pipe;
 mod record;
 pub mod stomp;
 #[cfg(test)]
 pub(crate) mod tests;
-mod writer;
 
-use actor::Actor;
+use actor::{AgentCore, AgentState};
 use conn::accept_loop;
 pub(crate) use pipe::serve_pipe;
 pub use pipe::RecordPipe;
@@ -114,9 +117,10 @@ pub const DISCONNECT_SESSION_CONTEXT_TERMINATED: u32 = 7105;
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
-/// Writer queue per connection.
+/// Queue of frames for one connection (Notifies and close requests from the actor; the
+/// replies of a record pipe).
 const OUT_QUEUE: usize = 4096;
-/// Requests of one connection in the actor or the writer queue at once. Smaller than
+/// Requests of one record pipe in the actor or its queue at once. Smaller than
 /// [`OUT_QUEUE`]: replies always fit, Notifies are dropped for a controller that does not
 /// read (when less than this much room is left).
 const MAX_IN_FLIGHT: usize = 1024;
@@ -176,7 +180,7 @@ pub(crate) struct ConnLink {
     close: oneshot::Sender<(u16, &'static str)>,
 }
 
-/// What the writer of a connection sends.
+/// What the actor queues for a connection.
 enum Out {
     /// A Msg, wrapped in a no_session_context Record to the connection's controller.
     Msg(Msg, Option<OwnedSemaphorePermit>),
@@ -204,6 +208,8 @@ struct ServerCtx {
     ws_config: WebSocketConfig,
     next_conn: AtomicU64,
     actor: mpsc::Sender<Cmd>,
+    /// The agent, for the connections to answer requests.
+    core: Arc<AgentCore>,
     shutdown: watch::Receiver<bool>,
     tls: Option<ServerTls>,
 }
@@ -228,6 +234,15 @@ pub(crate) async fn start(
         warn!(agent = key, "the agent EID cannot go in a header: no Sec-WebSocket-Extensions");
     }
     let (cmd_tx, cmd_rx) = mpsc::channel(ACTOR_QUEUE);
+    let (connected_tx, connected) = watch::channel(Vec::new());
+    let core = Arc::new(AgentCore::new(AgentState {
+        key: key.to_owned(),
+        agent,
+        rng,
+        conns: HashMap::new(),
+        by_eid: HashMap::new(),
+        connected: connected_tx,
+    }));
     let ctx = Arc::new(ServerCtx {
         key: key.to_owned(),
         agent_eid,
@@ -242,20 +257,12 @@ pub(crate) async fn start(
             .max_frame_size(Some(MAX_WS_MESSAGE_SIZE)),
         next_conn: AtomicU64::new(1),
         actor: cmd_tx.clone(),
+        core: core.clone(),
         shutdown: shutdown.clone(),
         tls,
     });
     let ctx_tls = ctx.tls.is_some();
-    let (connected_tx, connected) = watch::channel(Vec::new());
-    let actor = Actor {
-        key: key.to_owned(),
-        agent,
-        rng,
-        conns: HashMap::new(),
-        by_eid: HashMap::new(),
-        connected: connected_tx,
-    };
-    tasks.spawn(actor.run(cmd_rx, shutdown));
+    tasks.spawn(async move { core.run(cmd_rx, shutdown).await });
     tasks.spawn(accept_loop(listener, ctx));
     info!(agent = key, %addr, path, tls = ctx_tls, "agent listening");
     Ok(Started { addr, cmd: cmd_tx, connected })

@@ -3,9 +3,10 @@
 //! (re)connect, so the best one that works is used and a failing one falls back to the next,
 //! and a recovered better one is used again at the next reconnect.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use super::{BoxFuture, Connector, Opened};
+use super::mqtt::MqttConnector;
+use super::{BoxFuture, Connector, Mtp, Opened};
 use crate::error::ConnectError;
 use crate::ClientConfig;
 
@@ -13,6 +14,10 @@ use crate::ClientConfig;
 #[derive(Debug)]
 pub struct Fallback {
     urls: Vec<String>,
+    /// One MQTT connector per `mqtt*://` address (same index as `urls`), kept for the
+    /// Fallback's life: what a session learns (the broker-assigned client id, the agent's
+    /// topic) then survives a reconnect, even one that went through another address.
+    mqtt: Vec<Option<Arc<MqttConnector>>>,
     /// The address of the connection opened last, for the app to show.
     last: Mutex<Option<String>>,
 }
@@ -20,7 +25,33 @@ pub struct Fallback {
 impl Fallback {
     /// Tries `urls` in the order given (sort them with [`preference`] first).
     pub fn new(urls: Vec<String>) -> Fallback {
-        Fallback { urls, last: Mutex::new(None) }
+        let mqtt = urls
+            .iter()
+            .map(|u| (super::carrier_of(u).map(|c| c.mtp) == Ok(Mtp::Mqtt)).then(|| Arc::new(MqttConnector::new())))
+            .collect();
+        Fallback { urls, mqtt, last: Mutex::new(None) }
+    }
+
+    /// The MQTT connector kept for `url` (an `mqtt*://` address among ours), to see what it
+    /// remembers.
+    pub fn mqtt_connector(&self, url: &str) -> Option<&MqttConnector> {
+        let i = self.urls.iter().position(|u| u == url)?;
+        self.mqtt.get(i)?.as_deref()
+    }
+
+    /// The settings for one attempt at the address at `index`, out of the client's.
+    fn attempt_config(&self, index: usize, config: &ClientConfig, share: std::time::Duration) -> ClientConfig {
+        let mut one = config.clone();
+        let url = self.urls.get(index).cloned().unwrap_or_default();
+        if url != config.url {
+            // A broker login belongs to the broker it was given for (the address the
+            // settings name): never sent to another address an advert offered.
+            one.login = None;
+        }
+        one.url = url;
+        one.connector = self.mqtt.get(index).cloned().flatten().map(|c| c as Arc<dyn Connector>);
+        one.connect_timeout = share;
+        one
     }
 
     /// The addresses, in the order they are tried.
@@ -60,16 +91,8 @@ impl Connector for Fallback {
             // Each address gets an equal share of the time allowed for one attempt.
             let tries = u32::try_from(self.urls.len().max(1)).unwrap_or(u32::MAX);
             let share = config.connect_timeout / tries;
-            for url in &self.urls {
-                let mut one = config.clone();
-                if *url != config.url {
-                    // A broker login belongs to the broker it was given for (the address the
-                    // settings name): never sent to another address an advert offered.
-                    one.login = None;
-                }
-                one.url = url.clone();
-                one.connector = None;
-                one.connect_timeout = share;
+            for (index, url) in self.urls.iter().enumerate() {
+                let one = self.attempt_config(index, config, share);
                 let attempt = tokio::time::timeout(share, super::connect(&one)).await;
                 match attempt {
                     Ok(Ok(opened)) => {
@@ -96,6 +119,29 @@ impl Connector for Fallback {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_mqtt_address_keeps_its_connector_across_attempts() {
+        let urls =
+            vec!["ws://10.0.0.1:8080/usp".to_owned(), "mqtt://b:1883/usp/a".to_owned(), "mqtts://c/usp/a".to_owned()];
+        let f = Fallback::new(urls);
+        let config = ClientConfig::new("mqtt://b:1883/usp/a", "self::me".parse().expect("eid"));
+        let share = std::time::Duration::from_secs(1);
+        let connector = |i: usize| f.attempt_config(i, &config, share).connector;
+        // A WebSocket address opens by its scheme; each MQTT address gets its own connector,
+        // the same one at every attempt.
+        assert!(connector(0).is_none());
+        let (first, again) = (connector(1).expect("mqtt"), connector(1).expect("mqtt"));
+        assert!(Arc::ptr_eq(&first, &again), "a new MQTT connector at each attempt forgets what the last learnt");
+        assert!(!Arc::ptr_eq(&first, &connector(2).expect("mqtts")), "one connector per broker");
+        assert!(f.mqtt_connector("mqtt://b:1883/usp/a").is_some());
+        assert!(f.mqtt_connector("ws://10.0.0.1:8080/usp").is_none());
+        // The login stays with the address the settings name.
+        let mut with_login = config.clone();
+        with_login.login = Some(crate::Login { username: "u".into(), password: "p".to_owned().into() });
+        assert!(f.attempt_config(1, &with_login, share).login.is_some());
+        assert!(f.attempt_config(2, &with_login, share).login.is_none());
+    }
 
     #[test]
     fn lan_websocket_first_brokers_last() {

@@ -1,0 +1,292 @@
+//! The loop of one WebSocket connection after its handshake, the only code that reads or
+//! writes its frames: it decodes Records, answers each request itself (under the agent's
+//! lock, see `actor`) and writes the reply at once, so replies go out in request order with
+//! no hop to another task; it writes what the actor queued for it (Notifies, a close) and
+//! the keep-alive Pings.
+//!
+//! While it writes, it does not read: a controller that sends requests but does not read
+//! the replies stops being read (TCP pushes back), and is dropped when nothing it is sent
+//! gets through for [`WRITE_STALL_TIMEOUT`].
+
+use std::future::pending;
+
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::{timeout, Instant, MissedTickBehavior};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage, Utf8Bytes};
+use tracing::{debug, warn};
+use usp_core::eid::EndpointId;
+use usp_proto::usp_record::record::RecordType;
+use usp_proto::usp_record::DisconnectRecord;
+
+use super::record::{classify_record, encode_no_session, encode_record, RecordAction};
+use super::{
+    close, stopped, Out, ServerCtx, WsStream, CLOSE_GRACE, MAX_MISSED_PONGS, WRITE_BATCH, WRITE_STALL_TIMEOUT,
+};
+
+/// How a connection ends, after it stopped.
+enum End {
+    /// We sent a close frame: wait (a little) for the controller's.
+    Closing,
+    /// The connection is gone (or must be dropped without a close frame).
+    Dropped,
+}
+
+pub(super) struct Connection<'a> {
+    pub(super) ws: WsStream,
+    pub(super) ctx: &'a ServerCtx,
+    pub(super) conn: u64,
+    pub(super) eid: EndpointId,
+    /// What the actor queues for this connection.
+    pub(super) out: mpsc::Receiver<Out>,
+    /// A close asked by the actor (replaced by a newer connection, the agent reboots).
+    pub(super) close: Option<oneshot::Receiver<(u16, &'static str)>>,
+    pub(super) shutdown: watch::Receiver<bool>,
+    /// The encoded `version`, `to_id` and `from_id` of every Record of this connection.
+    pub(super) prefix: Vec<u8>,
+    /// Replies handed to the socket since the last flush.
+    pub(super) unflushed: usize,
+}
+
+/// One turn of the loop.
+enum Step {
+    Frame(Option<Result<WsMessage, WsError>>),
+    Queued(Out),
+    Close(u16, &'static str),
+    Ping,
+    /// The actor dropped this connection's queue: the agent is gone.
+    Orphaned,
+}
+
+impl Connection<'_> {
+    /// Runs until either side ends the connection.
+    pub(super) async fn run(mut self) {
+        if let End::Closing = self.serve().await {
+            // Read (and ignore) until the controller's close frame, a little while at most.
+            let _ = timeout(CLOSE_GRACE, async { while let Some(Ok(_)) = self.ws.next().await {} }).await;
+        }
+    }
+
+    async fn serve(&mut self) -> End {
+        let period = self.ctx.keep_alive;
+        let mut pings = period.map(|period| {
+            let mut pings = tokio::time::interval_at(Instant::now() + period, period);
+            pings.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            pings
+        });
+        let mut counter: u8 = 0;
+        let mut unanswered: u32 = 0;
+        // Frames received since the last Ping.
+        let mut heard = false;
+        // Armed once, not at every turn of the loop.
+        let mut shutdown = self.shutdown.clone();
+        let stop = stopped(&mut shutdown);
+        tokio::pin!(stop);
+        loop {
+            let step = tokio::select! {
+                biased;
+                () = &mut stop => Step::Close(close::GOING_AWAY, close::GOING_AWAY_REASON),
+                asked = async {
+                    match self.close.as_mut() {
+                        Some(rx) => rx.await,
+                        None => pending().await,
+                    }
+                } => {
+                    self.close = None;
+                    match asked {
+                        Ok((code, reason)) => Step::Close(code, reason),
+                        Err(_) => continue,
+                    }
+                }
+                queued = self.out.recv() => queued.map_or(Step::Orphaned, Step::Queued),
+                frame = self.ws.next() => Step::Frame(frame),
+                _ = async {
+                    match pings.as_mut() {
+                        Some(p) => p.tick().await,
+                        None => pending().await,
+                    }
+                } => Step::Ping,
+            };
+            let end = match step {
+                Step::Frame(frame) => {
+                    heard = true;
+                    match self.on_frame(frame).await {
+                        None => self.answer_waiting().await,
+                        end => end,
+                    }
+                }
+                Step::Queued(first) => match timeout(WRITE_STALL_TIMEOUT, self.write_batch(first)).await {
+                    Ok(end) => end,
+                    Err(_) => Some(self.stalled()),
+                },
+                Step::Close(code, reason) => Some(self.send_close(code, reason).await),
+                Step::Orphaned => Some(End::Dropped),
+                Step::Ping => {
+                    if std::mem::take(&mut heard) {
+                        unanswered = 0;
+                    }
+                    if unanswered >= MAX_MISSED_PONGS {
+                        warn!(
+                            agent = %self.ctx.key,
+                            controller = %self.eid,
+                            "no answer to {MAX_MISSED_PONGS} websocket pings: dropping the connection"
+                        );
+                        return End::Dropped;
+                    }
+                    counter = counter.wrapping_add(1);
+                    unanswered += 1;
+                    self.write(WsMessage::Ping(vec![counter].into())).await
+                }
+            };
+            if let Some(end) = end {
+                return end;
+            }
+        }
+    }
+
+    /// After a request that came after a wait: its reply goes out at once, then the requests
+    /// already read or readable are answered without waiting, their replies flushed together
+    /// (pipelined requests cost one write per batch, not one each). Flushing first keeps the
+    /// read that finds nothing more off the path of a lone request's reply.
+    async fn answer_waiting(&mut self) -> Option<End> {
+        if self.unflushed == 0 {
+            return None;
+        }
+        if let Some(end) = self.flush().await {
+            return Some(end);
+        }
+        while self.unflushed < WRITE_BATCH {
+            let Some(frame) = self.ws.next().now_or_never() else { break };
+            if let Some(end) = self.on_frame(frame).await {
+                return Some(end);
+            }
+        }
+        if self.unflushed > 0 {
+            return self.flush().await;
+        }
+        None
+    }
+
+    /// Handles one frame from the controller; `Some` ends the connection.
+    async fn on_frame(&mut self, frame: Option<Result<WsMessage, WsError>>) -> Option<End> {
+        let frame = match frame {
+            None => return Some(End::Dropped), // the controller closed the connection
+            Some(Ok(frame)) => frame,
+            Some(Err(WsError::Capacity(e))) => {
+                warn!(agent = %self.ctx.key, controller = %self.eid, "closing: {e}");
+                return Some(self.send_close(close::TOO_BIG, "USP record larger than 5 MiB").await);
+            }
+            Some(Err(e)) => {
+                debug!(agent = %self.ctx.key, controller = %self.eid, "connection error: {e}");
+                return Some(End::Dropped);
+            }
+        };
+        match frame {
+            WsMessage::Binary(data) => match classify_record(&data, self.ctx.agent_eid.as_str(), self.eid.as_str()) {
+                RecordAction::Ignore => None,
+                RecordAction::Msg(msg) => {
+                    drop(data);
+                    let reply = self.ctx.core.answer(self.conn, msg).await?;
+                    let frame = encode_no_session(&self.prefix, &reply);
+                    drop(reply);
+                    // Flushed when nothing more is waiting to be read (see `serve`).
+                    self.unflushed += 1;
+                    match timeout(WRITE_STALL_TIMEOUT, self.ws.feed(WsMessage::Binary(frame.into()))).await {
+                        Ok(Ok(())) => None,
+                        Ok(Err(_)) => Some(End::Dropped),
+                        Err(_) => Some(self.stalled()),
+                    }
+                }
+                RecordAction::Disconnect { code, reason } => {
+                    let record = encode_record(
+                        self.eid.as_str(),
+                        self.ctx.agent_eid.as_str(),
+                        RecordType::Disconnect(DisconnectRecord { reason: reason.to_owned(), reason_code: code }),
+                    );
+                    if let Some(end) = self.write(WsMessage::Binary(record.into())).await {
+                        return Some(end);
+                    }
+                    Some(self.send_close(close::POLICY, reason).await)
+                }
+            },
+            WsMessage::Text(_) => {
+                debug!(agent = %self.ctx.key, controller = %self.eid, "text frame: closing with 1003");
+                Some(self.send_close(close::UNSUPPORTED_DATA, close::TEXT_REASON).await)
+            }
+            // Pongs to our Pings count as heard; tungstenite answers Pings and Close.
+            WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Close(_) | WsMessage::Frame(_) => None,
+        }
+    }
+
+    /// Writes one frame and flushes it with everything before it; `Some` ends the connection.
+    async fn write(&mut self, frame: WsMessage) -> Option<End> {
+        self.unflushed = 0;
+        match timeout(WRITE_STALL_TIMEOUT, self.ws.send(frame)).await {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => {
+                debug!(agent = %self.ctx.key, controller = %self.eid, "write failed: {e}");
+                Some(End::Dropped)
+            }
+            Err(_) => Some(self.stalled()),
+        }
+    }
+
+    /// Flushes the replies handed to the socket; `Some` ends the connection.
+    async fn flush(&mut self) -> Option<End> {
+        self.unflushed = 0;
+        match timeout(WRITE_STALL_TIMEOUT, self.ws.flush()).await {
+            Ok(Ok(())) => None,
+            Ok(Err(_)) => Some(End::Dropped),
+            Err(_) => Some(self.stalled()),
+        }
+    }
+
+    fn stalled(&self) -> End {
+        warn!(agent = %self.ctx.key, controller = %self.eid, "the controller reads nothing: dropping the connection");
+        End::Dropped
+    }
+
+    /// Writes `first` and whatever else is queued (up to [`WRITE_BATCH`]), then flushes.
+    async fn write_batch(&mut self, first: Out) -> Option<End> {
+        let mut item = first;
+        let mut written = 0;
+        loop {
+            let frame = match item {
+                Out::Msg(msg, _permit) => encode_no_session(&self.prefix, &msg),
+                Out::Raw(bytes) => bytes,
+                Out::Close(code, reason) => {
+                    if self.ws.flush().await.is_err() {
+                        return Some(End::Dropped);
+                    }
+                    return Some(self.send_close(code, reason).await);
+                }
+            };
+            if self.ws.feed(WsMessage::Binary(frame.into())).await.is_err() {
+                return Some(End::Dropped);
+            }
+            written += 1;
+            if written >= WRITE_BATCH {
+                break;
+            }
+            match self.out.try_recv() {
+                Ok(next) => item = next,
+                Err(_) => break,
+            }
+        }
+        self.unflushed = 0;
+        if self.ws.flush().await.is_err() {
+            return Some(End::Dropped);
+        }
+        None
+    }
+
+    async fn send_close(&mut self, code: u16, reason: &'static str) -> End {
+        let frame = CloseFrame { code: CloseCode::from(code), reason: Utf8Bytes::from_static(reason) };
+        match timeout(CLOSE_GRACE, self.ws.send(WsMessage::Close(Some(frame)))).await {
+            Ok(Ok(())) => End::Closing,
+            Ok(Err(_)) | Err(_) => End::Dropped,
+        }
+    }
+}
