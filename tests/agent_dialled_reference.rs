@@ -165,10 +165,13 @@ async fn the_reference_agent_dials_usp_home_over_wss() {
     let agent_eid = "proto::obuspa-wss-dialler";
     let eid: usp_core::EndpointId = agent_eid.parse().expect("eid");
     // The agent checks the address it dials against our certificate (OpenSSL "IP address
-    // mismatch" otherwise): it must name 127.0.0.1. (The same key in another certificate that
-    // names it is not enough: the trust store must hold the very certificate, "self-signed
-    // certificate", OpenSSL error 18.)
-    let ours = Identity::generate_with_addresses(&me, &[[127, 0, 0, 1].into()]).expect("our identity");
+    // mismatch" otherwise): it must name 127.0.0.1. As the app's listener does, the controller's
+    // key is re-signed in a certificate that names it (`Identity::with_addresses`); the agent's
+    // trust store must hold that very certificate (the identity's own, with the same key, is
+    // refused: "self-signed certificate", OpenSSL error 18). The app's own listener against the
+    // reference agent: app-core/tests/dialled_reference.rs.
+    let identity = Identity::generate(&me).expect("our identity");
+    let ours = identity.with_addresses(&[[127, 0, 0, 1].into()], &["localhost".to_owned()]).expect("listener cert");
     let theirs = Identity::generate(&eid).expect("agent identity");
     let mut config = ListenerConfig::new(([127, 0, 0, 1], 0).into(), me.clone());
     config.tls = Some(ListenerTls {

@@ -69,6 +69,11 @@ fuzz_target!(|data: &[u8]| {
         max_in_flight_bytes: 4 * 1024,
         max_pending_bytes: 64 * 1024,
         max_unacked_records: 256,
+        // The reference agent's tolerances, on or off.
+        resend_unacknowledged: s.byte() % 2 == 0,
+        send_acknowledgements: s.byte() % 2 == 0,
+        early_7105_means_not_allowed: s.byte() % 2 == 0,
+        peer_reuses_session_ids: s.byte() % 2 == 0,
         limits: Limits { max_record_size: 64 * 1024, max_items: 512, ..Limits::controller() },
         ..E2eConfig::new(ME, PEER)
     };

@@ -53,6 +53,16 @@ fn pem(label: &str, der: &[u8]) -> String {
     out
 }
 
+/// A new self-signed certificate (and key) for 127.0.0.1 and localhost in `dir`; its DER.
+fn new_certificate(dir: &std::path::Path) -> Vec<u8> {
+    let key = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+        .expect("broker certificate");
+    let der = key.cert.der().to_vec();
+    std::fs::write(dir.join("cert.pem"), pem("CERTIFICATE", &der)).expect("cert");
+    std::fs::write(dir.join("key.pem"), pem("PRIVATE KEY", &key.signing_key.serialize_der())).expect("key");
+    der
+}
+
 impl Broker {
     /// Starts a broker with `options`, ready when every port accepts connections.
     pub fn start(options: Options) -> Broker {
@@ -91,11 +101,7 @@ impl Broker {
         let (mut tls_port, mut cert_der) = (None, None);
         if options.tls {
             let p = free_port();
-            let key = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-                .expect("broker certificate");
-            let der = key.cert.der().to_vec();
-            std::fs::write(dir.join("cert.pem"), pem("CERTIFICATE", &der)).expect("cert");
-            std::fs::write(dir.join("key.pem"), pem("PRIVATE KEY", &key.signing_key.serialize_der())).expect("key");
+            let der = new_certificate(&dir);
             conf.push_str(&format!(
                 "listener {p} 127.0.0.1\ncertfile {}\nkeyfile {}\n",
                 dir.join("cert.pem").display(),
@@ -170,6 +176,14 @@ impl Broker {
     /// Starts it again on the same ports.
     pub fn start_again(&mut self) {
         self.stop();
+        self.run();
+    }
+
+    /// Starts it again on the same ports with a new TLS certificate and key (a reset gateway,
+    /// or someone in the middle).
+    pub fn start_again_with_new_certificate(&mut self) {
+        self.stop();
+        self.cert_der = Some(new_certificate(&self.dir));
         self.run();
     }
 

@@ -54,6 +54,8 @@ pub enum Variant {
     Stock,
     /// Plain-ws and unknown-certificate controllers get the Untrusted role (for the challenge).
     Untrusted,
+    /// [`Variant::Stock`] with its experimental end-to-end session context compiled in.
+    E2e,
 }
 
 impl Variant {
@@ -61,6 +63,7 @@ impl Variant {
         match self {
             Variant::Stock => "obuspa",
             Variant::Untrusted => "obuspa-untrusted",
+            Variant::E2e => "obuspa-e2e",
         }
     }
 }

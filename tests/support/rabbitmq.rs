@@ -255,6 +255,20 @@ impl Rabbit {
         }
     }
 
+    /// Makes a new CA and broker certificate (used from the next [`Rabbit::start_node`]): a
+    /// reset broker, or someone in the middle.
+    pub fn new_certificate(&mut self) {
+        self.tls.ca_der = write_tls(&self.dir);
+    }
+
+    /// The broker's own certificate (DER), as its TLS listener presents it.
+    pub fn cert_der(&self) -> Vec<u8> {
+        use base64::Engine;
+        let pem = std::fs::read_to_string(self.dir.join("cert.pem")).expect("cert.pem");
+        let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        base64::engine::general_purpose::STANDARD.decode(b64).expect("PEM")
+    }
+
     /// `stomp://127.0.0.1:PORT` + `rest`.
     pub fn url(&self, rest: &str) -> String {
         format!("stomp://127.0.0.1:{}{rest}", self.stomp_port)

@@ -149,6 +149,13 @@ fn create(vault: &Vault, eid: &EndpointId) -> Result<Identity, IdentityError> {
     Ok(tls)
 }
 
+/// The vault id of the certificate pinned for the message broker `broker` (`scheme://host:port`)
+/// through which the device `eid` is reached: `broker <eid> <broker>`. Not an Endpoint ID (it has
+/// spaces), so no device can ever be looked up under it, nor it under a device's.
+pub fn broker_pin_id(eid: &str, broker: &str) -> String {
+    format!("broker {eid} {broker}")
+}
+
 /// Agent certificate pins in the vault: [`SecretKind::PinnedCert`], id = the agent's
 /// Endpoint ID, value = the pin as text: `spki:AB:CD:...` (SHA-256 of the public key) or,
 /// for pins made before public-key pinning, `AB:CD:...` (SHA-256 of the whole
@@ -221,10 +228,79 @@ impl VaultPinStore {
     }
 
     fn write(&self, agent: &EndpointId, pin: Pin) -> Result<(), TlsError> {
+        self.write_id(agent.as_str(), pin)
+    }
+
+    fn write_id(&self, id: &str, pin: Pin) -> Result<(), TlsError> {
         let text = pin.to_string();
         self.vault
-            .put(SecretKind::PinnedCert, agent.as_str(), &Secret::from_slice(text.as_bytes()))
+            .put(SecretKind::PinnedCert, id, &Secret::from_slice(text.as_bytes()))
             .map_err(|e| TlsError::PinStore(e.to_string()))
+    }
+
+    fn lookup_id(&self, id: &str) -> Result<Option<Pin>, TlsError> {
+        match &*self.lock() {
+            Err(e) => Err(TlsError::PinsUnreadable(e.clone())),
+            Ok(pins) => match pins.get(id) {
+                None => Ok(None),
+                Some(Ok(pin)) => Ok(Some(*pin)),
+                Some(Err(e)) => Err(TlsError::PinsUnreadable(e.clone())),
+            },
+        }
+    }
+
+    fn replace_id(&self, id: &str, old: Option<Pin>, new: Pin) -> Result<(), TlsError> {
+        // The lock is held across the vault write: nobody sees or makes another pin between
+        // the check and the write, and the vault entry is overwritten in one put (never
+        // deleted first), so there is no moment without a pin.
+        let mut loaded = self.lock();
+        let pins = Self::pins_mut(&mut loaded)?;
+        let current = match pins.get(id) {
+            None => None,
+            Some(Ok(p)) => Some(*p),
+            Some(Err(e)) => return Err(TlsError::PinsUnreadable(e.clone())),
+        };
+        if current != old {
+            return Err(TlsError::PinStore("the trusted certificate changed meanwhile; try again".into()));
+        }
+        self.write_id(id, new)?;
+        pins.insert(id.to_owned(), Ok(new));
+        Ok(())
+    }
+
+    /// The certificate pinned for the message broker `broker` (`scheme://host:port`, as
+    /// [`broker_pin_id`] takes it) through which the device `eid` is reached, if any.
+    ///
+    /// # Errors
+    /// [`TlsError::PinsUnreadable`] when the pins cannot be read (the broker is then not
+    /// trusted: fail closed).
+    pub fn broker_pin(&self, eid: &str, broker: &str) -> Result<Option<Pin>, TlsError> {
+        self.lookup_id(&broker_pin_id(eid, broker))
+    }
+
+    /// Pins `pin` for the broker of device `eid`, only if none is pinned yet: a broker's pin is
+    /// never replaced (a changed certificate is refused until the device is forgotten).
+    ///
+    /// # Errors
+    /// [`TlsError::PinStore`] when another pin exists or the vault fails.
+    pub fn pin_broker(&self, eid: &str, broker: &str, pin: Pin) -> Result<(), TlsError> {
+        self.replace_id(&broker_pin_id(eid, broker), None, pin)
+    }
+
+    /// Drops every broker pin of the device `eid` (it is forgotten).
+    pub fn forget_broker_pins(&self, eid: &str) {
+        let prefix = broker_pin_id(eid, "");
+        let mut loaded = self.lock();
+        let Ok(pins) = &mut *loaded else { return };
+        let ids: Vec<String> = pins.keys().filter(|id| id.starts_with(&prefix)).cloned().collect();
+        for id in ids {
+            match self.vault.delete(SecretKind::PinnedCert, &id) {
+                Ok(_) => {
+                    pins.remove(&id);
+                }
+                Err(e) => tracing::warn!(agent = %eid, error = %e, "cannot drop the broker's certificate pin"),
+            }
+        }
     }
 
     /// The map to change, when the pins could be read.
@@ -235,14 +311,7 @@ impl VaultPinStore {
 
 impl PinStore for VaultPinStore {
     fn lookup(&self, agent: &EndpointId) -> Result<Option<Pin>, TlsError> {
-        match &*self.lock() {
-            Err(e) => Err(TlsError::PinsUnreadable(e.clone())),
-            Ok(pins) => match pins.get(agent.as_str()) {
-                None => Ok(None),
-                Some(Ok(pin)) => Ok(Some(*pin)),
-                Some(Err(e)) => Err(TlsError::PinsUnreadable(e.clone())),
-            },
-        }
+        self.lookup_id(agent.as_str())
     }
 
     fn store(&self, agent: &EndpointId, pin: Pin) -> Result<(), TlsError> {
@@ -255,22 +324,7 @@ impl PinStore for VaultPinStore {
     }
 
     fn replace(&self, agent: &EndpointId, old: Option<Pin>, new: Pin) -> Result<(), TlsError> {
-        // The lock is held across the vault write: nobody sees or makes another pin between
-        // the check and the write, and the vault entry is overwritten in one put (never
-        // deleted first), so there is no moment without a pin.
-        let mut loaded = self.lock();
-        let pins = Self::pins_mut(&mut loaded)?;
-        let current = match pins.get(agent.as_str()) {
-            None => None,
-            Some(Ok(p)) => Some(*p),
-            Some(Err(e)) => return Err(TlsError::PinsUnreadable(e.clone())),
-        };
-        if current != old {
-            return Err(TlsError::PinStore("the trusted certificate changed meanwhile; try again".into()));
-        }
-        self.write(agent, new)?;
-        pins.insert(agent.as_str().to_owned(), Ok(new));
-        Ok(())
+        self.replace_id(agent.as_str(), old, new)
     }
 
     fn forget(&self, agent: &EndpointId) -> Result<(), TlsError> {

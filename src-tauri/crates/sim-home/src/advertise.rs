@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use mdns_sd::{IfKind, ServiceDaemon, ServiceInfo};
 pub use usp_client::discovery::Interfaces;
-use usp_client::discovery::{DiscoveryError, SERVICE_WS};
+use usp_client::discovery::{DiscoveryError, SERVICE_MQTT, SERVICE_STOMP, SERVICE_WS};
 
 /// How long [`Advertiser::shutdown`] waits for each goodbye to be sent.
 const GOODBYE_WAIT: Duration = Duration::from_secs(2);
@@ -44,8 +44,9 @@ pub fn subtype_for(key: &str) -> Option<&'static str> {
 
 /// One advert exactly as any device on the network (or an attacker) may send it: an Endpoint
 /// ID as instance name, a `ws://` or `wss://` URL (its IP, port and path; `wss://` adds the
-/// TXT `encrypt` key), and optionally a subtype and a TXT `name`. Nothing needs to listen at
-/// the URL. Parsed from `EID=URL[,SUBTYPE][,name=NAME]`, e.g.
+/// TXT `encrypt` key), or a broker's `mqtt(s)://` or `stomp(s)://` URL (`_usp-agt-mqtt._tcp`,
+/// `_usp-agt-stomp._tcp`: the broker's IP and port, the agent's topic or destination as the
+/// path), and optionally a subtype and a TXT `name`. Nothing needs to listen at the URL. Parsed from `EID=URL[,SUBTYPE][,name=NAME]`, e.g.
 /// `os::012345-GW0001=ws://10.0.0.66:8080/usp,_gateway,name=Living room gateway`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RawAdvert {
@@ -60,6 +61,15 @@ pub struct RawAdvert {
 }
 
 impl RawAdvert {
+    /// The DNS-SD service type of the URL's scheme.
+    pub fn service(&self) -> &'static str {
+        match self.url.split_once("://").map(|(scheme, _)| scheme) {
+            Some("mqtt" | "mqtts") => SERVICE_MQTT,
+            Some("stomp" | "stomps") => SERVICE_STOMP,
+            _ => SERVICE_WS,
+        }
+    }
+
     /// `(encrypt, ip, port, path)` of the URL.
     ///
     /// # Errors
@@ -67,9 +77,9 @@ impl RawAdvert {
     pub fn parts(&self) -> Result<(bool, std::net::IpAddr, u16, String), String> {
         let (scheme, rest) = self.url.split_once("://").ok_or("expected ws://IP:PORT/path")?;
         let encrypt = match scheme {
-            "ws" => false,
-            "wss" => true,
-            _ => return Err("the scheme must be ws or wss".to_owned()),
+            "ws" | "mqtt" | "stomp" => false,
+            "wss" | "mqtts" | "stomps" => true,
+            _ => return Err("the scheme must be ws, wss, mqtt, mqtts, stomp or stomps".to_owned()),
         };
         let (authority, path) = match rest.find('/') {
             Some(i) => rest.split_at(i),
@@ -197,8 +207,8 @@ impl Advertiser {
         let (encrypt, ip, port, path) =
             advert.parts().map_err(|m| err(mdns_sd::Error::Msg(format!("bad advert URL {:?}: {m}", advert.url))))?;
         let ty = match &advert.subtype {
-            Some(sub) => format!("{sub}._sub.{SERVICE_WS}"),
-            None => SERVICE_WS.to_owned(),
+            Some(sub) => format!("{sub}._sub.{}", advert.service()),
+            None => advert.service().to_owned(),
         };
         let host = format!("usp-adv-{}.local.", self.registered.len());
         let mut txt: Vec<mdns_sd::TxtProperty> = vec![("path", path.as_str()).into()];
@@ -327,7 +337,16 @@ mod tests {
         let (enc, ip, port, path) = a.parts().unwrap();
         assert_eq!((enc, ip.to_string().as_str(), port, path.as_str()), (false, "10.0.0.66", 8080, "/usp"));
         assert!("x=wss://[::1]:443/".parse::<RawAdvert>().unwrap().parts().unwrap().0);
-        for bad in ["nourl", "e=http://1.2.3.4:1/", "e=ws://host:80/", "=ws://1.2.3.4:1/", "e=ws://1.2.3.4:1/,x=y"] {
+        let broker: RawAdvert = "x=mqtts://10.0.0.66:8883/usp/agent/gw".parse().unwrap();
+        assert_eq!((broker.service(), broker.parts().unwrap().0), (SERVICE_MQTT, true));
+        for bad in [
+            "nourl",
+            "e=http://1.2.3.4:1/",
+            "e=coap://1.2.3.4:1/",
+            "e=ws://host:80/",
+            "=ws://1.2.3.4:1/",
+            "e=ws://1.2.3.4:1/,x=y",
+        ] {
             assert!(bad.parse::<RawAdvert>().is_err(), "{bad}");
         }
     }

@@ -10,7 +10,8 @@
 //! - [`mqtt`]: an agent served over MQTT through a broker ([`AgentHandle::serve_mqtt`]);
 //! - [`advertise`]: mDNS / DNS-SD records of the agents ([`Home::advertise`]);
 //! - [`dial`]: an agent that dials its controller's listener (agent-initiated WebSocket);
-//! - [`tls`]: `wss://` with mutual TLS and TOFU of controller certificates (`--tls`).
+//! - [`tls`]: `wss://` with mutual TLS and TOFU of controller certificates (`--tls`);
+//! - [`transfer`]: the agents' own HTTP transfers (speed tests, firmware downloads).
 
 pub mod advertise;
 pub mod agent;
@@ -23,6 +24,7 @@ pub mod scenario;
 pub mod server;
 pub mod spec;
 pub mod tls;
+pub mod transfer;
 
 pub use home::{AgentHandle, Home, HomeConfig, HomeError};
 pub use tls::TlsMode;

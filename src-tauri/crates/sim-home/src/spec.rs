@@ -166,6 +166,14 @@ pub enum Feature {
     LegacySchedules,
     /// IoTCapability (switches, dimmers, sensors).
     Iot,
-    /// IP.Diagnostics.IPPing().
+    /// IP.Diagnostics: IPPing(), and the TR-143 speed tests DownloadDiagnostics() and
+    /// UploadDiagnostics() (real HTTP transfers).
     Diagnostics,
+    /// IP.Interface with its Stats counters (growing with the life loop).
+    IpInterfaces,
+    /// BulkData profiles reported as `Device.BulkData.Profile.{i}.Push!` events.
+    #[serde(rename = "bulkdata")]
+    BulkData,
+    /// DeviceInfo.FirmwareImage with Download() (over HTTP) and Activate() (a restart).
+    Firmware,
 }

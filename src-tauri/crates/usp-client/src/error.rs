@@ -60,6 +60,37 @@ pub enum ConnectError {
     /// The message broker refused or ended the session for another reason.
     #[error("the message broker did not let us in: {0}")]
     Broker(String),
+    /// The broker presented another certificate than the one pinned when the device was added.
+    #[error(
+        "The broker's certificate changed since you added this device, so usp-home did not connect to the \
+         broker at {broker}. Someone may be intercepting the connection to it. If the broker (often your \
+         router) was reset or given a new certificate, forget this device and add it again; otherwise leave \
+         it disconnected and check your network. (Certificate trusted when added: SHA-256 {pinned_sha256}; \
+         presented now: {presented_sha256}.)"
+    )]
+    BrokerCertificateChanged {
+        /// The broker (`host:port`).
+        broker: String,
+        /// Fingerprint of the certificate pinned when the device was added.
+        pinned_sha256: Fingerprint,
+        /// Fingerprint of the certificate presented now.
+        presented_sha256: Fingerprint,
+    },
+    /// The broker's certificate is not valid under the system's authorities, and none is
+    /// pinned for it.
+    #[error(
+        "The broker at {broker} presents a certificate that no authority vouches for and that was not \
+         trusted when this device was added (SHA-256 {sha256}), so usp-home did not connect. If this is \
+         the broker you use and its certificate really is this one (compare the fingerprint with the \
+         broker's settings), forget this device and add it again by the broker's address; otherwise \
+         someone may be intercepting the connection to it."
+    )]
+    BrokerCertificateUntrusted {
+        /// The broker (`host:port`).
+        broker: String,
+        /// Fingerprint of the certificate it presented.
+        sha256: Fingerprint,
+    },
     /// The agent's certificate belongs to another Endpoint ID than the one we wanted to reach.
     #[error(
         "The device at this address is {in_certificate}, not {expected}, according to its security \
@@ -98,6 +129,8 @@ impl ConnectError {
                 | ConnectError::TlsNotConfigured
                 | ConnectError::BadUrl(_)
                 | ConnectError::BrokerLogin(_)
+                | ConnectError::BrokerCertificateChanged { .. }
+                | ConnectError::BrokerCertificateUntrusted { .. }
         )
     }
 }

@@ -8,6 +8,13 @@
 //! interfaces: the address a CoAP device is configured to send its Notifies to. The sessions
 //! with every CoAP device then go through it; without it each session has a socket of its own
 //! and a device's Notifies, sent to its configured address, are lost.
+//!
+//! Over `wss://` the listener presents a certificate of its own: this app's Endpoint ID and key
+//! (so a pin of this app's public key holds), naming the addresses it listens on (IP addresses,
+//! `localhost` and this computer's host name), since devices check the address they dialled
+//! against it. It is kept in the vault beside the identity and made again only when it does not
+//! name every address the listener is on (the setting changed, or the computer has a new
+//! address), so the copy in a device's trust store stays valid as long as it can.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -18,15 +25,24 @@ use tokio::task::JoinHandle;
 use usp_client::listen::{Listener, ListenerConfig, ListenerEvent, ListenerTls};
 use usp_client::mtp::coap::CoapEndpoint;
 use usp_client::mtp::Connector;
-use usp_client::tls::{AgentTrust, PinStore};
+use usp_client::tls::{AgentTrust, Identity, PinStore};
 use usp_core::EndpointId;
 
 use super::{lock, AppResult, Home, ListenerSetting, MAX_DISCOVERED};
+use crate::identity::ControllerIdentity;
+use crate::secret::Secret;
+use crate::vault::{SecretKind, Vault};
 
-/// The running listener (and the task that follows its events), or why it is not running.
+/// Vault id (kind [`SecretKind::ControllerKey`], beside this app's certificate and key) of the
+/// listener's certificate (DER); its key is the identity's.
+pub const LISTENER_CERT_ID: &str = "listener.cert";
+
+/// The running listener (and the task that follows its events) and the certificate it
+/// presents, or why it is not running.
 #[derive(Default)]
 pub(super) struct ListenerState {
     run: Option<(Arc<Listener>, JoinHandle<()>)>,
+    certificate: Option<Identity>,
     error: Option<String>,
     /// usp-home's CoAP endpoint (see the module docs), or why it could not open.
     coap: Option<CoapEndpoint>,
@@ -52,10 +68,11 @@ impl Home {
             port: DEFAULT_PORT,
             all_interfaces: false,
         });
-        let (listener, error, coap, coap_error) = {
+        let (listener, certificate, error, coap, coap_error) = {
             let state = lock(&self.inner.listener);
             (
                 state.run.as_ref().map(|(l, _)| l.clone()),
+                state.certificate.clone(),
                 state.error.clone(),
                 state.coap.clone(),
                 state.coap_error.clone(),
@@ -81,6 +98,8 @@ impl Home {
             coap_urls,
             coap_error,
             coap_sessions: coap.as_ref().map_or(0, CoapEndpoint::sessions),
+            certificate_pem: certificate.as_ref().map(Identity::cert_pem).unwrap_or_default(),
+            certificate_sha256: certificate.map(|c| c.fingerprint().to_string()).unwrap_or_default(),
         })
     }
 
@@ -110,8 +129,16 @@ impl Home {
         let ip =
             if setting.all_interfaces { IpAddr::V4(Ipv4Addr::UNSPECIFIED) } else { IpAddr::V4(Ipv4Addr::LOCALHOST) };
         let mut config = ListenerConfig::new(SocketAddr::new(ip, setting.port), self.identity().eid().clone());
+        let (vault, identity) = (self.inner.vault.clone(), self.identity().clone());
+        let all = setting.all_interfaces;
+        let certificate = tokio::task::spawn_blocking(move || listener_certificate(&vault, &identity, all))
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot make the listener's certificate");
+                self.identity().tls().clone()
+            });
         config.tls = Some(ListenerTls {
-            identity: self.identity().tls().clone(),
+            identity: certificate.clone(),
             trust: AgentTrust::new(self.pins().clone() as Arc<dyn PinStore>),
         });
         config.allow_plain = true;
@@ -119,7 +146,11 @@ impl Home {
             Ok(listener) => {
                 let listener = Arc::new(listener);
                 let task = tokio::spawn(self.clone().follow_listener(listener.events()));
-                ListenerState { run: Some((listener, task)), ..ListenerState::default() }
+                ListenerState {
+                    run: Some((listener, task)),
+                    certificate: Some(certificate),
+                    ..ListenerState::default()
+                }
             }
             Err(e) => {
                 tracing::warn!(error = %e, port = setting.port, "cannot listen for devices that connect to usp-home");
@@ -238,6 +269,76 @@ impl Home {
             self.with_agents(|m| m.values().filter(|e| e.dialled).map(|e| e.eid.clone()).collect());
         for eid in dialled {
             self.restart_connection(&eid).await;
+        }
+    }
+}
+
+/// What the listener's certificate must name: the IP addresses it listens on (127.0.0.1, and
+/// with `all_interfaces` ::1 and every address of this computer but link-local ones), and
+/// `localhost` with this computer's host name (and `NAME.local`) when it has one.
+fn listen_names(all_interfaces: bool) -> (Vec<IpAddr>, Vec<String>) {
+    let mut ips = vec![IpAddr::V4(Ipv4Addr::LOCALHOST)];
+    if all_interfaces {
+        ips.push(IpAddr::V6(std::net::Ipv6Addr::LOCALHOST));
+        if let Ok(ifs) = if_addrs::get_if_addrs() {
+            ips.extend(ifs.iter().filter(|i| !i.is_link_local()).map(|i| i.ip()));
+        }
+    }
+    ips.sort_by_key(|ip| (ip.is_ipv6(), *ip));
+    ips.dedup();
+    let mut names = vec!["localhost".to_owned()];
+    if let Some(host) = host_name() {
+        names.push(format!("{host}.local"));
+        names.push(host);
+    }
+    names.retain(|n| rustls::pki_types::ServerName::try_from(n.as_str()).is_ok());
+    names.dedup();
+    (ips, names)
+}
+
+/// This computer's host name, when the system says it simply (Linux); lower case, without a
+/// domain.
+fn host_name() -> Option<String> {
+    let raw = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    let name = raw.trim().split('.').next()?.to_ascii_lowercase();
+    let ok = !name.is_empty()
+        && name != "localhost"
+        && name.len() <= 63
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    ok.then_some(name)
+}
+
+/// The certificate the listener presents (blocks on the vault): the one kept in the vault when
+/// it is still this identity's and names every address of [`listen_names`]; else a new one with
+/// the same key, kept for next time. Falls back to the identity's own certificate (with words
+/// in the log) when none can be made.
+pub fn listener_certificate(vault: &Vault, identity: &ControllerIdentity, all_interfaces: bool) -> Identity {
+    let (ips, names) = listen_names(all_interfaces);
+    let own = identity.tls();
+    let key = own.private_key_der();
+    let kept = match vault.get(SecretKind::ControllerKey, LISTENER_CERT_ID) {
+        Ok(Some(der)) => Identity::from_der(identity.eid(), der.expose(), key.expose_secret()).ok(),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the listener's certificate");
+            None
+        }
+    };
+    if let Some(kept) = kept.filter(|c| c.names_all(&ips, &names)) {
+        return kept;
+    }
+    match own.with_addresses(&ips, &names) {
+        Ok(made) => {
+            if let Err(e) = vault.put(SecretKind::ControllerKey, LISTENER_CERT_ID, &Secret::from_slice(made.cert_der()))
+            {
+                tracing::warn!(error = %e, "cannot keep the listener's certificate; a new one is made next time");
+            }
+            tracing::info!(fingerprint = %made.fingerprint(), addresses = ?ips, "made the listener's certificate");
+            made
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot make the listener's certificate; it presents this app's own");
+            own.clone()
         }
     }
 }

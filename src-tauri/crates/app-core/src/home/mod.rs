@@ -20,6 +20,7 @@ mod text;
 pub use crate::agent_details::NOT_GIVEN;
 pub(crate) use agents::{read_objects, AgentConn, AgentEntry};
 pub use error::{AppError, AppResult};
+pub use listener::{listener_certificate, LISTENER_CERT_ID};
 pub(crate) use live::topics_of;
 pub use store::{GuestMarkData, KnownAgent, ListenerSetting, Store, StoreData};
 pub use text::device_text;

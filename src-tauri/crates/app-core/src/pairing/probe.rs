@@ -89,6 +89,13 @@ pub enum AuthState {
         /// Why, in words.
         reason: String,
     },
+    /// The message broker through which the agent is reached presented a certificate the app
+    /// refuses (changed since the device was added, or never trusted): only a person can
+    /// decide (forget the device and add it again), so it is shown as it is.
+    BrokerRefused {
+        /// What happened and what to do, in words.
+        reason: String,
+    },
 }
 
 impl fmt::Display for AuthState {
@@ -131,6 +138,7 @@ impl fmt::Display for AuthState {
                  trust it only if it matches what the device shows."
             ),
             AuthState::Unreachable { reason } => write!(f, "Cannot reach the device: {reason}"),
+            AuthState::BrokerRefused { reason } => f.write_str(reason),
         }
     }
 }
@@ -169,6 +177,9 @@ impl AuthState {
                     AuthState::FirstUse { agent: agent.clone(), fingerprint: *sha256 }
                 }
                 ConnectError::AgentSilent(_) => AuthState::NotAuthorised { own_eid: own_eid.clone() },
+                ConnectError::BrokerCertificateChanged { .. } | ConnectError::BrokerCertificateUntrusted { .. } => {
+                    AuthState::BrokerRefused { reason: c.to_string() }
+                }
                 other => AuthState::Unreachable { reason: other.to_string() },
             },
             other => AuthState::Unreachable { reason: other.to_string() },

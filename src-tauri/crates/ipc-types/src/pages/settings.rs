@@ -91,6 +91,13 @@ pub struct ListenerView {
     /// Sessions with CoAP devices going through the endpoint now.
     #[serde(default)]
     pub coap_sessions: usize,
+    /// The certificate usp-home presents to devices that connect over `wss://` (PEM), naming
+    /// the addresses it listens on: what goes in the device's trust store ("" when off).
+    #[serde(default)]
+    pub certificate_pem: String,
+    /// Its SHA-256 fingerprint, as the device shows it ("" when off).
+    #[serde(default)]
+    pub certificate_sha256: String,
 }
 
 /// The listener setting.

@@ -397,6 +397,28 @@ fn cross_check(schema: &Schema, dm: &Dm, loc: &Loc, name: &str, v: &str) -> Resu
                 None => Ok(()),
             }
         }
+        ("Device.BulkData.Profile.{i}.", "ReportingInterval") => {
+            let min = dm.raw_by_name(schema, "Device.BulkData.", "MinReportingInterval").unwrap_or("1");
+            let (n, min) = (v.parse::<u64>().unwrap_or(0), min.parse::<u64>().unwrap_or(1));
+            if n < min {
+                return bad(format!("{v} is below MinReportingInterval ({min} s)"));
+            }
+            Ok(())
+        }
+        ("Device.BulkData.Profile.{i}.Parameter.{i}.", "Reference") => {
+            let mut depth = 0i32;
+            let follows = v.chars().any(|c| {
+                depth += i32::from(c == '[') - i32::from(c == ']');
+                c == '+' && depth == 0
+            });
+            if follows {
+                bad("bulk data references may not follow references ('+')".to_owned())
+            } else if !v.is_empty() && v.parse::<usp_core::path::Path>().is_err() {
+                bad(format!("{v:?} is not a valid path"))
+            } else {
+                Ok(())
+            }
+        }
         ("Device.LocalAgent.Controller.{i}.", "EndpointID") if v.parse::<usp_core::eid::EndpointId>().is_err() => {
             bad(format!("{v:?} is not a valid Endpoint ID"))
         }
@@ -415,6 +437,10 @@ pub(super) fn derive(schema: &Schema, dm: &mut Dm, loc: &Loc, name: &str) {
             dm.set_by_name(schema, &loc.path, "Status", s);
         }
         ("Device.WiFi.AccessPoint.{i}.", "Enable") => {
+            let s = if get(dm, "Enable") == "true" { "Enabled" } else { "Disabled" };
+            dm.set_by_name(schema, &loc.path, "Status", s);
+        }
+        ("Device.BulkData.", "Enable") => {
             let s = if get(dm, "Enable") == "true" { "Enabled" } else { "Disabled" };
             dm.set_by_name(schema, &loc.path, "Status", s);
         }

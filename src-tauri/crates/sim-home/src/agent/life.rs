@@ -14,6 +14,7 @@ use super::setup::add_row_with;
 use super::value;
 
 const HOSTS: &str = "Device.Hosts.Host.";
+const IP_INTERFACES: &str = "Device.IP.Interface.";
 const APS: &str = "Device.WiFi.AccessPoint.";
 const MESH_DEVICES: &str = "Device.WiFi.DataElements.Network.Device.";
 /// Most hosts the life loop lets the Hosts table grow to.
@@ -23,7 +24,8 @@ const VISITOR_NAMES: &[&str] = &["Visitor-Phone", "Tablet", "Laptop", "Smart-TV"
 pub(super) fn tick(schema: &Schema, dm: &mut Dm, rng: &mut impl Rng) {
     wifi_signals(schema, dm, rng);
     mesh(schema, dm, rng);
-    hosts(schema, dm, rng);
+    let traffic = hosts(schema, dm, rng);
+    interfaces(schema, dm, traffic);
     iot(schema, dm, rng);
 }
 
@@ -81,26 +83,31 @@ fn mesh(schema: &Schema, dm: &mut Dm, rng: &mut impl Rng) {
     }
 }
 
-fn hosts(schema: &Schema, dm: &mut Dm, rng: &mut impl Rng) {
+/// Hosts come and go and use the Internet; returns the traffic of this tick.
+fn hosts(schema: &Schema, dm: &mut Dm, rng: &mut impl Rng) -> [u64; 4] {
     let rows = dm.rows(HOSTS);
     if dm.table(HOSTS).is_none() {
-        return;
+        return [0; 4];
     }
-    // Internet usage of the active hosts.
+    // Internet usage of the active hosts, which the IP interfaces carry too.
+    let mut total = [0u64; 4];
     for h in &rows {
         if dm.raw_by_name(schema, h, "Active") != Some("true") {
             continue;
         }
         let w = format!("{h}WANStats.");
-        for (name, lo, hi) in [
+        for (i, (name, lo, hi)) in [
             ("BytesReceived", 20_000u64, 2_000_000u64),
             ("BytesSent", 2_000, 200_000),
             ("PacketsReceived", 20, 1_500),
             ("PacketsSent", 5, 400),
-        ] {
-            let cur: u64 = dm.raw_by_name(schema, &w, name).and_then(|v| v.parse().ok()).unwrap_or(0);
-            let next = cur.saturating_add(rng.random_range(lo..hi));
-            dm.set_by_name(schema, &w, name, &next.to_string());
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let delta = rng.random_range(lo..hi);
+            total[i] = total[i].saturating_add(delta);
+            add_counter(schema, dm, &w, name, delta);
         }
     }
     // A host leaves or comes back.
@@ -141,6 +148,44 @@ fn hosts(schema: &Schema, dm: &mut Dm, rng: &mut impl Rng) {
         );
         if let Ok(row) = row {
             join(schema, dm, &row, rng);
+        }
+    }
+    total
+}
+
+/// Adds `delta` to a counter parameter (unsignedLong, saturating).
+pub(super) fn add_counter(schema: &Schema, dm: &mut Dm, obj: &str, name: &str, delta: u64) {
+    let cur: u64 = dm.raw_by_name(schema, obj, name).and_then(|v| v.parse().ok()).unwrap_or(0);
+    dm.set_by_name(schema, obj, name, &cur.saturating_add(delta).to_string());
+}
+
+/// The hosts' traffic of one tick (`[received, sent, packets received, packets sent]` as
+/// seen from the Internet side) on the IP interfaces: a `wan…` interface receives what
+/// the hosts download; the others (LAN) send it to them, plus a little local traffic.
+fn interfaces(schema: &Schema, dm: &mut Dm, total: [u64; 4]) {
+    let [rx, tx, prx, ptx] = total;
+    for itf in dm.rows(IP_INTERFACES) {
+        if dm.raw_by_name(schema, &itf, "Enable") != Some("true") {
+            continue;
+        }
+        let wan = dm.raw_by_name(schema, &itf, "Name").is_some_and(|n| n.to_ascii_lowercase().starts_with("wan"));
+        let stats = format!("{itf}Stats.");
+        let (r, t, pr, pt) = if wan { (rx, tx, prx, ptx) } else { (tx + tx / 8, rx + rx / 8, ptx + 3, prx + 3) };
+        add_counter(schema, dm, &stats, "BytesReceived", r);
+        add_counter(schema, dm, &stats, "BytesSent", t);
+        add_counter(schema, dm, &stats, "PacketsReceived", pr);
+        add_counter(schema, dm, &stats, "PacketsSent", pt);
+    }
+}
+
+/// Sets every traffic counter (hosts' WANStats, IP interfaces' Stats) back to 0, as a
+/// restarting device does.
+pub(super) fn reset_counters(schema: &Schema, dm: &mut Dm) {
+    let mut objs: Vec<String> = dm.rows(HOSTS).into_iter().map(|h| format!("{h}WANStats.")).collect();
+    objs.extend(dm.rows(IP_INTERFACES).into_iter().map(|i| format!("{i}Stats.")));
+    for obj in objs {
+        for name in ["BytesSent", "BytesReceived", "PacketsSent", "PacketsReceived"] {
+            dm.set_by_name(schema, &obj, name, "0");
         }
     }
 }

@@ -24,9 +24,13 @@
 //!   message (7005). Deleting a missing instance succeeds with no affected paths.
 //! - Get: at most 100,000 resolved objects per message (7005 for the paths beyond).
 //! - Operate: `send_resp=false` suppresses the OperateResp but not an Error. IPPing() is
-//!   the asynchronous command (300 ms, results computed from `Host`); Reboot() drops
-//!   volatile state (running requests, challenges, non-persistent subscriptions), restarts
-//!   UpTime and sends `Device.Boot!` to the remaining Event subscriptions; FactoryReset()
+//!   an asynchronous command (300 ms, results computed from `Host`); the TR-143 speed tests
+//!   (`diagnostics`) and firmware `Download()` (`firmware`) do real HTTP transfers as I/O
+//!   jobs (`job`) polled from `handle_timeout`; firmware `Activate()` restarts the agent
+//!   ([`Agent::take_restart`] tells the transport to close its connections). BulkData
+//!   profiles push their reports on the agent's clock (`bulkdata`). Reboot() drops
+//!   volatile state (running requests, challenges, non-persistent subscriptions), sets the
+//!   traffic counters back to 0, restarts UpTime and sends `Device.Boot!` to the remaining Event subscriptions; FactoryReset()
 //!   rebuilds the scenario's data model.
 //! - Notifications are queued at the moment of the change. A ValueChange of a secured
 //!   parameter carries "" for controllers without a secured role. For a controller the
@@ -34,10 +38,14 @@
 //!   reconnects; the others are dropped. There are no retries (NotifyResp is ignored).
 //! - Instance numbers are never reused while the agent runs (FactoryReset() starts over).
 
+mod bulkdata;
 mod challenge;
+mod diagnostics;
 mod dm;
 mod edit;
+mod firmware;
 mod get;
+mod job;
 mod life;
 mod notify;
 mod operate;
@@ -139,6 +147,10 @@ pub(crate) struct PendingOp {
     pub eid: String,
     pub msg_id: String,
     pub result: Result<BTreeMap<String, String>, UspErr>,
+    /// Real I/O still running (the result comes from it, `due` does not count).
+    pub job: Option<job::Job>,
+    /// Activate() of this FirmwareImage row: the agent restarts once it completes.
+    pub activate: Option<String>,
 }
 
 /// A simulated USP Agent.
@@ -161,6 +173,13 @@ pub struct Agent {
     controllers: ControllerCache,
     /// Requested paths already parsed (controllers tend to ask for the same paths).
     parsed_paths: RefCell<HashMap<String, Arc<usp_core::path::Path>>>,
+    /// When each active BulkData profile reports next.
+    bulk: bulkdata::Schedule,
+    /// While set, notifications for disconnected controllers are all held (Boot! after a
+    /// restart waits for their reconnection).
+    hold_all: bool,
+    /// The agent restarted (new firmware): its connections must close.
+    restart: bool,
 }
 
 impl Agent {
@@ -172,7 +191,7 @@ impl Agent {
             .map_err(|e| ScenarioError::agent(&spec.key, format!("invalid endpoint_id {:?}: {e}", spec.endpoint_id)))?;
         let schema = Schema::build(&spec.features);
         let dm = setup::build_dm(&schema, spec, now)?;
-        Ok(Agent {
+        let mut agent = Agent {
             spec: spec.clone(),
             eid,
             policy,
@@ -187,7 +206,12 @@ impl Agent {
             extra_controllers: Vec::new(),
             controllers: ControllerCache::default(),
             parsed_paths: RefCell::new(HashMap::new()),
-        })
+            bulk: bulkdata::Schedule::default(),
+            hold_all: false,
+            restart: false,
+        };
+        agent.sync_bulkdata();
+        Ok(agent)
     }
 
     /// The agent's Endpoint ID.
@@ -280,16 +304,18 @@ impl Agent {
 
     /// Earliest time at which [`Agent::handle_timeout`] has work.
     pub fn next_deadline(&self) -> Option<SystemTime> {
-        let ops = self.ops.iter().map(|o| o.due);
+        let poll = value::add_ms(self.now(), job::POLL_MS);
+        let ops = self.ops.iter().map(|o| if o.job.is_some() { poll } else { o.due });
         let challenges = self.challenges.next_deadline();
         let subs = self.subscription_expiries().into_iter().map(|(t, _)| t);
-        ops.chain(challenges).chain(subs).min()
+        ops.chain(challenges).chain(subs).chain(self.bulk.next_due()).min()
     }
 
     /// Completes due asynchronous operations, expires challenges and subscriptions.
     pub fn handle_timeout(&mut self, now: SystemTime) {
         self.set_now(now);
         self.complete_due_ops(now);
+        self.push_due_reports(now);
         self.challenges.expire(now);
         for (t, row) in self.subscription_expiries() {
             if t <= now {
@@ -355,6 +381,12 @@ impl Agent {
     pub fn get_internal(&self, param_path: &str) -> Option<String> {
         let (loc, idx) = self.internal_param(param_path).ok()?;
         self.dm.value(&self.schema, &loc.path, idx)
+    }
+
+    /// True once after the agent restarted (Activate() of a firmware image): the transport
+    /// must close every controller connection (1001), as a rebooting device does.
+    pub fn take_restart(&mut self) -> bool {
+        std::mem::take(&mut self.restart)
     }
 
     /// The transport connected this controller: held notifications are released.

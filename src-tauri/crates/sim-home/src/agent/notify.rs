@@ -76,6 +76,7 @@ impl Agent {
 
     /// Turns the recorded data-model changes into notifications.
     pub(super) fn flush_changes(&mut self) {
+        self.sync_bulkdata();
         let changes = self.dm.take_changes();
         if changes.is_empty() {
             return;
@@ -165,7 +166,18 @@ impl Agent {
             event_name: format!("{name}!"),
             params,
         });
-        self.notify_covering("Event", Item { obj, leaf: Leaf::Event(name) }, n);
+        self.notify_covering("Event", Item { obj, leaf: Leaf::Event(name) }, n, None);
+    }
+
+    /// An event to the Event subscribers of one controller only (by Endpoint ID), or of
+    /// every controller when `to` is None.
+    pub(super) fn emit_event_to(&mut self, obj: &str, name: &str, params: BTreeMap<String, String>, to: Option<&str>) {
+        let n = notify::Notification::Event(notify::Event {
+            obj_path: obj.to_owned(),
+            event_name: format!("{name}!"),
+            params,
+        });
+        self.notify_covering("Event", Item { obj, leaf: Leaf::Event(name) }, n, to);
     }
 
     /// The result of an asynchronous command, to the subscribers of NotifType
@@ -188,15 +200,16 @@ impl Agent {
             command_key: command_key.to_owned(),
             operation_resp: Some(resp),
         });
-        self.notify_covering("OperationComplete", Item { obj, leaf: Leaf::Command(command) }, n);
+        self.notify_covering("OperationComplete", Item { obj, leaf: Leaf::Command(command) }, n, None);
     }
 
     /// Queues `n` for each subscription of NotifType `kind` whose ReferenceList covers
-    /// `item` (a command or an event) and whose controller may read it and be notified of it.
-    fn notify_covering(&mut self, kind: &str, item: Item<'_>, n: notify::Notification) {
+    /// `item` (a command or an event) and whose controller may read it and be notified of it
+    /// (only the controller with Endpoint ID `only`, when given).
+    fn notify_covering(&mut self, kind: &str, item: Item<'_>, n: notify::Notification, only: Option<&str>) {
         let subs = self.subscriptions();
         let mut queued = Vec::new();
-        for sub in subs.iter().filter(|s| s.kind == kind) {
+        for sub in subs.iter().filter(|s| s.kind == kind && only.is_none_or(|eid| s.to.as_str() == eid)) {
             if !sub.covers(self, item) {
                 continue;
             }
@@ -247,7 +260,7 @@ impl Agent {
             }),
         };
         if self.disconnected.contains(to.as_str()) {
-            if send_resp {
+            if send_resp || self.hold_all {
                 let held = self.held.entry(to.as_str().to_owned()).or_default();
                 // Keep the newest notifications if a controller stays away for long.
                 if held.len() >= MAX_HELD {

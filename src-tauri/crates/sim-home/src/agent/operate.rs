@@ -16,7 +16,7 @@ use super::{err, error_reply, reply, setup, Agent, Caller, PendingOp, UspErr};
 pub const ASYNC_DELAY_MS: u64 = 300;
 
 /// The outcome of one command.
-enum CmdOut {
+pub(super) enum CmdOut {
     /// Output arguments of a synchronous command.
     Sync(BTreeMap<String, String>),
     /// The `Device.LocalAgent.Request.N.` row of a started asynchronous command.
@@ -106,6 +106,18 @@ impl Agent {
                 empty()
             }
             ("Device.IP.Diagnostics.", "IPPing") => self.start_ipping(caller, loc, key, args),
+            ("Device.IP.Diagnostics.", "DownloadDiagnostics" | "UploadDiagnostics") => {
+                self.start_speed_test(caller, loc, name, key, args).map(CmdOut::Async)
+            }
+            ("Device.IP.Diagnostics.", "ServerSelectionDiagnostics") => {
+                self.start_server_selection(caller, loc, key, args).map(CmdOut::Async)
+            }
+            ("Device.DeviceInfo.FirmwareImage.{i}.", "Download") => {
+                self.start_firmware_download(caller, loc, key, args).map(CmdOut::Async)
+            }
+            ("Device.DeviceInfo.FirmwareImage.{i}.", "Activate") => {
+                self.start_activate(caller, loc, key).map(CmdOut::Async)
+            }
             ("Device.LocalAgent.Request.{i}.", "Cancel") => self.cancel(&loc.path),
             ("Device.LocalAgent.Controller.{i}.", "SendOnBoardRequest") => {
                 let eid = self.dm.raw_by_name(&self.schema, &loc.path, "EndpointID").unwrap_or("");
@@ -143,6 +155,11 @@ impl Agent {
     /// challenges, non-persistent subscriptions), UpTime restarts, `Device.Boot!` goes to
     /// the remaining (persistent) Event subscriptions.
     pub(super) fn reboot(&mut self, cause: &str, key: &str, reason: &str) {
+        self.reboot_with(cause, key, reason, false);
+    }
+
+    /// [`Agent::reboot`], saying whether the firmware changed.
+    pub(super) fn reboot_with(&mut self, cause: &str, key: &str, reason: &str, firmware_updated: bool) {
         self.flush_changes();
         self.ops.clear();
         for row in self.dm.rows("Device.LocalAgent.Request.") {
@@ -154,17 +171,20 @@ impl Agent {
             }
         }
         self.challenges = Default::default();
+        self.abandon_downloads();
+        super::life::reset_counters(&self.schema, &mut self.dm);
+        self.bulk = Default::default();
         // A reboot announces itself with Boot!, not with deletions.
         self.dm.take_changes();
         self.dm.boot = self.now();
-        self.emit_boot(cause, key, reason);
+        self.emit_boot(cause, key, reason, firmware_updated);
     }
 
-    fn emit_boot(&mut self, cause: &str, key: &str, reason: &str) {
+    fn emit_boot(&mut self, cause: &str, key: &str, reason: &str, firmware_updated: bool) {
         let params = BTreeMap::from([
             ("CommandKey".to_owned(), key.to_owned()),
             ("Cause".to_owned(), cause.to_owned()),
-            ("FirmwareUpdated".to_owned(), "false".to_owned()),
+            ("FirmwareUpdated".to_owned(), firmware_updated.to_string()),
             ("ParameterMap".to_owned(), "{}".to_owned()),
             ("Reason".to_owned(), reason.to_owned()),
         ]);
@@ -185,7 +205,7 @@ impl Agent {
         self.ops.clear();
         self.challenges = Default::default();
         self.held.clear();
-        self.emit_boot("RemoteFactoryReset", key, "");
+        self.emit_boot("RemoteFactoryReset", key, "", false);
         Ok(())
     }
 
@@ -218,6 +238,8 @@ impl Agent {
             eid: caller.eid.clone(),
             msg_id: caller.msg_id.clone(),
             result: Ok(result),
+            job: None,
+            activate: None,
         });
         Ok(CmdOut::Async(row))
     }
@@ -230,17 +252,34 @@ impl Agent {
         let canceled = Err(err(7023, "canceled by Device.LocalAgent.Request.{i}.Cancel()"));
         self.emit_oper_complete(&op.obj, &op.command, &op.command_key, &canceled);
         self.dm.delete_row(&self.schema, &op.request);
+        self.abandon_downloads();
         Ok(CmdOut::Sync(BTreeMap::new()))
     }
 
     /// Completes the asynchronous operations that are due.
     pub(super) fn complete_due_ops(&mut self, now: SystemTime) {
+        // Finished I/O: its outcome is applied to the agent and the command completes now.
+        let mut ops = std::mem::take(&mut self.ops);
+        for op in &mut ops {
+            if let Some(finish) = op.job.as_ref().and_then(|j| j.take()) {
+                op.result = finish(self);
+                op.job = None;
+                op.due = now;
+            }
+        }
+        ops.append(&mut self.ops);
         let (due, rest): (Vec<PendingOp>, Vec<PendingOp>) =
-            std::mem::take(&mut self.ops).into_iter().partition(|o| o.due <= now);
+            ops.into_iter().partition(|o| o.job.is_none() && o.due <= now);
         self.ops = rest;
         for op in due {
-            self.emit_oper_complete(&op.obj, &op.command, &op.command_key, &op.result);
-            self.dm.delete_row(&self.schema, &op.request);
+            if !op.request.is_empty() {
+                // (An activation after a download has no Request row: nobody waits for it.)
+                self.emit_oper_complete(&op.obj, &op.command, &op.command_key, &op.result);
+                self.dm.delete_row(&self.schema, &op.request);
+            }
+            if let Some(image) = &op.activate {
+                self.restart_on_image(image, &op.command_key);
+            }
         }
     }
 }
@@ -260,7 +299,13 @@ pub(super) fn fnv1a(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
-fn arg_u64(args: &BTreeMap<String, String>, name: &str, default: u64, min: u64, max: u64) -> Result<u64, UspErr> {
+pub(super) fn arg_u64(
+    args: &BTreeMap<String, String>,
+    name: &str,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, UspErr> {
     match args.get(name) {
         None => Ok(default),
         Some(v) if v.trim().is_empty() => Ok(default),

@@ -41,7 +41,7 @@ struct RoleDecl {
 pub const HOME_USER: &str = "Home User";
 
 const HOME_USER_AREAS: &str =
-    "Device.DeviceInfo.,Device.Time.,Device.WiFi.,Device.Hosts.,Device.Schedules.,Device.IoTCapability.,Device.IP.";
+    "Device.DeviceInfo.,Device.Time.,Device.WiFi.,Device.Hosts.,Device.Schedules.,Device.IoTCapability.,Device.IP.,Device.BulkData.";
 const CHALLENGE_COMMANDS: &str =
     "Device.LocalAgent.ControllerTrust.RequestChallenge(),Device.LocalAgent.ControllerTrust.ChallengeResponse()";
 
@@ -67,6 +67,8 @@ const ROLES: &[RoleDecl] = &[
         perm(5, "Device.LocalAgent.ControllerTrust.,Device.LocalAgent.Controller.", "----", "----", "----", "----"),
         perm(6, "Device.Reboot(),Device.Boot!", "----", "----", "----", "r-xn"),
         perm(7, CHALLENGE_COMMANDS, "----", "----", "----", "r-x-"),
+        // The end of a firmware download it asked for.
+        perm(8, "Device.LocalAgent.TransferComplete!", "----", "----", "----", "r--n"),
     ] },
 ];
 
@@ -297,6 +299,12 @@ pub fn fill_agent_values(schema: &Schema, dm: &mut Dm, row: &Loc, caller_row: Op
         }
         let now = value::format_datetime(dm.now);
         dm.set_by_name(schema, &row.path, "CreationDate", &now);
+    }
+    if def.path == "Device.BulkData.Profile.{i}." {
+        // Like the reference agent: the profile reports what its creator may read, to it.
+        if let Some(c) = caller_row {
+            dm.set_by_name(schema, &row.path, "Controller", c.trim_end_matches('.'));
+        }
     }
     if def.path == "Device.Hosts.AccessControl.{i}." && caller_row.is_some() {
         dm.set_by_name(schema, &row.path, "Origin", "Controller");

@@ -372,8 +372,9 @@ fn unknown_controllers_are_ignored_or_untrusted() {
 fn get_object_and_parameter_paths() {
     let mut a = gateway();
     let r = get_ok(&mut a, ADMIN, "Device.DeviceInfo.", 0);
-    assert_eq!(r.len(), 1);
+    assert_eq!(r.len(), 3, "DeviceInfo and its two firmware images");
     assert_eq!(r[0].0, "Device.DeviceInfo.");
+    assert_eq!(r[2].0, "Device.DeviceInfo.FirmwareImage.2.");
     assert_eq!(r[0].1["FriendlyName"], "Living room gateway");
     assert_eq!(r[0].1["UpTime"], "0");
     // UpTime follows the clock.
@@ -515,7 +516,10 @@ fn untrusted_controllers_see_only_device_info() {
     assert_eq!(get_err(&mut a, STRANGER, "Device.WiFi."), 7026);
     assert_eq!(get_err(&mut a, STRANGER, "Device.LocalAgent.ControllerTrust.UntrustedRole"), 7026);
     let r = get_ok(&mut a, STRANGER, "Device.", 0);
-    assert_eq!(r.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(), ["Device.DeviceInfo."]);
+    assert_eq!(
+        r.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(),
+        ["Device.DeviceInfo.", "Device.DeviceInfo.FirmwareImage.1.", "Device.DeviceInfo.FirmwareImage.2."]
+    );
     assert!(values(&mut a, STRANGER, "Device.WiFi.SSID.*.SSID").is_empty());
     // Set: permission denied per parameter; required → whole-message Error.
     let e = error(send(&mut a, STRANGER, set_req(false, &[("Device.DeviceInfo.", &[("FriendlyName", "x", true)])])));
@@ -534,10 +538,13 @@ fn untrusted_controllers_see_only_device_info() {
     assert!(gi.curr_insts.is_empty());
     let sdm = supported(&mut a, STRANGER, "Device.", false, true);
     let objs: Vec<_> = sdm.supported_objs.iter().map(|o| o.supported_obj_path.as_str()).collect();
-    assert_eq!(objs, ["Device.DeviceInfo.", "Device.LocalAgent.ControllerTrust."]);
-    let cmds: Vec<_> = sdm.supported_objs[1].supported_commands.iter().map(|c| c.command_name.as_str()).collect();
+    assert_eq!(
+        objs,
+        ["Device.DeviceInfo.", "Device.DeviceInfo.FirmwareImage.{i}.", "Device.LocalAgent.ControllerTrust."]
+    );
+    let cmds: Vec<_> = sdm.supported_objs[2].supported_commands.iter().map(|c| c.command_name.as_str()).collect();
     assert_eq!(cmds, ["RequestChallenge()", "ChallengeResponse()"]);
-    assert!(sdm.supported_objs[1].supported_params.is_empty());
+    assert!(sdm.supported_objs[2].supported_params.is_empty());
 }
 
 #[test]
@@ -1013,7 +1020,7 @@ fn add_errors_and_instance_numbers() {
         ADMIN,
         add_req(false, &[("Device.LocalAgent.ControllerTrust.Role.[Name==\"Home User\"].Permission.", &[])]),
     ));
-    assert_eq!(p, "Device.LocalAgent.ControllerTrust.Role.3.Permission.8.");
+    assert_eq!(p, "Device.LocalAgent.ControllerTrust.Role.3.Permission.9.");
     assert_eq!(a.get_internal(&format!("{p}Order")).as_deref(), Some("0"));
     // A second row with the default Order gets the next free one (Order is a unique key).
     let p2 = added_path(send(
@@ -1021,7 +1028,7 @@ fn add_errors_and_instance_numbers() {
         ADMIN,
         add_req(false, &[("Device.LocalAgent.ControllerTrust.Role.3.Permission.", &[])]),
     ));
-    assert_eq!(a.get_internal(&format!("{p2}Order")).as_deref(), Some("8"));
+    assert_eq!(a.get_internal(&format!("{p2}Order")).as_deref(), Some("9"));
     // Instance numbers are never reused.
     let s1 = added_path(send(&mut a, ADMIN, add_req(false, &[("Device.WiFi.SSID.", &[("SSID", "Temp", true)])])));
     assert_eq!(s1, "Device.WiFi.SSID.4.");
@@ -1370,7 +1377,8 @@ fn get_supported_dm() {
             "Device.WiFi.",
             "Device.Hosts.",
             "Device.Schedules.",
-            "Device.IP."
+            "Device.IP.",
+            "Device.BulkData."
         ]
     );
     let dev = &r.supported_objs[0];

@@ -71,7 +71,8 @@ struct Cli {
     mdns_interfaces: String,
     /// Announce only this advert, as a rogue device would, and start no agent (repeatable;
     /// needs --mdns-interfaces). `EID=URL[,SUBTYPE][,name=NAME]`, where URL is
-    /// `ws[s]://IP:PORT/path` (`wss` adds TXT `encrypt`); nothing has to listen there. E.g.
+    /// `ws[s]://IP:PORT/path` (`wss` adds TXT `encrypt`), or a broker's `mqtt[s]://` or
+    /// `stomp[s]://IP:PORT/<topic or destination>`; nothing has to listen there. E.g.
     /// `--mdns-interfaces lo --advertise-only 'os::012345-GW0001=ws://127.0.0.1:9/usp,_gateway,name=Living room gateway'`.
     /// Prints `ADVERTISED <EID> <URL>` per advert, then says goodbye on exit.
     #[arg(long = "advertise-only", value_name = "EID=URL[,SUBTYPE][,name=NAME]")]

@@ -129,8 +129,17 @@ impl Actor {
         self.connected.send_replace(eids);
     }
 
-    /// Sends each pending Notify to its controller's connection (dropped if it has none).
+    /// Sends each pending Notify to its controller's connection (dropped if it has none);
+    /// after a restart of the agent (new firmware), closes every connection with 1001.
     fn route_outbox(&mut self) {
+        if self.agent.take_restart() {
+            info!(agent = %self.key, "the agent restarts: closing every connection");
+            for entry in self.conns.values_mut() {
+                if let Some(close) = entry.close.take() {
+                    let _ = close.send((close::GOING_AWAY, close::GOING_AWAY_REASON));
+                }
+            }
+        }
         for Outgoing { to, msg } in self.agent.drain_outbox() {
             let Some(entry) = self.by_eid.get(&to).and_then(|conn| self.conns.get(conn)) else {
                 debug!(agent = %self.key, controller = %to, "Notify dropped: controller not connected");

@@ -51,20 +51,55 @@ impl Identity {
     pub fn generate_with_addresses(eid: &EndpointId, addresses: &[std::net::IpAddr]) -> Result<Identity, TlsError> {
         let gen_err = |e: rcgen::Error| TlsError::Generate(e.to_string());
         let mut key_pair = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(gen_err)?;
-        let signed = Self::params(eid, addresses)?.self_signed(&key_pair);
+        let signed = Self::params(eid, addresses, &[])?.self_signed(&key_pair);
         let key = SecretBytes::new(key_pair.serialized_der().to_vec());
         key_pair.zeroize();
         let cert = signed.map_err(gen_err)?;
         Self::from_parts(eid, cert.der().clone(), key)
     }
 
-    fn params(eid: &EndpointId, addresses: &[std::net::IpAddr]) -> Result<CertificateParams, TlsError> {
+    /// A certificate for the same Endpoint ID and the same key, also naming `addresses`
+    /// (subjectAltName iPAddress) and `names` (dNSName): the server certificate of a listener
+    /// for agents that dial usp-home and check the address they dialled. The key stays, so a
+    /// pin of this identity's public key holds for both; the certificate is another (an agent
+    /// whose trust store holds certificates must be given this one).
+    ///
+    /// # Errors
+    /// [`TlsError::Generate`] when a name cannot go in a certificate or signing fails.
+    pub fn with_addresses(&self, addresses: &[std::net::IpAddr], names: &[String]) -> Result<Identity, TlsError> {
+        let gen_err = |e: rcgen::Error| TlsError::Generate(e.to_string());
+        let mut key_pair = KeyPair::try_from(self.key.expose_secret()).map_err(gen_err)?;
+        let signed = Self::params(&self.eid, addresses, names).and_then(|p| p.self_signed(&key_pair).map_err(gen_err));
+        key_pair.zeroize();
+        Self::from_parts(&self.eid, signed?.der().clone(), self.key.clone())
+    }
+
+    /// Whether the certificate names every one of `addresses` (as a TLS client checks the
+    /// address it dialled) and every DNS name of `names`.
+    pub fn names_all(&self, addresses: &[std::net::IpAddr], names: &[String]) -> bool {
+        let Ok(ee) = webpki::EndEntityCert::try_from(&self.cert) else { return false };
+        let ips = addresses.iter().map(|ip| rustls::pki_types::ServerName::IpAddress((*ip).into()));
+        let dns = names.iter().filter_map(|n| rustls::pki_types::ServerName::try_from(n.clone()).ok());
+        let all: Vec<_> = ips.chain(dns).collect();
+        all.len() == addresses.len() + names.len() && all.iter().all(|n| ee.verify_is_valid_for_subject_name(n).is_ok())
+    }
+
+    fn params(
+        eid: &EndpointId,
+        addresses: &[std::net::IpAddr],
+        names: &[String],
+    ) -> Result<CertificateParams, TlsError> {
         let mut params = CertificateParams::default();
         params.not_before = date_time_ymd(2020, 1, 1);
         params.not_after = date_time_ymd(2050, 1, 1);
         let urn = rcgen::string::Ia5String::try_from(eid.to_urn()).map_err(|e| TlsError::Generate(e.to_string()))?;
         params.subject_alt_names = vec![SanType::URI(urn)];
         params.subject_alt_names.extend(addresses.iter().map(|ip| SanType::IpAddress(*ip)));
+        for name in names {
+            let dns =
+                rcgen::string::Ia5String::try_from(name.as_str()).map_err(|e| TlsError::Generate(e.to_string()))?;
+            params.subject_alt_names.push(SanType::DnsName(dns));
+        }
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, eid.as_str());
         params.distinguished_name = dn;
@@ -177,6 +212,25 @@ mod tests {
         let again = Identity::from_der(&me, id.cert_der(), key.expose_secret()).expect("from_der");
         assert_eq!(again.fingerprint(), id.fingerprint());
         assert!(id.cert_pem().starts_with("-----BEGIN CERTIFICATE-----\n"));
+    }
+
+    #[test]
+    fn the_same_key_names_the_listeners_addresses() {
+        let me = eid("uuid::f81d4fae-7dec-11d0-a765-00a0c91e6bf6");
+        let id = Identity::generate(&me).expect("generate");
+        let lo: std::net::IpAddr = [127, 0, 0, 1].into();
+        let lan: std::net::IpAddr = [192, 168, 1, 20].into();
+        let localhost = vec!["localhost".to_owned()];
+        assert!(!id.names_all(&[lo], &[]), "the identity names no address");
+        let listener = id.with_addresses(&[lo, lan], &localhost).expect("re-signed");
+        assert!(listener.names_all(&[lo, lan], &localhost));
+        assert!(listener.names_all(&[lan], &[]));
+        assert!(!listener.names_all(&[[10, 0, 0, 1].into()], &[]));
+        assert!(!listener.names_all(&[], &["example.org".to_owned()]));
+        assert_eq!(listener.eid(), &me);
+        assert_ne!(listener.fingerprint(), id.fingerprint(), "another certificate");
+        let spki = |i: &Identity| super::super::spki_fingerprint_of(i.cert_der()).expect("spki");
+        assert_eq!(spki(&listener), spki(&id), "the same key");
     }
 
     #[test]

@@ -22,6 +22,7 @@
 //! [`TlsError`]; `crate::error::connect_error` turns them back into distinct
 //! `ConnectError` values (this module does not depend on the error module).
 
+mod broker;
 mod identity;
 mod pins;
 mod verify;
@@ -33,6 +34,9 @@ use sha2::{Digest, Sha256};
 use usp_core::EndpointId;
 use zeroize::Zeroize;
 
+pub use broker::{
+    broker_cert_error, broker_client_config, check_broker, system_roots, tls_error_in_chain, BrokerCheck, BrokerTrust,
+};
 pub use identity::Identity;
 pub use pins::{trust_on_first_use, AgentTrust, MemoryPinStore, Observed, ObservedCert, Pin, PinStore};
 pub use verify::{
@@ -88,6 +92,20 @@ pub enum TlsError {
     Untrusted {
         /// The agent.
         agent: EndpointId,
+        /// The presented certificate's fingerprint.
+        fingerprint: Fingerprint,
+    },
+    /// A message broker presented another certificate than the one pinned for it.
+    #[error("the broker's certificate changed since it was trusted (trusted SHA-256 {pinned}, presented {presented})")]
+    BrokerCertificateChanged {
+        /// The pinned certificate's fingerprint.
+        pinned: Fingerprint,
+        /// The presented certificate's fingerprint.
+        presented: Fingerprint,
+    },
+    /// A message broker's certificate is not valid under the authorities, and none is pinned.
+    #[error("the broker's certificate is not trusted (SHA-256 {fingerprint})")]
+    BrokerUntrusted {
         /// The presented certificate's fingerprint.
         fingerprint: Fingerprint,
     },

@@ -167,11 +167,11 @@ macro_rules! handshake_signatures {
     };
 }
 
-fn refuse(e: TlsError) -> rustls::Error {
+pub(super) fn refuse(e: TlsError) -> rustls::Error {
     rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(e))))
 }
 
-fn provider() -> Arc<CryptoProvider> {
+pub(super) fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 

@@ -31,6 +31,35 @@ pub struct E2eConfig {
     /// How long a gap in the received sequence, or an unacknowledged data Record, waits
     /// before we ask for (or send) a retransmission. Default 2 s.
     pub retransmit_interval: Duration,
+    /// Send a data Record again when it is still unacknowledged after
+    /// `retransmit_interval` (default true). False for a peer that never acknowledges on its
+    /// own and executes a Record again when it comes twice: OB-USPA's experimental session
+    /// context only acknowledges (`expected_id`) on the Records of its next Message and
+    /// processes duplicates (see the README, "The reference agent's session context"), so a
+    /// resend of a Set or Add would run it twice. Records the peer asks for with
+    /// `retransmit_id` are sent again either way.
+    pub resend_unacknowledged: bool,
+    /// Send an empty Record to acknowledge the peer's data Records when nothing of ours
+    /// carries our `expected_id` (default true). False for a peer that keeps nothing it sent
+    /// and never resends, so an acknowledgement is of no use to it: OB-USPA's experimental
+    /// session context (a GetResp in 117 Records drew 117 acknowledgements); worse, an
+    /// acknowledgement that reaches it after it reset the context (`E2ESession.Reset()`)
+    /// makes it end its new context too (7105).
+    pub send_acknowledgements: bool,
+    /// Take a DisconnectRecord 7105 that ends a context of ours the peer never took part in
+    /// (no Record of its processed) as 7106, "not allowed" (default false). OB-USPA's
+    /// experimental session context answers every session-context Record with 7105 when
+    /// its `SessionMode` is Forbid, where the spec asks for 7106 (R-E2E.6a); without this,
+    /// each Message starts a context that the agent ends again, and is lost.
+    pub early_7105_means_not_allowed: bool,
+    /// Take a Record with `sequence_id` 1 and `expected_id` 1 as the opening of a new context
+    /// of the peer's even when its session id is the current one (and we are past its
+    /// Record 1) or one we left (default false). OB-USPA's experimental session context opens
+    /// its first context after every start of its process with session id 2 again: without
+    /// this, its Records would pass for duplicates of an old context and be ignored. The
+    /// price: a late copy of a peer's first Record restarts the context (our Messages not
+    /// yet acknowledged are sent again in it).
+    pub peer_reuses_session_ids: bool,
     /// The largest Message a reassembly may hold, in bytes; beyond it the Message is refused
     /// and the context restarted. Default 8 MiB.
     pub max_message_size: usize,
@@ -72,6 +101,10 @@ impl E2eConfig {
             max_record_size: 0,
             max_retransmit_tries: 5,
             retransmit_interval: Duration::from_secs(2),
+            resend_unacknowledged: true,
+            send_acknowledgements: true,
+            early_7105_means_not_allowed: false,
+            peer_reuses_session_ids: false,
             max_message_size: 8 * 1024 * 1024,
             max_ahead_records: 1024,
             max_ahead_bytes: 8 * 1024 * 1024,
@@ -83,6 +116,22 @@ impl E2eConfig {
             signer: None,
             peer_trust: None,
         }
+    }
+}
+
+impl E2eConfig {
+    /// These settings with every tolerance the reference agent's experimental session
+    /// context (OB-USPA 11.0.4) needs: [`resend_unacknowledged`](Self::resend_unacknowledged)
+    /// and [`send_acknowledgements`](Self::send_acknowledgements) off,
+    /// [`early_7105_means_not_allowed`](Self::early_7105_means_not_allowed) and
+    /// [`peer_reuses_session_ids`](Self::peer_reuses_session_ids) on. Leave `peer_trust`
+    /// unset for it: it signs nothing.
+    pub fn with_reference_agent_tolerances(mut self) -> Self {
+        self.resend_unacknowledged = false;
+        self.send_acknowledgements = false;
+        self.early_7105_means_not_allowed = true;
+        self.peer_reuses_session_ids = true;
+        self
     }
 }
 

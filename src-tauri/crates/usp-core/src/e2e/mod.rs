@@ -71,6 +71,15 @@
 //! - PLAINTEXT: `payloadrec_sar_state` must equal `payload_sar_state` and a Record carries at
 //!   most one `payload`; anything else fails the context.
 //!
+//! - A Record without a Message (opening, acknowledgement, retransmit request) carries one
+//!   empty `payload` entry: an empty payload in either reading, and the reference agent
+//!   (OB-USPA) fails the context on a Record without exactly one entry.
+//!
+//! Tolerances for the reference agent's experimental session context, each off by default
+//! (README, "The reference agent's session context"; [`E2eConfig::with_reference_agent_tolerances`]
+//! sets all four): [`E2eConfig::resend_unacknowledged`], [`E2eConfig::send_acknowledgements`],
+//! [`E2eConfig::early_7105_means_not_allowed`], [`E2eConfig::peer_reuses_session_ids`].
+//!
 //! Only `payload_security = PLAINTEXT` is implemented: a Record with `TLS12` fails the context
 //! (E2E TLS is not done). Not wired to an MTP yet: the transports and the app use it later.
 

@@ -51,9 +51,12 @@ impl E2eSession {
             New,
         }
         let race_window = self.cfg.retransmit_interval * self.cfg.max_retransmit_tries;
+        // (See `E2eConfig::peer_reuses_session_ids`.)
+        let reopened = self.cfg.peer_reuses_session_ids && sc.sequence_id == 1 && sc.expected_id == 1;
         let which = match &self.ctx {
+            Some(c) if c.session_id == sid && reopened && c.expected > 1 => Which::New,
             Some(c) if c.session_id == sid => Which::Current,
-            _ if self.retired.contains(&sid) => Which::Stale,
+            _ if self.retired.contains(&sid) && !reopened => Which::Stale,
             // Both sides started a context at once: the larger id wins on both sides. A
             // smaller new id from the peer soon after we started ours is the loser's (its
             // Records may arrive late, after the peer has joined ours).
@@ -91,13 +94,14 @@ impl E2eSession {
             self.start_ours(Some(RestartReason::Processing(why)), now);
             return;
         }
-        acknowledge(ctx, sc.expected_id, now, self.cfg.retransmit_interval);
+        let resend = self.cfg.resend_unacknowledged.then_some(self.cfg.retransmit_interval);
+        acknowledge(ctx, sc.expected_id, now, resend);
         let seq = sc.sequence_id;
         if seq < ctx.expected || ctx.ahead.contains_key(&seq) {
             // Behind or a duplicate (R-E2E.20, 25): ignored; acknowledged again when it
             // carries data, so the peer stops resending it.
             self.stats.duplicates += 1;
-            ctx.ack_due |= !sc.payload.is_empty();
+            ctx.ack_due |= carries_data(&sc);
             return;
         }
         if seq > ctx.expected {
@@ -150,7 +154,7 @@ impl E2eSession {
         let Some(ctx) = self.ctx.as_mut() else { return Ok(()) };
         ctx.expected = sc.sequence_id + 1;
         ctx.confirmed = true;
-        if !sc.payload.is_empty() {
+        if carries_data(&sc) {
             ctx.ack_due = true;
         }
         self.honour_retransmit(sc.retransmit_id)?;
@@ -192,6 +196,11 @@ impl E2eSession {
             end -= 1;
         }
         let reason = reason[..end].to_owned();
+        // (See `E2eConfig::early_7105_means_not_allowed`.)
+        let refused = code == CODE_TERMINATED
+            && self.cfg.early_7105_means_not_allowed
+            && self.ctx.as_ref().is_some_and(|c| !c.by_peer && !c.confirmed);
+        let code = if refused { CODE_NOT_ALLOWED } else { code };
         match code {
             CODE_TERMINATED => {
                 let lost_messages = self.drop_context();
@@ -208,7 +217,8 @@ impl E2eSession {
 }
 
 /// Takes the peer's `expected_id`: Records of ours below it are acknowledged (R-E2E.16).
-pub(super) fn acknowledge(ctx: &mut Context, expected_id: u64, now: Instant, interval: std::time::Duration) {
+/// `resend`: the resend interval, `None` when unacknowledged Records are not resent on a timer.
+pub(super) fn acknowledge(ctx: &mut Context, expected_id: u64, now: Instant, resend: Option<std::time::Duration>) {
     if expected_id <= ctx.peer_expected {
         return;
     }
@@ -218,5 +228,11 @@ pub(super) fn acknowledge(ctx: &mut Context, expected_id: u64, now: Instant, int
         ctx.in_flight -= sent.payload.len();
     }
     let data_left = ctx.unacked.values().any(|s| !s.payload.is_empty());
-    ctx.resend_at = data_left.then(|| now + interval);
+    ctx.resend_at = resend.filter(|_| data_left).map(|interval| now + interval);
+}
+
+/// The Record carries Message bytes (a control Record has no `payload` entry, or one empty
+/// entry, as OB-USPA requires and as we send it).
+pub(super) fn carries_data(sc: &SessionContext) -> bool {
+    sc.payload.iter().any(|p| !p.is_empty())
 }

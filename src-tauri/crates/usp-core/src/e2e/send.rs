@@ -51,7 +51,11 @@ impl E2eSession {
 
     /// Sends an acknowledgement when Records with data came in and nothing we sent since
     /// carried our `expected_id`.
+    /// (Never with `send_acknowledgements` off: our next Message carries `expected_id`.)
     pub(super) fn ack_if_due(&mut self, now: Instant) {
+        if !self.cfg.send_acknowledgements {
+            return;
+        }
         if self.ctx.as_ref().is_some_and(|c| c.ack_due) {
             self.send_control(0, now);
         }
@@ -81,7 +85,9 @@ impl E2eSession {
         ctx.next_seq += 1;
         if !sent.payload.is_empty() {
             ctx.in_flight += sent.payload.len();
-            ctx.resend_at.get_or_insert(now + interval);
+            if self.cfg.resend_unacknowledged {
+                ctx.resend_at.get_or_insert(now + interval);
+            }
         }
         let sc = SessionContext {
             session_id: ctx.session_id,
@@ -90,7 +96,8 @@ impl E2eSession {
             retransmit_id: sent.retransmit_id,
             payload_sar_state: sent.state,
             payloadrec_sar_state: sent.state,
-            payload: if sent.payload.is_empty() { Vec::new() } else { vec![sent.payload.clone()] },
+            // Exactly one entry, also when empty (see `tests/reference.rs`).
+            payload: vec![sent.payload.clone()],
         };
         ctx.ack_due = false;
         ctx.unacked.insert(seq, sent);
@@ -110,7 +117,8 @@ impl E2eSession {
             retransmit_id: 0,
             payload_sar_state: sent.state,
             payloadrec_sar_state: sent.state,
-            payload: if sent.payload.is_empty() { Vec::new() } else { vec![sent.payload.clone()] },
+            // Exactly one entry, also when empty (see `tests/reference.rs`).
+            payload: vec![sent.payload.clone()],
         };
         ctx.ack_due = false;
         self.stats.records_resent += 1;

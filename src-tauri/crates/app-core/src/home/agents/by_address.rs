@@ -188,6 +188,10 @@ impl Home {
                 .to_string()
         };
         self.check_offered(&eid, &url, "an address typed without encryption").await?;
+        // TLS to a broker: its certificate is checked (and pinned on first use) before any
+        // login goes to it.
+        let shown = args.address.trim().to_owned();
+        let broker_cert = self.trust_broker_on_first_use(&eid, &url, &shown, ADD_BY_ADDRESS_TIMEOUT).await?;
         match (&args.broker_login, agent.mtp) {
             (Some(login), discovery::Mtp::Mqtt | discovery::Mtp::Stomp) => self.save_broker_login(&eid, &url, login)?,
             (Some(_), _) => {
@@ -199,6 +203,9 @@ impl Home {
             (None, _) => {}
         }
         self.add_or_switch(&eid, &url);
+        if broker_cert.is_some() {
+            self.with_agent(&eid, |e| e.broker_cert = broker_cert);
+        }
         self.agent_summary(&eid)
     }
 

@@ -97,12 +97,22 @@ impl Home {
             return Ok(c);
         }
         c.login = self.broker_login(eid, url);
+        c.tls = self.broker_tls(eid, url)?;
         c.coap = self.coap_endpoint();
         c.connector = self.connector_for(url);
         if c.connector.is_none() {
-            // Other MTPs it announced, tried after this address (never for a secure agent).
-            let others =
-                self.with_agent(eid, |e| if e.secure { Vec::new() } else { e.alternates.values().cloned().collect() });
+            // Other MTPs it announced, tried after this address: never for a secure agent, nor
+            // for one added by a TLS broker address (an advert must not move it to a plain or
+            // unverified broker), and never a TLS broker from an advert (its certificate could
+            // only be trusted by a pin, which only adding the device by hand makes).
+            let tls_primary = super::broker::tls_broker(url).is_some();
+            let others = self.with_agent(eid, |e| {
+                if e.secure || tls_primary {
+                    Vec::new()
+                } else {
+                    e.alternates.values().filter(|u| super::broker::tls_broker(u).is_none()).cloned().collect()
+                }
+            });
             let mut urls: Vec<String> = std::iter::once(url.to_owned()).chain(others.unwrap_or_default()).collect();
             if urls.len() > 1 {
                 urls.sort_by_key(|u| usp_client::mtp::fallback::preference(u));

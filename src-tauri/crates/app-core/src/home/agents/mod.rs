@@ -90,6 +90,9 @@ pub(crate) struct AgentEntry {
     pub alternates: BTreeMap<Mtp, String>,
     /// It connects to usp-home (it dialled the listener): waited for, never dialled.
     pub dialled: bool,
+    /// SHA-256 of the broker certificate pinned for it when it was added (TLS to a broker
+    /// whose certificate no authority vouches for), shown on its card.
+    pub broker_cert: Option<Fingerprint>,
 }
 
 impl AgentEntry {
@@ -130,6 +133,7 @@ impl AgentEntry {
             objects: None,
             alternates: BTreeMap::new(),
             dialled: false,
+            broker_cert: None,
         }
     }
 

@@ -13,6 +13,18 @@ use usp_core::EndpointId;
 use super::AgentEntry;
 use crate::home::{is_loopback_url, is_wss, lock, AppError, AppResult, Home};
 
+/// What carries the connection, in words; with the broker's pinned certificate when TLS to the
+/// broker rests on it. Empty while not connected.
+fn transport_text(e: &AgentEntry) -> String {
+    let Some(carrier) = e.client.as_ref().and_then(|c| c.carrier()) else { return String::new() };
+    match e.broker_cert {
+        Some(fp) if carrier.tls && carrier.mtp.crosses_broker() => {
+            format!("{carrier} (the broker's certificate, trusted when you added this device: SHA-256 {fp})")
+        }
+        _ => carrier.to_string(),
+    }
+}
+
 impl Home {
     fn summary(e: &AgentEntry, remembered: &BTreeSet<String>) -> AgentSummary {
         let mut auth = e.auth.clone();
@@ -38,7 +50,7 @@ impl Home {
             verified: e.verified(),
             local: is_loopback_url(&e.url),
             allow_unencrypted: e.allow_unencrypted,
-            transport: e.client.as_ref().and_then(|c| c.carrier()).map(|c| c.to_string()).unwrap_or_default(),
+            transport: transport_text(e),
             end_to_end: false,
         }
     }

@@ -59,6 +59,7 @@ pub(crate) fn auth_of(state: &AuthState) -> (AgentAuth, Option<Fingerprint>, Opt
             (AgentAuth::FirstUse { fingerprint: fingerprint.to_string() }, Some(*fingerprint), None)
         }
         AuthState::Unreachable { reason } => (AgentAuth::Offline { message: offline_words(reason) }, None, None),
+        AuthState::BrokerRefused { reason } => (AgentAuth::Offline { message: reason.clone() }, None, None),
     }
 }
 

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use crate::spec::Feature;
 use tables::UINT;
-pub use tables::{ODecl, PDecl, CONTROLLER_TABLE, NOTIF_TYPES, OBJECTS, ROLE_TABLE, SECURITY_MODES};
+pub use tables::{ODecl, PDecl, CONTROLLER_TABLE, HISTORY_OBJECTS, NOTIF_TYPES, OBJECTS, ROLE_TABLE, SECURITY_MODES};
 
 mod tables;
 
@@ -185,7 +185,7 @@ impl Schema {
         // An object is included when its feature is enabled, or when it is an ancestor of
         // an included object (e.g. `Device.WiFi.` for the mesh Data Elements alone).
         let mut wanted: Vec<&str> = Vec::new();
-        for decl in OBJECTS {
+        for decl in all_objects() {
             if decl.feature == Feature::Core || features.contains(&decl.feature) {
                 let mut cur = Some(decl.path);
                 while let Some(path) = cur {
@@ -196,7 +196,7 @@ impl Schema {
                 }
             }
         }
-        for decl in OBJECTS {
+        for decl in all_objects() {
             if !wanted.contains(&decl.path) {
                 continue;
             }
@@ -315,6 +315,11 @@ impl Schema {
     }
 }
 
+/// Every declared object: [`OBJECTS`], then [`HISTORY_OBJECTS`] (parents first in both).
+fn all_objects() -> impl Iterator<Item = &'static ODecl> {
+    OBJECTS.iter().chain(HISTORY_OBJECTS)
+}
+
 /// `Device.WiFi.SSID.{i}.` → (Some("Device.WiFi."), "SSID", true).
 fn split_supported(path: &str) -> (Option<&str>, &str, bool) {
     let trimmed = path.strip_suffix('.').unwrap_or(path);
@@ -331,13 +336,16 @@ fn split_supported(path: &str) -> (Option<&str>, &str, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use Feature::{Core, Diagnostics, Hosts, Iot, LegacySchedules, Mesh, Schedules, Wifi};
+    use Feature::{
+        BulkData, Core, Diagnostics, Firmware, Hosts, Iot, IpInterfaces, LegacySchedules, Mesh, Schedules, Wifi,
+    };
 
     #[test]
     fn every_declared_object_has_its_parent_declared_first() {
-        let all = [Core, Wifi, Mesh, Hosts, Schedules, LegacySchedules, Iot, Diagnostics];
+        let all =
+            [Core, Wifi, Mesh, Hosts, Schedules, LegacySchedules, Iot, Diagnostics, IpInterfaces, BulkData, Firmware];
         let schema = Schema::build(&all);
-        assert_eq!(schema.objs.len(), OBJECTS.len());
+        assert_eq!(schema.objs.len(), OBJECTS.len() + HISTORY_OBJECTS.len());
         assert_eq!(schema.obj(ROOT).path, "Device.");
     }
 

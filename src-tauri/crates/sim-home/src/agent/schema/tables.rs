@@ -4,6 +4,9 @@
 
 use super::{Arg, CmdDef, EventDef, Feature, TableAccess, Ty};
 
+mod history;
+pub use history::HISTORY_OBJECTS;
+
 /// A parameter row of a declarative table.
 #[derive(Clone, Copy, Debug)]
 pub struct PDecl {
@@ -217,7 +220,10 @@ const DEVICE_INFO: &[PDecl] = &[
     p("SoftwareVersion", STR64),
     p("UpTime", UINT).uptime(),
     p("FriendlyName", STR32).w(),
+    p("ActiveFirmwareImage", Ty::Ref(FIRMWARE_TABLE, false)).needs(Feature::Firmware),
+    p("BootFirmwareImage", Ty::Ref(FIRMWARE_TABLE, false)).w().needs(Feature::Firmware),
 ];
+const FIRMWARE_TABLE: &str = "Device.DeviceInfo.FirmwareImage.{i}.";
 
 const LOCAL_AGENT: &[PDecl] =
     &[p("EndpointID", STR64), p("SoftwareVersion", STR64), p("SupportedProtocols", Ty::List(256))];
@@ -497,30 +503,8 @@ const IOT_LEVEL_SENSOR: &[PDecl] = &[
 // ----------------------------------------------------------------------------------------
 // Diagnostics
 
-const IP_DIAGNOSTICS_CMDS: &[CmdDef] = &[async_cmd(
-    "IPPing",
-    &[
-        opt("Interface"),
-        opt("ProtocolVersion"),
-        req("Host"),
-        opt("NumberOfRepetitions"),
-        opt("Timeout"),
-        opt("DataBlockSize"),
-        opt("DSCP"),
-    ],
-    &[
-        "Status",
-        "IPAddressUsed",
-        "SuccessCount",
-        "FailureCount",
-        "AverageResponseTime",
-        "MinimumResponseTime",
-        "MaximumResponseTime",
-        "AverageResponseTimeDetailed",
-        "MinimumResponseTimeDetailed",
-        "MaximumResponseTimeDetailed",
-    ],
-)];
+// The commands of `Device.IP.Diagnostics.` are in `history.rs` with the speed tests.
+use history::IP_DIAGNOSTICS_CMDS;
 
 // ----------------------------------------------------------------------------------------
 // The object table
@@ -538,7 +522,7 @@ pub const OBJECTS: &[ODecl] = &[
     obj("Device.DeviceInfo.", Core, DEVICE_INFO),
     obj("Device.Time.", Core, TIME),
     // Local agent
-    obj("Device.LocalAgent.", Core, LOCAL_AGENT),
+    obj("Device.LocalAgent.", Core, LOCAL_AGENT).events(history::LOCAL_AGENT_EVENTS),
     table("Device.LocalAgent.MTP.{i}.", Core, AddDelete, &[ALIAS_KEY], LA_MTP).max_rows(8),
     obj("Device.LocalAgent.MTP.{i}.WebSocket.", Core, LA_MTP_WS),
     table("Device.LocalAgent.Controller.{i}.", Core, AddDelete, &[ALIAS_KEY, &["EndpointID"]], CONTROLLER)

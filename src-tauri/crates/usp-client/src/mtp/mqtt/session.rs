@@ -257,9 +257,14 @@ enum Raw {
 
 /// Why a session failed, before it is put in words.
 pub(crate) enum Failure {
-    Refused { login: bool, code: String },
+    Refused {
+        login: bool,
+        code: String,
+    },
     Io(String),
     Tls(String),
+    /// The broker's certificate was refused by our check (changed since pinned, or untrusted).
+    Cert(crate::tls::TlsError),
     TooLarge(String),
     Other(String),
 }
@@ -274,6 +279,8 @@ impl Failure {
             }
             Failure::Io(e) => ConnectError::Tcp(format!("the MQTT broker at {at}: {e}")),
             Failure::Tls(e) => ConnectError::Tls(format!("to the MQTT broker at {at}: {e}")),
+            Failure::Cert(e) => crate::tls::broker_cert_error(&e, &at)
+                .unwrap_or_else(|| ConnectError::Tls(format!("to the MQTT broker at {at}: {e}"))),
             Failure::TooLarge(e) | Failure::Other(e) => ConnectError::Broker(format!("the broker at {at}: {e}")),
         }
     }
@@ -284,6 +291,7 @@ impl Failure {
             Failure::Refused { code, .. } => format!("the broker refused the session ({code})"),
             Failure::Io(e) => format!("the connection to the broker was lost: {e}"),
             Failure::Tls(e) => format!("TLS to the broker failed: {e}"),
+            Failure::Cert(e) => format!("TLS to the broker failed: {e}"),
             Failure::TooLarge(e) => format!("the broker sent a message over our size limit: {e}"),
             Failure::Other(e) => format!("the broker session ended: {e}"),
         }
@@ -293,6 +301,9 @@ impl Failure {
 fn failure5(e: v5::ConnectionError) -> Failure {
     use v5::mqttbytes::v5::ConnectReturnCode as C;
     use v5::ConnectionError as E;
+    if let Some(t) = crate::tls::tls_error_in_chain(&e) {
+        return Failure::Cert(t);
+    }
     match e {
         E::ConnectionRefused(code) => Failure::Refused {
             login: matches!(code, C::BadUserNamePassword | C::NotAuthorized),
@@ -324,6 +335,9 @@ fn failure5(e: v5::ConnectionError) -> Failure {
 fn failure4(e: rumqttc::ConnectionError) -> Failure {
     use rumqttc::ConnectReturnCode as C;
     use rumqttc::ConnectionError as E;
+    if let Some(t) = crate::tls::tls_error_in_chain(&e) {
+        return Failure::Cert(t);
+    }
     match e {
         E::ConnectionRefused(code) => Failure::Refused {
             login: matches!(code, C::BadUserNamePassword | C::NotAuthorized),

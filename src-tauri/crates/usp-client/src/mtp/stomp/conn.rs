@@ -128,10 +128,12 @@ impl StompConn {
             Some(config) => {
                 let name = rustls::pki_types::ServerName::try_from(p.host.to_owned())
                     .map_err(|e| ConnectError::BadUrl(format!("{:?} is not a valid TLS server name: {e}", p.host)))?;
-                let tls = tokio_rustls::TlsConnector::from(config)
-                    .connect(name, tcp)
-                    .await
-                    .map_err(|e| ConnectError::Tls(format!("the STOMP broker: {e}")))?;
+                let tls = tokio_rustls::TlsConnector::from(config).connect(name, tcp).await.map_err(|e| {
+                    let at = format!("{}:{}", p.host, p.port);
+                    crate::tls::tls_error_in(&e)
+                        .and_then(|t| crate::tls::broker_cert_error(t, &at))
+                        .unwrap_or_else(|| ConnectError::Tls(format!("the STOMP broker: {e}")))
+                })?;
                 Box::new(tls)
             }
             None => Box::new(tcp),
