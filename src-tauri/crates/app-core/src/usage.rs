@@ -17,8 +17,17 @@ use usp_history::{Config, Sample, Span, Step, StoreHandle};
 use crate::home::{AppError, AppResult, Home};
 use crate::hosts::mac_arg;
 
-/// How often the devices are asked for their counters.
+/// How often the devices are asked for their counters (`USP_HOME_HISTORY_EVERY_SECS` changes it,
+/// for demos and tests).
 pub const COLLECT_EVERY: Duration = Duration::from_secs(300);
+
+/// [`COLLECT_EVERY`], or `USP_HOME_HISTORY_EVERY_SECS` (1 s at least) when set.
+fn collect_every() -> Duration {
+    std::env::var("USP_HOME_HISTORY_EVERY_SECS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(COLLECT_EVERY, |s| Duration::from_secs(s.max(1)))
+}
 /// How often retention and the size cap are applied.
 pub const MAINTAIN_EVERY: Duration = Duration::from_secs(3600);
 const HOUR: i64 = 3600;
@@ -98,12 +107,13 @@ impl Home {
     pub(crate) fn spawn_history(&self) -> tokio::task::JoinHandle<()> {
         let home = self.clone();
         tokio::spawn(async move {
-            let mut collect = tokio::time::interval(COLLECT_EVERY);
+            let every = collect_every();
+            let mut collect = tokio::time::interval(every);
             collect.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut maintain = tokio::time::interval(MAINTAIN_EVERY);
             maintain.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             // The first ticks come at once: give the agents time to connect first.
-            tokio::time::sleep(Duration::from_secs(20)).await;
+            tokio::time::sleep(every.min(Duration::from_secs(20))).await;
             loop {
                 tokio::select! {
                     _ = collect.tick() => {
@@ -139,10 +149,12 @@ impl Home {
     /// As [`Home::device_usage`].
     pub async fn device_usage_at(&self, args: DeviceUsageArgs, now: SystemTime) -> AppResult<DeviceUsage> {
         let mac = mac_arg(&args.mac)?;
-        let collecting = format!(
-            "Every {} minutes, by asking your devices; kept on this computer only.",
-            COLLECT_EVERY.as_secs() / 60
-        );
+        let every = collect_every().as_secs();
+        let collecting = if every % 60 == 0 {
+            format!("Every {} minutes, by asking your devices; kept on this computer only.", every / 60)
+        } else {
+            format!("Every {every} seconds, by asking your devices; kept on this computer only.")
+        };
         let store = match self.history_store() {
             Ok(s) => s,
             Err(e) => {
@@ -163,8 +175,10 @@ impl Home {
             .call(move |s| s.device_usage(&key, span))
             .await
             .map_err(|e| AppError::Internal(format!("the usage history could not be read: {e}")))?;
-        let bars: Vec<UsageBar> =
-            points.iter().map(|p| UsageBar { start_ms: p.start.saturating_mul(1000), down: p.down, up: p.up }).collect();
+        let bars: Vec<UsageBar> = points
+            .iter()
+            .map(|p| UsageBar { start_ms: p.start.saturating_mul(1000), down: p.down, up: p.up })
+            .collect();
         Ok(DeviceUsage {
             mac,
             range: args.range,
