@@ -11,6 +11,10 @@
 #     linked, so nothing of this reaches a binary.
 #   * `objc2-exception-helper` (used by Tauri on Apple platforms) asks `xcrun` for the SDK path;
 #     SDKROOT names an empty folder instead (its one file includes no header).
+#   * `libsqlite3-sys` (the usage history's SQLite, compiled in with `bundled`) needs the C
+#     library's headers for the target. A check takes SQLite's prebuilt Rust bindings instead
+#     (LIBSQLITE3_SYS_USE_PKG_CONFIG with SQLITE3_LIB_DIR naming an empty folder: the build
+#     script then only prints link lines, which a check never uses).
 #
 # What cannot be checked here: the app crate for aarch64-apple-darwin. Its notification plugin
 # uses notify-rust, whose macOS backend `mac-notification-sys` compiles Objective-C against
@@ -38,7 +42,7 @@ done
 
 # The stand-ins named above, kept with the build cache.
 stubs="$(realpath -m "${CARGO_TARGET_DIR:-target}")/platform-check"
-mkdir -p "$stubs/include" "$stubs/sdk"
+mkdir -p "$stubs/include" "$stubs/sdk" "$stubs/sqlite"
 : >"$stubs/include/stdlib.h"
 : >"$stubs/include/TargetConditionals.h"
 llvm_bin="$(llvm-config --bindir)"
@@ -53,6 +57,7 @@ for t in "${TARGETS[@]}"; do
     check() {
         log "cargo check --target $t $*"
         env "CC_$v=clang" "AR_$v=$archiver" "CFLAGS_$v=$cflags" "${sdk[@]}" \
+            LIBSQLITE3_SYS_USE_PKG_CONFIG=1 "SQLITE3_LIB_DIR=$stubs/sqlite" \
             cargo check --target "$t" "$@"
     }
     case "$t" in

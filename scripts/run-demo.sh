@@ -84,7 +84,7 @@ Pair each one with the passcode printed on its label:
   hub       os::012345-HUB001   159372
 (Three wrong tries lock pairing for 30 s.) Close the window to stop the demo.
 PASSCODES
-    USP_HOME_INTERFACES=lo USP_HOME_DATA_DIR="$data" USP_HOME_VAULT_BACKEND=memory \
+    USP_HOME_INTERFACES=lo USP_HOME_DATA_DIR="$data" USP_HOME_VAULT_BACKEND=memory USP_HOME_HISTORY_EVERY_SECS=15 \
         "$target/release/usp-home" &
     app_pid=$!
     status=0

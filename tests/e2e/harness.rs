@@ -770,6 +770,8 @@ pub fn app_env(scratch: &Path) -> Vec<(&'static str, String)> {
         ("USP_HOME_DATA_DIR", dir("data")),
         ("USP_HOME_VAULT_BACKEND", "file".to_owned()),
         ("USP_HOME_VAULT_PASSPHRASE", "e2e-only-passphrase".to_owned()),
+        // The usage history asked for every 2 s, so a chart has data within the run.
+        ("USP_HOME_HISTORY_EVERY_SECS", "2".to_owned()),
         ("XDG_DATA_HOME", dir("xdg-data")),
         ("XDG_CACHE_HOME", dir("xdg-cache")),
         ("XDG_CONFIG_HOME", dir("xdg-config")),

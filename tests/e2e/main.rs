@@ -80,6 +80,8 @@ async fn journey(ui: &Ui, paths: &Paths, home: &SimHome, uspctl: &Uspctl) -> Ste
     lap("wifi live change");
     pause_and_resume(ui, home, uspctl).await?;
     lap("pause and resume");
+    usage_and_pause_for(ui, home, uspctl).await?;
+    lap("usage chart and pause for a while");
     bedtime(ui, home, uspctl).await?;
     lap("bedtime");
     light(ui, home, uspctl).await?;
@@ -298,6 +300,55 @@ async fn pause_and_resume(ui: &Ui, home: &SimHome, uspctl: &Uspctl) -> Step<()> 
     ui.click(&format!("pause-{id}")).await?;
     ui.wait_attr(&format!("pause-{id}"), "aria-pressed", "false").await?;
     uspctl.wait_until(gw, &[acl], "no Deny rule once resumed", |v| !denied(v, PAUSED_MAC)).await?;
+    Ok(())
+}
+
+/// A device's usage chart, with what the app collected from the live simulated home (asked every
+/// 2 s in this run), then "pause for 30 minutes": the card says until when, and the gateway holds
+/// an Allow rule with schedules of its own (the router ends it); resuming removes the rule.
+async fn usage_and_pause_for(ui: &Ui, home: &SimHome, uspctl: &Uspctl) -> Step<()> {
+    let gw = home.url(GATEWAY);
+    let id = dom_id(PAUSED_MAC);
+    let acl = "Device.Hosts.AccessControl.";
+    let row_of = |v: &std::collections::BTreeMap<String, String>| {
+        rows(v, acl)
+            .into_values()
+            .find(|row| row.get("PhysAddress").is_some_and(|m| m.eq_ignore_ascii_case(PAUSED_MAC)))
+    };
+    ui.open("devices").await?;
+    ui.click(&format!("usage-toggle-{id}")).await?;
+    ui.wait_text(&format!("usage-total-{id}"), "usage collected from the live home", |t| {
+        t.starts_with('↓') && !t.starts_with("↓ 0 B down")
+    })
+    .await?;
+    ui.find(&format!("usage-chart-{id}")).await?;
+    ui.shot("devices-usage").await?;
+    ui.click(&format!("usage-week-{id}")).await?;
+    ui.wait_attr(&format!("usage-week-{id}"), "aria-pressed", "true").await?;
+    ui.click(&format!("usage-toggle-{id}")).await?;
+
+    ui.script(
+        "const s = document.getElementById(arguments[0]);
+         if (!s) return false;
+         s.value = '30';
+         s.dispatchEvent(new Event('change', { bubbles: true }));
+         return true;",
+        vec![serde_json::json!(format!("pause-for-{id}"))],
+    )
+    .await?;
+    ui.wait_text(&format!("paused-{id}"), "paused until", |t| t.starts_with("Paused until")).await?;
+    uspctl
+        .wait_until(gw, &[acl], "an Allow rule with schedules of its own for the device", |v| {
+            row_of(v).is_some_and(|r| {
+                r.get("AccessPolicy").map(String::as_str) == Some("Allow")
+                    && r.get("ScheduleRef").is_some_and(|s| !s.is_empty())
+            })
+        })
+        .await?;
+    ui.shot("devices-paused-for-a-while").await?;
+    ui.click(&format!("pause-{id}")).await?;
+    ui.wait_attr(&format!("pause-{id}"), "aria-pressed", "false").await?;
+    uspctl.wait_until(gw, &[acl], "no rule once resumed", |v| row_of(v).is_none()).await?;
     Ok(())
 }
 

@@ -10,4 +10,5 @@ pub mod pairing;
 pub mod route;
 pub mod schedule;
 pub mod things;
+pub mod usage;
 pub mod wifi;

@@ -64,6 +64,7 @@ fn DeviceRow(device: ConnectedDevice, list: Memo<Vec<ConnectedDevice>>) -> impl 
     Effect::new(move |_| paused.set(device.with(|d| d.paused)));
     let pausing = RwSignal::new(false);
     let editing = RwSignal::new(false);
+    let charting = RwSignal::new(false);
     let saving = RwSignal::new(false);
     let label = RwSignal::new(String::new());
     let mac = device.with_untracked(|d| d.mac.clone());
@@ -189,6 +190,16 @@ fn DeviceRow(device: ConnectedDevice, list: Memo<Vec<ConnectedDevice>>) -> impl 
                     </select>
                     <button
                         type="button"
+                        id=format!("usage-toggle-{m}")
+                        class="ghost"
+                        aria-expanded=move || if charting.get() { "true" } else { "false" }
+                        aria-label=move || format!("Usage of {}", name())
+                        on:click=move |_| charting.update(|c| *c = !*c)
+                    >
+                        "Usage"
+                    </button>
+                    <button
+                        type="button"
                         id=format!("rename-{m}")
                         class="ghost"
                         aria-expanded=move || if editing.get() { "true" } else { "false" }
@@ -199,6 +210,7 @@ fn DeviceRow(device: ConnectedDevice, list: Memo<Vec<ConnectedDevice>>) -> impl 
                     </button>
                 </div>
             </div>
+            {let (mac, m) = (mac.clone(), m.clone()); move || charting.get().then(|| view! { <crate::pages::usage::UsageChart mac=mac.clone() m=m.clone() /> })}
             <form class="inline-form rename" on:submit=save hidden=move || !editing.get()>
                 <label for=rename_id.clone()>"Name (leave empty to use the device's own name)"</label>
                 <div class="row">

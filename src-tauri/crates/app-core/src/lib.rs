@@ -32,5 +32,6 @@ pub mod qr;
 pub mod secret;
 mod settings;
 pub mod smart;
+pub mod usage;
 pub mod vault;
 pub mod wifi;

@@ -909,3 +909,53 @@ async fn home_pause_for_a_while_on_a_legacy_gateway() {
     home.shutdown().await;
     sim.shutdown().await;
 }
+
+// The usage history kept on this computer
+
+#[tokio::test]
+async fn home_usage_history_from_the_devices_counters() {
+    use ipc_types::{DeviceUsageArgs, UsageRange};
+    let (sim, home, _dir) = paired_home("feat-u", Scenario::builtin()).await;
+    let gw = sim.agent("gateway").expect("gw");
+    assert_eq!(gw.get("Device.Hosts.Host.1.PhysAddress").await.as_deref(), Some("A4:83:E7:10:20:01"));
+    let anna = "a4:83:e7:10:20:01";
+    let down = "Device.Hosts.Host.1.WANStats.BytesReceived";
+    let read = |v: Option<String>| v.expect("counter").parse::<u64>().expect("number");
+    let usage = |range, at| home.device_usage_at(DeviceUsageArgs { mac: anna.into(), range }, at);
+
+    let t0 = std::time::SystemTime::now() - Duration::from_secs(1800);
+    assert!(bounded("collect", home.collect_history(t0)).await.expect("collected") >= 7, "every device");
+    let before = read(gw.get(down).await);
+    gw.set(down, &(before + 50_000_000).to_string()).await.expect("the sim's counter grows");
+    bounded("collect", home.collect_history(t0 + Duration::from_secs(600))).await.expect("collected");
+    let week = bounded("usage", usage(UsageRange::Week, t0 + Duration::from_secs(600))).await.expect("usage");
+    assert_eq!(week.bars.len(), 7);
+    assert!(week.problem.is_none() && week.collecting.contains("Every 5 minutes"), "{week:?}");
+    // 50 MB more, plus what the simulated home's life added meanwhile (a little).
+    assert!((50_000_000..60_000_000).contains(&week.total_down), "{}", week.total_down);
+    assert_eq!(week.bars.iter().map(|b| b.down).sum::<u64>(), week.total_down);
+
+    // The router restarted: its counter starts again from almost nothing. That counts as the
+    // little it is, never as a wrap of the counter.
+    gw.set(down, "1000").await.expect("reboot");
+    bounded("collect", home.collect_history(t0 + Duration::from_secs(1200))).await.expect("collected");
+    let after = bounded("usage", usage(UsageRange::Week, t0 + Duration::from_secs(1200))).await.expect("usage");
+    assert!(after.total_down - week.total_down < 10_000_000, "{} then {}", week.total_down, after.total_down);
+    assert!(after.total_down >= week.total_down + 1000);
+
+    // Today by hour, the month by day; a device never seen has zeros; a bad address is refused.
+    let today = bounded("today", usage(UsageRange::Today, std::time::SystemTime::now())).await.expect("today");
+    assert!(!today.bars.is_empty() && today.bars.len() <= 24, "{}", today.bars.len());
+    assert!(today.bars.windows(2).all(|w| w[1].start_ms - w[0].start_ms == 3_600_000));
+    let month = bounded("month", usage(UsageRange::Month, std::time::SystemTime::now())).await.expect("month");
+    assert_eq!(month.bars.len(), 30);
+    let stranger = home
+        .device_usage(DeviceUsageArgs { mac: "02:00:00:00:00:99".into(), range: UsageRange::Week })
+        .await
+        .expect("an unknown device");
+    assert_eq!((stranger.total_down, stranger.total_up), (0, 0));
+    let bad = home.device_usage(DeviceUsageArgs { mac: "not a mac".into(), range: UsageRange::Week }).await;
+    assert_eq!(bad.expect_err("bad mac").code(), code::INVALID_INPUT);
+    home.shutdown().await;
+    sim.shutdown().await;
+}

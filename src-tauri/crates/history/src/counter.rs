@@ -10,8 +10,12 @@
 //! 2. A sample not newer than the previous one is **stale** and ignored (nothing changes).
 //! 3. A counter that went up by `d`: usage `d`.
 //! 4. A counter that went down (`cur < prev`):
-//!    - a **32-bit wrap** if `prev` was in the upper half of the 32-bit range and
-//!      `2^32 - prev + cur` is plausible: usage is that;
+//!    - a **32-bit wrap** if the series is known to be 32 bits wide ([`crate::Config::wrap_32bit`]),
+//!      `prev` was in the upper half of the 32-bit range and `2^32 - prev + cur` is plausible:
+//!      usage is that. TR-181's byte counters are 64-bit (`unsignedLong`), and a restart of a
+//!      device whose counter stood above 2 GiB looks just like a 32-bit wrap, so this is off
+//!      unless the caller knows better: a real 32-bit wrap then counts as a restart, under-counting
+//!      once per 4 GiB, never inventing gigabytes;
 //!    - a **64-bit wrap** if `prev` was in the upper half of the 64-bit range and
 //!      `2^64 - prev + cur` is plausible: usage is that;
 //!    - otherwise a **reset** (the device restarted): usage `cur`, the bytes counted since the
@@ -60,15 +64,15 @@ const TWO_POW_63: u64 = 1 << 63;
 ///
 /// `dt_secs` is the time since the previous sample (the caller has already rejected stale
 /// samples, so it is at least 1; smaller values are treated as 1). `max_rate` is the plausible
-/// maximum in bytes per second.
-pub fn counter_step(prev: u64, cur: u64, dt_secs: i64, max_rate: u64) -> CounterStep {
+/// maximum in bytes per second; `wrap32` says the counter is 32 bits wide.
+pub fn counter_step(prev: u64, cur: u64, dt_secs: i64, max_rate: u64, wrap32: bool) -> CounterStep {
     let dt = u64::try_from(dt_secs.clamp(1, MAX_GAP_SECS)).unwrap_or(1);
     let bound = max_rate.saturating_mul(dt);
     if cur >= prev {
         let d = cur - prev;
         return if d <= bound { CounterStep::Delta(d) } else { CounterStep::Implausible };
     }
-    if (TWO_POW_31..TWO_POW_32).contains(&prev) {
+    if wrap32 && (TWO_POW_31..TWO_POW_32).contains(&prev) {
         let d = (TWO_POW_32 - prev).saturating_add(cur);
         if d <= bound {
             return CounterStep::Wrap(d);
@@ -96,64 +100,66 @@ mod tests {
 
     #[test]
     fn growth_is_the_difference() {
-        assert_eq!(counter_step(1000, 1500, 60, RATE), CounterStep::Delta(500));
-        assert_eq!(counter_step(7, 7, 60, RATE), CounterStep::Delta(0));
+        assert_eq!(counter_step(1000, 1500, 60, RATE, true), CounterStep::Delta(500));
+        assert_eq!(counter_step(7, 7, 60, RATE, true), CounterStep::Delta(0));
     }
 
     #[test]
     fn a_restart_counts_what_was_counted_since() {
         // A device at 10 GB restarts and reports 3 MB a minute later.
-        let s = counter_step(10_000_000_000, 3_000_000, 60, RATE);
+        let s = counter_step(10_000_000_000, 3_000_000, 60, RATE, true);
         assert_eq!(s, CounterStep::Reset(3_000_000));
         assert!(s.is_discontinuity());
         // A small 32-bit counter (lower half) going down is a restart, not a wrap.
-        assert_eq!(counter_step(1_000_000, 10, 60, RATE), CounterStep::Reset(10));
+        assert_eq!(counter_step(1_000_000, 10, 60, RATE, true), CounterStep::Reset(10));
     }
 
     #[test]
     fn a_32_bit_wrap_counts_through_the_top() {
         let prev = u64::from(u32::MAX) - 99; // 100 bytes below the top
-        assert_eq!(counter_step(prev, 50, 60, RATE), CounterStep::Wrap(150));
+        assert_eq!(counter_step(prev, 50, 60, RATE, true), CounterStep::Wrap(150));
     }
 
     #[test]
     fn a_64_bit_wrap_counts_through_the_top() {
         let prev = u64::MAX - 9; // 10 bytes below the top
-        assert_eq!(counter_step(prev, 5, 60, RATE), CounterStep::Wrap(15));
+        assert_eq!(counter_step(prev, 5, 60, RATE, true), CounterStep::Wrap(15));
     }
 
     #[test]
     fn a_wrap_needing_more_than_the_line_can_carry_is_a_restart() {
         // Upper half of 32 bits, but 2^32 - prev + cur is more than 10 bytes/s for 1 s allows.
         let prev = TWO_POW_31 + 5;
-        assert_eq!(counter_step(prev, 3, 1, 10), CounterStep::Reset(3));
+        assert_eq!(counter_step(prev, 3, 1, 10, true), CounterStep::Reset(3));
+        // Not known to be 32 bits wide: the same drop is a restart.
+        assert_eq!(counter_step(prev, 50, 60, RATE, false), CounterStep::Reset(50));
     }
 
     #[test]
     fn absurd_jumps_count_as_nothing() {
-        assert_eq!(counter_step(0, 1 << 62, 60, RATE), CounterStep::Implausible);
+        assert_eq!(counter_step(0, 1 << 62, 60, RATE, true), CounterStep::Implausible);
         assert_eq!(CounterStep::Implausible.usage(), 0);
         // Going down to an absurd value that is neither a wrap nor a plausible restart.
-        assert_eq!(counter_step(u64::MAX / 4, u64::MAX / 8, 60, RATE), CounterStep::Implausible);
+        assert_eq!(counter_step(u64::MAX / 4, u64::MAX / 8, 60, RATE, true), CounterStep::Implausible);
     }
 
     #[test]
     fn no_overflow_at_the_edges() {
         for &(p, c) in &[(0, u64::MAX), (u64::MAX, 0), (u64::MAX, u64::MAX), (TWO_POW_32, 0)] {
             for &dt in &[i64::MIN, -1, 0, 1, i64::MAX] {
-                let _ = counter_step(p, c, dt, u64::MAX);
-                let _ = counter_step(p, c, dt, 0);
+                let _ = counter_step(p, c, dt, u64::MAX, true);
+                let _ = counter_step(p, c, dt, 0, true);
             }
         }
         // An unbounded rate accepts a full 64-bit wrap distance.
-        assert_eq!(counter_step(u64::MAX, 0, 1, u64::MAX), CounterStep::Wrap(1));
+        assert_eq!(counter_step(u64::MAX, 0, 1, u64::MAX, true), CounterStep::Wrap(1));
     }
 
     #[test]
     fn a_long_silence_does_not_widen_plausibility_without_end() {
         let week = 1_000 * MAX_GAP_SECS as u64;
-        assert_eq!(counter_step(0, week, MAX_GAP_SECS, 1000), CounterStep::Delta(week));
-        assert_eq!(counter_step(0, week + 1, i64::MAX, 1000), CounterStep::Implausible);
+        assert_eq!(counter_step(0, week, MAX_GAP_SECS, 1000, true), CounterStep::Delta(week));
+        assert_eq!(counter_step(0, week + 1, i64::MAX, 1000, true), CounterStep::Implausible);
     }
 
     proptest::proptest! {
@@ -165,7 +171,7 @@ mod tests {
             rate in 0u64..100_000_000_000,
         ) {
             let bound = rate.saturating_mul(dt.clamp(1, MAX_GAP_SECS) as u64);
-            proptest::prop_assert!(counter_step(prev, cur, dt, rate).usage() <= bound);
+            proptest::prop_assert!(counter_step(prev, cur, dt, rate, true).usage() <= bound);
         }
 
         #[test]
@@ -179,7 +185,7 @@ mod tests {
             let mut used = 0u64;
             for s in &steps {
                 let next = (raw + s) % (1u64 << 32);
-                used += counter_step(raw, next, 60, RATE).usage();
+                used += counter_step(raw, next, 60, RATE, true).usage();
                 raw = next;
             }
             // Each step is far below 2^31, so a wrap always comes from the upper half.

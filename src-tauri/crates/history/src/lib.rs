@@ -93,6 +93,9 @@ pub struct Config {
     pub max_events: u32,
     /// The fastest a counter may plausibly grow, bytes per second (default 10 Gbit/s).
     pub max_rate_bytes_per_sec: u64,
+    /// The devices' counters are 32 bits wide, so a drop from the upper half of that range is a
+    /// wrap (default false: TR-181 byte counters are 64-bit; see [`counter`]).
+    pub wrap_32bit: bool,
     /// The local time's offset from UTC, seconds, for day buckets (default 0).
     pub utc_offset_secs: i32,
 }
@@ -107,6 +110,7 @@ impl Default for Config {
             max_devices: 2000,
             max_events: 10_000,
             max_rate_bytes_per_sec: 1_250_000_000,
+            wrap_32bit: false,
             utc_offset_secs: 0,
         }
     }

@@ -412,8 +412,8 @@ fn record_counters(
     if at <= pts {
         return Ok(false);
     }
-    let d = counter_step(pdown as u64, down, at - pts, cfg.max_rate_bytes_per_sec);
-    let u = counter_step(pup as u64, up, at - pts, cfg.max_rate_bytes_per_sec);
+    let d = counter_step(pdown as u64, down, at - pts, cfg.max_rate_bytes_per_sec, cfg.wrap_32bit);
+    let u = counter_step(pup as u64, up, at - pts, cfg.max_rate_bytes_per_sec, cfg.wrap_32bit);
     out.counter_discontinuities += u32::from(d.is_discontinuity()) + u32::from(u.is_discontinuity());
     let (dd, du) = (to_sql_u64(d.usage()), to_sql_u64(u.usage()));
     if dd == 0 && du == 0 {

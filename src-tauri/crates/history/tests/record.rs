@@ -57,7 +57,9 @@ fn counters_become_hourly_and_daily_usage() {
 
 #[test]
 fn a_reboot_and_a_wrap_are_counted_sensibly() {
-    let (_dir, mut s) = store();
+    // A device known to have 32-bit counters.
+    let dir = tempfile::tempdir().expect("dir");
+    let (mut s, _) = Store::open(dir.path(), Config { wrap_32bit: true, ..Config::default() }, T0).expect("open");
     let near_top = u64::from(u32::MAX) - 499;
     let out = s
         .record(&[
@@ -74,6 +76,16 @@ fn a_reboot_and_a_wrap_are_counted_sensibly() {
     assert_eq!(out.counter_discontinuities, 2);
     let hours = s.device_usage("tv", s.today(T0)).expect("today");
     assert_eq!((hours[0].down, hours[0].up), (2000 + 500, 600 + 100));
+}
+
+#[test]
+fn a_restart_of_a_device_whose_64_bit_counter_stood_high_is_no_wrap() {
+    // TR-181's counters are 64-bit: 2.35 GB then 1000 is a restart (1000 used), not 1.9 GB
+    // through a 32-bit wrap.
+    let (_dir, mut s) = store();
+    s.record(&[traffic("tv", T0, 2_350_000_000, 0), traffic("tv", T0 + 600, 1000, 0)]).expect("record");
+    let hours = s.device_usage("tv", s.today(T0)).expect("today");
+    assert_eq!(hours.iter().map(|h| h.down).sum::<u64>(), 1000);
 }
 
 #[test]

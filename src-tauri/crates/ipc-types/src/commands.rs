@@ -80,6 +80,8 @@ macro_rules! with_commands {
             /// No internet for a device for a while (30 min, 1 h, until tomorrow), ended by the
             /// gateway itself.
             home PauseDeviceFor = device_pause_for(DevicePauseFor) -> ();
+            /// A device's usage today, this week or this month, from the local history.
+            home GetDeviceUsage = device_usage(DeviceUsageArgs) -> DeviceUsage;
             /// The user has seen the list; nothing is "new" any more.
             home MarkDevicesSeen = devices_seen() -> ();
             /// Bedtime schedules and other access rules.

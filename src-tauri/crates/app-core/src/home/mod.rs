@@ -88,6 +88,8 @@ struct Inner {
     stopped: std::sync::atomic::AtomicBool,
     /// The listener for devices that connect to usp-home, when on.
     listener: Mutex<listener::ListenerState>,
+    /// The usage history kept on this computer.
+    history: Arc<crate::usage::History>,
 }
 
 struct DiscoveryRun {
@@ -131,6 +133,7 @@ impl Home {
     /// [`AppError::Internal`] when the vault or identity can't be opened.
     pub async fn start(config: HomeConfig, vault: Arc<Vault>) -> AppResult<Home> {
         let store = Store::open(&config.data_dir)?;
+        let history = crate::usage::open(&config.data_dir).await;
         let identity = {
             let vault = vault.clone();
             let dir = config.data_dir.clone();
@@ -174,6 +177,7 @@ impl Home {
                 dropped_adverts: std::sync::atomic::AtomicU64::new(0),
                 stopped: std::sync::atomic::AtomicBool::new(false),
                 listener: Mutex::new(listener::ListenerState::default()),
+                history,
             }),
         };
         // The listener before the agents that connect to it.
@@ -205,7 +209,8 @@ impl Home {
         }
         home.start_discovery(interfaces);
         let check = home.spawn_override_check();
-        lock(&home.inner.side_tasks).push(check);
+        let collect = home.spawn_history();
+        lock(&home.inner.side_tasks).extend([check, collect]);
         Ok(home)
     }
 
@@ -353,6 +358,11 @@ impl Home {
             _ => Err(AppError::Offline { name: e.name() }),
         })
         .unwrap_or(Err(AppError::UnknownAgent))
+    }
+
+    /// The usage history kept on this computer.
+    pub(crate) fn history(&self) -> Arc<crate::usage::History> {
+        self.inner.history.clone()
     }
 
     /// The settings file.

@@ -79,3 +79,47 @@ pub struct DevicePauseFor {
 pub struct MacArgs {
     pub mac: String,
 }
+
+/// Which stretch of time a usage chart shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UsageRange {
+    /// Since midnight, by hour.
+    Today,
+    /// The last 7 days (today included), by day.
+    Week,
+    /// The last 30 days, by day.
+    Month,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceUsageArgs {
+    pub mac: String,
+    pub range: UsageRange,
+}
+
+/// One bar of a usage chart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageBar {
+    /// The bucket's start, Unix milliseconds.
+    pub start_ms: i64,
+    /// Bytes the device downloaded.
+    pub down: u64,
+    /// Bytes it uploaded.
+    pub up: u64,
+}
+
+/// A device's usage over time, from the history kept on this computer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceUsage {
+    pub mac: String,
+    pub range: UsageRange,
+    /// One bar per hour (today) or day, oldest first; empty buckets are zeros.
+    pub bars: Vec<UsageBar>,
+    pub total_down: u64,
+    pub total_up: u64,
+    /// How the history is collected, in words ("Every 5 minutes, by asking your router").
+    pub collecting: String,
+    /// Why there is no history, when there is none (the file could not be opened...).
+    pub problem: Option<String>,
+}

@@ -1,0 +1,227 @@
+//! `impl Home` for the home over time: the history kept on this computer (`usp-history`, a
+//! SQLite file `history.sqlite3` in the data folder), what collects it, and the usage charts.
+//!
+//! Collection by asking: every [`COLLECT_EVERY`] the app reads the devices of every paired
+//! agent (the Devices page's data: `Hosts.Host.{i}.WANStats`, WiFi signal, online) and records
+//! the cumulative counters, signal and presence; the store turns counters into usage (a router
+//! that restarted, or a counter that wrapped, is handled there). Retention and the size cap are
+//! applied every [`MAINTAIN_EVERY`]. Nothing leaves the machine.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ipc_types::{DeviceUsage, DeviceUsageArgs, UsageBar, UsageRange};
+use usp_history::{Config, Sample, Span, Step, StoreHandle};
+
+use crate::home::{AppError, AppResult, Home};
+use crate::hosts::mac_arg;
+
+/// How often the devices are asked for their counters (`USP_HOME_HISTORY_EVERY_SECS` changes it,
+/// for demos and tests).
+pub const COLLECT_EVERY: Duration = Duration::from_secs(300);
+
+/// [`COLLECT_EVERY`], or `USP_HOME_HISTORY_EVERY_SECS` (1 s at least) when set.
+fn collect_every() -> Duration {
+    std::env::var("USP_HOME_HISTORY_EVERY_SECS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(COLLECT_EVERY, |s| Duration::from_secs(s.max(1)))
+}
+/// How often retention and the size cap are applied.
+pub const MAINTAIN_EVERY: Duration = Duration::from_secs(3600);
+const HOUR: i64 = 3600;
+const DAY: i64 = 86_400;
+
+/// The history store, or why there is none.
+pub(crate) enum History {
+    Open(StoreHandle),
+    Failed(String),
+}
+
+fn unix(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// This computer's offset from UTC now, seconds (day buckets follow the local day).
+fn local_offset() -> i32 {
+    chrono::Local::now().offset().local_minus_utc()
+}
+
+/// Opens (or creates, upgrades, or recovers) the history in `dir`; a damaged file is moved aside
+/// with a message in the log, never a failure of the app.
+pub(crate) async fn open(dir: &Path) -> Arc<History> {
+    let cfg = Config { utc_offset_secs: local_offset(), ..Config::default() };
+    match StoreHandle::open(dir.to_owned(), cfg, unix(SystemTime::now())).await {
+        Ok((store, note)) => {
+            if let Some(msg) = note.message() {
+                tracing::warn!("{msg}");
+            }
+            Arc::new(History::Open(store))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "the history on this computer can't be opened; usage charts are off");
+            Arc::new(History::Failed(format!("The usage history can't be kept on this computer: {e}")))
+        }
+    }
+}
+
+impl Home {
+    fn history_store(&self) -> AppResult<StoreHandle> {
+        match &*self.history() {
+            History::Open(s) => Ok(s.clone()),
+            History::Failed(why) => Err(AppError::Unsupported(why.clone())),
+        }
+    }
+
+    /// Reads every paired agent's devices and records them at `now`. Public for tests (the app
+    /// calls it every [`COLLECT_EVERY`]).
+    ///
+    /// # Errors
+    /// When the history can't be written.
+    pub async fn collect_history(&self, now: SystemTime) -> AppResult<usize> {
+        let store = self.history_store()?;
+        let at = unix(now);
+        let data = self.hosts_data().await;
+        let devices = self.hosts_from(&data);
+        let mut samples = Vec::new();
+        for d in devices {
+            if let (Some(down), Some(up)) = (d.bytes_received, d.bytes_sent) {
+                samples.push(Sample::Traffic { key: d.mac.clone(), at, down_total: down, up_total: up });
+            }
+            if let Some(dbm) = d.signal_dbm.filter(|s| (-200..=0).contains(s)) {
+                samples.push(Sample::Signal { key: d.mac.clone(), at, dbm });
+            }
+            samples.push(Sample::Presence { key: d.mac, at, online: d.online });
+        }
+        let n = samples.len();
+        let outcome = store
+            .call(move |s| s.record(&samples))
+            .await
+            .map_err(|e| AppError::Internal(format!("the usage history could not be written: {e}")))?;
+        tracing::debug!(samples = n, ?outcome, "history collected");
+        Ok(n)
+    }
+
+    /// The background collection and housekeeping.
+    pub(crate) fn spawn_history(&self) -> tokio::task::JoinHandle<()> {
+        let home = self.clone();
+        tokio::spawn(async move {
+            let every = collect_every();
+            let mut collect = tokio::time::interval(every);
+            collect.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut maintain = tokio::time::interval(MAINTAIN_EVERY);
+            maintain.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // The first ticks come at once: give the agents time to connect first.
+            tokio::time::sleep(every.min(Duration::from_secs(20))).await;
+            loop {
+                tokio::select! {
+                    _ = collect.tick() => {
+                        if let Err(e) = home.collect_history(SystemTime::now()).await {
+                            tracing::debug!(error = %e, "history not collected this time");
+                        }
+                    }
+                    _ = maintain.tick() => {
+                        let Ok(store) = home.history_store() else { continue };
+                        let now = unix(SystemTime::now());
+                        match store.call(move |s| s.maintain(now)).await {
+                            Ok(report) => tracing::debug!(?report, "history maintained"),
+                            Err(e) => tracing::warn!(error = %e, "history housekeeping failed"),
+                        }
+                    }
+                }
+            }
+        })
+    }
+
+    /// `device_usage`: a device's usage today (by hour), in the last 7 or 30 days (by day).
+    ///
+    /// # Errors
+    /// [`AppError::InvalidInput`] for a bad MAC; [`AppError::Unsupported`] when the history
+    /// can't be kept on this computer.
+    pub async fn device_usage(&self, args: DeviceUsageArgs) -> AppResult<DeviceUsage> {
+        self.device_usage_at(args, SystemTime::now()).await
+    }
+
+    /// [`Home::device_usage`] as at `now` (tests).
+    ///
+    /// # Errors
+    /// As [`Home::device_usage`].
+    pub async fn device_usage_at(&self, args: DeviceUsageArgs, now: SystemTime) -> AppResult<DeviceUsage> {
+        let mac = mac_arg(&args.mac)?;
+        let every = collect_every().as_secs();
+        let collecting = if every % 60 == 0 {
+            format!("Every {} minutes, by asking your devices; kept on this computer only.", every / 60)
+        } else {
+            format!("Every {every} seconds, by asking your devices; kept on this computer only.")
+        };
+        let store = match self.history_store() {
+            Ok(s) => s,
+            Err(e) => {
+                return Ok(DeviceUsage {
+                    mac,
+                    range: args.range,
+                    bars: Vec::new(),
+                    total_down: 0,
+                    total_up: 0,
+                    collecting,
+                    problem: Some(e.to_string()),
+                })
+            }
+        };
+        let span = span_of(args.range, unix(now), local_offset());
+        let key = mac.clone();
+        let points = store
+            .call(move |s| s.device_usage(&key, span))
+            .await
+            .map_err(|e| AppError::Internal(format!("the usage history could not be read: {e}")))?;
+        let bars: Vec<UsageBar> = points
+            .iter()
+            .map(|p| UsageBar { start_ms: p.start.saturating_mul(1000), down: p.down, up: p.up })
+            .collect();
+        Ok(DeviceUsage {
+            mac,
+            range: args.range,
+            total_down: bars.iter().map(|b| b.down).sum(),
+            total_up: bars.iter().map(|b| b.up).sum(),
+            bars,
+            collecting,
+            problem: None,
+        })
+    }
+}
+
+/// The span of a chart at `now` for a local day that starts `offset` seconds after UTC's.
+fn span_of(range: UsageRange, now: i64, offset: i32) -> Span {
+    let local = now + i64::from(offset);
+    let midnight = local - local.rem_euclid(DAY) - i64::from(offset);
+    let end_of_hour = now - now.rem_euclid(HOUR) + HOUR;
+    match range {
+        UsageRange::Today => Span { from: midnight, to: end_of_hour, step: Step::Hour },
+        UsageRange::Week => Span { from: midnight - 6 * DAY, to: midnight + DAY, step: Step::Day },
+        UsageRange::Month => Span { from: midnight - 29 * DAY, to: midnight + DAY, step: Step::Day },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_follow_the_local_day() {
+        // 2026-12-04 20:31:07 UTC.
+        let now = 1_796_416_267;
+        let utc_midnight = now - now % DAY;
+        let today = span_of(UsageRange::Today, now, 0);
+        assert_eq!((today.from, today.step), (utc_midnight, Step::Hour));
+        assert_eq!(today.to, utc_midnight + 21 * HOUR, "through the current hour");
+        let week = span_of(UsageRange::Week, now, 0);
+        assert_eq!((week.to - week.from) / DAY, 7);
+        assert_eq!(span_of(UsageRange::Month, now, 0).from, utc_midnight - 29 * DAY);
+        // UTC+2: it is already 22:31 locally; the local day started at 22:00 UTC the day before.
+        let plus2 = span_of(UsageRange::Today, now, 7200);
+        assert_eq!(plus2.from, utc_midnight - 2 * HOUR);
+        // UTC-10: 10:31 locally, same UTC date.
+        assert_eq!(span_of(UsageRange::Today, now, -36_000).from, utc_midnight + 10 * HOUR);
+    }
+}
