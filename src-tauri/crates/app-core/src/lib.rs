@@ -32,6 +32,7 @@ pub mod qr;
 pub mod secret;
 mod settings;
 pub mod smart;
+pub mod speedtest;
 pub mod usage;
 pub mod vault;
 pub mod wifi;

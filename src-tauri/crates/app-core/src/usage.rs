@@ -67,7 +67,7 @@ pub(crate) async fn open(dir: &Path) -> Arc<History> {
 }
 
 impl Home {
-    fn history_store(&self) -> AppResult<StoreHandle> {
+    pub(crate) fn history_store(&self) -> AppResult<StoreHandle> {
         match &*self.history() {
             History::Open(s) => Ok(s.clone()),
             History::Failed(why) => Err(AppError::Unsupported(why.clone())),

@@ -959,3 +959,91 @@ async fn home_usage_history_from_the_devices_counters() {
     home.shutdown().await;
     sim.shutdown().await;
 }
+
+// The speed test (TR-143), against a test server on loopback
+
+/// A small HTTP/1.1 test server: GET answers `size` bytes, PUT takes the body and answers 200.
+/// Returns its address.
+async fn speed_test_server(size: usize) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
+                    if s.read(&mut byte).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
+                if text.starts_with("put") {
+                    let len: usize = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    let mut left = len;
+                    let mut buf = vec![0u8; 65536];
+                    while left > 0 {
+                        match s.read(&mut buf[..left.min(65536)]).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => left -= n,
+                        }
+                    }
+                    let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+                } else {
+                    let header = format!("HTTP/1.1 200 OK\r\ncontent-length: {size}\r\nconnection: close\r\n\r\n");
+                    let _ = s.write_all(header.as_bytes()).await;
+                    let _ = s.write_all(&vec![7u8; size]).await;
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn home_speed_test_from_the_gateway() {
+    use ipc_types::{SpeedTestArgs, SpeedTestServer};
+    let (sim, home, _dir) = paired_home("feat-s", Scenario::builtin()).await;
+    let gw = sim.agent("gateway").expect("gw").endpoint_id.to_string();
+    let run = || home.speed_test(SpeedTestArgs { agent: gw.clone() });
+    let e = run().await.expect_err("no server yet");
+    assert!(e.to_string().contains("test server"), "{e}");
+    let bad = SpeedTestServer { download_url: "ftp://x/y".into(), upload_url: "http://x/".into() };
+    assert_eq!(home.speed_test_server_set(bad).await.expect_err("ftp").code(), code::INVALID_INPUT);
+
+    let addr = speed_test_server(4_000_000).await;
+    let server =
+        SpeedTestServer { download_url: format!("http://{addr}/4MB.bin"), upload_url: format!("http://{addr}/upload") };
+    bounded("server", home.speed_test_server_set(server.clone())).await.expect("set");
+    let mut rx = home.events();
+    let r = bounded("speed test", run()).await.expect("measured");
+    assert!(r.down_mbps > 1.0 && r.up_mbps > 1.0, "{r:?}");
+    assert_eq!(r.server, addr.to_string());
+    let mut progress = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        if let ipc_types::LiveEvent::PingProgress { message, .. } = e {
+            progress.push(message);
+        }
+    }
+    assert!(progress.iter().any(|m| m.starts_with("Measuring the download")), "{progress:?}");
+    assert!(progress.last().is_some_and(|m| m.starts_with("Done:")), "{progress:?}");
+    let view = bounded("history", home.speed_tests()).await.expect("view");
+    assert_eq!(view.server, Some(server));
+    assert_eq!(view.results.len(), 1);
+    assert_eq!(view.results[0].down_mbps, r.down_mbps);
+
+    // A server nobody answers at: the device's reason, in words.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
+    let gone = SpeedTestServer { download_url: format!("http://{dead}/x"), upload_url: format!("http://{dead}/y") };
+    bounded("server", home.speed_test_server_set(gone)).await.expect("set");
+    let e = bounded("speed test", run()).await.expect_err("nobody there");
+    assert!(e.to_string().contains("can't reach the test server"), "{e}");
+    home.shutdown().await;
+    sim.shutdown().await;
+}

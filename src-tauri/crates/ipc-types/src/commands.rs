@@ -108,6 +108,12 @@ macro_rules! with_commands {
             home Reboot = device_reboot(AgentArgs) -> ();
             /// IPPing diagnostics (progress arrives as live events).
             home Ping = device_ping(PingArgs) -> PingResult;
+            /// A speed test from a device (download, then upload), kept in the history.
+            home RunSpeedTest = speed_test(SpeedTestArgs) -> SpeedTestResult;
+            /// Past speed tests and the test server.
+            home GetSpeedTests = speed_tests() -> SpeedTestsView;
+            /// The server speed tests use.
+            home SetSpeedTestServer = speed_test_server_set(SpeedTestServer) -> SpeedTestsView;
             /// One level of an agent's data model with current values.
             home Explore = explore(ExploreArgs) -> ExplorerView;
             /// Write one parameter where the role allows.

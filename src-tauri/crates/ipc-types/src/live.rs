@@ -46,7 +46,7 @@ pub enum LiveEvent {
     Value { agent: String, path: String, value: String },
     /// A device joined the network for the first time (also raised as a desktop notification).
     DeviceJoined { mac: String, name: String, agent: String },
-    /// Progress of a running diagnostic started with `device_ping`.
+    /// Progress of a running diagnostic: `device_ping`, `speed_test`.
     PingProgress { agent: String, message: String },
 }
 

@@ -78,6 +78,8 @@ pub struct StoreData {
     pub listener: Option<ListenerSetting>,
     /// Access rules changed for a while (a pause, extra time), to put back when it is over.
     pub overrides: Vec<crate::parental::pause_for::TimedOverride>,
+    /// Where speed tests download from and upload to.
+    pub speed_test: Option<ipc_types::SpeedTestServer>,
 }
 
 /// The MACs already announced, oldest first, at most [`KnownMacs::CAP`]: adding one more drops

@@ -69,3 +69,38 @@ pub struct PingResult {
     pub min_ms: Option<f64>,
     pub max_ms: Option<f64>,
 }
+
+/// Run a speed test (TR-143 download then upload) from a device, usually the gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpeedTestArgs {
+    pub agent: String,
+}
+
+/// Where speed tests download from and upload to (a setting: usp-home has no server of its own).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpeedTestServer {
+    /// An `http://` or `https://` URL of a large file.
+    pub download_url: String,
+    /// An `http://` or `https://` URL that accepts an upload (HTTP PUT).
+    pub upload_url: String,
+}
+
+/// One speed test's result, from the device's own byte counts and timestamps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpeedTestResult {
+    pub agent: String,
+    /// When it ran, Unix milliseconds.
+    pub at_ms: i64,
+    pub down_mbps: f64,
+    pub up_mbps: f64,
+    /// The test server (its host).
+    pub server: String,
+}
+
+/// The speed test history and the server setting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpeedTestsView {
+    pub server: Option<SpeedTestServer>,
+    /// Newest first.
+    pub results: Vec<SpeedTestResult>,
+}
