@@ -61,6 +61,7 @@ use crate::tls::{ControllerPins, Fingerprint};
 
 mod actor;
 mod conn;
+mod e2e;
 mod handshake;
 mod pipe;
 mod record;

@@ -97,6 +97,9 @@ pub struct ClientConfig {
     /// Opens the connections instead of the connector `url`'s scheme names (the in-memory
     /// transport, the listener for agents that dial us).
     pub connector: Option<Arc<dyn Connector>>,
+    /// The end-to-end session context: off (the default), preferred or required, the
+    /// agent's `MaxUSPRecordSize`, Record integrity ([`mtp::e2e`]).
+    pub e2e: mtp::e2e::E2eSettings,
 }
 
 /// A user name and password at a message broker. The password never reaches logs: `Debug`
@@ -131,6 +134,7 @@ impl ClientConfig {
             tls: None,
             login: None,
             connector: None,
+            e2e: mtp::e2e::E2eSettings::default(),
         }
     }
 }
