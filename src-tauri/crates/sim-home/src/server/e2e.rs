@@ -144,7 +144,7 @@ impl PipeE2e {
                 E2eEvent::Restarted { reason: RestartReason::Integrity(why), .. }
                 | E2eEvent::Dropped(E2eDropped::Integrity(why)) => {
                     let t = now();
-                    if !self.quiet_until.is_some_and(|q| q > t) {
+                    if self.quiet_until.is_none_or(|q| q <= t) {
                         info!(error = %why, "a record from the controller failed the integrity check");
                         self.quiet_until = Some(t + self.quiet_next);
                         self.quiet_next = (self.quiet_next * 2).min(QUIET_MAX);

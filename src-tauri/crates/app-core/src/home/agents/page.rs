@@ -39,7 +39,8 @@ impl Home {
             local: is_loopback_url(&e.url),
             allow_unencrypted: e.allow_unencrypted,
             transport: e.client.as_ref().and_then(|c| c.carrier()).map(|c| c.to_string()).unwrap_or_default(),
-            end_to_end: false,
+            // A session context with Records signed both ways (the client's `e2e` settings).
+            end_to_end: e.client.as_ref().and_then(|c| c.carrier()).is_some_and(|c| c.end_to_end),
         }
     }
 

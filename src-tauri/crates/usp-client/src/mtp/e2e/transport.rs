@@ -299,7 +299,7 @@ impl E2eTransport {
             }
             _ => false,
         };
-        if !mine || self.plain && !matches!(peek.record_type, RecordType::SessionContext(_)) {
+        if !mine || (self.plain && !matches!(peek.record_type, RecordType::SessionContext(_))) {
             self.inbound.push_back(Inbound::Record(bytes));
             return;
         }
