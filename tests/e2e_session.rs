@@ -381,3 +381,82 @@ fn stomp_session_context_through_rabbitmq() {
     });
     drop(rt);
 }
+
+// ---------------------------------------------------------------------------------------
+// The reference agent as shipped (no session context compiled in)
+
+fn obuspa_bins() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("own path");
+    let target = exe.ancestors().nth(3).expect("target dir").to_owned();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    usp_home_tests::obuspa::bin_dir(&target, &repo.join("../shared"))
+}
+
+/// Reset lines: the agent at the broker on `port`, topic `usp/agent/<name>`, `me` with Full
+/// Access at its controller topic.
+fn obuspa_lines(port: u16, name: &str, me: &EndpointId) -> String {
+    let mut s = String::new();
+    for (p, v) in [
+        ("Device.MQTT.Client.1.Enable", "true".to_owned()),
+        ("Device.MQTT.Client.1.BrokerAddress", "127.0.0.1".to_owned()),
+        ("Device.MQTT.Client.1.BrokerPort", port.to_string()),
+        ("Device.MQTT.Client.1.ProtocolVersion", "5.0".to_owned()),
+        ("Device.MQTT.Client.1.TransportProtocol", "TCP/IP".to_owned()),
+        ("Device.MQTT.Client.1.KeepAliveTime", "60".to_owned()),
+        ("Device.MQTT.Client.1.ConnectRetryTime", "1".to_owned()),
+        ("Device.LocalAgent.MTP.1.Enable", "true".to_owned()),
+        ("Device.LocalAgent.MTP.1.Protocol", "MQTT".to_owned()),
+        ("Device.LocalAgent.MTP.1.MQTT.Reference", "Device.MQTT.Client.1".to_owned()),
+        ("Device.LocalAgent.MTP.1.MQTT.ResponseTopicConfigured", format!("usp/agent/{name}")),
+        ("Device.LocalAgent.Controller.1.EndpointID", me.to_string()),
+        ("Device.LocalAgent.Controller.1.Enable", "true".to_owned()),
+        ("Device.LocalAgent.Controller.1.AssignedRole", "Device.LocalAgent.ControllerTrust.Role.1".to_owned()),
+        ("Device.LocalAgent.Controller.1.MTP.1.Enable", "true".to_owned()),
+        ("Device.LocalAgent.Controller.1.MTP.1.Protocol", "MQTT".to_owned()),
+        ("Device.LocalAgent.Controller.1.MTP.1.MQTT.Reference", "Device.MQTT.Client.1".to_owned()),
+        ("Device.LocalAgent.Controller.1.MTP.1.MQTT.Topic", controller_topic(me)),
+    ] {
+        s.push_str(&format!("{p} \"{v}\"\n"));
+    }
+    s
+}
+
+/// The shipped reference agent answers a session-context Record over MQTT with 7106 ("Session
+/// Context record type not supported") and then reconnects to the broker, losing what came
+/// meanwhile: with Prefer the client sends its request again as a plain Record (once more
+/// when the agent's MQTTConnectRecord says it is back), with Require it fails saying why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_reference_agent_without_session_contexts() {
+    use usp_home_tests::obuspa::{Agent, Variant};
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let broker = Broker::start(Options::default());
+    let me = test_eid("e2e-obuspa");
+    let eid = "proto::obuspa-e2e-stock";
+    let lines = obuspa_lines(broker.port, "obuspa-e2e-stock", &me);
+    let _agent = Agent::start_reset(&obuspa_bins(), Variant::Stock, &std::env::temp_dir(), "e2estock", eid, &lines);
+    let url = format!("{}/usp/agent/obuspa-e2e-stock", broker.url());
+    let config = |mode| {
+        let mut c = test_config(&url, &me);
+        c.agent_id = Some(eid.parse().expect("eid"));
+        c.connect_timeout = BOUND;
+        c.request_timeout = Duration::from_secs(15);
+        c.e2e = e2e(mode, 0);
+        c
+    };
+    let c = bounded(Client::connect(config(E2eMode::Off))).await.expect("connects");
+    let got = bounded(c.get(&["Device.LocalAgent.EndpointID"], 0)).await.expect("get, plain");
+    assert_eq!(got.value("Device.LocalAgent.EndpointID"), Some(eid));
+    c.close().await;
+    let c = bounded(Client::connect(config(E2eMode::Prefer))).await.expect("connects");
+    let got = bounded(c.get(&["Device.LocalAgent.EndpointID"], 0)).await.expect("get without a context");
+    assert_eq!(got.value("Device.LocalAgent.EndpointID"), Some(eid));
+    assert!(!c.carrier().expect("carrier").session_context);
+    c.close().await;
+    let c = bounded(Client::connect(config(E2eMode::Require))).await.expect("connects");
+    let err = bounded(c.get(&["Device.LocalAgent.EndpointID"], 0)).await.expect_err("refused").to_string();
+    assert!(err.contains("does not allow an end-to-end session context"), "{err}");
+    c.close().await;
+}

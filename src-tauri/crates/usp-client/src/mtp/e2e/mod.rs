@@ -15,7 +15,8 @@
 //! [`E2eMode`] says when: never, whenever the agent allows it ([`E2eMode::Prefer`]: an
 //! agent that answers DisconnectRecord 7106 "Session Context not allowed" gets plain
 //! `no_session_context` Records from then on, and what was sent in the refused context is
-//! sent again that way), or always ([`E2eMode::Require`]: a 7106 ends the connection with
+//! sent again that way, as when the agent says nothing at all to our context for
+//! [`E2eSettings::answer_within`]), or always ([`E2eMode::Require`]: a 7106 ends the connection with
 //! words that say so). Only `payload_security = PLAINTEXT` exists: E2E TLS is not done.
 
 mod transport;
@@ -60,6 +61,11 @@ pub struct E2eSettings {
     pub retransmit_interval: Duration,
     /// Retransmissions of one Record before the context is restarted. Default 5.
     pub max_retransmit_tries: u32,
+    /// How long the agent may stay silent on a context we started before the client goes on
+    /// without one ([`E2eMode::Prefer`]) or ends the connection saying so
+    /// ([`E2eMode::Require`]): the reference agent as shipped drops session-context Records
+    /// over MQTT without a word, no 7106. Default 5 s.
+    pub answer_within: Duration,
     /// Sign our Records and verify the agent's (needed when the MTP does not protect the
     /// Record end to end, R-E2E.28). `None`: unsigned.
     pub integrity: Option<E2eIntegrity>,
@@ -73,6 +79,7 @@ impl Default for E2eSettings {
             max_message_size: 5 * 1024 * 1024,
             retransmit_interval: Duration::from_secs(2),
             max_retransmit_tries: 5,
+            answer_within: Duration::from_secs(5),
             integrity: None,
         }
     }

@@ -62,6 +62,17 @@ pub struct E2eTransport {
     /// Session-context Records of the agent's are ignored until then (integrity failures).
     quiet_until: Option<Instant>,
     quiet_next: Duration,
+    /// When a context of ours must have been answered by (until the agent first takes part
+    /// in one: after that it supports them, and a restart is no reason to give up).
+    answer_by: Option<Instant>,
+    answered_once: bool,
+    /// The plain Records sent again after a 7106, sent once more if the agent reconnects
+    /// to its MTP soon after (the reference agent drops its MQTT connection after a 7106,
+    /// and what reached the broker meanwhile is lost).
+    after_refusal: Vec<Bytes>,
+    after_refusal_until: Option<Instant>,
+    /// The last integrity failure of the agent's Records, in words.
+    integrity_error: Option<String>,
 }
 
 fn now() -> Instant {
@@ -90,6 +101,11 @@ impl E2eTransport {
             armed: None,
             quiet_until: None,
             quiet_next: QUIET_FIRST,
+            answer_by: None,
+            answered_once: false,
+            after_refusal: Vec::new(),
+            after_refusal_until: None,
+            integrity_error: None,
         }
     }
 
@@ -164,6 +180,9 @@ impl E2eTransport {
         let established = session.is_established();
         match session.send(payload, t) {
             Ok(()) => {
+                if !established && !self.answered_once {
+                    self.answer_by.get_or_insert(t + self.settings.answer_within);
+                }
                 if prefer && !established {
                     self.unconfirmed_bytes += bytes.len();
                     self.unconfirmed.push_back(bytes);
@@ -211,7 +230,9 @@ impl E2eTransport {
             events.push(e);
         }
         let (own, peer) = (session.config().own_id.clone(), session.config().peer_id.clone());
-        if session.is_established() && !self.unconfirmed.is_empty() {
+        if session.is_established() {
+            self.answer_by = None;
+            self.answered_once = true;
             self.unconfirmed.clear();
             self.unconfirmed_bytes = 0;
         }
@@ -240,6 +261,7 @@ impl E2eTransport {
 
     /// A Record of the agent's failed the integrity check: ignore its Records for a while.
     fn integrity_failed(&mut self, why: &dyn std::fmt::Display) {
+        self.integrity_error = Some(why.to_string());
         let t = now();
         if self.quiet_until.is_some_and(|q| q > t) {
             return;
@@ -265,6 +287,8 @@ impl E2eTransport {
             E2eEvent::NotAllowed { reason, .. } => match self.settings.mode {
                 E2eMode::Prefer => {
                     info!(reason = %for_log(&reason), "the agent does not allow a session context: going on without");
+                    self.after_refusal = self.unconfirmed.iter().cloned().collect();
+                    self.after_refusal_until = Some(now() + self.settings.answer_within);
                     self.go_plain(None);
                 }
                 _ => {
@@ -299,6 +323,19 @@ impl E2eTransport {
             }
             _ => false,
         };
+        let connect = matches!(
+            peek.record_type,
+            RecordType::MqttConnect { .. } | RecordType::StompConnect { .. } | RecordType::WebSocketConnect
+        );
+        if connect && self.after_refusal_until.take().is_some_and(|until| until > now()) {
+            debug!(
+                records = self.after_refusal.len(),
+                "the agent reconnected after refusing our context: sending again"
+            );
+            for b in std::mem::take(&mut self.after_refusal) {
+                self.push_out(Outbound::Record(b));
+            }
+        }
         if !mine || (self.plain && !matches!(peek.record_type, RecordType::SessionContext(_))) {
             self.inbound.push_back(Inbound::Record(bytes));
             return;
@@ -355,9 +392,45 @@ impl E2eTransport {
         Ok(())
     }
 
+    /// The agent never answered our context: on without one (Prefer), or the end (Require).
+    fn check_answered(&mut self, t: Instant) {
+        if self.answer_by.is_some_and(|by| by <= t) {
+            self.answer_by = None;
+            let answered = self.plain || self.session.as_ref().is_some_and(E2eSession::is_established);
+            if !answered && self.integrity_error.is_some() {
+                // Something answers, but not with Records we can trust: never a reason to go
+                // on without protection (a forger would only have to garble ours).
+                let why = self.integrity_error.clone().unwrap_or_default();
+                if self.settings.mode == E2eMode::Require {
+                    self.failed = Some(format!(
+                        "the agent's end-to-end records fail the integrity check ({why}), and this connection \
+                         requires a session context"
+                    ));
+                }
+            } else if !answered && self.settings.mode == E2eMode::Require {
+                self.failed = Some(format!(
+                    "the agent did not answer the end-to-end session context within {:?} (it may not support one), \
+                     and this connection requires one",
+                    self.settings.answer_within
+                ));
+            } else if !answered {
+                info!(
+                    waited_ms = self.settings.answer_within.as_millis() as u64,
+                    "the agent did not answer our session context: going on without"
+                );
+                self.session = None;
+                self.go_plain(None);
+            }
+        }
+    }
+
     /// Runs the session's timer: true when it fired.
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
-        let want = self.session.as_ref().and_then(E2eSession::poll_timeout);
+        let session_at = self.session.as_ref().and_then(E2eSession::poll_timeout);
+        let want = match (session_at, self.answer_by) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         if want != self.armed {
             self.armed = want;
             if let Some(at) = want {
@@ -369,10 +442,14 @@ impl E2eTransport {
         }
         if self.timer.as_mut().poll(cx).is_ready() {
             self.armed = None;
-            if let Some(s) = self.session.as_mut() {
-                s.handle_timeout(now());
+            let t = now();
+            if session_at.is_some_and(|at| at <= t) {
+                if let Some(s) = self.session.as_mut() {
+                    s.handle_timeout(t);
+                }
+                self.drain_session();
             }
-            self.drain_session();
+            self.check_answered(t);
             return true;
         }
         false
