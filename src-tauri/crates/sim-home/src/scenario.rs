@@ -159,6 +159,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn session_context_policy_per_controller() {
+        let text = |size: u32| {
+            format!(
+                r#"{{"agents": [{{"key": "a", "endpoint_id": "self::a", "controllers": [
+                {{"endpoint_id": "self::c", "role": "Full Access",
+                  "e2e": {{"mode": "require", "max_record_size": {size}, "integrity": true}}}},
+                {{"endpoint_id": "self::d", "role": "Full Access"}}]}}]}}"#
+            )
+        };
+        let e = Scenario::from_json(&text(100)).expect_err("too small");
+        assert!(e.to_string().contains("at least 512"), "{e}");
+        let s = Scenario::from_json(&text(1024)).expect("valid");
+        let a = crate::agent::Agent::new(&s.agents[0], s.agents[0].unknown_controllers, std::time::UNIX_EPOCH)
+            .expect("agent");
+        let p = a.e2e_policy("self::c");
+        assert_eq!((p.mode, p.max_record_size, p.signed), (crate::spec::SessionMode::Require, 1024, true));
+        assert_eq!(a.get_internal("Device.LocalAgent.Controller.1.E2ESession.SessionMode").as_deref(), Some("Require"));
+        // Without a word in the scenario: allowed, unsegmented, unsigned; unknown ones too.
+        let d = a.e2e_policy("self::d");
+        assert_eq!((d.mode, d.max_record_size, d.signed), (crate::spec::SessionMode::Allow, 0, false));
+        assert_eq!(a.e2e_policy("self::stranger").mode, crate::spec::SessionMode::Allow);
+    }
+
+    #[test]
     fn crowded_mesh_is_valid() {
         let s = crowded_mesh(1500);
         s.validate().expect("valid");
