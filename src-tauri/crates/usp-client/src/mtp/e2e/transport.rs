@@ -502,6 +502,16 @@ impl Transport for E2eTransport {
         }
         for _ in 0..RECV_BATCH {
             while self.poll_timer(cx) {}
+            // What the agent sends makes acknowledgements: no more reading while the MTP has
+            // not taken what is waiting (poll_out registered its waker).
+            if self.out_bytes > OUT_HIGH_BYTES {
+                if let Err(e) = self.poll_out(cx) {
+                    return Poll::Ready(Inbound::Lost(e));
+                }
+                if self.out_bytes > OUT_HIGH_BYTES {
+                    break;
+                }
+            }
             match self.inner.poll_recv(cx) {
                 Poll::Ready(Inbound::Record(bytes)) => self.on_inbound(bytes),
                 Poll::Ready(other) => self.inbound.push_back(other),
