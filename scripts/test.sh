@@ -29,7 +29,7 @@ trap 'kill "$tools_pid" 2>/dev/null || true; rm -f "$tools_log"' EXIT
 bash scripts/fuzz.sh 60
 
 step "benchmarks build and run once in test mode (cargo bench runs them for real)"
-cargo test -p usp-core -p usp-home-tests -p usp-history --bench codec --bench history --bench roundtrip --bench coap --bench mtp_stomp --bench mtp_mqtt --bench dialled
+cargo test -p usp-core -p usp-home-tests -p usp-history --bench codec --bench history --bench roundtrip --bench coap --bench mtp_stomp --bench mtp_mqtt --bench dialled --bench e2e_mqtt
 
 step "the Tauri app crate's tests (command list, capabilities, CSP, live forwarding, environment)"
 cargo test -p usp-home --lib

@@ -131,6 +131,9 @@ impl Home {
                 None => (None, None),
             };
             let tls_pins = server_tls.as_ref().map(|t| t.pins.clone());
+            let e2e_identity = usp_client::tls::Identity::generate(&endpoint_id)
+                .map(Arc::new)
+                .map_err(|e| HomeError::Tls { key: spec.key.clone(), reason: e.to_string() })?;
             let started = server::start(agent, rng, spec, shutdown_rx.clone(), &mut tasks, server_tls)
                 .await
                 .map_err(|source| HomeError::Bind { key: spec.key.clone(), port: spec.port, source })?;
@@ -141,6 +144,7 @@ impl Home {
                 fingerprint: certificate.as_ref().map(|c| c.fingerprint()),
                 certificate_der: certificate.map(|c| c.cert_der().to_vec()),
                 tls_pins,
+                e2e_identity,
                 endpoint_id,
                 friendly_name,
                 addr: started.addr,
@@ -200,6 +204,7 @@ impl Home {
                 agent.cmd.clone(),
                 agent.key.clone(),
                 agent.endpoint_id.clone(),
+                agent.e2e_identity.clone(),
                 broker.clone(),
                 self.shutdown.subscribe(),
             ));
@@ -291,13 +296,27 @@ pub struct AgentHandle {
     pub(crate) cmd: mpsc::Sender<Cmd>,
     connected: watch::Receiver<Vec<EndpointId>>,
     tls_pins: Option<Arc<ControllerPins>>,
+    /// Signs the agent's session-context Records (controllers with `integrity`).
+    e2e_identity: Arc<usp_client::tls::Identity>,
 }
 
 impl AgentHandle {
+    /// The certificate (DER) the agent signs its session-context Records with, for
+    /// controllers whose scenario entry asks for `integrity` (a controller pins it).
+    pub fn e2e_certificate_der(&self) -> &[u8] {
+        self.e2e_identity.cert_der()
+    }
+
     /// Serves one controller over a connection of any MTP (see [`RecordPipe`]) until either
     /// side ends it. Spawned on the current runtime; the task ends with the agent too.
     pub fn attach(&self, pipe: RecordPipe) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(crate::server::serve_pipe(self.cmd.clone(), self.key.clone(), self.endpoint_id.clone(), pipe))
+        tokio::spawn(crate::server::serve_pipe(
+            self.cmd.clone(),
+            self.key.clone(),
+            self.endpoint_id.clone(),
+            self.e2e_identity.clone(),
+            pipe,
+        ))
     }
 
     /// Serves this agent over CoAP too, on `addr` (port 0: a free one) at `path`, until

@@ -86,9 +86,108 @@ impl Scenario {
     }
 }
 
+/// A home of one agent, "gateway" (`os::012345-GW0001`, `self::usp-home-admin` with Full
+/// Access), whose EasyMesh view (`Device.WiFi.DataElements.Network.`) holds `stations`
+/// associated stations with long host names: a data model as large as a test or a
+/// benchmark needs (about 500 bytes of GetResp per station; at most 16 × 4 × 8 × 128).
+pub fn crowded_mesh(stations: usize) -> Scenario {
+    use serde_json::{json, Map, Value};
+    const STA_PER_BSS: usize = 128;
+    const BSS_PER_RADIO: usize = 8;
+    const RADIOS: usize = 4;
+    let per_device = STA_PER_BSS * BSS_PER_RADIO * RADIOS;
+    let stations = stations.min(16 * per_device);
+    let mac = |kind: u8, n: usize| {
+        format!(
+            "02:{kind:02X}:{:02X}:{:02X}:{:02X}:{:02X}",
+            (n >> 24) & 0xff,
+            (n >> 16) & 0xff,
+            (n >> 8) & 0xff,
+            n & 0xff
+        )
+    };
+    let mut devices = Vec::new();
+    let mut n = 0;
+    for d in 0..stations.div_ceil(per_device).max(1) {
+        let mut radios = Vec::new();
+        for r in 0..RADIOS {
+            let mut bsss = Vec::new();
+            for b in 0..BSS_PER_RADIO {
+                let mut stas = Vec::new();
+                while stas.len() < STA_PER_BSS && n < stations {
+                    stas.push(json!({
+                        "MACAddress": mac(0xAA, n),
+                        "Hostname": format!("station-{n:06}-of-a-rather-crowded-home-network-for-tests"),
+                        "IPV4Address": format!("10.{}.{}.{}", (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff),
+                        "SignalStrength": (n % 200) as u64,
+                        "BytesSent": (n as u64) * 1_000_003,
+                        "BytesReceived": (n as u64) * 7_000_001,
+                    }));
+                    n += 1;
+                }
+                let i = (d * RADIOS + r) * BSS_PER_RADIO + b;
+                bsss.push(json!({ "BSSID": mac(0xBB, i), "SSID": "Crowded", "Enabled": true, "STA.": stas }));
+            }
+            radios.push(json!({ "ID": mac(0xCC, d * RADIOS + r), "Enabled": true, "BSS.": bsss }));
+        }
+        devices.push(json!({ "ID": mac(0xDD, d), "Manufacturer": "Example Networks", "Radio.": radios }));
+    }
+    let mut data = Map::new();
+    data.insert("Device.DeviceInfo.".into(), json!({ "FriendlyName": "Crowded gateway" }));
+    data.insert(
+        "Device.WiFi.DataElements.Network.".into(),
+        json!({ "ID": "crowded-mesh", "Device.": Value::Array(devices) }),
+    );
+    let spec = serde_json::from_value(json!({
+        "key": "gateway",
+        "endpoint_id": "os::012345-GW0001",
+        "controllers": [ { "endpoint_id": "self::usp-home-admin", "role": "Full Access" } ],
+        "features": ["wifi", "mesh"],
+        "data": data,
+    }));
+    match spec {
+        Ok(spec) => Scenario { seed: 0, agents: vec![spec] },
+        Err(e) => {
+            tracing::error!("crowded scenario is invalid: {e}");
+            Scenario { seed: 0, agents: Vec::new() }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn session_context_policy_per_controller() {
+        let text = |size: u32| {
+            format!(
+                r#"{{"agents": [{{"key": "a", "endpoint_id": "self::a", "controllers": [
+                {{"endpoint_id": "self::c", "role": "Full Access",
+                  "e2e": {{"mode": "require", "max_record_size": {size}, "integrity": true}}}},
+                {{"endpoint_id": "self::d", "role": "Full Access"}}]}}]}}"#
+            )
+        };
+        let e = Scenario::from_json(&text(100)).expect_err("too small");
+        assert!(e.to_string().contains("at least 512"), "{e}");
+        let s = Scenario::from_json(&text(1024)).expect("valid");
+        let a = crate::agent::Agent::new(&s.agents[0], s.agents[0].unknown_controllers, std::time::UNIX_EPOCH)
+            .expect("agent");
+        let p = a.e2e_policy("self::c");
+        assert_eq!((p.mode, p.max_record_size, p.signed), (crate::spec::SessionMode::Require, 1024, true));
+        assert_eq!(a.get_internal("Device.LocalAgent.Controller.1.E2ESession.SessionMode").as_deref(), Some("Require"));
+        // Without a word in the scenario: allowed, unsegmented, unsigned; unknown ones too.
+        let d = a.e2e_policy("self::d");
+        assert_eq!((d.mode, d.max_record_size, d.signed), (crate::spec::SessionMode::Allow, 0, false));
+        assert_eq!(a.e2e_policy("self::stranger").mode, crate::spec::SessionMode::Allow);
+    }
+
+    #[test]
+    fn crowded_mesh_is_valid() {
+        let s = crowded_mesh(1500);
+        s.validate().expect("valid");
+        assert_eq!(s.agents.len(), 1);
+    }
 
     #[test]
     fn builtin_home_loads() {

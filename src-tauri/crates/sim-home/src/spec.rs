@@ -49,6 +49,61 @@ pub struct ControllerSpec {
     pub endpoint_id: String,
     /// Role name: "Full Access", "Home User" or "Untrusted".
     pub role: String,
+    /// The end-to-end session context with this controller
+    /// (`Controller.{i}.E2ESession.`); absent: allowed, no segmentation, unsigned.
+    #[serde(default)]
+    pub e2e: Option<E2eSpec>,
+}
+
+/// `Device.LocalAgent.Controller.{i}.E2ESession.` of one controller, as the scenario sets it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct E2eSpec {
+    /// `SessionMode`.
+    #[serde(default)]
+    pub mode: SessionMode,
+    /// `MaxUSPRecordSize` in bytes: the agent segments what it sends into Records of at most
+    /// this size, and the controller should too (0 = no limit; else at least 512).
+    #[serde(default)]
+    pub max_record_size: u32,
+    /// Sign the session-context Records the agent sends, and require the controller's to
+    /// be signed (by the first certificate it signs with, then only that one).
+    #[serde(default)]
+    pub integrity: bool,
+}
+
+/// `E2ESession.SessionMode`: whether a controller may, or must, use a session context.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionMode {
+    /// Every Message must travel in a session context: a request in a
+    /// `no_session_context` Record gets an Error 7101 "Secure session required".
+    Require,
+    /// Either way; the controller chooses.
+    #[default]
+    Allow,
+    /// No session context: a `session_context` Record gets DisconnectRecord 7106.
+    Forbid,
+}
+
+impl SessionMode {
+    /// The TR-181 value.
+    pub fn as_tr181(self) -> &'static str {
+        match self {
+            SessionMode::Require => "Require",
+            SessionMode::Allow => "Allow",
+            SessionMode::Forbid => "Forbid",
+        }
+    }
+
+    /// From the TR-181 value (anything unknown: Allow).
+    pub fn from_tr181(v: &str) -> SessionMode {
+        match v {
+            "Require" => SessionMode::Require,
+            "Forbid" => SessionMode::Forbid,
+            _ => SessionMode::Allow,
+        }
+    }
 }
 
 /// One extra `ControllerTrust.Role.{i}.Permission.{i}` row.

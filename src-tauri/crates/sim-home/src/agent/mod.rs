@@ -67,7 +67,7 @@ use usp_core::eid::EndpointId;
 use usp_core::path::PathKind;
 use usp_proto::usp::{self, body::MsgBody, header::MsgType, request::ReqType, response::RespType, Msg};
 
-use crate::spec::{AgentSpec, ScenarioError, UnknownControllerPolicy};
+use crate::spec::{AgentSpec, ScenarioError, SessionMode, UnknownControllerPolicy};
 use dm::{Dm, Loc};
 use perm::PermCtx;
 use resolve::Target;
@@ -151,6 +151,19 @@ pub(crate) struct PendingOp {
     pub job: Option<job::Job>,
     /// Activate() of this FirmwareImage row: the agent restarts once it completes.
     pub activate: Option<String>,
+}
+
+/// How an agent treats end-to-end session contexts with one controller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct E2ePolicy {
+    /// `SessionMode`.
+    pub mode: SessionMode,
+    /// `MaxUSPRecordSize` (0 = no limit).
+    pub max_record_size: u32,
+    /// `MaxRetransmitTries`.
+    pub max_retransmit_tries: u32,
+    /// Records are signed both ways (the scenario's `integrity`).
+    pub signed: bool,
 }
 
 /// A simulated USP Agent.
@@ -464,6 +477,39 @@ impl Agent {
             }
         }
         perms
+    }
+
+    /// The end-to-end session-context policy for controller `eid` (its
+    /// `Controller.{i}.E2ESession.` row; a controller without a row: the defaults).
+    pub fn e2e_policy(&self, eid: &str) -> E2ePolicy {
+        let signed =
+            self.spec.controllers.iter().any(|c| c.endpoint_id == eid && c.e2e.as_ref().is_some_and(|e| e.integrity));
+        let Some(row) = self.controller_row(eid) else {
+            return E2ePolicy { mode: SessionMode::Allow, max_record_size: 0, max_retransmit_tries: 5, signed };
+        };
+        let obj = format!("{row}E2ESession.");
+        let raw = |name: &str| self.dm.raw_by_name(&self.schema, &obj, name).unwrap_or("").to_owned();
+        E2ePolicy {
+            mode: SessionMode::from_tr181(&raw("SessionMode")),
+            max_record_size: raw("MaxUSPRecordSize").parse().unwrap_or(0),
+            // -1 = no limit in TR-181; the session layer bounds it anyway.
+            max_retransmit_tries: raw("MaxRetransmitTries").parse::<i64>().map_or(5, |n| {
+                if n < 0 {
+                    1000
+                } else {
+                    n as u32
+                }
+            }),
+            signed,
+        }
+    }
+
+    /// Sets `Controller.{i}.E2ESession.Status` of controller `eid` ("Up", "Down"...).
+    pub fn set_e2e_status(&mut self, eid: &str, status: &str) {
+        if let Some(row) = self.controller_row(eid) {
+            let obj = format!("{row}E2ESession.");
+            self.dm.set_by_name(&self.schema, &obj, "Status", status);
+        }
     }
 
     /// The Controller row (`…Controller.N.`) with this EndpointID.

@@ -200,6 +200,22 @@ pub fn build_dm(schema: &Schema, spec: &AgentSpec, now: std::time::SystemTime) -
             return Err(fail(format!("invalid controller endpoint_id {:?}", c.endpoint_id)));
         }
         provision_controller(schema, &mut dm, &c.endpoint_id, &c.role).map_err(fail)?;
+        if let Some(e2e) = &c.e2e {
+            if e2e.max_record_size != 0 && e2e.max_record_size < 512 {
+                return Err(fail(format!(
+                    "controller {:?}: max_record_size must be 0 (no limit) or at least 512, not {}",
+                    c.endpoint_id, e2e.max_record_size
+                )));
+            }
+            let row = dm
+                .rows("Device.LocalAgent.Controller.")
+                .into_iter()
+                .find(|r| dm.raw_by_name(schema, r, "EndpointID") == Some(c.endpoint_id.as_str()))
+                .ok_or_else(|| fail(format!("controller {:?} has no row", c.endpoint_id)))?;
+            let obj = format!("{row}E2ESession.");
+            dm.set_by_name(schema, &obj, "SessionMode", e2e.mode.as_tr181());
+            dm.set_by_name(schema, &obj, "MaxUSPRecordSize", &e2e.max_record_size.to_string());
+        }
     }
 
     check_all_refs(schema, &dm).map_err(fail)?;

@@ -65,6 +65,7 @@ use crate::tls::{ControllerPins, Fingerprint};
 mod actor;
 mod conn;
 mod connection;
+mod e2e;
 mod handshake;
 mod pipe;
 mod record;

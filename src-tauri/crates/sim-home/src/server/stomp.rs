@@ -81,6 +81,7 @@ pub(crate) async fn serve_agent(
     actor: mpsc::Sender<Cmd>,
     key: String,
     agent: EndpointId,
+    identity: std::sync::Arc<usp_client::tls::Identity>,
     broker: StompBroker,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -149,8 +150,10 @@ pub(crate) async fn serve_agent(
             );
             conn.queue(&Frame::send(dest, &own_dest, Bytes::from(record)));
         }
-        let mut pending: std::collections::VecDeque<(mpsc::Sender<Bytes>, Bytes)> =
-            early.into_iter().filter_map(|f| on_frame(&actor, &key, &agent, &out_tx, &mut controllers, f)).collect();
+        let mut pending: std::collections::VecDeque<(mpsc::Sender<Bytes>, Bytes)> = early
+            .into_iter()
+            .filter_map(|f| on_frame(&actor, &key, (&agent, &identity), &out_tx, &mut controllers, f))
+            .collect();
         let beat_every = conn.heart_beats.send_every.unwrap_or(Duration::from_secs(3600));
         let silence = conn.heart_beats.expect_every.map(|d| d * 3 + Duration::from_secs(1));
         let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + beat_every, beat_every);
@@ -175,7 +178,7 @@ pub(crate) async fn serve_agent(
                     Ok(Incoming::Frame(f)) => {
                         last_rx = tokio::time::Instant::now();
                         // Straight into the pipe when it has room; else the branch below waits.
-                        if let Some((to, record)) = on_frame(&actor, &key, &agent, &out_tx, &mut controllers, f) {
+                        if let Some((to, record)) = on_frame(&actor, &key, (&agent, &identity), &out_tx, &mut controllers, f) {
                             if let Err(mpsc::error::TrySendError::Full(record)) = to.try_send(record) {
                                 pending.push_back((to, record));
                             }
@@ -236,7 +239,7 @@ async fn pause(shutdown: &mut watch::Receiver<bool>, wait: &mut Duration) -> boo
 fn on_frame(
     actor: &mpsc::Sender<Cmd>,
     key: &str,
-    agent: &EndpointId,
+    (agent, identity): (&EndpointId, &std::sync::Arc<usp_client::tls::Identity>),
     out_tx: &mpsc::Sender<(EndpointId, Bytes)>,
     controllers: &mut HashMap<EndpointId, Controller>,
     f: Frame,
@@ -281,7 +284,7 @@ fn on_frame(
             }
         });
         let pipe = RecordPipe { controller: controller.clone(), incoming, outgoing, connect_record: None };
-        tokio::spawn(super::serve_pipe(actor.clone(), key.to_owned(), agent.clone(), pipe));
+        tokio::spawn(super::serve_pipe(actor.clone(), key.to_owned(), agent.clone(), identity.clone(), pipe));
         controllers.insert(controller.clone(), Controller { to_agent, reply_to: None });
     }
     let c = controllers.get_mut(&controller)?;

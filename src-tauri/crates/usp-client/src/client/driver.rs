@@ -185,7 +185,7 @@ impl Driver {
             let config = self.config.clone();
             let connect = async move {
                 match tokio::time::timeout(config.connect_timeout, mtp::connect(&config)).await {
-                    Ok(r) => r,
+                    Ok(r) => r.map(|opened| mtp::e2e::wrap(opened, &config)),
                     Err(_) => Err(ConnectError::Timeout(config.connect_timeout)),
                 }
             };
@@ -322,6 +322,7 @@ impl Driver {
         tokio::pin!(timer);
         let mut armed = idle;
         let mut out = Outgoing::default();
+        let mut shown_carrier = socket.carrier();
         let write_timeout = self.config.write_timeout;
         if let Some(agent) = self.link.agent_id().cloned() {
             connected = true;
@@ -382,6 +383,12 @@ impl Driver {
                         Io::WriteFailed(e) => return SessionEnd::Lost(e),
                     };
                     last_rx = now();
+                    // The end-to-end layer's state shows on the carrier.
+                    let carrier = socket.carrier();
+                    if shown_carrier != carrier {
+                        shown_carrier = carrier;
+                        self.set_carrier(Some(carrier));
+                    }
                     match inbound {
                         Inbound::Record(bytes) => {
                             self.link.handle_record(bytes, now());

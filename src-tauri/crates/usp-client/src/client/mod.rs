@@ -100,6 +100,9 @@ pub struct ClientConfig {
     /// The shared endpoint for `coap://` addresses (devices send their Notifies to its fixed
     /// address); without it each CoAP session has a socket of its own.
     pub coap: Option<crate::mtp::coap::CoapEndpoint>,
+    /// The end-to-end session context: off (the default), preferred or required, the
+    /// agent's `MaxUSPRecordSize`, Record integrity ([`mtp::e2e`]).
+    pub e2e: mtp::e2e::E2eSettings,
 }
 
 /// A user name and password at a message broker. The password never reaches logs: `Debug`
@@ -135,6 +138,7 @@ impl ClientConfig {
             login: None,
             connector: None,
             coap: None,
+            e2e: mtp::e2e::E2eSettings::default(),
         }
     }
 }

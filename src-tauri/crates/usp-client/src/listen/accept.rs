@@ -283,7 +283,7 @@ pub(super) async fn serve_parked(
 pub(super) fn open(inner: &Arc<Inner>, conn: Conn) -> Opened {
     let (id, replaced) = inner.activate(&conn.agent);
     inner.stats.handed_over.fetch_add(1, Ordering::Relaxed);
-    let carrier = Carrier { mtp: Mtp::Ws, tls: !conn.chain.is_empty(), agent_dialled: true };
+    let carrier = Carrier { agent_dialled: true, ..Carrier::new(Mtp::Ws, !conn.chain.is_empty()) };
     let handshake = Handshake { agent_id_hint: Some(conn.agent.clone()), peer_certificates: conn.chain };
     let transport = DialledTransport {
         ws: WsTransport::new(conn.socket, carrier),

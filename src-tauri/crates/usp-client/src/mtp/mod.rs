@@ -24,6 +24,7 @@ use crate::ClientConfig;
 
 pub mod broker_url;
 pub mod coap;
+pub mod e2e;
 pub mod fallback;
 pub mod memory;
 pub mod mqtt;
@@ -110,12 +111,19 @@ pub struct Carrier {
     pub tls: bool,
     /// The agent opened the connection (it dialled our listener).
     pub agent_dialled: bool,
+    /// Messages travel in an end-to-end session context the agent takes part in
+    /// ([`e2e`]): sequenced, retransmitted, segmented as the agent asks.
+    pub session_context: bool,
+    /// ...and its Records are signed and verified both ways: whatever sits between (a
+    /// broker) can neither change nor forge them. What the device card calls "protected
+    /// end to end".
+    pub end_to_end: bool,
 }
 
 impl Carrier {
     /// A connection we opened.
     pub fn new(mtp: Mtp, tls: bool) -> Carrier {
-        Carrier { mtp, tls, agent_dialled: false }
+        Carrier { mtp, tls, agent_dialled: false, session_context: false, end_to_end: false }
     }
 }
 
@@ -133,6 +141,11 @@ impl fmt::Display for Carrier {
         }
         if self.agent_dialled {
             f.write_str(", the device connects to usp-home")?;
+        }
+        if self.end_to_end {
+            f.write_str(", protected end to end")?;
+        } else if self.session_context {
+            f.write_str(", in a session context")?;
         }
         Ok(())
     }

@@ -51,7 +51,8 @@ impl Home {
             local: is_loopback_url(&e.url),
             allow_unencrypted: e.allow_unencrypted,
             transport: transport_text(e),
-            end_to_end: false,
+            // A session context with Records signed both ways (the client's `e2e` settings).
+            end_to_end: e.client.as_ref().and_then(|c| c.carrier()).is_some_and(|c| c.end_to_end),
         }
     }
 

@@ -254,6 +254,19 @@ const CONTROLLER: &[PDecl] = &[
     p("USPNotifRetryIntervalMultiplier", Ty::UInt(1000, 65535)).w().def("2000"),
 ];
 const CONTROLLER_CMDS: &[CmdDef] = &[sync_cmd("SendOnBoardRequest", &[], &[])];
+/// `Controller.{i}.E2ESession.` (TR-181 2.15+; `Enable` is the deleted pre-2.15 switch,
+/// kept for older controllers and ignored: `SessionMode` decides).
+const E2E_SESSION: &[PDecl] = &[
+    p("Enable", BOOL).w().def("false"),
+    p("SessionMode", Ty::Enum(&["Require", "Allow", "Forbid"])).w().def("Allow"),
+    p("Status", Ty::Enum(&["Up", "Negotiating", "Down"])).def("Down").volatile(),
+    p("SessionExpiration", UINT).w().def("0"),
+    p("SessionRetryMinimumWaitInterval", Ty::UInt(1, 65535)).w().def("5"),
+    p("SessionRetryIntervalMultiplier", Ty::UInt(1000, 65535)).w().def("2000"),
+    p("MaxUSPRecordSize", UINT).w().def("0"),
+    p("MaxRetransmitTries", Ty::Int(-1, 10)).w().def("5"),
+    p("PayloadSecurity", Ty::Enum(&["Plaintext", "TLS"])).w().def("Plaintext"),
+];
 
 const SUBSCRIPTION: &[PDecl] = &[
     p("Alias", ALIAS).w(),
@@ -527,6 +540,7 @@ pub const OBJECTS: &[ODecl] = &[
     obj("Device.LocalAgent.MTP.{i}.WebSocket.", Core, LA_MTP_WS),
     table("Device.LocalAgent.Controller.{i}.", Core, AddDelete, &[ALIAS_KEY, &["EndpointID"]], CONTROLLER)
         .cmds(CONTROLLER_CMDS).max_rows(32),
+    obj("Device.LocalAgent.Controller.{i}.E2ESession.", Core, E2E_SESSION),
     table("Device.LocalAgent.Subscription.{i}.", Core, AddDelete, &[ALIAS_KEY, &["Recipient", "ID"]], SUBSCRIPTION)
         .max_rows(256),
     table("Device.LocalAgent.Request.{i}.", Core, ReadOnly, &[ALIAS_KEY], REQUEST).cmds(REQUEST_CMDS).max_rows(64),
