@@ -93,6 +93,10 @@ pub(crate) struct AgentEntry {
     /// SHA-256 of the broker certificate pinned for it when it was added (TLS to a broker
     /// whose certificate no authority vouches for), shown on its card.
     pub broker_cert: Option<Fingerprint>,
+    /// Across a broker it did not take USP's end-to-end session context (refused or ignored
+    /// it): not asked again while the app runs (the reference agent as shipped drops its broker
+    /// connection after refusing one).
+    pub e2e_refused: bool,
 }
 
 impl AgentEntry {
@@ -134,6 +138,7 @@ impl AgentEntry {
             alternates: BTreeMap::new(),
             dialled: false,
             broker_cert: None,
+            e2e_refused: false,
         }
     }
 

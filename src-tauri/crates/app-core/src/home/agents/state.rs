@@ -161,6 +161,14 @@ impl Home {
             self.on_lost(eid, auth, presented);
             return;
         }
+        // The probe was the first exchange: a session context asked for across a broker is up
+        // by now, or the agent went on without one.
+        if let Some(k) = client.carrier().filter(|k| k.mtp.crosses_broker() && !k.session_context) {
+            let first = self.with_agent(eid, |e| !std::mem::replace(&mut e.e2e_refused, true)).unwrap_or(false);
+            if first {
+                tracing::info!(eid, carrier = %k, "the device works without an end-to-end session context; not asked again");
+            }
+        }
         // Another answer than before: the checks start over.
         self.with_agent(eid, |e| {
             if std::mem::discriminant(&e.auth) != std::mem::discriminant(&auth) {
