@@ -150,7 +150,7 @@ impl Home {
     pub async fn device_usage_at(&self, args: DeviceUsageArgs, now: SystemTime) -> AppResult<DeviceUsage> {
         let mac = mac_arg(&args.mac)?;
         let every = collect_every().as_secs();
-        let collecting = if every % 60 == 0 {
+        let collecting = if every.is_multiple_of(60) {
             format!("Every {} minutes, by asking your devices; kept on this computer only.", every / 60)
         } else {
             format!("Every {every} seconds, by asking your devices; kept on this computer only.")
