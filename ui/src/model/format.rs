@@ -86,14 +86,19 @@ pub fn ago(when: &str, now: i64) -> Option<String> {
     if then < 0 {
         return None;
     }
+    Some(ago_secs(then, now))
+}
+
+/// How long ago Unix second `then` was at `now`, in words ("5 min ago").
+pub fn ago_secs(then: i64, now: i64) -> String {
     let delta = (now - then).max(0);
-    Some(match delta {
+    match delta {
         0..=59 => "just now".into(),
         60..=3599 => format!("{} min ago", delta / 60),
         3600..=86_399 => format!("{} h ago", delta / 3600),
         86_400..=172_799 => "yesterday".into(),
         _ => format!("{} days ago", delta / 86_400),
-    })
+    }
 }
 
 /// A WiFi signal in words, for people who don't read dBm.

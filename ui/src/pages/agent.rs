@@ -73,7 +73,7 @@ pub fn AgentPage() -> impl IntoView {
             // built again only for another device, so its result stays on screen.
             <div class="two-col" hidden=move || ping_target.with(Option::is_none)>
                 {move || details.get().and_then(Result::ok).flatten().map(|d| view! { <Details details=d /> })}
-                {move || ping_target.get().map(|(agent, can_ping)| view! { <Ping agent=agent can_ping=can_ping /> })}
+                {move || ping_target.get().map(|(agent, can_ping)| view! { <Ping agent=agent.clone() can_ping=can_ping /> <crate::pages::speedtest::SpeedTest agent=agent /> })}
             </div>
         </PageFrame>
     }

@@ -15,6 +15,7 @@ pub mod pair;
 pub mod parental;
 pub mod settings;
 pub mod smart;
+pub mod speedtest;
 pub mod usage;
 pub mod wifi;
 
