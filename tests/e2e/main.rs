@@ -478,7 +478,7 @@ async fn connection_test(ui: &Ui) -> Step<()> {
 /// of this test on loopback: GET gives 8 MB, PUT takes the upload), the device's progress while
 /// it runs, its result in Mbit/s, and the result kept in the history list.
 async fn speed_test(ui: &Ui) -> Step<()> {
-    let addr = speed_test_server(8_000_000).await.map_err(|e| format!("the test server: {e}"))?;
+    let addr = usp_home_tests::speed_server::start(8_000_000).await.map_err(|e| format!("the test server: {e}"))?;
     ui.open("device").await?;
     ui.type_into("speedtest-download", &format!("http://{addr}/8MB.bin")).await?;
     ui.type_into("speedtest-upload", &format!("http://{addr}/upload")).await?;
@@ -492,48 +492,6 @@ async fn speed_test(ui: &Ui) -> Step<()> {
     ui.wait_text("speedtest-history", "the result kept in the history", |t| t.contains("Mbit/s")).await?;
     ui.shot("device-speed-test").await?;
     Ok(())
-}
-
-/// A small HTTP/1.1 test server on loopback: GET answers `size` bytes, PUT takes its body.
-async fn speed_test_server(size: usize) -> std::io::Result<std::net::SocketAddr> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
-                    if s.read(&mut byte).await.unwrap_or(0) == 0 {
-                        return;
-                    }
-                    head.push(byte[0]);
-                }
-                let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
-                if text.starts_with("put") {
-                    let len: usize = text
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length:"))
-                        .and_then(|v| v.trim().parse().ok())
-                        .unwrap_or(0);
-                    let (mut left, mut buf) = (len, vec![0u8; 65536]);
-                    while left > 0 {
-                        match s.read(&mut buf[..left.min(65536)]).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => left -= n,
-                        }
-                    }
-                    let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
-                } else {
-                    let header = format!("HTTP/1.1 200 OK\r\ncontent-length: {size}\r\nconnection: close\r\n\r\n");
-                    let _ = s.write_all(header.as_bytes()).await;
-                    let _ = s.write_all(&vec![7u8; size]).await;
-                }
-            });
-        }
-    });
-    Ok(addr)
 }
 
 /// MACs of the visitors (locally administered `02:` addresses the life loop makes up).

@@ -11,6 +11,7 @@ pub mod obuspa;
 
 /// A real RabbitMQ with its STOMP plugin, started by the test.
 pub mod rabbitmq;
+pub mod speed_server;
 
 use sim_home::home::{Home, HomeConfig};
 use sim_home::scenario::Scenario;

@@ -4,6 +4,9 @@
 //! the Full Access controller `self::usp-home-admin` and as a "Home User" controller (who reads
 //! secured WiFi passwords as ""). The last tests drive the same features through `Home`.
 
+#[path = "../../../../tests/support/speed_server.rs"]
+mod speed_server;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -962,50 +965,6 @@ async fn home_usage_history_from_the_devices_counters() {
 
 // The speed test (TR-143), against a test server on loopback
 
-/// A small HTTP/1.1 test server: GET answers `size` bytes, PUT takes the body and answers 200.
-/// Returns its address.
-async fn speed_test_server(size: usize) -> std::net::SocketAddr {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
-                    if s.read(&mut byte).await.unwrap_or(0) == 0 {
-                        return;
-                    }
-                    head.push(byte[0]);
-                }
-                let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
-                if text.starts_with("put") {
-                    let len: usize = text
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length:"))
-                        .and_then(|v| v.trim().parse().ok())
-                        .unwrap_or(0);
-                    let mut left = len;
-                    let mut buf = vec![0u8; 65536];
-                    while left > 0 {
-                        match s.read(&mut buf[..left.min(65536)]).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => left -= n,
-                        }
-                    }
-                    let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
-                } else {
-                    let header = format!("HTTP/1.1 200 OK\r\ncontent-length: {size}\r\nconnection: close\r\n\r\n");
-                    let _ = s.write_all(header.as_bytes()).await;
-                    let _ = s.write_all(&vec![7u8; size]).await;
-                }
-            });
-        }
-    });
-    addr
-}
-
 #[tokio::test]
 async fn home_speed_test_from_the_gateway() {
     use ipc_types::{SpeedTestArgs, SpeedTestServer};
@@ -1017,7 +976,7 @@ async fn home_speed_test_from_the_gateway() {
     let bad = SpeedTestServer { download_url: "ftp://x/y".into(), upload_url: "http://x/".into() };
     assert_eq!(home.speed_test_server_set(bad).await.expect_err("ftp").code(), code::INVALID_INPUT);
 
-    let addr = speed_test_server(4_000_000).await;
+    let addr = speed_server::start(4_000_000).await.expect("the test server");
     let server =
         SpeedTestServer { download_url: format!("http://{addr}/4MB.bin"), upload_url: format!("http://{addr}/upload") };
     bounded("server", home.speed_test_server_set(server.clone())).await.expect("set");
