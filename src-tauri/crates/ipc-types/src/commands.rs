@@ -191,7 +191,7 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), COMMAND_NAMES.len());
-        assert_eq!(COMMAND_NAMES.len(), 40);
+        assert_eq!(COMMAND_NAMES.len(), 46);
     }
 
     #[test]
