@@ -52,6 +52,14 @@ impl AgentCore {
         Self { state: Mutex::new(state), deadline_moved: Notify::new() }
     }
 
+    /// Registers a new connection before it serves anything: the connection task answers
+    /// requests itself, so the agent must know `conn` before the first one (through the
+    /// actor's queue, a request could overtake the registration and go unanswered).
+    pub(super) async fn connected(&self, conn: u64, eid: EndpointId, link: super::ConnLink) {
+        self.state.lock().await.handle(Cmd::Connected { conn, eid, link }, SystemTime::now());
+        self.deadline_moved.notify_one();
+    }
+
     /// Answers a Msg from the controller of `conn` (None: no answer, or `conn` is gone),
     /// and routes the Notifies it caused.
     pub(super) async fn answer(&self, conn: u64, msg: Msg) -> Option<Msg> {

@@ -161,9 +161,10 @@ async fn serve_connection(tcp: TcpStream, peer: SocketAddr, ctx: Arc<ServerCtx>,
     }
     // The actor keeps the only sender: the queue closes when the actor forgets this connection.
     let link = ConnLink { out: out_tx, close: close_tx };
-    if ctx.actor.send(Cmd::Connected { conn, eid: eid.clone(), link }).await.is_err() {
+    if ctx.actor.is_closed() {
         return; // the agent is stopped
     }
+    ctx.core.connected(conn, eid.clone(), link).await;
     let connection = Connection {
         ws,
         ctx: &ctx,
