@@ -1006,3 +1006,47 @@ async fn home_speed_test_from_the_gateway() {
     home.shutdown().await;
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn home_usage_history_from_bulkdata_reports_without_polling() {
+    use ipc_types::{DeviceUsageArgs, UsageRange};
+    let (sim, home, _dir) = paired_home("feat-b", Scenario::builtin()).await;
+    let gw = sim.agent("gateway").expect("gw");
+    home.set_history_interval(Duration::from_secs(1));
+    // The first collection makes the profile on the gateway (and asks, this once).
+    bounded("collect", home.collect_history(std::time::SystemTime::now())).await.expect("collected");
+    let alias = "Device.BulkData.Profile.[Alias==\"uh-usage\"].";
+    assert_eq!(gw.get(&format!("{alias}Protocol")).await.as_deref(), Some("USPEventNotif"));
+    assert_eq!(gw.get(&format!("{alias}ReportingInterval")).await.as_deref(), Some("1"));
+    assert_eq!(gw.get(&format!("{alias}ParameterNumberOfEntries")).await.as_deref(), Some("4"));
+    assert_eq!(gw.get(&format!("{alias}Enable")).await.as_deref(), Some("true"));
+
+    // Reports come every second: a first one is the baseline, then the device downloads 7 MB.
+    let busy = "a4:83:e7:10:20:01";
+    let down = "Device.Hosts.Host.1.WANStats.BytesReceived";
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let before: u64 = gw.get(down).await.expect("counter").parse().expect("number");
+    gw.set(down, &(before + 7_000_000).to_string()).await.expect("the sim's counter grows");
+    let usage = bounded("usage from reports", async {
+        loop {
+            let u =
+                home.device_usage(DeviceUsageArgs { mac: busy.into(), range: UsageRange::Week }).await.expect("usage");
+            if u.total_down >= 7_000_000 {
+                break u;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
+    assert!(usage.total_down < 8_000_000, "{}", usage.total_down);
+    // Reports come: the gateway is no longer asked (no other agent reports hosts).
+    let asked = bounded("collect", home.collect_history(std::time::SystemTime::now())).await.expect("collected");
+    assert_eq!(asked, 0, "the gateway's reports replace asking");
+    // One profile, made once.
+    assert_eq!(
+        gw.get("Device.BulkData.ProfileNumberOfEntries").await.as_deref().map(|n| n.parse::<u32>().ok()),
+        Some(Some(1))
+    );
+    home.shutdown().await;
+    sim.shutdown().await;
+}

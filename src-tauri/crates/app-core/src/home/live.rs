@@ -71,6 +71,8 @@ const SUBSCRIPTIONS: &[(NotifKind, &str)] = &[
     (NotifKind::ValueChange, "Device.IoTCapability."),
     (NotifKind::OperationComplete, "Device.IP.Diagnostics.IPPing()"),
     (NotifKind::Event, "Device.Boot!"),
+    // The usage history's BulkData reports (crate::usage::bulkdata).
+    (NotifKind::Event, "Device.BulkData.Profile.*.Push!"),
 ];
 
 /// Which pages show `path`.
@@ -258,6 +260,13 @@ impl Home {
                 self.changed(&topics_of(path));
             }
             Notification::OperComplete(_) => self.changed(&[Topic::Agent]),
+            Notification::Event(e)
+                if &*e.event_name == "Push!" && e.obj_path.starts_with("Device.BulkData.Profile.") =>
+            {
+                if let Some(data) = e.params.get("Data") {
+                    self.on_push(eid, data).await;
+                }
+            }
             Notification::Event(e) => {
                 tracing::info!(eid, event = %for_log(&e.event_name), "agent event");
                 self.changed(&[Topic::Home, Topic::Agent]);

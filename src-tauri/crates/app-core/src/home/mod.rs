@@ -90,6 +90,8 @@ struct Inner {
     listener: Mutex<listener::ListenerState>,
     /// The usage history kept on this computer.
     history: Arc<crate::usage::History>,
+    /// How each agent's counters reach the history.
+    collect: Mutex<crate::usage::CollectState>,
 }
 
 struct DiscoveryRun {
@@ -178,6 +180,7 @@ impl Home {
                 stopped: std::sync::atomic::AtomicBool::new(false),
                 listener: Mutex::new(listener::ListenerState::default()),
                 history,
+                collect: Mutex::new(crate::usage::CollectState::default()),
             }),
         };
         // The listener before the agents that connect to it.
@@ -358,6 +361,11 @@ impl Home {
             _ => Err(AppError::Offline { name: e.name() }),
         })
         .unwrap_or(Err(AppError::UnknownAgent))
+    }
+
+    /// How each agent's counters reach the history.
+    pub(crate) fn inner_collect(&self) -> &Mutex<crate::usage::CollectState> {
+        &self.inner.collect
     }
 
     /// The usage history kept on this computer.

@@ -6,7 +6,13 @@
 //! the cumulative counters, signal and presence; the store turns counters into usage (a router
 //! that restarted, or a counter that wrapped, is handled there). Retention and the size cap are
 //! applied every [`MAINTAIN_EVERY`]. Nothing leaves the machine.
+//!
+//! Collection without asking, where the agent allows it: a BulkData profile pushes the same
+//! counters ([`bulkdata`]); an agent whose reports come is then not asked.
 
+pub mod bulkdata;
+
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -32,6 +38,17 @@ fn collect_every() -> Duration {
 pub const MAINTAIN_EVERY: Duration = Duration::from_secs(3600);
 const HOUR: i64 = 3600;
 const DAY: i64 = 86_400;
+
+/// How each agent's counters come: its BulkData profile (made or not), its last report.
+#[derive(Default)]
+pub(crate) struct CollectState {
+    /// Unix seconds of each agent's last `Push!` report.
+    last_push: HashMap<String, i64>,
+    /// Whether the agent has our profile (absent: not tried yet).
+    profile: HashMap<String, bool>,
+    /// The interval set for tests and demos ([`Home::set_history_interval`]).
+    every: Option<Duration>,
+}
 
 /// The history store, or why there is none.
 pub(crate) enum History {
@@ -82,7 +99,26 @@ impl Home {
     pub async fn collect_history(&self, now: SystemTime) -> AppResult<usize> {
         let store = self.history_store()?;
         let at = unix(now);
-        let data = self.hosts_data().await;
+        let every = self.history_interval();
+        let mut data = self.hosts_data().await;
+        for (conn, _) in &data {
+            let tried = self.with_collect(|c| c.profile.contains_key(&conn.eid));
+            if !tried {
+                let made = match bulkdata::ensure_profile(conn, every.as_secs()).await {
+                    Ok(made) => made,
+                    Err(e) => {
+                        tracing::info!(agent = %conn.eid, error = %e, "no BulkData profile: the app asks for the counters instead");
+                        false
+                    }
+                };
+                self.with_collect(|c| c.profile.insert(conn.eid.clone(), made));
+            }
+        }
+        // Agents whose reports come are not asked (a report missed twice: asked again).
+        let fresh = i64::try_from(every.as_secs().saturating_mul(2)).unwrap_or(i64::MAX).saturating_add(30);
+        data.retain(|(conn, _)| {
+            self.with_collect(|c| c.last_push.get(&conn.eid).is_none_or(|t| at.saturating_sub(*t) > fresh))
+        });
         let devices = self.hosts_from(&data);
         let mut samples = Vec::new();
         for d in devices {
@@ -103,11 +139,41 @@ impl Home {
         Ok(n)
     }
 
+    fn with_collect<T>(&self, f: impl FnOnce(&mut CollectState) -> T) -> T {
+        f(&mut self.inner_collect().lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// How often the counters are collected (and BulkData profiles report).
+    fn history_interval(&self) -> Duration {
+        self.with_collect(|c| c.every).unwrap_or_else(collect_every)
+    }
+
+    /// Sets how often the history is collected, for tests and demos that can't wait (profiles
+    /// made from then on report this often).
+    pub fn set_history_interval(&self, every: Duration) {
+        self.with_collect(|c| c.every = Some(every.max(Duration::from_secs(1))));
+    }
+
+    /// A BulkData `Push!` from agent `eid`: its report recorded.
+    pub(crate) async fn on_push(&self, eid: &str, data: &str) {
+        let now = unix(SystemTime::now());
+        let samples = bulkdata::samples(data, now);
+        self.with_collect(|c| c.last_push.insert(eid.to_owned(), now));
+        if samples.is_empty() {
+            return;
+        }
+        let Ok(store) = self.history_store() else { return };
+        match store.call(move |s| s.record(&samples)).await {
+            Ok(outcome) => tracing::debug!(agent = eid, ?outcome, "BulkData report recorded"),
+            Err(e) => tracing::warn!(agent = eid, error = %e, "a BulkData report could not be recorded"),
+        }
+    }
+
     /// The background collection and housekeeping.
     pub(crate) fn spawn_history(&self) -> tokio::task::JoinHandle<()> {
         let home = self.clone();
         tokio::spawn(async move {
-            let every = collect_every();
+            let every = home.history_interval();
             let mut collect = tokio::time::interval(every);
             collect.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut maintain = tokio::time::interval(MAINTAIN_EVERY);
@@ -149,7 +215,7 @@ impl Home {
     /// As [`Home::device_usage`].
     pub async fn device_usage_at(&self, args: DeviceUsageArgs, now: SystemTime) -> AppResult<DeviceUsage> {
         let mac = mac_arg(&args.mac)?;
-        let every = collect_every().as_secs();
+        let every = self.history_interval().as_secs();
         let collecting = if every.is_multiple_of(60) {
             format!("Every {} minutes, by asking your devices; kept on this computer only.", every / 60)
         } else {
