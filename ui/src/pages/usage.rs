@@ -11,6 +11,8 @@ use crate::model::usage::{label, labelled, layout};
 
 const WIDTH: f64 = 320.0;
 const HEIGHT: f64 = 120.0;
+/// How often an open chart reads the history again.
+const REFRESH_SECS: u64 = 5;
 
 /// The chart of the device `mac` (`m`: its id in the page).
 #[component]
@@ -20,6 +22,10 @@ pub fn UsageChart(mac: String, m: String) -> impl IntoView {
         let args = DeviceUsageArgs { mac: mac.clone(), range: range.get() };
         api::device_usage(args)
     });
+    // The history grows while the chart is open: read it again now and then.
+    if let Ok(every) = set_interval_with_handle(move || data.refetch(), std::time::Duration::from_secs(REFRESH_SECS)) {
+        on_cleanup(move || every.clear());
+    }
     let tab = move |r: UsageRange, text: &'static str, id: String| {
         view! {
             <button
