@@ -29,7 +29,7 @@ use usp_core::text::for_log;
 use usp_core::wire::Limits;
 
 use super::engine::{Engine, Event, Post, Settings};
-use super::transport::{route_to, DATAGRAM_BUFFER, MAX_REPLY_TO, REFUSALS_LOST};
+use super::transport::{agent_of, check_answers, route_to, DATAGRAM_BUFFER, MAX_REPLY_TO, REFUSALS_LOST};
 use super::uri::CoapUri;
 use crate::error::ConnectError;
 use crate::mtp::{BoxFuture, Carrier, Close, Handshake, Inbound, Mtp, Opened, Outbound, Transport};
@@ -179,19 +179,8 @@ impl CoapEndpoint {
 
     /// Opens a session with the agent of `config` through this endpoint.
     pub(crate) async fn open(&self, config: &ClientConfig) -> Result<Opened, ConnectError> {
-        let url = &config.url;
-        let bad = |why: String| ConnectError::BadUrl(format!("{:?}: {why}", for_log(url)));
-        let uri = CoapUri::parse(url).map_err(bad)?;
-        let Some(agent_id) = &config.agent_id else {
-            return Err(bad(
-                "over CoAP the agent never speaks first, so its Endpoint ID must be given with the address".into(),
-            ));
-        };
-        let target = tokio::net::lookup_host((uri.host.as_str(), uri.port))
-            .await
-            .map_err(|e| ConnectError::Tcp(format!("{}: {e}", for_log(url))))?
-            .next()
-            .ok_or_else(|| ConnectError::Tcp(format!("{}: the name has no address", for_log(url))))?;
+        let (uri, target) = agent_of(config).await?;
+        let agent_id = config.agent_id.as_ref().map(|a| a.as_str().to_owned()).unwrap_or_default();
         let shared = &self.handle.shared;
         let ip = match shared.local.ip() {
             ip if ip.is_unspecified() => route_to(target).await?,
@@ -214,7 +203,7 @@ impl CoapEndpoint {
             let session = Session {
                 target,
                 agent_path: uri.path.clone(),
-                agent_id: agent_id.as_str().to_owned(),
+                agent_id,
                 opened: id,
                 inbox: VecDeque::new(),
                 inbox_bytes: 0,
@@ -228,13 +217,7 @@ impl CoapEndpoint {
         let mut transport =
             SharedTransport { endpoint: self.clone(), id, target, agent_path: uri.path, reply_to, closed: false };
         debug!(agent = %target, reply_to = %for_log(&transport.reply_to), "CoAP (shared endpoint): checking the agent answers");
-        transport.start_send(Outbound::KeepAlive).map_err(ConnectError::Tcp)?;
-        let answered = tokio::time::timeout(config.connect_timeout, std::future::poll_fn(|cx| transport.poll_recv(cx)));
-        match answered.await {
-            Ok(Inbound::Alive | Inbound::Record(_)) => {}
-            Ok(Inbound::Lost(why) | Inbound::Violation(why)) => return Err(ConnectError::Tcp(why)),
-            Err(_) => return Err(ConnectError::Timeout(config.connect_timeout)),
-        }
+        check_answers(&mut transport, config).await?;
         Ok(Opened { transport: Box::new(transport), handshake: Handshake::default() })
     }
 }

@@ -76,7 +76,9 @@ pub(crate) async fn open(config: &ClientConfig) -> Result<Opened, ConnectError> 
     open_with(config, &CoapConnector::default()).await
 }
 
-async fn open_with(config: &ClientConfig, options: &CoapConnector) -> Result<Opened, ConnectError> {
+/// The agent's resource and address from `config` (its Endpoint ID is required: a CoAP agent
+/// never speaks first).
+pub(super) async fn agent_of(config: &ClientConfig) -> Result<(CoapUri, SocketAddr), ConnectError> {
     let url = &config.url;
     let bad = |why: String| ConnectError::BadUrl(format!("{:?}: {why}", for_log(url)));
     let uri = CoapUri::parse(url).map_err(bad)?;
@@ -90,6 +92,24 @@ async fn open_with(config: &ClientConfig, options: &CoapConnector) -> Result<Ope
         .map_err(|e| ConnectError::Tcp(format!("{}: {e}", for_log(url))))?
         .next()
         .ok_or_else(|| ConnectError::Tcp(format!("{}: the name has no address", for_log(url))))?;
+    Ok((uri, target))
+}
+
+/// CoAP has no connection: a ping proves someone answers at the agent's address. Sends it
+/// and waits (at most `config.connect_timeout`) for a sign of life.
+pub(super) async fn check_answers(transport: &mut dyn Transport, config: &ClientConfig) -> Result<(), ConnectError> {
+    transport.start_send(Outbound::KeepAlive).map_err(ConnectError::Tcp)?;
+    let answered = tokio::time::timeout(config.connect_timeout, std::future::poll_fn(|cx| transport.poll_recv(cx)));
+    match answered.await {
+        // Someone talks: as good as an answer.
+        Ok(Inbound::Alive | Inbound::Record(_)) => Ok(()),
+        Ok(Inbound::Lost(why) | Inbound::Violation(why)) => Err(ConnectError::Tcp(why)),
+        Err(_) => Err(ConnectError::Timeout(config.connect_timeout)),
+    }
+}
+
+async fn open_with(config: &ClientConfig, options: &CoapConnector) -> Result<Opened, ConnectError> {
+    let (uri, target) = agent_of(config).await?;
     let local = match options.bind {
         Some(a) => a,
         None => SocketAddr::new(route_to(target).await?, 0),
@@ -119,15 +139,7 @@ async fn open_with(config: &ClientConfig, options: &CoapConnector) -> Result<Ope
         buf: vec![0; DATAGRAM_BUFFER].into_boxed_slice(),
     };
     debug!(agent = %target, reply_to = %for_log(&transport.reply_to), "CoAP: checking the agent answers");
-    // CoAP has no connection: a ping proves someone answers at the agent's address.
-    transport.engine.ping(target, Instant::now());
-    let answered = tokio::time::timeout(config.connect_timeout, std::future::poll_fn(|cx| transport.poll_recv(cx)));
-    match answered.await {
-        Ok(Inbound::Alive) => {}
-        Ok(Inbound::Lost(why) | Inbound::Violation(why)) => return Err(ConnectError::Tcp(why)),
-        Ok(Inbound::Record(_)) => {} // someone talks: as good as an answer
-        Err(_) => return Err(ConnectError::Timeout(config.connect_timeout)),
-    }
+    check_answers(&mut transport, config).await?;
     Ok(Opened { transport: Box::new(transport), handshake: Handshake::default() })
 }
 
