@@ -5,9 +5,8 @@
 use std::time::Duration;
 
 use ipc_types::{AgentArgs, ControllerEntry, DeviceDetails, FirmwareImage, LiveEvent, PingArgs, PingResult, Topic};
-use tokio::sync::broadcast::error::RecvError;
 use usp_client::{Client, NotifKind};
-use usp_core::msg::{Notification, OperationCompleteResp, Params};
+use usp_core::msg::Params;
 use usp_core::request::{CommandOutcome, SupportedDmOptions};
 
 use crate::home::{device_text, AgentConn, AppError, AppResult, Home};
@@ -323,33 +322,7 @@ impl Home {
         }
         // Each echo waits at most its timeout (1 s by default); allow for that and some slack.
         let bound = Duration::from_secs(10 + 2 * u64::from(count)).min(Duration::from_secs(240));
-        let wait = async {
-            loop {
-                match rx.recv().await {
-                    Ok(n) => {
-                        if let Notification::OperComplete(c) = &n.notify.notification {
-                            if &*c.command_key == key {
-                                return match &c.operation_resp {
-                                    OperationCompleteResp::ReqOutputArgs(args) => Ok(ping_result(args)),
-                                    OperationCompleteResp::CmdFailure(f) => Err(AppError::Refused {
-                                        name: conn.name.clone(),
-                                        message: if f.err_msg.is_empty() {
-                                            usp_core::error::error_code_text(f.err_code).to_owned()
-                                        } else {
-                                            f.err_msg.to_string()
-                                        },
-                                        usp_code: f.err_code,
-                                    }),
-                                };
-                            }
-                        }
-                    }
-                    Err(RecvError::Lagged(_)) => continue,
-                    Err(RecvError::Closed) => return Err(AppError::Offline { name: conn.name.clone() }),
-                }
-            }
-        };
-        tokio::time::timeout(bound, wait).await.map_err(|_| AppError::Timeout { name: conn.name.clone() })?
+        crate::agent_io::operation_complete(conn, rx, key, bound).await.map(|args| ping_result(&args))
     }
 }
 

@@ -208,6 +208,45 @@ pub(crate) fn check_instance(path: &str, table: &str) -> AppResult<()> {
     }
 }
 
+/// Waits (at most `bound`) for the OperationComplete of the asynchronous command started with
+/// `key` among `rx`'s notifications: its output arguments, or its failure in words.
+pub(crate) async fn operation_complete(
+    conn: &AgentConn,
+    rx: &mut tokio::sync::broadcast::Receiver<usp_client::AgentNotification>,
+    key: &str,
+    bound: std::time::Duration,
+) -> AppResult<usp_core::msg::Params> {
+    use tokio::sync::broadcast::error::RecvError;
+    use usp_core::msg::{Notification, OperationCompleteResp};
+    let wait = async {
+        loop {
+            match rx.recv().await {
+                Ok(n) => {
+                    if let Notification::OperComplete(c) = &n.notify.notification {
+                        if &*c.command_key == key {
+                            return match &c.operation_resp {
+                                OperationCompleteResp::ReqOutputArgs(args) => Ok(args.clone()),
+                                OperationCompleteResp::CmdFailure(f) => Err(AppError::Refused {
+                                    name: conn.name.clone(),
+                                    message: if f.err_msg.is_empty() {
+                                        usp_core::error::error_code_text(f.err_code).to_owned()
+                                    } else {
+                                        f.err_msg.to_string()
+                                    },
+                                    usp_code: f.err_code,
+                                }),
+                            };
+                        }
+                    }
+                }
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return Err(AppError::Offline { name: conn.name.clone() }),
+            }
+        }
+    };
+    tokio::time::timeout(bound, wait).await.map_err(|_| AppError::Timeout { name: conn.name.clone() })?
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

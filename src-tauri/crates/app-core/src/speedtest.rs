@@ -7,9 +7,8 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ipc_types::{LiveEvent, SpeedTestArgs, SpeedTestResult, SpeedTestServer, SpeedTestsView, Topic};
-use tokio::sync::broadcast::error::RecvError;
 use usp_client::NotifKind;
-use usp_core::msg::{Notification, OperationCompleteResp, Params};
+use usp_core::msg::Params;
 use usp_core::request::CommandOutcome;
 
 use crate::home::{AgentConn, AppError, AppResult, Home};
@@ -198,34 +197,7 @@ impl Home {
                 Some((_, CommandOutcome::Started(_))) => {}
                 None => return Err(AppError::Internal("the device started no test".into())),
             }
-            let wait = async {
-                loop {
-                    match rx.recv().await {
-                        Ok(n) => match &n.notify.notification {
-                            Notification::OperComplete(c) if *c.command_key == *key => {
-                                return match &c.operation_resp {
-                                    OperationCompleteResp::ReqOutputArgs(out) => Ok(out.clone()),
-                                    OperationCompleteResp::CmdFailure(f) => Err(AppError::Refused {
-                                        name: conn.name.clone(),
-                                        message: if f.err_msg.is_empty() {
-                                            usp_core::error::error_code_text(f.err_code).to_owned()
-                                        } else {
-                                            f.err_msg.to_string()
-                                        },
-                                        usp_code: f.err_code,
-                                    }),
-                                };
-                            }
-                            _ => {}
-                        },
-                        Err(RecvError::Lagged(_)) => continue,
-                        Err(RecvError::Closed) => return Err(AppError::Offline { name: conn.name.clone() }),
-                    }
-                }
-            };
-            tokio::time::timeout(DIRECTION_DEADLINE, wait)
-                .await
-                .map_err(|_| AppError::Timeout { name: conn.name.clone() })?
+            crate::agent_io::operation_complete(conn, &mut rx, &key, DIRECTION_DEADLINE).await
         }
         .await;
         if let Some(sub) = sub {
