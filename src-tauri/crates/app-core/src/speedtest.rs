@@ -83,7 +83,7 @@ impl Home {
     /// When the history can't be read.
     pub async fn speed_tests(&self) -> AppResult<SpeedTestsView> {
         let server = self.store().read(|d| d.speed_test.clone());
-        let results = match self.history_store() {
+        let results = match self.history_store().await {
             Ok(store) => {
                 let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
                 store
@@ -160,7 +160,7 @@ impl Home {
         let at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
         let result =
             SpeedTestResult { agent: conn.eid.clone(), at_ms: at * 1000, down_mbps: down, up_mbps: up, server: host };
-        if let Ok(store) = self.history_store() {
+        if let Ok(store) = self.history_store().await {
             let t = usp_history::SpeedTest {
                 at,
                 source: result.agent.clone(),

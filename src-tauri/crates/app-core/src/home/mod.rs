@@ -88,8 +88,10 @@ struct Inner {
     stopped: std::sync::atomic::AtomicBool,
     /// The listener for devices that connect to usp-home, when on.
     listener: Mutex<listener::ListenerState>,
-    /// The usage history kept on this computer.
-    history: Arc<crate::usage::History>,
+    /// The usage history kept on this computer, opened on first use (not on the way to the
+    /// first window: checking a large file takes a while), in this folder.
+    history: tokio::sync::OnceCell<Arc<crate::usage::History>>,
+    history_dir: PathBuf,
     /// How each agent's counters reach the history.
     collect: Mutex<crate::usage::CollectState>,
 }
@@ -135,7 +137,6 @@ impl Home {
     /// [`AppError::Internal`] when the vault or identity can't be opened.
     pub async fn start(config: HomeConfig, vault: Arc<Vault>) -> AppResult<Home> {
         let store = Store::open(&config.data_dir)?;
-        let history = crate::usage::open(&config.data_dir).await;
         let identity = {
             let vault = vault.clone();
             let dir = config.data_dir.clone();
@@ -179,7 +180,8 @@ impl Home {
                 dropped_adverts: std::sync::atomic::AtomicU64::new(0),
                 stopped: std::sync::atomic::AtomicBool::new(false),
                 listener: Mutex::new(listener::ListenerState::default()),
-                history,
+                history: tokio::sync::OnceCell::new(),
+                history_dir: config.data_dir.clone(),
                 collect: Mutex::new(crate::usage::CollectState::default()),
             }),
         };
@@ -368,9 +370,10 @@ impl Home {
         &self.inner.collect
     }
 
-    /// The usage history kept on this computer.
-    pub(crate) fn history(&self) -> Arc<crate::usage::History> {
-        self.inner.history.clone()
+    /// The usage history kept on this computer (opened now if it is not yet; callers meanwhile
+    /// wait for the one opening).
+    pub(crate) async fn history(&self) -> Arc<crate::usage::History> {
+        self.inner.history.get_or_init(|| crate::usage::open(&self.inner.history_dir)).await.clone()
     }
 
     /// The settings file.

@@ -65,8 +65,9 @@ fn local_offset() -> i32 {
     chrono::Local::now().offset().local_minus_utc()
 }
 
-/// Opens (or creates, upgrades, or recovers) the history in `dir`; a damaged file is moved aside
-/// with a message in the log, never a failure of the app.
+/// Opens (or creates, upgrades, or recovers) the history in `dir` (`Home::history` does, on
+/// first use); a damaged file is moved aside with a message in the log, never a failure of
+/// the app.
 pub(crate) async fn open(dir: &Path) -> Arc<History> {
     let cfg = Config { utc_offset_secs: local_offset(), ..Config::default() };
     match StoreHandle::open(dir.to_owned(), cfg, unix(SystemTime::now())).await {
@@ -84,8 +85,8 @@ pub(crate) async fn open(dir: &Path) -> Arc<History> {
 }
 
 impl Home {
-    pub(crate) fn history_store(&self) -> AppResult<StoreHandle> {
-        match &*self.history() {
+    pub(crate) async fn history_store(&self) -> AppResult<StoreHandle> {
+        match &*self.history().await {
             History::Open(s) => Ok(s.clone()),
             History::Failed(why) => Err(AppError::Unsupported(why.clone())),
         }
@@ -97,7 +98,7 @@ impl Home {
     /// # Errors
     /// When the history can't be written.
     pub async fn collect_history(&self, now: SystemTime) -> AppResult<usize> {
-        let store = self.history_store()?;
+        let store = self.history_store().await?;
         let at = unix(now);
         let every = self.history_interval();
         let mut data = self.hosts_data().await;
@@ -162,7 +163,7 @@ impl Home {
         if samples.is_empty() {
             return;
         }
-        let Ok(store) = self.history_store() else { return };
+        let Ok(store) = self.history_store().await else { return };
         match store.call(move |s| s.record(&samples)).await {
             Ok(outcome) => tracing::debug!(agent = eid, ?outcome, "BulkData report recorded"),
             Err(e) => tracing::warn!(agent = eid, error = %e, "a BulkData report could not be recorded"),
@@ -173,6 +174,8 @@ impl Home {
     pub(crate) fn spawn_history(&self) -> tokio::task::JoinHandle<()> {
         let home = self.clone();
         tokio::spawn(async move {
+            // Opened here, beside the window's start rather than before it.
+            home.history().await;
             let every = home.history_interval();
             let mut collect = tokio::time::interval(every);
             collect.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -188,7 +191,7 @@ impl Home {
                         }
                     }
                     _ = maintain.tick() => {
-                        let Ok(store) = home.history_store() else { continue };
+                        let Ok(store) = home.history_store().await else { continue };
                         let now = unix(SystemTime::now());
                         match store.call(move |s| s.maintain(now)).await {
                             Ok(report) => tracing::debug!(?report, "history maintained"),
@@ -221,7 +224,7 @@ impl Home {
         } else {
             format!("Every {every} seconds, by asking your devices; kept on this computer only.")
         };
-        let store = match self.history_store() {
+        let store = match self.history_store().await {
             Ok(s) => s,
             Err(e) => {
                 return Ok(DeviceUsage {
