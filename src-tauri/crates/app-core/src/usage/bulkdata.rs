@@ -158,4 +158,25 @@ mod tests {
             assert!(samples(bad, 1).is_empty(), "{bad}");
         }
     }
+
+    #[test]
+    fn a_hostile_report_is_bounded() {
+        // Too large: nothing read.
+        let huge = format!("{{\"Report\":[{{\"x\":\"{}\"}}]}}", "a".repeat(MAX_REPORT));
+        assert!(samples(&huge, 1).is_empty());
+        // Very many hosts: at most MAX_HOSTS of them.
+        let mut many = String::from("{\"Report\":[{");
+        for i in 0..(MAX_HOSTS + 500) {
+            let mac = format!("02:00:00:{:02x}:{:02x}:{:02x}", (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff);
+            many.push_str(&format!(
+                "\"Device.Hosts.Host.{i}.PhysAddress\":\"{mac}\",\"Device.Hosts.Host.{i}.Active\":true,"
+            ));
+        }
+        many.push_str("\"CollectionTime\":5}]}");
+        let s = samples(&many, 1);
+        assert!(!s.is_empty() && s.len() <= MAX_HOSTS, "{}", s.len());
+        // Deep nesting: no stack overflow, nothing read.
+        let deep = format!("{{\"Report\":[{}{}]}}", "{\"a\":".repeat(200), "1".to_owned() + &"}".repeat(200));
+        assert!(samples(&deep, 1).is_empty());
+    }
 }
