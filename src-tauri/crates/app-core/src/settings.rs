@@ -61,6 +61,7 @@ impl Home {
             identity_renewed: self.identity().renewed(),
             certificate_pem: self.identity().tls().cert_pem(),
             certificate_fingerprint: self.identity().fingerprint().to_string(),
+            usage_collection: self.usage_collection().await,
         })
     }
 

@@ -1018,7 +1018,8 @@ async fn home_usage_history_from_bulkdata_reports_without_polling() {
     let alias = "Device.BulkData.Profile.[Alias==\"uh-usage\"].";
     assert_eq!(gw.get(&format!("{alias}Protocol")).await.as_deref(), Some("USPEventNotif"));
     assert_eq!(gw.get(&format!("{alias}ReportingInterval")).await.as_deref(), Some("1"));
-    assert_eq!(gw.get(&format!("{alias}ParameterNumberOfEntries")).await.as_deref(), Some("4"));
+    let refs = app_core::usage::bulkdata::REFERENCES.len().to_string();
+    assert_eq!(gw.get(&format!("{alias}ParameterNumberOfEntries")).await.as_deref(), Some(refs.as_str()));
     assert_eq!(gw.get(&format!("{alias}Enable")).await.as_deref(), Some("true"));
 
     // Reports come every second, the first one a baseline. The device downloads 1 MB at a time
@@ -1044,6 +1045,12 @@ async fn home_usage_history_from_bulkdata_reports_without_polling() {
     // Reports come: the gateway is no longer asked (no other agent reports hosts).
     let asked = bounded("collect", home.collect_history(std::time::SystemTime::now())).await.expect("collected");
     assert_eq!(asked, 0, "the gateway's reports replace asking");
+    // Settings say so, for the gateway: its reports carry its hosts' counters.
+    let ways = home.settings().await.expect("settings").usage_collection;
+    assert!(
+        ways.iter().any(|w| w.by_reports && w.how.contains("the counters of") && w.last_report_ms.is_some()),
+        "{ways:?}"
+    );
     // One profile, made once.
     assert_eq!(
         gw.get("Device.BulkData.ProfileNumberOfEntries").await.as_deref().map(|n| n.parse::<u32>().ok()),

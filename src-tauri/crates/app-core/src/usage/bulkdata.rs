@@ -5,6 +5,11 @@
 //! subscriptions, and records each report. An agent without BulkData, or whose role does not
 //! let the app make a profile, is asked instead (polling, [`super::COLLECT_EVERY`]); so is one
 //! whose reports stop coming.
+//!
+//! The reference agent (OB-USPA 11) has BulkData but no Hosts, WiFi, IP or Ethernet objects:
+//! it leaves the references it can't resolve out of its reports, which then carry only
+//! `Device.DeviceInfo.UpTime`. Its global `Device.BulkData.Enable` is false after a factory
+//! reset (no profile reports then): the app turns it on with its profile.
 
 use std::collections::BTreeMap;
 
@@ -17,12 +22,14 @@ use crate::params::norm_mac;
 
 /// The alias of the profile this app makes.
 pub const ALIAS: &str = "uh-usage";
-/// What each report carries.
-const REFERENCES: [&str; 4] = [
+/// What each report carries: the hosts' counters, and the device's own uptime (which every
+/// agent has: a report of a device without hosts still shows it reports).
+pub const REFERENCES: [&str; 5] = [
     "Device.Hosts.Host.*.PhysAddress",
     "Device.Hosts.Host.*.Active",
     "Device.Hosts.Host.*.WANStats.BytesSent",
     "Device.Hosts.Host.*.WANStats.BytesReceived",
+    "Device.DeviceInfo.UpTime",
 ];
 /// The largest report read, in bytes.
 const MAX_REPORT: usize = 4 * 1024 * 1024;
@@ -36,6 +43,16 @@ pub(crate) async fn ensure_profile(conn: &AgentConn, interval_secs: u64) -> AppR
     if p.get("Device.BulkData.", "Enable").is_none() && p.instances("Device.BulkData.Profile.").is_empty() {
         return Ok(false);
     }
+    // Profiles report only while BulkData as a whole is on (OB-USPA's is off after a reset).
+    let global_on = p.bool("Device.BulkData.", "Enable") != Some(false);
+    let turn_on = || async {
+        if global_on {
+            Ok(())
+        } else {
+            let on = [("Device.BulkData.Enable".to_owned(), "true".to_owned())];
+            crate::agent_io::set_params(conn, &on, "turn its BulkData on").await
+        }
+    };
     let min = p.uint("Device.BulkData.", "MinReportingInterval").unwrap_or(1);
     let interval = interval_secs.max(min).max(1).to_string();
     if let Some(row) = p.instances("Device.BulkData.Profile.").into_iter().find(|r| p.get(r, "Alias") == Some(ALIAS)) {
@@ -43,6 +60,7 @@ pub(crate) async fn ensure_profile(conn: &AgentConn, interval_secs: u64) -> AppR
             let set = [(format!("{row}ReportingInterval"), interval), (format!("{row}Enable"), "true".to_owned())];
             crate::agent_io::set_params(conn, &set, "set its BulkData profile").await?;
         }
+        turn_on().await?;
         return Ok(true);
     }
     let action = "make a BulkData profile";
@@ -63,24 +81,65 @@ pub(crate) async fn ensure_profile(conn: &AgentConn, interval_secs: u64) -> AppR
             .await?;
     }
     crate::agent_io::set_params(conn, &[(format!("{profile}Enable"), "true".to_owned())], action).await?;
+    turn_on().await?;
     Ok(true)
+}
+
+/// What one `Push!` report held.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Decoded {
+    /// The hosts' counters and presence, to record.
+    pub samples: Vec<Sample>,
+    /// Values read (every parameter of every report in it).
+    pub values: usize,
+    /// Hosts whose counters it carried.
+    pub hosts: usize,
+    /// The device's `DeviceInfo.UpTime` (seconds), when reported.
+    pub uptime: Option<u64>,
+    /// When it was collected (Unix seconds): its last `CollectionTime`, else the time received.
+    pub at: i64,
 }
 
 /// The samples of one `Push!` report (`Data`, NameValuePair or ObjectHierarchy JSON), taken at
 /// `now` when the report has no `CollectionTime`. Anything unexpected is skipped.
 pub fn samples(data: &str, now: i64) -> Vec<Sample> {
+    decode(data, now).samples
+}
+
+/// A report's `CollectionTime`: Unix seconds as a number (`Unix-Epoch`, OB-USPA's default and
+/// usp-sim-home's) or an RFC 3339 string (`ISO-8601`); absent with `None`.
+fn collection_time(v: Option<&Json>) -> Option<i64> {
+    let t = match v? {
+        Json::Number(n) => {
+            n.as_i64().or_else(|| n.as_f64().filter(|f| f.is_finite() && f.abs() < 1e15).map(|f| f as i64))
+        }
+        Json::String(s) if s.len() <= 64 => chrono::DateTime::parse_from_rfc3339(s.trim()).ok().map(|d| d.timestamp()),
+        _ => None,
+    }?;
+    (t > 0).then_some(t)
+}
+
+/// Reads one `Push!` report; see [`samples`].
+pub fn decode(data: &str, now: i64) -> Decoded {
+    let mut out = Decoded { at: now, ..Decoded::default() };
     if data.len() > MAX_REPORT {
-        return Vec::new();
+        return out;
     }
-    let Ok(json) = serde_json::from_str::<Json>(data) else { return Vec::new() };
-    let Some(reports) = json.get("Report").and_then(Json::as_array) else { return Vec::new() };
-    let mut out = Vec::new();
+    let Ok(json) = serde_json::from_str::<Json>(data) else { return out };
+    let Some(reports) = json.get("Report").and_then(Json::as_array) else { return out };
     for report in reports.iter().take(64) {
         let Some(obj) = report.as_object() else { continue };
-        let at = obj.get("CollectionTime").and_then(Json::as_i64).filter(|t| *t > 0).unwrap_or(now);
+        let at = collection_time(obj.get("CollectionTime")).unwrap_or(now);
+        out.at = at;
         // Flatten ObjectHierarchy into dotted names.
         let mut flat: BTreeMap<String, &Json> = BTreeMap::new();
         flatten("", report, &mut flat, 0);
+        out.values += flat.len();
+        if let Some(up) =
+            flat.get("Device.DeviceInfo.UpTime").and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
+        {
+            out.uptime = Some(up);
+        }
         // Per host row: its parameters.
         let mut hosts: BTreeMap<&str, BTreeMap<&str, &Json>> = BTreeMap::new();
         for (name, value) in &flat {
@@ -95,11 +154,12 @@ pub fn samples(data: &str, now: i64) -> Vec<Sample> {
             let Some(mac) = params.get("PhysAddress").and_then(|v| v.as_str()).and_then(norm_mac) else { continue };
             let num = |k: &str| params.get(k).and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()));
             if let (Some(down), Some(up)) = (num("WANStats.BytesReceived"), num("WANStats.BytesSent")) {
-                out.push(Sample::Traffic { key: mac.clone(), at, down_total: down, up_total: up });
+                out.samples.push(Sample::Traffic { key: mac.clone(), at, down_total: down, up_total: up });
+                out.hosts += 1;
             }
             let active = params.get("Active").and_then(|v| v.as_bool().or_else(|| v.as_str().map(|s| s == "true")));
             if let Some(online) = active {
-                out.push(Sample::Presence { key: mac, at, online });
+                out.samples.push(Sample::Presence { key: mac, at, online });
             }
         }
     }
@@ -156,6 +216,27 @@ mod tests {
         assert!(matches!(&s[1], Sample::Presence { online: false, .. }));
         for bad in ["", "[]", "{\"Report\":5}", "{\"Report\":[1,2]}", "not json"] {
             assert!(samples(bad, 1).is_empty(), "{bad}");
+        }
+    }
+
+    /// Reports captured from the reference agent (OB-USPA 11.0.4) with this app's references, as
+    /// its `Push!` `Data` carried them, with each `JSONEncoding.ReportTimestamp` it offers: the
+    /// Hosts references it lacks are left out; only its uptime remains.
+    #[test]
+    fn reports_of_the_reference_agent() {
+        let epoch = "{\n \"Report\": [\n  {\n   \"CollectionTime\": 1796424611,\n   \"Device.DeviceInfo.UpTime\": 61828\n  }\n ]\n}";
+        let iso = "{\n \"Report\": [\n  {\n   \"CollectionTime\": \"2026-12-04T22:50:17Z\",\n   \"Device.DeviceInfo.UpTime\": 61835,\n   \"Device.LocalAgent.Controller.1.EndpointID\": \"self::usp-home-test\"\n  }\n ]\n}";
+        let none = "{\n \"Report\": [\n  {\n   \"Device.DeviceInfo.UpTime\": 61836,\n   \"Device.LocalAgent.Controller.1.EndpointID\": \"self::usp-home-test\"\n  }\n ]\n}";
+        let d = decode(epoch, 7);
+        assert_eq!(d, Decoded { samples: vec![], values: 1, hosts: 0, uptime: Some(61_828), at: 1_796_424_611 });
+        let d = decode(iso, 7);
+        assert_eq!((d.at, d.uptime, d.values, d.hosts), (1_796_424_617, Some(61_835), 2, 0));
+        let d = decode(none, 7);
+        assert_eq!((d.at, d.uptime, d.values), (7, Some(61_836), 2), "no CollectionTime: the time received");
+        // Its numbers as it might write them, and times that are no times.
+        assert_eq!(decode(r#"{"Report":[{"CollectionTime":1.796424611e9}]}"#, 7).at, 1_796_424_611);
+        for bad in [r#""yesterday""#, "-5", "true", r#""2026-13-45T99:00:00Z""#, "1e300"] {
+            assert_eq!(decode(&format!(r#"{{"Report":[{{"CollectionTime":{bad}}}]}}"#), 7).at, 7, "{bad}");
         }
     }
 

@@ -42,12 +42,49 @@ const DAY: i64 = 86_400;
 /// How each agent's counters come: its BulkData profile (made or not), its last report.
 #[derive(Default)]
 pub(crate) struct CollectState {
-    /// Unix seconds of each agent's last `Push!` report.
-    last_push: HashMap<String, i64>,
+    /// Each agent's last `Push!` report.
+    last_push: HashMap<String, Seen>,
     /// Whether the agent has our profile (absent: not tried yet).
-    profile: HashMap<String, bool>,
+    profile: HashMap<String, Profile>,
     /// The interval set for tests and demos ([`Home::set_history_interval`]).
     every: Option<Duration>,
+}
+
+/// Whether an agent has the app's BulkData profile.
+#[derive(Debug, Clone)]
+enum Profile {
+    Made,
+    /// The agent has no BulkData.
+    NoBulkData,
+    /// It refused (our role may not make one, a value it did not take...), in words.
+    Refused(String),
+}
+
+/// An agent's last report.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    /// When it came, Unix seconds.
+    received: i64,
+    /// Its uptime then, when it carried one.
+    uptime: Option<u64>,
+    values: usize,
+    hosts: usize,
+}
+
+/// Whether a device restarted between two reports: its uptime went back.
+fn restarted(before: Option<u64>, now: Option<u64>) -> bool {
+    matches!((before, now), (Some(b), Some(n)) if n < b)
+}
+
+/// "5 minutes", "30 seconds".
+fn every_words(every: Duration) -> String {
+    let s = every.as_secs();
+    match s {
+        60 => "minute".to_owned(),
+        s if s % 60 == 0 => format!("{} minutes", s / 60),
+        1 => "second".to_owned(),
+        s => format!("{s} seconds"),
+    }
 }
 
 /// The history store, or why there is none.
@@ -106,20 +143,24 @@ impl Home {
             let tried = self.with_collect(|c| c.profile.contains_key(&conn.eid));
             if !tried {
                 let made = match bulkdata::ensure_profile(conn, every.as_secs()).await {
-                    Ok(made) => made,
+                    Ok(true) => Profile::Made,
+                    Ok(false) => Profile::NoBulkData,
                     Err(e) => {
                         tracing::info!(agent = %conn.eid, error = %e, "no BulkData profile: the app asks for the counters instead");
-                        false
+                        Profile::Refused(match e {
+                            AppError::Permission { .. } => {
+                                "This app's role there does not allow adding one (the device's administrator can allow it: adding to Device.BulkData.Profile.).".to_owned()
+                            }
+                            e => format!("The device said: {e}"),
+                        })
                     }
                 };
                 self.with_collect(|c| c.profile.insert(conn.eid.clone(), made));
+                self.changed(&[ipc_types::Topic::Settings]);
             }
         }
         // Agents whose reports come are not asked (a report missed twice: asked again).
-        let fresh = i64::try_from(every.as_secs().saturating_mul(2)).unwrap_or(i64::MAX).saturating_add(30);
-        data.retain(|(conn, _)| {
-            self.with_collect(|c| c.last_push.get(&conn.eid).is_none_or(|t| at.saturating_sub(*t) > fresh))
-        });
+        data.retain(|(conn, _)| self.reports_fresh(&conn.eid, at).is_none());
         let devices = self.hosts_from(&data);
         let mut samples = Vec::new();
         for d in devices {
@@ -155,19 +196,90 @@ impl Home {
         self.with_collect(|c| c.every = Some(every.max(Duration::from_secs(1))));
     }
 
-    /// A BulkData `Push!` from agent `eid`: its report recorded.
+    /// Whether reports from `eid` came recently enough that the app does not ask it.
+    fn reports_fresh(&self, eid: &str, now: i64) -> Option<Seen> {
+        let every = self.history_interval();
+        let fresh = i64::try_from(every.as_secs().saturating_mul(2)).unwrap_or(i64::MAX).saturating_add(30);
+        self.with_collect(|c| c.last_push.get(eid).copied()).filter(|s| now.saturating_sub(s.received) <= fresh)
+    }
+
+    /// A BulkData `Push!` from agent `eid`: its report recorded; a device whose uptime went
+    /// back restarted (an event in the history).
     pub(crate) async fn on_push(&self, eid: &str, data: &str) {
         let now = unix(SystemTime::now());
-        let samples = bulkdata::samples(data, now);
-        self.with_collect(|c| c.last_push.insert(eid.to_owned(), now));
-        if samples.is_empty() {
+        let report = bulkdata::decode(data, now);
+        let seen = Seen { received: now, uptime: report.uptime, values: report.values, hosts: report.hosts };
+        let before = self.with_collect(|c| c.last_push.insert(eid.to_owned(), seen));
+        let first = before.is_none();
+        if first {
+            self.changed(&[ipc_types::Topic::Settings]);
+        }
+        let restart = restarted(before.and_then(|b| b.uptime), report.uptime).then(|| {
+            let name = self.with_agent(eid, |e| e.name()).unwrap_or_else(|| eid.to_owned());
+            usp_history::Event {
+                at: report.at,
+                kind: "restart".to_owned(),
+                device: Some(eid.to_owned()),
+                message: format!("{name} restarted."),
+            }
+        });
+        if report.samples.is_empty() && restart.is_none() {
             return;
         }
         let Ok(store) = self.history_store().await else { return };
-        match store.call(move |s| s.record(&samples)).await {
+        let samples = report.samples;
+        let done = store
+            .call(move |s| {
+                if let Some(e) = &restart {
+                    s.record_event(e)?;
+                }
+                s.record(&samples)
+            })
+            .await;
+        match done {
             Ok(outcome) => tracing::debug!(agent = eid, ?outcome, "BulkData report recorded"),
             Err(e) => tracing::warn!(agent = eid, error = %e, "a BulkData report could not be recorded"),
         }
+    }
+
+    /// How the history comes from each paired device (the Settings page).
+    pub(crate) async fn usage_collection(&self) -> Vec<ipc_types::UsageCollection> {
+        let every = every_words(self.history_interval());
+        let now = unix(SystemTime::now());
+        let mut out = Vec::new();
+        for conn in self.paired().await {
+            let profile = self.with_collect(|c| c.profile.get(&conn.eid).cloned());
+            let fresh = self.reports_fresh(&conn.eid, now);
+            let how = match (&profile, fresh) {
+                (_, Some(s)) if s.hosts > 0 => format!(
+                    "Its BulkData reports, every {every}: the last one had the counters of {} connected device{}.",
+                    s.hosts,
+                    if s.hosts == 1 { "" } else { "s" }
+                ),
+                (_, Some(s)) => format!(
+                    "Its BulkData reports, every {every}; they carry no connected devices' counters (the last one had {} value{}: this device does not report Device.Hosts).",
+                    s.values,
+                    if s.values == 1 { "" } else { "s" }
+                ),
+                (Some(Profile::Made), None) => {
+                    format!("Its BulkData profile is made; until its reports come, the app asks every {every}.")
+                }
+                (Some(Profile::NoBulkData), None) => format!("It has no BulkData: the app asks every {every}."),
+                (Some(Profile::Refused(why)), None) => format!(
+                    "The app may not make a BulkData profile on it, so it asks every {every}. {why}"
+                ),
+                (None, None) => format!("Not collected yet; the app will ask every {every} or use its BulkData."),
+            };
+            let last = self.with_collect(|c| c.last_push.get(&conn.eid).map(|s| s.received.saturating_mul(1000)));
+            out.push(ipc_types::UsageCollection {
+                agent: conn.eid.clone(),
+                name: conn.name.clone(),
+                by_reports: fresh.is_some(),
+                last_report_ms: last,
+                how,
+            });
+        }
+        out
     }
 
     /// The background collection and housekeeping.
@@ -218,11 +330,17 @@ impl Home {
     /// As [`Home::device_usage`].
     pub async fn device_usage_at(&self, args: DeviceUsageArgs, now: SystemTime) -> AppResult<DeviceUsage> {
         let mac = mac_arg(&args.mac)?;
-        let every = self.history_interval().as_secs();
-        let collecting = if every.is_multiple_of(60) {
-            format!("Every {} minutes, by asking your devices; kept on this computer only.", every / 60)
-        } else {
-            format!("Every {every} seconds, by asking your devices; kept on this computer only.")
+        let ways = self.usage_collection().await;
+        let every = every_words(self.history_interval());
+        let reporting = ways.iter().filter(|w| w.by_reports).count();
+        let collecting = match reporting {
+            0 => format!("Every {every}, by asking your devices; kept on this computer only."),
+            n if n == ways.len() => {
+                format!("Every {every}, from your devices' BulkData reports; kept on this computer only.")
+            }
+            _ => format!(
+                "Every {every}, from BulkData reports where your devices send them, else by asking; kept on this computer only."
+            ),
         };
         let store = match self.history_store().await {
             Ok(s) => s,
@@ -275,6 +393,16 @@ fn span_of(range: UsageRange, now: i64, offset: i32) -> Span {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_restart_is_an_uptime_that_went_back() {
+        assert!(restarted(Some(61_828), Some(12)));
+        assert!(!restarted(Some(61_828), Some(61_830)));
+        assert!(!restarted(None, Some(5)) && !restarted(Some(5), None));
+        assert_eq!(every_words(Duration::from_secs(300)), "5 minutes");
+        assert_eq!(every_words(Duration::from_secs(60)), "minute");
+        assert_eq!(every_words(Duration::from_secs(2)), "2 seconds");
+    }
 
     #[test]
     fn spans_follow_the_local_day() {

@@ -49,6 +49,23 @@ pub struct Settings {
     /// Its SHA-256 fingerprint, colon-separated hex.
     #[serde(default)]
     pub certificate_fingerprint: String,
+    /// How the usage history is collected from each paired device.
+    #[serde(default)]
+    pub usage_collection: Vec<UsageCollection>,
+}
+
+/// How the usage history comes from one paired device: its BulkData reports, or asking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageCollection {
+    /// The device's Endpoint ID.
+    pub agent: String,
+    pub name: String,
+    /// True while its BulkData reports come (the app does not ask it then).
+    pub by_reports: bool,
+    /// When its last report came, Unix milliseconds.
+    pub last_report_ms: Option<i64>,
+    /// In words: how, how often, and why not by reports when not.
+    pub how: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
