@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Measures usp-home and prints the numbers (asserts nothing): start to first interactive screen,
-# memory once the home is shown, release binary size, UI wasm size (raw and gzip), and the .deb
-# size when the tauri CLI is installed (scripts/setup-deps.sh --bundle).
+# memory once the home is shown, memory with two years of usage history for 200 devices and a
+# usage chart open, release binary size, UI wasm size (raw and gzip), and the .deb size when the
+# tauri CLI is installed (scripts/setup-deps.sh --bundle).
 # Targets from issue 4: start < 1 s, RSS < 150 MB, binary < 15 MB, wasm < 1.5 MB (< 500 KB gzip).
 #
 #   scripts/measure.sh            build (shared with scripts/e2e.sh), then measure
@@ -35,6 +36,14 @@ out="$target/e2e"
 mkdir -p "$out"
 export USP_E2E_APP="$app" USP_E2E_BIN_DIR="$target/debug" USP_E2E_OUT="$out"
 cargo test --no-run --quiet -p usp-home-tests --features e2e --test measure
+# Two years of usage history for 200 devices (a few minutes, once for the 3 runs; each run starts
+# the app on a copy): the simulated home's device whose chart is opened comes first.
+cargo build --quiet -p usp-history --bin usp-history-fill
+USP_E2E_HISTORY="$out/history-2y-200"
+rm -rf "$USP_E2E_HISTORY"
+echo "measure: filling two years of usage history for 200 devices"
+"$target/debug/usp-history-fill" "$USP_E2E_HISTORY" 200 3C:22:FB:50:60:03 A4:83:E7:10:20:01 B8:27:EB:11:22:02
+export USP_E2E_HISTORY
 # The reference agent, for "start to a real agent's state shown" (built once).
 if [ -z "${USP_HOME_OBUSPA:-}" ]; then
     USP_HOME_OBUSPA="$(bash scripts/setup-peers.sh)"
@@ -86,6 +95,10 @@ printf '  %-44s %10s MB\n' "  of which mapped libraries (RssFile)" "$(median rss
 printf '  %-44s %10s MB\n' "    of those, Mesa software OpenGL (no GPU)" "$(median rss_app_soft_gl_mb)"
 printf '  %-44s %10s MB\n' "  PSS of the app process" "$(median pss_app_mb)"
 printf '  %-44s %10s MB\n' "  with its WebKit processes" "$(median rss_app_and_webkit_mb)"
+printf '  %-44s %10s MB    < 150 MB\n' "RSS, 2 years x 200 devices, usage chart open" "$(median rss_history_app_mb)"
+printf '  %-44s %10s MB\n' "  of which its own memory (RssAnon)" "$(median rss_history_app_anon_mb)"
+printf '  %-44s %10s MB\n' "  its peak (VmHWM)" "$(median rss_history_app_peak_mb)"
+printf '  %-44s %10s MB\n' "  the history file" "$(median history_file_mb)"
 printf '  %-44s %13s    < 15 MB\n' "release binary (usp-home)" "$(mb "$(stat -c %s "$app")")"
 if [ -n "$wasm" ]; then
     printf '  %-44s %13s    < 1.5 MB\n' "UI wasm, raw" "$(kb "$(stat -c %s "$wasm")")"

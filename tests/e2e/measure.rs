@@ -10,9 +10,13 @@
 //! - resident memory once the home is shown: the app process (VmRSS), and the app together with
 //!   the WebKit processes it started (web content, network).
 //!
+//! - resident memory with two years of usage history for 200 devices and a usage chart open
+//!   ([`measure_history`]), when `USP_E2E_HISTORY` names a filled history.
+//!
 //! Prints `name value unit` lines; asserts nothing about the numbers (no timed tests).
 
 mod harness;
+mod measure_history;
 
 use std::time::Instant;
 
@@ -117,6 +121,15 @@ async fn measure() {
             eprintln!("measure: the reference agent: {step}");
             std::process::exit(1);
         }
+    }
+    match std::env::var_os("USP_E2E_HISTORY") {
+        Some(filled) => {
+            if let Err(step) = measure_history::history_memory(&paths, std::path::Path::new(&filled)).await {
+                eprintln!("measure: with two years of history: {step}");
+                std::process::exit(1);
+            }
+        }
+        None => eprintln!("measure: USP_E2E_HISTORY not set: memory with a full history not measured"),
     }
 }
 

@@ -14,7 +14,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use usp_history::{Config, Sample, Span, SpeedTest, Step, Store};
+use usp_history::fill::{self, Feeder};
+use usp_history::{Config, Span, Step, Store};
 
 const NOW: i64 = 1_767_225_600; // 2026-01-01 00:00:00 UTC
 const MIN: i64 = 60;
@@ -32,51 +33,17 @@ struct Scale {
 const FULL: Scale = Scale { devices: 200, raw_days: 7, hourly_days: 90, daily_days: 730 };
 const SMOKE: Scale = Scale { devices: 10, raw_days: 1, hourly_days: 3, daily_days: 10 };
 
-/// A deterministic per-device, per-step traffic amount (bytes), a few MB a minute at most.
-fn amount(device: u64, step: i64) -> u64 {
-    let x = (device.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (step as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9)) >> 40;
-    x % 4_000_000
-}
-
-struct Feeder {
-    down: Vec<u64>,
-    up: Vec<u64>,
-    step: i64,
-}
-
-impl Feeder {
-    fn new(devices: u64) -> Self {
-        Feeder { down: vec![0; devices as usize], up: vec![0; devices as usize], step: 0 }
-    }
-
-    /// One batch at `at`: every device's counters, and signal for the even ones if asked.
-    fn batch(&mut self, at: i64, scale_factor: u64, signal: bool) -> Vec<Sample> {
-        self.step += 1;
-        let mut out = Vec::with_capacity(self.down.len() * 2);
-        for d in 0..self.down.len() {
-            let a = amount(d as u64, self.step).saturating_mul(scale_factor);
-            self.down[d] = self.down[d].wrapping_add(a);
-            self.up[d] = self.up[d].wrapping_add(a / 8);
-            out.push(Sample::Traffic { key: key(d as u64), at, down_total: self.down[d], up_total: self.up[d] });
-            if signal && d % 2 == 0 {
-                out.push(Sample::Signal {
-                    key: key(d as u64),
-                    at,
-                    dbm: -40 - (amount(d as u64, self.step) % 45) as i32,
-                });
-            }
-        }
-        out
-    }
-}
-
 fn key(d: u64) -> String {
     format!("aa:bb:cc:00:{:02x}:{:02x}", d >> 8, d & 0xff)
 }
 
+fn keys(devices: u64) -> Vec<String> {
+    (0..devices).map(key).collect()
+}
+
 fn insert_one_day(dir: &std::path::Path, devices: u64) -> (Duration, u64) {
     let (mut s, _) = Store::open(dir, Config::default(), NOW).expect("open");
-    let mut f = Feeder::new(devices);
+    let mut f = Feeder::new(keys(devices));
     let start = NOW - D;
     let t = Instant::now();
     let mut samples = 0;
@@ -88,52 +55,12 @@ fn insert_one_day(dir: &std::path::Path, devices: u64) -> (Duration, u64) {
     (t.elapsed(), samples)
 }
 
-/// Builds the two-year store and returns it with the time the build took.
+/// Builds the two-year store ([`usp_history::fill`]) and returns it with the time the build took.
 fn build_history(dir: &std::path::Path, sc: &Scale) -> (Store, Duration) {
     let t = Instant::now();
     let (mut s, _) = Store::open(dir, Config::default(), NOW).expect("open");
-    let mut f = Feeder::new(sc.devices);
-    // Daily, then hourly, then per-minute, oldest first (counters only grow).
-    let mut at = NOW - sc.daily_days * D;
-    while at < NOW - sc.hourly_days * D {
-        s.record(&f.batch(at, 1000, true)).expect("daily");
-        at += D;
-    }
-    while at < NOW - sc.raw_days * D {
-        s.record(&f.batch(at, 60, true)).expect("hourly");
-        at += H;
-    }
-    let mut m = 0;
-    while at < NOW {
-        // Signal every 5 minutes for the recent week.
-        s.record(&f.batch(at, 1, m % 5 == 0)).expect("minute");
-        at += MIN;
-        m += 1;
-    }
-    // Online 07:00 to 23:00 every day of the hourly retention; speed tests 4 times a day.
-    for day in 0..sc.hourly_days {
-        let base = NOW - (day + 1) * D;
-        let batch: Vec<Sample> = (0..sc.devices)
-            .flat_map(|d| {
-                [
-                    Sample::Presence { key: key(d), at: base + 7 * H, online: true },
-                    Sample::Presence { key: key(d), at: base + 23 * H, online: false },
-                ]
-            })
-            .collect();
-        s.record(&batch).expect("presence");
-    }
-    for i in 0..(sc.daily_days * 4) {
-        s.record_speed_test(&SpeedTest {
-            at: NOW - i * 6 * H,
-            source: "gateway".into(),
-            server: "http://127.0.0.1:8080/speed".into(),
-            down_mbps: 300.0 + (i % 50) as f64,
-            up_mbps: 40.0,
-        })
-        .expect("speed test");
-    }
-    s.maintain(NOW).expect("maintain");
+    let scale = fill::Scale { raw_days: sc.raw_days, hourly_days: sc.hourly_days, daily_days: sc.daily_days };
+    fill::two_years(&mut s, &keys(sc.devices), &scale, NOW).expect("fill");
     (s, t.elapsed())
 }
 

@@ -51,6 +51,7 @@
 
 pub mod counter;
 mod error;
+pub mod fill;
 mod handle;
 mod maintain;
 pub mod query;
