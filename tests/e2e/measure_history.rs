@@ -1,7 +1,7 @@
 //! Memory of the app with a full usage history (part of the `measure` target): the app started
 //! on a data folder whose history holds two years of 200 devices (made by `usp-history-fill`,
 //! which scripts/measure.sh runs once; `USP_E2E_HISTORY` names its folder), with the simulated
-//! home running, and one device's usage chart opened on today, 7 days and 30 days (so the chart
+//! home running and its gateway paired, and one device's usage chart opened on today, 7 days and 30 days (so the chart
 //! queries run on that history; an open chart reads it again every 5 s). Prints `name value unit`
 //! lines; asserts nothing about the numbers.
 
@@ -13,6 +13,9 @@ use crate::harness::{app_env, app_pid, rss_kib, status_kib, Driver, Paths, Scrat
 /// A device of the simulated home that the filled history holds too (scripts/measure.sh gives
 /// it to `usp-history-fill` first).
 pub const CHART_MAC: &str = "3C:22:FB:50:60:03";
+
+/// The simulated gateway and the passcode on its label (paired, so its devices are listed).
+const GATEWAY: (&str, &str) = ("os::012345-GW0001", "482913");
 
 /// Starts the app on a copy of the history in `filled` and prints its memory.
 pub async fn history_memory(paths: &Paths, filled: &Path) -> Step<()> {
@@ -32,6 +35,13 @@ pub async fn history_memory(paths: &Paths, filled: &Path) -> Step<()> {
         ui.ready("home").await?;
         let pid = app_pid(&paths.app, driver.pid()).ok_or("the app process was not found under tauri-driver")?;
         let home_kib = rss_kib(pid).unwrap_or(0);
+        let gw = ipc_types::dom_id(GATEWAY.0);
+        ui.click(&format!("pair-{gw}")).await?;
+        ui.wait_text("pairing-instruction", "the gateway's passcode request", |t| t.contains("passcode")).await?;
+        ui.type_into("passcode-input", GATEWAY.1).await?;
+        ui.click("passcode-submit").await?;
+        ui.find("pairing-done").await.map_err(|e| format!("pairing the gateway did not succeed: {e}"))?;
+        ui.click("pairing-close").await?;
         ui.open("devices").await?;
         let id = ipc_types::dom_id(CHART_MAC);
         ui.click(&format!("usage-toggle-{id}")).await?;
@@ -52,6 +62,11 @@ pub async fn history_memory(paths: &Paths, filled: &Path) -> Step<()> {
         }
         // An open chart reads the history again every 5 s: one more read.
         tokio::time::sleep(Duration::from_secs(6)).await;
+        ui.script(
+            "const c = document.getElementById(arguments[0]); if (c) c.scrollIntoView({block: 'center'}); return true;",
+            vec![serde_json::json!(format!("usage-chart-{id}"))],
+        )
+        .await?;
         ui.shot("measure-history-usage").await?;
         let now_kib = rss_kib(pid).ok_or("no VmRSS for the app")?;
         let anon_kib = status_kib(pid, "RssAnon").unwrap_or(0);
