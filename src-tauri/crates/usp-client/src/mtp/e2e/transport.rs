@@ -129,6 +129,11 @@ impl E2eTransport {
             cfg.retransmit_interval = self.settings.retransmit_interval;
             cfg.max_retransmit_tries = self.settings.max_retransmit_tries;
             cfg.limits = self.limits;
+            // The reference agent's experimental session context answers a context it forbids
+            // with 7105 instead of 7106; a 7105 before the agent took any part in our context
+            // can only mean it does not want one (a restart of the agent after it took part
+            // is told apart: that context was confirmed).
+            cfg.early_7105_means_not_allowed = true;
             if let Some(integrity) = &self.settings.integrity {
                 match integrity.signer() {
                     Ok(signer) => cfg.signer = Some(signer),
