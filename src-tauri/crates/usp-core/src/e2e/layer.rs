@@ -153,6 +153,14 @@ impl E2eSession {
         self.ctx.as_ref().is_some_and(|c| c.confirmed)
     }
 
+    /// The peer's Records are verified: integrity is on and every Record of the peer's
+    /// must now be signed by a certificate known for it (pinned, or learnt from its first
+    /// signed Record). False without a [`E2eConfig::peer_trust`], and with
+    /// [`PeerTrust::WhenSigned`](super::PeerTrust::WhenSigned) while the peer has signed nothing.
+    pub fn peer_verified(&self) -> bool {
+        self.verifier.as_ref().is_some_and(Verifier::anchored)
+    }
+
     /// The peer refused session contexts (DisconnectRecord 7106).
     pub fn is_not_allowed(&self) -> bool {
         self.not_allowed
@@ -165,6 +173,19 @@ impl E2eSession {
 
     /// Payload bytes per Record at the configured `max_record_size` (`usize::MAX` without).
     pub fn segment_size(&self) -> Result<usize, E2eSendError> {
+        self.chunk.clone()
+    }
+
+    /// Changes the largest Record the peer accepts (its `MaxUSPRecordSize`, once read from
+    /// it, or what the MTP carries); 0 = no limit. Messages started from now on are cut to
+    /// it; one already being sent keeps its segments (they stay back to back). Returns the
+    /// payload bytes per Record, or why the size cannot work (then `send` refuses, as
+    /// with the same size from [`E2eConfig::max_record_size`]).
+    pub fn set_max_record_size(&mut self, max_record_size: usize) -> Result<usize, E2eSendError> {
+        if max_record_size != self.cfg.max_record_size {
+            self.cfg.max_record_size = max_record_size;
+            self.chunk = super::send::chunk_size(&self.cfg, self.signer.as_ref());
+        }
         self.chunk.clone()
     }
 

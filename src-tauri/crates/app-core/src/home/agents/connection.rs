@@ -121,14 +121,17 @@ impl Home {
             }
         }
         // Across a broker the app asks for USP's end-to-end session context: Messages then cross
-        // whole (the agent segments large ones at its MaxUSPRecordSize) and in order, whatever
-        // the broker does. An agent that refuses or ignores it is reached without, and not asked
-        // again while the app runs. Unsigned: agents in the field (the reference agent) do not
-        // sign their Records, and a signed context with an agent that does not sign would never
-        // carry anything.
+        // whole (each side segments large ones at the other's MaxUSPRecordSize) and in order,
+        // whatever the broker does. An agent that refuses or ignores it is reached without, and
+        // not asked again while the app runs. Unsigned: agents in the field (the reference agent)
+        // do not sign their Records, and a signed context with an agent that does not sign would
+        // never carry anything.
         let crosses = usp_client::mtp::carrier_of(url).is_ok_and(|k| k.mtp.crosses_broker());
-        if crosses && c.connector.is_none() && !self.with_agent(eid, |e| e.e2e_refused).unwrap_or(false) {
-            c.e2e = usp_client::mtp::e2e::E2eSettings::new(usp_client::mtp::e2e::E2eMode::Prefer);
+        if crosses && c.connector.is_none() {
+            if let Some(size) = self.with_agent(eid, |e| (!e.e2e_refused).then(|| e.e2e_record_size.clone())).flatten()
+            {
+                c.e2e = super::e2e::settings(&size);
+            }
         }
         if is_wss(url) {
             let trust = AgentTrust::new(self.pins().clone() as Arc<dyn PinStore>);

@@ -169,6 +169,14 @@ impl Home {
                 tracing::info!(eid, carrier = %k, "the device works without an end-to-end session context; not asked again");
             }
         }
+        // In one: our Messages are cut to the device's MaxUSPRecordSize from now on, when our
+        // role may read it.
+        if client.carrier().is_some_and(|k| k.session_context) {
+            if let Some(size) = super::e2e::read_record_size(client).await {
+                tracing::debug!(eid, size, "the device's MaxUSPRecordSize");
+                self.with_agent(eid, |e| e.e2e_record_size.set(size));
+            }
+        }
         // Another answer than before: the checks start over.
         self.with_agent(eid, |e| {
             if std::mem::discriminant(&e.auth) != std::mem::discriminant(&auth) {

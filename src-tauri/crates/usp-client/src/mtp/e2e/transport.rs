@@ -75,6 +75,17 @@ pub struct E2eTransport {
     integrity_error: Option<String>,
 }
 
+/// The largest Record for the agent: what it said (read from it), else what is configured,
+/// and never more than the MTP carries. 0 = no limit.
+fn record_size(settings: &E2eSettings, mtp: Option<usize>) -> usize {
+    let agent = settings.agent_record_size.get().unwrap_or(settings.max_record_size);
+    match (agent, mtp) {
+        (0, Some(m)) => m,
+        (a, Some(m)) => a.min(m),
+        (a, None) => a,
+    }
+}
+
 fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
@@ -123,7 +134,7 @@ impl E2eTransport {
     fn session_for(&mut self, peer: &str) -> Option<&mut E2eSession> {
         if self.session.is_none() {
             let mut cfg = E2eConfig::new(self.own_id.as_str(), peer);
-            cfg.max_record_size = self.settings.max_record_size;
+            cfg.max_record_size = record_size(&self.settings, self.inner.max_record_size());
             cfg.max_message_size = self.settings.max_message_size;
             cfg.max_ahead_bytes = self.settings.max_message_size.max(64 * 1024);
             cfg.retransmit_interval = self.settings.retransmit_interval;
@@ -176,6 +187,7 @@ impl E2eTransport {
         };
         let prefer = self.settings.mode == E2eMode::Prefer;
         let t = now();
+        let size = record_size(&self.settings, self.inner.max_record_size());
         let Some(session) = self.session_for(&rec.to_id) else {
             return match &self.failed {
                 Some(why) => Err(why.clone()),
@@ -183,6 +195,11 @@ impl E2eTransport {
             };
         };
         let established = session.is_established();
+        if session.config().max_record_size != size {
+            if let Err(e) = session.set_max_record_size(size) {
+                debug!(error = %e, "the record size cannot carry a message");
+            }
+        }
         match session.send(payload, t) {
             Ok(()) => {
                 if !established && !self.answered_once {
