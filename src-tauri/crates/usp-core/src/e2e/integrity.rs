@@ -127,11 +127,14 @@ pub enum PeerTrust {
 pub(super) struct Verifier {
     trust: PeerTrust,
     learnt: Option<Bytes>,
+    /// A certificate is learnt only when it names this Endpoint ID (subjectAltName URI
+    /// `urn:bbf:usp:id:...`).
+    must_name: Option<crate::EndpointId>,
 }
 
 impl Verifier {
-    pub(super) fn new(trust: PeerTrust) -> Self {
-        Self { trust, learnt: None }
+    pub(super) fn new(trust: PeerTrust, must_name: Option<crate::EndpointId>) -> Self {
+        Self { trust, learnt: None, must_name }
     }
 
     /// Every Record of the peer's from now on must carry a valid signature by a certificate
@@ -172,6 +175,12 @@ impl Verifier {
         ee.verify_signature(webpki::ring::ECDSA_P256_SHA256, scratch, &rec.mac_signature)
             .map_err(|_| IntegrityError::BadSignature)?;
         if matches!(self.trust, PeerTrust::TrustOnFirstUse | PeerTrust::WhenSigned) && self.learnt.is_none() {
+            if let Some(eid) = &self.must_name {
+                let named = ee.valid_uri_names().any(|uri| crate::EndpointId::from_urn(uri).is_ok_and(|id| id == *eid));
+                if !named {
+                    return Err(IntegrityError::Untrusted);
+                }
+            }
             self.learnt = Some(cert.clone());
             return Ok(Some(cert));
         }

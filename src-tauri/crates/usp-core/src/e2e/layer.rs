@@ -115,7 +115,8 @@ impl E2eSession {
         cfg.max_retransmit_tries = cfg.max_retransmit_tries.min(MAX_TRIES);
         cfg.max_unacked_records = cfg.max_unacked_records.max(4);
         let signer = cfg.signer.take();
-        let verifier = cfg.peer_trust.take().map(Verifier::new);
+        let must_name = if cfg.peer_cert_names_peer { cfg.peer_id.parse().ok() } else { None };
+        let verifier = cfg.peer_trust.take().map(|t| Verifier::new(t, must_name));
         let next_session_id = cfg.first_session_id.unwrap_or_else(|| uuid::Uuid::new_v4().as_u64_pair().0 >> 2).max(2);
         let chunk = super::send::chunk_size(&cfg, signer.as_ref());
         Self {

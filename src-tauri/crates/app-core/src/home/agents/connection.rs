@@ -123,14 +123,18 @@ impl Home {
         // Across a broker the app asks for USP's end-to-end session context: Messages then cross
         // whole (each side segments large ones at the other's MaxUSPRecordSize) and in order,
         // whatever the broker does. An agent that refuses or ignores it is reached without, and
-        // not asked again while the app runs. Unsigned: agents in the field (the reference agent)
-        // do not sign their Records, and a signed context with an agent that does not sign would
-        // never carry anything.
+        // not asked again while the app runs. Our Records are signed with the app's identity;
+        // the agent's are verified once it signs one (agents in the field, the reference agent,
+        // sign nothing and ignore our signatures).
         let crosses = usp_client::mtp::carrier_of(url).is_ok_and(|k| k.mtp.crosses_broker());
         if crosses && c.connector.is_none() {
-            if let Some(size) = self.with_agent(eid, |e| (!e.e2e_refused).then(|| e.e2e_record_size.clone())).flatten()
-            {
+            let known = self
+                .with_agent(eid, |e| (!e.e2e_refused).then(|| (e.e2e_record_size.clone(), e.e2e_peer_cert.clone())));
+            if let Some((size, peer_cert)) = known.flatten() {
                 c.e2e = super::e2e::settings(&size);
+                c.e2e.integrity = super::e2e::integrity(self.identity().tls(), peer_cert);
+                let integrity = c.e2e.integrity.clone();
+                self.with_agent(eid, |e| e.e2e_integrity = integrity);
             }
         }
         if is_wss(url) {

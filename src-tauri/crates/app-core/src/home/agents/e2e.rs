@@ -3,12 +3,16 @@
 //! (`Device.LocalAgent.Controller.{i}.E2ESession.MaxUSPRecordSize` of our Controller entry),
 //! read once the context is up, when our role may read it. Until then, and when it may not,
 //! [`UNREAD_RECORD_SIZE`]. The client's layer takes the smaller of that and what the broker
-//! carries (an MQTT 5 broker's Maximum Packet Size).
+//! carries (an MQTT 5 broker's Maximum Packet Size). Our Records are signed with the app's
+//! identity certificate; the agent's are verified once it signs ([`integrity`]).
 
 use std::time::Duration;
 
-use usp_client::mtp::e2e::{AgentRecordSize, E2eMode, E2eSettings};
+use bytes::Bytes;
+use usp_client::mtp::e2e::{AgentRecordSize, E2eIntegrity, E2eMode, E2eSettings};
+use usp_client::tls::Identity;
 use usp_client::Client;
+use usp_core::e2e::PeerTrust;
 
 /// Our Records are cut to this size while the device's `MaxUSPRecordSize` is not known:
 /// small requests (almost all) still go in one Record, a larger one in pieces that any agent
@@ -28,6 +32,24 @@ pub(crate) fn settings(record_size: &AgentRecordSize) -> E2eSettings {
         max_record_size: UNREAD_RECORD_SIZE,
         agent_record_size: record_size.clone(),
         ..E2eSettings::new(E2eMode::Prefer)
+    }
+}
+
+/// Record integrity with the app's identity: our Records signed; the agent's verified against
+/// `peer_cert` when it signed before (while the app runs), else once it signs one (its first
+/// certificate, which must name its Endpoint ID, is then required). `None` when the identity's
+/// key cannot sign Records (not ECDSA P-256).
+pub(crate) fn integrity(me: &Identity, peer_cert: Option<Bytes>) -> Option<E2eIntegrity> {
+    let trust = match peer_cert {
+        Some(c) => PeerTrust::Pinned(vec![c]),
+        None => PeerTrust::WhenSigned,
+    };
+    match E2eIntegrity::new(me.private_key_der().expose_secret(), me.cert_der(), trust) {
+        Ok(i) => Some(i),
+        Err(e) => {
+            tracing::warn!(error = %e, "the app's identity cannot sign end-to-end records");
+            None
+        }
     }
 }
 

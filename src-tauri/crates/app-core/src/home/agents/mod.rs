@@ -101,6 +101,11 @@ pub(crate) struct AgentEntry {
     /// Its `MaxUSPRecordSize` for us, once read (shared with the session-context layer of its
     /// connections).
     pub e2e_record_size: usp_client::mtp::e2e::AgentRecordSize,
+    /// The certificate it signs its session-context Records with, learnt from its first signed
+    /// Record while the app runs: required from then on (a broker cannot strip signatures).
+    pub e2e_peer_cert: Option<bytes::Bytes>,
+    /// The Record integrity settings of its current connection (they learn that certificate).
+    pub e2e_integrity: Option<usp_client::mtp::e2e::E2eIntegrity>,
 }
 
 impl AgentEntry {
@@ -144,6 +149,8 @@ impl AgentEntry {
             broker_cert: None,
             e2e_refused: false,
             e2e_record_size: usp_client::mtp::e2e::AgentRecordSize::new(),
+            e2e_peer_cert: None,
+            e2e_integrity: None,
         }
     }
 

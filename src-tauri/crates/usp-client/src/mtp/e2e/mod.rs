@@ -23,7 +23,9 @@ mod transport;
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
 use std::time::Duration;
 
 use usp_core::e2e::{IntegrityError, PeerTrust, RecordSigner};
@@ -135,6 +137,9 @@ pub struct E2eIntegrity {
     cert_der: Vec<u8>,
     /// Which certificates may sign the agent's Records.
     pub peer: PeerTrust,
+    /// The agent's certificate once learnt ([`PeerTrust::TrustOnFirstUse`],
+    /// [`PeerTrust::WhenSigned`]), shared by clones: pin it for the next connections.
+    learnt: Arc<Mutex<Option<Bytes>>>,
 }
 
 impl fmt::Debug for E2eIntegrity {
@@ -155,7 +160,24 @@ impl E2eIntegrity {
     /// When the key is not an ECDSA P-256 key or not the certificate's.
     pub fn new(key_pkcs8: &[u8], cert_der: &[u8], peer: PeerTrust) -> Result<Self, IntegrityError> {
         RecordSigner::new(key_pkcs8, cert_der)?;
-        Ok(Self { key_pkcs8: Zeroizing::new(key_pkcs8.to_vec()), cert_der: cert_der.to_vec(), peer })
+        Ok(Self {
+            key_pkcs8: Zeroizing::new(key_pkcs8.to_vec()),
+            cert_der: cert_der.to_vec(),
+            peer,
+            learnt: Arc::default(),
+        })
+    }
+
+    /// The certificate (DER) the agent signed its Records with, once learnt (it names the
+    /// agent's Endpoint ID).
+    pub fn learnt_peer_certificate(&self) -> Option<Bytes> {
+        self.learnt.lock().ok().and_then(|l| l.clone())
+    }
+
+    pub(crate) fn learn(&self, cert: Bytes) {
+        if let Ok(mut l) = self.learnt.lock() {
+            *l = Some(cert);
+        }
     }
 
     /// A signer for one connection.

@@ -154,6 +154,9 @@ impl E2eTransport {
                     }
                 }
                 cfg.peer_trust = Some(integrity.peer.clone());
+                // A certificate learnt for the agent must name its Endpoint ID: another
+                // endpoint's certificate is no proof that the agent sent the Record.
+                cfg.peer_cert_names_peer = true;
             }
             self.session = Some(E2eSession::new(cfg));
         }
@@ -323,7 +326,12 @@ impl E2eTransport {
             E2eEvent::Disconnect { reason_code, reason } => {
                 debug!(reason_code, reason = %for_log(&reason), "disconnect record in the session layer");
             }
-            E2eEvent::PeerCertificate(_) => info!("learnt the agent's record-signing certificate"),
+            E2eEvent::PeerCertificate(cert) => {
+                info!("learnt the agent's record-signing certificate");
+                if let Some(i) = &self.settings.integrity {
+                    i.learn(cert);
+                }
+            }
             E2eEvent::Dropped(why) => debug!(%why, "session-context record dropped"),
         }
     }
@@ -581,7 +589,11 @@ impl Transport for E2eTransport {
     fn carrier(&self) -> Carrier {
         let mut c = self.inner.carrier();
         c.session_context = self.in_session_context();
-        c.end_to_end = c.session_context && self.settings.integrity.is_some();
+        // Signed both ways: we sign (integrity set), and every Record of the agent's must be
+        // signed by its known certificate.
+        c.end_to_end = c.session_context
+            && self.settings.integrity.is_some()
+            && self.session.as_ref().is_some_and(E2eSession::peer_verified);
         c
     }
 }

@@ -402,3 +402,33 @@ fn when_signed_takes_unsigned_records_until_the_peer_signs_then_requires_it() {
     assert_ne!(c.session_id(), sid);
     assert!(c.peer_verified(), "still requires the learnt certificate");
 }
+
+/// With `peer_cert_names_peer`, a certificate is learnt only when it names the peer's
+/// Endpoint ID (subjectAltName URI): one that does not fails the check.
+#[test]
+fn a_learnt_certificate_must_name_the_peer_when_asked() {
+    let urn_identity = |eid: &str| {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.subject_alt_names = vec![rcgen::SanType::URI(format!("urn:bbf:usp:id:{eid}").try_into().expect("uri"))];
+        (key.serialize_der(), params.self_signed(&key).expect("cert").der().to_vec())
+    };
+    let t0 = Instant::now();
+    for (cert_of, heard) in [(A, true), ("proto::someone-else", false)] {
+        let mut c = E2eSession::new(E2eConfig {
+            peer_trust: Some(PeerTrust::WhenSigned),
+            peer_cert_names_peer: true,
+            ..config(C, A, 100)
+        });
+        let mut a = signing(A, C, 9000, &urn_identity(cert_of), PeerTrust::TrustOnFirstUse);
+        a.send(msg(1, 10), t0).expect("send");
+        for r in drain(&mut a) {
+            c.handle_bytes(r, t0);
+        }
+        assert_eq!(!delivered(&mut c).is_empty(), heard, "certificate of {cert_of}");
+        assert_eq!(c.peer_verified(), heard);
+        if !heard {
+            assert_eq!(events(&mut c), vec![E2eEvent::Dropped(E2eDropped::Integrity(IntegrityError::Untrusted))]);
+        }
+    }
+}
