@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use usp_client::mtp::e2e::{E2eMode, E2eSettings};
-use usp_client::{Client, ClientError};
+use usp_client::Client;
 use usp_core::e2e::{SAR_BEGIN, SAR_COMPLETE, SAR_INPROCESS};
 use usp_core::record::{Record, RecordType, SessionContext};
 use usp_core::wire::{self, Limits};
@@ -94,9 +94,9 @@ async fn agent_connected_since(seen: &Seen, from: usize) {
     .await;
 }
 
-/// A Client (session context `mode`, our Records cut at `max_record_size`) and the agent,
+/// A Client (session context settings `e2e`) and the agent,
 /// both on the broker; the client learnt the agent from its MQTTConnectRecord.
-async fn client_and_agent(setup: &Setup, mode: E2eMode, max_record_size: usize) -> (Client, Agent, Seen, impl Drop) {
+async fn client_and_agent(setup: &Setup, e2e: E2eSettings) -> (Client, Agent, Seen, impl Drop) {
     let Via::Mqtt(broker) = &setup.via else { panic!("MQTT") };
     let agent_topic = format!("usp/agent/e2e-{}", setup.name);
     let (watch, pump, seen) =
@@ -105,7 +105,7 @@ async fn client_and_agent(setup: &Setup, mode: E2eMode, max_record_size: usize) 
     config.agent_id = Some(setup.agent.parse().expect("eid"));
     config.connect_timeout = BOUND;
     config.request_timeout = Duration::from_secs(8);
-    config.e2e = E2eSettings { max_record_size, ..E2eSettings::new(mode) };
+    config.e2e = e2e;
     let c = Client::start(config);
     bounded(async {
         while c.carrier().is_none() {
@@ -135,12 +135,13 @@ async fn client_and_agent(setup: &Setup, mode: E2eMode, max_record_size: usize) 
 /// Get and Set through the client's layer in a context the agent requires; a GetResp the
 /// agent cuts at its MaxUSPRecordSize (1024) and our Get cut the same way, both
 /// reassembled; then the agent restarts twice (it forgets its context and opens its own
-/// with id 2 each time): the request that meets the restart is lost (the client's request
-/// times out), the next one is answered in the agent's new context.
+/// with id 2 each time): the request that meets the restart gets the agent's 7105, and the
+/// client's layer sends it again in a new context of its own, where it is answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_in_a_required_context_with_segments_and_restarts() {
     let setup = Setup::start("client", "Require", 1024);
-    let (c, mut agent, seen, _watch) = client_and_agent(&setup, E2eMode::Require, 1024).await;
+    let (c, mut agent, seen, _watch) =
+        client_and_agent(&setup, E2eSettings { max_record_size: 1024, ..E2eSettings::new(E2eMode::Require) }).await;
     let eid = setup.agent.as_str();
 
     let got = bounded(c.get(&["Device.LocalAgent.EndpointID"], 0)).await.expect("get");
@@ -217,25 +218,29 @@ async fn client_in_a_required_context_with_segments_and_restarts() {
         let from = seen_len(&seen);
         assert!(agent.run(), "the agent starts again");
         agent_connected_since(&seen, from).await;
-        let first = c.get(&["Device.LocalAgent.EndpointID"], 0).await;
-        let after = records(&seen, from);
-        let disconnects: Vec<u32> = after
-            .iter()
-            .filter_map(|(to, r, _)| match &r.record_type {
-                RecordType::Disconnect { reason_code, .. } if !to => Some(*reason_code),
-                _ => None,
-            })
-            .collect();
-        println!(
-            "round {round}: the first Get after the restart: {:?}; the agent's DisconnectRecords {disconnects:?}",
-            first.as_ref().map(|_| "answered")
-        );
+        // The Get meets the agent's 7105 (it does not know the context); the client's layer
+        // sends it again in a new context of its own, and it is answered.
+        let first = bounded(c.get(&["Device.LocalAgent.EndpointID"], 0)).await;
+        let disconnects = bounded(async {
+            loop {
+                let codes: Vec<u32> = records(&seen, from)
+                    .iter()
+                    .filter_map(|(to, r, _)| match &r.record_type {
+                        RecordType::Disconnect { reason_code, .. } if !to => Some(*reason_code),
+                        _ => None,
+                    })
+                    .collect();
+                if !codes.is_empty() {
+                    return codes;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
         assert_eq!(disconnects.first(), Some(&7105), "round {round}: the agent ends the context it does not know");
-        match first {
-            Err(ClientError::Timeout(_)) => {}
-            other => panic!("round {round}: the request that met the restart: {other:?}"),
-        }
-        let got = bounded(c.get(&["Device.LocalAgent.EndpointID"], 0)).await.expect("answered after the restart");
+        let got = first.expect("the request that met the restart, sent again");
+        assert_eq!(got.value("Device.LocalAgent.EndpointID"), Some(eid));
+        let got = bounded(c.get(&["Device.LocalAgent.EndpointID"], 0)).await.expect("the next one");
         assert_eq!(got.value("Device.LocalAgent.EndpointID"), Some(eid));
         assert!(c.carrier().expect("carrier").session_context);
         let now: Vec<u64> =
@@ -251,7 +256,7 @@ async fn client_in_a_required_context_with_segments_and_restarts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_prefer_and_require_against_forbid() {
     let setup = Setup::start("client-forbid", "Forbid", 0);
-    let (c, _agent, seen, _watch) = client_and_agent(&setup, E2eMode::Prefer, 0).await;
+    let (c, _agent, seen, _watch) = client_and_agent(&setup, E2eSettings::new(E2eMode::Prefer)).await;
     let got = bounded(c.get(&["Device.LocalAgent.EndpointID"], 0)).await.expect("get, plain after the refusal");
     assert_eq!(got.value("Device.LocalAgent.EndpointID"), Some(setup.agent.as_str()));
     assert!(!c.carrier().expect("carrier").session_context);
@@ -273,5 +278,34 @@ async fn client_prefer_and_require_against_forbid() {
     let c = bounded(Client::connect(config)).await.expect("connects");
     let err = bounded(c.get(&["Device.LocalAgent.EndpointID"], 0)).await.expect_err("refused").to_string();
     assert!(err.contains("does not allow an end-to-end session context"), "{err}");
+    c.close().await;
+}
+
+/// The client signs its Records (as the app does, verifying the agent's once it signs): the
+/// agent ignores the signatures and answers; it signs nothing, so nothing is verified and the
+/// carrier does not claim protection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_records_are_taken_and_the_carrier_is_not_protected() {
+    let setup = Setup::start("client-signed", "Require", 0);
+    let id = usp_client::tls::Identity::generate(&setup.me).expect("identity");
+    let integrity = usp_client::mtp::e2e::E2eIntegrity::new(
+        id.private_key_der().expose_secret(),
+        id.cert_der(),
+        usp_core::e2e::PeerTrust::WhenSigned,
+    )
+    .expect("integrity");
+    let e2e = E2eSettings { integrity: Some(integrity.clone()), ..E2eSettings::new(E2eMode::Require) };
+    let (c, _agent, seen, _watch) = client_and_agent(&setup, e2e).await;
+    let got = bounded(c.get(&["Device.LocalAgent.EndpointID"], 0)).await.expect("get");
+    assert_eq!(got.value("Device.LocalAgent.EndpointID"), Some(setup.agent.as_str()));
+    bounded(c.set(&[("Device.LocalAgent.Controller.1.PeriodicNotifInterval", "99")])).await.expect("set");
+    let carrier = c.carrier().expect("carrier");
+    assert!(carrier.session_context && !carrier.end_to_end, "{carrier:?}");
+    assert_eq!(integrity.learnt_peer_certificate(), None);
+    let all = records(&seen, 0);
+    let ours: Vec<&Record> =
+        all.iter().filter(|(to, r, _)| *to && context_of(r).is_some()).map(|(_, r, _)| r).collect();
+    assert!(!ours.is_empty() && ours.iter().all(|r| !r.mac_signature.is_empty() && !r.sender_cert.is_empty()));
+    assert!(all.iter().filter(|(to, _, _)| !to).all(|(_, r, _)| r.mac_signature.is_empty()), "the agent signs nothing");
     c.close().await;
 }

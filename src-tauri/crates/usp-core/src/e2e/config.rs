@@ -253,7 +253,8 @@ pub enum E2eEvent {
         reason: RestartReason,
     },
     /// The peer ended the context with DisconnectRecord 7105 (the MTP stays up). Our
-    /// Messages not yet acknowledged are dropped; the next `send` starts a new context.
+    /// Messages not yet acknowledged are dropped (`take_dropped` hands them back); the next
+    /// `send` starts a new context.
     Terminated {
         /// The peer's text.
         reason: String,

@@ -99,6 +99,8 @@ pub struct E2eSession {
     pub(super) next_session_id: u64,
     pub(super) pending: VecDeque<Bytes>,
     pub(super) pending_bytes: usize,
+    /// What the last end of a context dropped ([`E2eSession::take_dropped`]).
+    pub(super) dropped: VecDeque<Bytes>,
     pub(super) transmits: VecDeque<Bytes>,
     pub(super) delivered: VecDeque<Bytes>,
     pub(super) events: VecDeque<E2eEvent>,
@@ -130,6 +132,7 @@ impl E2eSession {
             next_session_id,
             pending: VecDeque::new(),
             pending_bytes: 0,
+            dropped: VecDeque::new(),
             transmits: VecDeque::new(),
             delivered: VecDeque::new(),
             events: VecDeque::new(),
@@ -415,9 +418,18 @@ impl E2eSession {
     pub(super) fn drop_context(&mut self) -> usize {
         self.retire_context();
         let lost = self.pending.len();
-        self.pending.clear();
+        // Kept (only the last batch: bounded as `pending` is) for `take_dropped`.
+        self.dropped = std::mem::take(&mut self.pending);
         self.pending_bytes = 0;
         lost
+    }
+
+    /// The Messages of ours that the last end of a context dropped unacknowledged or unsent
+    /// (the peer's 7105 or 7106, or [`terminate`](Self::terminate)), oldest first, for the
+    /// caller to send again (in a new context, or without one) if it wants; the peer may have
+    /// run some of them already. Only the last such batch is kept.
+    pub fn take_dropped(&mut self) -> Vec<Bytes> {
+        std::mem::take(&mut self.dropped).into()
     }
 
     pub(super) fn fresh_session_id(&mut self) -> u64 {

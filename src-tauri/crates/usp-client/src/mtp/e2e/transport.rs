@@ -73,6 +73,8 @@ pub struct E2eTransport {
     after_refusal_until: Option<Instant>,
     /// The last integrity failure of the agent's Records, in words.
     integrity_error: Option<String>,
+    /// The agent's 7105 dropped Messages of ours: sent again after the events are handled.
+    send_dropped_again: bool,
 }
 
 /// The largest Record for the agent: what it said (read from it), else what is configured,
@@ -117,6 +119,7 @@ impl E2eTransport {
             after_refusal: Vec::new(),
             after_refusal_until: None,
             integrity_error: None,
+            send_dropped_again: false,
         }
     }
 
@@ -282,6 +285,17 @@ impl E2eTransport {
         for e in events {
             self.on_event(e);
         }
+        if std::mem::take(&mut self.send_dropped_again) {
+            if let Some(s) = self.session.as_mut() {
+                let t = now();
+                for m in s.take_dropped() {
+                    if let Err(e) = s.send(m, t) {
+                        debug!(error = %e, "a message dropped by the agent's 7105 cannot go again");
+                    }
+                }
+            }
+            self.drain_session();
+        }
     }
 
     /// A Record of the agent's failed the integrity check: ignore its Records for a while.
@@ -308,6 +322,9 @@ impl E2eTransport {
             E2eEvent::Restarted { old, new, reason } => info!(old, new, %reason, "session context restarted"),
             E2eEvent::Terminated { reason, lost_messages } => {
                 info!(reason = %for_log(&reason), lost_messages, "the agent ended the session context (7105)");
+                // What it had not acknowledged goes again, in a new context: an agent that
+                // restarted (the reference agent forgets its context then) never ran it.
+                self.send_dropped_again = lost_messages > 0;
             }
             E2eEvent::NotAllowed { reason, .. } => match self.settings.mode {
                 E2eMode::Prefer => {
