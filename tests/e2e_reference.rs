@@ -10,6 +10,8 @@
 
 #[path = "e2e_reference/by_hand.rs"]
 mod by_hand;
+#[path = "e2e_reference/client.rs"]
+mod client;
 #[path = "e2e_reference/peer.rs"]
 mod peer;
 

@@ -246,6 +246,43 @@ async fn mqtt_session_context_suite_segmentation_and_policies() {
     h.shutdown().await;
 }
 
+/// A broker that takes packets of at most 2048 bytes (its MQTT 5 CONNACK says so) and an
+/// agent that states no MaxUSPRecordSize: the client cuts an Add of about 4 kB to what the
+/// broker carries; every Record crossing it stays under 2048 bytes, and the agent puts the Add
+/// back together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_records_fit_the_brokers_maximum_packet_size() {
+    let broker = Broker::start(Options { max_packet_size: Some(2048), ..Options::default() });
+    let me = test_eid("e2e-mqtt-packet");
+    let h = home(provisioned(Scenario::builtin(), &me, policy(SessionMode::Allow, 0, false))).await;
+    let gw = h.agent("gateway").expect("gateway");
+    let mut serving = serve(gw, &broker, "usp/agent/e2e-packet", &me);
+    assert!(serving.wait_up(BOUND).await);
+    let (watch, pump, sizes) = watcher(&broker, &["usp/agent/e2e-packet".into(), controller_topic(&me)]).await;
+    let c = bounded(Client::connect(mqtt_config(&broker, "usp/agent/e2e-packet", &me, gw, e2e(E2eMode::Prefer, 0))))
+        .await
+        .expect("connects");
+    // An Add (its answer is small: the agent states no size, so it does not cut its own).
+    let targets = format!("Device.X.{}", "B".repeat(4000));
+    let row = bounded(
+        c.add("Device.LocalAgent.ControllerTrust.Role.3.Permission.", &[("Order", "78"), ("Targets", &targets)]),
+    )
+    .await
+    .expect("the add");
+    let (_, ok) = row.per_object().into_iter().next().expect("one result");
+    let path = format!("{}Targets", ok.expect("created").instantiated_path);
+    assert_eq!(gw.get(&path).await.as_deref(), Some(targets.as_str()));
+    assert!(c.carrier().expect("carrier").session_context);
+    let sizes = sizes.lock().expect("lock").clone();
+    assert!(sizes.len() >= 3, "the Add crossed in pieces: {} messages", sizes.len());
+    assert!(sizes.iter().all(|&s| s < 2048), "largest {:?}", sizes.iter().max());
+    c.close().await;
+    drop(watch);
+    pump.abort();
+    drop(serving);
+    h.shutdown().await;
+}
+
 /// A Record forged on the broker: the agent's Endpoint ID as sender, a Notify inside, signed
 /// with a key the client does not trust. The client never delivers it, and the session
 /// goes on after its pause.

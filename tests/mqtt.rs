@@ -98,7 +98,7 @@ async fn sim_suite(c: &Client, gw: &AgentHandle, n: u8, how: &str) {
 #[tokio::test]
 async fn sim_home_over_mqtt_5_and_3_1_1_plain_tls_websocket_and_wss() {
     logs();
-    let broker = Broker::start(Options { tls: true, websockets: true, login: None });
+    let broker = Broker::start(Options { tls: true, websockets: true, login: None, max_packet_size: None });
     let me = test_eid("mqtt-sim");
     let home = start_home(&[(&me, "Full Access")], None).await;
     let gw = home.agent("gateway").expect("gateway");

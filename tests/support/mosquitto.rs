@@ -20,6 +20,8 @@ pub struct Options {
     pub websockets: bool,
     /// Only this user (name, password) may connect.
     pub login: Option<(String, String)>,
+    /// `max_packet_size`: the broker refuses larger packets and says so in its MQTT 5 CONNACK.
+    pub max_packet_size: Option<u32>,
 }
 
 /// One running mosquitto.
@@ -78,6 +80,9 @@ impl Broker {
         // Run as root, mosquitto would switch to its own user, which cannot read our files;
         // as anyone else it stays who it is anyway.
         conf.push_str("user root\n");
+        if let Some(max) = options.max_packet_size {
+            conf.push_str(&format!("max_packet_size {max}\n"));
+        }
         match &options.login {
             Some((user, password)) => {
                 let file = dir.join("passwords");

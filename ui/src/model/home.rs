@@ -72,6 +72,8 @@ pub fn transport_text(agent: &AgentSummary) -> String {
     }
     let crosses_broker = agent.url.starts_with("mqtt") || agent.url.starts_with("stomp");
     match (agent.end_to_end, crosses_broker) {
+        // A signed session context: the carrier says so itself ("MQTT, protected end to end").
+        (true, _) if agent.transport.contains("protected end to end") => agent.transport.clone(),
         (true, _) => format!("{} · protected end to end", agent.transport),
         (false, true) => format!("{} · through a broker, not protected end to end", agent.transport),
         (false, false) => agent.transport.clone(),
@@ -155,6 +157,8 @@ mod tests {
         assert_eq!(transport_text(&a), "MQTT · through a broker, not protected end to end");
         a.end_to_end = true;
         assert_eq!(transport_text(&a), "MQTT · protected end to end");
+        a.transport = "MQTT, protected end to end".into();
+        assert_eq!(transport_text(&a), "MQTT, protected end to end", "said once");
         assert!(is_broker_address(" MQTT+WSS://b/x") && is_broker_address("stomp://b/q"));
         assert!(!is_broker_address("ws://10.0.0.1/usp") && !is_broker_address("coap://h/usp"));
     }

@@ -11,7 +11,8 @@
 //!   "Secure session required" (R-MTP.5: in a `no_session_context` Record, as the request
 //!   came); anything else without a context is dropped.
 //!
-//! `MaxUSPRecordSize` segments what the agent sends; with the scenario's `integrity`, the
+//! `MaxUSPRecordSize` segments what the agent sends, and a session-context Record of the
+//! controller's larger than it is dropped (the controller must cut its Messages to it); with the scenario's `integrity`, the
 //! agent signs its Records with its own certificate ([`crate::AgentHandle::e2e_certificate_der`])
 //! and requires the controller's to be signed, trusting the first certificate that does.
 
@@ -57,6 +58,8 @@ pub(super) struct PipeE2e {
     in_context: bool,
     quiet_until: Option<Instant>,
     quiet_next: Duration,
+    /// Records of the controller's dropped for being over `MaxUSPRecordSize`.
+    oversized: u64,
 }
 
 impl PipeE2e {
@@ -76,7 +79,7 @@ impl PipeE2e {
             }
             E2eSession::new(cfg)
         });
-        Self { policy, session, in_context: false, quiet_until: None, quiet_next: QUIET_FIRST }
+        Self { policy, session, in_context: false, quiet_until: None, quiet_next: QUIET_FIRST, oversized: 0 }
     }
 
     /// Replies go in the session context.
@@ -94,6 +97,15 @@ impl PipeE2e {
     pub fn handle(&mut self, bytes: Bytes) -> bool {
         let Some(s) = self.session.as_mut() else { return false };
         self.in_context = true;
+        let max = self.policy.max_record_size as usize;
+        if max > 0 && bytes.len() > max {
+            // Over this controller's MaxUSPRecordSize: the controller should have cut it.
+            self.oversized += 1;
+            if self.oversized.is_power_of_two() {
+                info!(size = bytes.len(), max, dropped = self.oversized, "a record over MaxUSPRecordSize dropped");
+            }
+            return true;
+        }
         if self.quiet_until.is_some_and(|q| q > now()) {
             debug!("session-context record ignored after an integrity failure");
             return true;

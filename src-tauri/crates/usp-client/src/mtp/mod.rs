@@ -180,6 +180,12 @@ pub trait Transport: Send {
     fn close(&mut self, why: Close) -> BoxFuture<'_, ()>;
     /// What carries this connection.
     fn carrier(&self) -> Carrier;
+    /// The largest Record this MTP can carry to the agent, when it says (an MQTT 5 broker's
+    /// Maximum Packet Size less what the PUBLISH around the Record takes). `None`: no
+    /// limit known.
+    fn max_record_size(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// An open connection and what its handshake told us.

@@ -89,6 +89,11 @@ pub struct E2eConfig {
     /// Verify what we receive: every session-context Record must carry a valid signature
     /// by a certificate this trusts. `None`: no verification.
     pub peer_trust: Option<PeerTrust>,
+    /// A certificate learnt for the peer ([`PeerTrust::TrustOnFirstUse`],
+    /// [`PeerTrust::WhenSigned`]) must name `peer_id` in a subjectAltName URI
+    /// (`urn:bbf:usp:id:...`); one that does not fails the integrity check (`Untrusted`).
+    /// Default false.
+    pub peer_cert_names_peer: bool,
 }
 
 impl E2eConfig {
@@ -115,6 +120,7 @@ impl E2eConfig {
             first_session_id: None,
             signer: None,
             peer_trust: None,
+            peer_cert_names_peer: false,
         }
     }
 }
@@ -247,7 +253,8 @@ pub enum E2eEvent {
         reason: RestartReason,
     },
     /// The peer ended the context with DisconnectRecord 7105 (the MTP stays up). Our
-    /// Messages not yet acknowledged are dropped; the next `send` starts a new context.
+    /// Messages not yet acknowledged are dropped (`take_dropped` hands them back); the next
+    /// `send` starts a new context.
     Terminated {
         /// The peer's text.
         reason: String,

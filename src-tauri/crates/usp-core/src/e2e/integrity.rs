@@ -112,6 +112,14 @@ pub enum PeerTrust {
     /// The first certificate that signs a valid Record, then only it
     /// ([`E2eEvent::PeerCertificate`](super::E2eEvent::PeerCertificate) tells which).
     TrustOnFirstUse,
+    /// For a peer that may not sign at all (integrity is required only when the MTP does not
+    /// protect the Record, and agents in the field do not sign): unsigned Records are taken as
+    /// they come until one arrives signed; its certificate is then learnt as with
+    /// [`PeerTrust::TrustOnFirstUse`] and every Record after must be signed by it. Until then
+    /// nothing is verified ([`E2eSession::peer_verified`](super::E2eSession::peer_verified)
+    /// says which), and whoever sits between could strip signatures: pin the learnt
+    /// certificate for the next connections.
+    WhenSigned,
 }
 
 /// Checks the peer's Records against a [`PeerTrust`].
@@ -119,16 +127,28 @@ pub enum PeerTrust {
 pub(super) struct Verifier {
     trust: PeerTrust,
     learnt: Option<Bytes>,
+    /// A certificate is learnt only when it names this Endpoint ID (subjectAltName URI
+    /// `urn:bbf:usp:id:...`).
+    must_name: Option<crate::EndpointId>,
 }
 
 impl Verifier {
-    pub(super) fn new(trust: PeerTrust) -> Self {
-        Self { trust, learnt: None }
+    pub(super) fn new(trust: PeerTrust, must_name: Option<crate::EndpointId>) -> Self {
+        Self { trust, learnt: None, must_name }
+    }
+
+    /// Every Record of the peer's from now on must carry a valid signature by a certificate
+    /// known for it (pinned or learnt).
+    pub(super) fn anchored(&self) -> bool {
+        self.learnt.is_some() || matches!(self.trust, PeerTrust::Pinned(_))
     }
 
     /// Verifies `rec`. Returns the certificate learnt by this Record, if any.
     pub(super) fn verify(&mut self, rec: &Record, scratch: &mut Vec<u8>) -> Result<Option<Bytes>, IntegrityError> {
         if rec.mac_signature.is_empty() {
+            if self.trust == PeerTrust::WhenSigned && self.learnt.is_none() {
+                return Ok(None);
+            }
             return Err(IntegrityError::Unsigned);
         }
         let cert = if rec.sender_cert.is_empty() {
@@ -143,7 +163,7 @@ impl Verifier {
         let trusted = match (&self.trust, &self.learnt) {
             (_, Some(c)) => *c == cert,
             (PeerTrust::Pinned(list), None) => list.contains(&cert),
-            (PeerTrust::TrustOnFirstUse, None) => true,
+            (PeerTrust::TrustOnFirstUse | PeerTrust::WhenSigned, None) => true,
         };
         if !trusted {
             return Err(IntegrityError::Untrusted);
@@ -154,7 +174,13 @@ impl Verifier {
         signed_input(rec, scratch);
         ee.verify_signature(webpki::ring::ECDSA_P256_SHA256, scratch, &rec.mac_signature)
             .map_err(|_| IntegrityError::BadSignature)?;
-        if self.trust == PeerTrust::TrustOnFirstUse && self.learnt.is_none() {
+        if matches!(self.trust, PeerTrust::TrustOnFirstUse | PeerTrust::WhenSigned) && self.learnt.is_none() {
+            if let Some(eid) = &self.must_name {
+                let named = ee.valid_uri_names().any(|uri| crate::EndpointId::from_urn(uri).is_ok_and(|id| id == *eid));
+                if !named {
+                    return Err(IntegrityError::Untrusted);
+                }
+            }
             self.learnt = Some(cert.clone());
             return Ok(Some(cert));
         }

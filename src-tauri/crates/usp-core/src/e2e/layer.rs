@@ -99,6 +99,8 @@ pub struct E2eSession {
     pub(super) next_session_id: u64,
     pub(super) pending: VecDeque<Bytes>,
     pub(super) pending_bytes: usize,
+    /// What the last end of a context dropped ([`E2eSession::take_dropped`]).
+    pub(super) dropped: VecDeque<Bytes>,
     pub(super) transmits: VecDeque<Bytes>,
     pub(super) delivered: VecDeque<Bytes>,
     pub(super) events: VecDeque<E2eEvent>,
@@ -115,7 +117,8 @@ impl E2eSession {
         cfg.max_retransmit_tries = cfg.max_retransmit_tries.min(MAX_TRIES);
         cfg.max_unacked_records = cfg.max_unacked_records.max(4);
         let signer = cfg.signer.take();
-        let verifier = cfg.peer_trust.take().map(Verifier::new);
+        let must_name = if cfg.peer_cert_names_peer { cfg.peer_id.parse().ok() } else { None };
+        let verifier = cfg.peer_trust.take().map(|t| Verifier::new(t, must_name));
         let next_session_id = cfg.first_session_id.unwrap_or_else(|| uuid::Uuid::new_v4().as_u64_pair().0 >> 2).max(2);
         let chunk = super::send::chunk_size(&cfg, signer.as_ref());
         Self {
@@ -129,6 +132,7 @@ impl E2eSession {
             next_session_id,
             pending: VecDeque::new(),
             pending_bytes: 0,
+            dropped: VecDeque::new(),
             transmits: VecDeque::new(),
             delivered: VecDeque::new(),
             events: VecDeque::new(),
@@ -153,6 +157,14 @@ impl E2eSession {
         self.ctx.as_ref().is_some_and(|c| c.confirmed)
     }
 
+    /// The peer's Records are verified: integrity is on and every Record of the peer's
+    /// must now be signed by a certificate known for it (pinned, or learnt from its first
+    /// signed Record). False without a [`E2eConfig::peer_trust`], and with
+    /// [`PeerTrust::WhenSigned`](super::PeerTrust::WhenSigned) while the peer has signed nothing.
+    pub fn peer_verified(&self) -> bool {
+        self.verifier.as_ref().is_some_and(Verifier::anchored)
+    }
+
     /// The peer refused session contexts (DisconnectRecord 7106).
     pub fn is_not_allowed(&self) -> bool {
         self.not_allowed
@@ -165,6 +177,19 @@ impl E2eSession {
 
     /// Payload bytes per Record at the configured `max_record_size` (`usize::MAX` without).
     pub fn segment_size(&self) -> Result<usize, E2eSendError> {
+        self.chunk.clone()
+    }
+
+    /// Changes the largest Record the peer accepts (its `MaxUSPRecordSize`, once read from
+    /// it, or what the MTP carries); 0 = no limit. Messages started from now on are cut to
+    /// it; one already being sent keeps its segments (they stay back to back). Returns the
+    /// payload bytes per Record, or why the size cannot work (then `send` refuses, as
+    /// with the same size from [`E2eConfig::max_record_size`]).
+    pub fn set_max_record_size(&mut self, max_record_size: usize) -> Result<usize, E2eSendError> {
+        if max_record_size != self.cfg.max_record_size {
+            self.cfg.max_record_size = max_record_size;
+            self.chunk = super::send::chunk_size(&self.cfg, self.signer.as_ref());
+        }
         self.chunk.clone()
     }
 
@@ -393,9 +418,18 @@ impl E2eSession {
     pub(super) fn drop_context(&mut self) -> usize {
         self.retire_context();
         let lost = self.pending.len();
-        self.pending.clear();
+        // Kept (only the last batch: bounded as `pending` is) for `take_dropped`.
+        self.dropped = std::mem::take(&mut self.pending);
         self.pending_bytes = 0;
         lost
+    }
+
+    /// The Messages of ours that the last end of a context dropped unacknowledged or unsent
+    /// (the peer's 7105 or 7106, or [`terminate`](Self::terminate)), oldest first, for the
+    /// caller to send again (in a new context, or without one) if it wants; the peer may have
+    /// run some of them already. Only the last such batch is kept.
+    pub fn take_dropped(&mut self) -> Vec<Bytes> {
+        std::mem::take(&mut self.dropped).into()
     }
 
     pub(super) fn fresh_session_id(&mut self) -> u64 {

@@ -67,7 +67,8 @@
 //! - On a restart our Messages not yet acknowledged are sent again in the new context (the
 //!   spec leaves that policy to the sender), so across a restart delivery is at least once
 //!   (the USP msg_id tells a repeat); without a restart it is exactly once. On the peer's
-//!   7105 they are dropped and counted in the event instead.
+//!   7105 they are dropped and counted in the event instead; [`E2eSession::take_dropped`]
+//!   hands them back to a caller that wants to send them again.
 //! - PLAINTEXT: `payloadrec_sar_state` must equal `payload_sar_state` and a Record carries at
 //!   most one `payload`; anything else fails the context.
 //!

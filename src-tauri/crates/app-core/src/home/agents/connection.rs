@@ -121,14 +121,21 @@ impl Home {
             }
         }
         // Across a broker the app asks for USP's end-to-end session context: Messages then cross
-        // whole (the agent segments large ones at its MaxUSPRecordSize) and in order, whatever
-        // the broker does. An agent that refuses or ignores it is reached without, and not asked
-        // again while the app runs. Unsigned: agents in the field (the reference agent) do not
-        // sign their Records, and a signed context with an agent that does not sign would never
-        // carry anything.
+        // whole (each side segments large ones at the other's MaxUSPRecordSize) and in order,
+        // whatever the broker does. An agent that refuses or ignores it is reached without, and
+        // not asked again while the app runs. Our Records are signed with the app's identity;
+        // the agent's are verified once it signs one (agents in the field, the reference agent,
+        // sign nothing and ignore our signatures).
         let crosses = usp_client::mtp::carrier_of(url).is_ok_and(|k| k.mtp.crosses_broker());
-        if crosses && c.connector.is_none() && !self.with_agent(eid, |e| e.e2e_refused).unwrap_or(false) {
-            c.e2e = usp_client::mtp::e2e::E2eSettings::new(usp_client::mtp::e2e::E2eMode::Prefer);
+        if crosses && c.connector.is_none() {
+            let known = self
+                .with_agent(eid, |e| (!e.e2e_refused).then(|| (e.e2e_record_size.clone(), e.e2e_peer_cert.clone())));
+            if let Some((size, peer_cert)) = known.flatten() {
+                c.e2e = super::e2e::settings(&size);
+                c.e2e.integrity = super::e2e::integrity(self.identity().tls(), peer_cert);
+                let integrity = c.e2e.integrity.clone();
+                self.with_agent(eid, |e| e.e2e_integrity = integrity);
+            }
         }
         if is_wss(url) {
             let trust = AgentTrust::new(self.pins().clone() as Arc<dyn PinStore>);

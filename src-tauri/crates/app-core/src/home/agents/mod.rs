@@ -15,6 +15,7 @@ mod broker;
 mod by_address;
 mod connection;
 mod discovery;
+mod e2e;
 mod page;
 mod state;
 
@@ -97,6 +98,14 @@ pub(crate) struct AgentEntry {
     /// it): not asked again while the app runs (the reference agent as shipped drops its broker
     /// connection after refusing one).
     pub e2e_refused: bool,
+    /// Its `MaxUSPRecordSize` for us, once read (shared with the session-context layer of its
+    /// connections).
+    pub e2e_record_size: usp_client::mtp::e2e::AgentRecordSize,
+    /// The certificate it signs its session-context Records with, learnt from its first signed
+    /// Record while the app runs: required from then on (a broker cannot strip signatures).
+    pub e2e_peer_cert: Option<bytes::Bytes>,
+    /// The Record integrity settings of its current connection (they learn that certificate).
+    pub e2e_integrity: Option<usp_client::mtp::e2e::E2eIntegrity>,
 }
 
 impl AgentEntry {
@@ -139,6 +148,9 @@ impl AgentEntry {
             dialled: false,
             broker_cert: None,
             e2e_refused: false,
+            e2e_record_size: usp_client::mtp::e2e::AgentRecordSize::new(),
+            e2e_peer_cert: None,
+            e2e_integrity: None,
         }
     }
 

@@ -51,8 +51,9 @@ impl Home {
             local: is_loopback_url(&e.url),
             allow_unencrypted: e.allow_unencrypted,
             transport: transport_text(e),
-            // A session context with Records signed both ways (the client's `e2e` settings).
-            end_to_end: e.client.as_ref().and_then(|c| c.carrier()).is_some_and(|c| c.end_to_end),
+            // A session context with Records signed and verified both ways (the client's `e2e`
+            // settings), or TLS that ends at the device itself with the certificate trusted.
+            end_to_end: e.verified() || e.client.as_ref().and_then(|c| c.carrier()).is_some_and(|c| c.end_to_end),
         }
     }
 

@@ -169,6 +169,20 @@ impl Home {
                 tracing::info!(eid, carrier = %k, "the device works without an end-to-end session context; not asked again");
             }
         }
+        // The certificate it signs with, once it did: required on its next connections.
+        self.with_agent(eid, |e| {
+            if let Some(cert) = e.e2e_integrity.as_ref().and_then(|i| i.learnt_peer_certificate()) {
+                e.e2e_peer_cert = Some(cert);
+            }
+        });
+        // In one: our Messages are cut to the device's MaxUSPRecordSize from now on, when our
+        // role may read it.
+        if client.carrier().is_some_and(|k| k.session_context) {
+            if let Some(size) = super::e2e::read_record_size(client).await {
+                tracing::debug!(eid, size, "the device's MaxUSPRecordSize");
+                self.with_agent(eid, |e| e.e2e_record_size.set(size));
+            }
+        }
         // Another answer than before: the checks start over.
         self.with_agent(eid, |e| {
             if std::mem::discriminant(&e.auth) != std::mem::discriminant(&auth) {

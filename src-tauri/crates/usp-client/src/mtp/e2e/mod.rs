@@ -22,6 +22,10 @@
 mod transport;
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
 use std::time::Duration;
 
 use usp_core::e2e::{IntegrityError, PeerTrust, RecordSigner};
@@ -49,10 +53,16 @@ pub enum E2eMode {
 pub struct E2eSettings {
     /// When to use a session context. Default [`E2eMode::Off`].
     pub mode: E2eMode,
-    /// The agent's `MaxUSPRecordSize` (`Controller.{i}.E2ESession.MaxUSPRecordSize`): our
+    /// The agent's `MaxUSPRecordSize` (`Controller.{i}.E2ESession.MaxUSPRecordSize`) as
+    /// configured, or what to assume until [`E2eSettings::agent_record_size`] says: our
     /// Messages are segmented into Records of at most this many bytes. 0 = no limit (one
-    /// Record per Message). The spec wants at least 512 when set.
+    /// Record per Message). The spec wants at least 512 when set. Whatever applies, a
+    /// smaller limit of the MTP's (an MQTT 5 broker's Maximum Packet Size) wins.
     pub max_record_size: usize,
+    /// The agent's `MaxUSPRecordSize` once read from it (after the connection is up): set it
+    /// through this handle (a clone), and the Messages sent from then on are cut to it
+    /// instead of [`E2eSettings::max_record_size`].
+    pub agent_record_size: AgentRecordSize,
     /// The largest Message of the agent's a reassembly may hold, in bytes; a larger one is
     /// refused and the context restarted. Default 5 MiB (the largest Record the client
     /// accepts at all, [`ClientConfig::limits`]).
@@ -76,6 +86,7 @@ impl Default for E2eSettings {
         Self {
             mode: E2eMode::Off,
             max_record_size: 0,
+            agent_record_size: AgentRecordSize::default(),
             max_message_size: 5 * 1024 * 1024,
             retransmit_interval: Duration::from_secs(2),
             max_retransmit_tries: 5,
@@ -92,6 +103,31 @@ impl E2eSettings {
     }
 }
 
+/// The agent's `MaxUSPRecordSize`, read while the connection runs, shared with its layer
+/// ([`E2eSettings::agent_record_size`]). Clones share the value.
+#[derive(Clone, Debug, Default)]
+pub struct AgentRecordSize(Arc<AtomicU64>);
+
+impl AgentRecordSize {
+    /// Not known yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The agent says `bytes` (0 = no limit).
+    pub fn set(&self, bytes: usize) {
+        self.0.store((bytes as u64).saturating_add(1), Ordering::Relaxed);
+    }
+
+    /// What the agent said, once it did.
+    pub fn get(&self) -> Option<usize> {
+        match self.0.load(Ordering::Relaxed) {
+            0 => None,
+            n => Some(usize::try_from(n - 1).unwrap_or(usize::MAX)),
+        }
+    }
+}
+
 /// Record integrity: our key and certificate to sign with, and which certificates may sign
 /// the agent's Records. The key never reaches logs (`Debug` leaves it out) and is wiped
 /// from memory when dropped.
@@ -101,6 +137,9 @@ pub struct E2eIntegrity {
     cert_der: Vec<u8>,
     /// Which certificates may sign the agent's Records.
     pub peer: PeerTrust,
+    /// The agent's certificate once learnt ([`PeerTrust::TrustOnFirstUse`],
+    /// [`PeerTrust::WhenSigned`]), shared by clones: pin it for the next connections.
+    learnt: Arc<Mutex<Option<Bytes>>>,
 }
 
 impl fmt::Debug for E2eIntegrity {
@@ -121,7 +160,24 @@ impl E2eIntegrity {
     /// When the key is not an ECDSA P-256 key or not the certificate's.
     pub fn new(key_pkcs8: &[u8], cert_der: &[u8], peer: PeerTrust) -> Result<Self, IntegrityError> {
         RecordSigner::new(key_pkcs8, cert_der)?;
-        Ok(Self { key_pkcs8: Zeroizing::new(key_pkcs8.to_vec()), cert_der: cert_der.to_vec(), peer })
+        Ok(Self {
+            key_pkcs8: Zeroizing::new(key_pkcs8.to_vec()),
+            cert_der: cert_der.to_vec(),
+            peer,
+            learnt: Arc::default(),
+        })
+    }
+
+    /// The certificate (DER) the agent signed its Records with, once learnt (it names the
+    /// agent's Endpoint ID).
+    pub fn learnt_peer_certificate(&self) -> Option<Bytes> {
+        self.learnt.lock().ok().and_then(|l| l.clone())
+    }
+
+    pub(crate) fn learn(&self, cert: Bytes) {
+        if let Ok(mut l) = self.learnt.lock() {
+            *l = Some(cert);
+        }
     }
 
     /// A signer for one connection.

@@ -73,6 +73,19 @@ pub struct E2eTransport {
     after_refusal_until: Option<Instant>,
     /// The last integrity failure of the agent's Records, in words.
     integrity_error: Option<String>,
+    /// The agent's 7105 dropped Messages of ours: sent again after the events are handled.
+    send_dropped_again: bool,
+}
+
+/// The largest Record for the agent: what it said (read from it), else what is configured,
+/// and never more than the MTP carries. 0 = no limit.
+fn record_size(settings: &E2eSettings, mtp: Option<usize>) -> usize {
+    let agent = settings.agent_record_size.get().unwrap_or(settings.max_record_size);
+    match (agent, mtp) {
+        (0, Some(m)) => m,
+        (a, Some(m)) => a.min(m),
+        (a, None) => a,
+    }
 }
 
 fn now() -> Instant {
@@ -106,6 +119,7 @@ impl E2eTransport {
             after_refusal: Vec::new(),
             after_refusal_until: None,
             integrity_error: None,
+            send_dropped_again: false,
         }
     }
 
@@ -123,12 +137,17 @@ impl E2eTransport {
     fn session_for(&mut self, peer: &str) -> Option<&mut E2eSession> {
         if self.session.is_none() {
             let mut cfg = E2eConfig::new(self.own_id.as_str(), peer);
-            cfg.max_record_size = self.settings.max_record_size;
+            cfg.max_record_size = record_size(&self.settings, self.inner.max_record_size());
             cfg.max_message_size = self.settings.max_message_size;
             cfg.max_ahead_bytes = self.settings.max_message_size.max(64 * 1024);
             cfg.retransmit_interval = self.settings.retransmit_interval;
             cfg.max_retransmit_tries = self.settings.max_retransmit_tries;
             cfg.limits = self.limits;
+            // The reference agent's experimental session context answers a context it forbids
+            // with 7105 instead of 7106; a 7105 before the agent took any part in our context
+            // can only mean it does not want one (a restart of the agent after it took part
+            // is told apart: that context was confirmed).
+            cfg.early_7105_means_not_allowed = true;
             if let Some(integrity) = &self.settings.integrity {
                 match integrity.signer() {
                     Ok(signer) => cfg.signer = Some(signer),
@@ -138,6 +157,9 @@ impl E2eTransport {
                     }
                 }
                 cfg.peer_trust = Some(integrity.peer.clone());
+                // A certificate learnt for the agent must name its Endpoint ID: another
+                // endpoint's certificate is no proof that the agent sent the Record.
+                cfg.peer_cert_names_peer = true;
             }
             self.session = Some(E2eSession::new(cfg));
         }
@@ -171,6 +193,7 @@ impl E2eTransport {
         };
         let prefer = self.settings.mode == E2eMode::Prefer;
         let t = now();
+        let size = record_size(&self.settings, self.inner.max_record_size());
         let Some(session) = self.session_for(&rec.to_id) else {
             return match &self.failed {
                 Some(why) => Err(why.clone()),
@@ -178,6 +201,11 @@ impl E2eTransport {
             };
         };
         let established = session.is_established();
+        if session.config().max_record_size != size {
+            if let Err(e) = session.set_max_record_size(size) {
+                debug!(error = %e, "the record size cannot carry a message");
+            }
+        }
         match session.send(payload, t) {
             Ok(()) => {
                 if !established && !self.answered_once {
@@ -257,6 +285,17 @@ impl E2eTransport {
         for e in events {
             self.on_event(e);
         }
+        if std::mem::take(&mut self.send_dropped_again) {
+            if let Some(s) = self.session.as_mut() {
+                let t = now();
+                for m in s.take_dropped() {
+                    if let Err(e) = s.send(m, t) {
+                        debug!(error = %e, "a message dropped by the agent's 7105 cannot go again");
+                    }
+                }
+            }
+            self.drain_session();
+        }
     }
 
     /// A Record of the agent's failed the integrity check: ignore its Records for a while.
@@ -283,6 +322,9 @@ impl E2eTransport {
             E2eEvent::Restarted { old, new, reason } => info!(old, new, %reason, "session context restarted"),
             E2eEvent::Terminated { reason, lost_messages } => {
                 info!(reason = %for_log(&reason), lost_messages, "the agent ended the session context (7105)");
+                // What it had not acknowledged goes again, in a new context: an agent that
+                // restarted (the reference agent forgets its context then) never ran it.
+                self.send_dropped_again = lost_messages > 0;
             }
             E2eEvent::NotAllowed { reason, .. } => match self.settings.mode {
                 E2eMode::Prefer => {
@@ -301,7 +343,12 @@ impl E2eTransport {
             E2eEvent::Disconnect { reason_code, reason } => {
                 debug!(reason_code, reason = %for_log(&reason), "disconnect record in the session layer");
             }
-            E2eEvent::PeerCertificate(_) => info!("learnt the agent's record-signing certificate"),
+            E2eEvent::PeerCertificate(cert) => {
+                info!("learnt the agent's record-signing certificate");
+                if let Some(i) = &self.settings.integrity {
+                    i.learn(cert);
+                }
+            }
             E2eEvent::Dropped(why) => debug!(%why, "session-context record dropped"),
         }
     }
@@ -559,7 +606,11 @@ impl Transport for E2eTransport {
     fn carrier(&self) -> Carrier {
         let mut c = self.inner.carrier();
         c.session_context = self.in_session_context();
-        c.end_to_end = c.session_context && self.settings.integrity.is_some();
+        // Signed both ways: we sign (integrity set), and every Record of the agent's must be
+        // signed by its known certificate.
+        c.end_to_end = c.session_context
+            && self.settings.integrity.is_some()
+            && self.session.as_ref().is_some_and(E2eSession::peer_verified);
         c
     }
 }

@@ -191,6 +191,7 @@ pub async fn open(connector: &MqttConnector, config: &ClientConfig) -> Result<Op
         held: VecDeque::new(),
         alive: false,
         carrier: Carrier::new(Mtp::Mqtt, address.tls),
+        broker_max_packet: connack.max_packet_size.map(|n| n as usize),
         task,
     };
     let handshake = Handshake { agent_id_hint: address.agent_id.clone(), peer_certificates: Vec::new() };
@@ -281,6 +282,8 @@ pub struct MqttTransport {
     held: VecDeque<Bytes>,
     alive: bool,
     carrier: Carrier,
+    /// The broker's Maximum Packet Size (MQTT 5 CONNACK).
+    broker_max_packet: Option<usize>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -365,6 +368,16 @@ impl Transport for MqttTransport {
 
     fn carrier(&self) -> Carrier {
         self.carrier
+    }
+
+    fn max_record_size(&self) -> Option<usize> {
+        let max = self.broker_max_packet?;
+        // The PUBLISH around the Record: fixed header (5), topic (2 + its length, with a
+        // 3.1.1 reply-to suffix), packet id (2), properties (length 4, response topic 3 +
+        // its length, content type 3 + its length), and room to spare.
+        let topic = self.topic().map_or(256, |t| t.len());
+        let overhead = 64 + topic + 2 * self.reply_to.len() + session::CONTENT_TYPE.len();
+        Some(max.saturating_sub(overhead).max(1))
     }
 }
 

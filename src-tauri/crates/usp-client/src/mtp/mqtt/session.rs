@@ -57,6 +57,8 @@ pub struct ConnAckInfo {
     pub subscribe_topics: Vec<String>,
     /// The client identifier the broker assigned (MQTT 5, when we sent none).
     pub assigned_client_id: Option<String>,
+    /// The largest packet the broker accepts (MQTT 5 Maximum Packet Size), when it says.
+    pub max_packet_size: Option<u32>,
 }
 
 /// What the broker sent.
@@ -370,6 +372,7 @@ impl Events {
                         response_information: p.response_information.filter(|t| !t.is_empty()),
                         subscribe_topics: props_first(&p.user_properties, "subscribe-topic"),
                         assigned_client_id: p.assigned_client_identifier,
+                        max_packet_size: p.max_packet_size,
                     }))
                 }
                 v5::Event::Incoming(Packet5::Publish(p)) => {

@@ -304,6 +304,33 @@ fn disconnect_7105_ends_the_context_and_the_next_send_starts_another() {
     assert_eq!(c.session_id(), Some(9000));
 }
 
+/// The peer's 7105 drops our unacknowledged Messages; `take_dropped` hands them back (once),
+/// and sent again they start a new context the peer follows.
+#[test]
+fn messages_dropped_by_a_7105_can_be_taken_back_and_sent_again() {
+    let (mut c, mut a) = pair();
+    let t0 = Instant::now();
+    c.send(msg(1, 10), t0).expect("send");
+    exchange(&mut c, &mut a, t0);
+    delivered(&mut a);
+    // Two more Messages the peer never sees: it ends the context instead.
+    c.send(msg(2, 10), t0).expect("send");
+    c.send(msg(3, 10), t0).expect("send");
+    drain(&mut c);
+    let bye = Record::new("1.4", C, A, RecordType::Disconnect { reason: "forgot it".into(), reason_code: 7105 });
+    c.handle_record(bye, t0);
+    assert!(events(&mut c).contains(&E2eEvent::Terminated { reason: "forgot it".into(), lost_messages: 2 }));
+    let again = c.take_dropped();
+    assert_eq!(again, vec![msg(2, 10), msg(3, 10)]);
+    assert!(c.take_dropped().is_empty(), "handed back once");
+    for m in again {
+        c.send(m, t0).expect("send again");
+    }
+    exchange(&mut c, &mut a, t0);
+    assert_eq!(delivered(&mut a), vec![msg(2, 10), msg(3, 10)]);
+    assert_ne!(c.session_id(), Some(100));
+}
+
 #[test]
 fn both_sides_starting_at_once_agree_on_the_larger_id() {
     let (mut c, mut a) = pair();

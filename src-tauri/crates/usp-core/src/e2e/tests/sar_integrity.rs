@@ -152,6 +152,29 @@ fn a_record_size_without_room_for_a_payload_is_refused() {
     assert_eq!(c.session_id(), None);
 }
 
+/// The peer's MaxUSPRecordSize learnt after the context started: the next Message is cut
+/// to it (and reassembled), a smaller size again later too, 0 sends whole again, and a size
+/// without room for a payload is refused as at the start.
+#[test]
+fn the_record_size_can_change_between_messages() {
+    let mut c = E2eSession::new(config(C, A, 100));
+    let mut a = E2eSession::new(config(A, C, 9000));
+    let (seen, got) = transfer(&mut c, &mut a, 5000, usize::MAX);
+    assert_eq!((seen.len(), got), (1, vec![big(5000)]), "whole while no size is known");
+    for (max, least) in [(1024, 5), (600, 9)] {
+        let chunk = c.set_max_record_size(max).expect("fits");
+        assert!(chunk < max);
+        let (seen, got) = transfer(&mut c, &mut a, 5000, max);
+        assert!(seen.len() >= least, "{} records at {max}", seen.len());
+        assert_eq!(seen[0].payload_sar_state, SAR_BEGIN);
+        assert_eq!(got, vec![big(5000)]);
+    }
+    assert_eq!(c.set_max_record_size(0), Ok(usize::MAX));
+    assert_eq!(transfer(&mut c, &mut a, 5000, usize::MAX).0.len(), 1);
+    assert!(matches!(c.set_max_record_size(40), Err(E2eSendError::RecordSizeTooSmall { limit: 40, .. })));
+    assert!(matches!(c.send(big(10), Instant::now()), Err(E2eSendError::RecordSizeTooSmall { .. })));
+}
+
 // ---------------------------------------------------------------------------------------
 // Integrity
 
@@ -340,5 +363,72 @@ proptest::proptest! {
         proptest::prop_assert_eq!(got, vec![big(len)]);
         let chunk = c.segment_size().expect("fits");
         proptest::prop_assert_eq!(seen.len(), len.div_ceil(chunk));
+    }
+}
+
+/// `WhenSigned`: a peer that signs nothing is heard (unverified); once a signed Record of
+/// the peer's came, its certificate is required: an unsigned Record then restarts the context.
+#[test]
+fn when_signed_takes_unsigned_records_until_the_peer_signs_then_requires_it() {
+    let (ci, ai) = (identity("controller"), identity("agent"));
+    let mut c = signing(C, A, 100, &ci, PeerTrust::WhenSigned);
+    let mut plain = E2eSession::new(config(A, C, 9000));
+    let t0 = Instant::now();
+    c.send(msg(1, 10), t0).expect("send");
+    exchange(&mut c, &mut plain, t0);
+    assert_eq!(delivered(&mut plain), vec![msg(1, 10)], "the unsigned peer ignores our signature");
+    plain.send(msg(2, 10), t0).expect("send");
+    exchange(&mut plain, &mut c, t0);
+    assert_eq!(delivered(&mut c), vec![msg(2, 10)]);
+    assert!(c.is_established() && !c.peer_verified(), "heard, not verified");
+
+    let mut a = signing(A, C, 9100, &ai, PeerTrust::TrustOnFirstUse);
+    a.send(msg(3, 10), t0).expect("send");
+    exchange(&mut a, &mut c, t0);
+    assert_eq!(delivered(&mut c), vec![msg(3, 10)]);
+    assert!(events(&mut c).contains(&E2eEvent::PeerCertificate(Bytes::from(ai.1.clone()))));
+    assert!(c.peer_verified());
+    let sid = c.session_id();
+
+    // Unsigned again (a broker stripping signatures): dropped, the context restarted.
+    let mut stripped = E2eSession::new(config(A, C, 9100));
+    stripped.send(msg(4, 10), t0).expect("send");
+    c.handle_bytes(drain(&mut stripped)[0].clone(), t0);
+    assert!(delivered(&mut c).is_empty());
+    assert!(matches!(
+        &events(&mut c)[..],
+        [E2eEvent::Restarted { reason: RestartReason::Integrity(IntegrityError::Unsigned), .. }]
+    ));
+    assert_ne!(c.session_id(), sid);
+    assert!(c.peer_verified(), "still requires the learnt certificate");
+}
+
+/// With `peer_cert_names_peer`, a certificate is learnt only when it names the peer's
+/// Endpoint ID (subjectAltName URI): one that does not fails the check.
+#[test]
+fn a_learnt_certificate_must_name_the_peer_when_asked() {
+    let urn_identity = |eid: &str| {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.subject_alt_names = vec![rcgen::SanType::URI(format!("urn:bbf:usp:id:{eid}").try_into().expect("uri"))];
+        (key.serialize_der(), params.self_signed(&key).expect("cert").der().to_vec())
+    };
+    let t0 = Instant::now();
+    for (cert_of, heard) in [(A, true), ("proto::someone-else", false)] {
+        let mut c = E2eSession::new(E2eConfig {
+            peer_trust: Some(PeerTrust::WhenSigned),
+            peer_cert_names_peer: true,
+            ..config(C, A, 100)
+        });
+        let mut a = signing(A, C, 9000, &urn_identity(cert_of), PeerTrust::TrustOnFirstUse);
+        a.send(msg(1, 10), t0).expect("send");
+        for r in drain(&mut a) {
+            c.handle_bytes(r, t0);
+        }
+        assert_eq!(!delivered(&mut c).is_empty(), heard, "certificate of {cert_of}");
+        assert_eq!(c.peer_verified(), heard);
+        if !heard {
+            assert_eq!(events(&mut c), vec![E2eEvent::Dropped(E2eDropped::Integrity(IntegrityError::Untrusted))]);
+        }
     }
 }
