@@ -296,6 +296,7 @@ impl Home {
             None => return Err(AppError::Failed(format!("{} started no download.", conn.name))),
         }
         let mut progress = served.progress.clone();
+        let mut serving = true;
         let mut shown_tenth = 0u64;
         let mut poll = tokio::time::interval(POLL);
         poll.tick().await;
@@ -310,10 +311,10 @@ impl Home {
                         return Err(AppError::Offline { name: conn.name.clone() })
                     }
                 },
-                changed = progress.changed() => {
+                changed = progress.changed(), if serving => {
                     if changed.is_err() {
                         // The server closed; the device's word is still to come.
-                        progress = tokio::sync::watch::channel(*served.progress.borrow()).1;
+                        serving = false;
                         continue;
                     }
                     let bytes = progress.borrow_and_update().bytes;
