@@ -36,6 +36,7 @@ pub(crate) async fn firmware_update(ui: &Ui, home: &SimHome, uspctl: &Uspctl) ->
         return Err(format!("the gateway changed firmware before the confirmation: {before:?}"));
     }
     ui.find("firmware-question").await.map_err(|e| format!("no confirmation before the restart: {e}"))?;
+    ui.script("document.getElementById('firmware-question').scrollIntoView({ block: 'center' });", vec![]).await?;
     ui.shot("device-firmware-ready").await?;
     ui.click("firmware-activate").await?;
     let result = ui
@@ -49,6 +50,7 @@ pub(crate) async fn firmware_update(ui: &Ui, home: &SimHome, uspctl: &Uspctl) ->
     if after.get("Device.DeviceInfo.SoftwareVersion").map(String::as_str) != Some(NEW_VERSION) {
         return Err(format!("uspctl get says {after:?}, not {NEW_VERSION}"));
     }
+    ui.script("document.getElementById('firmware-result').scrollIntoView({ block: 'center' });", vec![]).await?;
     ui.shot("device-firmware-updated").await?;
     Ok(())
 }

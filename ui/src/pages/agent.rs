@@ -73,7 +73,10 @@ pub fn AgentPage() -> impl IntoView {
             // built again only for another device, so its result stays on screen.
             <div class="two-col" hidden=move || ping_target.with(Option::is_none)>
                 {move || details.get().and_then(Result::ok).flatten().map(|d| view! { <Details details=d /> })}
-                {move || ping_target.get().map(|(agent, can_ping)| view! { <Ping agent=agent.clone() can_ping=can_ping /> <crate::pages::speedtest::SpeedTest agent=agent.clone() /> <crate::pages::firmware::Firmware agent=agent /> })}
+                {move || ping_target.get().map(|(agent, can_ping)| view! { <Ping agent=agent.clone() can_ping=can_ping /> <crate::pages::speedtest::SpeedTest agent=agent /> })}
+                // Built again only for another device: a restart on new firmware (the device away
+                // for a while) keeps the card, its progress and its result.
+                {move || chosen.get().map(|agent| view! { <crate::pages::firmware::Firmware agent=agent /> })}
             </div>
         </PageFrame>
     }
