@@ -48,6 +48,8 @@ pub fn Firmware(agent: String) -> impl IntoView {
     let activate = move |image: String| {
         let args = FirmwareActivate { agent: agent.clone(), image };
         confirm.set(None);
+        // What the download said ("it still runs …") is out of date once it restarts.
+        updated.set(None);
         restarted.set(None);
         app.ping_progress.set(None);
         restarting.set(true);
