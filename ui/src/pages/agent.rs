@@ -74,6 +74,9 @@ pub fn AgentPage() -> impl IntoView {
             <div class="two-col" hidden=move || ping_target.with(Option::is_none)>
                 {move || details.get().and_then(Result::ok).flatten().map(|d| view! { <Details details=d /> })}
                 {move || ping_target.get().map(|(agent, can_ping)| view! { <Ping agent=agent.clone() can_ping=can_ping /> <crate::pages::speedtest::SpeedTest agent=agent /> })}
+                // Built again only for another device: a restart on new firmware (the device away
+                // for a while) keeps the card, its progress and its result.
+                {move || chosen.get().map(|agent| view! { <crate::pages::firmware::Firmware agent=agent /> })}
             </div>
         </PageFrame>
     }
@@ -100,19 +103,6 @@ fn Details(details: DeviceDetails) -> impl IntoView {
             <dl id="device-fields" class="facts">
                 {details.fields.iter().map(|(label, value)| view! { <dt>{label.clone()}</dt><dd>{value.clone()}</dd> }).collect_view()}
             </dl>
-            {(!details.firmware.is_empty()).then(|| view! {
-                <h3>"Firmware images"</h3>
-                <ul id="device-firmware" class="list">
-                    {details.firmware.iter().map(|image| view! {
-                        <li class="row">
-                            <span class="stack tight">
-                                <strong>{if image.version.is_empty() { image.name.clone() } else { image.version.clone() }}</strong>
-                                <span class="muted small">{firmware_line(image)}</span>
-                            </span>
-                        </li>
-                    }).collect_view()}
-                </ul>
-            })}
             {(!details.controllers.is_empty()).then(|| view! {
                 <h3>"Controllers it knows"</h3>
                 <ul id="device-controllers" class="list">
@@ -157,24 +147,6 @@ fn Details(details: DeviceDetails) -> impl IntoView {
             </div>
         </article>
     }
-}
-
-/// "Running now · boots next · Active", for one firmware image.
-fn firmware_line(image: &ipc_types::FirmwareImage) -> String {
-    let mut parts = Vec::new();
-    if image.active {
-        parts.push("Running now".to_owned());
-    }
-    if image.boot && !image.active {
-        parts.push("Starts at the next restart".to_owned());
-    }
-    if !image.name.is_empty() && !image.version.is_empty() {
-        parts.push(image.name.clone());
-    }
-    if !image.status.is_empty() {
-        parts.push(image.status.clone());
-    }
-    parts.join(" · ")
 }
 
 /// "This app · enabled", for one controller.

@@ -43,34 +43,11 @@ const MAX_ROWS_SHOWN: usize = 32;
 
 /// The device's firmware images, when it has them and our role may read them.
 async fn firmware_of(conn: &AgentConn) -> Vec<FirmwareImage> {
-    const TABLE: &str = "Device.DeviceInfo.FirmwareImage.";
-    let paths = [
-        "Device.DeviceInfo.FirmwareImage.*.Name",
-        "Device.DeviceInfo.FirmwareImage.*.Version",
-        "Device.DeviceInfo.FirmwareImage.*.Status",
-        "Device.DeviceInfo.ActiveFirmwareImage",
-        "Device.DeviceInfo.BootFirmwareImage",
-    ];
-    let Ok(p) = crate::agent_io::get_params(conn, &paths, "read its firmware images").await else { return Vec::new() };
-    let reference =
-        |name: &str| p.raw(&format!("Device.DeviceInfo.{name}")).map(|r| r.trim().trim_end_matches('.').to_owned());
-    let (active, boot) = (reference("ActiveFirmwareImage"), reference("BootFirmwareImage"));
-    p.instances(TABLE)
-        .into_iter()
-        .take(MAX_ROWS_SHOWN)
-        .map(|row| {
-            let path = row.trim_end_matches('.').to_owned();
-            let text = |name: &str| p.text(&row, name).map(|v| device_text(&v, 128)).unwrap_or_default();
-            FirmwareImage {
-                active: active.as_deref() == Some(path.as_str()),
-                boot: boot.as_deref() == Some(path.as_str()),
-                name: text("Name"),
-                version: text("Version"),
-                status: text("Status"),
-                path,
-            }
-        })
-        .collect()
+    use crate::firmware::rules;
+    match crate::agent_io::get_params(conn, &rules::PATHS, "read its firmware images").await {
+        Ok(p) => rules::images(&p),
+        Err(_) => Vec::new(),
+    }
 }
 
 /// The controllers the device knows, as far as our role may see them (this app marked).

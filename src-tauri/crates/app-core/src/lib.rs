@@ -19,6 +19,7 @@
 mod agent_details;
 mod agent_io;
 mod explorer;
+pub mod firmware;
 pub mod guest;
 pub mod home;
 pub mod hosts;

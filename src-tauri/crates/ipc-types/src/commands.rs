@@ -114,6 +114,13 @@ macro_rules! with_commands {
             home GetSpeedTests = speed_tests() -> SpeedTestsView;
             /// The server speed tests use.
             home SetSpeedTestServer = speed_test_server_set(SpeedTestServer) -> SpeedTestsView;
+            /// A device's firmware images.
+            home GetFirmware = firmware(AgentArgs) -> FirmwareView;
+            /// Put an image file of this computer on a device's unused slot (served once over
+            /// a local HTTP address; progress as live events). It does not restart the device.
+            home UpdateFirmware = firmware_update(FirmwareUpdate) -> FirmwareUpdated;
+            /// Restart a device on one of its images (the UI confirms first).
+            home ActivateFirmware = firmware_activate(FirmwareActivate) -> FirmwareView;
             /// One level of an agent's data model with current values.
             home Explore = explore(ExploreArgs) -> ExplorerView;
             /// Write one parameter where the role allows.
@@ -191,7 +198,7 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), COMMAND_NAMES.len());
-        assert_eq!(COMMAND_NAMES.len(), 46);
+        assert_eq!(COMMAND_NAMES.len(), 49);
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub use home::*;
 pub mod home {
     pub use crate::pages::agent::*;
     pub use crate::pages::explorer::*;
+    pub use crate::pages::firmware::*;
     pub use crate::pages::guest::*;
     pub use crate::pages::home::*;
     pub use crate::pages::hosts::*;

@@ -46,7 +46,8 @@ pub enum LiveEvent {
     Value { agent: String, path: String, value: String },
     /// A device joined the network for the first time (also raised as a desktop notification).
     DeviceJoined { mac: String, name: String, agent: String },
-    /// Progress of a running diagnostic: `device_ping`, `speed_test`.
+    /// Progress of a running diagnostic (`device_ping`, `speed_test`) or firmware update
+    /// (`firmware_update`, `firmware_activate`).
     PingProgress { agent: String, message: String },
 }
 

@@ -101,6 +101,10 @@ async fn download_validate_activate_and_switch_back() {
     // Not over the active image.
     let active = download_args(&secret, &size, &sum);
     assert_eq!(start(&c, "Device.DeviceInfo.FirmwareImage.1.Download()", &active).await, Err(7022));
+    // CheckSum and CheckSumAlgorithm are optional, but not one without the other.
+    let mut half = download_args(&secret, &size, &sum);
+    half.retain(|(k, _)| *k != "CheckSumAlgorithm");
+    assert_eq!(start(&c, &format!("{IMG2}Download()"), &half).await, Err(7027));
 
     // A wrong checksum: ValidationFailed.
     let wrong = sha256_hex(b"something else");

@@ -29,6 +29,14 @@ pub enum AppError {
         /// What was attempted, e.g. "change WiFi settings".
         action: String,
     },
+    /// Our role may not do this, and pairing again would not change it; the message says what
+    /// to do instead.
+    #[error("{0}")]
+    NotAllowed(String),
+    /// The device tried and it did not work (a firmware image refused, a transfer cut...); the
+    /// message says what happened and where things stand.
+    #[error("{0}")]
+    Failed(String),
     /// The agent refused with a USP error.
     #[error("{name} refused: {message}")]
     Refused {
@@ -80,8 +88,8 @@ impl AppError {
             AppError::UnknownAgent => code::UNKNOWN_AGENT,
             AppError::Offline { .. } => code::OFFLINE,
             AppError::Timeout { .. } => code::TIMEOUT,
-            AppError::Permission { .. } => code::PERMISSION,
-            AppError::Refused { .. } => code::REFUSED,
+            AppError::Permission { .. } | AppError::NotAllowed(_) => code::PERMISSION,
+            AppError::Refused { .. } | AppError::Failed(_) => code::REFUSED,
             AppError::Unencrypted { .. } => code::UNENCRYPTED,
             AppError::InvalidInput(_) => code::INVALID_INPUT,
             AppError::Unsupported(_) => code::UNSUPPORTED,

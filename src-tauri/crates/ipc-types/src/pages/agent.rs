@@ -38,6 +38,12 @@ pub struct FirmwareImage {
     pub active: bool,
     /// The image it boots next (`BootFirmwareImage`).
     pub boot: bool,
+    /// It holds a valid image the device could start (`Available`).
+    #[serde(default)]
+    pub available: bool,
+    /// Its state in words ("In use", "Ready", "Download failed: the image was refused"...).
+    #[serde(default)]
+    pub state: String,
 }
 
 /// One controller a device knows.

@@ -1,7 +1,8 @@
 //! Firmware: `Device.DeviceInfo.FirmwareImage.{i}.Download()` fetches an image over HTTP
 //! ([`crate::transfer`]) from the URL given, with the Username / Password given (Basic
 //! authentication; never logged), checks `FileSize` and `CheckSum` (`SHA-1`, `SHA-256`,
-//! `SHA-384` or `SHA-512`), and reads the image's version from its first line:
+//! `SHA-384` or `SHA-512`) when they are given (both optional in TR-181; `FileSize` 0 = not
+//! given), and reads the image's version from its first line:
 //!
 //! ```text
 //! usp-sim-home-firmware <version>
@@ -74,7 +75,8 @@ struct Expect {
     image: String,
     url: String,
     size: u64,
-    checksum: Vec<u8>,
+    /// `None`: no CheckSum was given.
+    checksum: Option<Vec<u8>>,
     auto_activate: bool,
     requestor: String,
     command: String,
@@ -107,10 +109,21 @@ impl Agent {
             other => return Err(err(7027, format!("AutoActivate {other:?} is not a boolean"))),
         };
         let size = arg_u64(args, "FileSize", 0, 0, MAX_IMAGE)?;
-        let algorithm = digest_algorithm(get("CheckSumAlgorithm"))?;
-        let checksum = parse_hex(get("CheckSum"))
-            .filter(|c| c.len() == algorithm.output_len())
-            .ok_or_else(|| err(7027, format!("CheckSum must be {} hex digits", algorithm.output_len() * 2)))?;
+        // Both or neither (TR-181: optional; without them only the image's own header is checked).
+        let checksum = match (get("CheckSumAlgorithm").trim(), get("CheckSum").trim()) {
+            ("", "") => None,
+            (_, "") => return Err(err(7027, "CheckSumAlgorithm without a CheckSum")),
+            ("", _) => return Err(err(7027, "a CheckSum needs its CheckSumAlgorithm")),
+            (name, sum) => {
+                let algorithm = digest_algorithm(name)?;
+                let sum = parse_hex(sum)
+                    .filter(|c| c.len() == algorithm.output_len())
+                    .ok_or_else(|| err(7027, format!("CheckSum must be {} hex digits", algorithm.output_len() * 2)))?;
+                Some((algorithm, sum))
+            }
+        };
+        let algorithm = checksum.as_ref().map(|(a, _)| *a);
+        let checksum = checksum.map(|(_, c)| c);
         let (user, pass) = (get("Username").to_owned(), get("Password").to_owned());
         let control = user.chars().chain(pass.chars()).any(char::is_control);
         if user.len() > 256 || pass.len() > 256 || user.contains(':') || control {
@@ -129,7 +142,7 @@ impl Agent {
         };
         let job = Job::spawn(async move {
             let auth = (!user.is_empty() || !pass.is_empty()).then_some((user.as_str(), pass.as_str()));
-            let got = transfer::download(&url, auth, Some(algorithm), LIMITS).await;
+            let got = transfer::download(&url, auth, algorithm, LIMITS).await;
             let finish: Finish = Box::new(move |agent: &mut Agent| agent.finish_download(expect, got));
             finish
         })?;
@@ -150,7 +163,7 @@ impl Agent {
             Ok(d) if x.size > 0 && d.body_bytes != x.size => {
                 Err(("ValidationFailed", format!("the file has {} bytes, not the {} announced", d.body_bytes, x.size)))
             }
-            Ok(d) if d.digest.as_deref() != Some(x.checksum.as_slice()) => {
+            Ok(d) if x.checksum.is_some() && d.digest != x.checksum => {
                 Err(("ValidationFailed", "the checksum does not match the file".to_owned()))
             }
             Ok(d) => image_version(&d.head).ok_or((
