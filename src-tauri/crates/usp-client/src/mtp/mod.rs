@@ -180,6 +180,14 @@ pub trait Transport: Send {
     fn close(&mut self, why: Close) -> BoxFuture<'_, ()>;
     /// What carries this connection.
     fn carrier(&self) -> Carrier;
+    /// Whether a request may be written from its caller's task while the driver's task
+    /// reads (the client's direct path for a request on an idle connection): true only
+    /// when writing needs nothing from the reading side (no timers or state that only
+    /// `poll_recv` drives) and a later write from the driver picks up whatever a write
+    /// left half done. Off by default.
+    fn any_task_may_send(&self) -> bool {
+        false
+    }
 }
 
 /// An open connection and what its handshake told us.
