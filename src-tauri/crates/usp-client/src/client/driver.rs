@@ -3,6 +3,7 @@
 //! an idle connection, which its caller writes: `lane.rs`). The [`Link`] and the socket
 //! live in the lane both share.
 
+use super::lane::{poll_io, poll_write, Io};
 use super::*;
 
 pub(super) enum SessionEnd {
@@ -70,78 +71,6 @@ impl RateLimit {
             Allow::Quiet
         }
     }
-}
-
-/// Frames waiting for the socket, written from inside the driver's `select!` so that a
-/// peer that stops reading never stops the timers.
-#[derive(Default)]
-pub(super) struct Outgoing {
-    queue: VecDeque<Outbound>,
-    /// Frames handed to the socket but not flushed yet.
-    unflushed: bool,
-    /// Since when data has been waiting without the socket taking any of it.
-    stalled_since: Option<tokio::time::Instant>,
-}
-
-impl Outgoing {
-    /// Queues `m` (the stall clock starts when a write leaves something waiting).
-    pub(super) fn push(&mut self, m: Outbound) {
-        self.queue.push_back(m);
-    }
-
-    pub(super) fn pending(&self) -> bool {
-        !self.queue.is_empty() || self.unflushed
-    }
-}
-
-/// What the transport did.
-pub(super) enum Io {
-    /// Something came from the agent (or the connection ended).
-    In(Inbound),
-    /// Writing failed.
-    WriteFailed(String),
-}
-
-/// Moves queued frames into the socket as far as it takes them now and flushes, without
-/// waiting. Cancel-safe: a frame leaves the queue only when the socket has accepted it.
-pub(super) fn poll_write(socket: &mut dyn Transport, out: &mut Outgoing, cx: &mut Context<'_>) -> Result<(), String> {
-    let mut progress = false;
-    while !out.queue.is_empty() {
-        match socket.poll_ready(cx) {
-            Poll::Ready(Ok(())) => {
-                let Some(m) = out.queue.pop_front() else { break };
-                socket.start_send(m)?;
-                out.unflushed = true;
-                progress = true;
-            }
-            Poll::Ready(Err(e)) => return Err(e),
-            Poll::Pending => break,
-        }
-    }
-    if out.unflushed {
-        match socket.poll_flush(cx) {
-            Poll::Ready(Ok(())) => {
-                out.unflushed = false;
-                progress = true;
-            }
-            Poll::Ready(Err(e)) => return Err(e),
-            Poll::Pending => {}
-        }
-    }
-    if !out.pending() {
-        out.stalled_since = None;
-    } else if progress || out.stalled_since.is_none() {
-        out.stalled_since = Some(tokio::time::Instant::now());
-    }
-    Ok(())
-}
-
-/// Writes what it can (see [`poll_write`]), then reads.
-pub(super) fn poll_io(socket: &mut dyn Transport, out: &mut Outgoing, cx: &mut Context<'_>) -> Poll<Io> {
-    if let Err(e) = poll_write(socket, out, cx) {
-        return Poll::Ready(Io::WriteFailed(e));
-    }
-    socket.poll_recv(cx).map(Io::In)
 }
 
 impl Driver {
@@ -303,7 +232,8 @@ impl Driver {
         let any_task = socket.any_task_may_send();
         self.lane().open(socket);
         let end = self.serve(any_task, commands).await;
-        drop(self.lane().end());
+        let socket = self.lane().end();
+        drop(socket);
         end
     }
 

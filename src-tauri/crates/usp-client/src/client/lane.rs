@@ -7,7 +7,7 @@
 //! reply, runs the timers and pings, and takes the requests made while others are in flight
 //! (those leave together in one flush).
 
-use super::driver::{lock_lane, now, poll_write, Outgoing};
+use super::driver::{lock_lane, now};
 use super::*;
 
 pub(super) struct Lane {
@@ -110,4 +110,77 @@ impl Client {
         }
         None
     }
+}
+
+/// Frames waiting for the socket, written from inside the driver's `select!` (or by the
+/// caller of a request on an idle connection, [`Client::send_direct`]) so that a
+/// peer that stops reading never stops the timers.
+#[derive(Default)]
+pub(super) struct Outgoing {
+    pub(super) queue: VecDeque<Outbound>,
+    /// Frames handed to the socket but not flushed yet.
+    unflushed: bool,
+    /// Since when data has been waiting without the socket taking any of it.
+    pub(super) stalled_since: Option<tokio::time::Instant>,
+}
+
+impl Outgoing {
+    /// Queues `m` (the stall clock starts when a write leaves something waiting).
+    pub(super) fn push(&mut self, m: Outbound) {
+        self.queue.push_back(m);
+    }
+
+    pub(super) fn pending(&self) -> bool {
+        !self.queue.is_empty() || self.unflushed
+    }
+}
+
+/// What the transport did.
+pub(super) enum Io {
+    /// Something came from the agent (or the connection ended).
+    In(Inbound),
+    /// Writing failed.
+    WriteFailed(String),
+}
+
+/// Moves queued frames into the socket as far as it takes them now and flushes, without
+/// waiting. Cancel-safe: a frame leaves the queue only when the socket has accepted it.
+pub(super) fn poll_write(socket: &mut dyn Transport, out: &mut Outgoing, cx: &mut Context<'_>) -> Result<(), String> {
+    let mut progress = false;
+    while !out.queue.is_empty() {
+        match socket.poll_ready(cx) {
+            Poll::Ready(Ok(())) => {
+                let Some(m) = out.queue.pop_front() else { break };
+                socket.start_send(m)?;
+                out.unflushed = true;
+                progress = true;
+            }
+            Poll::Ready(Err(e)) => return Err(e),
+            Poll::Pending => break,
+        }
+    }
+    if out.unflushed {
+        match socket.poll_flush(cx) {
+            Poll::Ready(Ok(())) => {
+                out.unflushed = false;
+                progress = true;
+            }
+            Poll::Ready(Err(e)) => return Err(e),
+            Poll::Pending => {}
+        }
+    }
+    if !out.pending() {
+        out.stalled_since = None;
+    } else if progress || out.stalled_since.is_none() {
+        out.stalled_since = Some(tokio::time::Instant::now());
+    }
+    Ok(())
+}
+
+/// Writes what it can (see [`poll_write`]), then reads.
+pub(super) fn poll_io(socket: &mut dyn Transport, out: &mut Outgoing, cx: &mut Context<'_>) -> Poll<Io> {
+    if let Err(e) = poll_write(socket, out, cx) {
+        return Poll::Ready(Io::WriteFailed(e));
+    }
+    socket.poll_recv(cx).map(Io::In)
 }
