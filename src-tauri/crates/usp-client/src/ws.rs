@@ -250,6 +250,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Transport for WsTransport<S> {
     fn carrier(&self) -> Carrier {
         self.carrier
     }
+    fn any_task_may_send(&self) -> bool {
+        true
+    }
 }
 
 /// A WebSocket error in words for the connection state.

@@ -98,3 +98,69 @@ async fn timeouts_keepalives_and_backoff_run_on_the_virtual_clock() {
     // Minutes of virtual time, well under a few real seconds.
     assert!(real.elapsed() < Duration::from_secs(10), "took {:?} of real time", real.elapsed());
 }
+
+/// The GetResp `agent` sends for the Get Record `request` (one parameter).
+fn answer_get(request: bytes::Bytes, agent: &EndpointId) -> bytes::Bytes {
+    use usp_core::msg::{self, Body, Msg, Response};
+    use usp_core::record::{Record, RecordType};
+    use usp_core::wire::{self, Limits};
+    let limits = Limits::default();
+    let record = wire::decode_record(request, &limits).unwrap();
+    let RecordType::NoSessionContext { payload } = record.record_type else { panic!("a no-session Record") };
+    let req = wire::decode_msg(payload, &limits).unwrap();
+    let resp = msg::GetResp {
+        req_path_results: vec![msg::GetRequestedPathResult {
+            requested_path: "Device.DeviceInfo.SoftwareVersion".into(),
+            err_code: 0,
+            err_msg: "".into(),
+            resolved_path_results: vec![msg::ResolvedPathResult {
+                resolved_path: "Device.DeviceInfo.".into(),
+                result_params: [("SoftwareVersion", "1.0")].into_iter().collect(),
+            }],
+        }],
+    };
+    let mut p = Vec::new();
+    wire::encode_msg(&Msg::new(req.msg_id, Body::Response(Response::GetResp(resp))), &mut p);
+    let mut out = Vec::new();
+    let rt = RecordType::NoSessionContext { payload: bytes::Bytes::from(p) };
+    wire::encode_record(&Record::new("1.3", me().as_str(), agent.as_str(), rt), &mut out);
+    bytes::Bytes::from(out)
+}
+
+/// A request on an idle connection leaves from its caller's task, not through the driver:
+/// its timeout must still fire on time when it is shorter than the driver's armed timer
+/// (which the answered request before it left 30 s away).
+#[tokio::test(start_paused = true)]
+async fn a_shorter_timeout_on_an_idle_connection_fires_on_time() {
+    let agent: EndpointId = "proto::slow-agent".parse().unwrap();
+    let (connector, mut listener) = memory::channel(Some(agent.clone()));
+    let mut cfg = config(connector);
+    cfg.request_timeout = Duration::from_secs(30);
+    let client = Client::start(cfg);
+    let mut peer = listener.accept().await.unwrap();
+    client.wait_connected(Duration::from_secs(1)).await.unwrap();
+
+    let asked = tokio::spawn({
+        let client = client.clone();
+        async move { client.get(&["Device.DeviceInfo.SoftwareVersion"], 0).await }
+    });
+    let request = peer.next_record().await.unwrap();
+    assert!(peer.send(answer_get(request, &agent)));
+    let resp = asked.await.unwrap().unwrap();
+    assert_eq!(resp.params().len(), 1);
+
+    // Unanswered, with its own 5 s timeout.
+    let t0 = tokio::time::Instant::now();
+    let get = usp_core::request::get(["Device.DeviceInfo.SoftwareVersion"]).build().unwrap();
+    let asked = tokio::spawn({
+        let client = client.clone();
+        async move { client.request_with_timeout(get, Some(Duration::from_secs(5))).await }
+    });
+    let request = peer.next_record().await.unwrap();
+    assert!(!request.is_empty());
+    let err = tokio::time::timeout(Duration::from_secs(60), asked).await.unwrap().unwrap().unwrap_err();
+    assert!(matches!(err, ClientError::Timeout(d) if d == Duration::from_secs(5)), "{err:?}");
+    let waited = t0.elapsed();
+    assert!(waited >= Duration::from_secs(5) && waited < Duration::from_secs(6), "{waited:?}");
+    client.close().await;
+}

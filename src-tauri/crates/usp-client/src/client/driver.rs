@@ -1,6 +1,9 @@
-//! The driver task behind a [`Client`]: it owns the socket and the [`Link`], connects and
-//! reconnects, pings, writes what the engine wants sent and routes what the agent sends.
+//! The driver task behind a [`Client`]: it connects and reconnects, pings, reads and
+//! routes what the agent sends, and writes what the engine wants sent (but a request on
+//! an idle connection, which its caller writes: `lane.rs`). The [`Link`] and the socket
+//! live in the lane both share.
 
+use super::lane::{poll_io, poll_write, Io};
 use super::*;
 
 pub(super) enum SessionEnd {
@@ -14,8 +17,6 @@ pub(super) struct Driver {
     config: Arc<ClientConfig>,
     shared: Arc<Shared>,
     state: watch::Sender<ConnectionState>,
-    link: Link,
-    waiters: HashMap<RequestId, Reply>,
     internal: HashMap<RequestId, String>,
     subscriptions: Vec<Subscription>,
     close_ack: Option<oneshot::Sender<()>>,
@@ -72,101 +73,12 @@ impl RateLimit {
     }
 }
 
-/// Frames waiting for the socket, written from inside the driver's `select!` so that a
-/// peer that stops reading never stops the timers.
-#[derive(Default)]
-pub(super) struct Outgoing {
-    queue: VecDeque<Outbound>,
-    /// Frames handed to the socket but not flushed yet.
-    unflushed: bool,
-    /// Since when data has been waiting without the socket taking any of it.
-    stalled_since: Option<tokio::time::Instant>,
-}
-
-impl Outgoing {
-    fn push(&mut self, m: Outbound) {
-        self.queue.push_back(m);
-        self.stalled_since.get_or_insert_with(tokio::time::Instant::now);
-    }
-
-    fn pending(&self) -> bool {
-        !self.queue.is_empty() || self.unflushed
-    }
-}
-
-/// What the transport did.
-pub(super) enum Io {
-    /// Something came from the agent (or the connection ended).
-    In(Inbound),
-    /// Writing failed.
-    WriteFailed(String),
-}
-
-/// Moves queued frames into the socket as far as it takes them now and flushes, without
-/// waiting. Cancel-safe: a frame leaves the queue only when the socket has accepted it.
-pub(super) fn poll_write(socket: &mut dyn Transport, out: &mut Outgoing, cx: &mut Context<'_>) -> Result<(), String> {
-    let mut progress = false;
-    while !out.queue.is_empty() {
-        match socket.poll_ready(cx) {
-            Poll::Ready(Ok(())) => {
-                let Some(m) = out.queue.pop_front() else { break };
-                socket.start_send(m)?;
-                out.unflushed = true;
-                progress = true;
-            }
-            Poll::Ready(Err(e)) => return Err(e),
-            Poll::Pending => break,
-        }
-    }
-    if out.unflushed {
-        match socket.poll_flush(cx) {
-            Poll::Ready(Ok(())) => {
-                out.unflushed = false;
-                progress = true;
-            }
-            Poll::Ready(Err(e)) => return Err(e),
-            Poll::Pending => {}
-        }
-    }
-    if !out.pending() {
-        out.stalled_since = None;
-    } else if progress {
-        out.stalled_since = Some(tokio::time::Instant::now());
-    }
-    Ok(())
-}
-
-/// Writes what it can (see [`poll_write`]), then reads.
-pub(super) fn poll_io(socket: &mut dyn Transport, out: &mut Outgoing, cx: &mut Context<'_>) -> Poll<Io> {
-    if let Err(e) = poll_write(socket, out, cx) {
-        return Poll::Ready(Io::WriteFailed(e));
-    }
-    socket.poll_recv(cx).map(Io::In)
-}
-
 impl Driver {
-    pub(super) fn new(
-        config: Arc<ClientConfig>,
-        shared: Arc<Shared>,
-        state: watch::Sender<ConnectionState>,
-        tag: u32,
-    ) -> Self {
-        let link = Link::new(
-            config.own_id.clone(),
-            config.agent_id.clone(),
-            LinkConfig {
-                request_timeout: config.request_timeout,
-                limits: config.limits,
-                msg_id_prefix: format!("uh{tag:08x}"),
-                ..LinkConfig::default()
-            },
-        );
+    pub(super) fn new(config: Arc<ClientConfig>, shared: Arc<Shared>, state: watch::Sender<ConnectionState>) -> Self {
         Self {
             config,
             shared,
             state,
-            link,
-            waiters: HashMap::new(),
             internal: HashMap::new(),
             subscriptions: Vec::new(),
             close_ack: None,
@@ -176,6 +88,11 @@ impl Driver {
             notif_missed: 0,
             last_restore: None,
         }
+    }
+
+    /// The state shared with the handles. Never held across an `.await`.
+    fn lane(&self) -> std::sync::MutexGuard<'_, Lane> {
+        lock_lane(&self.shared)
     }
 
     pub(super) async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
@@ -226,7 +143,7 @@ impl Driver {
                 }
                 Some(Err(e)) => e.to_string(),
             };
-            self.link.connection_lost(&reason);
+            self.lane().link.connection_lost(&reason);
             self.dispatch_events();
             let delay = self.config.backoff.delay(attempt, &mut rand::rng());
             attempt = attempt.saturating_add(1);
@@ -240,7 +157,7 @@ impl Driver {
                 }
             }
         }
-        self.link.connection_lost("the client was closed");
+        self.lane().link.connection_lost("the client was closed");
         self.dispatch_events();
         if !matches!(*self.state.borrow(), ConnectionState::NeedsUser { .. }) {
             self.state.send_replace(ConnectionState::Closed);
@@ -254,11 +171,13 @@ impl Driver {
     /// (R-SEC.0a: the WebSocketConnect record and every `from_id` must then match it, which
     /// the link enforces); otherwise the extensions header, when nothing better is known.
     fn learn_agent_id(&mut self, handshake: &Handshake) -> Result<(), ConnectError> {
+        let mut lane = self.lane();
+        let link = &mut lane.link;
         if let Some(cert) = handshake.peer_certificates.first() {
             // The verifier accepted a certificate naming the expected EID, possibly among
             // others (L2): the same rule here, so such a device connects.
-            let in_cert = crate::tls::endpoint_id_matching(cert, self.link.agent_id()).map_err(ConnectError::from)?;
-            match self.link.agent_id() {
+            let in_cert = crate::tls::endpoint_id_matching(cert, link.agent_id()).map_err(ConnectError::from)?;
+            match link.agent_id() {
                 Some(expected) if *expected != in_cert => {
                     return Err(ConnectError::CertificateEidMismatch {
                         expected: expected.clone(),
@@ -266,10 +185,10 @@ impl Driver {
                     });
                 }
                 Some(_) => {}
-                None => self.link.set_agent_id(in_cert),
+                None => link.set_agent_id(in_cert),
             }
-        } else if let (None, Some(hint)) = (self.link.agent_id(), handshake.agent_id_hint.clone()) {
-            self.link.set_agent_id(hint);
+        } else if let (None, Some(hint)) = (link.agent_id(), handshake.agent_id_hint.clone()) {
+            link.set_agent_id(hint);
         }
         Ok(())
     }
@@ -302,12 +221,28 @@ impl Driver {
                 }
                 // Subscription bookkeeping cannot happen while down; the handle only
                 // tracks after a successful Add, which needs a connection.
-                Some(Command::Track(_)) | Some(Command::Untrack(_)) => {}
+                Some(Command::Track(_)) | Some(Command::Untrack(_)) | Some(Command::Kick) => {}
             }
         }
     }
 
-    async fn session(&mut self, mut socket: Box<dyn Transport>, commands: &mut mpsc::Receiver<Command>) -> SessionEnd {
+    /// Runs one session on `socket` (kept in the lane, where an idle connection's callers
+    /// write too) until it ends.
+    async fn session(&mut self, socket: Box<dyn Transport>, commands: &mut mpsc::Receiver<Command>) -> SessionEnd {
+        let any_task = socket.any_task_may_send();
+        self.lane().open(socket);
+        let end = self.serve(any_task, commands).await;
+        let socket = self.lane().end();
+        drop(socket);
+        end
+    }
+
+    /// Takes the transport out of the lane (to close it, or when the session ends).
+    fn take_socket(&self) -> Option<Box<dyn Transport>> {
+        self.lane().end()
+    }
+
+    async fn serve(&mut self, any_task: bool, commands: &mut mpsc::Receiver<Command>) -> SessionEnd {
         let started = now();
         let mut connected = false;
         let mut last_rx = now();
@@ -316,42 +251,64 @@ impl Driver {
         // One timer for the link's deadlines, moved only when a deadline comes earlier than
         // the one armed: each request brings a later deadline and each reply removes one, and
         // moving a tokio timer for each of those costs on the hot path. A timer that fires
-        // early (its request was answered) only re-arms for the next deadline.
+        // early (its request was answered) only re-arms for the next deadline. The lane
+        // knows when it fires, so that a request sent from its caller's task with an earlier
+        // deadline wakes the driver ([`Command::Kick`]).
         let idle = tokio::time::Instant::now() + Duration::from_secs(86_400);
         let timer = tokio::time::sleep_until(idle);
         tokio::pin!(timer);
         let mut armed = idle;
-        let mut out = Outgoing::default();
-        let mut shown_carrier = socket.carrier();
+        self.lane().armed = armed.into_std();
+        let mut shown_carrier = self.lane().socket.as_ref().map(|s| s.carrier());
         let write_timeout = self.config.write_timeout;
-        if let Some(agent) = self.link.agent_id().cloned() {
+        let agent = self.lane().link.agent_id().cloned();
+        if let Some(agent) = agent {
             connected = true;
+            self.lane().direct = any_task;
             self.on_connected(agent);
         }
         loop {
-            while let Some(bytes) = self.link.poll_transmit() {
-                out.push(Outbound::Record(bytes));
-            }
             // Hand the socket what it takes right now, without waiting: writes go on even
             // while commands or frames keep the select below busy.
-            if out.pending() {
-                let wrote = std::future::poll_fn(|cx| Poll::Ready(poll_write(&mut *socket, &mut out, cx))).await;
-                if let Err(e) = wrote {
-                    return SessionEnd::Lost(e);
+            let wrote = std::future::poll_fn(|cx| {
+                let mut guard = lock_lane(&self.shared);
+                let lane = &mut *guard;
+                if let Some(e) = lane.failed.take() {
+                    return Poll::Ready(Err(e));
                 }
+                while let Some(bytes) = lane.link.poll_transmit() {
+                    lane.out.push(Outbound::Record(bytes));
+                }
+                Poll::Ready(match lane.socket.as_mut() {
+                    Some(socket) if lane.out.pending() => poll_write(&mut **socket, &mut lane.out, cx),
+                    _ => Ok(()),
+                })
+            })
+            .await;
+            if let Err(e) = wrote {
+                return SessionEnd::Lost(e);
             }
             if !connected {
-                if let Some(agent) = self.link.agent_id().cloned() {
+                let agent = self.lane().link.agent_id().cloned();
+                if let Some(agent) = agent {
                     connected = true;
+                    self.lane().direct = any_task;
                     self.on_connected(agent);
                     continue;
                 }
             }
-            let link_deadline = self.link.poll_timeout().map(tokio::time::Instant::from_std);
-            let silent_deadline =
-                (!connected).then(|| tokio::time::Instant::from_std(started + self.config.connect_timeout));
-            let write_deadline = out.stalled_since.map(|t| t + write_timeout);
-            let wake = [link_deadline, silent_deadline, write_deadline].into_iter().flatten().min().unwrap_or(idle);
+            let wake = {
+                let mut lane = self.lane();
+                let link_deadline = lane.link.poll_timeout().map(tokio::time::Instant::from_std);
+                let silent_deadline =
+                    (!connected).then(|| tokio::time::Instant::from_std(started + self.config.connect_timeout));
+                let write_deadline = lane.out.stalled_since.map(|t| t + write_timeout);
+                let wake = [link_deadline, silent_deadline, write_deadline].into_iter().flatten().min().unwrap_or(idle);
+                if wake < armed {
+                    lane.armed = wake.into_std();
+                }
+                wake
+            };
             if wake < armed {
                 timer.as_mut().reset(wake);
                 armed = wake;
@@ -359,9 +316,9 @@ impl Driver {
             tokio::select! {
                 biased;
                 cmd = commands.recv() => {
-                    let Some(cmd) = cmd else { return self.close_socket(socket, None).await };
+                    let Some(cmd) = cmd else { return self.close_socket(None).await };
                     if let Err(ack) = self.on_command(cmd, connected) {
-                        return self.close_socket(socket, ack).await;
+                        return self.close_socket(ack).await;
                     }
                     // Take whatever else is queued before writing, so pipelined requests
                     // go out in one flush.
@@ -369,7 +326,7 @@ impl Driver {
                         match commands.try_recv() {
                             Ok(cmd) => {
                                 if let Err(ack) = self.on_command(cmd, connected) {
-                                    return self.close_socket(socket, ack).await;
+                                    return self.close_socket(ack).await;
                                 }
                             }
                             Err(_) => break,
@@ -377,27 +334,34 @@ impl Driver {
                     }
                     self.dispatch_events();
                 }
-                io = std::future::poll_fn(|cx| poll_io(&mut *socket, &mut out, cx)) => {
+                io = std::future::poll_fn(|cx| {
+                    let mut guard = lock_lane(&self.shared);
+                    let lane = &mut *guard;
+                    match lane.socket.as_mut() {
+                        Some(socket) => poll_io(&mut **socket, &mut lane.out, cx),
+                        None => Poll::Ready(Io::WriteFailed("the connection is closed".into())),
+                    }
+                }) => {
                     let inbound = match io {
                         Io::In(inbound) => inbound,
                         Io::WriteFailed(e) => return SessionEnd::Lost(e),
                     };
                     last_rx = now();
                     // The end-to-end layer's state shows on the carrier.
-                    let carrier = socket.carrier();
+                    let carrier = self.lane().socket.as_ref().map(|s| s.carrier());
                     if shown_carrier != carrier {
                         shown_carrier = carrier;
-                        self.set_carrier(Some(carrier));
+                        self.set_carrier(carrier);
                     }
                     match inbound {
                         Inbound::Record(bytes) => {
-                            self.link.handle_record(bytes, now());
+                            self.lane().link.handle_record(bytes, last_rx);
                             self.dispatch_events();
                         }
                         Inbound::Alive => {}
                         Inbound::Lost(why) => return SessionEnd::Lost(why),
                         Inbound::Violation(why) => {
-                            let _ = tokio::time::timeout(CLOSE_WAIT, socket.close(Close::Violation)).await;
+                            self.close_with(Close::Violation).await;
                             return SessionEnd::Lost(why);
                         }
                     }
@@ -407,27 +371,38 @@ impl Driver {
                     if quiet > ping_every * 3 {
                         return SessionEnd::Lost(format!("the agent stopped answering (nothing for {quiet:?})"));
                     }
-                    out.push(Outbound::KeepAlive);
+                    self.lane().out.push(Outbound::KeepAlive);
                 }
                 _ = &mut timer => {
                     armed = idle;
                     timer.as_mut().reset(idle);
-                    if let Some(since) = out.stalled_since {
+                    let stalled = {
+                        let mut lane = self.lane();
+                        lane.armed = idle.into_std();
+                        lane.out.stalled_since.map(|since| (since, lane.out.queue.len()))
+                    };
+                    if let Some((since, waiting)) = stalled {
                         if since.elapsed() >= write_timeout {
-                            let waiting: usize = out.queue.len();
                             return SessionEnd::Lost(format!(
                                 "the agent stopped reading what we send (nothing taken for {write_timeout:?}, {waiting} messages waiting)"
                             ));
                         }
                     }
                     if !connected && now() >= started + self.config.connect_timeout {
-                        let _ = tokio::time::timeout(CLOSE_WAIT, socket.close(Close::Silent)).await;
+                        self.close_with(Close::Silent).await;
                         return SessionEnd::Lost(ConnectError::AgentSilent(self.config.connect_timeout).to_string());
                     }
-                    self.link.handle_timeout(now());
+                    self.lane().link.handle_timeout(now());
                     self.dispatch_events();
                 }
             }
+        }
+    }
+
+    /// Closes the transport with `why`, waiting [`CLOSE_WAIT`] at most.
+    async fn close_with(&self, why: Close) {
+        if let Some(mut socket) = self.take_socket() {
+            let _ = tokio::time::timeout(CLOSE_WAIT, socket.close(why)).await;
         }
     }
 
@@ -442,15 +417,18 @@ impl Driver {
                     return Ok(());
                 }
                 let timeout = timeout.unwrap_or(self.config.request_timeout);
-                match self.link.send_with_timeout(request, timeout, now()) {
+                let mut lane = self.lane();
+                match lane.link.send_with_timeout(request, timeout, now()) {
                     Ok(id) => {
-                        self.waiters.insert(id, reply);
+                        lane.waiters.insert(id, reply);
                     }
                     Err(e) => {
+                        drop(lane);
                         let _ = reply.send(Err(e.into()));
                     }
                 }
             }
+            Command::Kick => {}
             Command::Track(sub) => {
                 self.subscriptions.retain(|s| s.id != sub.id);
                 self.subscriptions.push(sub);
@@ -472,14 +450,17 @@ impl Driver {
     fn restore_subscriptions(&mut self) {
         for sub in self.subscriptions.clone() {
             let Ok(req) = Subscription::add_request(&sub.id, sub.kind, &sub.references) else { continue };
-            if let Ok(id) = self.link.send(req, now()) {
+            let sent = self.lane().link.send(req, now());
+            if let Ok(id) = sent {
                 self.internal.insert(id, sub.id.clone());
             }
         }
     }
 
     fn dispatch_events(&mut self) {
-        while let Some(event) = self.link.poll_event() {
+        loop {
+            let event = self.lane().link.poll_event();
+            let Some(event) = event else { break };
             match event {
                 Event::Completed { id, result } => {
                     if matches!(
@@ -490,7 +471,8 @@ impl Driver {
                     ) {
                         self.answered = true;
                     }
-                    if let Some(reply) = self.waiters.remove(&id) {
+                    let waiter = self.lane().waiters.remove(&id);
+                    if let Some(reply) = waiter {
                         let _ = reply.send(result.map_err(ClientError::from));
                     } else if let Some(sub_id) = self.internal.remove(&id) {
                         match result {
@@ -508,7 +490,8 @@ impl Driver {
                 }
                 Event::Notification { msg_id, notify } => {
                     self.shared.stats.notifications.fetch_add(1, Ordering::Relaxed);
-                    if let Some(agent) = self.link.agent_id().cloned() {
+                    let agent = self.lane().link.agent_id().cloned();
+                    if let Some(agent) = agent {
                         self.queue_notification(AgentNotification { agent, msg_id, notify, missed: 0 });
                     }
                 }
@@ -575,11 +558,17 @@ impl Driver {
         }
     }
 
-    async fn close_socket(&mut self, mut socket: Box<dyn Transport>, ack: Option<oneshot::Sender<()>>) -> SessionEnd {
+    async fn close_socket(&mut self, ack: Option<oneshot::Sender<()>>) -> SessionEnd {
         self.close_ack = ack;
-        let _ = tokio::time::timeout(CLOSE_WAIT, socket.close(Close::Normal)).await;
+        self.close_with(Close::Normal).await;
         SessionEnd::Closed
     }
+}
+
+/// The lane of `shared`, poisoned or not (nothing in it is left half changed by a panic
+/// that matters more than stopping the client).
+pub(super) fn lock_lane(shared: &Shared) -> std::sync::MutexGuard<'_, Lane> {
+    shared.lane.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// What one queued notification costs: its text (one compact buffer) plus the slot.

@@ -1,9 +1,11 @@
 //! The cloneable client handle (here) and the driver task behind it (`driver.rs`).
 //!
-//! One driver task per agent owns the socket and a [`usp_core::engine::Link`]; handles
-//! talk to it through a channel. The driver reconnects with jittered exponential
-//! backoff, pings the agent, fails outstanding requests when the connection drops, and
-//! re-creates the subscriptions made through [`Client::subscribe`] after a reconnect.
+//! One driver task per agent runs the connection and a [`usp_core::engine::Link`]; handles
+//! talk to it through a channel, except that a request on an idle connection goes out from
+//! its caller's own task (`lane.rs`). The driver reads every reply, reconnects with
+//! jittered exponential backoff, pings the agent, fails outstanding requests when the
+//! connection drops, and re-creates the subscriptions made through [`Client::subscribe`]
+//! after a reconnect.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -293,10 +295,17 @@ pub const READ_BUFFER_SIZE: usize = 8 * 1024;
 type Reply = oneshot::Sender<Result<Response, ClientError>>;
 
 enum Command {
-    Request { request: Request, timeout: Option<Duration>, reply: Reply },
+    Request {
+        request: Request,
+        timeout: Option<Duration>,
+        reply: Reply,
+    },
     Track(Subscription),
     Untrack(String),
     Close(oneshot::Sender<()>),
+    /// A request went out from its caller's task and the driver must look again (an
+    /// earlier deadline than its timer's, a write left half done or failed).
+    Kick,
 }
 
 struct Shared {
@@ -306,6 +315,8 @@ struct Shared {
     sub_prefix: String,
     /// What carries the open connection, if one is open.
     carrier: std::sync::Mutex<Option<Carrier>>,
+    /// The link, the transport and the waiting callers, shared with the driver.
+    lane: std::sync::Mutex<Lane>,
 }
 
 /// A handle to one agent. Cheap to clone; every clone talks to the same connection.
@@ -332,15 +343,26 @@ impl Client {
         let (state_tx, state_rx) = watch::channel(ConnectionState::Connecting { attempt: 0 });
         let (notif_tx, _) = broadcast::channel(NOTIFY_QUEUE_LEN);
         let tag: u32 = rand::rng().random();
+        let link = Link::new(
+            config.own_id.clone(),
+            config.agent_id.clone(),
+            LinkConfig {
+                request_timeout: config.request_timeout,
+                limits: config.limits,
+                msg_id_prefix: format!("uh{tag:08x}"),
+                ..LinkConfig::default()
+            },
+        );
         let shared = Arc::new(Shared {
             notifications: notif_tx,
             stats: Stats::default(),
             sub_counter: AtomicU64::new(1),
             sub_prefix: format!("usphome-{tag:08x}"),
             carrier: std::sync::Mutex::new(None),
+            lane: std::sync::Mutex::new(Lane::new(link)),
         });
         let config = Arc::new(crate::mtp::with_lasting_connector(config));
-        let driver = Driver::new(config.clone(), shared.clone(), state_tx, tag);
+        let driver = Driver::new(config.clone(), shared.clone(), state_tx);
         let span = tracing::info_span!("agent", url = %for_log(&config.url));
         tokio::spawn(tracing::Instrument::instrument(driver.run(cmd_rx), span));
         Client { commands: cmd_tx, state: state_rx, shared, config }
@@ -440,7 +462,19 @@ impl Client {
         timeout: Option<Duration>,
     ) -> Result<Response, ClientError> {
         let (tx, rx) = oneshot::channel();
-        self.commands.send(Command::Request { request, timeout, reply: tx }).await.map_err(|_| ClientError::Closed)?;
+        // On an idle connection the request goes out from here; otherwise through the
+        // driver's queue, where requests made together leave in one flush.
+        let mut item = Some((request, tx));
+        let queued = std::future::poll_fn(|cx| {
+            Poll::Ready(item.take().and_then(|(r, tx)| self.send_direct(cx, r, timeout, tx)))
+        })
+        .await;
+        if let Some((request, tx)) = queued {
+            self.commands
+                .send(Command::Request { request, timeout, reply: tx })
+                .await
+                .map_err(|_| ClientError::Closed)?;
+        }
         rx.await.map_err(|_| ClientError::Closed)?
     }
 
@@ -566,8 +600,10 @@ impl Client {
 }
 
 mod driver;
+mod lane;
 
 use driver::Driver;
+use lane::Lane;
 
 #[cfg(test)]
 mod tests;

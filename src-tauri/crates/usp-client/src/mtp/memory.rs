@@ -154,6 +154,9 @@ impl Transport for MemoryTransport {
     fn carrier(&self) -> Carrier {
         Carrier::new(Mtp::Memory, false)
     }
+    fn any_task_may_send(&self) -> bool {
+        true
+    }
 }
 
 impl MemoryPeer {

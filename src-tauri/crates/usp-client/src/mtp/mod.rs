@@ -186,6 +186,14 @@ pub trait Transport: Send {
     fn max_record_size(&self) -> Option<usize> {
         None
     }
+    /// Whether a request may be written from its caller's task while the driver's task
+    /// reads (the client's direct path for a request on an idle connection): true only
+    /// when writing needs nothing from the reading side (no timers or state that only
+    /// `poll_recv` drives) and a later write from the driver picks up whatever a write
+    /// left half done. Off by default.
+    fn any_task_may_send(&self) -> bool {
+        false
+    }
 }
 
 /// An open connection and what its handshake told us.
