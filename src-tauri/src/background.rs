@@ -74,8 +74,9 @@ pub fn before_start(args: &[String], data_dir: &Path) -> Option<Start> {
             println!("usp-home is not running.");
             None
         }
+        // A start at login while the app runs already has nothing to do.
+        (Ok(Claim::Running(_)), false) if background => None,
         (Ok(Claim::Running(running)), false) => match running.send(Request::Show) {
-            // A start at login while the app runs already has nothing to show.
             Ok(()) => None,
             Err(err) => {
                 eprintln!("usp-home: another usp-home uses {}, but: {err}", data_dir.display());
@@ -177,7 +178,7 @@ pub fn show_window(app: &AppHandle) -> tauri::Result<()> {
         return window.set_focus();
     }
     let config = app.config().app.windows.iter().find(|w| w.label == MAIN).cloned();
-    let config = config.ok_or_else(|| tauri::Error::WindowNotFound)?;
+    let config = config.ok_or(tauri::Error::WindowNotFound)?;
     WebviewWindowBuilder::from_config(app, &config)?.build()?;
     Ok(())
 }

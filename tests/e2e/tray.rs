@@ -261,7 +261,8 @@ fn log_text(xdg_data: &Path) -> String {
 
 /// Settings says the window closes to the tray; start at login writes and removes the autostart
 /// entry; closing the window leaves the app running and alerting; the tray's "Open usp-home"
-/// brings a window back and its "Quit" stops the app cleanly.
+/// brings a window back, and so does starting the app again; the tray's "Quit" stops the app
+/// cleanly, and `usp-home --quit` then finds nothing running.
 pub async fn tray_keeps_the_app_running(ui: &Ui, paths: &Paths, bus: &SessionBus) -> Step<()> {
     let pid = until(patience(), "the app's process", || {
         app_pids(&paths.app)
@@ -277,18 +278,25 @@ pub async fn tray_keeps_the_app_running(ui: &Ui, paths: &Paths, bus: &SessionBus
         until(patience(), "the tray icon to register", || bus.seen().items.first().cloned()).await?;
 
     // Settings: the window closes to the tray; start at login on, then off.
+    ui.resize(1280, 800).await?;
     ui.open("settings").await?;
     ui.wait_attr("background-tray", "data-tray", "true").await?;
+    ui.script("document.getElementById('background').scrollIntoView({ block: 'center' });", vec![]).await?;
     let entry = config.join("autostart/org.usphome.app.desktop");
-    ui.click("start-at-login").await?;
+    // Clicked in the page: a toast may lie over it.
+    ui.js_click("start-at-login").await?;
     let text = until(patience(), "the autostart entry", || std::fs::read_to_string(&entry).ok()).await?;
     let exec = text.lines().find_map(|l| l.strip_prefix("Exec=")).unwrap_or_default().to_owned();
     if !exec.ends_with(" --background") || !exec.contains("usp-home") {
         return Err(format!("the autostart entry starts {exec:?}, not the app in the background"));
     }
-    ui.script("document.getElementById('background').scrollIntoView({ block: 'center' });", vec![]).await?;
+    let checked = || async {
+        let on = ui.script("const e = document.getElementById('start-at-login'); return !!e && e.checked;", vec![]);
+        (on.await.ok()? == serde_json::Value::Bool(true)).then_some(())
+    };
+    ui.until("the start-at-login box to show as on", checked).await?;
     ui.shot("settings-background").await?;
-    ui.click("start-at-login").await?;
+    ui.js_click("start-at-login").await?;
     until(patience(), "the autostart entry to go", || (!entry.exists()).then_some(())).await?;
 
     // The menu a panel shows.
@@ -340,12 +348,50 @@ pub async fn tray_keeps_the_app_running(ui: &Ui, paths: &Paths, bus: &SessionBus
     until(patience(), "the window to come back", || window_titles().iter().any(|t| t == "usp-home").then_some(()))
         .await?;
 
+    // Closed again, then the app started again: the running one shows its window, and the new
+    // start ends at once instead of running a second home on the same data.
+    let status = Command::new("wmctrl").args(["-F", "-c", "usp-home"]).status().map_err(|e| format!("wmctrl: {e}"))?;
+    if !status.success() {
+        return Err(format!("wmctrl -c usp-home: {status}"));
+    }
+    until(patience(), "the window to close again", || (!window_titles().iter().any(|t| t == "usp-home")).then_some(()))
+        .await?;
+    let data = env_of(pid, "USP_HOME_DATA_DIR").ok_or("the app has no USP_HOME_DATA_DIR")?;
+    let mut again = Command::new(&paths.app)
+        .env("USP_HOME_DATA_DIR", &data)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("the app did not start again: {e}"))?;
+    let ended = until(patience(), "the second start to end", || again.try_wait().ok().flatten()).await;
+    if ended.is_err() {
+        let _ = again.kill();
+        let _ = again.wait();
+    }
+    if !ended?.success() {
+        return Err("the second start failed".into());
+    }
+    until(patience(), "the window to show for the second start", || {
+        window_titles().iter().any(|t| t == "usp-home").then_some(())
+    })
+    .await?;
+
     // "Quit" stops the home and exits.
     click(&bus.address, &service, &item_path, quit)?;
     until(patience(), "the app to exit", || (!alive()).then_some(())).await?;
     let log = log_text(&xdg_data);
     if !log.contains("usp-home stopped") || log.contains("did not stop within") {
         return Err("the app's log does not show the home stopped cleanly".into());
+    }
+    let out = Command::new(&paths.app)
+        .arg("--quit")
+        .env("USP_HOME_DATA_DIR", &data)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("usp-home --quit: {e}"))?;
+    if !out.status.success() || !String::from_utf8_lossy(&out.stdout).contains("not running") {
+        return Err(format!("usp-home --quit after Quit: {} {:?}", out.status, String::from_utf8_lossy(&out.stdout)));
     }
     drop(wm);
     eprintln!("e2e tray: window closed, notified {:.1} s later: {body}", closed_at.elapsed().as_secs_f64());

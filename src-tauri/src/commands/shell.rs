@@ -62,14 +62,14 @@ fn autostart() -> Result<Option<Autostart>, String> {
     Autostart::for_this_platform(program).map_err(|e| e.to_string())
 }
 
+#[cfg(desktop)]
 fn closes_to_tray(app: &tauri::AppHandle) -> bool {
-    #[cfg(desktop)]
-    return crate::background::tray_shows(app);
-    #[cfg(mobile)]
-    {
-        let _ = app;
-        false
-    }
+    crate::background::tray_shows(app)
+}
+
+#[cfg(mobile)]
+fn closes_to_tray(_app: &tauri::AppHandle) -> bool {
+    false
 }
 
 /// The [`AppInfo`] DTO for a product name and version.
