@@ -136,7 +136,7 @@ fn answer(msg: &Message, seen: &Mutex<Seen>) -> Message {
             let (_, name): (String, String) = msg.read2().unwrap_or_default();
             match watcher_props(&seen.items).remove(&name) {
                 Some(value) => msg.method_return().append1(value),
-                None => Message::error(msg, &"org.freedesktop.DBus.Error.UnknownProperty".into(), &c"no such property"),
+                None => Message::error(msg, &"org.freedesktop.DBus.Error.UnknownProperty".into(), c"no such property"),
             }
         }
         "GetAll" => msg.method_return().append1(watcher_props(&seen.items)),
@@ -149,7 +149,7 @@ fn answer(msg: &Message, seen: &Mutex<Seen>) -> Message {
         "GetCapabilities" => msg.method_return().append1(vec!["body".to_owned()]),
         "GetServerInformation" => msg.method_return().append2("e2e", "usp-home tests").append2("1", "1.2"),
         "CloseNotification" => msg.method_return(),
-        _ => Message::error(msg, &"org.freedesktop.DBus.Error.UnknownMethod".into(), &c"not part of this desktop"),
+        _ => Message::error(msg, &"org.freedesktop.DBus.Error.UnknownMethod".into(), c"not part of this desktop"),
     }
 }
 
