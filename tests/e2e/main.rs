@@ -9,7 +9,8 @@
 //! update; a light switched (checked on the
 //! agent); a connection test whose result outlasts the refresh it causes; a host that joins the
 //! simulated home shows up live, without a reload or losing a rename being typed; every page at
-//! 1280x800 and at phone size (360x800), with no sideways scrolling on the phone.
+//! 1280x800 and at phone size (360x800), with no sideways scrolling on the phone; last, the window
+//! closed while the tray keeps the app running and alerting, then Quit from the tray (`tray.rs`).
 //!
 //! Screenshots of each page go to `target/e2e/<page>-<desktop|phone>.png`. Run it with
 //! `scripts/e2e.sh` (builds what it needs, runs under `xvfb-run`).
