@@ -8,6 +8,8 @@
 //! `USP_HOME_AGENTS`, `USP_HOME_VAULT_PASSPHRASE`, `USP_HOME_VAULT_BACKEND`), `USP_HOME_GPU` (see
 //! [`rendering`]) and `RUST_LOG`.
 
+#[cfg(desktop)]
+mod background;
 mod commands;
 mod logging;
 mod notify;
@@ -27,11 +29,17 @@ macro_rules! handler {
 }
 
 /// Starts the app: installs logging, starts the home, registers the commands and runs the event
-/// loop until the last window closes. Desktop calls it from `main`; mobile enters here directly.
+/// loop until the last window closes (on desktops, while a tray icon shows, until Quit: see
+/// [`background`]). Desktop calls it from `main`; mobile enters here directly.
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
     // Before GTK starts and before any thread exists.
     rendering::apply();
+    // `--quit`, and a second start while the app runs: handled here, before any window.
+    #[cfg(desktop)]
+    let Some(start) = background::before_start(&std::env::args().collect::<Vec<_>>(), &early_data_dir()) else {
+        return;
+    };
     // Devtools: tauri enables the inspector in debug builds only (no `devtools` cargo feature).
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_notification::init())
@@ -62,6 +70,13 @@ pub fn run() {
                 let shell = handle.state::<Shell>();
                 notify::new_devices(handle.clone(), &shell).await;
             });
+            #[cfg(desktop)]
+            background::setup(app, start)?;
+            #[cfg(mobile)]
+            {
+                let config = app.config().app.windows.first().cloned().ok_or(tauri::Error::WindowNotFound)?;
+                tauri::WebviewWindowBuilder::from_config(app.handle(), &config)?.build()?;
+            }
             Ok(())
         })
         .invoke_handler(ipc_types::with_commands!(handler))
@@ -72,6 +87,18 @@ pub fn run() {
         Err(err) => fail(&err),
     };
     app.run(|handle, event| {
+        // The last window closed: the app stays while its tray icon shows.
+        #[cfg(desktop)]
+        if let tauri::RunEvent::ExitRequested { code: None, api, .. } = &event {
+            if background::keeps_running(handle) {
+                api.prevent_exit();
+            }
+        }
+        // The Dock icon clicked with no window open.
+        #[cfg(target_os = "macos")]
+        if let tauri::RunEvent::Reopen { has_visible_windows: false, .. } = &event {
+            background::show_window_later(handle);
+        }
         if let tauri::RunEvent::Exit = event {
             // Close connections and stop discovery (mDNS goodbyes) before the process ends.
             let shell = handle.state::<Shell>();
@@ -96,6 +123,12 @@ fn fail(err: &tauri::Error) -> ! {
     tracing::error!(error = %err, "usp-home could not start");
     eprintln!("usp-home: {err}");
     std::process::exit(1);
+}
+
+/// The data folder, before Tauri starts (desktops): `USP_HOME_DATA_DIR`, else the default one.
+#[cfg(desktop)]
+fn early_data_dir() -> std::path::PathBuf {
+    Env::from_process().data_dir.unwrap_or_else(usp_client::identity::default_data_dir)
 }
 
 /// The data folder when `USP_HOME_DATA_DIR` names none. On desktops it is the one uspctl uses too

@@ -9,13 +9,15 @@
 //! update; a light switched (checked on the
 //! agent); a connection test whose result outlasts the refresh it causes; a host that joins the
 //! simulated home shows up live, without a reload or losing a rename being typed; every page at
-//! 1280x800 and at phone size (360x800), with no sideways scrolling on the phone.
+//! 1280x800 and at phone size (360x800), with no sideways scrolling on the phone; last, the window
+//! closed while the tray keeps the app running and alerting, then Quit from the tray (`tray.rs`).
 //!
 //! Screenshots of each page go to `target/e2e/<page>-<desktop|phone>.png`. Run it with
 //! `scripts/e2e.sh` (builds what it needs, runs under `xvfb-run`).
 
 mod firmware;
 mod harness;
+mod tray;
 
 use harness::{app_env, rows, Driver, Paths, RogueAdvert, Scratch, SimHome, Step, Ui, Uspctl};
 use ipc_types::dom_id;
@@ -45,11 +47,15 @@ async fn a_homeowner_manages_the_simulated_home_in_the_app_window() {
     let home = SimHome::start(&paths, Some(200));
     let uspctl = Uspctl::new(&paths, paths.out.join(format!("uspctl-{}", std::process::id())));
     let scratch = Scratch::new(&paths.out, "app");
-    let driver = Driver::start(&paths, &app_env(&scratch.0));
+    // The app's desktop session: a D-Bus bus of the test's own with a tray host (tray.rs).
+    let bus = tray::SessionBus::start();
+    let mut env = app_env(&scratch.0);
+    env.push(("DBUS_SESSION_BUS_ADDRESS", bus.address.clone()));
+    let driver = Driver::start(&paths, &env);
     let client = driver.session(&paths.app).await.unwrap_or_else(|e| panic!("{e}"));
     let ui = Ui { client, out: paths.out.clone() };
 
-    let outcome = journey(&ui, &paths, &home, &uspctl).await;
+    let outcome = journey(&ui, &paths, &home, &uspctl, &bus).await;
     if outcome.is_err() {
         ui.keep_failure().await;
     }
@@ -62,7 +68,7 @@ async fn a_homeowner_manages_the_simulated_home_in_the_app_window() {
     }
 }
 
-async fn journey(ui: &Ui, paths: &Paths, home: &SimHome, uspctl: &Uspctl) -> Step<()> {
+async fn journey(ui: &Ui, paths: &Paths, home: &SimHome, uspctl: &Uspctl, bus: &tray::SessionBus) -> Step<()> {
     // Each step's time goes to stderr (shown when the test fails), to see where a slow run went.
     let t = std::time::Instant::now();
     let lap = |step: &str| eprintln!("e2e step {step:<18} done at {:6.1} s", t.elapsed().as_secs_f64());
@@ -100,6 +106,9 @@ async fn journey(ui: &Ui, paths: &Paths, home: &SimHome, uspctl: &Uspctl) -> Ste
     ui.resize(360, 800).await?;
     every_page(ui, "phone").await?;
     lap("pages at phone");
+    // Last: it closes the window.
+    tray::tray_keeps_the_app_running(ui, paths, bus).await?;
+    lap("tray");
     Ok(())
 }
 

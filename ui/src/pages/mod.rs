@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use crate::model::route::Page;
 
 pub mod agent;
+pub mod background;
 pub mod explorer;
 pub mod firmware;
 pub mod guest;

@@ -1,4 +1,5 @@
-//! Settings: this app's identity, trusted certificates, where to look for devices, and the theme.
+//! Settings: this app's identity, trusted certificates, where to look for devices, the theme, and
+//! running in the background.
 
 use ipc_types::{dom_id, AgentArgs, SetInterfaces, SetTheme, Settings, Theme, Topic};
 use leptos::prelude::*;
@@ -110,6 +111,7 @@ fn SettingsView(settings: Settings, apply: Callback<Settings>) -> impl IntoView 
         })}
         <OwnCertificate pem=settings.certificate_pem.clone() fingerprint=settings.certificate_fingerprint.clone() />
         <crate::pages::listener::DeviceListener />
+        <crate::pages::background::Background />
         <article class="card">
             <h2>"Where secrets are kept"</h2>
             <p id="vault-location">{settings.vault_location.clone()}</p>

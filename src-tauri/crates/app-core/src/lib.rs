@@ -18,12 +18,14 @@
 
 mod agent_details;
 mod agent_io;
+pub mod autostart;
 mod explorer;
 pub mod firmware;
 pub mod guest;
 pub mod home;
 pub mod hosts;
 pub mod identity;
+pub mod instance;
 pub mod mesh;
 pub mod pairing;
 pub mod params;

@@ -143,6 +143,10 @@ macro_rules! with_commands {
             /// Write this app's certificate (PEM) to a file (the downloads folder, else the data
             /// folder); returns where.
             shell SaveCertificate = certificate_save() -> String;
+            /// Whether closing the window keeps the app in the tray, and start at login.
+            shell GetBackground = background() -> BackgroundView;
+            /// Turn start at login (in the tray) on or off.
+            shell SetStartAtLogin = start_at_login_set(StartAtLogin) -> BackgroundView;
         }
     };
 }
@@ -198,7 +202,7 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), COMMAND_NAMES.len());
-        assert_eq!(COMMAND_NAMES.len(), 49);
+        assert_eq!(COMMAND_NAMES.len(), 51);
     }
 
     #[test]

@@ -126,3 +126,24 @@ pub struct ListenerSettings {
     /// Every network interface (else this computer only).
     pub all_interfaces: bool,
 }
+
+/// Running in the background: whether closing the window keeps the app in the tray, and the
+/// start-at-login setting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackgroundView {
+    /// Closing the window keeps usp-home running in the system tray (false where no tray shows:
+    /// closing the window then quits).
+    pub closes_to_tray: bool,
+    /// usp-home starts (in the tray) when the user logs in; `None` where this platform has no
+    /// such setting (phones).
+    pub start_at_login: Option<bool>,
+    /// Why the setting could not be read or changed, in words.
+    #[serde(default)]
+    pub problem: Option<String>,
+}
+
+/// Start at login on or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartAtLogin {
+    pub enabled: bool,
+}
