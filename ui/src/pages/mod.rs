@@ -6,6 +6,7 @@ use crate::model::route::Page;
 
 pub mod agent;
 pub mod background;
+pub mod collection;
 pub mod explorer;
 pub mod firmware;
 pub mod guest;

@@ -112,6 +112,7 @@ fn SettingsView(settings: Settings, apply: Callback<Settings>) -> impl IntoView 
         <OwnCertificate pem=settings.certificate_pem.clone() fingerprint=settings.certificate_fingerprint.clone() />
         <crate::pages::listener::DeviceListener />
         <crate::pages::background::Background />
+        <crate::pages::collection::UsageHistory ways=settings.usage_collection.clone() />
         <article class="card">
             <h2>"Where secrets are kept"</h2>
             <p id="vault-location">{settings.vault_location.clone()}</p>
