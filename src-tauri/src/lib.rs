@@ -60,7 +60,7 @@ pub fn run() {
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
                 let shell = handle.state::<Shell>();
-                notify::new_devices(handle.clone(), &shell).await;
+                notify::alerts(handle.clone(), &shell).await;
             });
             Ok(())
         })

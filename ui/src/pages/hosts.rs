@@ -69,6 +69,24 @@ fn DeviceRow(device: ConnectedDevice, list: Memo<Vec<ConnectedDevice>>) -> impl 
     let label = RwSignal::new(String::new());
     let mac = device.with_untracked(|d| d.mac.clone());
     let name = move || device.with(|d| d.name.clone());
+    let watched = RwSignal::new(device.with_untracked(|d| d.watched));
+    Effect::new(move |_| watched.set(device.with(|d| d.watched)));
+    let watching = RwSignal::new(false);
+    let toggle_watch = {
+        let mac = mac.clone();
+        move |ev: leptos::ev::Event| {
+            let want = event_target_checked(&ev);
+            let args = ipc_types::DeviceWatch { mac: mac.clone(), watch: want };
+            app.act(watching, api::device_watch(args), move |()| {
+                watched.try_set(want);
+                app.notify(if want {
+                    format!("You'll be told when {} arrives or leaves.", name())
+                } else {
+                    format!("No more alerts when {} arrives or leaves.", name())
+                });
+            });
+        }
+    };
 
     let toggle_pause = {
         let mac = mac.clone();
@@ -210,6 +228,11 @@ fn DeviceRow(device: ConnectedDevice, list: Memo<Vec<ConnectedDevice>>) -> impl 
                     </button>
                 </div>
             </div>
+            <label class="choice small" for=format!("watch-{m}")>
+                <input id=format!("watch-{m}") type="checkbox" prop:checked=move || watched.get()
+                    disabled=move || watching.get() on:change=toggle_watch />
+                <span>"Tell me when it arrives or leaves"</span>
+            </label>
             {let (mac, m) = (mac.clone(), m.clone()); move || charting.get().then(|| view! { <crate::pages::usage::UsageChart mac=mac.clone() m=m.clone() /> })}
             <form class="inline-form rename" on:submit=save hidden=move || !editing.get()>
                 <label for=rename_id.clone()>"Name (leave empty to use the device's own name)"</label>

@@ -109,6 +109,7 @@ fn SettingsView(settings: Settings, apply: Callback<Settings>) -> impl IntoView 
             </p>
         })}
         <OwnCertificate pem=settings.certificate_pem.clone() fingerprint=settings.certificate_fingerprint.clone() />
+        <crate::pages::alerts::Alerts />
         <crate::pages::listener::DeviceListener />
         <article class="card">
             <h2>"Where secrets are kept"</h2>

@@ -18,6 +18,7 @@
 
 mod agent_details;
 mod agent_io;
+pub mod alerts;
 mod explorer;
 pub mod guest;
 pub mod home;
