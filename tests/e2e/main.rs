@@ -14,6 +14,7 @@
 //! Screenshots of each page go to `target/e2e/<page>-<desktop|phone>.png`. Run it with
 //! `scripts/e2e.sh` (builds what it needs, runs under `xvfb-run`).
 
+mod alerts;
 mod harness;
 
 use harness::{app_env, rows, Driver, Paths, RogueAdvert, Scratch, SimHome, Step, Ui, Uspctl};
@@ -92,6 +93,8 @@ async fn journey(ui: &Ui, paths: &Paths, home: &SimHome, uspctl: &Uspctl) -> Ste
     lap("speed test");
     live_join(ui, home, uspctl).await?;
     lap("live join");
+    alerts::alerts(ui).await?;
+    lap("alerts");
     every_page(ui, "desktop").await?;
     lap("pages at desktop");
     ui.resize(360, 800).await?;

@@ -91,7 +91,7 @@ fn AlertsForm(view: AlertsView, apply: Callback<AlertsView>) -> impl IntoView {
         view! {
             <label class="row small" for=id>
                 <span>{label}</span>
-                <input id=id type="text" inputmode="numeric" size="5" autocomplete="off"
+                <input id=id class="num" type="text" inputmode="numeric" autocomplete="off"
                     prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev)) />
             </label>
         }

@@ -112,7 +112,11 @@ impl Home {
 
 impl Engine {
     fn refresh_settings(&mut self) {
+        let before = std::mem::take(&mut self.watched);
         (self.settings, self.watched) = self.home.store().read(|d| (d.alerts.clone(), d.alert_watch.clone()));
+        for mac in self.watched.difference(&before) {
+            self.tracker.followed(mac);
+        }
         let gap = *lock(&self.home.alert_hub().gap);
         for c in self.kinds.values_mut() {
             c.set_gap(gap);
@@ -202,6 +206,7 @@ impl Engine {
             Input::Hosts { agent, hosts } => {
                 self.reading.remove(&agent);
                 if let Some(hosts) = hosts {
+                    self.home.alert_names(&hosts, &self.watched);
                     let changes = self.tracker.report(&agent, hosts, Instant::now(), &self.watched);
                     self.tell_changes(changes).await;
                 }

@@ -13,7 +13,7 @@ mod coalesce;
 mod engine;
 mod presence;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -63,6 +63,8 @@ pub(crate) struct Hub {
     wake: Notify,
     gap: Mutex<Duration>,
     dropped: AtomicU64,
+    /// The names agents last gave the followed devices, by MAC (for the Settings page).
+    names: Mutex<HashMap<String, String>>,
 }
 
 impl Default for Hub {
@@ -76,6 +78,7 @@ impl Default for Hub {
             wake: Notify::new(),
             gap: Mutex::new(coalesce::Coalescer::MIN_GAP),
             dropped: AtomicU64::new(0),
+            names: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -139,6 +142,15 @@ impl Home {
         }
     }
 
+    /// Remembers the names of the followed devices among `hosts`.
+    pub(crate) fn alert_names(&self, hosts: &[presence::Seen], watched: &BTreeSet<String>) {
+        let mut names = lock(&self.alert_hub().names);
+        names.retain(|mac, _| watched.contains(mac));
+        for h in hosts.iter().filter(|h| watched.contains(&h.mac)) {
+            names.insert(h.mac.clone(), h.name.clone());
+        }
+    }
+
     /// Alerts as they are shown (the shell raises desktop notifications from these).
     pub fn alert_events(&self) -> broadcast::Receiver<Alert> {
         self.alert_hub().out.subscribe()
@@ -158,7 +170,11 @@ impl Home {
     pub async fn alerts(&self) -> AppResult<AlertsView> {
         let (settings, watch) = self.store().read(|d| (d.alerts.clone(), d.alert_watch.clone()));
         let labels = self.store().read(|d| d.labels.clone());
-        let watched = watch.iter().map(|m| labels.get(m).cloned().unwrap_or_else(|| m.clone())).collect();
+        let names = lock(&self.alert_hub().names).clone();
+        let watched = watch
+            .iter()
+            .map(|m| labels.get(m).or_else(|| names.get(m)).cloned().unwrap_or_else(|| m.clone()))
+            .collect();
         let recent = match self.history_store().await {
             Ok(store) => {
                 let now = unix_secs();

@@ -174,6 +174,14 @@ impl Tracker {
         out
     }
 
+    /// The person starts following `mac`: if it is offline now, it is already gone (no "left"
+    /// for an absence that began before).
+    pub(crate) fn followed(&mut self, mac: &str) {
+        if let Some(d) = self.devices.get_mut(mac).filter(|d| !d.online) {
+            d.away = true;
+        }
+    }
+
     /// When [`Tracker::tick`] has something next.
     pub(crate) fn next_due(&self, rules: Rules, watched: &BTreeSet<String>, busy: &HashSet<String>) -> Option<Instant> {
         self.devices
@@ -290,6 +298,18 @@ mod tests {
         // Another agent's changes don't hold it.
         let other: HashSet<String> = ["ext".to_owned()].into();
         assert_eq!(t.tick(later, RULES, &w, &other).len(), 2);
+    }
+
+    #[test]
+    fn following_a_device_that_is_away_says_nothing_until_it_arrives() {
+        let mut t = Tracker::default();
+        let t0 = Instant::now();
+        t.report("gw", vec![seen("a", true)], t0, &watch(&[]));
+        t.report("gw", vec![seen("a", false)], t0, &watch(&[]));
+        let w = watch(&["a"]);
+        t.followed("a");
+        assert!(t.tick(t0 + RULES.away_after, RULES, &w, &none()).is_empty());
+        assert_eq!(t.report("gw", vec![seen("a", true)], t0, &w).len(), 1, "arrives");
     }
 
     #[test]
