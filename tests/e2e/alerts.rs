@@ -1,7 +1,7 @@
 //! Alerts in the window: the Settings card turns the slow speed test alert on at a level no
 //! loopback test reaches, a speed test run from the Device page then shows in "Recent alerts"
 //! (with the new device of the live-join step before it), and a device is followed from its row
-//! on the Devices page ("Tell me when it arrives or leaves"), which the card then lists.
+//! on the Devices page (*Follow*: "tell me when it arrives or leaves"), which the card then lists.
 
 use ipc_types::dom_id;
 
@@ -20,12 +20,7 @@ pub async fn alerts(ui: &Ui) -> Step<()> {
     ui.open("devices").await?;
     let anna = format!("watch-{}", dom_id(crate::BEDTIME_MAC));
     ui.click(&anna).await?;
-    let is_checked = "const e = document.getElementById(arguments[0]); return !!(e && e.checked);";
-    ui.until("the device followed", || async {
-        let checked = ui.script(is_checked, vec![anna.clone().into()]).await.ok()?;
-        (checked == serde_json::Value::Bool(true)).then_some(())
-    })
-    .await?;
+    ui.wait_attr(&anna, "aria-pressed", "true").await?;
 
     ui.open("settings").await?;
     let recent = ui

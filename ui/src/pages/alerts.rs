@@ -97,8 +97,7 @@ fn AlertsForm(view: AlertsView, apply: Callback<AlertsView>) -> impl IntoView {
         }
     };
     let watched = if view.watched.is_empty() {
-        "You follow no device yet: turn on “Tell me when it arrives or leaves” on a device of the Devices page."
-            .to_owned()
+        "You follow no device yet: press “Follow” on a device of the Devices page.".to_owned()
     } else {
         format!("You follow: {}.", view.watched.join(", "))
     };

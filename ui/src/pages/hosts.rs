@@ -74,8 +74,8 @@ fn DeviceRow(device: ConnectedDevice, list: Memo<Vec<ConnectedDevice>>) -> impl 
     let watching = RwSignal::new(false);
     let toggle_watch = {
         let mac = mac.clone();
-        move |ev: leptos::ev::Event| {
-            let want = event_target_checked(&ev);
+        move |_| {
+            let want = !watched.get_untracked();
             let args = ipc_types::DeviceWatch { mac: mac.clone(), watch: want };
             app.act(watching, api::device_watch(args), move |()| {
                 watched.try_set(want);
@@ -208,6 +208,18 @@ fn DeviceRow(device: ConnectedDevice, list: Memo<Vec<ConnectedDevice>>) -> impl 
                     </select>
                     <button
                         type="button"
+                        id=format!("watch-{m}")
+                        class="ghost"
+                        aria-pressed=move || if watched.get() { "true" } else { "false" }
+                        aria-label=move || format!("Tell me when {} arrives or leaves", name())
+                        title="Tell me when it arrives or leaves"
+                        disabled=move || watching.get()
+                        on:click=toggle_watch
+                    >
+                        {move || if watched.get() { "Following" } else { "Follow" }}
+                    </button>
+                    <button
+                        type="button"
                         id=format!("usage-toggle-{m}")
                         class="ghost"
                         aria-expanded=move || if charting.get() { "true" } else { "false" }
@@ -228,11 +240,6 @@ fn DeviceRow(device: ConnectedDevice, list: Memo<Vec<ConnectedDevice>>) -> impl 
                     </button>
                 </div>
             </div>
-            <label class="choice small" for=format!("watch-{m}")>
-                <input id=format!("watch-{m}") type="checkbox" prop:checked=move || watched.get()
-                    disabled=move || watching.get() on:change=toggle_watch />
-                <span>"Tell me when it arrives or leaves"</span>
-            </label>
             {let (mac, m) = (mac.clone(), m.clone()); move || charting.get().then(|| view! { <crate::pages::usage::UsageChart mac=mac.clone() m=m.clone() /> })}
             <form class="inline-form rename" on:submit=save hidden=move || !editing.get()>
                 <label for=rename_id.clone()>"Name (leave empty to use the device's own name)"</label>

@@ -206,7 +206,7 @@ impl Engine {
             Input::Hosts { agent, hosts } => {
                 self.reading.remove(&agent);
                 if let Some(hosts) = hosts {
-                    self.home.alert_names(&hosts, &self.watched);
+                    self.home.alert_names(&hosts);
                     let changes = self.tracker.report(&agent, hosts, Instant::now(), &self.watched);
                     self.tell_changes(changes).await;
                 }

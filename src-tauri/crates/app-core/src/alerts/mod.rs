@@ -63,7 +63,8 @@ pub(crate) struct Hub {
     wake: Notify,
     gap: Mutex<Duration>,
     dropped: AtomicU64,
-    /// The names agents last gave the followed devices, by MAC (for the Settings page).
+    /// The names agents last gave their hosts, by MAC (for the Settings page's list of followed
+    /// devices), at most [`presence::MAX_DEVICES`].
     names: Mutex<HashMap<String, String>>,
 }
 
@@ -142,12 +143,13 @@ impl Home {
         }
     }
 
-    /// Remembers the names of the followed devices among `hosts`.
-    pub(crate) fn alert_names(&self, hosts: &[presence::Seen], watched: &BTreeSet<String>) {
+    /// Remembers the names of `hosts`.
+    pub(crate) fn alert_names(&self, hosts: &[presence::Seen]) {
         let mut names = lock(&self.alert_hub().names);
-        names.retain(|mac, _| watched.contains(mac));
-        for h in hosts.iter().filter(|h| watched.contains(&h.mac)) {
-            names.insert(h.mac.clone(), h.name.clone());
+        for h in hosts {
+            if names.len() < presence::MAX_DEVICES || names.contains_key(&h.mac) {
+                names.insert(h.mac.clone(), h.name.clone());
+            }
         }
     }
 
