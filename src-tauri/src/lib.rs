@@ -68,7 +68,7 @@ pub fn run() {
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
                 let shell = handle.state::<Shell>();
-                notify::new_devices(handle.clone(), &shell).await;
+                notify::alerts(handle.clone(), &shell).await;
             });
             #[cfg(desktop)]
             background::setup(app, start)?;

@@ -15,6 +15,7 @@
 //! Screenshots of each page go to `target/e2e/<page>-<desktop|phone>.png`. Run it with
 //! `scripts/e2e.sh` (builds what it needs, runs under `xvfb-run`).
 
+mod alerts;
 mod firmware;
 mod harness;
 mod tray;
@@ -101,6 +102,8 @@ async fn journey(ui: &Ui, paths: &Paths, home: &SimHome, uspctl: &Uspctl, bus: &
     lap("live join");
     firmware::firmware_update(ui, home, uspctl).await?;
     lap("firmware update");
+    alerts::alerts(ui).await?;
+    lap("alerts");
     every_page(ui, "desktop").await?;
     lap("pages at desktop");
     ui.resize(360, 800).await?;

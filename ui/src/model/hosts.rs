@@ -74,6 +74,7 @@ mod tests {
             paused: false,
             paused_until: None,
             agent: "gw".into(),
+            watched: false,
         }
     }
 

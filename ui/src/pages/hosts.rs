@@ -69,6 +69,24 @@ fn DeviceRow(device: ConnectedDevice, list: Memo<Vec<ConnectedDevice>>) -> impl 
     let label = RwSignal::new(String::new());
     let mac = device.with_untracked(|d| d.mac.clone());
     let name = move || device.with(|d| d.name.clone());
+    let watched = RwSignal::new(device.with_untracked(|d| d.watched));
+    Effect::new(move |_| watched.set(device.with(|d| d.watched)));
+    let watching = RwSignal::new(false);
+    let toggle_watch = {
+        let mac = mac.clone();
+        move |_| {
+            let want = !watched.get_untracked();
+            let args = ipc_types::DeviceWatch { mac: mac.clone(), watch: want };
+            app.act(watching, api::device_watch(args), move |()| {
+                watched.try_set(want);
+                app.notify(if want {
+                    format!("You'll be told when {} arrives or leaves.", name())
+                } else {
+                    format!("No more alerts when {} arrives or leaves.", name())
+                });
+            });
+        }
+    };
 
     let toggle_pause = {
         let mac = mac.clone();
@@ -188,6 +206,18 @@ fn DeviceRow(device: ConnectedDevice, list: Memo<Vec<ConnectedDevice>>) -> impl 
                         <option value="60">"1 hour"</option>
                         <option value="morning">"Until tomorrow"</option>
                     </select>
+                    <button
+                        type="button"
+                        id=format!("watch-{m}")
+                        class="ghost"
+                        aria-pressed=move || if watched.get() { "true" } else { "false" }
+                        aria-label=move || format!("Tell me when {} arrives or leaves", name())
+                        title="Tell me when it arrives or leaves"
+                        disabled=move || watching.get()
+                        on:click=toggle_watch
+                    >
+                        {move || if watched.get() { "Following" } else { "Follow" }}
+                    </button>
                     <button
                         type="button"
                         id=format!("usage-toggle-{m}")

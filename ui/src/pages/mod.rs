@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use crate::model::route::Page;
 
 pub mod agent;
+pub mod alerts;
 pub mod background;
 pub mod collection;
 pub mod explorer;

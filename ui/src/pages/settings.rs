@@ -110,6 +110,7 @@ fn SettingsView(settings: Settings, apply: Callback<Settings>) -> impl IntoView 
             </p>
         })}
         <OwnCertificate pem=settings.certificate_pem.clone() fingerprint=settings.certificate_fingerprint.clone() />
+        <crate::pages::alerts::Alerts />
         <crate::pages::listener::DeviceListener />
         <crate::pages::background::Background />
         <crate::pages::collection::UsageHistory ways=settings.usage_collection.clone() />

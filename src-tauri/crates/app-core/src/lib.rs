@@ -18,6 +18,7 @@
 
 mod agent_details;
 mod agent_io;
+pub mod alerts;
 pub mod autostart;
 mod explorer;
 pub mod firmware;

@@ -172,6 +172,7 @@ impl Home {
                 tracing::warn!(error = %e, "a speed test result could not be kept");
             }
         }
+        self.alert_input(crate::alerts::Input::Speed { agent: conn.eid.clone(), down_mbps: down });
         self.changed(&[Topic::Agent]);
         Ok(result)
     }

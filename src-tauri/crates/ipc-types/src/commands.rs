@@ -138,6 +138,12 @@ macro_rules! with_commands {
             home GetListener = listener() -> ListenerView;
             /// Listen (or stop listening) for devices that connect to usp-home.
             home SetListener = listener_set(ListenerSettings) -> ListenerView;
+            /// Which alerts are on, their thresholds, the devices followed, the recent alerts.
+            home GetAlerts = alerts() -> AlertsView;
+            /// Turn alerts on or off, change their thresholds.
+            home SetAlerts = alerts_set(AlertSettings) -> AlertsView;
+            /// Tell (or stop telling) when a device arrives or leaves.
+            home WatchDevice = device_watch(DeviceWatch) -> ();
             /// Forget a pinned certificate.
             home ForgetCertificate = trust_forget(AgentArgs) -> Settings;
             /// Write this app's certificate (PEM) to a file (the downloads folder, else the data
@@ -202,7 +208,7 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), COMMAND_NAMES.len());
-        assert_eq!(COMMAND_NAMES.len(), 51);
+        assert_eq!(COMMAND_NAMES.len(), 54);
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub use home::*;
 /// page into [`pages`].
 pub mod home {
     pub use crate::pages::agent::*;
+    pub use crate::pages::alerts::*;
     pub use crate::pages::explorer::*;
     pub use crate::pages::firmware::*;
     pub use crate::pages::guest::*;

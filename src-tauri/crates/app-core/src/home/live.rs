@@ -163,6 +163,7 @@ impl Home {
         }
         // After subscribing: a host that joins from now on is announced, the ones here now are not.
         self.record_known_hosts(&client).await;
+        self.alert_input(crate::alerts::Input::Connected { agent: eid.clone() });
         tracing::info!(eid, made, "live updates on");
         let _ = ready.send(());
         let mut quiet = Quiet::default();
@@ -240,13 +241,22 @@ impl Home {
             Notification::ObjCreation(c) => {
                 let path: &str = &c.obj_path;
                 if is_host_row(path) {
+                    self.alert_hosts_changed(eid);
                     self.host_appeared(eid, client, path, c.unique_keys.get("PhysAddress"), quiet).await;
                 }
                 self.changed(&topics_of(path));
             }
-            Notification::ObjDeletion(d) => self.changed(&topics_of(&d.obj_path)),
+            Notification::ObjDeletion(d) => {
+                if is_host_row(&d.obj_path) {
+                    self.alert_hosts_changed(eid);
+                }
+                self.changed(&topics_of(&d.obj_path));
+            }
             Notification::ValueChange(v) => {
                 let path: &str = &v.param_path;
+                if path.starts_with("Device.Hosts.Host.") && path.ends_with(".Active") {
+                    self.alert_hosts_changed(eid);
+                }
                 if path.starts_with("Device.IoTCapability.")
                     && path.len() <= MAX_VALUE_LEN
                     && v.param_value.len() <= MAX_VALUE_LEN
@@ -269,6 +279,9 @@ impl Home {
             }
             Notification::Event(e) => {
                 tracing::info!(eid, event = %for_log(&e.event_name), "agent event");
+                if &*e.event_name == "Boot!" {
+                    self.alert_input(crate::alerts::Input::Boot { agent: eid.to_owned() });
+                }
                 self.changed(&[Topic::Home, Topic::Agent]);
             }
             Notification::OnBoardReq(_) => {}
@@ -315,6 +328,7 @@ impl Home {
             .or_else(|| read(&paths[1]).map(|n| device_text(&n, MAX_NAME_CHARS + 1)).filter(|n| !n.is_empty()))
             .unwrap_or_else(|| mac.clone());
         tracing::info!(agent = eid, %mac, "a new device joined");
+        self.alert_input(crate::alerts::Input::Joined { mac: mac.clone(), name: name.clone() });
         self.emit(LiveEvent::DeviceJoined { mac, name, agent: eid.to_owned() });
     }
 }

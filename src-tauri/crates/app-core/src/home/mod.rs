@@ -94,6 +94,8 @@ struct Inner {
     history_dir: PathBuf,
     /// How each agent's counters reach the history.
     collect: Mutex<crate::usage::CollectState>,
+    /// The alerts' queue, marks and broadcast.
+    alerts: crate::alerts::Hub,
 }
 
 struct DiscoveryRun {
@@ -183,6 +185,7 @@ impl Home {
                 history: tokio::sync::OnceCell::new(),
                 history_dir: config.data_dir.clone(),
                 collect: Mutex::new(crate::usage::CollectState::default()),
+                alerts: crate::alerts::Hub::default(),
             }),
         };
         // The listener before the agents that connect to it.
@@ -215,7 +218,8 @@ impl Home {
         home.start_discovery(interfaces);
         let check = home.spawn_override_check();
         let collect = home.spawn_history();
-        lock(&home.inner.side_tasks).extend([check, collect]);
+        let alerts = home.spawn_alerts();
+        lock(&home.inner.side_tasks).extend([check, collect, alerts]);
         Ok(home)
     }
 
@@ -374,6 +378,11 @@ impl Home {
     /// wait for the one opening).
     pub(crate) async fn history(&self) -> Arc<crate::usage::History> {
         self.inner.history.get_or_init(|| crate::usage::open(&self.inner.history_dir)).await.clone()
+    }
+
+    /// The alerts' shared state.
+    pub(crate) fn alert_hub(&self) -> &crate::alerts::Hub {
+        &self.inner.alerts
     }
 
     /// The settings file.

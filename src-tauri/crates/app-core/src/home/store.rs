@@ -80,6 +80,11 @@ pub struct StoreData {
     pub overrides: Vec<crate::parental::pause_for::TimedOverride>,
     /// Where speed tests download from and upload to.
     pub speed_test: Option<ipc_types::SpeedTestServer>,
+    /// Which alerts are on, and their thresholds.
+    pub alerts: ipc_types::AlertSettings,
+    /// MACs of the devices whose arrivals and departures the person wants to hear about (at
+    /// most [`crate::alerts::MAX_WATCHED`]).
+    pub alert_watch: BTreeSet<String>,
 }
 
 /// The MACs already announced, oldest first, at most [`KnownMacs::CAP`]: adding one more drops

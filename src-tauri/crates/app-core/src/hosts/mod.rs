@@ -44,6 +44,11 @@ impl Home {
             data.iter().map(|(c, p)| AgentData { agent: &c.eid, name: &c.name, params: p }).collect();
         let mut devices = self.store().read(|d| logic::devices(&agents, Known { labels: &d.labels, seen: &d.seen }));
         self.mark_paused_for(&mut devices);
+        self.store().read(|d| {
+            for dev in &mut devices {
+                dev.watched = d.alert_watch.contains(&dev.mac);
+            }
+        });
         devices
     }
 

@@ -268,6 +268,7 @@ pub fn devices(agents: &[AgentData<'_>], known: Known<'_>) -> Vec<ConnectedDevic
                 paused_until: None,
                 agent: a.agent.to_owned(),
                 mac: h.mac,
+                watched: false,
             });
         }
     }

@@ -41,6 +41,9 @@ pub struct ConnectedDevice {
     pub paused_until: Option<String>,
     /// The agent that reports it (where pause rules go).
     pub agent: String,
+    /// The person is told when it arrives or leaves.
+    #[serde(default)]
+    pub watched: bool,
 }
 
 /// The Devices page.

@@ -5,6 +5,7 @@
 //! their full instance path on that agent (`Device.WiFi.SSID.3`), never by display names.
 
 pub mod agent;
+pub mod alerts;
 pub mod explorer;
 pub mod firmware;
 pub mod guest;

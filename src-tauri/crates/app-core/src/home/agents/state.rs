@@ -132,6 +132,7 @@ impl Home {
     }
 
     pub(super) fn on_lost(&self, eid: &str, auth: AgentAuth, presented: Option<Fingerprint>) {
+        self.alert_input(crate::alerts::Input::Gone { agent: eid.to_owned() });
         let was_paired = self
             .with_agent(eid, |e| {
                 let was = e.is_paired();
