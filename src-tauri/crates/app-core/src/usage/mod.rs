@@ -11,13 +11,14 @@
 //! counters ([`bulkdata`]); an agent whose reports come is then not asked.
 
 pub mod bulkdata;
+mod charts;
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ipc_types::{DeviceUsage, DeviceUsageArgs, UsageBar, UsageRange};
+use ipc_types::{DeviceUsage, DeviceUsageArgs, Topic, UsageBar, UsageRange};
 use usp_history::{Config, Sample, Span, Step, StoreHandle};
 
 use crate::home::{AppError, AppResult, Home};
@@ -137,6 +138,7 @@ impl Home {
             .await
             .map_err(|e| AppError::Internal(format!("the usage history could not be written: {e}")))?;
         tracing::debug!(samples = n, ?outcome, "history collected");
+        self.changed(&[Topic::History]);
         Ok(n)
     }
 
@@ -165,7 +167,10 @@ impl Home {
         }
         let Ok(store) = self.history_store().await else { return };
         match store.call(move |s| s.record(&samples)).await {
-            Ok(outcome) => tracing::debug!(agent = eid, ?outcome, "BulkData report recorded"),
+            Ok(outcome) => {
+                tracing::debug!(agent = eid, ?outcome, "BulkData report recorded");
+                self.changed(&[Topic::History]);
+            }
             Err(e) => tracing::warn!(agent = eid, error = %e, "a BulkData report could not be recorded"),
         }
     }
@@ -218,12 +223,7 @@ impl Home {
     /// As [`Home::device_usage`].
     pub async fn device_usage_at(&self, args: DeviceUsageArgs, now: SystemTime) -> AppResult<DeviceUsage> {
         let mac = mac_arg(&args.mac)?;
-        let every = self.history_interval().as_secs();
-        let collecting = if every.is_multiple_of(60) {
-            format!("Every {} minutes, by asking your devices; kept on this computer only.", every / 60)
-        } else {
-            format!("Every {every} seconds, by asking your devices; kept on this computer only.")
-        };
+        let collecting = self.collecting_words();
         let store = match self.history_store().await {
             Ok(s) => s,
             Err(e) => {

@@ -7,6 +7,7 @@
 pub mod agent;
 pub mod explorer;
 pub mod guest;
+pub mod history;
 pub mod home;
 pub mod hosts;
 pub mod mesh;
