@@ -7,6 +7,7 @@ use crate::model::route::Page;
 pub mod agent;
 pub mod explorer;
 pub mod guest;
+pub mod history;
 pub mod home;
 pub mod hosts;
 pub mod listener;
