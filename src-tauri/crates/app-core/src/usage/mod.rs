@@ -94,7 +94,9 @@ impl Home {
     }
 
     /// Reads every paired agent's devices and records them at `now`. Public for tests (the app
-    /// calls it every [`COLLECT_EVERY`]).
+    /// calls it every [`COLLECT_EVERY`]). Returns how many counter and presence samples came
+    /// from asking (none for agents whose BulkData reports come). The WiFi signal, which the
+    /// reports don't carry, is recorded from every agent's data read here either way.
     ///
     /// # Errors
     /// When the history can't be written.
@@ -116,6 +118,16 @@ impl Home {
                 self.with_collect(|c| c.profile.insert(conn.eid.clone(), made));
             }
         }
+        // The WiFi signal of every client (merged across agents: a client's signal may come
+        // from an extender while its counters come from the gateway's report).
+        let mut signals: Vec<Sample> = self
+            .hosts_from(&data)
+            .into_iter()
+            .filter_map(|d| {
+                let dbm = d.signal_dbm.filter(|s| (-200..=0).contains(s))?;
+                Some(Sample::Signal { key: d.mac, at, dbm })
+            })
+            .collect();
         // Agents whose reports come are not asked (a report missed twice: asked again).
         let fresh = i64::try_from(every.as_secs().saturating_mul(2)).unwrap_or(i64::MAX).saturating_add(30);
         data.retain(|(conn, _)| {
@@ -127,12 +139,10 @@ impl Home {
             if let (Some(down), Some(up)) = (d.bytes_received, d.bytes_sent) {
                 samples.push(Sample::Traffic { key: d.mac.clone(), at, down_total: down, up_total: up });
             }
-            if let Some(dbm) = d.signal_dbm.filter(|s| (-200..=0).contains(s)) {
-                samples.push(Sample::Signal { key: d.mac.clone(), at, dbm });
-            }
             samples.push(Sample::Presence { key: d.mac, at, online: d.online });
         }
         let n = samples.len();
+        samples.append(&mut signals);
         let outcome = store
             .call(move |s| s.record(&samples))
             .await
