@@ -1,5 +1,7 @@
 //! The one view every chart uses: a [`Plot`]'s marks in an SVG stretched to the width, its labels
-//! as text beside and under it (so they keep their size on a phone), and a legend.
+//! as text beside and under it (so they keep their size on a phone), and a legend. Positions are
+//! set as style properties (`style:left`), which the app's content security policy allows, never
+//! as inline `style` attributes, which it blocks.
 
 use leptos::prelude::*;
 
@@ -31,14 +33,14 @@ pub fn Chart(plot: Plot, id: String, label: String, class: &'static str) -> impl
                 {guides
                     .into_iter()
                     .map(|g| view! {
-                        <div class=if g.line { "guide line" } else { "guide zone" } style=format!("top:{:.2}%", g.at) aria-hidden="true">
+                        <div class=if g.line { "guide line" } else { "guide zone" } style:top=format!("{:.2}%", g.at) aria-hidden="true">
                             {(!g.text.is_empty()).then(|| view! { <span>{g.text}</span> })}
                         </div>
                     })
                     .collect_view()}
             </div>
             <div class="ticks" aria-hidden="true">
-                {ticks.into_iter().map(|t| view! { <span style=format!("left:{:.2}%", t.at)>{t.text}</span> }).collect_view()}
+                {ticks.into_iter().map(|t| view! { <span style:left=format!("{:.2}%", t.at)>{t.text}</span> }).collect_view()}
             </div>
         </figure>
     }

@@ -90,10 +90,10 @@ fn history_view(h: DeviceHistory, m: &str) -> AnyView {
         }
     };
     view! {
-        <h3 class="chart-title">"Online"</h3>
+        <h4 class="chart-title">"Online"</h4>
         <p id=format!("last-seen-{m}") class="small"><strong>{presence}</strong></p>
         {online}
-        <h3 class="chart-title">"WiFi signal"</h3>
+        <h4 class="chart-title">"WiFi signal"</h4>
         {signal_part}
     }
     .into_any()
@@ -103,6 +103,7 @@ fn history_view(h: DeviceHistory, m: &str) -> AnyView {
 fn duration(ms: i64) -> String {
     let mins = ms.max(0) / 60_000;
     match (mins / 1440, mins % 1440 / 60, mins % 60) {
+        (0, 0, 0) => "less than a minute".to_owned(),
         (0, 0, m) => format!("{m} min"),
         (0, h, 0) => format!("{h} h"),
         (0, h, m) => format!("{h} h {m} min"),

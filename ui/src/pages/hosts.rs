@@ -217,6 +217,7 @@ fn DeviceRow(device: ConnectedDevice, list: Memo<Vec<ConnectedDevice>>) -> impl 
                         <crate::pages::usage::UsageChart mac=Some(mac.clone()) m=m.clone() />
                     </section>
                     <section aria-label="Online and WiFi signal">
+                        <h3 class="chart-title">"Online and signal"</h3>
                         <crate::pages::history::DeviceHistoryCharts mac=mac.clone() m=m.clone() />
                     </section>
                 </div>
