@@ -91,8 +91,8 @@ pub fn usage_plot(bars: &[UsageBar], range: UsageRange) -> Plot {
 }
 
 /// The weakest and strongest signal a chart shows, dBm.
-const DBM_LOW: f64 = -95.0;
-const DBM_HIGH: f64 = -25.0;
+const DBM_LOW: f64 = -90.0;
+const DBM_HIGH: f64 = -35.0;
 
 fn dbm_y(dbm: f64) -> f64 {
     (DBM_HIGH - dbm.clamp(DBM_LOW, DBM_HIGH)) / (DBM_HIGH - DBM_LOW) * H
@@ -133,10 +133,10 @@ pub fn signal_plot(points: &[SignalBar], from_ms: i64, to_ms: i64) -> Plot {
         Guide { at: pct(-55.0), text: String::new(), line: true },
         Guide { at: pct(-67.0), text: String::new(), line: true },
         Guide { at: pct(-75.0), text: String::new(), line: true },
-        Guide { at: pct(-40.0), text: "Excellent".into(), line: false },
+        Guide { at: pct(-45.0), text: "Excellent".into(), line: false },
         Guide { at: pct(-61.0), text: "Good".into(), line: false },
         Guide { at: pct(-71.0), text: "Fair".into(), line: false },
-        Guide { at: pct(-85.0), text: "Weak".into(), line: false },
+        Guide { at: pct(-82.5), text: "Weak".into(), line: false },
     ];
     Plot { marks, ticks: time_ticks(from_ms, to_ms), guides }
 }
@@ -224,7 +224,10 @@ pub fn speed_plot(results: &[SpeedTestResult], now_ms: i64) -> Plot {
     if shown.is_empty() || !(top > 0.0 && top.is_finite()) {
         return Plot::default();
     }
-    let slot = W / shown.len() as f64;
+    // A slot per test, at most a sixth of the width (a single test is not a wall of colour),
+    // centred.
+    let slot = W / shown.len().max(6) as f64;
+    let left = (W - slot * shown.len() as f64) / 2.0;
     let bar = slot * 0.35;
     let today = local_secs(now_ms.div_euclid(1000)).div_euclid(86_400);
     let when = |ms: i64| {
@@ -236,7 +239,7 @@ pub fn speed_plot(results: &[SpeedTestResult], now_ms: i64) -> Plot {
     };
     let mut marks = Vec::with_capacity(shown.len() * 2);
     for (i, r) in shown.iter().enumerate() {
-        let x = i as f64 * slot + slot * 0.15;
+        let x = left + i as f64 * slot + slot * 0.15;
         let title = format!("{} · ↓ {} ↑ {} Mbit/s", when(r.at_ms), mbit(r.down_mbps), mbit(r.up_mbps));
         for (j, (v, class)) in [(r.down_mbps, "down"), (r.up_mbps, "up")].into_iter().enumerate() {
             let h = (v.max(0.0) / top * H).min(H);
@@ -246,7 +249,7 @@ pub fn speed_plot(results: &[SpeedTestResult], now_ms: i64) -> Plot {
     let ticks = labelled(shown.len())
         .into_iter()
         .filter(|&i| shown.len() <= 4 || i % 2 == 0 || i + 1 == shown.len())
-        .map(|i| Tick { at: (i as f64 + 0.5) * slot / W * 100.0, text: when(shown[i].at_ms) })
+        .map(|i| Tick { at: (left + (i as f64 + 0.5) * slot) / W * 100.0, text: when(shown[i].at_ms) })
         .collect();
     let guides = vec![
         Guide { at: 0.0, text: format!("{} Mbit/s", mbit(top)), line: true },
@@ -289,8 +292,8 @@ mod tests {
         assert_eq!(d.matches('M').count(), 2, "{d}");
         assert_eq!(p.marks.len(), 4, "three bands and the line");
         assert!(matches!(&p.marks[2], Mark::Rect { title, .. } if title == "05:00 · Weak (-80 dBm)"));
-        // -25 dBm is the top, -95 the bottom; stronger is higher.
-        assert_eq!((dbm_y(-25.0), dbm_y(-95.0), dbm_y(-200.0)), (0.0, H, H));
+        // -35 dBm is the top, -90 the bottom; stronger is higher.
+        assert_eq!((dbm_y(-35.0), dbm_y(-90.0), dbm_y(-200.0), dbm_y(-20.0)), (0.0, H, H, 0.0));
         assert_eq!(
             p.guides.iter().filter(|g| !g.line).map(|g| g.text.as_str()).collect::<Vec<_>>(),
             ["Excellent", "Good", "Fair", "Weak"]
