@@ -58,7 +58,13 @@ pub struct Plot {
 /// A usage chart: a stacked bar (download, upload on top) per bucket, the scale's top and middle.
 pub fn usage_plot(bars: &[UsageBar], range: UsageRange) -> Plot {
     let top = bars.iter().map(|b| b.down.saturating_add(b.up)).max().unwrap_or(0);
-    let laid = layout(bars, range, W, H);
+    // Today's hours so far take their share of the whole day's width (the rest of the day is
+    // still to come), so one hour after midnight is one narrow bar, not the whole chart.
+    let width = match range {
+        UsageRange::Today => W * bars.len().clamp(1, 24) as f64 / 24.0,
+        UsageRange::Week | UsageRange::Month => W,
+    };
+    let laid = layout(bars, range, width, H);
     let ticks = labelled(bars.len())
         .into_iter()
         .filter_map(|i| {
@@ -276,6 +282,9 @@ mod tests {
         assert!(matches!(&p.marks[0], Mark::Rect { class: "down", h, .. } if (*h - 75.0).abs() < 1e-9));
         assert_eq!(p.guides[0].text, "4.0 MB");
         assert_eq!(p.ticks.iter().map(|t| t.text.as_str()).collect::<Vec<_>>(), ["00:00", "01:00"]);
+        // Two hours of today: the first twelfth of the width.
+        assert!(matches!(&p.marks[0], Mark::Rect { x, w, .. } if *x + *w < W / 24.0));
+        assert!((p.ticks[1].at - 1.5 / 24.0 * 100.0).abs() < 1e-9, "{:?}", p.ticks);
         assert!(usage_plot(&bars[1..], UsageRange::Today).guides.is_empty(), "nothing used: no scale");
     }
 
