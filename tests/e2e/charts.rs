@@ -13,6 +13,8 @@ use crate::harness::{Step, Ui};
 /// as soon as the data is there.
 pub async fn open_device_history(ui: &Ui, id: &str) -> Step<()> {
     let toggle = format!("usage-toggle-{id}");
+    let t = Instant::now();
+    let lap = |what: &str| eprintln!("e2e   device history: {what} at {:4.1} s", t.elapsed().as_secs_f64());
     ui.open("devices").await?;
     if ui.attr(&toggle, "aria-expanded").await?.as_deref() != Some("true") {
         ui.click(&toggle).await?;
@@ -22,9 +24,12 @@ pub async fn open_device_history(ui: &Ui, id: &str) -> Step<()> {
     })
     .await?;
     ui.find(&format!("usage-chart-{id}")).await?;
+    lap("usage");
     ui.wait_text(&format!("last-seen-{id}"), "the device online now", |t| t == "Online now").await?;
     ui.find(&format!("online-chart-{id}")).await?;
+    lap("online");
     ui.find(&format!("signal-chart-{id}")).await?;
+    lap("signal");
     Ok(())
 }
 
