@@ -128,7 +128,7 @@ fn History(view: SpeedTestsView) -> impl IntoView {
     let shown: Vec<SpeedTestResult> = view.results.into_iter().take(5).collect();
     view! {
         <h3 class="chart-title chart-head">
-            {if count == 1 { "The last speed test".to_owned() } else { format!("The last {count} speed tests") }}
+            {if count == 1 { "The last speed test, Mbit/s".to_owned() } else { format!("The last {count} speed tests, Mbit/s") }}
             " " <DownUpKey />
         </h3>
         <Chart plot=plot id="speedtest-chart".to_owned() label=label class="speed" />
