@@ -7,7 +7,9 @@
 //! the change confirmed on the agent with `uspctl get`; a device paused and resumed (checked on
 //! the agent); a bedtime schedule created (checked on the agent), its form kept through a live
 //! update; a light switched (checked on the
-//! agent); a connection test whose result outlasts the refresh it causes; a host that joins the
+//! agent); a connection test whose result outlasts the refresh it causes; the charts (a device's
+//! usage, online periods and signal, the home's total, the speed tests) at both sizes in the
+//! light and dark themes (`charts.rs`); a host that joins the
 //! simulated home shows up live, without a reload or losing a rename being typed; every page at
 //! 1280x800 and at phone size (360x800), with no sideways scrolling on the phone; last, the window
 //! closed while the tray keeps the app running and alerting, then Quit from the tray (`tray.rs`).
@@ -16,6 +18,7 @@
 //! `scripts/e2e.sh` (builds what it needs, runs under `xvfb-run`).
 
 mod alerts;
+mod charts;
 mod firmware;
 mod harness;
 mod tray;
@@ -98,6 +101,8 @@ async fn journey(ui: &Ui, paths: &Paths, home: &SimHome, uspctl: &Uspctl, bus: &
     lap("connection test");
     speed_test(ui).await?;
     lap("speed test");
+    charts::every_chart(ui, &dom_id(PAUSED_MAC)).await?;
+    lap("charts");
     live_join(ui, home, uspctl).await?;
     lap("live join");
     firmware::firmware_update(ui, home, uspctl).await?;
@@ -321,7 +326,8 @@ async fn pause_and_resume(ui: &Ui, home: &SimHome, uspctl: &Uspctl) -> Step<()> 
 }
 
 /// A device's usage chart, with what the app collected from the live simulated home (asked every
-/// 2 s in this run), then "pause for 30 minutes": the card says until when, and the gateway holds
+/// 2 s in this run; the chart reads the history again each time it grows), beside its online
+/// periods and WiFi signal, scrolled into view for the screenshot; then "pause for 30 minutes": the card says until when, and the gateway holds
 /// an Allow rule with schedules of its own (the router ends it); resuming removes the rule.
 async fn usage_and_pause_for(ui: &Ui, home: &SimHome, uspctl: &Uspctl) -> Step<()> {
     let gw = home.url(GATEWAY);
@@ -332,17 +338,15 @@ async fn usage_and_pause_for(ui: &Ui, home: &SimHome, uspctl: &Uspctl) -> Step<(
             .into_values()
             .find(|row| row.get("PhysAddress").is_some_and(|m| m.eq_ignore_ascii_case(PAUSED_MAC)))
     };
-    ui.open("devices").await?;
-    ui.click(&format!("usage-toggle-{id}")).await?;
-    ui.wait_text(&format!("usage-total-{id}"), "usage collected from the live home", |t| {
-        t.starts_with('↓') && !t.starts_with("↓ 0 B down")
-    })
-    .await?;
-    ui.find(&format!("usage-chart-{id}")).await?;
+    let t = std::time::Instant::now();
+    charts::open_device_history(ui, &id).await?;
+    charts::show(ui, &format!("device-{id}")).await?;
     ui.shot("devices-usage").await?;
     ui.click(&format!("usage-week-{id}")).await?;
     ui.wait_attr(&format!("usage-week-{id}"), "aria-pressed", "true").await?;
+    ui.find(&format!("usage-chart-{id}")).await?;
     ui.click(&format!("usage-toggle-{id}")).await?;
+    eprintln!("e2e usage chart shown in {:4.1} s", t.elapsed().as_secs_f64());
 
     ui.script(
         "const s = document.getElementById(arguments[0]);
@@ -362,10 +366,12 @@ async fn usage_and_pause_for(ui: &Ui, home: &SimHome, uspctl: &Uspctl) -> Step<(
             })
         })
         .await?;
+    eprintln!("e2e paused for a while, seen on the agent, at {:4.1} s", t.elapsed().as_secs_f64());
     ui.shot("devices-paused-for-a-while").await?;
     ui.click(&format!("pause-{id}")).await?;
     ui.wait_attr(&format!("pause-{id}"), "aria-pressed", "false").await?;
     uspctl.wait_until(gw, &[acl], "no rule once resumed", |v| row_of(v).is_none()).await?;
+    eprintln!("e2e resumed, seen on the agent, at {:4.1} s", t.elapsed().as_secs_f64());
     Ok(())
 }
 

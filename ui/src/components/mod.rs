@@ -1,5 +1,7 @@
 //! Small reusable views: switches, loading and error notes, QR codes, the notice area, navigation.
 
+pub mod chart;
+
 use ipc_types::IpcError;
 use leptos::prelude::*;
 

@@ -106,10 +106,10 @@ mod tests {
         assert_eq!(names.len(), Page::ALL.len());
     }
 
-    /// Every live topic is shown by some page.
+    /// Every live topic is shown by some page (the history: by charts on several pages).
     #[test]
     fn every_topic_has_a_page() {
-        for topic in Topic::ALL {
+        for topic in Topic::ALL.into_iter().filter(|t| *t != Topic::History) {
             assert!(Page::ALL.iter().any(|p| p.topic() == topic), "no page shows {topic:?}");
         }
     }

@@ -63,7 +63,7 @@ pub fn label(start_ms: i64, range: UsageRange) -> String {
 }
 
 /// Seconds in the browser's local time (the WebView's offset); the host tests use UTC.
-fn local_secs(secs: i64) -> i64 {
+pub(crate) fn local_secs(secs: i64) -> i64 {
     secs + offset_secs(secs)
 }
 

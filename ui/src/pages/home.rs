@@ -1,7 +1,8 @@
 //! Home: every agent of the home with its state, and the way to pair, trust or forget it.
 
 use ipc_types::{
-    dom_id, AgentAddress, AgentArgs, AgentConsent, AgentSummary, BrokerLogin, Impersonation, Topic, TrustArgs,
+    dom_id, AgentAddress, AgentArgs, AgentAuth, AgentConsent, AgentSummary, BrokerLogin, Impersonation, Topic,
+    TrustArgs,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -19,6 +20,9 @@ use crate::state::{use_app, use_view};
 #[component]
 pub fn HomePage() -> impl IntoView {
     let home = use_view(Page::Home.topic(), api::home);
+    // The home's usage chart shows once a device is paired (before, there is nothing to count).
+    let any_paired =
+        crate::components::part(home, |v| v.agents.iter().any(|a| matches!(a.auth, AgentAuth::Paired { .. })));
     view! {
         <PageFrame page=Page::Home ready=ready(home) intro="Your router, extenders and smart home hubs.">
             {load_status(home, "your home")}
@@ -58,6 +62,12 @@ pub fn HomePage() -> impl IntoView {
                         }
                     })
             }}
+            // Built once, like the form below: a live update does not redraw the chart.
+            <section id="home-usage" class="card" hidden=move || !any_paired.get()>
+                <h2>"Internet use at home"</h2>
+                <p class="muted small">"Every device's downloads and uploads added up."</p>
+                <crate::pages::usage::UsageChart mac=None m="home".to_owned() />
+            </section>
             // Built once, outside the part that live updates rebuild: an address being typed
             // (and the open form) stays when a device appears, goes or changes meanwhile.
             <AddByAddress />

@@ -223,10 +223,10 @@ fn DeviceRow(device: ConnectedDevice, list: Memo<Vec<ConnectedDevice>>) -> impl 
                         id=format!("usage-toggle-{m}")
                         class="ghost"
                         aria-expanded=move || if charting.get() { "true" } else { "false" }
-                        aria-label=move || format!("Usage of {}", name())
+                        aria-label=move || format!("Usage and history of {}", name())
                         on:click=move |_| charting.update(|c| *c = !*c)
                     >
-                        "Usage"
+                        "History"
                     </button>
                     <button
                         type="button"
@@ -240,7 +240,18 @@ fn DeviceRow(device: ConnectedDevice, list: Memo<Vec<ConnectedDevice>>) -> impl 
                     </button>
                 </div>
             </div>
-            {let (mac, m) = (mac.clone(), m.clone()); move || charting.get().then(|| view! { <crate::pages::usage::UsageChart mac=mac.clone() m=m.clone() /> })}
+            {let (mac, m) = (mac.clone(), m.clone()); move || charting.get().then(|| view! {
+                <div class="charts">
+                    <section aria-label="Usage">
+                        <h3 class="chart-title">"Usage"</h3>
+                        <crate::pages::usage::UsageChart mac=Some(mac.clone()) m=m.clone() />
+                    </section>
+                    <section aria-label="Online and WiFi signal">
+                        <h3 class="chart-title">"Online and signal"</h3>
+                        <crate::pages::history::DeviceHistoryCharts mac=mac.clone() m=m.clone() />
+                    </section>
+                </div>
+            })}
             <form class="inline-form rename" on:submit=save hidden=move || !editing.get()>
                 <label for=rename_id.clone()>"Name (leave empty to use the device's own name)"</label>
                 <div class="row">

@@ -11,6 +11,7 @@ pub mod collection;
 pub mod explorer;
 pub mod firmware;
 pub mod guest;
+pub mod history;
 pub mod home;
 pub mod hosts;
 pub mod listener;

@@ -6,7 +6,9 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api;
+use crate::components::chart::{Chart, DownUpKey};
 use crate::components::ErrorNote;
+use crate::model::chart::{mbit, speed_plot, SPEED_TESTS_SHOWN};
 use crate::model::format;
 use crate::state::{use_app, use_view};
 
@@ -110,32 +112,37 @@ fn ServerForm(current: Option<SpeedTestServer>, editing: RwSignal<bool>) -> impl
     }
 }
 
-/// The last results, newest first.
+/// The results over time (a chart of the last 20, oldest left) and the last few in words.
 #[component]
 fn History(view: SpeedTestsView) -> impl IntoView {
-    let shown: Vec<SpeedTestResult> = view.results.into_iter().take(5).collect();
-    (!shown.is_empty()).then(|| {
-        let now = (crate::ipc::now_ms() / 1000.0) as i64;
-        view! {
-            <ul id="speedtest-history" class="list small">
-                {shown
-                    .into_iter()
-                    .map(|r| {
-                        let when = format::ago_secs(r.at_ms / 1000, now);
-                        view! { <li>{format!("{when}: ↓ {} · ↑ {} Mbit/s", mbit(r.down_mbps), mbit(r.up_mbps))}</li> }
-                    })
-                    .collect_view()}
-            </ul>
+    if view.results.is_empty() {
+        return view! {
+            <p id="speedtest-empty" class="muted small">"No speed tests yet: each one you run is kept on this computer and charted here."</p>
         }
-    })
-}
-
-fn mbit(v: f64) -> String {
-    if v >= 100.0 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.1}")
+        .into_any();
     }
+    let now_ms = crate::ipc::now_ms() as i64;
+    let plot = speed_plot(&view.results, now_ms);
+    let count = view.results.len().min(SPEED_TESTS_SHOWN);
+    let label = format!("Speed test history, the last {count}");
+    let shown: Vec<SpeedTestResult> = view.results.into_iter().take(5).collect();
+    view! {
+        <h3 class="chart-title chart-head">
+            {if count == 1 { "The last speed test, Mbit/s".to_owned() } else { format!("The last {count} speed tests, Mbit/s") }}
+            " " <DownUpKey />
+        </h3>
+        <Chart plot=plot id="speedtest-chart".to_owned() label=label class="speed" />
+        <ul id="speedtest-history" class="list small">
+            {shown
+                .into_iter()
+                .map(|r| {
+                    let when = format::ago_secs(r.at_ms / 1000, now_ms / 1000);
+                    view! { <li>{format!("{when}: ↓ {} · ↑ {} Mbit/s", mbit(r.down_mbps), mbit(r.up_mbps))}</li> }
+                })
+                .collect_view()}
+        </ul>
+    }
+    .into_any()
 }
 
 fn host(url: &str) -> String {

@@ -1043,8 +1043,23 @@ async fn home_usage_history_from_bulkdata_reports_without_polling() {
     .await;
     assert!(usage.total_down <= added + 1_000_000, "{} of {added} added", usage.total_down);
     // Reports come: the gateway is no longer asked (no other agent reports hosts).
+    // The reports carry no WiFi signal: that is still recorded, from the data read anyway (a
+    // signal Anna's phone never had before shows as this hour's weakest).
+    let mut anna_signal = None;
+    for i in 1..=8 {
+        let mac = gw.get(&format!("Device.WiFi.AccessPoint.1.AssociatedDevice.{i}.MACAddress")).await;
+        if mac.is_some_and(|m| m.eq_ignore_ascii_case(busy)) {
+            anna_signal = Some(format!("Device.WiFi.AccessPoint.1.AssociatedDevice.{i}.SignalStrength"));
+            break;
+        }
+    }
+    let anna_signal = anna_signal.expect("Anna's phone is on the gateway's WiFi");
+    gw.set(&anna_signal, "-91").await.expect("a weak signal");
     let asked = bounded("collect", home.collect_history(std::time::SystemTime::now())).await.expect("collected");
     assert_eq!(asked, 0, "the gateway's reports replace asking");
+    let args = ipc_types::DeviceHistoryArgs { mac: busy.into(), span: ipc_types::HistorySpan::Day };
+    let history = bounded("history", home.device_history(args)).await.expect("history");
+    assert_eq!(history.signal.last().map(|s| s.min_dbm), Some(-91), "{history:?}");
     // Settings say so, for the gateway: its reports carry its hosts' counters.
     let ways = home.settings().await.expect("settings").usage_collection;
     assert!(

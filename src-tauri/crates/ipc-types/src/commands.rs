@@ -82,6 +82,10 @@ macro_rules! with_commands {
             home PauseDeviceFor = device_pause_for(DevicePauseFor) -> ();
             /// A device's usage today, this week or this month, from the local history.
             home GetDeviceUsage = device_usage(DeviceUsageArgs) -> DeviceUsage;
+            /// A device's WiFi signal and when it was online, the last 24 hours or 7 days.
+            home GetDeviceHistory = device_history(DeviceHistoryArgs) -> DeviceHistory;
+            /// The whole home's usage today, this week or this month.
+            home GetHomeUsage = home_usage(HomeUsageArgs) -> HomeUsage;
             /// The user has seen the list; nothing is "new" any more.
             home MarkDevicesSeen = devices_seen() -> ();
             /// Bedtime schedules and other access rules.
@@ -208,7 +212,7 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), COMMAND_NAMES.len());
-        assert_eq!(COMMAND_NAMES.len(), 54);
+        assert_eq!(COMMAND_NAMES.len(), 56);
     }
 
     #[test]

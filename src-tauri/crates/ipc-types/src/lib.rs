@@ -28,6 +28,7 @@ pub mod home {
     pub use crate::pages::explorer::*;
     pub use crate::pages::firmware::*;
     pub use crate::pages::guest::*;
+    pub use crate::pages::history::*;
     pub use crate::pages::home::*;
     pub use crate::pages::hosts::*;
     pub use crate::pages::mesh::*;

@@ -35,6 +35,9 @@ topics! {
     #[serde(rename = "device")]
     Agent,
     Settings,
+    /// The history kept on this computer grew (new usage, signal or presence recorded): the
+    /// charts read it again.
+    History,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

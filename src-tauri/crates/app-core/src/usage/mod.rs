@@ -11,13 +11,14 @@
 //! counters ([`bulkdata`]); an agent whose reports come is then not asked.
 
 pub mod bulkdata;
+mod charts;
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ipc_types::{DeviceUsage, DeviceUsageArgs, UsageBar, UsageRange};
+use ipc_types::{DeviceUsage, DeviceUsageArgs, Topic, UsageBar, UsageRange};
 use usp_history::{Config, Sample, Span, Step, StoreHandle};
 
 use crate::home::{AppError, AppResult, Home};
@@ -130,7 +131,9 @@ impl Home {
     }
 
     /// Reads every paired agent's devices and records them at `now`. Public for tests (the app
-    /// calls it every [`COLLECT_EVERY`]).
+    /// calls it every [`COLLECT_EVERY`]). Returns how many counter and presence samples came
+    /// from asking (none for agents whose BulkData reports come). The WiFi signal, which the
+    /// reports don't carry, is recorded from every agent's data read here either way.
     ///
     /// # Errors
     /// When the history can't be written.
@@ -159,6 +162,16 @@ impl Home {
                 self.changed(&[ipc_types::Topic::Settings]);
             }
         }
+        // The WiFi signal of every client (merged across agents: a client's signal may come
+        // from an extender while its counters come from the gateway's report).
+        let mut signals: Vec<Sample> = self
+            .hosts_from(&data)
+            .into_iter()
+            .filter_map(|d| {
+                let dbm = d.signal_dbm.filter(|s| (-200..=0).contains(s))?;
+                Some(Sample::Signal { key: d.mac, at, dbm })
+            })
+            .collect();
         // Agents whose reports come are not asked (a report missed twice: asked again).
         data.retain(|(conn, _)| self.reports_fresh(&conn.eid, at).is_none());
         let devices = self.hosts_from(&data);
@@ -167,17 +180,16 @@ impl Home {
             if let (Some(down), Some(up)) = (d.bytes_received, d.bytes_sent) {
                 samples.push(Sample::Traffic { key: d.mac.clone(), at, down_total: down, up_total: up });
             }
-            if let Some(dbm) = d.signal_dbm.filter(|s| (-200..=0).contains(s)) {
-                samples.push(Sample::Signal { key: d.mac.clone(), at, dbm });
-            }
             samples.push(Sample::Presence { key: d.mac, at, online: d.online });
         }
         let n = samples.len();
+        samples.append(&mut signals);
         let outcome = store
             .call(move |s| s.record(&samples))
             .await
             .map_err(|e| AppError::Internal(format!("the usage history could not be written: {e}")))?;
         tracing::debug!(samples = n, ?outcome, "history collected");
+        self.changed(&[Topic::History]);
         Ok(n)
     }
 
@@ -237,7 +249,10 @@ impl Home {
             })
             .await;
         match done {
-            Ok(outcome) => tracing::debug!(agent = eid, ?outcome, "BulkData report recorded"),
+            Ok(outcome) => {
+                tracing::debug!(agent = eid, ?outcome, "BulkData report recorded");
+                self.changed(&[Topic::History]);
+            }
             Err(e) => tracing::warn!(agent = eid, error = %e, "a BulkData report could not be recorded"),
         }
     }
@@ -330,18 +345,7 @@ impl Home {
     /// As [`Home::device_usage`].
     pub async fn device_usage_at(&self, args: DeviceUsageArgs, now: SystemTime) -> AppResult<DeviceUsage> {
         let mac = mac_arg(&args.mac)?;
-        let ways = self.usage_collection().await;
-        let every = every_words(self.history_interval());
-        let reporting = ways.iter().filter(|w| w.by_reports).count();
-        let collecting = match reporting {
-            0 => format!("Every {every}, by asking your devices; kept on this computer only."),
-            n if n == ways.len() => {
-                format!("Every {every}, from your devices' BulkData reports; kept on this computer only.")
-            }
-            _ => format!(
-                "Every {every}, from BulkData reports where your devices send them, else by asking; kept on this computer only."
-            ),
-        };
+        let collecting = self.collecting_words().await;
         let store = match self.history_store().await {
             Ok(s) => s,
             Err(e) => {

@@ -9,6 +9,7 @@ pub mod alerts;
 pub mod explorer;
 pub mod firmware;
 pub mod guest;
+pub mod history;
 pub mod home;
 pub mod hosts;
 pub mod mesh;
