@@ -93,8 +93,9 @@ pub(crate) fn uptime_words(secs: u64) -> String {
     parts.join(" ")
 }
 
-/// The commands under `object` our role may run (GetSupportedDM lists only those).
-async fn commands_of(client: &Client, object: &str) -> Vec<String> {
+/// The commands under `object` our role may see (`Download()`: GetSupportedDM lists only
+/// those), or `None` when the device does not say (an error, or no such object in its answer).
+pub(crate) async fn supported_commands(client: &Client, object: &str) -> Option<Vec<String>> {
     let opts = SupportedDmOptions {
         first_level_only: true,
         commands: true,
@@ -102,16 +103,23 @@ async fn commands_of(client: &Client, object: &str) -> Vec<String> {
         params: false,
         unique_key_sets: false,
     };
-    let Ok(resp) = client.get_supported_dm(&[object], opts).await else { return Vec::new() };
-    let mut out = Vec::new();
+    let resp = client.get_supported_dm(&[object], opts).await.ok()?;
+    let mut out: Option<Vec<String>> = None;
     for (_, result) in resp.per_path() {
-        for obj in result.unwrap_or_default() {
+        for obj in result.ok()? {
             if &*obj.supported_obj_path == object {
-                out.extend(obj.supported_commands.iter().map(|c| format!("{object}{}", c.command_name)));
+                out.get_or_insert_with(Vec::new)
+                    .extend(obj.supported_commands.iter().map(|c| (*c.command_name).to_owned()));
             }
         }
     }
     out
+}
+
+/// The commands under `object` our role may run, as full paths.
+async fn commands_of(client: &Client, object: &str) -> Vec<String> {
+    let names = supported_commands(client, object).await.unwrap_or_default();
+    names.into_iter().map(|c| format!("{object}{c}")).collect()
 }
 
 fn parse_ms(args: &Params, detailed: &str, plain: &str) -> Option<f64> {

@@ -16,6 +16,36 @@ use sim_home::mqtt::{controller_topic, MqttServe};
 use sim_home::spec::{E2eSpec, SessionMode, UnknownControllerPolicy};
 use usp_core::EndpointId;
 
+/// The simulated home with its gateway (Endpoint ID and topic ending in `-{suffix}`) serving
+/// `me` through `broker` with the session-context policy `e2e`: the home, the gateway, its topic
+/// and the serving task (kept alive by the caller).
+async fn gateway_for(
+    broker: &Broker,
+    me: &EndpointId,
+    suffix: &str,
+    e2e: E2eSpec,
+) -> (sim_home::Home, sim_home::AgentHandle, String, sim_home::mqtt::MqttServing) {
+    let mut c = sim_home::HomeConfig::new(sim_home::scenario::Scenario::builtin());
+    let gw_spec = c.scenario.agents.iter_mut().find(|a| a.key == "gateway").expect("gateway");
+    gw_spec.endpoint_id = format!("{}-{suffix}", gw_spec.endpoint_id);
+    gw_spec.controllers.push(sim_home::spec::ControllerSpec {
+        endpoint_id: me.to_string(),
+        role: "Full Access".into(),
+        e2e: Some(e2e),
+    });
+    let sim = sim_home::Home::start(c).await.expect("the simulated home starts");
+    let gw = sim.agent("gateway").expect("gateway").clone();
+    let topic = format!("usp/agent/{}-{suffix}", gw.key);
+    let serving = gw.serve_mqtt(MqttServe {
+        broker: broker.url(),
+        topic: topic.clone(),
+        controllers: vec![(me.clone(), controller_topic(me))],
+        login: None,
+        tls: None,
+    });
+    (sim, gw, topic, serving)
+}
+
 fn transport<'a>(view: &'a HomeView, eid: &str) -> Option<&'a str> {
     view.agents.iter().find(|a| a.agent == eid).map(|a| a.transport.as_str())
 }
@@ -91,24 +121,13 @@ async fn the_app_cuts_its_requests_at_the_devices_max_record_size() {
     let dir = tempfile::tempdir().expect("tempdir");
     let home = app(dir.path(), None, Vec::new()).await;
     let me: EndpointId = home.settings().await.expect("settings").endpoint_id.parse().expect("our eid");
-    let mut c = sim_home::HomeConfig::new(sim_home::scenario::Scenario::builtin());
-    let gw_spec = c.scenario.agents.iter_mut().find(|a| a.key == "gateway").expect("gateway");
-    gw_spec.endpoint_id = format!("{}-e2e-sar", gw_spec.endpoint_id);
-    gw_spec.controllers.push(sim_home::spec::ControllerSpec {
-        endpoint_id: me.to_string(),
-        role: "Full Access".into(),
-        e2e: Some(E2eSpec { mode: SessionMode::Require, max_record_size: 2048, integrity: false }),
-    });
-    let sim = sim_home::Home::start(c).await.expect("the simulated home starts");
-    let gw = sim.agent("gateway").expect("gateway");
-    let topic = format!("usp/agent/{}-e2e-sar", gw.key);
-    let _serving = gw.serve_mqtt(MqttServe {
-        broker: broker.url(),
-        topic: topic.clone(),
-        controllers: vec![(me.clone(), controller_topic(&me))],
-        login: None,
-        tls: None,
-    });
+    let (sim, gw, topic, _serving) = gateway_for(
+        &broker,
+        &me,
+        "e2e-sar",
+        E2eSpec { mode: SessionMode::Require, max_record_size: 2048, integrity: false },
+    )
+    .await;
     let eid = gw.endpoint_id.as_str().to_owned();
     let address = format!("{}/{topic}", broker.url());
     bounded(
@@ -205,24 +224,13 @@ async fn signed_both_ways_the_card_says_protected_end_to_end_and_a_forgery_resta
     let dir = tempfile::tempdir().expect("tempdir");
     let home = app(dir.path(), None, Vec::new()).await;
     let me: EndpointId = home.settings().await.expect("settings").endpoint_id.parse().expect("our eid");
-    let mut c = sim_home::HomeConfig::new(sim_home::scenario::Scenario::builtin());
-    let gw_spec = c.scenario.agents.iter_mut().find(|a| a.key == "gateway").expect("gateway");
-    gw_spec.endpoint_id = format!("{}-e2e-signed", gw_spec.endpoint_id);
-    gw_spec.controllers.push(sim_home::spec::ControllerSpec {
-        endpoint_id: me.to_string(),
-        role: "Full Access".into(),
-        e2e: Some(E2eSpec { mode: SessionMode::Require, max_record_size: 0, integrity: true }),
-    });
-    let sim = sim_home::Home::start(c).await.expect("the simulated home starts");
-    let gw = sim.agent("gateway").expect("gateway");
-    let topic = format!("usp/agent/{}-e2e-signed", gw.key);
-    let _serving = gw.serve_mqtt(MqttServe {
-        broker: broker.url(),
-        topic: topic.clone(),
-        controllers: vec![(me.clone(), controller_topic(&me))],
-        login: None,
-        tls: None,
-    });
+    let (sim, gw, topic, _serving) = gateway_for(
+        &broker,
+        &me,
+        "e2e-signed",
+        E2eSpec { mode: SessionMode::Require, max_record_size: 0, integrity: true },
+    )
+    .await;
     let eid = gw.endpoint_id.as_str().to_owned();
     let (_w, to_agent, watch) = on_broker(&broker, "self::e2e-watcher", Some(&topic)).await;
     bounded(

@@ -24,7 +24,7 @@ use ipc_types::{
 };
 use usp_client::{ConnectionState, NotifKind};
 use usp_core::msg::{Notification, OperationCompleteResp};
-use usp_core::request::{CommandOutcome, SupportedDmOptions};
+use usp_core::request::CommandOutcome;
 
 use crate::home::{device_text, AgentConn, AppError, AppResult, Home, COMMAND_DEADLINE};
 pub use serve::{tamper_next_transfer_for_tests, TestTamper};
@@ -66,26 +66,9 @@ fn refused(conn: &AgentConn, action: &str, e: &usp_client::ClientError) -> AppEr
 /// doesn't say.
 async fn may_download(conn: &AgentConn) -> Option<bool> {
     let object = "Device.DeviceInfo.FirmwareImage.{i}.";
-    let opts = SupportedDmOptions {
-        first_level_only: true,
-        commands: true,
-        events: false,
-        params: false,
-        unique_key_sets: false,
-    };
-    let resp = crate::agent_io::bounded(conn, conn.client.get_supported_dm(&[object], opts)).await.ok()?.ok()?;
-    let mut seen = false;
-    for (_, result) in resp.per_path() {
-        for obj in result.ok()? {
-            if &*obj.supported_obj_path == object {
-                seen = true;
-                if obj.supported_commands.iter().any(|c| &*c.command_name == "Download()") {
-                    return Some(true);
-                }
-            }
-        }
-    }
-    seen.then_some(false)
+    let seen = crate::agent_details::supported_commands(&conn.client, object);
+    let commands = tokio::time::timeout(crate::home::REQUEST_DEADLINE, seen).await.ok()??;
+    Some(commands.iter().any(|c| c == "Download()"))
 }
 
 /// The SHA-256 of a file, in hex.

@@ -43,7 +43,6 @@ impl Home {
         }
     }
 
-
     /// `home_usage`: every device's usage added up, today by hour or the last 7 or 30 days by
     /// day.
     ///
