@@ -64,7 +64,7 @@ mod tests {
         let names: Vec<String> = Topic::ALL.iter().map(|t| serde_json::to_string(t).expect("serialise")).collect();
         assert_eq!(
             names,
-            ["home", "wifi", "guest", "devices", "parental", "mesh", "smart_home", "device", "settings"]
+            ["home", "wifi", "guest", "devices", "parental", "mesh", "smart_home", "device", "settings", "history"]
                 .map(|n| format!("\"{n}\""))
         );
     }
