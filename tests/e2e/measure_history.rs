@@ -44,6 +44,14 @@ pub async fn history_memory(paths: &Paths, filled: &Path) -> Step<()> {
         ui.click("pairing-close").await?;
         ui.open("devices").await?;
         let id = ipc_types::dom_id(CHART_MAC);
+        // In the middle of the window: a click WebDriver scrolls to lands at the bottom edge,
+        // under the "Paired" toast of this small window.
+        ui.find(&format!("usage-toggle-{id}")).await?;
+        ui.script(
+            "const b = document.getElementById(arguments[0]); if (b) b.scrollIntoView({block: 'center'}); return true;",
+            vec![serde_json::json!(format!("usage-toggle-{id}"))],
+        )
+        .await?;
         ui.click(&format!("usage-toggle-{id}")).await?;
         let mut total = ui
             .wait_text(&format!("usage-total-{id}"), "today's usage from the filled history", |t| {
@@ -60,7 +68,7 @@ pub async fn history_memory(paths: &Paths, filled: &Path) -> Step<()> {
                 })
                 .await?;
         }
-        // An open chart reads the history again every 5 s: one more read.
+        // Some seconds with the chart open (it reads the history again as it grows).
         tokio::time::sleep(Duration::from_secs(6)).await;
         ui.script(
             "const c = document.getElementById(arguments[0]); if (c) c.scrollIntoView({block: 'center'}); return true;",
@@ -74,6 +82,10 @@ pub async fn history_memory(paths: &Paths, filled: &Path) -> Step<()> {
         Ok::<_, String>((home_kib, now_kib, anon_kib, peak_kib, total))
     }
     .await;
+    if result.is_err() {
+        // What the window showed when it went wrong.
+        let _ = ui.shot("measure-history-failure").await;
+    }
     let _ = ui.client.close().await;
     drop(driver);
     drop(home);
