@@ -55,6 +55,22 @@ pub struct Plot {
     pub guides: Vec<Guide>,
 }
 
+/// Least distance between two labels under a chart, percent of its width: an "00:00" at phone
+/// width (about 280 px of chart) takes some 12%.
+const TICK_GAP: f64 = 14.0;
+
+/// The labels that keep [`TICK_GAP`] from the one before (the first always stays), so labels
+/// under narrow bars (today's first hours) do not print over each other.
+fn apart(ticks: Vec<Tick>) -> Vec<Tick> {
+    let mut kept: Vec<Tick> = Vec::with_capacity(ticks.len());
+    for t in ticks {
+        if kept.last().is_none_or(|k| t.at - k.at >= TICK_GAP) {
+            kept.push(t);
+        }
+    }
+    kept
+}
+
 /// A usage chart: a stacked bar (download, upload on top) per bucket, the scale's top and middle.
 pub fn usage_plot(bars: &[UsageBar], range: UsageRange) -> Plot {
     let top = bars.iter().map(|b| b.down.saturating_add(b.up)).max().unwrap_or(0);
@@ -72,6 +88,7 @@ pub fn usage_plot(bars: &[UsageBar], range: UsageRange) -> Plot {
             Some(Tick { at: (b.x + b.width / 2.0) / W * 100.0, text: label(bars[i].start_ms, range) })
         })
         .collect();
+    let ticks = apart(ticks);
     let mut marks = Vec::with_capacity(laid.len() * 2);
     for b in laid {
         if b.down_h > 0.0 {
@@ -270,6 +287,19 @@ mod tests {
     const MIDNIGHT: i64 = 1_796_342_400_000;
 
     #[test]
+    fn labels_under_narrow_bars_do_not_overlap() {
+        // Two hours after midnight: two bars a 24th of the width each, one label.
+        let bars: Vec<UsageBar> = (0..2).map(|h| UsageBar { start_ms: h * 3_600_000, down: 1_000, up: 10 }).collect();
+        let plot = usage_plot(&bars, UsageRange::Today);
+        assert_eq!(plot.ticks.len(), 1, "{:?}", plot.ticks.iter().map(|t| t.at).collect::<Vec<_>>());
+        // A full day: labels, each far enough from the one before.
+        let day: Vec<UsageBar> = (0..24).map(|h| UsageBar { start_ms: h * 3_600_000, down: 1_000, up: 10 }).collect();
+        let plot = usage_plot(&day, UsageRange::Today);
+        assert!(plot.ticks.len() >= 4);
+        assert!(plot.ticks.windows(2).all(|w| w[1].at - w[0].at >= TICK_GAP));
+    }
+
+    #[test]
     fn usage_bars_and_their_scale() {
         let bars = [
             UsageBar { start_ms: MIDNIGHT, down: 3_000_000, up: 1_000_000 },
@@ -279,10 +309,11 @@ mod tests {
         assert_eq!(p.marks.len(), 2, "an empty hour draws nothing");
         assert!(matches!(&p.marks[0], Mark::Rect { class: "down", h, .. } if (*h - 75.0).abs() < 1e-9));
         assert_eq!(p.guides[0].text, "4.0 MB");
-        assert_eq!(p.ticks.iter().map(|t| t.text.as_str()).collect::<Vec<_>>(), ["00:00", "01:00"]);
+        // One label: "01:00" would print over "00:00" under bars this narrow.
+        assert_eq!(p.ticks.iter().map(|t| t.text.as_str()).collect::<Vec<_>>(), ["00:00"]);
         // Two hours of today: the first twelfth of the width.
         assert!(matches!(&p.marks[0], Mark::Rect { x, w, .. } if *x + *w < W / 24.0));
-        assert!((p.ticks[1].at - 1.5 / 24.0 * 100.0).abs() < 1e-9, "{:?}", p.ticks);
+        assert!((p.ticks[0].at - 0.5 / 24.0 * 100.0).abs() < 1e-9, "{:?}", p.ticks);
         assert!(usage_plot(&bars[1..], UsageRange::Today).guides.is_empty(), "nothing used: no scale");
     }
 
