@@ -429,6 +429,14 @@ impl AgentHandle {
         self.with_agent(|agent, now| agent.power_cycle(now)).await
     }
 
+    /// Sends `Device.Boot!` again without restarting ([`Agent::resend_boot`]).
+    ///
+    /// # Errors
+    /// [`HomeError::Stopped`] when the home is stopped.
+    pub async fn resend_boot(&self) -> Result<(), HomeError> {
+        self.with_agent(|agent, now| agent.resend_boot(now)).await
+    }
+
     /// Makes the agent report `text` as its UpTime (`None`: the truth again), for tests of
     /// hostile data ([`Agent::lie_about_uptime`]).
     ///

@@ -408,6 +408,13 @@ impl Agent {
         tracing::info!(agent = %self.spec.key, "power cycle");
     }
 
+    /// Sends `Device.Boot!` (Cause `LocalReboot`) again without restarting, as an agent does that
+    /// repeats it until a controller acknowledges it.
+    pub fn resend_boot(&mut self, now: SystemTime) {
+        self.set_now(now);
+        self.emit_boot("LocalReboot", "", "power cycle", false);
+    }
+
     /// A device that lies (tests of hostile data): `Device.DeviceInfo.UpTime` reads as `text`
     /// from now on, whatever its clock says; `None` tells the truth again.
     pub fn lie_about_uptime(&mut self, text: Option<String>) {

@@ -196,7 +196,7 @@ impl Agent {
         self.hold_all = false;
     }
 
-    fn emit_boot(&mut self, cause: &str, key: &str, reason: &str, firmware_updated: bool) {
+    pub(super) fn emit_boot(&mut self, cause: &str, key: &str, reason: &str, firmware_updated: bool) {
         let params = BTreeMap::from([
             ("CommandKey".to_owned(), key.to_owned()),
             ("Cause".to_owned(), cause.to_owned()),

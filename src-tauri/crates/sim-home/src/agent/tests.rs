@@ -1341,6 +1341,10 @@ fn a_power_cycle_restarts_closes_and_boot_waits_for_the_controller() {
     assert_eq!(n.len(), 1);
     let Some(Notification::Event(ev)) = &n[0].2.notification else { panic!() };
     assert_eq!((ev.event_name.as_str(), ev.params["Cause"].as_str()), ("Boot!", "LocalReboot"));
+    // Repeated without a restart: UpTime goes on.
+    a.resend_boot(t(520));
+    assert_eq!(notifications(&mut a).len(), 1);
+    assert_eq!(a.get_internal("Device.DeviceInfo.UpTime").as_deref(), Some("20"));
 }
 
 #[test]
