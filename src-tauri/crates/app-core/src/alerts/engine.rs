@@ -68,6 +68,8 @@ struct Engine {
     /// Agents whose `Boot!` was told without a readable UpTime: the boot found at the next
     /// read is that one, told already.
     told_unread: HashSet<String>,
+    /// Boots that could not be kept in the history (warned of at 1, 2, 4, 8… only).
+    boot_write_failures: u64,
     /// Hosts reads planned, in flight, and when each agent was last read.
     read_at: HashMap<String, Instant>,
     reading: HashSet<String>,
@@ -92,6 +94,7 @@ impl Home {
                 boots: HashMap::new(),
                 started: unix_f64(),
                 told_unread: HashSet::new(),
+                boot_write_failures: 0,
                 read_at: HashMap::new(),
                 reading: HashSet::new(),
                 last_read: HashMap::new(),
@@ -277,12 +280,15 @@ impl Engine {
         }
     }
 
-    async fn keep_boot(&self, agent: &str, booted: f64, at: f64) {
+    async fn keep_boot(&mut self, agent: &str, booted: f64, at: f64) {
         let Ok(store) = self.home.history_store().await else { return };
         let key = agent.to_owned();
         let b = usp_history::AgentBoot { boot: booted.round() as i64, seen: at.round() as i64 };
         if let Err(e) = store.call(move |s| s.record_agent_boot(&key, b)).await {
-            tracing::warn!(error = %e, "the router's boot could not be kept in the history");
+            self.boot_write_failures = self.boot_write_failures.saturating_add(1);
+            if self.boot_write_failures.is_power_of_two() {
+                tracing::warn!(error = %e, failures = self.boot_write_failures, "a router's boot could not be kept in the history");
+            }
         }
     }
 
