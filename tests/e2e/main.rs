@@ -339,7 +339,16 @@ async fn usage_and_pause_for(ui: &Ui, home: &SimHome, uspctl: &Uspctl) -> Step<(
             .find(|row| row.get("PhysAddress").is_some_and(|m| m.eq_ignore_ascii_case(PAUSED_MAC)))
     };
     let t = std::time::Instant::now();
+    // Whether the device is online now (its usage grows only then): the first usage waits for
+    // it (charts::FIRST_USAGE_WITHIN says why).
+    let hosts = uspctl.get(gw, &["Device.Hosts.Host."])?;
+    let active = rows(&hosts, "Device.Hosts.Host.")
+        .into_values()
+        .find(|r| r.get("PhysAddress").is_some_and(|m| m.eq_ignore_ascii_case(PAUSED_MAC)))
+        .and_then(|r| r.get("Active").cloned());
+    eprintln!("e2e usage: Toms-Laptop Active={} on the gateway at the start of the step", active.unwrap_or_default());
     charts::open_device_history(ui, &id).await?;
+    eprintln!("e2e usage: Toms-Laptop's first usage shown after {:4.1} s", t.elapsed().as_secs_f64());
     charts::show(ui, &format!("device-{id}")).await?;
     ui.shot("devices-usage").await?;
     ui.click(&format!("usage-week-{id}")).await?;

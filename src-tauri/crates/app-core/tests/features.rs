@@ -927,6 +927,10 @@ async fn home_usage_history_from_the_devices_counters() {
     let usage = |range, at| home.device_usage_at(DeviceUsageArgs { mac: anna.into(), range }, at);
 
     let t0 = std::time::SystemTime::now() - Duration::from_secs(1800);
+    // Nothing yet: the chart says when the next sample (the first numbers) is due.
+    let none = bounded("usage", usage(UsageRange::Today, t0)).await.expect("usage");
+    assert_eq!(none.total_down, 0);
+    assert!(none.collecting.contains("Usage shows from the second sample on; the next is due at about "), "{none:?}");
     assert!(bounded("collect", home.collect_history(t0)).await.expect("collected") >= 7, "every device");
     let before = read(gw.get(down).await);
     gw.set(down, &(before + 50_000_000).to_string()).await.expect("the sim's counter grows");
@@ -934,6 +938,7 @@ async fn home_usage_history_from_the_devices_counters() {
     let week = bounded("usage", usage(UsageRange::Week, t0 + Duration::from_secs(600))).await.expect("usage");
     assert_eq!(week.bars.len(), 7);
     assert!(week.problem.is_none() && week.collecting.contains("Every 5 minutes"), "{week:?}");
+    assert!(!week.collecting.contains("next is due"), "usage shown: no word of the next sample");
     // 50 MB more, plus what the simulated home's life added meanwhile (a little).
     assert!((50_000_000..60_000_000).contains(&week.total_down), "{}", week.total_down);
     assert_eq!(week.bars.iter().map(|b| b.down).sum::<u64>(), week.total_down);

@@ -34,6 +34,8 @@
 //! - chart queries in [`query`]: [`Store::device_usage`], [`Store::home_usage`],
 //!   [`Store::line_usage`], [`Store::signal`], [`Store::online_timeline`],
 //!   [`Store::speed_tests`], [`Store::events`], [`Store::last_seen`], [`Store::devices`];
+//! - [`Store::record_agent_boot`] / [`Store::agent_boot`]: each router's last known boot, so a
+//!   restart while the app was closed is noticed;
 //! - [`Store::maintain`] applies retention and the size cap (run it now and then, e.g. hourly);
 //! - from async code, [`StoreHandle`] runs the store on its own thread.
 //!
@@ -49,6 +51,7 @@
 //!   period per [`PRESENCE_MERGE_SECS`]; the event log keeps at most [`Config::max_events`].
 #![warn(missing_docs)]
 
+mod boots;
 pub mod counter;
 mod error;
 pub mod fill;
@@ -58,6 +61,7 @@ pub mod query;
 mod schema;
 mod store;
 
+pub use boots::{AgentBoot, MAX_AGENT_BOOTS};
 pub use error::{Error, OpenNote, Result};
 pub use handle::StoreHandle;
 pub use maintain::MaintainReport;

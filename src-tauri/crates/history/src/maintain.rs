@@ -79,6 +79,7 @@ impl Store {
             ("DELETE FROM signal_day WHERE bucket < ?1", day_cut),
             ("DELETE FROM speed_test WHERE ts < ?1", day_cut),
             ("DELETE FROM event WHERE ts < ?1", day_cut),
+            ("DELETE FROM agent_boot WHERE seen < ?1", day_cut),
         ] {
             expired += tx.execute(sql, [cut])?;
         }

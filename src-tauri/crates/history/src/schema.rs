@@ -3,7 +3,7 @@
 //! Each migration takes the file from version `n` to `n + 1` in one transaction, so a file is
 //! always at a version this code knows: a new file runs them all, an old one the ones it lacks.
 //!
-//! Layout, version 2 (all times are Unix seconds, UTC; all byte counts are usage, not raw
+//! Layout, version 3 (all times are Unix seconds, UTC; all byte counts are usage, not raw
 //! counters):
 //! - `device`: every tracked host (kind 0) or line (kind 1) by its key, with first/last seen;
 //! - `counter_state`: the last raw counters of each device, for the rule in [`crate::counter`];
@@ -12,7 +12,9 @@
 //! - `signal_raw` / `signal_hour` / `signal_day`: WiFi signal (dBm): each sample, and per bucket
 //!   the count, sum, lowest and highest;
 //! - `presence`: online periods (`end` empty while online);
-//! - `speed_test`, `event`: small logs.
+//! - `speed_test`, `event`: small logs;
+//! - `agent_boot`: when each router (USP agent) last booted and when it was last seen so, for
+//!   "it restarted while usp-home was closed" (version 3).
 //!
 //! Bucket tables are keyed `(bucket, device_id)`: a chart's time range is one contiguous range of
 //! the key, whatever the number of devices, and retention deletes a prefix.
@@ -20,7 +22,7 @@
 use rusqlite::{Connection, Transaction};
 
 /// The schema version this code writes.
-pub const CURRENT_VERSION: u32 = 2;
+pub const CURRENT_VERSION: u32 = 3;
 
 /// Version 1: hosts and their traffic only (the first release of the store).
 const V1: &str = "
@@ -107,8 +109,19 @@ CREATE TABLE event (
 CREATE INDEX event_ts ON event (ts);
 ";
 
+/// Version 3: each agent's last known boot time (from its UpTime) and when it was seen running
+/// that boot, so that a restart while the app was closed is noticed at the next start.
+const V3: &str = "
+CREATE TABLE agent_boot (
+    agent TEXT PRIMARY KEY,
+    boot INTEGER NOT NULL,
+    seen INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX agent_boot_seen ON agent_boot (seen);
+";
+
 /// The migrations, in order: `MIGRATIONS[n]` takes version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The file's schema version.
 pub fn version(conn: &Connection) -> rusqlite::Result<u32> {

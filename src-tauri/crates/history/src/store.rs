@@ -14,7 +14,7 @@ use crate::{EVICT_AFTER_IDLE_SECS, MAX_KEY_BYTES, PRESENCE_MERGE_SECS};
 pub const FILE_NAME: &str = "history.sqlite3";
 
 /// Times outside 1970..3000 are dropped as invalid.
-const MAX_TS: i64 = 32_503_680_000;
+pub(crate) const MAX_TS: i64 = 32_503_680_000;
 /// Longest text kept for speed test servers/sources and event kinds (bytes).
 const MAX_LABEL_BYTES: usize = 256;
 /// Longest event message kept (bytes).

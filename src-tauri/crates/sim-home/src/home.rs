@@ -420,6 +420,33 @@ impl AgentHandle {
         rx.await.map_err(|_| HomeError::Stopped)
     }
 
+    /// Restarts the agent as a power cut would ([`Agent::power_cycle`]): UpTime starts over,
+    /// every controller connection closes, `Device.Boot!` waits for the reconnection.
+    ///
+    /// # Errors
+    /// [`HomeError::Stopped`] when the home is stopped.
+    pub async fn power_cycle(&self) -> Result<(), HomeError> {
+        self.with_agent(|agent, now| agent.power_cycle(now)).await
+    }
+
+    /// Sends `Device.Boot!` again without restarting ([`Agent::resend_boot`]).
+    ///
+    /// # Errors
+    /// [`HomeError::Stopped`] when the home is stopped.
+    pub async fn resend_boot(&self) -> Result<(), HomeError> {
+        self.with_agent(|agent, now| agent.resend_boot(now)).await
+    }
+
+    /// Makes the agent report `text` as its UpTime (`None`: the truth again), for tests of
+    /// hostile data ([`Agent::lie_about_uptime`]).
+    ///
+    /// # Errors
+    /// [`HomeError::Stopped`] when the home is stopped.
+    pub async fn lie_about_uptime(&self, text: Option<&str>) -> Result<(), HomeError> {
+        let text = text.map(str::to_owned);
+        self.with_agent(move |agent, _| agent.lie_about_uptime(text)).await
+    }
+
     /// One life step (the same seeded rng as the `tick` loop).
     pub async fn tick(&self) -> Result<(), HomeError> {
         let (tx, rx) = oneshot::channel();

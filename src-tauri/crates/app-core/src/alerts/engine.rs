@@ -1,7 +1,8 @@
 //! The alerts task: one per home, for as long as it runs. It reads what [`Input`]s say (the
 //! hosts of an agent whose hosts changed, at most once per [`READ_GAP`] per agent, one read in
-//! flight at a time; an agent's UpTime after a connection or a `Boot!`), asks [`Tracker`] and
-//! the rate limits what to tell, and tells it.
+//! flight at a time; an agent's UpTime after a connection or a `Boot!`), asks [`Tracker`],
+//! [`boots`] and the rate limits what to tell, and tells it. Each agent's boot is kept in the
+//! history, so a restart while the app was closed is told at the next connection.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -11,6 +12,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use usp_core::text::for_log;
 
+use super::boots::{self, Known};
 use super::coalesce::{words, Batch, Coalescer, Item};
 use super::presence::{Change, Rules, Seen, Tracker, MAX_HOSTS};
 use super::{duration_words, lock, Input, MAX_NAME_CHARS};
@@ -23,8 +25,6 @@ const SETTLE: Duration = Duration::from_millis(300);
 const READ_GAP: Duration = Duration::from_secs(1);
 /// A read that takes longer is given up.
 const READ_DEADLINE: Duration = Duration::from_secs(15);
-/// A boot this much later than the one known is a restart (UpTime is in whole seconds).
-const BOOT_SLACK_SECS: f64 = 3.0;
 
 const HOST_PATHS: [&str; 3] =
     ["Device.Hosts.Host.*.PhysAddress", "Device.Hosts.Host.*.Active", "Device.Hosts.Host.*.HostName"];
@@ -60,8 +60,16 @@ struct Engine {
     tx: mpsc::Sender<Input>,
     tracker: Tracker,
     kinds: BTreeMap<AlertKind, Coalescer>,
-    /// Each agent's boot time (Unix seconds) as last worked out from its UpTime.
-    boots: HashMap<String, f64>,
+    /// Each agent's boot as last worked out from its UpTime in this run (else the history has
+    /// the one from before).
+    boots: HashMap<String, Known>,
+    /// When this run began, Unix seconds.
+    started: f64,
+    /// Agents whose `Boot!` was told without a readable UpTime: the boot found at the next
+    /// read is that one, told already.
+    told_unread: HashSet<String>,
+    /// Boots that could not be kept in the history (warned of at 1, 2, 4, 8… only).
+    boot_write_failures: u64,
     /// Hosts reads planned, in flight, and when each agent was last read.
     read_at: HashMap<String, Instant>,
     reading: HashSet<String>,
@@ -84,6 +92,9 @@ impl Home {
                 tracker: Tracker::default(),
                 kinds: AlertKind::ALL.into_iter().map(|k| (k, Coalescer::new(Coalescer::MIN_GAP))).collect(),
                 boots: HashMap::new(),
+                started: unix_f64(),
+                told_unread: HashSet::new(),
+                boot_write_failures: 0,
                 read_at: HashMap::new(),
                 reading: HashSet::new(),
                 last_read: HashMap::new(),
@@ -213,21 +224,70 @@ impl Engine {
             }
             Input::Uptime { agent, uptime, at, boot } => {
                 self.uptime_reading.remove(&agent);
-                let restarted = match uptime {
-                    Some(up) => {
-                        let booted = at - up as f64;
-                        let before = self.boots.insert(agent.clone(), booted);
-                        before.is_some_and(|b| booted > b + BOOT_SLACK_SECS)
+                match uptime.and_then(|up| boots::boot_of(up, at)) {
+                    Some(booted) => self.on_boot(agent, booted, at).await,
+                    // A Boot! from a device whose UpTime can't be read (or can't be true) is
+                    // taken at its word.
+                    None if boot => {
+                        self.told_unread.insert(agent.clone());
+                        let who = self.agent_name(&agent);
+                        self.tell_restart(agent, format!("{who} restarted."), who).await;
                     }
-                    // A Boot! from a device whose UpTime can't be read is taken at its word.
-                    None => boot,
-                };
-                if restarted {
-                    let who = self.agent_name(&agent);
-                    let text = format!("{who} restarted.");
-                    tracing::info!(agent = %for_log(&agent), "an agent restarted");
-                    self.offer(AlertKind::Restarted, Item { who, text, device: Some(agent) }).await;
+                    None => {}
                 }
+            }
+        }
+    }
+
+    /// `agent` was read running since `booted` at `at`: compared with what this run knows, or
+    /// on first contact with what the history kept from before; kept for next time.
+    async fn on_boot(&mut self, agent: String, booted: f64, at: f64) {
+        let (known, from_before) = match self.boots.get(&agent) {
+            Some(k) => (Some(*k), false),
+            None => (self.stored_boot(&agent).await, true),
+        };
+        self.boots.insert(agent.clone(), Known { boot: booted, seen: at });
+        self.keep_boot(&agent, booted, at).await;
+        let told = self.told_unread.remove(&agent);
+        if told || !boots::restarted(known, booted) {
+            return;
+        }
+        let who = self.agent_name(&agent);
+        let text = if from_before && booted < self.started {
+            let when = boots::when_words(booted, unix_f64());
+            format!("{who} restarted {when} while usp-home was closed.").replace("  ", " ")
+        } else {
+            format!("{who} restarted.")
+        };
+        self.tell_restart(agent, text, who).await;
+    }
+
+    async fn tell_restart(&mut self, agent: String, text: String, who: String) {
+        tracing::info!(agent = %for_log(&agent), "an agent restarted");
+        self.offer(AlertKind::Restarted, Item { who, text, device: Some(agent) }).await;
+    }
+
+    /// The boot the history kept for `agent` from an earlier run.
+    async fn stored_boot(&self, agent: &str) -> Option<Known> {
+        let store = self.home.history_store().await.ok()?;
+        let key = agent.to_owned();
+        match store.call(move |s| s.agent_boot(&key)).await {
+            Ok(b) => b.map(|b| Known { boot: b.boot as f64, seen: b.seen as f64 }),
+            Err(e) => {
+                tracing::warn!(error = %e, "the router's last boot could not be read from the history");
+                None
+            }
+        }
+    }
+
+    async fn keep_boot(&mut self, agent: &str, booted: f64, at: f64) {
+        let Ok(store) = self.home.history_store().await else { return };
+        let key = agent.to_owned();
+        let b = usp_history::AgentBoot { boot: booted.round() as i64, seen: at.round() as i64 };
+        if let Err(e) = store.call(move |s| s.record_agent_boot(&key, b)).await {
+            self.boot_write_failures = self.boot_write_failures.saturating_add(1);
+            if self.boot_write_failures.is_power_of_two() {
+                tracing::warn!(error = %e, failures = self.boot_write_failures, "a router's boot could not be kept in the history");
             }
         }
     }
@@ -243,13 +303,16 @@ impl Engine {
         let (home, tx) = (self.home.clone(), self.tx.clone());
         tokio::spawn(async move {
             const PATH: &str = "Device.DeviceInfo.UpTime";
+            let sent = unix_f64();
             let read = async {
                 let conn = home.conn(&agent).await.ok()?;
                 let resp = conn.client.get(&[PATH], 0).await.ok()?;
                 resp.value(PATH)?.trim().parse::<u64>().ok()
             };
             let uptime = tokio::time::timeout(READ_DEADLINE, read).await.ok().flatten();
-            let _ = tx.send(Input::Uptime { agent, uptime, at: unix_f64(), boot }).await;
+            // The device read its UpTime somewhere between the send and the reply.
+            let at = (sent + unix_f64()) / 2.0;
+            let _ = tx.send(Input::Uptime { agent, uptime, at, boot }).await;
         });
     }
 

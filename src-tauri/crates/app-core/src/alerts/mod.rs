@@ -3,12 +3,15 @@
 //! device they follow arrived or left ("Anna's phone is home"), a device offline for longer than
 //! a setting, a router that restarted, a speed test below a setting.
 //!
-//! The pieces: [`presence`] decides who arrived, left or stayed offline (no I/O), [`coalesce`]
+//! The pieces: [`presence`] decides who arrived, left or stayed offline (no I/O), [`boots`]
+//! whether a router restarted (no I/O; its boot is kept in the history, so a restart while the
+//! app was closed is told at the next start), [`coalesce`]
 //! rate-limits and groups them per kind (no I/O), and `engine` is the one task that feeds them
 //! and sends what comes out to [`Home::alert_events`] (the shell shows desktop notifications)
 //! and to the history's event log ("Recent alerts"). Inputs reach the task through a bounded
 //! queue (a flood is dropped, not queued), hosts changes as one mark per agent.
 
+mod boots;
 mod coalesce;
 mod engine;
 mod presence;
@@ -48,8 +51,8 @@ pub(crate) enum Input {
     Speed { agent: String, down_mbps: f64 },
     /// Read by the task itself: the hosts of an agent (`None`: could not be read).
     Hosts { agent: String, hosts: Option<Vec<presence::Seen>> },
-    /// Read by the task itself: an agent's UpTime (seconds) at `at` (Unix seconds); `boot`: the
-    /// read follows a `Boot!`.
+    /// Read by the task itself: an agent's UpTime (seconds) at `at` (Unix seconds, the middle of
+    /// the read); `boot`: the read follows a `Boot!`.
     Uptime { agent: String, uptime: Option<u64>, at: f64, boot: bool },
 }
 

@@ -43,6 +43,16 @@ impl Home {
         }
     }
 
+    /// [`Self::collecting_words`], and for a chart with no usage yet, when the next sample is
+    /// due (usage is the growth between two samples, so a new history shows it from its second
+    /// sample on).
+    pub(crate) fn with_next_sample(&self, collecting: String, empty: bool) -> String {
+        let next = self.with_collect(|c| c.next_sample).filter(|_| empty);
+        let Some(at) = next.and_then(|t| chrono::DateTime::from_timestamp(t, 0)) else { return collecting };
+        let at = at.with_timezone(&chrono::Local).format("%H:%M");
+        format!("{collecting} Usage shows from the second sample on; the next is due at about {at}.")
+    }
+
     /// `home_usage`: every device's usage added up, today by hour or the last 7 or 30 days by
     /// day.
     ///
@@ -76,6 +86,8 @@ impl Home {
             .collect();
         view.total_down = view.bars.iter().fold(0u64, |a, b| a.saturating_add(b.down));
         view.total_up = view.bars.iter().fold(0u64, |a, b| a.saturating_add(b.up));
+        let empty = view.total_down == 0 && view.total_up == 0;
+        view.collecting = self.with_next_sample(std::mem::take(&mut view.collecting), empty);
         Ok(view)
     }
 

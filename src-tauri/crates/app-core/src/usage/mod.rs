@@ -35,6 +35,10 @@ fn collect_every() -> Duration {
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map_or(COLLECT_EVERY, |s| Duration::from_secs(s.max(1)))
 }
+/// After the first sample (the counters' baseline), the second comes this soon at most, so a new
+/// history shows usage within about a minute rather than after a whole [`COLLECT_EVERY`]
+/// (usage is the growth between two samples).
+pub const FIRST_NUMBERS_AFTER: Duration = Duration::from_secs(60);
 /// How often retention and the size cap are applied.
 pub const MAINTAIN_EVERY: Duration = Duration::from_secs(3600);
 const HOUR: i64 = 3600;
@@ -49,6 +53,8 @@ pub(crate) struct CollectState {
     profile: HashMap<String, Profile>,
     /// The interval set for tests and demos ([`Home::set_history_interval`]).
     every: Option<Duration>,
+    /// When the devices are asked next (Unix seconds), once collection runs.
+    next_sample: Option<i64>,
 }
 
 /// Whether an agent has the app's BulkData profile.
@@ -193,7 +199,7 @@ impl Home {
         Ok(n)
     }
 
-    fn with_collect<T>(&self, f: impl FnOnce(&mut CollectState) -> T) -> T {
+    pub(crate) fn with_collect<T>(&self, f: impl FnOnce(&mut CollectState) -> T) -> T {
         f(&mut self.inner_collect().lock().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
@@ -304,18 +310,20 @@ impl Home {
             // Opened here, beside the window's start rather than before it.
             home.history().await;
             let every = home.history_interval();
-            let mut collect = tokio::time::interval(every);
-            collect.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut gaps = gaps_after_start(every);
             let mut maintain = tokio::time::interval(MAINTAIN_EVERY);
             maintain.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            // The first ticks come at once: give the agents time to connect first.
-            tokio::time::sleep(every.min(Duration::from_secs(20))).await;
+            let mut next = tokio::time::Instant::now() + gaps.next().unwrap_or(every);
+            home.with_collect(|c| c.next_sample = Some(unix(SystemTime::now() + gaps_first(every))));
             loop {
                 tokio::select! {
-                    _ = collect.tick() => {
+                    () = tokio::time::sleep_until(next) => {
                         if let Err(e) = home.collect_history(SystemTime::now()).await {
                             tracing::debug!(error = %e, "history not collected this time");
                         }
+                        let gap = gaps.next().unwrap_or(every);
+                        next = tokio::time::Instant::now() + gap;
+                        home.with_collect(|c| c.next_sample = Some(unix(SystemTime::now() + gap)));
                     }
                     _ = maintain.tick() => {
                         let Ok(store) = home.history_store().await else { continue };
@@ -370,16 +378,21 @@ impl Home {
             .iter()
             .map(|p| UsageBar { start_ms: p.start.saturating_mul(1000), down: p.down, up: p.up })
             .collect();
-        Ok(DeviceUsage {
-            mac,
-            range: args.range,
-            total_down: bars.iter().map(|b| b.down).sum(),
-            total_up: bars.iter().map(|b| b.up).sum(),
-            bars,
-            collecting,
-            problem: None,
-        })
+        let (total_down, total_up) = (bars.iter().map(|b| b.down).sum(), bars.iter().map(|b| b.up).sum());
+        let collecting = self.with_next_sample(collecting, total_down == 0 && total_up == 0);
+        Ok(DeviceUsage { mac, range: args.range, total_down, total_up, bars, collecting, problem: None })
     }
+}
+
+/// The first wait after the start: the agents get time to connect first.
+fn gaps_first(every: Duration) -> Duration {
+    every.min(Duration::from_secs(20))
+}
+
+/// The waits between samples from the start: the first (the baseline), the second soon after
+/// it ([`FIRST_NUMBERS_AFTER`]: the first numbers), then every `every`.
+fn gaps_after_start(every: Duration) -> impl Iterator<Item = Duration> {
+    [gaps_first(every), every.min(FIRST_NUMBERS_AFTER)].into_iter().chain(std::iter::repeat(every))
 }
 
 /// The span of a chart at `now` for a local day that starts `offset` seconds after UTC's.
@@ -406,6 +419,15 @@ mod tests {
         assert_eq!(every_words(Duration::from_secs(300)), "5 minutes");
         assert_eq!(every_words(Duration::from_secs(60)), "minute");
         assert_eq!(every_words(Duration::from_secs(2)), "2 seconds");
+    }
+
+    #[test]
+    fn the_first_numbers_come_a_minute_after_the_baseline() {
+        let s = |n: u64| Duration::from_secs(n);
+        let gaps: Vec<Duration> = gaps_after_start(COLLECT_EVERY).take(4).collect();
+        assert_eq!(gaps, [s(20), s(60), s(300), s(300)], "usage after 80 s, not 320 s");
+        let gaps: Vec<Duration> = gaps_after_start(s(2)).take(3).collect();
+        assert_eq!(gaps, [s(2), s(2), s(2)], "short intervals (demos, tests) stay as they are");
     }
 
     #[test]

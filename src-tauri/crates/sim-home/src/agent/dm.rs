@@ -66,6 +66,8 @@ pub struct Dm {
     pub now: SystemTime,
     /// The time of the last (simulated) boot, for `UpTime`.
     pub boot: SystemTime,
+    /// What `UpTime` reads instead of the truth, when set (a lying device).
+    pub uptime_lie: Option<String>,
     /// Identifies the stored contents (objects, tables, values): a fresh process-wide
     /// number on every change, so two different contents never share a stamp, even
     /// across data models (a clone shares it until either side changes).
@@ -88,6 +90,7 @@ impl Dm {
             changes: Vec::new(),
             now,
             boot: now,
+            uptime_lie: None,
             stamp: fresh_stamp(),
         };
         dm.create_obj(schema, "Device.".to_owned(), ROOT);
@@ -264,6 +267,7 @@ impl Dm {
         let p = schema.obj(o.def).params.get(idx)?;
         match p.computed {
             None => o.values.get(idx).cloned(),
+            Some(Computed::UpTime) if self.uptime_lie.is_some() => self.uptime_lie.clone(),
             Some(Computed::UpTime) => {
                 Some(self.now.duration_since(self.boot).map(|d| d.as_secs()).unwrap_or(0).to_string())
             }

@@ -274,18 +274,7 @@ impl Agent {
     /// Restarts the agent on the image at `image` (a FirmwareImage row path).
     pub(super) fn restart_on_image(&mut self, image: &str, key: &str) {
         let version = self.dm.raw_by_name(&self.schema, image, "Version").unwrap_or("").to_owned();
-        // Every controller is away until it reconnects; Boot! waits for it.
-        let eids: Vec<String> = self
-            .dm
-            .rows("Device.LocalAgent.Controller.")
-            .iter()
-            .filter_map(|r| self.dm.raw_by_name(&self.schema, r, "EndpointID").map(str::to_owned))
-            .collect();
-        self.flush_changes();
-        self.disconnected.extend(eids);
-        self.hold_all = true;
-        self.reboot_with("RemoteReboot", key, "firmware activated", true);
-        self.hold_all = false;
+        self.reboot_away("RemoteReboot", key, "firmware activated", true);
         let di = "Device.DeviceInfo.";
         let reference = image.trim_end_matches('.');
         self.dm.set_by_name(&self.schema, di, "SoftwareVersion", &version);

@@ -32,6 +32,8 @@
 //!   volatile state (running requests, challenges, non-persistent subscriptions), sets the
 //!   traffic counters back to 0, restarts UpTime and sends `Device.Boot!` to the remaining Event subscriptions; FactoryReset()
 //!   rebuilds the scenario's data model.
+//! - [`Agent::power_cycle`] restarts the agent as a power cut would (connections close);
+//!   [`Agent::lie_about_uptime`] makes it report any UpTime (hostile-data tests).
 //! - Notifications are queued at the moment of the change. A ValueChange of a secured
 //!   parameter carries "" for controllers without a secured role. For a controller the
 //!   transport reported as disconnected, notifications with `send_resp` are held until it
@@ -394,6 +396,29 @@ impl Agent {
     pub fn get_internal(&self, param_path: &str) -> Option<String> {
         let (loc, idx) = self.internal_param(param_path).ok()?;
         self.dm.value(&self.schema, &loc.path, idx)
+    }
+
+    /// The power went off and on (tests and demos: a restart nobody asked for): the agent
+    /// reboots as `Reboot()` does (Cause `LocalReboot`), every controller connection closes, and
+    /// `Device.Boot!` waits for each controller's reconnection.
+    pub fn power_cycle(&mut self, now: SystemTime) {
+        self.set_now(now);
+        self.reboot_away("LocalReboot", "", "power cycle", false);
+        self.restart = true;
+        tracing::info!(agent = %self.spec.key, "power cycle");
+    }
+
+    /// Sends `Device.Boot!` (Cause `LocalReboot`) again without restarting, as an agent does that
+    /// repeats it until a controller acknowledges it.
+    pub fn resend_boot(&mut self, now: SystemTime) {
+        self.set_now(now);
+        self.emit_boot("LocalReboot", "", "power cycle", false);
+    }
+
+    /// A device that lies (tests of hostile data): `Device.DeviceInfo.UpTime` reads as `text`
+    /// from now on, whatever its clock says; `None` tells the truth again.
+    pub fn lie_about_uptime(&mut self, text: Option<String>) {
+        self.dm.uptime_lie = text;
     }
 
     /// True once after the agent restarted (Activate() of a firmware image): the transport

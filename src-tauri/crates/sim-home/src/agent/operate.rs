@@ -180,7 +180,23 @@ impl Agent {
         self.emit_boot(cause, key, reason, firmware_updated);
     }
 
-    fn emit_boot(&mut self, cause: &str, key: &str, reason: &str, firmware_updated: bool) {
+    /// A reboot that closes the connections: every controller is away until it reconnects, and
+    /// Boot! waits for it. The caller sets `restart` once the agent is up again.
+    pub(super) fn reboot_away(&mut self, cause: &str, key: &str, reason: &str, firmware_updated: bool) {
+        let eids: Vec<String> = self
+            .dm
+            .rows("Device.LocalAgent.Controller.")
+            .iter()
+            .filter_map(|r| self.dm.raw_by_name(&self.schema, r, "EndpointID").map(str::to_owned))
+            .collect();
+        self.flush_changes();
+        self.disconnected.extend(eids);
+        self.hold_all = true;
+        self.reboot_with(cause, key, reason, firmware_updated);
+        self.hold_all = false;
+    }
+
+    pub(super) fn emit_boot(&mut self, cause: &str, key: &str, reason: &str, firmware_updated: bool) {
         let params = BTreeMap::from([
             ("CommandKey".to_owned(), key.to_owned()),
             ("Cause".to_owned(), cause.to_owned()),

@@ -1326,6 +1326,39 @@ fn reboot_resets_uptime_and_sends_boot() {
 }
 
 #[test]
+fn a_power_cycle_restarts_closes_and_boot_waits_for_the_controller() {
+    let mut a = gateway();
+    subscribe(&mut a, ADMIN, "Event", "Device.Boot!", &[("Persistent", "true")]);
+    a.drain_outbox();
+    a.controller_connected(&eid(ADMIN));
+    a.power_cycle(t(500));
+    assert!(a.take_restart(), "the transport closes the connections");
+    assert!(!a.take_restart(), "once");
+    assert_eq!(a.get_internal("Device.DeviceInfo.UpTime").as_deref(), Some("0"));
+    assert!(notifications(&mut a).is_empty(), "held while the controller is away");
+    a.controller_connected(&eid(ADMIN));
+    let n = notifications(&mut a);
+    assert_eq!(n.len(), 1);
+    let Some(Notification::Event(ev)) = &n[0].2.notification else { panic!() };
+    assert_eq!((ev.event_name.as_str(), ev.params["Cause"].as_str()), ("Boot!", "LocalReboot"));
+    // Repeated without a restart: UpTime goes on.
+    a.resend_boot(t(520));
+    assert_eq!(notifications(&mut a).len(), 1);
+    assert_eq!(a.get_internal("Device.DeviceInfo.UpTime").as_deref(), Some("20"));
+}
+
+#[test]
+fn a_lying_uptime_reads_as_told() {
+    let mut a = gateway();
+    a.lie_about_uptime(Some("18446744073709551615".into()));
+    let m = send_at(&mut a, ADMIN, get_req(&["Device.DeviceInfo.UpTime"], 0), t(30)).unwrap();
+    let RespType::GetResp(g) = resp(m) else { panic!() };
+    assert_eq!(g.req_path_results[0].resolved_path_results[0].result_params["UpTime"], "18446744073709551615");
+    a.lie_about_uptime(None);
+    assert_eq!(a.get_internal("Device.DeviceInfo.UpTime").as_deref(), Some("30"));
+}
+
+#[test]
 fn factory_reset_restores_the_scenario() {
     let mut a = gateway();
     a.add_controller(eid("self::extra"), "Home User").unwrap();
