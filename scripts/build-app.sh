@@ -11,7 +11,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 ui_stale() {
     [ -f ui/dist/index.html ] || return 0
-    [ -n "$(find ui/src ui/index.html ui/style.css ui/Cargo.toml ui/Trunk.toml src-tauri/crates/ipc-types \
+    [ -n "$(find ui/src ui/index.html ui/style.css ui/Cargo.toml ui/Trunk.toml src-tauri/crates/ipc-types .cargo \
         Cargo.toml Cargo.lock -newer ui/dist/index.html -print -quit 2>/dev/null)" ]
 }
 

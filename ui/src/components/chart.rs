@@ -3,9 +3,63 @@
 //! set as style properties (`style:left`), which the app's content security policy allows, never
 //! as inline `style` attributes, which it blocks.
 
+use ipc_types::IpcError;
 use leptos::prelude::*;
 
+use crate::components::ErrorNote;
 use crate::model::chart::{Mark, Plot, H, W};
+
+/// Period buttons ("Today", "7 days"...) that set `value`; ids `<prefix>-<key>-<m>`.
+pub fn period_tabs<T: Copy + PartialEq + Send + Sync + 'static>(
+    value: RwSignal<T>,
+    prefix: &'static str,
+    m: &str,
+    choices: &[(T, &'static str, &'static str)],
+) -> AnyView {
+    let buttons = choices
+        .iter()
+        .map(|&(r, key, text)| {
+            view! {
+                <button
+                    type="button"
+                    id=format!("{prefix}-{key}-{m}")
+                    class=move || if value.get() == r { "chip accent" } else { "chip" }
+                    aria-pressed=move || if value.get() == r { "true" } else { "false" }
+                    on:click=move |_| value.set(r)
+                >
+                    {text}
+                </button>
+            }
+        })
+        .collect_view();
+    view! { <div class="row" role="group" aria-label="Period">{buttons}</div> }.into_any()
+}
+
+/// The frame of a device's charts (`<div id=<id> class="usage">`): its period buttons (`tabs`),
+/// then "Loading…", the error, or `render`'s view of the data.
+pub fn chart_frame<T: Clone + 'static>(
+    id: String,
+    tabs: AnyView,
+    data: LocalResource<Result<T, IpcError>>,
+    render: impl Fn(T) -> AnyView + Send + 'static,
+) -> AnyView {
+    // The view itself is built once for every kind of data (not once per `T`).
+    frame(id, tabs, Box::new(move || data.get().map(|r| r.map(&render))))
+}
+
+fn frame(id: String, tabs: AnyView, body: Box<dyn Fn() -> Option<Result<AnyView, IpcError>> + Send>) -> AnyView {
+    view! {
+        <div id=id class="usage">
+            {tabs}
+            {move || match body() {
+                None => view! { <p class="muted small">"Loading…"</p> }.into_any(),
+                Some(Err(err)) => view! { <ErrorNote error=err /> }.into_any(),
+                Some(Ok(view)) => view,
+            }}
+        </div>
+    }
+    .into_any()
+}
 
 /// A chart; `class` adds its look (`usage`, `signal`, `online`, `speed`); `label` is what a
 /// screen reader says of it.

@@ -5,12 +5,10 @@ use ipc_types::{DeviceHistory, DeviceHistoryArgs, HistorySpan, Topic};
 use leptos::prelude::*;
 
 use crate::api;
-use crate::components::chart::Chart;
-use crate::components::ErrorNote;
+use crate::components::chart::{chart_frame, period_tabs, Chart};
 use crate::ipc;
 use crate::model::chart::{online_plot, signal_plot};
 use crate::model::format::{ago_secs, signal};
-use crate::pages::usage::period_tabs;
 use crate::state::use_view;
 
 /// The signal and online charts of the device `mac` (`m`: its id in the page).
@@ -25,17 +23,7 @@ pub fn DeviceHistoryCharts(mac: String, m: String) -> impl IntoView {
         &m,
         &[(HistorySpan::Day, "day", "24 hours"), (HistorySpan::Week, "week", "7 days")],
     );
-    let outer = format!("history-{m}");
-    view! {
-        <div id=outer class="usage">
-            {tabs}
-            {move || match data.get() {
-                None => view! { <p class="muted small">"Loading…"</p> }.into_any(),
-                Some(Err(err)) => view! { <ErrorNote error=err /> }.into_any(),
-                Some(Ok(h)) => history_view(h, &m),
-            }}
-        </div>
-    }
+    chart_frame(format!("history-{m}"), tabs, data, move |h| history_view(h, &m))
 }
 
 fn history_view(h: DeviceHistory, m: &str) -> AnyView {

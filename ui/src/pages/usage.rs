@@ -6,37 +6,10 @@ use ipc_types::{DeviceUsage, DeviceUsageArgs, HomeUsageArgs, Topic, UsageRange};
 use leptos::prelude::*;
 
 use crate::api;
-use crate::components::chart::{Chart, DownUpKey};
-use crate::components::ErrorNote;
+use crate::components::chart::{chart_frame, period_tabs, Chart, DownUpKey};
 use crate::model::chart::usage_plot;
 use crate::model::format::bytes;
 use crate::state::use_view;
-
-/// Period buttons ("Today", "7 days"...) that set `value`; ids `<prefix>-<key>-<m>`.
-pub fn period_tabs<T: Copy + PartialEq + Send + Sync + 'static>(
-    value: RwSignal<T>,
-    prefix: &'static str,
-    m: &str,
-    choices: &[(T, &'static str, &'static str)],
-) -> impl IntoView {
-    let buttons = choices
-        .iter()
-        .map(|&(r, key, text)| {
-            view! {
-                <button
-                    type="button"
-                    id=format!("{prefix}-{key}-{m}")
-                    class=move || if value.get() == r { "chip accent" } else { "chip" }
-                    aria-pressed=move || if value.get() == r { "true" } else { "false" }
-                    on:click=move |_| value.set(r)
-                >
-                    {text}
-                </button>
-            }
-        })
-        .collect_view();
-    view! { <div class="row" role="group" aria-label="Period">{buttons}</div> }
-}
 
 /// The usage chart of the device `mac`, or of the whole home when `mac` is `None` (`m`: its id
 /// in the page, `home` for the home).
@@ -71,17 +44,7 @@ pub fn UsageChart(mac: Option<String>, m: String) -> impl IntoView {
             (UsageRange::Month, "month", "30 days"),
         ],
     );
-    let outer = format!("usage-{m}");
-    view! {
-        <div id=outer class="usage">
-            {tabs}
-            {move || match data.get() {
-                None => view! { <p class="muted small">"Loading…"</p> }.into_any(),
-                Some(Err(err)) => view! { <ErrorNote error=err /> }.into_any(),
-                Some(Ok(u)) => usage_view(u, &m),
-            }}
-        </div>
-    }
+    chart_frame(format!("usage-{m}"), tabs, data, move |u| usage_view(u, &m))
 }
 
 fn usage_view(usage: DeviceUsage, m: &str) -> AnyView {

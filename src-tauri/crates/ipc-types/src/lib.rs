@@ -16,6 +16,7 @@
 pub mod commands;
 pub mod live;
 pub mod pages;
+mod tagged;
 
 pub use commands::*;
 pub use home::*;

@@ -41,7 +41,7 @@ topics! {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
+#[serde(tag = "event", rename_all = "snake_case", try_from = "crate::tagged::LiveEventWire")]
 pub enum LiveEvent {
     /// Re-fetch the views of these topics.
     Changed { topics: Vec<Topic> },

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// What the app may do on an agent (mirrors `app_core::pairing::AuthState`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
+#[serde(tag = "state", rename_all = "snake_case", try_from = "crate::tagged::AgentAuthWire")]
 pub enum AgentAuth {
     /// Connecting or probing.
     Connecting,

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", try_from = "crate::tagged::ThingStateWire")]
 pub enum ThingState {
     Switch { on: bool },
     Level { value: f64, unit: Option<String>, min: Option<f64>, max: Option<f64>, step: Option<f64> },
