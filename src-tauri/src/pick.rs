@@ -15,7 +15,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 /// The dialog's title (the window suite finds the dialog by it).
-pub const TITLE: &str = "Choose the firmware image";
+#[cfg(any(target_os = "linux", target_os = "macos", windows))]
+const TITLE: &str = "Choose the firmware image";
 
 /// The folder of the last file chosen, where the next dialog opens (for this run of the app).
 static LAST_FOLDER: Mutex<Option<PathBuf>> = Mutex::new(None);
