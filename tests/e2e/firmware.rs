@@ -41,7 +41,7 @@ pub(crate) async fn firmware_update(ui: &Ui, home: &SimHome, uspctl: &Uspctl) ->
     xwindow::key("Escape")?;
     xwindow::wait_closed(DIALOG, DIALOG_WAIT).await?;
     ui.wait_text("firmware-choose", "the button after the dialog closed", |t| t == "Choose file…").await?;
-    for id in ["firmware-chosen", "firmware-pick-error"] {
+    for id in ["firmware-chosen", "firmware-updated"] {
         if ui.exists(id).await {
             return Err(format!("#{id} shows after the dialog was cancelled: {:?}", ui.text(id).await));
         }
@@ -52,7 +52,7 @@ pub(crate) async fn firmware_update(ui: &Ui, home: &SimHome, uspctl: &Uspctl) ->
 
     // An empty file: refused in words, at once.
     choose(ui, &empty, None).await?;
-    let refused = ui.wait_text("firmware-pick-error", "the empty file refused", |t| !t.trim().is_empty()).await?;
+    let refused = ui.wait_text("firmware-updated", "the empty file refused", |t| !t.trim().is_empty()).await?;
     if !refused.contains("empty.bin") || !refused.contains("not a firmware image") {
         return Err(format!("an empty file chosen showed {refused:?}"));
     }
@@ -70,7 +70,7 @@ pub(crate) async fn firmware_update(ui: &Ui, home: &SimHome, uspctl: &Uspctl) ->
     if ui.attr("firmware-chosen", "data-size").await?.as_deref() != Some(size.to_string().as_str()) {
         return Err(format!("the card gives another size than {size} bytes"));
     }
-    if ui.exists("firmware-pick-error").await {
+    if ui.exists("firmware-updated").await {
         return Err("the empty file's error still shows after a good choice".into());
     }
     ui.script("document.getElementById('firmware-chosen').scrollIntoView({ block: 'center' });", vec![]).await?;

@@ -21,11 +21,10 @@ pub fn Firmware(agent: String) -> impl IntoView {
         move || api::firmware(AgentArgs { agent: agent.clone() })
     });
     let file = RwSignal::new(String::new());
-    // The file chosen in the system's dialog (shown while `file` is its path), the dialog open,
-    // and why it could not be.
+    // The file chosen in the system's dialog (shown while `file` is its path), and the dialog
+    // open. Why a file can't be chosen shows where the update's outcome does (`updated`).
     let picked = RwSignal::new(None::<FirmwareFile>);
     let choosing = RwSignal::new(false);
-    let pick_error = RwSignal::new(None::<IpcError>);
     // The typed path, shown at once where there is no dialog.
     let typed_open = RwSignal::new(false);
     let sending = RwSignal::new(false);
@@ -79,7 +78,6 @@ pub fn Firmware(agent: String) -> impl IntoView {
                 Ok(Some(f)) => {
                     file.try_set(f.path.clone());
                     picked.try_set(Some(f));
-                    pick_error.try_set(None);
                     updated.try_set(None);
                 }
                 Ok(None) => {}
@@ -87,7 +85,7 @@ pub fn Firmware(agent: String) -> impl IntoView {
                     if err.code == code::UNSUPPORTED {
                         typed_open.try_set(true);
                     }
-                    pick_error.try_set(Some(err));
+                    updated.try_set(Some(Err(err)));
                 }
             }
             choosing.try_set(false);
@@ -121,7 +119,6 @@ pub fn Firmware(agent: String) -> impl IntoView {
                                         <span class="muted small">{f.path}</span>
                                     </p>
                                 })}
-                                {move || pick_error.get().map(|err| view! { <div id="firmware-pick-error"><ErrorNote error=err /></div> })}
                                 <details id="firmware-typed" prop:open=move || typed_open.get()>
                                     <summary class="small">"Or type the file's full path"</summary>
                                     <input id="firmware-file" type="text" aria-label="The image file's full path on this computer" placeholder="/home/you/Downloads/router-7.0.bin" autocomplete="off" spellcheck="false"
