@@ -6,8 +6,8 @@
 #                                  and `cargo check -p usp-home-ui --target wasm32-unknown-unknown`
 #   scripts/setup-deps.sh --ui     also trunk + wasm-bindgen-cli (about 11 min of `cargo install` on 2 cores
 #                                  the first time), needed by `trunk build` and release/custom-protocol builds
-#   scripts/setup-deps.sh --e2e    --ui, plus tauri-driver 2.1.0 (cargo install, about 1 min) and openbox + wmctrl
-#                                  for the end-to-end tests in the real window (scripts/e2e.sh)
+#   scripts/setup-deps.sh --e2e    --ui, plus tauri-driver 2.1.0 (cargo install, about 1 min), openbox, wmctrl, xdotool
+#                                  and xwd (x11-apps) for the end-to-end tests in the real window (scripts/e2e.sh)
 #   scripts/setup-deps.sh --bundle --ui, plus the tauri CLI (npm @tauri-apps/cli, prebuilt, into
 #                                  <target dir>/tools) to build the .deb (scripts/measure.sh)
 #
@@ -94,8 +94,10 @@ fi
 
 # --- End-to-end driver (optional) -------------------------------------------------------------
 if [ "$want_e2e" = "1" ]; then
-    # The tray step closes the window through a window manager, as a person does (tests/e2e/tray.rs).
-    apt_ensure openbox wmctrl
+    # The tray step closes the window through a window manager, as a person does (tests/e2e/tray.rs);
+    # the firmware step drives the system's file dialog by keyboard and takes screenshots of the
+    # whole screen (tests/e2e/xwindow.rs).
+    apt_ensure openbox wmctrl xdotool x11-apps
     # tauri-driver has no --version; cargo's install list records what it installed.
     if command -v tauri-driver >/dev/null 2>&1 &&
         cargo install --list 2>/dev/null | grep -q "^tauri-driver v$TAURI_DRIVER_VERSION:"; then

@@ -13,6 +13,7 @@ mod background;
 mod commands;
 mod logging;
 mod notify;
+mod pick;
 pub mod rendering;
 mod state;
 

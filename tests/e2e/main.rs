@@ -22,6 +22,7 @@ mod charts;
 mod firmware;
 mod harness;
 mod tray;
+mod xwindow;
 
 use harness::{app_env, rows, Driver, Paths, RogueAdvert, Scratch, SimHome, Step, Ui, Uspctl};
 use ipc_types::dom_id;

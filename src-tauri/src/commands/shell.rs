@@ -2,7 +2,7 @@
 //! need the app handle.
 
 use app_core::autostart::Autostart;
-use ipc_types::{AppInfo, BackgroundView, IpcError, StartAtLogin};
+use ipc_types::{AppInfo, BackgroundView, FirmwareFile, IpcError, StartAtLogin};
 
 use super::{Reply, Shell};
 
@@ -19,6 +19,18 @@ pub async fn certificate_save(app: tauri::AppHandle, shell: Shell<'_>) -> Reply<
     use tauri::Manager as _;
     let downloads = app.path().download_dir().ok();
     Ok(shell.home().await?.certificate_save(downloads).await?)
+}
+
+/// `firmware_pick`: the system's file dialog for a firmware image; `None` when the person
+/// cancelled. The file is checked as `firmware_update` checks it, so a file it could not send
+/// is said so at once.
+#[tauri::command]
+pub async fn firmware_pick(app: tauri::AppHandle) -> Reply<Option<FirmwareFile>> {
+    let chosen = crate::pick::firmware_image(&app)
+        .await
+        .map_err(|message| IpcError::new(ipc_types::code::UNSUPPORTED, message))?;
+    let Some(file) = chosen else { return Ok(None) };
+    Ok(Some(app_core::firmware::image_file(&file).await?))
 }
 
 /// `background`: whether closing the window keeps the app in the tray, and start at login.

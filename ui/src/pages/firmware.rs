@@ -2,7 +2,9 @@
 //! (usp-home serves it once to the device, which checks its size and SHA-256), the restart on
 //! the new image after a confirmation, and switching back to the other image.
 
-use ipc_types::{AgentArgs, FirmwareActivate, FirmwareImage, FirmwareUpdate, FirmwareUpdated, IpcError, Topic};
+use ipc_types::{
+    code, AgentArgs, FirmwareActivate, FirmwareFile, FirmwareImage, FirmwareUpdate, FirmwareUpdated, IpcError, Topic,
+};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -19,6 +21,12 @@ pub fn Firmware(agent: String) -> impl IntoView {
         move || api::firmware(AgentArgs { agent: agent.clone() })
     });
     let file = RwSignal::new(String::new());
+    // The file chosen in the system's dialog (shown while `file` is its path), and the dialog
+    // open. Why a file can't be chosen shows where the update's outcome does (`updated`).
+    let picked = RwSignal::new(None::<FirmwareFile>);
+    let choosing = RwSignal::new(false);
+    // The typed path, shown at once where there is no dialog.
+    let typed_open = RwSignal::new(false);
     let sending = RwSignal::new(false);
     let restarting = RwSignal::new(false);
     let updated = RwSignal::new(None::<Result<FirmwareUpdated, IpcError>>);
@@ -62,6 +70,28 @@ pub fn Firmware(agent: String) -> impl IntoView {
         });
     };
     let busy = move || sending.get() || restarting.get();
+    // Cancelled: nothing changes.
+    let choose = move |_| {
+        choosing.set(true);
+        spawn_local(async move {
+            match api::firmware_pick().await {
+                Ok(Some(f)) => {
+                    file.try_set(f.path.clone());
+                    picked.try_set(Some(f));
+                    updated.try_set(None);
+                }
+                Ok(None) => {}
+                Err(err) => {
+                    if err.code == code::UNSUPPORTED {
+                        typed_open.try_set(true);
+                    }
+                    updated.try_set(Some(Err(err)));
+                }
+            }
+            choosing.try_set(false);
+        });
+    };
+    let chosen = move || picked.get().filter(|f| file.with(|p| *p == f.path));
     view! {
         <article id="firmware" class="card">
             <h2>"Firmware"</h2>
@@ -77,9 +107,23 @@ pub fn Firmware(agent: String) -> impl IntoView {
                         Some(note) => view! { <p id="firmware-note" class="muted small">{note}</p> }.into_any(),
                         None => view! {
                             <form class="inline-form" on:submit=send.clone()>
-                                <label for="firmware-file">"Update from a file: the image file's full path on this computer"</label>
-                                <input id="firmware-file" type="text" placeholder="/home/you/Downloads/router-7.0.bin" autocomplete="off" spellcheck="false"
-                                    prop:value=move || file.get() on:input=move |ev| file.set(event_target_value(&ev)) />
+                                <p><strong>"Update from a file"</strong>": the image file from the device's maker, on this computer."</p>
+                                <div class="actions">
+                                    <button id="firmware-choose" type="button" class="secondary" disabled=move || busy() || choosing.get() on:click=choose>
+                                        {move || if choosing.get() { "Choosing…" } else { "Choose file…" }}
+                                    </button>
+                                </div>
+                                {move || chosen().map(|f| view! {
+                                    <p id="firmware-chosen" class="chosen-file" data-size=f.size.to_string()>
+                                        <strong>{f.name}</strong>" · "{f.size_text}<br/>
+                                        <span class="muted small">{f.path}</span>
+                                    </p>
+                                })}
+                                <details id="firmware-typed" prop:open=move || typed_open.get()>
+                                    <summary class="small">"Or type the file's full path"</summary>
+                                    <input id="firmware-file" type="text" aria-label="The image file's full path on this computer" placeholder="/home/you/Downloads/router-7.0.bin" autocomplete="off" spellcheck="false"
+                                        prop:value=move || file.get() on:input=move |ev| file.set(event_target_value(&ev)) />
+                                </details>
                                 <p class="muted small">"The device downloads it from this computer, checks its size and checksum, and keeps running its firmware until you restart it."</p>
                                 <div class="actions">
                                     <button id="firmware-send" type="submit" class="primary" disabled=move || busy() || file.with(|f| f.trim().is_empty())>

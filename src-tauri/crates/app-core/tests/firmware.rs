@@ -151,3 +151,46 @@ async fn a_sign_in_that_may_not_update_firmware_is_told_so() {
     home.shutdown().await;
     sim.shutdown().await;
 }
+
+/// What the Firmware card shows for a file chosen in the system's file dialog, and the plain
+/// words for files it can't send (the same checks as the update's).
+#[tokio::test]
+async fn a_chosen_image_file_is_described_or_refused_in_words() {
+    use app_core::firmware::{image_file as chosen, MAX_FILE};
+    let dir = tempfile::tempdir().expect("dir");
+    let file = image_file(dir.path(), "gw-7.0.0.bin", "7.0.0");
+    let f = chosen(&file).await.expect("an image");
+    assert_eq!((f.name.as_str(), f.size_text.as_str()), ("gw-7.0.0.bin", "0.3 MB"));
+    assert_eq!(f.path, file.display().to_string());
+    assert_eq!(f.size, std::fs::metadata(&file).expect("meta").len());
+
+    let words = |e: app_core::home::AppError| {
+        assert_eq!(e.code(), code::INVALID_INPUT, "{e}");
+        e.to_string()
+    };
+    let w = words(chosen(Path::new("gw.bin")).await.expect_err("relative"));
+    assert!(w.contains("full path"), "{w}");
+    let w = words(chosen(&dir.path().join("missing.bin")).await.expect_err("missing"));
+    assert!(w.contains("There is no file") && w.contains("missing.bin"), "{w}");
+    let w = words(chosen(dir.path()).await.expect_err("a folder"));
+    assert!(w.contains("is a folder"), "{w}");
+    let empty = dir.path().join("empty.bin");
+    std::fs::write(&empty, b"").expect("empty file");
+    let w = words(chosen(&empty).await.expect_err("empty"));
+    assert!(w.contains("not a firmware image") && w.contains("1 byte"), "{w}");
+    // Larger than an image can be: a sparse file, no disk used.
+    let huge = dir.path().join("huge.bin");
+    std::fs::File::create(&huge).expect("huge").set_len(MAX_FILE + 1).expect("sparse");
+    let w = words(chosen(&huge).await.expect_err("too large"));
+    assert!(w.contains("not a firmware image") && w.contains("537 MB"), "{w}");
+    // A file this app may not read (root reads everything: then only the other checks count).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o000)).expect("chmod");
+        if std::fs::File::open(&file).is_err() {
+            let w = words(chosen(&file).await.expect_err("unreadable"));
+            assert!(w.contains("not allowed to read"), "{w}");
+        }
+    }
+}

@@ -120,6 +120,9 @@ macro_rules! with_commands {
             home SetSpeedTestServer = speed_test_server_set(SpeedTestServer) -> SpeedTestsView;
             /// A device's firmware images.
             home GetFirmware = firmware(AgentArgs) -> FirmwareView;
+            /// Choose an image file in the system's own file dialog (`None`: the person cancelled;
+            /// an error on phones, which have no such dialog here: the UI offers the typed path).
+            shell PickFirmwareFile = firmware_pick() -> Option<FirmwareFile>;
             /// Put an image file of this computer on a device's unused slot (served once over
             /// a local HTTP address; progress as live events). It does not restart the device.
             home UpdateFirmware = firmware_update(FirmwareUpdate) -> FirmwareUpdated;
@@ -212,7 +215,7 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), COMMAND_NAMES.len());
-        assert_eq!(COMMAND_NAMES.len(), 56);
+        assert_eq!(COMMAND_NAMES.len(), 57);
     }
 
     #[test]

@@ -20,7 +20,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ipc_types::{
-    AgentArgs, FirmwareActivate, FirmwareImage, FirmwareUpdate, FirmwareUpdated, FirmwareView, LiveEvent, Topic,
+    AgentArgs, FirmwareActivate, FirmwareFile, FirmwareImage, FirmwareUpdate, FirmwareUpdated, FirmwareView, LiveEvent,
+    Topic,
 };
 use usp_client::{ConnectionState, NotifKind};
 use usp_core::msg::{Notification, OperationCompleteResp};
@@ -85,6 +86,44 @@ fn sha256_hex(file: &Path) -> std::io::Result<String> {
         ctx.update(&buf[..n]);
     }
     Ok(ctx.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The image file at `path` as the Firmware card shows it, checked as
+/// [`Home::firmware_update`] checks it before sending: a full path to a file this app may read,
+/// of 1 byte to [`MAX_FILE`].
+///
+/// # Errors
+/// [`AppError::InvalidInput`], in words for the person who chose the file.
+pub async fn image_file(path: &Path) -> AppResult<FirmwareFile> {
+    let shown = device_text(&path.display().to_string(), 200);
+    if !path.is_absolute() {
+        return Err(AppError::InvalidInput(
+            "Give the image file's full path (for example /home/you/Downloads/router-7.0.bin).".into(),
+        ));
+    }
+    // Opened, not only looked at: a file this app may not read is said to be so now.
+    let opened = tokio::fs::File::open(path).await;
+    let meta = match opened {
+        Ok(f) => f.metadata().await,
+        Err(e) => Err(e),
+    };
+    let meta = meta.map_err(|e| {
+        AppError::InvalidInput(match e.kind() {
+            std::io::ErrorKind::PermissionDenied => format!("usp-home is not allowed to read {shown}."),
+            std::io::ErrorKind::NotFound => format!("There is no file {shown}: check the file's name."),
+            _ => format!("usp-home can't read {shown}: check the file's name."),
+        })
+    })?;
+    let size = meta.len();
+    if !meta.is_file() || size == 0 || size > MAX_FILE {
+        let what = if meta.is_dir() { "is a folder, " } else { "" };
+        return Err(AppError::InvalidInput(format!(
+            "{shown} {what}is not a firmware image usp-home can send (a file of 1 byte to {}).",
+            rules::megabytes(MAX_FILE)
+        )));
+    }
+    let name = path.file_name().map(|n| device_text(&n.to_string_lossy(), 200)).unwrap_or_else(|| shown.clone());
+    Ok(FirmwareFile { path: path.display().to_string(), name, size, size_text: rules::megabytes(size) })
 }
 
 /// How a download ended, as the device said.
@@ -156,21 +195,7 @@ impl Home {
     async fn firmware_update_inner(&self, args: FirmwareUpdate) -> AppResult<FirmwareUpdated> {
         let file = PathBuf::from(args.file.trim());
         let shown = device_text(&file.display().to_string(), 200);
-        if !file.is_absolute() {
-            return Err(AppError::InvalidInput(
-                "Give the image file's full path (for example /home/you/Downloads/router-7.0.bin).".into(),
-            ));
-        }
-        let meta = tokio::fs::metadata(&file)
-            .await
-            .map_err(|_| AppError::InvalidInput(format!("usp-home can't read {shown}: check the file's name.")))?;
-        let size = meta.len();
-        if !meta.is_file() || size == 0 || size > MAX_FILE {
-            return Err(AppError::InvalidInput(format!(
-                "{shown} is not a firmware image usp-home can send (a file of 1 byte to {}).",
-                rules::megabytes(MAX_FILE)
-            )));
-        }
+        let size = image_file(&file).await?.size;
         let conn = self.conn(&args.agent).await?;
         let (view, why_not) = self.firmware_state(&conn).await?;
         if let Some(e) = why_not {

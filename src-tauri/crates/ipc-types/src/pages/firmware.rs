@@ -29,6 +29,19 @@ pub struct FirmwareUpdate {
     pub file: String,
 }
 
+/// An image file the person chose in the system's file dialog (`firmware_pick`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FirmwareFile {
+    /// Its full path, as `FirmwareUpdate::file` takes it.
+    pub path: String,
+    /// Its file name ("router-7.0.bin").
+    pub name: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// The size in words ("2.0 MB").
+    pub size_text: String,
+}
+
 /// A finished download: the image waits in `image` until the person confirms the restart.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FirmwareUpdated {
