@@ -6,12 +6,21 @@
 //!   the same loopback (server and client set up the same way): the floor;
 //! - their ratio (target ≤ 1.2);
 //! - all of that twice: with every thread on one CPU, then as Linux schedules them (see `main`);
-//! - pipelined Gets per second on one connection (target ≥ 50,000);
+//! - pipelined Gets per second on one connection (target ≥ 150,000, issue 12);
 //! - as diagnostics, two runs against a server that answers with a ready-made GetResp (no
 //!   agent behind it): usp-client, which separates client cost from agent cost; and the least
 //!   any USP controller over tokio-tungstenite does (send a Record encoded once, decode the
 //!   Record and Msg that come back: no correlation, no timeouts, no second task), which shows
-//!   how much of the floor's 20% headroom USP encoding alone uses.
+//!   how much of the floor's 20% headroom USP encoding alone uses;
+//! - the sequential Get's ratio to that least USP exchange, measured the same way in the same
+//!   run (issue 12's target: ≤ 1.15);
+//! - the CPU time each kind of round trip costs both its threads (user and kernel, from
+//!   `/proc/self/task/*/schedstat`): with every thread on one CPU, latency is about that sum,
+//!   so it shows where microseconds go when a change moves the p50 by less than the noise.
+//!
+//! `ROUNDTRIP_ONLY=0|1|2|3` (Get to the agent, echo, Get to the canned server, least
+//! exchange) runs only that kind (the others once a round) and skips the pipelined run:
+//! for profiling one kind with `perf`.
 //!
 //! Server and client each run on their own single-threaded runtime and OS thread, for
 //! both the agent and the echo, so the comparison is like for like.
@@ -182,7 +191,13 @@ async fn ws_connect(url: &str) -> tokio_tungstenite::WebSocketStream<tokio::net:
 /// non-blocking poll of its I/O driver (an `epoll_wait` of 0 ms), which a task woken by
 /// another task does not pay. Measured here: 0.3-0.4 us of each usp-client round trip, and
 /// nothing for the echo and the least exchange, whose sockets wake the loop directly.
-fn sequential_interleaved(agent: &str, echo: &str, canned: &str, me: &EndpointId, size: usize) -> [Vec<Duration>; 4] {
+fn sequential_interleaved(
+    agent: &str,
+    echo: &str,
+    canned: &str,
+    me: &EndpointId,
+    size: usize,
+) -> ([Vec<Duration>; 4], [CpuUse; 4]) {
     const ROUNDS: usize = 20;
     let owned = (agent.to_owned(), echo.to_owned(), canned.to_owned(), me.clone());
     let measure = async move {
@@ -199,17 +214,27 @@ fn sequential_interleaved(agent: &str, echo: &str, canned: &str, me: &EndpointId
         let payload = bytes::Bytes::from(vec![0x5au8; size]);
         let req = request::get([PATH]).build().expect("get");
         let mut out: [Vec<Duration>; 4] = Default::default();
+        let mut cpu: [CpuUse; 4] = Default::default();
+        // The measuring thread is the client of all four; each server has a thread of its own.
+        let [client_tid, agent_tid, echo_tid, canned_tid] = bench_tids();
+        let servers = [agent_tid, echo_tid, canned_tid, canned_tid];
+        // For profiling one kind at a time: ROUNDTRIP_ONLY=0..3 (the others run once a round).
+        let only: Option<usize> = std::env::var("ROUNDTRIP_ONLY").ok().and_then(|v| v.parse().ok());
+        let count = |n: usize, k: usize| if only.is_none_or(|o| o == k) { n } else { 1 };
         for round in 0..=ROUNDS {
             // Round 0 is the warm-up and is not kept.
             let n = if round == 0 { WARMUP } else { SEQUENTIAL / ROUNDS };
-            for _ in 0..n {
+            let mark = CpuMark::new(client_tid, servers[0]);
+            for _ in 0..count(n, 0) {
                 let t = Instant::now();
                 std::hint::black_box(usp.request(req.clone()).await.expect("get"));
                 if round > 0 {
                     out[0].push(t.elapsed());
                 }
             }
-            for _ in 0..n {
+            mark.add_to(&mut cpu[0], count(n, 0), round > 0);
+            let mark = CpuMark::new(client_tid, servers[1]);
+            for _ in 0..count(n, 1) {
                 let t = Instant::now();
                 ws.send(Message::Binary(payload.clone())).await.expect("send");
                 loop {
@@ -222,14 +247,18 @@ fn sequential_interleaved(agent: &str, echo: &str, canned: &str, me: &EndpointId
                     out[1].push(t.elapsed());
                 }
             }
-            for _ in 0..n {
+            mark.add_to(&mut cpu[1], count(n, 1), round > 0);
+            let mark = CpuMark::new(client_tid, servers[2]);
+            for _ in 0..count(n, 2) {
                 let t = Instant::now();
                 std::hint::black_box(diag.request(req.clone()).await.expect("get"));
                 if round > 0 {
                     out[2].push(t.elapsed());
                 }
             }
-            for _ in 0..n {
+            mark.add_to(&mut cpu[2], count(n, 2), round > 0);
+            let mark = CpuMark::new(client_tid, servers[3]);
+            for _ in 0..count(n, 3) {
                 let t = Instant::now();
                 least.send(Message::Binary(record.clone())).await.expect("send");
                 loop {
@@ -246,10 +275,11 @@ fn sequential_interleaved(agent: &str, echo: &str, canned: &str, me: &EndpointId
                     out[3].push(t.elapsed());
                 }
             }
+            mark.add_to(&mut cpu[3], count(n, 3), round > 0);
         }
         usp.close().await;
         diag.close().await;
-        out
+        (out, cpu)
     };
     runtime().block_on(async { tokio::spawn(measure).await.expect("the measuring task") })
 }
@@ -281,6 +311,59 @@ fn pipelined_usp(url: &str, me: &EndpointId) -> f64 {
         client.close().await;
         rate
     })
+}
+
+/// CPU time used by the two ends of one kind of round trip, summed over the kept rounds.
+#[derive(Default, Clone, Copy)]
+struct CpuUse {
+    client: Duration,
+    server: Duration,
+    trips: usize,
+}
+
+impl CpuUse {
+    /// Mean microseconds of CPU per round trip, both ends together.
+    fn per_trip(&self) -> f64 {
+        micros(self.client + self.server) / self.trips.max(1) as f64
+    }
+}
+
+/// The CPU times of a client and a server thread at the start of a batch of round trips.
+struct CpuMark {
+    tids: (i32, i32),
+    at: (Duration, Duration),
+}
+
+impl CpuMark {
+    fn new(client: i32, server: i32) -> CpuMark {
+        CpuMark { tids: (client, server), at: (thread_cpu(client), thread_cpu(server)) }
+    }
+
+    /// Adds what each thread used since [`CpuMark::new`] for `trips` round trips to `sum`.
+    fn add_to(self, sum: &mut CpuUse, trips: usize, keep: bool) {
+        if keep {
+            sum.client += thread_cpu(self.tids.0).saturating_sub(self.at.0);
+            sum.server += thread_cpu(self.tids.1).saturating_sub(self.at.1);
+            sum.trips += trips;
+        }
+    }
+}
+
+/// The time thread `tid` of this process spent on a CPU (user and kernel), from
+/// `/proc/self/task/<tid>/schedstat` (nanoseconds); zero when unreadable.
+fn thread_cpu(tid: i32) -> Duration {
+    std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat"))
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse().ok()))
+        .map_or(Duration::ZERO, Duration::from_nanos)
+}
+
+/// The measuring thread and the agent, echo and canned-reply server threads, in the order
+/// `main` starts them.
+fn bench_tids() -> [i32; 4] {
+    let threads = THREADS.lock().expect("threads");
+    let tid = |i: usize| threads.get(i).copied().unwrap_or(0);
+    [tid(0), tid(1), tid(2), tid(3)]
 }
 
 /// Bench threads (servers and the measuring thread), by Linux thread id, so that a run can
@@ -324,7 +407,7 @@ fn place_threads(cpu: Option<usize>) {
 
 fn report(placement: &str, agent: &str, echo: &str, canned: &str, me: &EndpointId, size: usize) {
     println!("{placement}:");
-    let [mut usp, mut floor, mut client_only, mut least] = sequential_interleaved(agent, echo, canned, me, size);
+    let ([mut usp, mut floor, mut client_only, mut least], cpu) = sequential_interleaved(agent, echo, canned, me, size);
     for list in [&mut usp, &mut floor, &mut client_only, &mut least] {
         list.sort();
     }
@@ -361,6 +444,15 @@ fn report(placement: &str, agent: &str, echo: &str, canned: &str, me: &EndpointI
         micros(l99),
         micros(l50) / micros(f50)
     );
+    println!(
+        "  ratio usp/least exchange (the sequential Get against the least USP exchange): p50 {:.3} (target <= 1.15)",
+        micros(u50) / micros(l50)
+    );
+    let [a, e, c, l] = cpu.map(|u| u.per_trip());
+    println!(
+        "  diagnostic: CPU per round trip (both ends' threads, user + kernel, mean): usp-client -> usp-sim-home \
+         {a:.2} us, bare echo {e:.2} us, usp-client -> canned {c:.2} us, least exchange {l:.2} us"
+    );
 }
 
 fn main() {
@@ -387,6 +479,9 @@ fn main() {
     report("all threads on one CPU (like for like)", &agent, &echo, &canned, &me, size);
     place_threads(None);
     report("as Linux schedules them on all CPUs", &agent, &echo, &canned, &me, size);
+    if std::env::var_os("ROUNDTRIP_ONLY").is_some() {
+        return;
+    }
     let rate = pipelined_usp(&agent, &me);
-    println!("pipelined Gets on one connection ({PIPELINED} requests, window {WINDOW}): {rate:.0} per second (target >= 50000)");
+    println!("pipelined Gets on one connection ({PIPELINED} requests, window {WINDOW}): {rate:.0} per second (target >= 150000)");
 }

@@ -60,6 +60,16 @@ impl AgentCore {
         self.deadline_moved.notify_one();
     }
 
+    /// Queues a keep-alive Ping to every connection (from the keep-alive clock's thread:
+    /// blocks it while a request is being answered). A full queue skips its Ping: that
+    /// connection is not reading, which the write-stall timeout catches.
+    pub(super) fn queue_pings(&self) {
+        let state = self.state.blocking_lock();
+        for entry in state.conns.values() {
+            let _ = entry.out.try_send(Out::Ping);
+        }
+    }
+
     /// Answers a Msg from the controller of `conn` (None: no answer, or `conn` is gone),
     /// and routes the Notifies it caused.
     pub(super) async fn answer(&self, conn: u64, msg: Msg) -> Option<Msg> {
@@ -72,7 +82,12 @@ impl AgentCore {
             )
         );
         let reply = {
-            let mut state = self.state.lock().await;
+            // Taken at once when free (then nobody waits: the lock stays fair), without
+            // the future `lock()` builds.
+            let mut state = match self.state.try_lock() {
+                Ok(state) => state,
+                Err(_) => self.state.lock().await,
+            };
             let reply = state.handle_msg(conn, msg, SystemTime::now());
             state.route_outbox();
             reply

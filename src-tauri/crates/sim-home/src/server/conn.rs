@@ -175,6 +175,9 @@ async fn serve_connection(tcp: TcpStream, peer: SocketAddr, ctx: Arc<ServerCtx>,
         shutdown: ctx.shutdown.clone(),
         prefix: record_prefix(eid.as_str(), ctx.agent_eid.as_str()),
         unflushed: 0,
+        heard: false,
+        unanswered: 0,
+        counter: 0,
     };
     connection.run().await;
     let _ = ctx.actor.send(Cmd::Disconnected { conn }).await;

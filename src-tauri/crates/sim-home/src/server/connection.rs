@@ -1,8 +1,9 @@
 //! The loop of one WebSocket connection after its handshake, the only code that reads or
 //! writes its frames: it decodes Records, answers each request itself (under the agent's
 //! lock, see `actor`) and writes the reply at once, so replies go out in request order with
-//! no hop to another task; it writes what the actor queued for it (Notifies, a close) and
-//! the keep-alive Pings.
+//! no hop to another task; it writes what was queued for it: Notifies and a close from the
+//! actor, and the keep-alive Pings the keep-alive clock asks for (`keepalive`: no timer in
+//! this loop).
 //!
 //! While it writes, it does not read: a controller that sends requests but does not read
 //! the replies stops being read (TCP pushes back), and is dropped when nothing it is sent
@@ -12,7 +13,7 @@ use std::future::pending;
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::time::{timeout, Instant, MissedTickBehavior};
+use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage, Utf8Bytes};
@@ -48,6 +49,11 @@ pub(super) struct Connection<'a> {
     pub(super) prefix: Vec<u8>,
     /// Replies handed to the socket since the last flush.
     pub(super) unflushed: usize,
+    /// Keep-alive: frames received since the last Ping, Pings in a row that got none, the
+    /// counter in the last Ping.
+    pub(super) heard: bool,
+    pub(super) unanswered: u32,
+    pub(super) counter: u8,
 }
 
 /// One turn of the loop.
@@ -55,7 +61,6 @@ enum Step {
     Frame(Option<Result<WsMessage, WsError>>),
     Queued(Out),
     Close(u16, &'static str),
-    Ping,
     /// The actor dropped this connection's queue: the agent is gone.
     Orphaned,
 }
@@ -70,16 +75,6 @@ impl Connection<'_> {
     }
 
     async fn serve(&mut self) -> End {
-        let period = self.ctx.keep_alive;
-        let mut pings = period.map(|period| {
-            let mut pings = tokio::time::interval_at(Instant::now() + period, period);
-            pings.set_missed_tick_behavior(MissedTickBehavior::Delay);
-            pings
-        });
-        let mut counter: u8 = 0;
-        let mut unanswered: u32 = 0;
-        // Frames received since the last Ping.
-        let mut heard = false;
         // Armed once, not at every turn of the loop.
         let mut shutdown = self.shutdown.clone();
         let stop = stopped(&mut shutdown);
@@ -102,16 +97,10 @@ impl Connection<'_> {
                 }
                 queued = self.out.recv() => queued.map_or(Step::Orphaned, Step::Queued),
                 frame = self.ws.next() => Step::Frame(frame),
-                _ = async {
-                    match pings.as_mut() {
-                        Some(p) => p.tick().await,
-                        None => pending().await,
-                    }
-                } => Step::Ping,
             };
             let end = match step {
                 Step::Frame(frame) => {
-                    heard = true;
+                    self.heard = true;
                     match self.on_frame(frame).await {
                         None => self.answer_waiting().await,
                         end => end,
@@ -123,27 +112,30 @@ impl Connection<'_> {
                 },
                 Step::Close(code, reason) => Some(self.send_close(code, reason).await),
                 Step::Orphaned => Some(End::Dropped),
-                Step::Ping => {
-                    if std::mem::take(&mut heard) {
-                        unanswered = 0;
-                    }
-                    if unanswered >= MAX_MISSED_PONGS {
-                        warn!(
-                            agent = %self.ctx.key,
-                            controller = %self.eid,
-                            "no answer to {MAX_MISSED_PONGS} websocket pings: dropping the connection"
-                        );
-                        return End::Dropped;
-                    }
-                    counter = counter.wrapping_add(1);
-                    unanswered += 1;
-                    self.write(WsMessage::Ping(vec![counter].into())).await
-                }
             };
             if let Some(end) = end {
                 return end;
             }
         }
+    }
+
+    /// The keep-alive Ping to send now (the keep-alive clock's tick came), or `None` when
+    /// the controller answered none of the last [`MAX_MISSED_PONGS`]: drop the connection.
+    fn keep_alive_ping(&mut self) -> Option<WsMessage> {
+        if std::mem::take(&mut self.heard) {
+            self.unanswered = 0;
+        }
+        if self.unanswered >= MAX_MISSED_PONGS {
+            warn!(
+                agent = %self.ctx.key,
+                controller = %self.eid,
+                "no answer to {MAX_MISSED_PONGS} websocket pings: dropping the connection"
+            );
+            return None;
+        }
+        self.counter = self.counter.wrapping_add(1);
+        self.unanswered += 1;
+        Some(WsMessage::Ping(vec![self.counter].into()))
     }
 
     /// After a request that came after a wait: its reply goes out at once, then the requests
@@ -193,7 +185,7 @@ impl Connection<'_> {
                     drop(reply);
                     // Flushed when nothing more is waiting to be read (see `serve`).
                     self.unflushed += 1;
-                    match timeout(WRITE_STALL_TIMEOUT, self.ws.feed(WsMessage::Binary(frame.into()))).await {
+                    match bounded(self.ws.feed(WsMessage::Binary(frame.into()))).await {
                         Ok(Ok(())) => None,
                         Ok(Err(_)) => Some(End::Dropped),
                         Err(_) => Some(self.stalled()),
@@ -236,7 +228,7 @@ impl Connection<'_> {
     /// Flushes the replies handed to the socket; `Some` ends the connection.
     async fn flush(&mut self) -> Option<End> {
         self.unflushed = 0;
-        match timeout(WRITE_STALL_TIMEOUT, self.ws.flush()).await {
+        match bounded(self.ws.flush()).await {
             Ok(Ok(())) => None,
             Ok(Err(_)) => Some(End::Dropped),
             Err(_) => Some(self.stalled()),
@@ -254,8 +246,12 @@ impl Connection<'_> {
         let mut written = 0;
         loop {
             let frame = match item {
-                Out::Msg(msg, _permit) => encode_no_session(&self.prefix, &msg),
-                Out::Raw(bytes) => bytes,
+                Out::Msg(msg, _permit) => WsMessage::Binary(encode_no_session(&self.prefix, &msg).into()),
+                Out::Raw(bytes) => WsMessage::Binary(bytes.into()),
+                Out::Ping => match self.keep_alive_ping() {
+                    Some(ping) => ping,
+                    None => return Some(End::Dropped),
+                },
                 Out::Close(code, reason) => {
                     if self.ws.flush().await.is_err() {
                         return Some(End::Dropped);
@@ -263,7 +259,7 @@ impl Connection<'_> {
                     return Some(self.send_close(code, reason).await);
                 }
             };
-            if self.ws.feed(WsMessage::Binary(frame.into())).await.is_err() {
+            if self.ws.feed(frame).await.is_err() {
                 return Some(End::Dropped);
             }
             written += 1;
@@ -288,5 +284,16 @@ impl Connection<'_> {
             Ok(Ok(())) => End::Closing,
             Ok(Err(_)) | Err(_) => End::Dropped,
         }
+    }
+}
+
+/// `write` bounded by [`WRITE_STALL_TIMEOUT`]. A write the socket takes at once (the usual
+/// case: one reply into an empty socket buffer) arms no timer: reading the clock and
+/// arming a timer for each reply cost on every request.
+async fn bounded<F: std::future::Future>(write: F) -> Result<F::Output, tokio::time::error::Elapsed> {
+    let mut write = std::pin::pin!(write);
+    match futures_util::poll!(write.as_mut()) {
+        std::task::Poll::Ready(done) => Ok(done),
+        std::task::Poll::Pending => timeout(WRITE_STALL_TIMEOUT, write).await,
     }
 }

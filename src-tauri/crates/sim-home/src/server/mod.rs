@@ -10,10 +10,12 @@
 //! - per connection, one task runs the handshake and then the **connection loop**: it
 //!   decodes Records, answers each request itself under the agent's lock and writes the
 //!   reply at once (so replies go in request order, with no hop to another task), and writes
-//!   what the actor queued for it (Notifies, close requests) and the keep-alive Pings.
+//!   what the actor queued for it (Notifies, close requests) and the keep-alive Pings;
+//! - the **keep-alive clock**, a thread, asks each connection for a Ping every
+//!   `keep_alive_secs` (`keepalive`: it keeps timers out of the agent's runtime).
 //!
 //! Files: `actor` (the agent's lock and clock), `conn` (acceptor, handshakes),
-//! `connection` (the connection loop), `handshake`, `record` (Records received and sent),
+//! `connection` (the connection loop), `handshake`, `keepalive`, `record` (Records received and sent),
 //! `pipe` (controllers over other MTPs); this one holds what they share and `start`.
 //!
 //! Wire rules (as the reference agent, unless said otherwise):
@@ -67,6 +69,7 @@ mod conn;
 mod connection;
 mod e2e;
 mod handshake;
+mod keepalive;
 mod pipe;
 mod record;
 pub mod stomp;
@@ -189,6 +192,9 @@ enum Out {
     Raw(Vec<u8>),
     /// A close frame, after everything queued before it.
     Close(u16, &'static str),
+    /// Time for a keep-alive Ping (from the keep-alive clock, `keepalive`); other MTPs
+    /// ignore it.
+    Ping,
 }
 
 /// A running agent server, as [`crate::home`] keeps it.
@@ -205,7 +211,6 @@ struct ServerCtx {
     agent_eid: EndpointId,
     path: String,
     extensions: Option<HeaderValue>,
-    keep_alive: Option<Duration>,
     ws_config: WebSocketConfig,
     next_conn: AtomicU64,
     actor: mpsc::Sender<Cmd>,
@@ -213,6 +218,8 @@ struct ServerCtx {
     core: Arc<AgentCore>,
     shutdown: watch::Receiver<bool>,
     tls: Option<ServerTls>,
+    /// Dropped with the last connection and the acceptor: the keep-alive clock stops.
+    _keep_alive_clock: Option<std::sync::mpsc::Sender<()>>,
 }
 
 /// Binds 127.0.0.1:`spec.port` and spawns the actor (owning `agent`) and the acceptor into
@@ -244,12 +251,13 @@ pub(crate) async fn start(
         by_eid: HashMap::new(),
         connected: connected_tx,
     }));
+    let keep_alive = (keep_alive_secs > 0).then(|| Duration::from_secs(keep_alive_secs));
+    let keep_alive_clock = keep_alive.and_then(|period| keepalive::start_clock(Arc::downgrade(&core), period, key));
     let ctx = Arc::new(ServerCtx {
         key: key.to_owned(),
         agent_eid,
         path: path.to_owned(),
         extensions,
-        keep_alive: (keep_alive_secs > 0).then(|| Duration::from_secs(keep_alive_secs)),
         // A small initial read buffer: tungstenite zero-fills all of it before every read
         // attempt (128 KiB by default); it still grows for large messages.
         ws_config: WebSocketConfig::default()
@@ -261,6 +269,7 @@ pub(crate) async fn start(
         core: core.clone(),
         shutdown: shutdown.clone(),
         tls,
+        _keep_alive_clock: keep_alive_clock,
     });
     let ctx_tls = ctx.tls.is_some();
     tasks.spawn(async move { core.run(cmd_rx, shutdown).await });

@@ -108,6 +108,7 @@ pub(crate) async fn serve_pipe(
                     }
                 }
                 Some(Out::Raw(bytes)) => vec![Bytes::from(bytes)],
+                Some(Out::Ping) => continue,
                 Some(Out::Close(..)) | None => return,
             };
             for r in records {
