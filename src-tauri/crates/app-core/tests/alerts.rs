@@ -16,8 +16,6 @@ use common::{app, bounded, is_paired, is_untrusted, pair, wait_home, GW_PASSCODE
 use ipc_types::{
     Alert, AlertKind, AlertSettings, DeviceRename, DeviceWatch, LiveEvent, SpeedTestArgs, SpeedTestServer,
 };
-use sim_home::scenario::Scenario;
-use sim_home::spec::UnknownControllerPolicy;
 use tokio::sync::broadcast;
 
 /// Anna's phone in the built-in scenario (`Device.Hosts.Host.1.`).
@@ -97,13 +95,7 @@ impl Setup {
 /// The built-in home (own Endpoint IDs), the app paired with its gateway (the only agent it is
 /// given), alerts at most one per kind every 200 ms, a test server for speed tests.
 async fn setup(tag: &str) -> Setup {
-    let mut scenario = Scenario::builtin();
-    for a in &mut scenario.agents {
-        a.endpoint_id = format!("{}-{tag}", a.endpoint_id);
-    }
-    let mut c = sim_home::HomeConfig::new(scenario);
-    c.unknown_controllers = Some(UnknownControllerPolicy::Untrusted);
-    let sim = sim_home::Home::start(c).await.expect("the simulated home starts");
+    let sim = common::own_builtin_home(tag).await;
     let gw = sim.agent("gateway").expect("gateway");
     let eid = gw.endpoint_id.as_str().to_owned();
     let dir = tempfile::tempdir().expect("tempdir");

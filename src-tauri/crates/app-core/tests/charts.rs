@@ -136,13 +136,7 @@ async fn an_empty_history_gives_empty_charts() {
 /// gateway's counters, and a WiFi client has its signal and an open online period.
 #[tokio::test]
 async fn charts_from_what_the_app_collects_in_the_simulated_home() {
-    let mut scenario = sim_home::scenario::Scenario::builtin();
-    for a in &mut scenario.agents {
-        a.endpoint_id = format!("{}-charts", a.endpoint_id);
-    }
-    let mut c = sim_home::HomeConfig::new(scenario);
-    c.unknown_controllers = Some(sim_home::spec::UnknownControllerPolicy::Untrusted);
-    let sim = sim_home::Home::start(c).await.expect("the simulated home starts");
+    let sim = common::own_builtin_home("charts").await;
     let gw = sim.agent("gateway").expect("gateway");
     let dir = tempfile::tempdir().expect("tempdir");
     let manual = sim.agents().iter().map(|a| (a.url.clone(), Some(a.endpoint_id.as_str().to_owned()))).collect();

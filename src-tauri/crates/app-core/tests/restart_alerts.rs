@@ -12,8 +12,6 @@ use std::time::Duration;
 use app_core::home::Home;
 use common::{app, bounded, is_paired, is_untrusted, pair, wait_home, GW_PASSCODE};
 use ipc_types::{Alert, AlertKind, LiveEvent, Topic};
-use sim_home::scenario::Scenario;
-use sim_home::spec::UnknownControllerPolicy;
 use tokio::sync::broadcast;
 
 struct Sim {
@@ -25,13 +23,7 @@ struct Sim {
 
 impl Sim {
     async fn start(tag: &str) -> Sim {
-        let mut scenario = Scenario::builtin();
-        for a in &mut scenario.agents {
-            a.endpoint_id = format!("{}-{tag}", a.endpoint_id);
-        }
-        let mut c = sim_home::HomeConfig::new(scenario);
-        c.unknown_controllers = Some(UnknownControllerPolicy::Untrusted);
-        let sim = sim_home::Home::start(c).await.expect("the simulated home starts");
+        let sim = common::own_builtin_home(tag).await;
         let started = tokio::time::Instant::now();
         let gw = sim.agent("gateway").expect("gateway");
         let (eid, url) = (gw.endpoint_id.as_str().to_owned(), gw.url.clone());

@@ -32,6 +32,19 @@ pub fn vault(dir: &std::path::Path) -> Arc<Vault> {
     v
 }
 
+/// sim-home's built-in home with Endpoint IDs of its own (`…-{tag}`, so test binaries running
+/// at once never answer for each other), unknown controllers let in as untrusted: the app must
+/// pair.
+pub async fn own_builtin_home(tag: &str) -> sim_home::Home {
+    let mut scenario = sim_home::scenario::Scenario::builtin();
+    for a in &mut scenario.agents {
+        a.endpoint_id = format!("{}-{tag}", a.endpoint_id);
+    }
+    let mut c = sim_home::HomeConfig::new(scenario);
+    c.unknown_controllers = Some(sim_home::spec::UnknownControllerPolicy::Untrusted);
+    sim_home::Home::start(c).await.expect("the simulated home starts")
+}
+
 /// The app on the data folder `dir` over `manual` agents, discovering on `interfaces` (nothing
 /// when `None`).
 pub async fn app(dir: &std::path::Path, interfaces: Option<Interfaces>, manual: Vec<(String, Option<String>)>) -> Home {
