@@ -263,8 +263,16 @@ pub(crate) fn private_dir(dir: &Path) -> std::io::Result<()> {
         tighten(dir, 0o700)?;
         for entry in std::fs::read_dir(dir)? {
             let entry = entry?;
-            if entry.file_type()?.is_file() {
-                tighten(&entry.path(), 0o600)?;
+            // A file can go between the listing and its turn (SQLite's journal, the temp
+            // file of a durable write, a previous run's writer finishing): nothing to tighten.
+            let tightened = match entry.file_type() {
+                Ok(kind) if kind.is_file() => tighten(&entry.path(), 0o600),
+                Ok(_) => Ok(()),
+                Err(e) => Err(e),
+            };
+            match tightened {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                other => other?,
             }
         }
         fn tighten(path: &Path, mode: u32) -> std::io::Result<()> {
@@ -368,6 +376,38 @@ mod tests {
         for name in ["home.json", "home.json.corrupt", "home.json.tmp"] {
             assert_eq!(mode(&dir.join(name)), 0o600, "{name}");
         }
+    }
+
+    /// Files that come and go in the folder while the app starts (SQLite's journal, a previous
+    /// run's writer finishing) do not stop it: seen in a test that restarts the app at once.
+    #[cfg(unix)]
+    #[test]
+    fn files_vanishing_while_the_folder_is_tightened_are_no_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let churn = {
+            let (dir, stop) = (dir.path().to_owned(), stop.clone());
+            std::thread::spawn(move || {
+                let mut i = 0u32;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let file = dir.join(format!("history.sqlite-journal{}", i % 8));
+                    let _ = std::fs::write(&file, b"j");
+                    let _ = std::fs::remove_file(&file);
+                    i = i.wrapping_add(1);
+                }
+            })
+        };
+        let mut failed = None;
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        while std::time::Instant::now() < until {
+            if let Err(e) = private_dir(dir.path()) {
+                failed = Some(e);
+                break;
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        churn.join().expect("the churning thread");
+        assert!(failed.is_none(), "{failed:?}");
     }
 
     #[test]
