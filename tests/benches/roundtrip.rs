@@ -19,8 +19,8 @@
 //!   so it shows where microseconds go when a change moves the p50 by less than the noise.
 //!
 //! `ROUNDTRIP_ONLY=0|1|2|3` (Get to the agent, echo, Get to the canned server, least
-//! exchange) runs only that kind (the others once a round) and skips the pipelined run:
-//! for profiling one kind with `perf`.
+//! exchange) runs that kind five times as often (the others once a round), with every thread
+//! on one CPU only, and skips the pipelined run: for profiling one kind with `perf`.
 //!
 //! Server and client each run on their own single-threaded runtime and OS thread, for
 //! both the agent and the echo, so the comparison is like for like.
@@ -218,9 +218,14 @@ fn sequential_interleaved(
         // The measuring thread is the client of all four; each server has a thread of its own.
         let [client_tid, agent_tid, echo_tid, canned_tid] = bench_tids();
         let servers = [agent_tid, echo_tid, canned_tid, canned_tid];
-        // For profiling one kind at a time: ROUNDTRIP_ONLY=0..3 (the others run once a round).
+        // For profiling one kind at a time: ROUNDTRIP_ONLY=0..3 (five times the requests; the
+        // others run once a round).
         let only: Option<usize> = std::env::var("ROUNDTRIP_ONLY").ok().and_then(|v| v.parse().ok());
-        let count = |n: usize, k: usize| if only.is_none_or(|o| o == k) { n } else { 1 };
+        let count = |n: usize, k: usize| match only {
+            None => n,
+            Some(o) if o == k => n * 5,
+            Some(_) => 1,
+        };
         for round in 0..=ROUNDS {
             // Round 0 is the warm-up and is not kept.
             let n = if round == 0 { WARMUP } else { SEQUENTIAL / ROUNDS };
@@ -477,11 +482,12 @@ fn main() {
     // (like for like), then again as scheduled.
     place_threads(Some(0));
     report("all threads on one CPU (like for like)", &agent, &echo, &canned, &me, size);
-    place_threads(None);
-    report("as Linux schedules them on all CPUs", &agent, &echo, &canned, &me, size);
+    // Profiling one kind: the like-for-like placement only.
     if std::env::var_os("ROUNDTRIP_ONLY").is_some() {
         return;
     }
+    place_threads(None);
+    report("as Linux schedules them on all CPUs", &agent, &echo, &canned, &me, size);
     let rate = pipelined_usp(&agent, &me);
     println!("pipelined Gets on one connection ({PIPELINED} requests, window {WINDOW}): {rate:.0} per second (target >= 150000)");
 }
