@@ -22,7 +22,7 @@ pub fn App() -> impl IntoView {
     // Live updates: once, for the life of the window.
     spawn_local(async move {
         match ipc::subscribe(move |event| app.on_live(event)).await {
-            Ok(()) => app.live.set(true),
+            Ok(()) => app.live_opened(),
             Err(err) => app.fail(&err),
         }
     });

@@ -143,6 +143,16 @@ impl AppState {
         });
     }
 
+    /// The live channel is open: every view fetches again. A view fetched before the channel
+    /// opened may have missed a change made in between (an agent discovered while the window
+    /// was starting), and no event would ever tell it.
+    pub fn live_opened(&self) {
+        self.live.set(true);
+        for topic in Topic::ALL {
+            self.bump(topic);
+        }
+    }
+
     /// Handles one live event from the shell.
     pub fn on_live(&self, event: LiveEvent) {
         match event {
@@ -180,4 +190,21 @@ where
         app.track(topic);
         fetch()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Views fetched before the live channel opened fetch again when it does.
+    #[test]
+    fn opening_the_live_channel_refreshes_every_view() {
+        let app = AppState::new(Page::Home);
+        let before: Vec<u32> = Topic::ALL.iter().map(|t| app.versions[topic_index(*t)].get_untracked()).collect();
+        app.live_opened();
+        assert!(app.live.get_untracked());
+        for (topic, was) in Topic::ALL.iter().zip(before) {
+            assert_ne!(app.versions[topic_index(*topic)].get_untracked(), was, "{topic:?}");
+        }
+    }
 }
