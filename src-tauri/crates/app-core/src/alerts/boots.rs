@@ -30,15 +30,15 @@ pub(crate) fn restarted(known: Option<Known>, booted: f64) -> bool {
     known.is_some_and(|k| booted > k.boot + BOOT_SLACK_SECS && booted >= k.seen - BOOT_SLACK_SECS)
 }
 
-/// "at 03:12" (today) or "on 3 Dec at 03:12", local time.
-pub(crate) fn when_words(at: f64, now: f64) -> String {
+/// "at 03:12" (today) or "on 3 Dec at 03:12", local time; `None` for a time the clock can't show.
+pub(crate) fn when_words(at: f64, now: f64) -> Option<String> {
     use chrono::{Local, TimeZone};
     let local = |t: f64| Local.timestamp_opt(t as i64, 0).single();
-    match (local(at), local(now)) {
-        (Some(a), Some(n)) if a.date_naive() == n.date_naive() => format!("at {}", a.format("%H:%M")),
-        (Some(a), _) => format!("on {} at {}", a.format("%-d %b"), a.format("%H:%M")),
-        _ => String::new(),
-    }
+    let a = local(at)?;
+    Some(match local(now) {
+        Some(n) if a.date_naive() == n.date_naive() => format!("at {}", a.format("%H:%M")),
+        _ => format!("on {} at {}", a.format("%-d %b"), a.format("%H:%M")),
+    })
 }
 
 #[cfg(test)]
@@ -69,8 +69,9 @@ mod tests {
     #[test]
     fn times_read_in_words() {
         let now = chrono::Local::now().timestamp() as f64;
-        assert!(when_words(now, now).starts_with("at "), "{}", when_words(now, now));
-        assert_eq!(when_words(now, now).len(), "at 03:12".len());
-        assert!(when_words(now - 3.0 * 86_400.0, now).starts_with("on "));
+        let today = when_words(now, now).expect("words");
+        assert!(today.starts_with("at "), "{today}");
+        assert_eq!(today.len(), "at 03:12".len());
+        assert!(when_words(now - 3.0 * 86_400.0, now).expect("words").starts_with("on "));
     }
 }

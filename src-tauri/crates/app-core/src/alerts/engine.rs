@@ -253,11 +253,12 @@ impl Engine {
             return;
         }
         let who = self.agent_name(&agent);
-        let text = if from_before && booted < self.started {
-            let when = boots::when_words(booted, unix_f64());
-            format!("{who} restarted {when} while usp-home was closed.").replace("  ", " ")
-        } else {
+        let text = if !(from_before && booted < self.started) {
             format!("{who} restarted.")
+        } else if let Some(when) = boots::when_words(booted, unix_f64()) {
+            format!("{who} restarted {when} while usp-home was closed.")
+        } else {
+            format!("{who} restarted while usp-home was closed.")
         };
         self.tell_restart(agent, text, who).await;
     }

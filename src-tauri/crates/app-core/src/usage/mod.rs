@@ -313,17 +313,20 @@ impl Home {
             let mut gaps = gaps_after_start(every);
             let mut maintain = tokio::time::interval(MAINTAIN_EVERY);
             maintain.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut next = tokio::time::Instant::now() + gaps.next().unwrap_or(every);
-            home.with_collect(|c| c.next_sample = Some(unix(SystemTime::now() + gaps_first(every))));
+            // When the devices are asked next, also told to charts with no usage yet.
+            let mut schedule = || {
+                let gap = gaps.next().unwrap_or(every);
+                home.with_collect(|c| c.next_sample = Some(unix(SystemTime::now() + gap)));
+                tokio::time::Instant::now() + gap
+            };
+            let mut next = schedule();
             loop {
                 tokio::select! {
                     () = tokio::time::sleep_until(next) => {
                         if let Err(e) = home.collect_history(SystemTime::now()).await {
                             tracing::debug!(error = %e, "history not collected this time");
                         }
-                        let gap = gaps.next().unwrap_or(every);
-                        next = tokio::time::Instant::now() + gap;
-                        home.with_collect(|c| c.next_sample = Some(unix(SystemTime::now() + gap)));
+                        next = schedule();
                     }
                     _ = maintain.tick() => {
                         let Ok(store) = home.history_store().await else { continue };
@@ -384,15 +387,11 @@ impl Home {
     }
 }
 
-/// The first wait after the start: the agents get time to connect first.
-fn gaps_first(every: Duration) -> Duration {
-    every.min(Duration::from_secs(20))
-}
-
-/// The waits between samples from the start: the first (the baseline), the second soon after
-/// it ([`FIRST_NUMBERS_AFTER`]: the first numbers), then every `every`.
+/// The waits between samples from the start: the first (the baseline, once the agents had time
+/// to connect), the second soon after it ([`FIRST_NUMBERS_AFTER`]: the first numbers), then
+/// every `every`.
 fn gaps_after_start(every: Duration) -> impl Iterator<Item = Duration> {
-    [gaps_first(every), every.min(FIRST_NUMBERS_AFTER)].into_iter().chain(std::iter::repeat(every))
+    [every.min(Duration::from_secs(20)), every.min(FIRST_NUMBERS_AFTER)].into_iter().chain(std::iter::repeat(every))
 }
 
 /// The span of a chart at `now` for a local day that starts `offset` seconds after UTC's.
