@@ -221,7 +221,6 @@ pub struct Link {
     timers: BinaryHeap<Reverse<(Instant, Text)>>,
     transmits: VecDeque<Bytes>,
     events: VecDeque<Event>,
-    scratch: Vec<u8>,
     recent_notifies: RecentIds,
 }
 
@@ -249,7 +248,6 @@ impl Link {
             timers: BinaryHeap::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
-            scratch: Vec::new(),
             recent_notifies: RecentIds::new(),
         }
     }
@@ -301,7 +299,9 @@ impl Link {
         timeout: Duration,
         now: Instant,
     ) -> Result<RequestId, SendError> {
-        let agent = self.agent_id.clone().ok_or(SendError::AgentUnknown)?;
+        if self.agent_id.is_none() {
+            return Err(SendError::AgentUnknown);
+        }
         if self.pending.len() >= self.config.max_outstanding {
             return Err(SendError::TooManyOutstanding(self.pending.len()));
         }
@@ -309,7 +309,7 @@ impl Link {
         let expected = request.expected_response();
         let fire_and_forget = matches!(&request, Request::Operate(op) if !op.send_resp);
         let msg = Msg::new(msg_id.clone(), Body::Request(request));
-        self.transmit_msg(&agent, &msg)?;
+        self.transmit(&msg)?;
         let id = RequestId(msg_id.clone());
         if fire_and_forget {
             self.events.push_back(Event::Completed {
@@ -425,10 +425,9 @@ impl Link {
                             subscription_id: notify.subscription_id.clone(),
                         })),
                     );
-                    if let Some(agent) = self.agent_id.clone() {
-                        // A NotifyResp is tiny; it cannot exceed the limit.
-                        let _ = self.transmit_msg(&agent, &resp);
-                    }
+                    // A NotifyResp is tiny; it cannot exceed the limit. (The agent is known: it
+                    // sent this.)
+                    let _ = self.transmit(&resp);
                 }
                 if !self.recent_notifies.insert(&msg.msg_id) {
                     return self.drop_it(Dropped::DuplicateNotify(text::capped(&msg.msg_id, MAX_AGENT_TEXT)));
@@ -472,9 +471,8 @@ impl Link {
             msg_id.clone(),
             Body::Error(msg::Error { err_code: code, err_msg: text.into(), param_errs: vec![] }),
         );
-        if let Some(agent) = self.agent_id.clone() {
-            let _ = self.transmit_msg(&agent, &err);
-        }
+        // The agent is known: it sent what this answers.
+        let _ = self.transmit(&err);
     }
 
     fn complete(&mut self, msg_id: &Text, result: impl FnOnce(MsgType) -> Result<Response, RequestError>) {
@@ -545,26 +543,26 @@ impl Link {
     }
 
     fn make_msg_id(&mut self) -> Text {
+        use std::fmt::Write as _;
         let n = self.next_msg_id;
         self.next_msg_id += 1;
-        let mut s = String::with_capacity(self.config.msg_id_prefix.len() + 12);
+        let mut s = String::with_capacity(self.config.msg_id_prefix.len() + 21);
         s.push_str(&self.config.msg_id_prefix);
-        s.push('-');
-        s.push_str(&n.to_string());
+        // Writing to a String cannot fail.
+        let _ = write!(s, "-{n}");
         s.into()
     }
 
-    fn transmit_msg(&mut self, agent: &EndpointId, msg: &Msg) -> Result<(), SendError> {
-        self.scratch.clear();
-        wire::encode_msg(msg, &mut self.scratch);
-        let payload = Bytes::copy_from_slice(&self.scratch);
-        let rec =
-            Record::new(USP_VERSION, agent.as_str(), self.own_id.as_str(), RecordType::NoSessionContext { payload });
-        let size = wire::encoded_record_len(&rec);
+    /// Queues the Record carrying `msg` to the agent (known: the callers check).
+    fn transmit(&mut self, msg: &Msg) -> Result<(), SendError> {
+        let Some(agent) = &self.agent_id else { return Err(SendError::AgentUnknown) };
+        let mut out = Vec::new();
+        wire::encode_no_session_record(USP_VERSION, agent.as_str(), self.own_id.as_str(), msg, &mut out);
+        let size = out.len();
         if size > self.config.limits.max_record_size {
             return Err(SendError::TooLarge { size, limit: self.config.limits.max_record_size });
         }
-        self.push_record(&rec);
+        self.transmits.push_back(Bytes::from(out));
         Ok(())
     }
 

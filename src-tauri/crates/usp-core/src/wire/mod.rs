@@ -213,6 +213,13 @@ pub fn encode_record(rec: &Record, out: &mut Vec<u8>) {
     encode::record(rec, out)
 }
 
+/// Appends the canonical encoding of the no-session-context Record from `from_id` to
+/// `to_id` that carries `msg`: the bytes [`encode_record`] gives for it, made without
+/// encoding the payload apart.
+pub fn encode_no_session_record(version: &str, to_id: &str, from_id: &str, msg: &Msg, out: &mut Vec<u8>) {
+    encode::no_session_record(version, to_id, from_id, msg, out)
+}
+
 /// Appends the canonical encoding of `msg` to `out`.
 pub fn encode_msg(msg: &Msg, out: &mut Vec<u8>) {
     encode::msg(msg, out)

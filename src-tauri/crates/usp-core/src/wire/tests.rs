@@ -640,3 +640,26 @@ fn a_controller_accepts_fewer_items() {
     assert_eq!(Limits::controller().max_items, 65_536);
     assert_eq!(Limits::controller().max_path_len, crate::path::MAX_PATH_LEN);
 }
+
+#[test]
+fn a_no_session_record_made_in_one_pass_is_the_canonical_one() {
+    let big = format!("Device.{}.", "X".repeat(300));
+    let msgs = [
+        dm(get_msg()).unwrap(),
+        Msg::new(Text::from("m-1"), Body::Request(crate::request::get(["Device."]).build().unwrap())),
+        // Lengths that need two-byte varints at every level.
+        Msg::new(
+            Text::from(big.as_str()),
+            Body::Request(crate::request::get([big.as_str(), "Device.WiFi."]).build().unwrap()),
+        ),
+    ];
+    for m in &msgs {
+        for (to, from) in [("os::agent", "self::me"), ("", ""), (big.as_str(), "proto::c")] {
+            let rec = Record::new("1.4", to, from, RecordType::NoSessionContext { payload: Bytes::from(enc(m)) });
+            let mut one_pass = vec![0xAA];
+            encode_no_session_record("1.4", to, from, m, &mut one_pass);
+            assert_eq!(one_pass[0], 0xAA, "appends");
+            assert_eq!(&one_pass[1..], enc_rec(&rec).as_slice(), "{to:?} {from:?}");
+        }
+    }
+}

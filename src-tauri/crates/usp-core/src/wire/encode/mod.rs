@@ -281,6 +281,22 @@ pub(super) fn record(r: &Record, out: &mut Vec<u8>) {
     encode_with!(enc_record, r, out);
 }
 
+/// A no-session-context Record carrying `m`, in one pass over one buffer (no payload
+/// encoded apart and copied): the same bytes as [`record`] of that Record.
+pub(super) fn no_session_record(version: &str, to_id: &str, from_id: &str, m: &Msg, out: &mut Vec<u8>) {
+    fn visit<S: Sink>(s: &mut S, (version, to_id, from_id, m): (&str, &str, &str, &Msg)) {
+        s.str(0x0a, version);
+        s.str(0x12, to_id);
+        s.str(0x1a, from_id);
+        // payload_security plaintext (0), no mac_signature, no sender_cert: not on the wire.
+        // The payload (bytes, field 2 of the NoSessionContextRecord, field 7) is the
+        // Msg's encoding, written in place as a nested message: never empty (a Msg always
+        // has its header), so the bytes are those of the payload field.
+        s.msg(0x3a, |s| s.msg(0x12, |s| enc_msg(s, m)));
+    }
+    encode_with!(visit, (version, to_id, from_id, m), out);
+}
+
 pub(super) fn msg_len(m: &Msg) -> usize {
     let mut s = Sizer::new();
     enc_msg(&mut s, m);
