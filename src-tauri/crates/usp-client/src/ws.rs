@@ -253,6 +253,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Transport for WsTransport<S> {
     fn any_task_may_send(&self) -> bool {
         true
     }
+    fn any_task_may_receive(&self) -> bool {
+        true
+    }
 }
 
 /// A WebSocket error in words for the connection state.

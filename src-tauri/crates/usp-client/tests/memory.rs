@@ -164,3 +164,241 @@ async fn a_shorter_timeout_on_an_idle_connection_fires_on_time() {
     assert!(waited >= Duration::from_secs(5) && waited < Duration::from_secs(6), "{waited:?}");
     client.close().await;
 }
+
+/// A Record from `agent` to us carrying `msg`.
+fn record_of(msg: usp_core::msg::Msg, agent: &EndpointId) -> bytes::Bytes {
+    let mut out = Vec::new();
+    usp_core::wire::encode_no_session_record("1.3", me().as_str(), agent.as_str(), &msg, &mut out);
+    bytes::Bytes::from(out)
+}
+
+/// A ValueChange Notify that asks for a NotifyResp.
+fn notify(agent: &EndpointId, msg_id: &str, value: &str) -> bytes::Bytes {
+    use usp_core::msg::{Body, Msg, Notification, Notify, Request, Text, ValueChangeNotif};
+    let notify = Notify {
+        subscription_id: Text::from("sub-1"),
+        send_resp: true,
+        notification: Notification::ValueChange(ValueChangeNotif {
+            param_path: Text::from("Device.DeviceInfo.FriendlyName"),
+            param_value: Text::from(value),
+        }),
+    };
+    record_of(Msg::new(Text::from(msg_id), Body::Request(Request::Notify(notify))), agent)
+}
+
+/// The msg_id and body of a Record the client sent.
+fn sent(record: bytes::Bytes) -> usp_core::msg::Msg {
+    let limits = usp_core::wire::Limits::default();
+    let record = usp_core::wire::decode_record(record, &limits).unwrap();
+    let usp_core::record::RecordType::NoSessionContext { payload } = record.record_type else { panic!("no-session") };
+    usp_core::wire::decode_msg(payload, &limits).unwrap()
+}
+
+async fn connected(agent: &EndpointId) -> (Client, memory::MemoryPeer, memory::MemoryListener) {
+    let (connector, mut listener) = memory::channel(Some(agent.clone()));
+    let client = Client::start(config(connector));
+    let peer = listener.accept().await.unwrap();
+    client.wait_connected(Duration::from_secs(1)).await.unwrap();
+    (client, peer, listener)
+}
+
+fn spawn_get(client: &Client) -> tokio::task::JoinHandle<Result<usp_core::msg::GetResp, ClientError>> {
+    let client = client.clone();
+    tokio::spawn(async move { client.get(&["Device.DeviceInfo.SoftwareVersion"], 0).await })
+}
+
+/// The read lane: on an idle connection a caller reads its own reply. Anything else it
+/// reads (a Notify that wants an answer) goes to the driver, which answers and delivers it;
+/// and once the caller has its reply, the driver hears the transport again.
+#[tokio::test(start_paused = true)]
+async fn a_caller_reads_its_own_reply_and_hands_the_rest_to_the_driver() {
+    let agent: EndpointId = "proto::lane-agent".parse().unwrap();
+    let (client, mut peer, _listener) = connected(&agent).await;
+    let mut notes = client.notifications();
+
+    let asked = spawn_get(&client);
+    let request = peer.next_record().await.unwrap();
+    assert!(peer.send(answer_get(request, &agent)));
+    assert_eq!(asked.await.unwrap().unwrap().params().len(), 1);
+    assert_eq!(client.replies_read_by_callers(), 1, "the caller read its reply");
+    // Right after: nothing in flight, and a Notify still reaches the app (the caller left
+    // the transport armed to wake the driver).
+    assert!(peer.send(notify(&agent, "n-0", "Hall")));
+    let n = tokio::time::timeout(Duration::from_secs(5), notes.recv()).await.unwrap().unwrap();
+    assert_eq!(n.msg_id, "n-0");
+    let _notify_resp = peer.next_record().await.unwrap();
+
+    // A Notify comes before the reply: the caller hands it over and waits for its reply.
+    let asked = spawn_get(&client);
+    let request = peer.next_record().await.unwrap();
+    assert!(peer.send(notify(&agent, "n-1", "Attic")));
+    assert!(peer.send(answer_get(request, &agent)));
+    assert_eq!(asked.await.unwrap().unwrap().params().len(), 1);
+    let n = tokio::time::timeout(Duration::from_secs(5), notes.recv()).await.unwrap().unwrap();
+    assert_eq!(n.msg_id, "n-1");
+    // The driver answered the Notify.
+    let resp = sent(tokio::time::timeout(Duration::from_secs(5), peer.next_record()).await.unwrap().unwrap());
+    assert_eq!(resp.msg_id, "n-1");
+    assert!(matches!(resp.body, usp_core::msg::Body::Response(usp_core::msg::Response::NotifyResp(_))), "{resp:?}");
+
+    // Nothing in flight: a Notify still reaches the app (the transport wakes the driver).
+    assert!(peer.send(notify(&agent, "n-2", "Garage")));
+    let n = tokio::time::timeout(Duration::from_secs(5), notes.recv()).await.unwrap().unwrap();
+    assert_eq!(n.msg_id, "n-2");
+    let _notify_resp = peer.next_record().await.unwrap();
+
+    // And the lane serves the next request again.
+    let before = client.replies_read_by_callers();
+    let asked = spawn_get(&client);
+    let request = peer.next_record().await.unwrap();
+    assert!(peer.send(answer_get(request, &agent)));
+    asked.await.unwrap().unwrap();
+    assert_eq!(client.replies_read_by_callers(), before + 1);
+    client.close().await;
+}
+
+/// A caller that stops waiting (its task aborted) while it holds the lane gives it back:
+/// the driver reads on, and the next caller is served.
+#[tokio::test(start_paused = true)]
+async fn a_caller_that_stops_waiting_leaves_the_transport_to_the_driver() {
+    let agent: EndpointId = "proto::lane-agent".parse().unwrap();
+    let (client, mut peer, _listener) = connected(&agent).await;
+    let mut notes = client.notifications();
+    let asked = spawn_get(&client);
+    let abandoned = peer.next_record().await.unwrap();
+    asked.abort();
+    assert!(asked.await.unwrap_err().is_cancelled());
+
+    assert!(peer.send(notify(&agent, "n-1", "Attic")));
+    let n = tokio::time::timeout(Duration::from_secs(5), notes.recv()).await.unwrap().unwrap();
+    assert_eq!(n.msg_id, "n-1");
+    let _notify_resp = peer.next_record().await.unwrap();
+    // The late reply to the abandoned request harms nothing.
+    assert!(peer.send(answer_get(abandoned, &agent)));
+
+    let asked = spawn_get(&client);
+    let request = peer.next_record().await.unwrap();
+    assert!(peer.send(answer_get(request, &agent)));
+    asked.await.unwrap().unwrap();
+    assert!(matches!(*client.state().borrow(), ConnectionState::Connected { .. }));
+    client.close().await;
+}
+
+/// The connection drops while a caller reads: the caller hears it at once (not at its
+/// timeout) and the client connects again.
+#[tokio::test(start_paused = true)]
+async fn a_connection_lost_under_a_reading_caller_fails_it_at_once() {
+    let agent: EndpointId = "proto::lane-agent".parse().unwrap();
+    let (client, mut peer, mut listener) = connected(&agent).await;
+    let asked = spawn_get(&client);
+    let _request = peer.next_record().await.unwrap();
+    let t0 = tokio::time::Instant::now();
+    drop(peer);
+    let err = asked.await.unwrap().unwrap_err();
+    assert!(matches!(err, ClientError::Disconnected(_)), "{err:?}");
+    assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
+    let _again = tokio::time::timeout(Duration::from_secs(5), listener.accept()).await.unwrap().unwrap();
+    client.close().await;
+}
+
+/// Many callers at once, answered in reverse order: each gets its own answer, whoever
+/// reads.
+#[tokio::test(start_paused = true)]
+async fn many_callers_at_once_each_get_their_own_answer() {
+    use futures_util::StreamExt;
+    let agent: EndpointId = "proto::lane-agent".parse().unwrap();
+    let (client, mut peer, _listener) = connected(&agent).await;
+    let paths: Vec<String> = (1..=64).map(|i| format!("Device.Hosts.Host.{i}.HostName")).collect();
+    let mut asked: futures_util::stream::FuturesUnordered<_> = paths
+        .iter()
+        .map(|p| {
+            let client = client.clone();
+            let p = p.clone();
+            async move { (p.clone(), client.get(&[p.as_str()], 0).await) }
+        })
+        .collect();
+    let answering = async {
+        let mut requests = Vec::new();
+        for _ in 0..paths.len() {
+            requests.push(peer.next_record().await.unwrap());
+        }
+        for request in requests.into_iter().rev() {
+            let path = match sent(request.clone()).body {
+                usp_core::msg::Body::Request(usp_core::msg::Request::Get(g)) => g.param_paths[0].to_string(),
+                other => panic!("{other:?}"),
+            };
+            assert!(peer.send(answer_path(request, &agent, &path)));
+        }
+    };
+    let collecting = async {
+        let mut got = 0;
+        while let Some((path, resp)) = asked.next().await {
+            let resp = resp.unwrap();
+            assert_eq!(&*resp.req_path_results[0].requested_path, path.as_str(), "each its own answer");
+            got += 1;
+        }
+        got
+    };
+    let ((), got) = tokio::join!(answering, collecting);
+    assert_eq!(got, 64);
+    client.close().await;
+}
+
+/// A GetResp for the Get Record `request` that names `path` as its requested path.
+fn answer_path(request: bytes::Bytes, agent: &EndpointId, path: &str) -> bytes::Bytes {
+    use usp_core::msg::{self, Body, Msg, Response, Text};
+    let req = sent(request);
+    let resp = msg::GetResp {
+        req_path_results: vec![msg::GetRequestedPathResult {
+            requested_path: Text::from(path),
+            err_code: 0,
+            err_msg: Text::from(""),
+            resolved_path_results: vec![],
+        }],
+    };
+    record_of(Msg::new(req.msg_id, Body::Response(Response::GetResp(resp))), agent)
+}
+
+/// A hostile agent floods the connection while a caller reads (pongs, replies to nothing,
+/// garbage): the caller still gets its reply, nothing hangs, every bad record is counted,
+/// and the connection stays usable.
+#[tokio::test(start_paused = true)]
+async fn a_flood_under_a_reading_caller_neither_hangs_nor_loses_its_reply() {
+    use std::sync::atomic::Ordering;
+    let agent: EndpointId = "proto::lane-agent".parse().unwrap();
+    let (client, mut peer, _listener) = connected(&agent).await;
+    let mut notes = client.notifications();
+    let asked = spawn_get(&client);
+    let request = peer.next_record().await.unwrap();
+    let (_, to_client, mut from_client) = peer.into_parts();
+    for i in 0..5_000u32 {
+        to_client.send(bytes::Bytes::new()).unwrap(); // a pong
+        if i % 2 == 0 {
+            // A reply to a request nobody made.
+            let msg_id = format!("nobody-{i}");
+            let resp = usp_core::msg::Msg::new(
+                usp_core::msg::Text::from(msg_id.as_str()),
+                usp_core::msg::Body::Response(usp_core::msg::Response::GetResp(Default::default())),
+            );
+            to_client.send(record_of(resp, &agent)).unwrap();
+        }
+        if i % 100 == 0 {
+            to_client.send(bytes::Bytes::from_static(b"\xff\xff not a record")).unwrap();
+        }
+    }
+    to_client.send(answer_get(request, &agent)).unwrap();
+    let resp = tokio::time::timeout(Duration::from_secs(30), asked).await.unwrap().unwrap().unwrap();
+    assert_eq!(resp.params().len(), 1);
+    // Let the driver work through what was handed to it.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(client.stats().dropped.load(Ordering::Relaxed) >= 2_500 + 50, "{:?}", client.stats());
+    // Still connected and listening: a Notify gets through.
+    to_client.send(notify(&agent, "n-9", "Attic")).unwrap();
+    let n = tokio::time::timeout(Duration::from_secs(5), notes.recv()).await.unwrap().unwrap();
+    assert_eq!(n.msg_id, "n-9");
+    while let Ok(b) = from_client.try_recv() {
+        drop(b); // keepalives and the NotifyResp
+    }
+    assert!(matches!(*client.state().borrow(), ConnectionState::Connected { .. }));
+    client.close().await;
+}

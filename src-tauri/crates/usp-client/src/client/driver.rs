@@ -20,8 +20,6 @@ pub(super) struct Driver {
     internal: HashMap<RequestId, String>,
     subscriptions: Vec<Subscription>,
     close_ack: Option<oneshot::Sender<()>>,
-    /// The agent answered something in this session.
-    answered: bool,
     /// Rate limit of the "ignored a record" warnings.
     drop_log: RateLimit,
     /// Sizes of the notifications sent last, newest at the back (at most the channel's
@@ -82,7 +80,6 @@ impl Driver {
             internal: HashMap::new(),
             subscriptions: Vec::new(),
             close_ack: None,
-            answered: false,
             drop_log: RateLimit::new(),
             notif_sizes: VecDeque::new(),
             notif_missed: 0,
@@ -121,7 +118,6 @@ impl Driver {
                         break;
                     }
                     let started = now();
-                    self.answered = false;
                     self.set_carrier(Some(transport.carrier()));
                     let end = self.session(transport, &mut commands).await;
                     self.set_carrier(None);
@@ -130,7 +126,7 @@ impl Driver {
                         SessionEnd::Lost(reason) => {
                             // Only a healthy session starts the backoff over: an agent
                             // that accepts and drops us at once is retried ever slower.
-                            if self.answered || now().duration_since(started) >= HEALTHY_AFTER {
+                            if self.lane().answered || now().duration_since(started) >= HEALTHY_AFTER {
                                 attempt = 0;
                             }
                             reason
@@ -229,9 +225,8 @@ impl Driver {
     /// Runs one session on `socket` (kept in the lane, where an idle connection's callers
     /// write too) until it ends.
     async fn session(&mut self, socket: Box<dyn Transport>, commands: &mut mpsc::Receiver<Command>) -> SessionEnd {
-        let any_task = socket.any_task_may_send();
         self.lane().open(socket);
-        let end = self.serve(any_task, commands).await;
+        let end = self.serve(commands).await;
         let socket = self.lane().end();
         drop(socket);
         end
@@ -242,10 +237,9 @@ impl Driver {
         self.lane().end()
     }
 
-    async fn serve(&mut self, any_task: bool, commands: &mut mpsc::Receiver<Command>) -> SessionEnd {
+    async fn serve(&mut self, commands: &mut mpsc::Receiver<Command>) -> SessionEnd {
         let started = now();
         let mut connected = false;
-        let mut last_rx = now();
         let ping_every = self.config.ping_interval;
         let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
         // One timer for the link's deadlines, moved only when a deadline comes earlier than
@@ -264,7 +258,7 @@ impl Driver {
         let agent = self.lane().link.agent_id().cloned();
         if let Some(agent) = agent {
             connected = true;
-            self.lane().direct = any_task;
+            self.lane().connected();
             self.on_connected(agent);
         }
         loop {
@@ -292,7 +286,7 @@ impl Driver {
                 let agent = self.lane().link.agent_id().cloned();
                 if let Some(agent) = agent {
                     connected = true;
-                    self.lane().direct = any_task;
+                    self.lane().connected();
                     self.on_connected(agent);
                     continue;
                 }
@@ -335,18 +329,41 @@ impl Driver {
                     self.dispatch_events();
                 }
                 io = std::future::poll_fn(|cx| {
-                    let mut guard = lock_lane(&self.shared);
+                    let shared = &*self.shared;
+                    let mut guard = lock_lane(shared);
                     let lane = &mut *guard;
+                    // What a caller in the read lane left for the driver comes first.
+                    if let Some(inbound) = lane.handed.take() {
+                        return Poll::Ready(Io::In(inbound));
+                    }
+                    if !lane.for_driver.is_empty() {
+                        return Poll::Ready(Io::Events);
+                    }
+                    shared.read_wake.driver_polls(cx.waker());
                     match lane.socket.as_mut() {
-                        Some(socket) => poll_io(&mut **socket, &mut lane.out, cx),
+                        Some(socket) => {
+                            let io = poll_io(&mut **socket, &mut lane.out, cx, &shared.read_waker);
+                            match io {
+                                Poll::Ready(Io::In(_)) => {
+                                    lane.last_rx = now();
+                                    lane.read_armed = false;
+                                }
+                                Poll::Pending => lane.read_armed = true,
+                                Poll::Ready(_) => {}
+                            }
+                            io
+                        }
                         None => Poll::Ready(Io::WriteFailed("the connection is closed".into())),
                     }
                 }) => {
                     let inbound = match io {
                         Io::In(inbound) => inbound,
+                        Io::Events => {
+                            self.dispatch_events();
+                            continue;
+                        }
                         Io::WriteFailed(e) => return SessionEnd::Lost(e),
                     };
-                    last_rx = now();
                     // The end-to-end layer's state shows on the carrier.
                     let carrier = self.lane().socket.as_ref().map(|s| s.carrier());
                     if shown_carrier != carrier {
@@ -355,7 +372,10 @@ impl Driver {
                     }
                     match inbound {
                         Inbound::Record(bytes) => {
-                            self.lane().link.handle_record(bytes, last_rx);
+                            let mut lane = self.lane();
+                            let at = lane.last_rx;
+                            lane.link.handle_record(bytes, at);
+                            drop(lane);
                             self.dispatch_events();
                         }
                         Inbound::Alive => {}
@@ -367,6 +387,7 @@ impl Driver {
                     }
                 }
                 _ = ping.tick() => {
+                    let last_rx = self.lane().last_rx;
                     let quiet = now().duration_since(last_rx);
                     if quiet > ping_every * 3 {
                         return SessionEnd::Lost(format!("the agent stopped answering (nothing for {quiet:?})"));
@@ -459,33 +480,15 @@ impl Driver {
 
     fn dispatch_events(&mut self) {
         loop {
-            let event = self.lane().link.poll_event();
+            let event = self.lane().next_event();
             let Some(event) = event else { break };
             match event {
                 Event::Completed { id, result } => {
-                    if matches!(
-                        result,
-                        Ok(_)
-                            | Err(usp_core::engine::RequestError::Usp(_))
-                            | Err(usp_core::engine::RequestError::UnexpectedResponse { .. })
-                    ) {
-                        self.answered = true;
-                    }
-                    let waiter = self.lane().waiters.remove(&id);
-                    if let Some(reply) = waiter {
-                        let _ = reply.send(result.map_err(ClientError::from));
-                    } else if let Some(sub_id) = self.internal.remove(&id) {
-                        match result {
-                            Ok(_) => info!(subscription = %sub_id, "subscription restored"),
-                            // A duplicate ID: 7025, or 7004 carrying a 7025 param error (the
-                            // reference agent): the agent still has it.
-                            Err(usp_core::engine::RequestError::Usp(e)) if e.is_duplicate() => {
-                                debug!(subscription = %sub_id, "subscription still in place")
-                            }
-                            Err(e) => {
-                                warn!(subscription = %sub_id, error = %for_log(&e.to_string()), "could not restore subscription")
-                            }
-                        }
+                    let completed = self.lane().complete(id, result);
+                    match completed {
+                        // The caller in the read lane waits on the lane, not on its oneshot.
+                        Ok(()) => self.shared.read_wake.wake_reader(),
+                        Err((id, result)) => self.restored(id, result),
                     }
                 }
                 Event::Notification { msg_id, notify } => {
@@ -528,6 +531,20 @@ impl Driver {
                     }
                 }
             }
+        }
+    }
+
+    /// The answer to one of the driver's own requests (a subscription made again).
+    fn restored(&mut self, id: RequestId, result: Result<Response, usp_core::engine::RequestError>) {
+        let Some(sub_id) = self.internal.remove(&id) else { return };
+        match result {
+            Ok(_) => info!(subscription = %sub_id, "subscription restored"),
+            // A duplicate ID: 7025, or 7004 carrying a 7025 param error (the
+            // reference agent): the agent still has it.
+            Err(usp_core::engine::RequestError::Usp(e)) if e.is_duplicate() => {
+                debug!(subscription = %sub_id, "subscription still in place")
+            }
+            Err(e) => warn!(subscription = %sub_id, error = %for_log(&e.to_string()), "could not restore subscription"),
         }
     }
 

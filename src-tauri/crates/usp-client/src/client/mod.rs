@@ -8,6 +8,7 @@
 //! after a reconnect.
 
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -293,6 +294,7 @@ pub const HEALTHY_AFTER: Duration = Duration::from_secs(10);
 pub const READ_BUFFER_SIZE: usize = 8 * 1024;
 
 type Reply = oneshot::Sender<Result<Response, ClientError>>;
+type ReplyRx = oneshot::Receiver<Result<Response, ClientError>>;
 
 enum Command {
     Request {
@@ -317,6 +319,10 @@ struct Shared {
     carrier: std::sync::Mutex<Option<Carrier>>,
     /// The link, the transport and the waiting callers, shared with the driver.
     lane: std::sync::Mutex<Lane>,
+    /// Whom the transport's read side wakes: the caller in the read lane, or the driver.
+    read_wake: Arc<ReadWake>,
+    /// `read_wake` as the waker the read side is polled with.
+    read_waker: std::task::Waker,
 }
 
 /// A handle to one agent. Cheap to clone; every clone talks to the same connection.
@@ -353,6 +359,7 @@ impl Client {
                 ..LinkConfig::default()
             },
         );
+        let read_wake = Arc::new(ReadWake::default());
         let shared = Arc::new(Shared {
             notifications: notif_tx,
             stats: Stats::default(),
@@ -360,6 +367,8 @@ impl Client {
             sub_prefix: format!("usphome-{tag:08x}"),
             carrier: std::sync::Mutex::new(None),
             lane: std::sync::Mutex::new(Lane::new(link)),
+            read_waker: std::task::Waker::from(read_wake.clone()),
+            read_wake,
         });
         let config = Arc::new(crate::mtp::with_lasting_connector(config));
         let driver = Driver::new(config.clone(), shared.clone(), state_tx);
@@ -444,12 +453,20 @@ impl Client {
         &self.shared.stats
     }
 
+    /// How many replies their own callers read from the transport, without the driver
+    /// task (diagnostics of the read lane: requests on an idle connection over WebSocket or
+    /// in memory).
+    pub fn replies_read_by_callers(&self) -> u64 {
+        driver::lock_lane(&self.shared).read_by_callers
+    }
+
     /// Sends any request and waits for its response.
     ///
     /// # Errors
     /// See [`ClientError`].
-    pub async fn request(&self, request: Request) -> Result<Response, ClientError> {
-        self.request_with_timeout(request, None).await
+    pub fn request(&self, request: Request) -> impl Future<Output = Result<Response, ClientError>> + Send + '_ {
+        // No async layer of its own: the future is the one below, not a copy of it inside another.
+        self.request_with_timeout(request, None)
     }
 
     /// Like [`Client::request`] with its own timeout.
@@ -461,7 +478,7 @@ impl Client {
         request: Request,
         timeout: Option<Duration>,
     ) -> Result<Response, ClientError> {
-        let (tx, rx) = oneshot::channel();
+        let (tx, mut rx) = oneshot::channel();
         // On an idle connection the request goes out from here; otherwise through the
         // driver's queue, where requests made together leave in one flush.
         let mut item = Some((request, tx));
@@ -470,12 +487,15 @@ impl Client {
         })
         .await;
         if let Some((request, tx)) = queued {
-            self.commands
-                .send(Command::Request { request, timeout, reply: tx })
+            // Boxed: the queue's send future is large, and only this path needs it.
+            Box::pin(self.commands.send(Command::Request { request, timeout, reply: tx }))
                 .await
                 .map_err(|_| ClientError::Closed)?;
         }
-        rx.await.map_err(|_| ClientError::Closed)?
+        // The reply: read from here when the transport lets a caller read and no other
+        // caller does, else from the driver.
+        let mut reader = Reader::new(&self.shared);
+        std::future::poll_fn(|cx| reader.poll_reply(&mut rx, cx)).await
     }
 
     /// Sends `request` and returns its answer as the response type `T` it asks for
@@ -603,7 +623,7 @@ mod driver;
 mod lane;
 
 use driver::Driver;
-use lane::Lane;
+use lane::{Lane, ReadWake, Reader};
 
 #[cfg(test)]
 mod tests;

@@ -157,6 +157,9 @@ impl Transport for MemoryTransport {
     fn any_task_may_send(&self) -> bool {
         true
     }
+    fn any_task_may_receive(&self) -> bool {
+        true
+    }
 }
 
 impl MemoryPeer {

@@ -194,6 +194,14 @@ pub trait Transport: Send {
     fn any_task_may_send(&self) -> bool {
         false
     }
+    /// Whether the task of a caller waiting for its reply may read from the transport
+    /// (the client's read lane: no hop through the driver's task for the reply): true only
+    /// when reading needs nothing but the waker it is given (no timers or writes of its
+    /// own) and whatever one task left half read, another task's read goes on with. Off by
+    /// default.
+    fn any_task_may_receive(&self) -> bool {
+        false
+    }
 }
 
 /// An open connection and what its handshake told us.
