@@ -10,8 +10,9 @@
 //! gets through for [`WRITE_STALL_TIMEOUT`].
 
 use std::future::pending;
+use std::task::Poll;
 
-use futures_util::{FutureExt, SinkExt, StreamExt};
+use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -49,6 +50,9 @@ pub(super) struct Connection<'a> {
     pub(super) prefix: Vec<u8>,
     /// Replies handed to the socket since the last flush.
     pub(super) unflushed: usize,
+    /// The last read found nothing, with this task's waker: the socket wakes the task when
+    /// a frame comes, so the loop's next turn need not read before it waits.
+    pub(super) read_armed: bool,
     /// Keep-alive: frames received since the last Ping, Pings in a row that got none, the
     /// counter in the last Ping.
     pub(super) heard: bool,
@@ -80,8 +84,13 @@ impl Connection<'_> {
         let stop = stopped(&mut shutdown);
         tokio::pin!(stop);
         loop {
+            // The controller's frames first: a request that woke the loop is read without
+            // polling the three quiet branches before it. They are not starved: a
+            // controller that keeps sending runs out of tokio's cooperative budget every
+            // 128 reads, and the branches below are polled then.
             let step = tokio::select! {
                 biased;
+                frame = next_frame(&mut self.ws, &mut self.read_armed) => Step::Frame(frame),
                 () = &mut stop => Step::Close(close::GOING_AWAY, close::GOING_AWAY_REASON),
                 asked = async {
                     match self.close.as_mut() {
@@ -96,7 +105,6 @@ impl Connection<'_> {
                     }
                 }
                 queued = self.out.recv() => queued.map_or(Step::Orphaned, Step::Queued),
-                frame = self.ws.next() => Step::Frame(frame),
             };
             let end = match step {
                 Step::Frame(frame) => {
@@ -150,7 +158,13 @@ impl Connection<'_> {
             return Some(end);
         }
         while self.unflushed < WRITE_BATCH {
-            let Some(frame) = self.ws.next().now_or_never() else { break };
+            // Read with this task's waker: finding nothing leaves it with the socket.
+            let ws = &mut self.ws;
+            let next = std::future::poll_fn(|cx| Poll::Ready(ws.poll_next_unpin(cx))).await;
+            let Poll::Ready(frame) = next else {
+                self.read_armed = true;
+                break;
+            };
             if let Some(end) = self.on_frame(frame).await {
                 return Some(end);
             }
@@ -296,4 +310,17 @@ async fn bounded<F: std::future::Future>(write: F) -> Result<F::Output, tokio::t
         std::task::Poll::Ready(done) => Ok(done),
         std::task::Poll::Pending => timeout(WRITE_STALL_TIMEOUT, write).await,
     }
+}
+
+/// The next frame from the controller; when `armed` (the last read found nothing and left
+/// this task's waker with the socket), the first poll only clears it: the socket wakes the
+/// task when a frame comes, and then the frame is read.
+async fn next_frame(ws: &mut WsStream, armed: &mut bool) -> Option<Result<WsMessage, WsError>> {
+    std::future::poll_fn(|cx| {
+        if std::mem::take(armed) {
+            return Poll::Pending;
+        }
+        ws.poll_next_unpin(cx)
+    })
+    .await
 }
