@@ -73,6 +73,30 @@ impl AgentCore {
     /// Answers a Msg from the controller of `conn` (None: no answer, or `conn` is gone),
     /// and routes the Notifies it caused.
     pub(super) async fn answer(&self, conn: u64, msg: Msg) -> Option<Msg> {
+        match self.try_answer(conn, msg) {
+            Ok(reply) => reply,
+            // Boxed: waiting for the lock is rare, and its future would make every
+            // answer's future (and the connection loop's) larger to move.
+            Err(msg) => {
+                Box::pin(async move {
+                    let state = self.state.lock().await;
+                    self.answer_with(state, conn, msg)
+                })
+                .await
+            }
+        }
+    }
+
+    /// [`AgentCore::answer`] when the agent's lock is free now (then nobody waits: the lock
+    /// stays fair); the Msg back when it is not.
+    pub(super) fn try_answer(&self, conn: u64, msg: Msg) -> Result<Option<Msg>, Msg> {
+        match self.state.try_lock() {
+            Ok(state) => Ok(self.answer_with(state, conn, msg)),
+            Err(_) => Err(msg),
+        }
+    }
+
+    fn answer_with(&self, mut state: tokio::sync::MutexGuard<'_, AgentState>, conn: u64, msg: Msg) -> Option<Msg> {
         // Reads change no deadline: only other requests wake the actor.
         let reads_only = matches!(
             msg.body.as_ref().and_then(|b| b.msg_body.as_ref()),
@@ -81,17 +105,9 @@ impl AgentCore {
                 Some(ReqType::Get(_) | ReqType::GetSupportedDm(_) | ReqType::GetInstances(_) | ReqType::GetSupportedProtocol(_))
             )
         );
-        let reply = {
-            // Taken at once when free (then nobody waits: the lock stays fair), without
-            // the future `lock()` builds.
-            let mut state = match self.state.try_lock() {
-                Ok(state) => state,
-                Err(_) => self.state.lock().await,
-            };
-            let reply = state.handle_msg(conn, msg, SystemTime::now());
-            state.route_outbox();
-            reply
-        };
+        let reply = state.handle_msg(conn, msg, SystemTime::now());
+        state.route_outbox();
+        drop(state);
         if !reads_only {
             self.deadline_moved.notify_one();
         }

@@ -194,7 +194,10 @@ impl Connection<'_> {
                 RecordAction::Ignore => None,
                 RecordAction::Msg(msg) => {
                     drop(data);
-                    let reply = self.ctx.core.answer(self.conn, msg).await?;
+                    let reply = match self.ctx.core.try_answer(self.conn, msg) {
+                        Ok(reply) => reply?,
+                        Err(msg) => self.ctx.core.answer(self.conn, msg).await?,
+                    };
                     let frame = encode_no_session(&self.prefix, &reply);
                     drop(reply);
                     // Flushed when nothing more is waiting to be read (see `serve`).

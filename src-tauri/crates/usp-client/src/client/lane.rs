@@ -24,7 +24,7 @@ use super::*;
 pub(super) struct Lane {
     pub(super) link: Link,
     /// The callers waiting for the answer to a request, by the link's id for it.
-    pub(super) waiters: HashMap<RequestId, Reply>,
+    pub(super) waiters: HashMap<RequestId, Reply, foldhash::fast::RandomState>,
     /// The open transport, during a session.
     pub(super) socket: Option<Box<dyn Transport>>,
     /// The session is connected (the agent identified itself) and its transport lets a
@@ -59,7 +59,7 @@ impl Lane {
     pub(super) fn new(link: Link) -> Lane {
         Lane {
             link,
-            waiters: HashMap::new(),
+            waiters: HashMap::default(),
             socket: None,
             direct: false,
             out: Outgoing::default(),
@@ -253,11 +253,22 @@ pub(super) struct Reader<'a> {
     queued: bool,
     /// It has just taken the lane and not read yet.
     fresh: bool,
+    /// It took the lane as its request left ([`Reader::park`]): its first poll only waits.
+    parked: bool,
 }
 
 impl<'a> Reader<'a> {
     pub(super) fn new(shared: &'a Shared) -> Self {
-        Reader { shared, holds: false, queued: false, fresh: false }
+        Reader { shared, holds: false, queued: false, fresh: false, parked: false }
+    }
+
+    /// Takes the lane (if free) for a request being sent from this task on an armed
+    /// transport, and registers the task to be woken by what comes.
+    fn park(&mut self, cx: &Context<'_>) {
+        if self.claim() {
+            self.shared.read_wake.reader.register(cx.waker());
+            self.parked = true;
+        }
     }
 
     /// Polls for the reply on `rx`.
@@ -276,6 +287,11 @@ impl<'a> Reader<'a> {
                 return Pin::new(rx).poll(cx).map(|r| r.unwrap_or(Err(ClientError::Closed)));
             }
             self.fresh = true;
+        } else if std::mem::take(&mut self.parked) {
+            // Parked as the request left: nothing can have been read for it since without
+            // waking this task (a reply wakes the lane's reader; the driver answering it
+            // wakes the reader too).
+            return Poll::Pending;
         }
         let wake = &self.shared.read_wake;
         wake.reader.register(cx.waker());
@@ -366,6 +382,7 @@ impl Client {
         request: Request,
         timeout: Option<Duration>,
         reply: Reply,
+        reader: &mut Reader<'_>,
     ) -> Option<(Request, Reply)> {
         // Something queued for the driver goes first; an Operate that wants no answer is
         // completed by the driver.
@@ -384,6 +401,11 @@ impl Client {
         match lane.link.send_with_timeout(request, timeout, at) {
             Ok(id) => {
                 lane.waiters.insert(id, reply);
+                // The transport is armed (its last read found nothing): this caller waits
+                // in the read lane from here, without a turn of its own to take it.
+                if lane.direct_read && lane.read_armed {
+                    reader.park(cx);
+                }
             }
             Err(e) => {
                 let _ = reply.send(Err(e.into()));

@@ -479,11 +479,14 @@ impl Client {
         timeout: Option<Duration>,
     ) -> Result<Response, ClientError> {
         let (tx, mut rx) = oneshot::channel();
+        // The reply: read from here when the transport lets a caller read and no other
+        // caller does, else from the driver.
+        let mut reader = Reader::new(&self.shared);
         // On an idle connection the request goes out from here; otherwise through the
         // driver's queue, where requests made together leave in one flush.
         let mut item = Some((request, tx));
         let queued = std::future::poll_fn(|cx| {
-            Poll::Ready(item.take().and_then(|(r, tx)| self.send_direct(cx, r, timeout, tx)))
+            Poll::Ready(item.take().and_then(|(r, tx)| self.send_direct(cx, r, timeout, tx, &mut reader)))
         })
         .await;
         if let Some((request, tx)) = queued {
@@ -492,9 +495,6 @@ impl Client {
                 .await
                 .map_err(|_| ClientError::Closed)?;
         }
-        // The reply: read from here when the transport lets a caller read and no other
-        // caller does, else from the driver.
-        let mut reader = Reader::new(&self.shared);
         std::future::poll_fn(|cx| reader.poll_reply(&mut rx, cx)).await
     }
 

@@ -217,7 +217,8 @@ pub struct Link {
     agent_id: Option<EndpointId>,
     config: LinkConfig,
     next_msg_id: u64,
-    pending: HashMap<Text, Pending>,
+    /// Keyed by our own msg_ids (the agent only looks up): a fast hasher serves.
+    pending: HashMap<Text, Pending, foldhash::fast::RandomState>,
     timers: BinaryHeap<Reverse<(Instant, Text)>>,
     transmits: VecDeque<Bytes>,
     events: VecDeque<Event>,
@@ -244,7 +245,7 @@ impl Link {
             agent_id,
             config,
             next_msg_id: 1,
-            pending: HashMap::new(),
+            pending: HashMap::default(),
             timers: BinaryHeap::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
