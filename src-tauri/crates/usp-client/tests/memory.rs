@@ -207,6 +207,29 @@ fn spawn_get(client: &Client) -> tokio::task::JoinHandle<Result<usp_core::msg::G
     tokio::spawn(async move { client.get(&["Device.DeviceInfo.SoftwareVersion"], 0).await })
 }
 
+/// A Get answered by `peer`.
+async fn answered_get(client: &Client, peer: &mut memory::MemoryPeer, agent: &EndpointId) {
+    let asked = spawn_get(client);
+    let request = peer.next_record().await.unwrap();
+    assert!(peer.send(answer_get(request, agent)));
+    assert_eq!(asked.await.unwrap().unwrap().params().len(), 1);
+}
+
+/// `peer` sends a Notify with nothing in flight: it reaches the app, and the client
+/// answers it.
+async fn notify_gets_through(
+    peer: &mut memory::MemoryPeer,
+    notes: &mut tokio::sync::broadcast::Receiver<usp_client::AgentNotification>,
+    agent: &EndpointId,
+    msg_id: &str,
+) {
+    assert!(peer.send(notify(agent, msg_id, "Attic")));
+    let n = tokio::time::timeout(Duration::from_secs(5), notes.recv()).await.unwrap().unwrap();
+    assert_eq!(n.msg_id, msg_id);
+    let resp = sent(tokio::time::timeout(Duration::from_secs(5), peer.next_record()).await.unwrap().unwrap());
+    assert_eq!(resp.msg_id, msg_id, "the NotifyResp");
+}
+
 /// The read lane: on an idle connection a caller reads its own reply. Anything else it
 /// reads (a Notify that wants an answer) goes to the driver, which answers and delivers it;
 /// and once the caller has its reply, the driver hears the transport again.
@@ -216,17 +239,11 @@ async fn a_caller_reads_its_own_reply_and_hands_the_rest_to_the_driver() {
     let (client, mut peer, _listener) = connected(&agent).await;
     let mut notes = client.notifications();
 
-    let asked = spawn_get(&client);
-    let request = peer.next_record().await.unwrap();
-    assert!(peer.send(answer_get(request, &agent)));
-    assert_eq!(asked.await.unwrap().unwrap().params().len(), 1);
+    answered_get(&client, &mut peer, &agent).await;
     assert_eq!(client.replies_read_by_callers(), 1, "the caller read its reply");
     // Right after: nothing in flight, and a Notify still reaches the app (the caller left
     // the transport armed to wake the driver).
-    assert!(peer.send(notify(&agent, "n-0", "Hall")));
-    let n = tokio::time::timeout(Duration::from_secs(5), notes.recv()).await.unwrap().unwrap();
-    assert_eq!(n.msg_id, "n-0");
-    let _notify_resp = peer.next_record().await.unwrap();
+    notify_gets_through(&mut peer, &mut notes, &agent, "n-0").await;
 
     // A Notify comes before the reply: the caller hands it over and waits for its reply.
     let asked = spawn_get(&client);
@@ -242,17 +259,11 @@ async fn a_caller_reads_its_own_reply_and_hands_the_rest_to_the_driver() {
     assert!(matches!(resp.body, usp_core::msg::Body::Response(usp_core::msg::Response::NotifyResp(_))), "{resp:?}");
 
     // Nothing in flight: a Notify still reaches the app (the transport wakes the driver).
-    assert!(peer.send(notify(&agent, "n-2", "Garage")));
-    let n = tokio::time::timeout(Duration::from_secs(5), notes.recv()).await.unwrap().unwrap();
-    assert_eq!(n.msg_id, "n-2");
-    let _notify_resp = peer.next_record().await.unwrap();
+    notify_gets_through(&mut peer, &mut notes, &agent, "n-2").await;
 
     // And the lane serves the next request again.
     let before = client.replies_read_by_callers();
-    let asked = spawn_get(&client);
-    let request = peer.next_record().await.unwrap();
-    assert!(peer.send(answer_get(request, &agent)));
-    asked.await.unwrap().unwrap();
+    answered_get(&client, &mut peer, &agent).await;
     assert_eq!(client.replies_read_by_callers(), before + 1);
     client.close().await;
 }
@@ -269,17 +280,10 @@ async fn a_caller_that_stops_waiting_leaves_the_transport_to_the_driver() {
     asked.abort();
     assert!(asked.await.unwrap_err().is_cancelled());
 
-    assert!(peer.send(notify(&agent, "n-1", "Attic")));
-    let n = tokio::time::timeout(Duration::from_secs(5), notes.recv()).await.unwrap().unwrap();
-    assert_eq!(n.msg_id, "n-1");
-    let _notify_resp = peer.next_record().await.unwrap();
+    notify_gets_through(&mut peer, &mut notes, &agent, "n-1").await;
     // The late reply to the abandoned request harms nothing.
     assert!(peer.send(answer_get(abandoned, &agent)));
-
-    let asked = spawn_get(&client);
-    let request = peer.next_record().await.unwrap();
-    assert!(peer.send(answer_get(request, &agent)));
-    asked.await.unwrap().unwrap();
+    answered_get(&client, &mut peer, &agent).await;
     assert!(matches!(*client.state().borrow(), ConnectionState::Connected { .. }));
     client.close().await;
 }
