@@ -406,3 +406,42 @@ async fn a_flood_under_a_reading_caller_neither_hangs_nor_loses_its_reply() {
     assert!(matches!(*client.state().borrow(), ConnectionState::Connected { .. }));
     client.close().await;
 }
+
+/// A request future polled once (its caller took the read lane) and then kept but no
+/// longer awaited must not keep the transport from everyone else: after a ping interval
+/// or two the driver reads again, and the kept future still ends when awaited.
+#[tokio::test(start_paused = true)]
+async fn a_request_future_kept_but_not_awaited_holds_nothing_up() {
+    let agent: EndpointId = "proto::lane-agent".parse().unwrap();
+    let (client, mut peer, _listener) = connected(&agent).await;
+    let mut notes = client.notifications();
+    // Arm the transport (the lane's fast way in), then take the lane and stop polling.
+    answered_get(&client, &mut peer, &agent).await;
+    let mut kept = Box::pin(client.get(&["Device.DeviceInfo.SoftwareVersion"], 0));
+    assert!(futures_util::poll!(kept.as_mut()).is_pending());
+    let request = peer.next_record().await.unwrap();
+
+    // The agent sends a Notify: the transport wakes the holder, which is not polled; the
+    // driver reads it at its next ping (30 s here).
+    assert!(peer.send(notify(&agent, "n-1", "Attic")));
+    let t0 = tokio::time::Instant::now();
+    let n = tokio::time::timeout(Duration::from_secs(40), notes.recv()).await.unwrap().unwrap();
+    assert_eq!(n.msg_id, "n-1");
+    assert!(t0.elapsed() <= Duration::from_secs(31), "{:?}", t0.elapsed());
+    // At the ping after, the driver takes the lane back: from then on what comes is read
+    // at once again, not at the next ping.
+    tokio::time::sleep(Duration::from_secs(35)).await;
+    assert!(peer.send(notify(&agent, "n-2", "Hall")));
+    let n = tokio::time::timeout(Duration::from_secs(1), notes.recv()).await.unwrap().unwrap();
+    assert_eq!(n.msg_id, "n-2");
+    // The NotifyResps (`next_record` answers the keepalives sent meanwhile).
+    while sent(peer.next_record().await.unwrap()).msg_id != "n-2" {}
+    // Other callers are served again; the kept future, awaited at last, says its request
+    // timed out (30 s, long gone), and the late answer to it harms nothing.
+    answered_get(&client, &mut peer, &agent).await;
+    let err = tokio::time::timeout(Duration::from_secs(1), kept).await.unwrap().unwrap_err();
+    assert!(matches!(err, ClientError::Timeout(_)), "{err:?}");
+    assert!(peer.send(answer_get(request, &agent)));
+    answered_get(&client, &mut peer, &agent).await;
+    client.close().await;
+}

@@ -29,6 +29,8 @@ pub(super) struct Driver {
     notif_missed: u64,
     /// When an agent's connect record last made us send the subscriptions again.
     last_restore: Option<Instant>,
+    /// Which caller held the read lane at the last ping (see [`ReadWake::steal`]).
+    lane_held_at_ping: Option<u64>,
 }
 
 /// At most [`RateLimit::BURST`] log lines per [`RateLimit::WINDOW`]; the next line after a
@@ -84,6 +86,7 @@ impl Driver {
             notif_sizes: VecDeque::new(),
             notif_missed: 0,
             last_restore: None,
+            lane_held_at_ping: None,
         }
     }
 
@@ -392,7 +395,17 @@ impl Driver {
                     if quiet > ping_every * 3 {
                         return SessionEnd::Lost(format!("the agent stopped answering (nothing for {quiet:?})"));
                     }
-                    self.lane().out.push(Outbound::KeepAlive);
+                    let mut lane = self.lane();
+                    lane.out.push(Outbound::KeepAlive);
+                    // The same caller has held the read lane since the last ping: its future
+                    // is kept but not awaited. The driver reads from now on.
+                    let held = self.shared.read_wake.reader_active().then_some(lane.claims);
+                    if held.is_some() && held == self.lane_held_at_ping {
+                        self.shared.read_wake.steal(&mut lane);
+                        debug!("a caller held the read lane for a whole ping interval: the driver reads");
+                    }
+                    drop(lane);
+                    self.lane_held_at_ping = held;
                 }
                 _ = &mut timer => {
                     armed = idle;

@@ -53,6 +53,11 @@ pub(super) struct Lane {
     pub(super) read_armed: bool,
     /// Replies their callers read themselves (diagnostics).
     pub(super) read_by_callers: u64,
+    /// Times a caller took the read lane (numbers each holder).
+    pub(super) claims: u64,
+    /// The holder the driver took the lane back from: it stopped being polled (see
+    /// [`ReadWake::steal`]).
+    pub(super) stolen: Option<u64>,
 }
 
 impl Lane {
@@ -73,6 +78,8 @@ impl Lane {
             answered: false,
             read_armed: false,
             read_by_callers: 0,
+            claims: 0,
+            stolen: None,
         }
     }
 
@@ -242,6 +249,21 @@ impl ReadWake {
             self.reader.wake();
         }
     }
+
+    /// Whether a caller holds the read lane.
+    pub(super) fn reader_active(&self) -> bool {
+        self.reader_active.load(Ordering::Acquire)
+    }
+
+    /// The driver takes the lane back from its holder (number `claim` in `lane`), which
+    /// has not been polled for a while: a future kept alive but no longer awaited must not
+    /// keep the transport from everyone else. The holder is woken, and waits for its reply
+    /// from the driver from then on. Called with the lane locked.
+    pub(super) fn steal(&self, lane: &mut Lane) {
+        lane.stolen = Some(lane.claims);
+        self.reader_active.store(false, Ordering::Release);
+        self.reader.wake();
+    }
 }
 
 /// A caller's wait for its reply, reading the transport itself when it may (the read lane).
@@ -255,17 +277,19 @@ pub(super) struct Reader<'a> {
     fresh: bool,
     /// It took the lane as its request left ([`Reader::park`]): its first poll only waits.
     parked: bool,
+    /// Its number as the lane's holder ([`Lane::claims`]).
+    claim_no: u64,
 }
 
 impl<'a> Reader<'a> {
     pub(super) fn new(shared: &'a Shared) -> Self {
-        Reader { shared, holds: false, queued: false, fresh: false, parked: false }
+        Reader { shared, holds: false, queued: false, fresh: false, parked: false, claim_no: 0 }
     }
 
     /// Takes the lane (if free) for a request being sent from this task on an armed
     /// transport, and registers the task to be woken by what comes.
-    fn park(&mut self, cx: &Context<'_>) {
-        if self.claim() {
+    fn park(&mut self, claims: &mut u64, cx: &Context<'_>) {
+        if self.claim(claims) {
             self.shared.read_wake.reader.register(cx.waker());
             self.parked = true;
         }
@@ -282,11 +306,9 @@ impl<'a> Reader<'a> {
                 Err(oneshot::error::TryRecvError::Closed) => return Poll::Ready(Err(ClientError::Closed)),
                 Err(oneshot::error::TryRecvError::Empty) => {}
             }
-            if self.queued || !self.claim() {
-                self.queued = true;
+            if self.queued {
                 return Pin::new(rx).poll(cx).map(|r| r.unwrap_or(Err(ClientError::Closed)));
             }
-            self.fresh = true;
         } else if std::mem::take(&mut self.parked) {
             // Parked as the request left: nothing can have been read for it since without
             // waking this task (a reply wakes the lane's reader; the driver answering it
@@ -294,9 +316,29 @@ impl<'a> Reader<'a> {
             return Poll::Pending;
         }
         let wake = &self.shared.read_wake;
-        wake.reader.register(cx.waker());
         let mut guard = lock_lane(self.shared);
         let lane = &mut *guard;
+        if !self.holds {
+            if !self.claim(&mut lane.claims) {
+                drop(guard);
+                self.queued = true;
+                return Pin::new(rx).poll(cx).map(|r| r.unwrap_or(Err(ClientError::Closed)));
+            }
+            self.fresh = true;
+        } else if lane.stolen == Some(self.claim_no) {
+            // The driver took the lane back while this caller was not polled.
+            drop(guard);
+            self.holds = false;
+            self.queued = true;
+            return match rx.try_recv() {
+                Ok(r) => Poll::Ready(r),
+                Err(oneshot::error::TryRecvError::Closed) => Poll::Ready(Err(ClientError::Closed)),
+                Err(oneshot::error::TryRecvError::Empty) => {
+                    Pin::new(rx).poll(cx).map(|r| r.unwrap_or(Err(ClientError::Closed)))
+                }
+            };
+        }
+        wake.reader.register(cx.waker());
         let mut reply = None;
         let mut take = || {
             reply = match rx.try_recv() {
@@ -335,8 +377,8 @@ impl<'a> Reader<'a> {
                 Poll::Ready(reply.unwrap_or(Err(ClientError::Closed)))
             }
             Read::Handover => {
+                self.release(lane);
                 drop(guard);
-                self.release();
                 self.queued = true;
                 // The reply may have come with the last record read.
                 match rx.try_recv() {
@@ -350,16 +392,25 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn claim(&mut self) -> bool {
+    /// Takes the lane if no other caller holds it (with the lane locked: `claims` is its
+    /// [`Lane::claims`]).
+    fn claim(&mut self, claims: &mut u64) -> bool {
         let wake = &self.shared.read_wake;
         self.holds = wake.reader_active.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok();
+        if self.holds {
+            *claims += 1;
+            self.claim_no = *claims;
+        }
         self.holds
     }
 
-    /// Gives the read lane back and wakes the driver to read (and to handle what was left).
-    fn release(&mut self) {
+    /// Gives the read lane back (unless the driver took it already) and wakes the driver
+    /// to read (and to handle what was left). With `lane` locked.
+    fn release(&mut self, lane: &Lane) {
         if std::mem::take(&mut self.holds) {
-            self.shared.read_wake.reader_active.store(false, Ordering::Release);
+            if lane.stolen != Some(self.claim_no) {
+                self.shared.read_wake.reader_active.store(false, Ordering::Release);
+            }
             self.shared.read_wake.wake_driver();
         }
     }
@@ -368,7 +419,10 @@ impl<'a> Reader<'a> {
 impl Drop for Reader<'_> {
     /// A caller that stops waiting (its future dropped) gives the lane back.
     fn drop(&mut self) {
-        self.release();
+        if self.holds {
+            let lane = lock_lane(self.shared);
+            self.release(&lane);
+        }
     }
 }
 
@@ -404,7 +458,7 @@ impl Client {
                 // The transport is armed (its last read found nothing): this caller waits
                 // in the read lane from here, without a turn of its own to take it.
                 if lane.direct_read && lane.read_armed {
-                    reader.park(cx);
+                    reader.park(&mut lane.claims, cx);
                 }
             }
             Err(e) => {
