@@ -344,6 +344,14 @@ impl Transport for DialledTransport {
     fn carrier(&self) -> Carrier {
         self.ws.carrier()
     }
+    // Writing is the WebSocket's alone; reading adds the buffer and the replacement notice,
+    // which need nothing but the waker they are polled with.
+    fn any_task_may_send(&self) -> bool {
+        self.ws.any_task_may_send()
+    }
+    fn any_task_may_receive(&self) -> bool {
+        self.ws.any_task_may_receive()
+    }
 }
 
 impl Drop for DialledTransport {
