@@ -220,7 +220,7 @@ fn sequential_interleaved(
         let servers = [agent_tid, echo_tid, canned_tid, canned_tid];
         // For profiling one kind at a time: ROUNDTRIP_ONLY=0..3 (five times the requests; the
         // others run once a round).
-        let only: Option<usize> = std::env::var("ROUNDTRIP_ONLY").ok().and_then(|v| v.parse().ok());
+        let only = only_kind();
         let count = |n: usize, k: usize| match only {
             None => n,
             Some(o) if o == k => n * 5,
@@ -460,12 +460,26 @@ fn report(placement: &str, agent: &str, echo: &str, canned: &str, me: &EndpointI
     );
 }
 
+/// The one kind `ROUNDTRIP_ONLY` asks to profile (0-3), if set. Anything else set there
+/// stops the run: it would otherwise run every kind once a round, numbers that look real.
+fn only_kind() -> Option<usize> {
+    let v = std::env::var("ROUNDTRIP_ONLY").ok()?;
+    match v.parse() {
+        Ok(k @ 0..=3) => Some(k),
+        _ => {
+            eprintln!("ROUNDTRIP_ONLY={v:?}: it must be 0 (Get to the agent), 1 (echo), 2 (Get to the canned server) or 3 (least exchange)");
+            std::process::exit(2);
+        }
+    }
+}
+
 fn main() {
     // `cargo test --benches` runs bench targets with --bench absent: keep that quick.
     if !std::env::args().any(|a| a == "--bench") {
         println!("roundtrip: run with `cargo bench -p usp-home-tests --bench roundtrip`");
         return;
     }
+    let _ = only_kind();
     register_thread();
     let me: EndpointId = "self::bench-controller".parse().expect("eid");
     let agent = start_agent(&me);
