@@ -70,25 +70,10 @@ impl AgentCore {
         }
     }
 
-    /// Answers a Msg from the controller of `conn` (None: no answer, or `conn` is gone),
-    /// and routes the Notifies it caused.
-    pub(super) async fn answer(&self, conn: u64, msg: Msg) -> Option<Msg> {
-        match self.try_answer(conn, msg) {
-            Ok(reply) => reply,
-            // Boxed: waiting for the lock is rare, and its future would make every
-            // answer's future (and the connection loop's) larger to move.
-            Err(msg) => {
-                Box::pin(async move {
-                    let state = self.state.lock().await;
-                    self.answer_with(state, conn, msg)
-                })
-                .await
-            }
-        }
-    }
-
-    /// [`AgentCore::answer`] when the agent's lock is free now (then nobody waits: the lock
-    /// stays fair); the Msg back when it is not.
+    /// Answers a Msg from the controller of `conn` (`Ok(None)`: no answer, or `conn` is
+    /// gone), and routes the Notifies it caused, when the agent's lock is free now (then
+    /// nobody waits: the lock stays fair). The Msg comes back when it is not: then
+    /// [`AgentCore::answer_when_free`].
     // The Msg goes back as it came (no copy); the answer in `Ok` is a Msg of the same size.
     #[allow(clippy::result_large_err)]
     pub(super) fn try_answer(&self, conn: u64, msg: Msg) -> Result<Option<Msg>, Msg> {
@@ -96,6 +81,16 @@ impl AgentCore {
             Ok(state) => Ok(self.answer_with(state, conn, msg)),
             Err(_) => Err(msg),
         }
+    }
+
+    /// [`AgentCore::try_answer`] after waiting for the lock. Boxed: waiting is rare, and its
+    /// future would make the connection loop's larger to move on every request.
+    pub(super) async fn answer_when_free(&self, conn: u64, msg: Msg) -> Option<Msg> {
+        Box::pin(async move {
+            let state = self.state.lock().await;
+            self.answer_with(state, conn, msg)
+        })
+        .await
     }
 
     fn answer_with(&self, mut state: tokio::sync::MutexGuard<'_, AgentState>, conn: u64, msg: Msg) -> Option<Msg> {

@@ -196,7 +196,7 @@ impl Connection<'_> {
                     drop(data);
                     let reply = match self.ctx.core.try_answer(self.conn, msg) {
                         Ok(reply) => reply?,
-                        Err(msg) => self.ctx.core.answer(self.conn, msg).await?,
+                        Err(msg) => self.ctx.core.answer_when_free(self.conn, msg).await?,
                     };
                     let frame = encode_no_session(&self.prefix, &reply);
                     drop(reply);

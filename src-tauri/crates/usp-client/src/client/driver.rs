@@ -346,21 +346,27 @@ impl Driver {
                     match lane.socket.as_mut() {
                         Some(socket) => {
                             let io = poll_io(&mut **socket, &mut lane.out, cx, &shared.read_waker);
+                            lane.read_armed = io.is_pending();
                             match io {
-                                Poll::Ready(Io::In(_)) => {
-                                    lane.last_rx = now();
-                                    lane.read_armed = false;
+                                // Fed to the link under the lock it was read under: a caller
+                                // reading the next record cannot get its events in first.
+                                Poll::Ready(Io::In(Inbound::Record(bytes))) => {
+                                    lane.feed(bytes);
+                                    Poll::Ready(Io::Fed)
                                 }
-                                Poll::Pending => lane.read_armed = true,
-                                Poll::Ready(_) => {}
+                                Poll::Ready(Io::In(inbound)) => {
+                                    lane.last_rx = now();
+                                    Poll::Ready(Io::In(inbound))
+                                }
+                                other => other,
                             }
-                            io
                         }
                         None => Poll::Ready(Io::WriteFailed("the connection is closed".into())),
                     }
                 }) => {
                     let inbound = match io {
-                        Io::In(inbound) => inbound,
+                        Io::In(inbound) => Some(inbound),
+                        Io::Fed => None,
                         Io::Events => {
                             self.dispatch_events();
                             continue;
@@ -373,12 +379,15 @@ impl Driver {
                         shown_carrier = carrier;
                         self.set_carrier(carrier);
                     }
+                    let Some(inbound) = inbound else {
+                        self.dispatch_events();
+                        continue;
+                    };
                     match inbound {
+                        // Fed as it was read, above; a caller hands over only the end of the
+                        // connection. Fed here all the same should one ever come this way.
                         Inbound::Record(bytes) => {
-                            let mut lane = self.lane();
-                            let at = lane.last_rx;
-                            lane.link.handle_record(bytes, at);
-                            drop(lane);
+                            self.lane().feed(bytes);
                             self.dispatch_events();
                         }
                         Inbound::Alive => {}
@@ -390,12 +399,11 @@ impl Driver {
                     }
                 }
                 _ = ping.tick() => {
-                    let last_rx = self.lane().last_rx;
-                    let quiet = now().duration_since(last_rx);
+                    let mut lane = self.lane();
+                    let quiet = now().duration_since(lane.last_rx);
                     if quiet > ping_every * 3 {
                         return SessionEnd::Lost(format!("the agent stopped answering (nothing for {quiet:?})"));
                     }
-                    let mut lane = self.lane();
                     lane.out.push(Outbound::KeepAlive);
                     // The same caller has held the read lane since the last ping: its future
                     // is kept but not awaited. The driver reads from now on.

@@ -16,6 +16,7 @@ use std::pin::Pin;
 use std::sync::atomic::AtomicBool;
 use std::task::{Wake, Waker};
 
+use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 
 use super::driver::{lock_lane, now};
@@ -116,6 +117,14 @@ impl Lane {
         self.direct_read = self.direct && socket.is_some_and(|s| s.any_task_may_receive());
     }
 
+    /// Hands a record just read to the link (under the same lock as the read, so that the
+    /// link's events stay in the order the records came).
+    pub(super) fn feed(&mut self, bytes: Bytes) {
+        let at = now();
+        self.last_rx = at;
+        self.link.handle_record(bytes, at);
+    }
+
     /// The next event for the driver: what a caller's read left first, then the link's.
     pub(super) fn next_event(&mut self) -> Option<Event> {
         self.for_driver.pop_front().or_else(|| self.link.poll_event())
@@ -156,9 +165,7 @@ impl Lane {
             match polled {
                 Poll::Pending => return Read::Pending,
                 Poll::Ready(Inbound::Record(bytes)) => {
-                    let at = now();
-                    self.last_rx = at;
-                    self.link.handle_record(bytes, at);
+                    self.feed(bytes);
                     while let Some(event) = self.link.poll_event() {
                         let event = match event {
                             Event::Completed { id, result } => match self.complete(id, result) {
@@ -255,7 +262,7 @@ impl ReadWake {
         self.reader_active.load(Ordering::Acquire)
     }
 
-    /// The driver takes the lane back from its holder (number `claim` in `lane`), which
+    /// The driver takes the lane back from its holder (the last of `lane`'s claims), which
     /// has not been polled for a while: a future kept alive but no longer awaited must not
     /// keep the transport from everyone else. The holder is woken, and waits for its reply
     /// from the driver from then on. Called with the lane locked.
@@ -301,13 +308,11 @@ impl<'a> Reader<'a> {
             // The reply may be here already; otherwise try to take the lane (without
             // registering with the oneshot: a reply this task routes itself then wakes
             // nobody).
-            match rx.try_recv() {
-                Ok(r) => return Poll::Ready(r),
-                Err(oneshot::error::TryRecvError::Closed) => return Poll::Ready(Err(ClientError::Closed)),
-                Err(oneshot::error::TryRecvError::Empty) => {}
+            if let Some(r) = reply_now(rx) {
+                return Poll::Ready(r);
             }
             if self.queued {
-                return Pin::new(rx).poll(cx).map(|r| r.unwrap_or(Err(ClientError::Closed)));
+                return wait_oneshot(rx, cx);
             }
         } else if std::mem::take(&mut self.parked) {
             // Parked as the request left: nothing can have been read for it since without
@@ -322,7 +327,7 @@ impl<'a> Reader<'a> {
             if !self.claim(&mut lane.claims) {
                 drop(guard);
                 self.queued = true;
-                return Pin::new(rx).poll(cx).map(|r| r.unwrap_or(Err(ClientError::Closed)));
+                return wait_oneshot(rx, cx);
             }
             self.fresh = true;
         } else if lane.stolen == Some(self.claim_no) {
@@ -330,22 +335,12 @@ impl<'a> Reader<'a> {
             drop(guard);
             self.holds = false;
             self.queued = true;
-            return match rx.try_recv() {
-                Ok(r) => Poll::Ready(r),
-                Err(oneshot::error::TryRecvError::Closed) => Poll::Ready(Err(ClientError::Closed)),
-                Err(oneshot::error::TryRecvError::Empty) => {
-                    Pin::new(rx).poll(cx).map(|r| r.unwrap_or(Err(ClientError::Closed)))
-                }
-            };
+            return wait_oneshot(rx, cx);
         }
         wake.reader.register(cx.waker());
         let mut reply = None;
         let mut take = || {
-            reply = match rx.try_recv() {
-                Ok(r) => Some(r),
-                Err(oneshot::error::TryRecvError::Closed) => Some(Err(ClientError::Closed)),
-                Err(oneshot::error::TryRecvError::Empty) => None,
-            };
+            reply = reply_now(rx);
             reply.is_some()
         };
         let outcome = if take() {
@@ -381,13 +376,7 @@ impl<'a> Reader<'a> {
                 drop(guard);
                 self.queued = true;
                 // The reply may have come with the last record read.
-                match rx.try_recv() {
-                    Ok(r) => Poll::Ready(r),
-                    Err(oneshot::error::TryRecvError::Closed) => Poll::Ready(Err(ClientError::Closed)),
-                    Err(oneshot::error::TryRecvError::Empty) => {
-                        Pin::new(rx).poll(cx).map(|r| r.unwrap_or(Err(ClientError::Closed)))
-                    }
-                }
+                wait_oneshot(rx, cx)
             }
         }
     }
@@ -413,6 +402,25 @@ impl<'a> Reader<'a> {
             }
             self.shared.read_wake.wake_driver();
         }
+    }
+}
+
+/// The reply if it is here, without registering with the oneshot (a closed one: the
+/// client was closed).
+fn reply_now(rx: &mut ReplyRx) -> Option<Result<Response, ClientError>> {
+    match rx.try_recv() {
+        Ok(r) => Some(r),
+        Err(oneshot::error::TryRecvError::Closed) => Some(Err(ClientError::Closed)),
+        Err(oneshot::error::TryRecvError::Empty) => None,
+    }
+}
+
+/// The reply if it is here, else waiting for it on the oneshot (the driver, or the caller
+/// in the read lane, sends it there).
+fn wait_oneshot(rx: &mut ReplyRx, cx: &mut Context<'_>) -> Poll<Result<Response, ClientError>> {
+    match reply_now(rx) {
+        Some(r) => Poll::Ready(r),
+        None => Pin::new(rx).poll(cx).map(|r| r.unwrap_or(Err(ClientError::Closed))),
     }
 }
 
@@ -517,6 +525,8 @@ pub(super) enum Io {
     WriteFailed(String),
     /// A caller's read left events for the driver.
     Events,
+    /// The driver read a record and fed it to the link: its events are to dispatch.
+    Fed,
 }
 
 /// Moves queued frames into the socket as far as it takes them now and flushes, without
